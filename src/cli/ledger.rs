@@ -1,0 +1,36 @@
+//! `purser ledger`: the payments as a table, or `--json` / `--csv` for programs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use purser::config::Settings;
+use purser::ledger::{Ledger, export};
+
+use super::Result;
+
+#[derive(Args)]
+pub struct LedgerArgs {
+    /// Print JSON (every row unless --limit is given)
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV (every row unless --limit is given)
+    #[arg(long)]
+    csv: bool,
+    /// At most this many rows, newest first (the table shows 50 by default)
+    #[arg(long)]
+    limit: Option<i64>,
+}
+
+pub async fn run(data_dir: PathBuf, args: LedgerArgs) -> Result<()> {
+    let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let machine = args.json || args.csv;
+    let rows = ledger.payments(args.limit.unwrap_or(if machine { i64::MAX } else { 50 })).await?;
+    if args.json {
+        println!("{}", export::to_json(&rows));
+    } else if args.csv {
+        print!("{}", export::to_csv(&rows)?);
+    } else {
+        print!("{}", export::to_table(&rows));
+    }
+    Ok(())
+}

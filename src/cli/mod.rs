@@ -1,0 +1,96 @@
+//! The command line: argument definitions, one error type, and dispatch to the commands' files.
+
+mod agent;
+mod ledger;
+mod serve;
+mod wallet;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "purser", version, about = "Supervise what AI agents spend: a loopback proxy that pays HTTP 402 \
+Lightning challenges through your Nostr Wallet Connect wallet, within your limits, and records every sat.")]
+struct Cli {
+    /// Where the ledger lives (default: $PURSER_DATA_DIR, else $XDG_DATA_HOME/purser, else ~/.local/share/purser)
+    #[arg(long, global = true, env = "PURSER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy that agents send their traffic through
+    Serve(serve::ServeArgs),
+    /// Run the proxy with a play-sats wallet, relay and demo paid API, and print how an agent uses them
+    Sandbox(serve::SandboxArgs),
+    /// Create and list agents
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Connect, show or disconnect the wallet Purser pays with
+    #[command(subcommand)]
+    Wallet(wallet::WalletCommand),
+    /// Show every payment Purser decided on, newest first
+    Ledger(ledger::LedgerArgs),
+}
+
+/// Everything a command can fail with; printed as one clear line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Ledger(#[from] purser::ledger::Error),
+    #[error(transparent)]
+    Wallet(#[from] purser::wallet::Error),
+    #[error(transparent)]
+    Listen(#[from] purser::config::ListenError),
+    #[error(transparent)]
+    Upstream(#[from] purser::proxy::upstream::Error),
+    #[error(transparent)]
+    Sandbox(#[from] purser::sandbox::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot write the export: {0}")]
+    Export(#[from] csv::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let data_dir = cli.data_dir.clone().unwrap_or_else(purser::config::default_data_dir);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {}", Error::Runtime(e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::serve(data_dir, args).await,
+            Command::Sandbox(args) => serve::sandbox(data_dir, args).await,
+            Command::Agent(cmd) => agent::run(data_dir, cmd).await,
+            Command::Wallet(cmd) => wallet::run(data_dir, cmd).await,
+            Command::Ledger(args) => ledger::run(data_dir, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `PURSER_LOG` sets the filter (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PURSER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,nostr_relay_pool=warn,nostr_sdk=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

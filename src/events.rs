@@ -1,0 +1,48 @@
+//! Typed events from the core, on a broadcast channel: whoever listens (the log now, the desktop UI and
+//! notifications later) hears what happened to each payment.
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// `payment:settled`
+    PaymentSettled { request_id: String, agent: String, host: String, amount_msat: u64, fee_msat: u64 },
+    /// `payment:refused`: Purser decided not to pay (or could not), with the reason code.
+    PaymentRefused { request_id: String, agent: String, host: String, amount_msat: Option<u64>, reason: String },
+    /// `payment:failed`: the wallet was asked and the payment did not go through.
+    PaymentFailed { request_id: String, agent: String, host: String, amount_msat: u64, reason: String },
+}
+
+impl Event {
+    /// The event's name in the `noun:verb` scheme.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::PaymentSettled { .. } => "payment:settled",
+            Event::PaymentRefused { .. } => "payment:refused",
+            Event::PaymentFailed { .. } => "payment:failed",
+        }
+    }
+}
+
+/// The sending side, cloned into every part of the core that reports.
+#[derive(Debug, Clone)]
+pub struct Events(broadcast::Sender<Event>);
+
+impl Default for Events {
+    fn default() -> Self {
+        Events(broadcast::channel(1024).0)
+    }
+}
+
+impl Events {
+    pub fn emit(&self, event: Event) {
+        // Nobody listening is fine: the ledger is the record, events are news.
+        let _ = self.0.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0.subscribe()
+    }
+}

@@ -1,0 +1,103 @@
+//! Agents: a name and a key. The key is shown once when the agent is made; only its SHA-256 is stored.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{Error, Ledger, Result, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Agent {
+    pub id: i64,
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
+fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Names go into proxy URLs (`http://NAME:KEY@…`), so they stay URL-safe.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+impl Ledger {
+    /// Creates an agent and returns it with its key (32 hex characters, URL-safe).
+    pub async fn add_agent(&self, name: &str) -> Result<(Agent, String)> {
+        if !valid_name(name) {
+            return Err(Error::BadAgentName(name.to_string()));
+        }
+        let mut raw = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let key = hex::encode(raw);
+        let now = now_ms();
+        let res = sqlx::query("INSERT INTO agents (name, key_sha256, created_at_ms) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(key_hash(&key))
+            .bind(now)
+            .execute(self.pool())
+            .await;
+        match res {
+            Ok(done) => Ok((Agent { id: done.last_insert_rowid(), name: name.to_string(), created_at_ms: now }, key)),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::AgentExists(name.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Gives an agent a new key, returning it; the old key stops working at once. `None` if no such agent.
+    pub async fn rotate_key(&self, name: &str) -> Result<Option<String>> {
+        let mut raw = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let key = hex::encode(raw);
+        let done = sqlx::query("UPDATE agents SET key_sha256 = ? WHERE name = ?")
+            .bind(key_hash(&key))
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok((done.rows_affected() == 1).then_some(key))
+    }
+
+    pub async fn agents(&self) -> Result<Vec<Agent>> {
+        let rows = sqlx::query("SELECT id, name, created_at_ms FROM agents ORDER BY name").fetch_all(self.pool()).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms") })
+            .collect())
+    }
+
+    /// The agent with this name and key, or `None` when either is wrong.
+    pub async fn authenticate(&self, name: &str, key: &str) -> Result<Option<Agent>> {
+        let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms FROM agents WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.and_then(|r| {
+            let stored: String = r.get("key_sha256");
+            let given = key_hash(key);
+            // Both are hex digests of equal length; compare without an early exit.
+            let same = stored.len() == given.len()
+                && stored.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            same.then(|| Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms") })
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn add_list_and_authenticate() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        let (agent, key) = ledger.add_agent("research").await.unwrap();
+        assert_eq!(key.len(), 32);
+        assert_eq!(ledger.authenticate("research", &key).await.unwrap(), Some(agent.clone()));
+        assert_eq!(ledger.authenticate("research", "wrong").await.unwrap(), None);
+        assert_eq!(ledger.authenticate("nobody", &key).await.unwrap(), None);
+        assert!(matches!(ledger.add_agent("research").await, Err(Error::AgentExists(_))));
+        assert!(matches!(ledger.add_agent("a b").await, Err(Error::BadAgentName(_))));
+        assert_eq!(ledger.agents().await.unwrap(), vec![agent]);
+    }
+}

@@ -1,0 +1,143 @@
+//! The payment rows as people and programs read them: a table for the terminal, JSON, and CSV. Preimages
+//! are not part of any export.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Ledger, Result};
+
+/// One payment as exported.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub request_id: String,
+    pub agent: String,
+    pub method: String,
+    pub scheme: String,
+    pub host: String,
+    pub path: String,
+    pub challenge_kind: String,
+    pub amount_msat: Option<i64>,
+    pub fee_msat: Option<i64>,
+    pub payment_hash: Option<String>,
+    pub invoice: Option<String>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub decision: String,
+    pub upstream_status: Option<i64>,
+    pub delivered: Option<bool>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Ledger {
+    /// Payments, newest first; at most `limit`.
+    pub async fn payments(&self, limit: i64) -> Result<Vec<PaymentRow>> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.request_id, a.name AS agent, p.method, p.scheme, p.host, p.path, p.challenge_kind, \
+             p.amount_msat, p.fee_msat, p.payment_hash, p.invoice, p.status, p.failure_reason, p.decision, \
+             p.upstream_status, p.delivered, \
+             strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
+             strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at \
+             FROM payments p JOIN agents a ON a.id = p.agent_id ORDER BY p.id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PaymentRow {
+                id: r.get("id"),
+                request_id: r.get("request_id"),
+                agent: r.get("agent"),
+                method: r.get("method"),
+                scheme: r.get("scheme"),
+                host: r.get("host"),
+                path: r.get("path"),
+                challenge_kind: r.get("challenge_kind"),
+                amount_msat: r.get("amount_msat"),
+                fee_msat: r.get("fee_msat"),
+                payment_hash: r.get("payment_hash"),
+                invoice: r.get("invoice"),
+                status: r.get("status"),
+                reason: r.get("failure_reason"),
+                decision: r.get("decision"),
+                upstream_status: r.get("upstream_status"),
+                delivered: r.get("delivered"),
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+            })
+            .collect())
+    }
+}
+
+pub fn to_json(rows: &[PaymentRow]) -> String {
+    serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn to_csv(rows: &[PaymentRow]) -> std::result::Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.serialize(row)?;
+    }
+    if rows.is_empty() {
+        w.write_record(CSV_HEADER)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+const CSV_HEADER: [&str; 19] = [
+    "id", "request_id", "agent", "method", "scheme", "host", "path", "challenge_kind", "amount_msat", "fee_msat",
+    "payment_hash", "invoice", "status", "reason", "decision", "upstream_status", "delivered", "created_at", "updated_at",
+];
+
+fn sats(msat: Option<i64>) -> String {
+    match msat {
+        None => "-".into(),
+        Some(m) if m % 1000 == 0 => format!("{}", m / 1000),
+        Some(m) => format!("{:.3}", m as f64 / 1000.0),
+    }
+}
+
+/// A table for the terminal: one line a payment.
+pub fn to_table(rows: &[PaymentRow]) -> String {
+    if rows.is_empty() {
+        return "No payments yet.\n".into();
+    }
+    let header = ["ID", "WHEN (UTC)", "AGENT", "REQUEST", "KIND", "SATS", "FEE", "STATUS", "DELIVERED", "REQUEST ID"];
+    let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for r in rows {
+        let status = match &r.reason {
+            Some(reason) if r.status != "settled" => format!("{} ({reason})", r.status),
+            _ => r.status.clone(),
+        };
+        let delivered = match (r.delivered, r.upstream_status) {
+            (Some(true), Some(s)) => format!("yes ({s})"),
+            (Some(false), Some(s)) => format!("no ({s})"),
+            _ => "-".into(),
+        };
+        lines.push(vec![
+            r.id.to_string(),
+            r.created_at.get(..19).unwrap_or(&r.created_at).replace('T', " "),
+            r.agent.clone(),
+            format!("{} {}://{}{}", r.method, r.scheme, r.host, r.path),
+            r.challenge_kind.clone(),
+            sats(r.amount_msat),
+            sats(r.fee_msat),
+            status,
+            delivered,
+            r.request_id.clone(),
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for line in lines {
+        let cells: Vec<String> = line.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,35 @@
+//! Purser's core: a loopback proxy that pays HTTP `402 Payment Required` Lightning challenges for AI agents
+//! through the user's own wallet (Nostr Wallet Connect), under the user's limits, and records every sat.
+//!
+//! The headless `purser` binary and the desktop shell run this same core; nothing here depends on a window.
+//!
+//! # Layout
+//!
+//! - [`proxy`]: the listener, the two ways in (forward proxy and gateway), agent keys, the request replay
+//!   buffer, the pay-and-retry flow, and the one mapping from failures to HTTP answers.
+//! - [`challenge`]: turns a 402 response (L402/LSAT `WWW-Authenticate`, JSON bodies) into one
+//!   [`challenge::PaymentChallenge`].
+//! - [`invoice`]: BOLT11 checks on top of `lightning-invoice` (amount, expiry, network, payment hash).
+//! - [`policy`]: the decision whether a payment may go ahead, over figures read from the ledger.
+//! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, and where the connection URI is kept.
+//! - [`ledger`]: the SQLite store (agents, payments, cached credentials) and its exports.
+//! - [`sandbox`]: play sats: an in-process Nostr relay, a NIP-47 wallet service, and a demo paid API.
+//! - [`events`]: typed events from the core for whoever listens (logs now, the desktop UI later).
+//! - [`units`]: amounts with their unit in the type, and the payment hash / preimage newtypes.
+//! - [`config`]: settings with their defaults, and the data directory.
+
+pub mod challenge;
+pub mod config;
+pub mod events;
+pub mod invoice;
+pub mod ledger;
+pub mod policy;
+pub mod proxy;
+pub mod sandbox;
+pub mod units;
+pub mod wallet;
+
+/// Installs the process-wide TLS crypto provider once; safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

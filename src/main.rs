@@ -1,0 +1,7 @@
+//! The `purser` command: `serve`, `sandbox`, `agent`, `wallet`, `ledger`. See `purser --help`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,39 @@
+//! Agent identification: `Proxy-Authorization: Basic base64(name:key)`, in both ways in.
+
+use base64::Engine;
+use http::HeaderMap;
+use http::header::PROXY_AUTHORIZATION;
+
+/// The name and key an agent presented, if it presented any in a readable form.
+pub fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(PROXY_AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (name, key) = text.split_once(':')?;
+    Some((name.to_string(), key.to_string()))
+}
+
+/// The header value an agent sends (used by `purser` itself and by tests).
+pub fn basic(name: &str, key: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{name}:{key}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_basic_credentials() {
+        let mut h = HeaderMap::new();
+        h.insert(PROXY_AUTHORIZATION, basic("research", "k:ey").parse().unwrap());
+        assert_eq!(credentials(&h), Some(("research".into(), "k:ey".into())));
+        h.insert(PROXY_AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert_eq!(credentials(&h), None);
+        h.insert(PROXY_AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert_eq!(credentials(&h), None);
+    }
+}

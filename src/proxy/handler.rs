@@ -1,0 +1,220 @@
+//! One agent request, start to end: identify the agent, find the upstream, send (with a kept credential if
+//! there is one), and on a `402` pay and retry with the proof. Answers stream to the agent as they arrive.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+use rand::RngCore;
+
+use super::body::{self, ProxyBody, RequestBody};
+use super::payer::PayContext;
+use super::refusal::{self, Failure};
+use super::target::{self, Target};
+use super::{Proxy, auth, headers, proof, tunnel};
+use crate::challenge;
+use crate::ledger::agents::Agent;
+
+/// A new request id: time-ordered, unique enough to find one request in the ledger.
+pub fn new_request_id() -> String {
+    format!("req_{:011x}{:08x}", crate::ledger::now_ms(), rand::thread_rng().next_u32())
+}
+
+/// The service function: every request gets an answer and a `Purser-Request-Id`.
+pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    let request_id = new_request_id();
+    let mut resp = match serve(&proxy, req, &request_id).await {
+        Ok(resp) => resp,
+        Err(failure) => {
+            tracing::info!(request_id, reason = failure.reason(), "request ended by Purser");
+            refusal::response(&failure, &request_id)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("purser-request-id", v);
+    }
+    Ok(resp)
+}
+
+async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Result<Response<ProxyBody>, Failure> {
+    let agent = authenticate(proxy, req.headers()).await?;
+    if req.method() == Method::CONNECT {
+        return tunnel::connect(req).await;
+    }
+    let target = target::resolve(req.uri())
+        .map_err(|e| Failure::BadRequest { reason: "not_proxied", detail: e.to_string() })?;
+    let (parts, incoming) = req.into_parts();
+    let body = body::buffer(incoming, proxy.settings.body_buffer_limit_bytes).await.map_err(|e| Failure::BadRequest {
+        reason: "request_body_unreadable",
+        detail: format!("the request body could not be read: {e}"),
+    })?;
+    let mut out_headers = headers::to_upstream(&parts.headers, parts.version, body.is_replayable());
+    let origin = target.origin();
+    let kept = if out_headers.contains_key(header::AUTHORIZATION) {
+        None
+    } else {
+        proxy.ledger.credential(agent.id, &origin).await.ok().flatten()
+    };
+    if let Some(value) = kept.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        out_headers.insert(header::AUTHORIZATION, value);
+    }
+    let (replay, first_body) = match body {
+        RequestBody::Replayable(bytes) => (Some(bytes.clone()), body::full(bytes)),
+        RequestBody::Streaming(stream) => (None, stream),
+    };
+    let mut resp = proxy.send(&parts.method, &target.uri, &out_headers, first_body).await?;
+
+    if let Some(cred) = &kept {
+        if matches!(resp.status().as_u16(), 401 | 402 | 403) {
+            // The server no longer takes the kept credential: forget it and handle what it says now.
+            tracing::info!(request_id, origin, "kept credential rejected; dropping it");
+            let _ = proxy.ledger.drop_credential(agent.id, &origin, cred).await;
+            out_headers.remove(header::AUTHORIZATION);
+            if resp.status() != StatusCode::PAYMENT_REQUIRED {
+                if let Some(bytes) = &replay {
+                    resp = proxy.send(&parts.method, &target.uri, &out_headers, body::full(bytes.clone())).await?;
+                }
+            }
+        }
+    }
+    if resp.status() != StatusCode::PAYMENT_REQUIRED {
+        return Ok(to_agent(resp));
+    }
+
+    // A 402: read its challenge (bounded), then pay and retry, or answer why not.
+    let (resp_parts, resp_body) = resp.into_parts();
+    let limit = proxy.settings.challenge_body_limit_bytes;
+    let (head, rest) = body::read_bounded(resp_body, limit).await.map_err(|e| Failure::BadGateway {
+        reason: "upstream_body_unreadable",
+        detail: format!("the 402 response body could not be read: {e}"),
+    })?;
+    let passthrough = |head: Bytes, rest: Option<Incoming>| {
+        let body = match rest {
+            None => body::full(head),
+            Some(rest) => body::chain(head, rest),
+        };
+        let mut resp = Response::from_parts(resp_parts.clone(), body);
+        headers::to_agent(resp.headers_mut(), resp_parts.version);
+        resp
+    };
+    let parsed = match rest {
+        Some(_) => challenge::parse(&resp_parts.headers, b""),
+        None => challenge::parse(&resp_parts.headers, &head),
+    };
+    let ch = match parsed {
+        Ok(ch) => ch,
+        // Not a Lightning challenge Purser knows: the agent sees the 402 as the server sent it.
+        Err(challenge::Error::NoChallenge) => return Ok(passthrough(head, rest)),
+        Err(e) => {
+            let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
+            let unknown = challenge::PaymentChallenge {
+                kind: challenge::ChallengeKind::L402,
+                invoice: String::new(),
+                payment_hash: None,
+                proof: challenge::ProofForm::PaymentHash(challenge::HashPlacement::Default),
+            };
+            return Err(proxy.refuse_unpaid(&ctx, &unknown, "malformed_challenge", e.to_string()).await);
+        }
+    };
+    let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
+    let Some(replay) = replay else {
+        let detail = format!(
+            "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
+            proxy.settings.body_buffer_limit_bytes
+        );
+        return Err(proxy.refuse_unpaid(&ctx, &ch, "body_too_large", detail).await);
+    };
+    let proven = proxy.pay(&ctx, &ch).await?;
+
+    let retry = proof::apply(
+        &ch.proof,
+        &proven.payment_hash,
+        &proven.preimage,
+        proof::Retry { uri: target.uri.clone(), headers: out_headers, body: replay, authorization: None },
+    );
+    let answer = proxy.send(&parts.method, &retry.uri, &retry.headers, body::full(retry.body)).await;
+    let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+    if let Err(e) = proxy.ledger.record_delivery(proven.payment_id, status).await {
+        tracing::error!(request_id, "cannot record delivery: {e}");
+    }
+    let answer = answer?;
+    if let (Some(auth), true) = (&retry.authorization, answer.status().is_success() || answer.status().is_redirection()) {
+        if let Err(e) = proxy.ledger.keep_credential(agent.id, &origin, auth, proven.payment_id).await {
+            tracing::warn!(request_id, "cannot keep the credential: {e}");
+        }
+    }
+    Ok(to_agent(answer))
+}
+
+fn pay_context<'a>(
+    request_id: &'a str,
+    agent: &'a Agent,
+    method: &'a Method,
+    target: &'a Target,
+    challenge_headers: &'a HeaderMap,
+) -> PayContext<'a> {
+    PayContext { request_id, agent, method: method.as_str(), target, challenge_headers }
+}
+
+async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failure> {
+    let (name, key) = auth::credentials(headers).ok_or(Failure::ProxyAuthRequired)?;
+    match proxy.ledger.authenticate(&name, &key).await {
+        Ok(Some(agent)) => Ok(agent),
+        Ok(None) => Err(Failure::ProxyAuthRequired),
+        Err(e) => Err(Failure::Unavailable {
+            reason: "ledger_unavailable".into(),
+            detail: format!("Purser could not read its ledger: {e}"),
+            retry_after_secs: 5,
+        }),
+    }
+}
+
+fn to_agent(resp: Response<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, incoming) = resp.into_parts();
+    headers::to_agent(&mut parts.headers, parts.version);
+    Response::from_parts(parts, body::stream(incoming))
+}
+
+impl Proxy {
+    /// Sends one request upstream and waits for its response headers.
+    async fn send(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: ProxyBody,
+    ) -> Result<Response<Incoming>, Failure> {
+        let mut req = Request::new(body);
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = uri.clone();
+        *req.headers_mut() = headers.clone();
+        let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        match tokio::time::timeout(self.settings.upstream_timeout, self.client.request(req)).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => Err(Failure::BadGateway {
+                reason: "upstream_unreachable",
+                detail: format!("{authority} could not be reached: {}", error_chain(&e)),
+            }),
+            Err(_) => Err(Failure::GatewayTimeout {
+                detail: format!(
+                    "{authority} sent no response within {} s",
+                    self.settings.upstream_timeout.as_secs()
+                ),
+            }),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,87 @@
+//! The loopback proxy agents send their traffic through.
+//!
+//! Two ways in: as a forward proxy (`HTTP_PROXY=http://AGENT:KEY@127.0.0.1:8402`, absolute-form requests;
+//! `CONNECT` tunnelled untouched) and as a gateway (`/<scheme>/<host[:port]>/<path>`). Both identify the
+//! agent with `Proxy-Authorization: Basic`.
+//!
+//! - [`handler`]: one request, start to end.
+//! - [`payer`]: paying one challenge, step by step into the ledger.
+//! - [`proof`]: putting the proof on the retried request.
+//! - [`refusal`]: the one mapping from failures to HTTP answers.
+//! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`tunnel`]: the pieces they use.
+
+pub mod auth;
+pub mod body;
+pub mod handler;
+pub mod headers;
+pub mod payer;
+pub mod proof;
+pub mod refusal;
+pub mod target;
+pub mod tunnel;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::events::Events;
+use crate::ledger::Ledger;
+use crate::policy::Limits;
+
+pub use payer::WalletHandle;
+
+/// Everything one running proxy shares between requests.
+pub struct Proxy {
+    pub settings: Settings,
+    pub ledger: Ledger,
+    pub wallet: WalletHandle,
+    pub events: Events,
+    /// One pooled client for every upstream, so connections are reused.
+    client: upstream::UpstreamClient,
+}
+
+impl Proxy {
+    pub fn new(settings: Settings, ledger: Ledger, wallet: WalletHandle, events: Events) -> Result<Self, upstream::Error> {
+        let client = upstream::client(settings.extra_ca_file.as_deref())?;
+        Ok(Proxy { settings, ledger, wallet, events, client })
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits { max_per_request: self.settings.max_per_request, max_per_agent: self.settings.max_per_agent }
+    }
+}
+
+/// Serves agents on `listener` until `shutdown` completes. Connections already open finish on their own.
+pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handler::handle(proxy.clone(), req));
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!("agent connection ended: {e}");
+            }
+        });
+    }
+}

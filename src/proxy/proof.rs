@@ -1,0 +1,126 @@
+//! Putting the proof of payment on the retried request, where the challenge's dialect says it goes.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{HeaderName, Uri};
+
+use crate::challenge::{HashPlacement, ProofForm};
+use crate::units::{PaymentHash, Preimage};
+
+/// The `Authorization` value for an L402/LSAT proof: `<scheme> <token>:<preimage, lowercase hex>`.
+pub fn authorization(scheme: &str, token: &str, preimage: &Preimage) -> String {
+    format!("{scheme} {token}:{}", preimage.to_hex())
+}
+
+/// The parts of a request a proof may change.
+pub struct Retry {
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The `Authorization` value sent, when the proof is one (it is then kept for reuse).
+    pub authorization: Option<String>,
+}
+
+pub fn apply(form: &ProofForm, hash: &PaymentHash, preimage: &Preimage, mut retry: Retry) -> Retry {
+    match form {
+        ProofForm::Authorization { scheme, token } => {
+            let value = authorization(scheme, token, preimage);
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                retry.headers.insert(header::AUTHORIZATION, v);
+                retry.authorization = Some(value);
+            }
+        }
+        ProofForm::PaymentHash(placement) => place_hash(placement, &hash.to_hex(), &mut retry),
+    }
+    retry
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
+}
+
+fn place_hash(placement: &HashPlacement, hash: &str, retry: &mut Retry) {
+    match placement {
+        HashPlacement::Default if is_json(&retry.headers) => json_field("payment_hash", hash, retry),
+        HashPlacement::Default => header_field("x-payment-hash", hash, retry),
+        HashPlacement::JsonField(name) => json_field(name, hash, retry),
+        HashPlacement::Header(name) => header_field(name, hash, retry),
+        HashPlacement::Query(name) => {
+            let pq = retry.uri.path_and_query().map_or("/", |p| p.as_str());
+            let sep = if pq.contains('?') { '&' } else { '?' };
+            let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+            let mut parts = retry.uri.clone().into_parts();
+            if let Ok(new_pq) = format!("{pq}{sep}{encoded}={hash}").parse() {
+                parts.path_and_query = Some(new_pq);
+                if let Ok(uri) = Uri::from_parts(parts) {
+                    retry.uri = uri;
+                }
+            }
+        }
+    }
+}
+
+fn header_field(name: &str, hash: &str, retry: &mut Retry) {
+    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(hash)) {
+        retry.headers.insert(n, v);
+    }
+}
+
+/// Adds the hash to the JSON object body; an empty body becomes `{name: hash}`; a body that is not a JSON
+/// object gets the hash in `X-Payment-Hash` instead.
+fn json_field(name: &str, hash: &str, retry: &mut Retry) {
+    let mut object = if retry.body.is_empty() {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(&retry.body) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return header_field("x-payment-hash", hash, retry),
+        }
+    };
+    object.insert(name.to_string(), serde_json::Value::String(hash.to_string()));
+    retry.body = Bytes::from(serde_json::Value::Object(object).to_string());
+    retry.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(body: &str, ct: Option<&str>) -> Retry {
+        let mut headers = HeaderMap::new();
+        if let Some(ct) = ct {
+            headers.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+        }
+        Retry { uri: "http://h/p?a=1".parse().unwrap(), headers, body: Bytes::from(body.to_string()), authorization: None }
+    }
+
+    const PRE: Preimage = Preimage([1; 32]);
+
+    #[test]
+    fn l402_authorization_uses_lowercase_hex() {
+        let form = ProofForm::Authorization { scheme: "LSAT", token: "mac".into() };
+        let out = apply(&form, &PRE.payment_hash(), &PRE, retry("", None));
+        let want = format!("LSAT mac:{}", "01".repeat(32));
+        assert_eq!(out.headers["authorization"], want.as_str());
+        assert_eq!(out.authorization.as_deref(), Some(want.as_str()));
+    }
+
+    #[test]
+    fn hash_goes_where_asked() {
+        let hash = PRE.payment_hash();
+        let hex = hash.to_hex();
+        let json = apply(&ProofForm::PaymentHash(HashPlacement::Default), &hash, &PRE, retry(r#"{"q":1}"#, Some("application/json")));
+        let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+        assert_eq!(v["payment_hash"], hex.as_str());
+        assert_eq!(v["q"], 1);
+        let plain = apply(&ProofForm::PaymentHash(HashPlacement::Default), &hash, &PRE, retry("", None));
+        assert_eq!(plain.headers["x-payment-hash"], hex.as_str());
+        let q = apply(&ProofForm::PaymentHash(HashPlacement::Query("ph".into())), &hash, &PRE, retry("", None));
+        assert_eq!(q.uri.to_string(), format!("http://h/p?a=1&ph={hex}"));
+        let field = apply(&ProofForm::PaymentHash(HashPlacement::JsonField("hash".into())), &hash, &PRE, retry("", None));
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&field.body).unwrap()["hash"], hex.as_str());
+    }
+}

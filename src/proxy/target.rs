@@ -1,0 +1,117 @@
+//! Where a request goes: an absolute-form request (forward proxy), or the gateway form
+//! `/<scheme>/<host[:port]>/<path and query>`.
+
+use http::Uri;
+use http::uri::{Authority, Scheme};
+
+/// The upstream a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub uri: Uri,
+    pub scheme: String,
+    /// `host` or `host:port`, as given.
+    pub authority: String,
+    pub path_and_query: String,
+    /// Which way the agent came in: `forward` or `gateway`.
+    pub via: &'static str,
+}
+
+impl Target {
+    /// `scheme://host:port`: the scope credentials are kept for.
+    pub fn origin(&self) -> String {
+        let port = self.uri.port_u16().unwrap_or(if self.scheme == "https" { 443 } else { 80 });
+        format!("{}://{}:{}", self.scheme, self.uri.host().unwrap_or_default(), port)
+    }
+
+    pub fn host(&self) -> &str {
+        self.uri.host().unwrap_or_default()
+    }
+
+    /// The path without the query, for the ledger.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "not a proxied request: send it through Purser as a forward proxy (HTTP_PROXY) or as \
+         /<http|https>/<host[:port]>/<path>"
+    )]
+    NotProxied,
+    #[error("`{0}` is not a valid upstream address")]
+    BadUpstream(String),
+}
+
+pub fn resolve(uri: &Uri) -> Result<Target, Error> {
+    if let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) {
+        return build(scheme.as_str(), authority.as_str(), uri.path_and_query().map_or("/", |p| p.as_str()), "forward");
+    }
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let rest = pq.strip_prefix('/').ok_or(Error::NotProxied)?;
+    let (scheme, rest) = rest.split_once('/').ok_or(Error::NotProxied)?;
+    if scheme != "http" && scheme != "https" {
+        return Err(Error::NotProxied);
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let tail = if tail.is_empty() {
+        "/".to_string()
+    } else if tail.starts_with('?') {
+        format!("/{tail}")
+    } else {
+        tail.to_string()
+    };
+    build(scheme, authority, &tail, "gateway")
+}
+
+fn build(scheme: &str, authority: &str, pq: &str, via: &'static str) -> Result<Target, Error> {
+    let bad = || Error::BadUpstream(format!("{scheme}://{authority}"));
+    let _: Scheme = scheme.parse().map_err(|_| bad())?;
+    let auth: Authority = authority.parse().map_err(|_| bad())?;
+    if auth.host().is_empty() || authority.contains('@') || !(scheme == "http" || scheme == "https") {
+        return Err(bad());
+    }
+    let uri: Uri = format!("{scheme}://{authority}{pq}").parse().map_err(|_| bad())?;
+    Ok(Target {
+        uri,
+        scheme: scheme.to_string(),
+        authority: authority.to_string(),
+        path_and_query: pq.to_string(),
+        via,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_form() {
+        let t = resolve(&"http://api.example:8080/v1/x?q=1".parse().unwrap()).unwrap();
+        assert_eq!(t.uri, "http://api.example:8080/v1/x?q=1");
+        assert_eq!(t.origin(), "http://api.example:8080");
+        assert_eq!(t.via, "forward");
+    }
+
+    #[test]
+    fn gateway_form() {
+        let t = resolve(&"/https/api.example/v1/x?q=1".parse().unwrap()).unwrap();
+        assert_eq!(t.uri, "https://api.example/v1/x?q=1");
+        assert_eq!(t.origin(), "https://api.example:443");
+        assert_eq!(t.path(), "/v1/x");
+        assert_eq!(t.via, "gateway");
+        let bare = resolve(&"/http/127.0.0.1:9000".parse().unwrap()).unwrap();
+        assert_eq!(bare.uri, "http://127.0.0.1:9000/");
+        let q = resolve(&"/http/h?x=1".parse().unwrap()).unwrap();
+        assert_eq!(q.uri, "http://h/?x=1");
+    }
+
+    #[test]
+    fn refuses_other_paths() {
+        assert_eq!(resolve(&"/".parse().unwrap()), Err(Error::NotProxied));
+        assert_eq!(resolve(&"/ftp/h/x".parse().unwrap()), Err(Error::NotProxied));
+        assert!(matches!(resolve(&"/http//x".parse().unwrap()), Err(Error::BadUpstream(_))));
+    }
+}

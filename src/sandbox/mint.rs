@@ -1,0 +1,128 @@
+//! The sandbox's Lightning node: it signs real BOLT11 invoices with its own key and keeps each preimage
+//! until the sandbox wallet settles the invoice. The demo API and test servers mint here; the sandbox wallet
+//! pays here; nothing leaves the process.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bitcoin::hashes::{Hash, sha256};
+use bitcoin::secp256k1::{Secp256k1, SecretKey};
+use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
+use rand::RngCore;
+
+use crate::units::{Msats, PaymentHash, Preimage};
+
+/// What to mint.
+#[derive(Debug, Clone)]
+pub struct InvoiceSpec {
+    /// `None` mints an amountless invoice (which Purser must refuse).
+    pub amount_msat: Option<u64>,
+    pub description: String,
+    pub expiry: Duration,
+    /// The network to mint on, when it differs from the node's own (for wrong-network tests).
+    pub currency: Option<Currency>,
+}
+
+impl InvoiceSpec {
+    pub fn sats(sats: u64, description: &str) -> Self {
+        InvoiceSpec {
+            amount_msat: Some(sats * 1000),
+            description: description.to_string(),
+            expiry: Duration::from_secs(600),
+            currency: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MintedInvoice {
+    pub bolt11: String,
+    pub payment_hash: PaymentHash,
+}
+
+#[derive(Debug, Clone)]
+struct Open {
+    preimage: Preimage,
+    amount: Option<Msats>,
+    settled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettleError {
+    #[error("no route: the sandbox node did not issue this invoice")]
+    UnknownInvoice,
+    #[error("the invoice is already paid")]
+    AlreadyPaid,
+}
+
+pub struct Mint {
+    currency: Currency,
+    node_key: SecretKey,
+    invoices: Mutex<HashMap<PaymentHash, Open>>,
+}
+
+impl Mint {
+    pub fn new(currency: Currency) -> Self {
+        let mut bytes = [0u8; 32];
+        loop {
+            rand::thread_rng().fill_bytes(&mut bytes);
+            if let Ok(node_key) = SecretKey::from_slice(&bytes) {
+                return Mint { currency, node_key, invoices: Mutex::new(HashMap::new()) };
+            }
+        }
+    }
+
+    pub fn mint(&self, spec: InvoiceSpec) -> MintedInvoice {
+        let mut pre = [0u8; 32];
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut pre);
+        rand::thread_rng().fill_bytes(&mut secret);
+        let preimage = Preimage(pre);
+        let payment_hash = preimage.payment_hash();
+        let mut builder = InvoiceBuilder::new(spec.currency.unwrap_or_else(|| self.currency.clone()))
+            .description(spec.description)
+            .payment_hash(sha256::Hash::from_byte_array(payment_hash.0))
+            .payment_secret(PaymentSecret(secret))
+            .current_timestamp()
+            .min_final_cltv_expiry_delta(144)
+            .expiry_time(spec.expiry);
+        if let Some(msat) = spec.amount_msat {
+            builder = builder.amount_milli_satoshis(msat);
+        }
+        let secp = Secp256k1::new();
+        let invoice = builder
+            .build_signed(|hash| secp.sign_ecdsa_recoverable(hash, &self.node_key))
+            .expect("every required invoice field is set above");
+        self.invoices.lock().unwrap().insert(
+            payment_hash,
+            Open { preimage, amount: spec.amount_msat.map(Msats), settled: false },
+        );
+        MintedInvoice { bolt11: invoice.to_string(), payment_hash }
+    }
+
+    /// Settles an invoice this node issued, handing back its preimage.
+    pub fn settle(&self, hash: &PaymentHash) -> Result<Preimage, SettleError> {
+        let mut invoices = self.invoices.lock().unwrap();
+        let open = invoices.get_mut(hash).ok_or(SettleError::UnknownInvoice)?;
+        if open.settled {
+            return Err(SettleError::AlreadyPaid);
+        }
+        open.settled = true;
+        Ok(open.preimage.clone())
+    }
+
+    pub fn is_settled(&self, hash: &PaymentHash) -> bool {
+        self.invoices.lock().unwrap().get(hash).is_some_and(|o| o.settled)
+    }
+
+    pub fn amount(&self, hash: &PaymentHash) -> Option<Msats> {
+        self.invoices.lock().unwrap().get(hash).and_then(|o| o.amount)
+    }
+
+    /// The preimage of a settled invoice (what `lookup_invoice` reports).
+    pub fn settled_preimage(&self, hash: &PaymentHash) -> Option<Preimage> {
+        let invoices = self.invoices.lock().unwrap();
+        invoices.get(hash).filter(|o| o.settled).map(|o| o.preimage.clone())
+    }
+}

@@ -1,0 +1,77 @@
+//! "Try it without real sats": an in-process Nostr relay on loopback, a NIP-47 wallet service with play
+//! sats, and a demo paid API whose invoices that wallet can settle. `purser sandbox` wires the proxy to
+//! them; the integration tests use the same pieces.
+//!
+//! - [`mint`]: the sandbox Lightning node (signs invoices, keeps preimages).
+//! - [`wallet_service`]: the NIP-47 wallet service.
+//! - [`demo_api`]: the paid HTTP API.
+
+pub mod demo_api;
+pub mod mint;
+pub mod wallet_service;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use lightning_invoice::Currency;
+use nostr_relay_builder::prelude::{LocalRelay, RelayBuilder, RelayUrl};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use demo_api::{DemoApi, DemoOptions};
+use mint::Mint;
+use wallet_service::{SandboxWallet, WalletServiceOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the sandbox relay could not start: {0}")]
+    Relay(String),
+    #[error(transparent)]
+    Wallet(#[from] wallet_service::StartError),
+    #[error("the demo API could not listen: {0}")]
+    DemoApi(#[from] std::io::Error),
+}
+
+/// An in-process Nostr relay on 127.0.0.1 (a free port).
+pub async fn start_relay() -> Result<(LocalRelay, RelayUrl), Error> {
+    let relay = LocalRelay::new(RelayBuilder::default().addr(Ipv4Addr::LOCALHOST.into()));
+    relay.run().await.map_err(|e| Error::Relay(e.to_string()))?;
+    let url = relay.url().await;
+    Ok((relay, url))
+}
+
+/// A demo API on 127.0.0.1 (a free port); it stops when the returned sender is dropped.
+pub async fn start_demo_api(mint: Arc<Mint>, opts: DemoOptions) -> Result<(SocketAddr, oneshot::Sender<()>), Error> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let api = Arc::new(DemoApi::new(mint, opts));
+    tokio::spawn(demo_api::run(listener, api, async move {
+        let _ = stopped.await;
+    }));
+    Ok((addr, stop))
+}
+
+/// Relay, wallet and demo API, running together.
+pub struct Sandbox {
+    pub relay: LocalRelay,
+    pub relay_url: RelayUrl,
+    pub mint: Arc<Mint>,
+    pub wallet: SandboxWallet,
+    pub demo_addr: SocketAddr,
+    _demo_stop: oneshot::Sender<()>,
+}
+
+impl Sandbox {
+    pub async fn start(wallet: WalletServiceOptions, demo: DemoOptions) -> Result<Self, Error> {
+        let (relay, relay_url) = start_relay().await?;
+        let mint = Arc::new(Mint::new(Currency::Regtest));
+        let wallet = wallet_service::start(&relay_url, mint.clone(), wallet).await?;
+        let (demo_addr, demo_stop) = start_demo_api(mint.clone(), demo).await?;
+        Ok(Sandbox { relay, relay_url, mint, wallet, demo_addr, _demo_stop: demo_stop })
+    }
+
+    pub fn demo_url(&self) -> String {
+        format!("http://{}", self.demo_addr)
+    }
+}

@@ -1,0 +1,266 @@
+//! The sandbox wallet: a NIP-47 wallet service with a play balance, speaking real NIP-47 over a Nostr relay.
+//! It settles invoices that the sandbox [`Mint`] issued. Its info event offers NIP-44 v2 and NIP-04 by
+//! default; tests can make it offer only one, lie about preimages, or never answer payments.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lightning_invoice::Bolt11Invoice;
+use nostr_sdk::nips::nip47::{
+    ErrorCode, GetBalanceResponse, GetInfoResponse, LookupInvoiceResponse, Method, NIP47Error,
+    NostrWalletConnectURI, PayInvoiceResponse, Request, RequestParams, Response, ResponseResult,
+    TransactionState, TransactionType,
+};
+use nostr_sdk::nips::{nip04, nip44};
+use nostr_sdk::prelude::*;
+
+use super::mint::{Mint, SettleError};
+use crate::units::{Msats, PaymentHash};
+
+/// How the sandbox wallet behaves.
+#[derive(Debug, Clone)]
+pub struct WalletServiceOptions {
+    /// The play balance it starts with.
+    pub balance: Msats,
+    /// The encryptions its info event offers; empty means no `encryption` tag (clients then use NIP-04).
+    pub encryption: Vec<&'static str>,
+    /// Routing fee it charges, in parts per million of the amount.
+    pub fee_ppm: u64,
+    /// Answer payments with a preimage that does not match (a broken or lying wallet).
+    pub bad_preimage: bool,
+    /// Never answer `pay_invoice` (a wallet that hangs after taking the request).
+    pub ignore_payments: bool,
+    /// The network `get_info` reports.
+    pub network: &'static str,
+}
+
+impl Default for WalletServiceOptions {
+    fn default() -> Self {
+        WalletServiceOptions {
+            balance: Msats::from_sats(100_000),
+            encryption: vec!["nip44_v2", "nip04"],
+            fee_ppm: 1_000,
+            bad_preimage: false,
+            ignore_payments: false,
+            network: "regtest",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Sent {
+    invoice: String,
+    amount: Msats,
+    fee: Msats,
+    preimage: String,
+    at: Timestamp,
+}
+
+struct State {
+    balance: Msats,
+    sent: HashMap<PaymentHash, Sent>,
+    pay_requests: u64,
+}
+
+/// A running sandbox wallet service.
+pub struct SandboxWallet {
+    /// The connection string a client uses (`nostr+walletconnect://…`).
+    pub uri: String,
+    state: Arc<Mutex<State>>,
+    client: Client,
+}
+
+impl SandboxWallet {
+    pub fn balance(&self) -> Msats {
+        self.state.lock().unwrap().balance
+    }
+
+    /// How many `pay_invoice` requests reached the wallet.
+    pub fn pay_requests(&self) -> u64 {
+        self.state.lock().unwrap().pay_requests
+    }
+
+    pub async fn stop(&self) {
+        self.client.shutdown().await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the sandbox wallet could not start: {0}")]
+pub struct StartError(String);
+
+/// Starts a wallet service on the relay at `relay_url`; it is subscribed when this returns.
+pub async fn start(relay_url: &RelayUrl, mint: Arc<Mint>, opts: WalletServiceOptions) -> Result<SandboxWallet, StartError> {
+    let err = |e: &dyn std::fmt::Display| StartError(e.to_string());
+    let wallet_keys = Keys::generate();
+    let app_keys = Keys::generate();
+    let uri = NostrWalletConnectURI::new(wallet_keys.public_key(), vec![relay_url.clone()], app_keys.secret_key().clone(), None);
+    let client = Client::new(wallet_keys.clone());
+    client.add_relay(relay_url.clone()).await.map_err(|e| err(&e))?;
+    client.try_connect(Duration::from_secs(5)).await;
+    let mut info = EventBuilder::new(Kind::WalletConnectInfo, "get_info get_balance pay_invoice lookup_invoice");
+    if !opts.encryption.is_empty() {
+        info = info.tag(Tag::custom(TagKind::custom("encryption"), [opts.encryption.join(" ")]));
+    }
+    client.send_event_builder(info).await.map_err(|e| err(&e))?;
+    let requests = Filter::new()
+        .kind(Kind::WalletConnectRequest)
+        .pubkey(wallet_keys.public_key())
+        .since(Timestamp::now() - Duration::from_secs(5));
+    let mut notifications = client.notifications();
+    client.subscribe(requests, None).await.map_err(|e| err(&e))?;
+    let state = Arc::new(Mutex::new(State { balance: opts.balance, sent: HashMap::new(), pay_requests: 0 }));
+    let service = Service { keys: wallet_keys, app: app_keys.public_key(), mint, opts, state: state.clone() };
+    let replier = client.clone();
+    tokio::spawn(async move {
+        while let Ok(n) = notifications.recv().await {
+            if let RelayPoolNotification::Event { event, .. } = n {
+                if event.kind != Kind::WalletConnectRequest {
+                    continue;
+                }
+                if let Some(reply) = service.answer(&event) {
+                    let _ = replier.send_event(&reply).await;
+                }
+            }
+        }
+    });
+    Ok(SandboxWallet { uri: uri.to_string(), state, client })
+}
+
+struct Service {
+    keys: Keys,
+    /// The only app key this wallet answers (the one in its connection string).
+    app: PublicKey,
+    mint: Arc<Mint>,
+    opts: WalletServiceOptions,
+    state: Arc<Mutex<State>>,
+}
+
+fn failure(method: Method, code: ErrorCode, message: &str) -> Response {
+    Response { result_type: method, error: Some(NIP47Error { code, message: message.to_string() }), result: None }
+}
+
+fn ok(method: Method, result: ResponseResult) -> Response {
+    Response { result_type: method, error: None, result: Some(result) }
+}
+
+impl Service {
+    fn answer(&self, event: &Event) -> Option<Event> {
+        let nip44 = event
+            .tags
+            .iter()
+            .any(|t| t.kind() == TagKind::custom("encryption") && t.content().is_some_and(|c| c.contains("nip44_v2")));
+        let secret = self.keys.secret_key();
+        let plain = if nip44 {
+            nip44::decrypt(secret, &event.pubkey, &event.content).ok()?
+        } else {
+            nip04::decrypt(secret, &event.pubkey, &event.content).ok()?
+        };
+        let request = Request::from_json(&plain).ok()?;
+        let response = if event.pubkey != self.app {
+            failure(request.method, ErrorCode::Unauthorized, "unknown connection")
+        } else {
+            self.handle(&request)?
+        };
+        let json = response.as_json();
+        let content = if nip44 {
+            nip44::encrypt(secret, &event.pubkey, json, nip44::Version::V2).ok()?
+        } else {
+            nip04::encrypt(secret, &event.pubkey, json).ok()?
+        };
+        EventBuilder::new(Kind::WalletConnectResponse, content)
+            .tag(Tag::event(event.id))
+            .tag(Tag::public_key(event.pubkey))
+            .sign_with_keys(&self.keys)
+            .ok()
+    }
+
+    /// `None` means "do not answer at all".
+    fn handle(&self, request: &Request) -> Option<Response> {
+        let method = request.method;
+        Some(match &request.params {
+            RequestParams::GetInfo => ok(
+                method,
+                ResponseResult::GetInfo(GetInfoResponse {
+                    alias: Some("Purser sandbox wallet (play sats)".into()),
+                    color: None,
+                    pubkey: Some(self.keys.public_key().to_hex()),
+                    network: Some(self.opts.network.into()),
+                    block_height: None,
+                    block_hash: None,
+                    methods: vec![Method::GetInfo, Method::GetBalance, Method::PayInvoice, Method::LookupInvoice],
+                    notifications: vec![],
+                }),
+            ),
+            RequestParams::GetBalance => {
+                let balance = self.state.lock().unwrap().balance.0;
+                ok(method, ResponseResult::GetBalance(GetBalanceResponse { balance }))
+            }
+            RequestParams::PayInvoice(p) => {
+                self.state.lock().unwrap().pay_requests += 1;
+                if self.opts.ignore_payments {
+                    return None;
+                }
+                self.pay(method, &p.invoice)
+            }
+            RequestParams::LookupInvoice(p) => {
+                let hash = p.payment_hash.as_deref().and_then(PaymentHash::from_hex);
+                let state = self.state.lock().unwrap();
+                match hash.and_then(|h| state.sent.get(&h).map(|s| (h, s.clone()))) {
+                    Some((h, s)) => ok(
+                        method,
+                        ResponseResult::LookupInvoice(LookupInvoiceResponse {
+                            transaction_type: Some(TransactionType::Outgoing),
+                            state: Some(TransactionState::Settled),
+                            invoice: Some(s.invoice),
+                            description: None,
+                            description_hash: None,
+                            preimage: Some(s.preimage),
+                            payment_hash: h.to_hex(),
+                            amount: s.amount.0,
+                            fees_paid: s.fee.0,
+                            created_at: s.at,
+                            expires_at: None,
+                            settled_at: Some(s.at),
+                            metadata: None,
+                        }),
+                    ),
+                    None => failure(method, ErrorCode::NotFound, "no such payment"),
+                }
+            }
+            _ => failure(method, ErrorCode::NotImplemented, "the sandbox wallet does not do that"),
+        })
+    }
+
+    fn pay(&self, method: Method, bolt11: &str) -> Response {
+        let Ok(invoice) = Bolt11Invoice::from_str(bolt11) else {
+            return failure(method, ErrorCode::Other, "not a BOLT11 invoice");
+        };
+        let Some(amount) = invoice.amount_milli_satoshis().map(Msats) else {
+            return failure(method, ErrorCode::Other, "amountless invoices are not supported");
+        };
+        if invoice.is_expired() {
+            return failure(method, ErrorCode::PaymentFailed, "the invoice expired");
+        }
+        let hash = PaymentHash(*invoice.payment_hash().as_ref());
+        let fee = Msats(amount.0 * self.opts.fee_ppm / 1_000_000);
+        let mut state = self.state.lock().unwrap();
+        if state.balance.0 < amount.0 + fee.0 {
+            return failure(method, ErrorCode::InsufficientBalance, "not enough play sats");
+        }
+        let preimage = match self.mint.settle(&hash) {
+            Ok(p) => p,
+            Err(SettleError::UnknownInvoice) => return failure(method, ErrorCode::PaymentFailed, "no route to the payee"),
+            Err(SettleError::AlreadyPaid) => return failure(method, ErrorCode::PaymentFailed, "invoice already paid"),
+        };
+        state.balance = Msats(state.balance.0 - amount.0 - fee.0);
+        let reported = if self.opts.bad_preimage { hex::encode([0x42u8; 32]) } else { preimage.to_hex() };
+        state.sent.insert(
+            hash,
+            Sent { invoice: bolt11.to_string(), amount, fee, preimage: reported.clone(), at: Timestamp::now() },
+        );
+        ok(method, ResponseResult::PayInvoice(PayInvoiceResponse { preimage: reported, fees_paid: Some(fee.0) }))
+    }
+}

@@ -1,0 +1,96 @@
+//! The wallet Purser pays with: the [`Wallet`] trait that the payment flow and the tests drive, its
+//! Nostr Wallet Connect (NIP-47) implementation in [`nwc`], and where the connection URI is kept
+//! ([`uri_store`]: the OS keyring, or `PURSER_NWC_URI` on headless machines).
+
+pub mod nwc;
+pub mod uri_store;
+
+use async_trait::async_trait;
+
+use crate::units::{Msats, PaymentHash, Preimage};
+
+/// What `get_info` tells about a wallet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WalletInfo {
+    pub alias: Option<String>,
+    /// As the wallet names it (`mainnet`, `testnet`, `signet`, `regtest`); `None` when it does not say.
+    pub network: Option<String>,
+    pub methods: Vec<String>,
+    /// The encryption this connection speaks (`nip44_v2` or `nip04`), chosen from the wallet's info event.
+    pub encryption: String,
+}
+
+/// A settled payment as the wallet reports it.
+#[derive(Debug, Clone)]
+pub struct Paid {
+    pub preimage: Preimage,
+    pub fee: Msats,
+}
+
+/// An invoice's state as `lookup_invoice` reports it.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub state: Option<String>,
+    pub preimage: Option<Preimage>,
+    pub amount: Msats,
+    pub fee: Msats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("no wallet is connected: run `purser wallet connect <nostr+walletconnect://…>` or set PURSER_NWC_URI")]
+    NotConfigured,
+    #[error("the wallet connection string is not valid: {0}")]
+    BadUri(String),
+    #[error("the wallet's relay cannot be reached: {0}")]
+    Unreachable(String),
+    /// The request went out and no answer came in time; for a payment the outcome is unknown.
+    #[error("the wallet did not answer within {secs} s")]
+    Timeout { secs: u64 },
+    /// The wallet answered with a NIP-47 error.
+    #[error("the wallet refused: {message} ({code})")]
+    Refused { code: String, message: String },
+    #[error("the wallet's answer could not be read: {0}")]
+    Protocol(String),
+    #[error("the OS keyring is not available: {0}")]
+    Keyring(String),
+}
+
+impl Error {
+    /// The reason code an agent and the ledger see.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::NotConfigured => "wallet_not_configured",
+            Error::BadUri(_) => "wallet_not_configured",
+            Error::Unreachable(_) => "wallet_unreachable",
+            Error::Timeout { .. } => "wallet_timeout",
+            Error::Refused { code, .. } => match code.as_str() {
+                "INSUFFICIENT_BALANCE" => "insufficient_balance",
+                "QUOTA_EXCEEDED" => "wallet_quota_exceeded",
+                "RATE_LIMITED" => "wallet_rate_limited",
+                "PAYMENT_FAILED" => "payment_failed",
+                "UNAUTHORIZED" | "RESTRICTED" => "wallet_unauthorized",
+                "NOT_IMPLEMENTED" => "wallet_not_implemented",
+                _ => "wallet_error",
+            },
+            Error::Protocol(_) => "wallet_error",
+            Error::Keyring(_) => "wallet_not_configured",
+        }
+    }
+
+    /// Whether the agent should simply try again later (`503` + `Retry-After`) rather than being refused.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unreachable(_) | Error::Timeout { .. } | Error::NotConfigured | Error::Keyring(_))
+            || matches!(self, Error::Refused { code, .. } if code == "RATE_LIMITED" || code == "INTERNAL")
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[async_trait]
+pub trait Wallet: Send + Sync {
+    async fn get_info(&self) -> Result<WalletInfo>;
+    async fn get_balance(&self) -> Result<Msats>;
+    async fn pay_invoice(&self, bolt11: &str) -> Result<Paid>;
+    async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<Lookup>;
+}
