@@ -41,12 +41,14 @@ CREATE INDEX payments_agent ON payments(agent_id, status);
 CREATE INDEX payments_created ON payments(created_at_ms);
 CREATE INDEX payments_request ON payments(request_id);
 
--- Proofs of payment kept for reuse, per agent and origin, until the server rejects them.
+-- Proofs of payment kept for reuse, per agent and origin, until the server rejects them. `path` is where
+-- the proof was earned: a later request prefers the proof earned on its own path.
 CREATE TABLE credentials (
     agent_id INTEGER NOT NULL REFERENCES agents(id),
     origin TEXT NOT NULL,
+    path TEXT NOT NULL,
     authorization TEXT NOT NULL,
     payment_id INTEGER REFERENCES payments(id),
     created_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (agent_id, origin)
+    PRIMARY KEY (agent_id, origin, path)
 );

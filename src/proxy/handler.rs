@@ -56,9 +56,9 @@ async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Resul
     let kept = if out_headers.contains_key(header::AUTHORIZATION) {
         None
     } else {
-        proxy.ledger.credential(agent.id, &origin).await.ok().flatten()
+        proxy.ledger.credential(agent.id, &origin, target.path()).await.ok().flatten()
     };
-    if let Some(value) = kept.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(value) = kept.as_ref().and_then(|c| HeaderValue::from_str(&c.authorization).ok()) {
         out_headers.insert(header::AUTHORIZATION, value);
     }
     let (replay, first_body) = match body {
@@ -69,9 +69,12 @@ async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Resul
 
     if let Some(cred) = &kept {
         if matches!(resp.status().as_u16(), 401 | 402 | 403) {
-            // The server no longer takes the kept credential: forget it and handle what it says now.
-            tracing::info!(request_id, origin, "kept credential rejected; dropping it");
-            let _ = proxy.ledger.drop_credential(agent.id, &origin, cred).await;
+            // The server does not take the kept proof here. Earned on this path, it is spent or revoked: forget
+            // it. Earned elsewhere, it may still be good there. Either way, handle what the server says now.
+            if cred.path == target.path() {
+                tracing::info!(request_id, origin, "kept credential rejected; dropping it");
+                let _ = proxy.ledger.drop_credential(agent.id, &origin, &cred.authorization).await;
+            }
             out_headers.remove(header::AUTHORIZATION);
             if resp.status() != StatusCode::PAYMENT_REQUIRED {
                 if let Some(bytes) = &replay {
@@ -142,7 +145,7 @@ async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Resul
     }
     let answer = answer?;
     if let (Some(auth), true) = (&retry.authorization, answer.status().is_success() || answer.status().is_redirection()) {
-        if let Err(e) = proxy.ledger.keep_credential(agent.id, &origin, auth, proven.payment_id).await {
+        if let Err(e) = proxy.ledger.keep_credential(agent.id, &origin, target.path(), auth, proven.payment_id).await {
             tracing::warn!(request_id, "cannot keep the credential: {e}");
         }
     }

@@ -70,6 +70,8 @@ pub struct DemoOptions {
     pub amountless: bool,
     /// Name a different payment hash in JSON challenges than the invoice's.
     pub wrong_payment_hash: bool,
+    /// Accept each L402 token once, as some servers do (a second use gets a new 402).
+    pub single_use_tokens: bool,
 }
 
 pub struct DemoApi {
@@ -80,6 +82,8 @@ pub struct DemoApi {
     redeemed: Mutex<HashSet<PaymentHash>>,
     /// The UTC day number of the last free `/daily` call.
     free_day: Mutex<Option<u64>>,
+    /// Token ids already used, when tokens are single-use.
+    used_tokens: Mutex<HashSet<Vec<u8>>>,
 }
 
 impl DemoApi {
@@ -91,6 +95,7 @@ impl DemoApi {
             opts,
             redeemed: Mutex::new(HashSet::new()),
             free_day: Mutex::new(None),
+            used_tokens: Mutex::new(HashSet::new()),
         }
     }
 }
@@ -289,7 +294,10 @@ impl DemoApi {
         let Some(hash) = id.get(2..34).and_then(|h| <[u8; 32]>::try_from(h).ok()).map(PaymentHash) else {
             return false;
         };
-        preimage.matches(&hash)
+        if !preimage.matches(&hash) {
+            return false;
+        }
+        !self.opts.single_use_tokens || self.used_tokens.lock().unwrap().insert(id)
     }
 
     /// A settled invoice's hash, presented once, for an invoice of at least `price_sats`.

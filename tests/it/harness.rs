@@ -1,0 +1,197 @@
+//! A sandbox (relay, NIP-47 wallet, demo API) and a proxy wired to it, all on 127.0.0.1, plus a small agent
+//! client that speaks to the proxy in both ways in.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use purser::config::Settings;
+use purser::events::Events;
+use purser::ledger::Ledger;
+use purser::ledger::export::PaymentRow;
+use purser::proxy::{self, Proxy, WalletHandle};
+use purser::sandbox::Sandbox;
+use purser::sandbox::demo_api::DemoOptions;
+use purser::sandbox::wallet_service::WalletServiceOptions;
+use purser::units::Msats;
+use purser::wallet::Wallet;
+use purser::wallet::nwc::{NwcOptions, NwcWallet};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+pub fn quick_nwc() -> NwcOptions {
+    NwcOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(3),
+        pay_timeout: Duration::from_secs(3),
+    }
+}
+
+/// What to vary between tests.
+pub struct Setup {
+    pub wallet: WalletServiceOptions,
+    pub demo: DemoOptions,
+    pub max_per_request_sats: u64,
+    pub max_per_agent_sats: u64,
+    pub body_buffer_limit_bytes: usize,
+    /// Pay with this connection string instead of the sandbox wallet's.
+    pub wallet_uri: Option<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            wallet: WalletServiceOptions::default(),
+            demo: DemoOptions::default(),
+            max_per_request_sats: 100,
+            max_per_agent_sats: 5_000,
+            body_buffer_limit_bytes: 8 * 1024 * 1024,
+            wallet_uri: None,
+        }
+    }
+}
+
+pub struct Harness {
+    pub sandbox: Sandbox,
+    pub proxy_addr: SocketAddr,
+    pub ledger: Ledger,
+    pub agent: String,
+    pub key: String,
+    /// Keeps the ledger's directory alive for the harness's life.
+    _dir: tempfile::TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+/// One answer as the agent saw it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {:?}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Harness {
+    pub async fn start(setup: Setup) -> Harness {
+        let sandbox = Sandbox::start(setup.wallet, setup.demo).await.expect("sandbox starts");
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::new(dir.path().to_path_buf());
+        settings.max_per_request = Msats::from_sats(setup.max_per_request_sats);
+        settings.max_per_agent = Msats::from_sats(setup.max_per_agent_sats);
+        settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
+        let ledger = Ledger::open(&settings.ledger_path()).await.unwrap();
+        let (_, key) = ledger.add_agent("research").await.unwrap();
+        let uri = setup.wallet_uri.unwrap_or_else(|| sandbox.wallet.uri.clone());
+        let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, quick_nwc()).unwrap());
+        let proxy = Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(Some(wallet)), Events::default()).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(proxy::run(listener, proxy, async move {
+            let _ = stopped.await;
+        }));
+        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, _dir: dir, _stop: stop }
+    }
+
+    /// The demo API's URL for `path`.
+    pub fn demo(&self, path: &str) -> String {
+        format!("http://{}{path}", self.sandbox.demo_addr)
+    }
+
+    /// The gateway form of the demo API's `path`.
+    pub fn gateway_path(&self, path: &str) -> String {
+        format!("/http/{}{path}", self.sandbox.demo_addr)
+    }
+
+    pub fn auth(&self) -> String {
+        purser::proxy::auth::basic(&self.agent, &self.key)
+    }
+
+    /// A request as a forward-proxy client sends it (absolute-form target).
+    pub async fn forward(&self, method: Method, url: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+        let auth = self.auth();
+        let mut all: Vec<(&str, &str)> = vec![("proxy-authorization", &auth)];
+        all.extend_from_slice(headers);
+        collect(send(self.proxy_addr, method, url, body, &all).await).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.forward(Method::GET, &self.demo(path), "", &[]).await
+    }
+
+    /// A request in the gateway form.
+    pub async fn gateway(&self, method: Method, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+        let auth = self.auth();
+        let mut all: Vec<(&str, &str)> = vec![("proxy-authorization", &auth)];
+        all.extend_from_slice(headers);
+        collect(send(self.proxy_addr, method, &self.gateway_path(path), body, &all).await).await
+    }
+
+    pub async fn rows(&self) -> Vec<PaymentRow> {
+        let mut rows = self.ledger.payments(1000).await.unwrap();
+        rows.reverse();
+        rows
+    }
+}
+
+/// Sends one request over a fresh connection to `addr`, target as given.
+pub async fn send(addr: SocketAddr, method: Method, target: &str, body: &str, headers: &[(&str, &str)]) -> Response<Incoming> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let host = target.parse::<http::Uri>().ok().and_then(|u| u.authority().map(|a| a.to_string()));
+    let mut req = Request::builder().method(method).uri(target);
+    req = req.header("host", host.unwrap_or_else(|| addr.to_string()));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    sender.send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap()).await.unwrap()
+}
+
+pub async fn collect(resp: Response<Incoming>) -> Reply {
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+}
+
+/// A server that answers every request with `response` (raw HTTP/1.1 bytes) and hands the raw request it
+/// read to the returned channel.
+pub async fn canned_server(response: &'static str) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&got).into_owned());
+                let _ = s.write_all(response.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (addr, rx)
+}

@@ -1,0 +1,8 @@
+//! Integration tests over real sockets on 127.0.0.1: the sandbox relay, real NIP-47 traffic, real HTTP.
+//! One test binary, so the crate links once.
+
+mod cli;
+mod harness;
+mod nwc;
+mod paid;
+mod refusals;
