@@ -62,7 +62,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let data_dir = cli.data_dir.clone().unwrap_or_else(purser::config::default_data_dir);
+    // The sandbox's play sats get a ledger of their own unless told otherwise.
+    let data_dir = match (&cli.data_dir, &cli.command) {
+        (Some(dir), _) => dir.clone(),
+        (None, Command::Sandbox(_)) => purser::config::default_data_dir().join("sandbox"),
+        (None, _) => purser::config::default_data_dir(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
