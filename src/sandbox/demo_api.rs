@@ -108,15 +108,20 @@ pub async fn run(listener: TcpListener, api: Arc<DemoApi>, shutdown: impl Future
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted { Ok((s, _)) => s, Err(_) => continue },
         };
-        let api = api.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let api = api.clone();
-                async move { Ok::<_, Infallible>(api.route(req).await) }
-            });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
+        tokio::spawn(serve_connection(TokioIo::new(stream), api.clone()));
     }
+}
+
+/// Serves one HTTP/1.1 connection (plain TCP, or TLS that the caller terminated).
+pub async fn serve_connection<I>(io: I, api: Arc<DemoApi>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let api = api.clone();
+        async move { Ok::<_, Infallible>(api.route(req).await) }
+    });
+    let _ = http1::Builder::new().serve_connection(io, service).await;
 }
 
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {

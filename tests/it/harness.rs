@@ -41,6 +41,8 @@ pub struct Setup {
     pub body_buffer_limit_bytes: usize,
     /// Pay with this connection string instead of the sandbox wallet's.
     pub wallet_uri: Option<String>,
+    /// An extra CA the proxy trusts for HTTPS upstreams.
+    pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Setup {
@@ -52,6 +54,7 @@ impl Default for Setup {
             max_per_agent_sats: 5_000,
             body_buffer_limit_bytes: 8 * 1024 * 1024,
             wallet_uri: None,
+            extra_ca_file: None,
         }
     }
 }
@@ -93,6 +96,7 @@ impl Harness {
         settings.max_per_request = Msats::from_sats(setup.max_per_request_sats);
         settings.max_per_agent = Msats::from_sats(setup.max_per_agent_sats);
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
+        settings.extra_ca_file = setup.extra_ca_file;
         let ledger = Ledger::open(&settings.ledger_path()).await.unwrap();
         let (_, key) = ledger.add_agent("research").await.unwrap();
         let uri = setup.wallet_uri.unwrap_or_else(|| sandbox.wallet.uri.clone());
@@ -139,6 +143,14 @@ impl Harness {
         let mut all: Vec<(&str, &str)> = vec![("proxy-authorization", &auth)];
         all.extend_from_slice(headers);
         collect(send(self.proxy_addr, method, &self.gateway_path(path), body, &all).await).await
+    }
+
+    /// A request with the agent's key to any target (a gateway path, usually).
+    pub async fn gateway_to(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
+        let auth = self.auth();
+        let mut all = vec![("proxy-authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        collect(send(self.proxy_addr, Method::GET, target, "", &all).await).await
     }
 
     pub async fn rows(&self) -> Vec<PaymentRow> {

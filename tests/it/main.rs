@@ -6,3 +6,4 @@ mod harness;
 mod nwc;
 mod paid;
 mod refusals;
+mod transport;

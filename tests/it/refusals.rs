@@ -84,15 +84,18 @@ async fn the_agent_cap_holds_under_concurrency() {
     assert_eq!(h.sandbox.wallet.pay_requests(), 2);
 }
 
+/// A connection string for a wallet nobody runs, on `relay`.
+fn ghost_wallet(relay: &str) -> String {
+    use nostr_sdk::nips::nip47::NostrWalletConnectURI;
+    let app = nostr_sdk::Keys::generate();
+    let wallet = nostr_sdk::Keys::generate();
+    let relay = nostr_sdk::RelayUrl::parse(relay).unwrap();
+    NostrWalletConnectURI::new(wallet.public_key(), vec![relay], app.secret_key().clone(), None).to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_is_down_gives_503() {
-    let keys = nostr_sdk::Keys::generate();
-    let wallet = nostr_sdk::Keys::generate();
-    let uri = format!(
-        "nostr+walletconnect://{}?relay=ws%3A%2F%2F127.0.0.1%3A1&secret={}",
-        wallet.public_key().to_hex(),
-        keys.secret_key().to_secret_hex()
-    );
+    let uri = ghost_wallet("ws://127.0.0.1:1");
     let h = Harness::start(Setup { wallet_uri: Some(uri), ..Setup::default() }).await;
     let reply = h.get("/joke").await;
     assert_eq!(reply.status, 503, "{:?}", reply.body);
@@ -106,16 +109,9 @@ async fn a_relay_that_is_down_gives_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wallet_that_does_not_answer_gives_503() {
+    // The relay is up; no wallet answers on it.
     let h0 = Harness::start(Setup::default()).await;
-    // A connection string for a wallet nobody runs, on a relay that is up.
-    let keys = nostr_sdk::Keys::generate();
-    let ghost = nostr_sdk::Keys::generate();
-    let relay = url::form_urlencoded::byte_serialize(h0.sandbox.relay_url.as_str().as_bytes()).collect::<String>();
-    let uri = format!(
-        "nostr+walletconnect://{}?relay={relay}&secret={}",
-        ghost.public_key().to_hex(),
-        keys.secret_key().to_secret_hex()
-    );
+    let uri = ghost_wallet(h0.sandbox.relay_url.as_str());
     let h = Harness::start(Setup { wallet_uri: Some(uri), ..Setup::default() }).await;
     let reply = h.get("/joke").await;
     assert_eq!(reply.status, 503, "{:?}", reply.body);
@@ -249,14 +245,5 @@ async fn hop_by_hop_headers_and_the_agent_key_stay_behind() {
     assert!(seen.contains(&format!("host: {addr}")));
     for gone in ["proxy-authorization", "x-agent-private"] {
         assert!(!seen.contains(gone), "{gone} reached the upstream: {seen}");
-    }
-}
-
-impl Harness {
-    async fn gateway_to(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
-        let auth = self.auth();
-        let mut all = vec![("proxy-authorization", auth.as_str())];
-        all.extend_from_slice(headers);
-        collect(send(self.proxy_addr, Method::GET, target, "", &all).await).await
     }
 }
