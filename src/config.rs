@@ -61,7 +61,9 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(xdg).join("purser");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/purser")
 }
 
@@ -69,13 +71,17 @@ pub fn default_data_dir() -> PathBuf {
 pub enum ListenError {
     #[error("`{0}` is not an address:port")]
     Unparsable(String),
-    #[error("Purser listens on loopback only, and {0} is not a loopback address: use 127.0.0.1 or [::1]")]
+    #[error(
+        "Purser listens on loopback only, and {0} is not a loopback address: use 127.0.0.1 or [::1]"
+    )]
     NotLoopback(SocketAddr),
 }
 
 /// Parses a listen address and refuses anything that is not loopback.
 pub fn loopback_addr(s: &str) -> Result<SocketAddr, ListenError> {
-    let addr: SocketAddr = s.parse().map_err(|_| ListenError::Unparsable(s.to_string()))?;
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| ListenError::Unparsable(s.to_string()))?;
     if !addr.ip().is_loopback() {
         return Err(ListenError::NotLoopback(addr));
     }
@@ -90,9 +96,18 @@ mod tests {
     fn only_loopback_is_accepted() {
         assert!(loopback_addr("127.0.0.1:8402").is_ok());
         assert!(loopback_addr("[::1]:0").is_ok());
-        assert!(matches!(loopback_addr("0.0.0.0:8402"), Err(ListenError::NotLoopback(_))));
-        assert!(matches!(loopback_addr("192.168.1.2:80"), Err(ListenError::NotLoopback(_))));
-        assert!(matches!(loopback_addr("localhost"), Err(ListenError::Unparsable(_))));
+        assert!(matches!(
+            loopback_addr("0.0.0.0:8402"),
+            Err(ListenError::NotLoopback(_))
+        ));
+        assert!(matches!(
+            loopback_addr("192.168.1.2:80"),
+            Err(ListenError::NotLoopback(_))
+        ));
+        assert!(matches!(
+            loopback_addr("localhost"),
+            Err(ListenError::Unparsable(_))
+        ));
     }
 
     #[test]

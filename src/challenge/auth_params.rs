@@ -11,7 +11,10 @@ pub struct AuthChallenge {
 
 impl AuthChallenge {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -55,16 +58,19 @@ pub fn parse(value: &str) -> Vec<AuthChallenge> {
             }
             let (val, next) = read_value(&chars, i);
             i = next;
-            if let Some(current) = out.last_mut() {
-                if current.params.len() < MAX_PARAMS {
-                    current.params.push((token.to_ascii_lowercase(), val));
-                }
+            if let Some(current) = out.last_mut()
+                && current.params.len() < MAX_PARAMS
+            {
+                current.params.push((token.to_ascii_lowercase(), val));
             }
         } else {
             if out.len() == MAX_CHALLENGES {
                 break;
             }
-            out.push(AuthChallenge { scheme: token, params: Vec::new() });
+            out.push(AuthChallenge {
+                scheme: token,
+                params: Vec::new(),
+            });
             i = j;
         }
     }
@@ -111,7 +117,8 @@ mod tests {
 
     #[test]
     fn splits_comma_joined_challenges_and_params_without_commas() {
-        let got = parse(r#"LSAT macaroon="m1", invoice="i1", L402 version="0" token="t.2" invoice="i2""#);
+        let got =
+            parse(r#"LSAT macaroon="m1", invoice="i1", L402 version="0" token="t.2" invoice="i2""#);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].scheme, "LSAT");
         assert_eq!(got[1].param("version"), Some("0"));
@@ -123,7 +130,13 @@ mod tests {
     fn escapes_and_bounds() {
         let got = parse(r#"Basic realm="a \"b\"""#);
         assert_eq!(got[0].param("realm"), Some(r#"a "b""#));
-        let many = format!("L402 {}", (0..5000).map(|n| format!("p{n}=v")).collect::<Vec<_>>().join(", "));
+        let many = format!(
+            "L402 {}",
+            (0..5000)
+                .map(|n| format!("p{n}=v"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         assert_eq!(parse(&many)[0].params.len(), MAX_PARAMS);
         assert!(parse("=,,==\"").is_empty());
     }

@@ -97,7 +97,10 @@ pub fn from_www_authenticate(values: &[&str]) -> Result<PaymentChallenge> {
         (None, Some(c)) => (c, ChallengeKind::Lsat, "LSAT"),
         (None, None) => return Err(Error::NoChallenge),
     };
-    let invoice = challenge.param("invoice").filter(|v| !v.is_empty()).ok_or(Error::MissingInvoice(scheme))?;
+    let invoice = challenge
+        .param("invoice")
+        .filter(|v| !v.is_empty())
+        .ok_or(Error::MissingInvoice(scheme))?;
     let token = challenge
         .param("macaroon")
         .or_else(|| challenge.param("token"))
@@ -107,7 +110,10 @@ pub fn from_www_authenticate(values: &[&str]) -> Result<PaymentChallenge> {
         kind,
         invoice: invoice.to_string(),
         payment_hash: None,
-        proof: ProofForm::Authorization { scheme, token: token.to_string() },
+        proof: ProofForm::Authorization {
+            scheme,
+            token: token.to_string(),
+        },
     })
 }
 

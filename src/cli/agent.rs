@@ -26,7 +26,10 @@ pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
             println!("  {key}");
             println!();
             println!("Point the agent at Purser with:");
-            println!("  export http_proxy=http://{}:{key}@{DEFAULT_LISTEN} HTTP_PROXY=http://{}:{key}@{DEFAULT_LISTEN}", agent.name, agent.name);
+            println!(
+                "  export http_proxy=http://{}:{key}@{DEFAULT_LISTEN} HTTP_PROXY=http://{}:{key}@{DEFAULT_LISTEN}",
+                agent.name, agent.name
+            );
         }
         AgentCommand::List => {
             let agents = ledger.agents().await?;

@@ -11,8 +11,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "purser", version, about = "Supervise what AI agents spend: a loopback proxy that pays HTTP 402 \
-Lightning challenges through your Nostr Wallet Connect wallet, within your limits, and records every sat.")]
+#[command(
+    name = "purser",
+    version,
+    about = "Supervise what AI agents spend: a loopback proxy that pays HTTP 402 \
+Lightning challenges through your Nostr Wallet Connect wallet, within your limits, and records every sat."
+)]
 struct Cli {
     /// Where the ledger lives (default: $PURSER_DATA_DIR, else $XDG_DATA_HOME/purser, else ~/.local/share/purser)
     #[arg(long, global = true, env = "PURSER_DATA_DIR")]
@@ -51,7 +55,10 @@ pub enum Error {
     #[error(transparent)]
     Sandbox(#[from] purser::sandbox::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("cannot write the export: {0}")]
     Export(#[from] csv::Error),
     #[error("cannot start the async runtime: {0}")]
@@ -68,7 +75,10 @@ pub fn main() -> ExitCode {
         (None, Command::Sandbox(_)) => purser::config::default_data_dir().join("sandbox"),
         (None, _) => purser::config::default_data_dir(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {}", Error::Runtime(e));
@@ -95,7 +105,11 @@ pub fn main() -> ExitCode {
 
 /// Logs to stderr; `PURSER_LOG` sets the filter (default `info`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PURSER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,nostr_relay_pool=warn,nostr_sdk=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PURSER_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,nostr_relay_pool=warn,nostr_sdk=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -61,7 +61,10 @@ fn settings(data_dir: PathBuf, limits: &LimitArgs) -> Settings {
 
 async fn bind(listen: &str) -> Result<TcpListener> {
     let addr = loopback_addr(listen)?;
-    TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+        addr: addr.to_string(),
+        source,
+    })
 }
 
 /// Logs every core event, one line each.
@@ -91,15 +94,28 @@ pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
             Some(Arc::new(NwcWallet::new(&uri, NwcOptions::default())?))
         }
         Err(e) => {
-            tracing::warn!("{e}. Until a wallet is connected, payments are answered 503 wallet_not_configured.");
+            tracing::warn!(
+                "{e}. Until a wallet is connected, payments are answered 503 wallet_not_configured."
+            );
             None
         }
     };
     let events = Events::default();
     log_events(&events);
-    let limits = format!("{} per request, {} per agent", settings.max_per_request, settings.max_per_agent);
-    let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(wallet), events)?);
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: args.listen.clone(), source })?;
+    let limits = format!(
+        "{} per request, {} per agent",
+        settings.max_per_request, settings.max_per_agent
+    );
+    let proxy = Arc::new(Proxy::new(
+        settings,
+        ledger,
+        WalletHandle::new(wallet),
+        events,
+    )?);
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: args.listen.clone(),
+        source,
+    })?;
     eprintln!("Purser is listening on http://{addr} (limits: {limits}). Ctrl-C stops it.");
     proxy::run(listener, proxy, shutdown_signal()).await;
     Ok(())
@@ -108,7 +124,10 @@ pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
 pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     init_logging();
     let listener = bind(&args.listen).await?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: args.listen.clone(), source })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: args.listen.clone(),
+        source,
+    })?;
     let settings = settings(data_dir.clone(), &args.limits);
     let ledger = Ledger::open(&settings.ledger_path()).await?;
     let key = match ledger.rotate_key("demo").await? {
@@ -116,26 +135,53 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
         None => ledger.add_agent("demo").await?.1,
     };
     let sandbox = Sandbox::start(Default::default(), Default::default()).await?;
-    let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sandbox.wallet.uri, NwcOptions::default())?);
+    let wallet: Arc<dyn Wallet> =
+        Arc::new(NwcWallet::new(&sandbox.wallet.uri, NwcOptions::default())?);
     let events = Events::default();
     log_events(&events);
     let limits = (settings.max_per_request, settings.max_per_agent);
-    let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(Some(wallet)), events)?);
+    let proxy = Arc::new(Proxy::new(
+        settings,
+        ledger,
+        WalletHandle::new(Some(wallet)),
+        events,
+    )?);
     let demo = sandbox.demo_url();
     let proxy_url = format!("http://demo:{key}@{addr}");
     println!("# Purser sandbox: PLAY SATS ONLY. Nothing here touches a real wallet or real money.");
-    println!("#   relay     {} (in-process Nostr relay)", sandbox.relay_url);
-    println!("#   wallet    sandbox NIP-47 wallet with a play balance of {}, on regtest", sandbox.wallet.balance());
-    println!("#   demo API  {demo}  (/joke 1 sat, /fortune 21, /legacy 5, /daily free once a day then 10,");
-    println!("#             /stream 1, POST /summarize 21, /premium 250; prices at {demo}/pricing)");
-    println!("#   proxy     http://{addr}  (limits: {} per request, {} per agent)", limits.0, limits.1);
-    println!("#   ledger    purser ledger --data-dir {}", data_dir.display());
+    println!(
+        "#   relay     {} (in-process Nostr relay)",
+        sandbox.relay_url
+    );
+    println!(
+        "#   wallet    sandbox NIP-47 wallet with a play balance of {}, on regtest",
+        sandbox.wallet.balance()
+    );
+    println!(
+        "#   demo API  {demo}  (/joke 1 sat, /fortune 21, /legacy 5, /daily free once a day then 10,"
+    );
+    println!(
+        "#             /stream 1, POST /summarize 21, /premium 250; prices at {demo}/pricing)"
+    );
+    println!(
+        "#   proxy     http://{addr}  (limits: {} per request, {} per agent)",
+        limits.0, limits.1
+    );
+    println!(
+        "#   ledger    purser ledger --data-dir {}",
+        data_dir.display()
+    );
     println!("# In the agent's shell, run these lines (or eval them):");
     println!("export http_proxy={proxy_url} HTTP_PROXY={proxy_url}");
     println!("export PURSER_DEMO_API={demo}");
     println!("# then try:  curl -s $PURSER_DEMO_API/joke");
-    println!("# and see:   purser ledger --data-dir {}", data_dir.display());
-    println!("# /premium costs more than the per-request limit: it shows a refusal. Ctrl-C stops the sandbox.");
+    println!(
+        "# and see:   purser ledger --data-dir {}",
+        data_dir.display()
+    );
+    println!(
+        "# /premium costs more than the per-request limit: it shows a refusal. Ctrl-C stops the sandbox."
+    );
     proxy::run(listener, proxy, shutdown_signal()).await;
     sandbox.wallet.stop().await;
     Ok(())

@@ -15,12 +15,17 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot prepare the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("ledger database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("ledger migration failed: {0}")]
@@ -35,7 +40,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Milliseconds since the Unix epoch, UTC: how the ledger stores time.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +64,10 @@ impl Ledger {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Ledger { pool })
     }
@@ -67,7 +78,10 @@ impl Ledger {
 }
 
 fn private_dir(dir: &Path) -> Result<()> {
-    let err = |source| Error::DataDir { path: dir.display().to_string(), source };
+    let err = |source| Error::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(err)?;
         #[cfg(unix)]
@@ -81,7 +95,10 @@ fn private_dir(dir: &Path) -> Result<()> {
 
 /// Creates the database file as owner-only before SQLite opens it.
 fn private_file(path: &Path) -> Result<()> {
-    let err = |source| Error::DataDir { path: path.display().to_string(), source };
+    let err = |source| Error::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).append(true);
     #[cfg(unix)]

@@ -33,19 +33,33 @@ pub enum Reservation {
     /// This invoice is being paid by another request right now, or its outcome is not known yet.
     InFlight,
     /// The policy said no; a `refused` row records it.
-    Refused { payment_id: i64, reason: &'static str, explanation: String },
+    Refused {
+        payment_id: i64,
+        reason: &'static str,
+        explanation: String,
+    },
 }
 
 /// How a payment ended at the wallet.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Settled { preimage: Preimage, fee: Msats },
+    Settled {
+        preimage: Preimage,
+        fee: Msats,
+    },
     /// The wallet said no; nothing left the wallet.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Asked, and no answer: money may have left. Stays counted against limits.
-    Unknown { reason: String },
+    Unknown {
+        reason: String,
+    },
     /// The wallet reported a preimage that does not hash to the invoice's payment hash.
-    BadPreimage { preimage: Preimage, fee: Msats },
+    BadPreimage {
+        preimage: Preimage,
+        fee: Msats,
+    },
 }
 
 impl Ledger {
@@ -65,10 +79,15 @@ impl Ledger {
             let status: String = row.get("status");
             let pre: Option<String> = row.get("preimage");
             tx.commit().await?;
-            return Ok(match (status.as_str(), pre.as_deref().and_then(Preimage::from_hex)) {
-                ("settled", Some(preimage)) => Reservation::AlreadyPaid { payment_id: row.get("id"), preimage },
-                _ => Reservation::InFlight,
-            });
+            return Ok(
+                match (status.as_str(), pre.as_deref().and_then(Preimage::from_hex)) {
+                    ("settled", Some(preimage)) => Reservation::AlreadyPaid {
+                        payment_id: row.get("id"),
+                        preimage,
+                    },
+                    _ => Reservation::InFlight,
+                },
+            );
         }
         let committed: i64 = sqlx::query_scalar(
             "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status = 'pending' OR status = 'unknown' \
@@ -79,23 +98,45 @@ impl Ledger {
         .fetch_one(&mut *tx)
         .await?;
         let reserve = fee_reserve(amount);
-        let figures = policy::Figures { amount, fee_reserve: reserve, agent_committed: Msats(committed.max(0) as u64) };
+        let figures = policy::Figures {
+            amount,
+            fee_reserve: reserve,
+            agent_committed: Msats(committed.max(0) as u64),
+        };
         let decision = policy::decide(limits, &figures);
         let (status, text, reason) = match &decision {
             Decision::Allow(text) => ("pending", text.clone(), None),
-            Decision::Refuse { reason, explanation } => ("refused", explanation.clone(), Some(*reason)),
+            Decision::Refuse {
+                reason,
+                explanation,
+            } => ("refused", explanation.clone(), Some(*reason)),
         };
         let id = insert(&mut tx, p, status, &text, reason, reserve).await?;
         tx.commit().await?;
         Ok(match decision {
-            Decision::Allow(decision) => Reservation::Reserved { payment_id: id, decision },
-            Decision::Refuse { reason, explanation } => Reservation::Refused { payment_id: id, reason, explanation },
+            Decision::Allow(decision) => Reservation::Reserved {
+                payment_id: id,
+                decision,
+            },
+            Decision::Refuse {
+                reason,
+                explanation,
+            } => Reservation::Refused {
+                payment_id: id,
+                reason,
+                explanation,
+            },
         })
     }
 
     /// Records a 402 Purser did not pay before any policy was asked (unreadable challenge, bad invoice, a
     /// body too large to replay…).
-    pub async fn record_refusal(&self, p: &NewPayment, reason: &str, explanation: &str) -> Result<i64> {
+    pub async fn record_refusal(
+        &self,
+        p: &NewPayment,
+        reason: &str,
+        explanation: &str,
+    ) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
         let id = insert(&mut tx, p, "refused", explanation, Some(reason), Msats(0)).await?;
         tx.commit().await?;
@@ -105,12 +146,17 @@ impl Ledger {
     /// Writes the wallet's answer for a reserved payment.
     pub async fn finish(&self, payment_id: i64, outcome: &Outcome) -> Result<()> {
         let (status, reason, preimage, fee) = match outcome {
-            Outcome::Settled { preimage, fee } => ("settled", None, Some(preimage.to_hex()), Some(fee.0 as i64)),
+            Outcome::Settled { preimage, fee } => {
+                ("settled", None, Some(preimage.to_hex()), Some(fee.0 as i64))
+            }
             Outcome::Failed { reason } => ("failed", Some(reason.as_str()), None, None),
             Outcome::Unknown { reason } => ("unknown", Some(reason.as_str()), None, None),
-            Outcome::BadPreimage { preimage, fee } => {
-                ("bad_preimage", Some("bad_preimage"), Some(preimage.to_hex()), Some(fee.0 as i64))
-            }
+            Outcome::BadPreimage { preimage, fee } => (
+                "bad_preimage",
+                Some("bad_preimage"),
+                Some(preimage.to_hex()),
+                Some(fee.0 as i64),
+            ),
         };
         sqlx::query(
             "UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? WHERE id = ?",
@@ -127,7 +173,11 @@ impl Ledger {
     }
 
     /// Writes the status the upstream answered the paid retry with; 2xx and 3xx count as delivered.
-    pub async fn record_delivery(&self, payment_id: i64, upstream_status: Option<u16>) -> Result<()> {
+    pub async fn record_delivery(
+        &self,
+        payment_id: i64,
+        upstream_status: Option<u16>,
+    ) -> Result<()> {
         let delivered = upstream_status.map(|s| (200..400).contains(&s));
         sqlx::query("UPDATE payments SET upstream_status = ?, delivered = ?, updated_at_ms = ? WHERE id = ?")
             .bind(upstream_status.map(i64::from))

@@ -28,14 +28,20 @@ pub enum Decision {
     /// Pay; the text says which rule allowed it.
     Allow(String),
     /// Do not pay: a reason code and the text a person reads.
-    Refuse { reason: &'static str, explanation: String },
+    Refuse {
+        reason: &'static str,
+        explanation: String,
+    },
 }
 
 pub fn decide(limits: &Limits, f: &Figures) -> Decision {
     if f.amount > limits.max_per_request {
         return Decision::Refuse {
             reason: "over_request_limit",
-            explanation: format!("{} is above the per-request limit of {}", f.amount, limits.max_per_request),
+            explanation: format!(
+                "{} is above the per-request limit of {}",
+                f.amount, limits.max_per_request
+            ),
         };
     }
     let after = Msats(f.agent_committed.0 + f.amount.0 + f.fee_reserve.0);
@@ -58,7 +64,10 @@ pub fn decide(limits: &Limits, f: &Figures) -> Decision {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { max_per_request: Msats(100_000), max_per_agent: Msats(300_000) };
+    const LIMITS: Limits = Limits {
+        max_per_request: Msats(100_000),
+        max_per_agent: Msats(300_000),
+    };
 
     fn figures(amount_sats: u64, committed_sats: u64) -> Figures {
         Figures {
@@ -70,14 +79,32 @@ mod tests {
 
     #[test]
     fn per_request_cap() {
-        assert!(matches!(decide(&LIMITS, &figures(100, 0)), Decision::Allow(_)));
-        assert!(matches!(decide(&LIMITS, &figures(101, 0)), Decision::Refuse { reason: "over_request_limit", .. }));
+        assert!(matches!(
+            decide(&LIMITS, &figures(100, 0)),
+            Decision::Allow(_)
+        ));
+        assert!(matches!(
+            decide(&LIMITS, &figures(101, 0)),
+            Decision::Refuse {
+                reason: "over_request_limit",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn per_agent_cap_counts_the_fee_reserve() {
-        assert!(matches!(decide(&LIMITS, &figures(99, 200)), Decision::Allow(_)));
+        assert!(matches!(
+            decide(&LIMITS, &figures(99, 200)),
+            Decision::Allow(_)
+        ));
         // 200 + 100 + 1 sat of fee reserve passes 300.
-        assert!(matches!(decide(&LIMITS, &figures(100, 200)), Decision::Refuse { reason: "budget_exceeded", .. }));
+        assert!(matches!(
+            decide(&LIMITS, &figures(100, 200)),
+            Decision::Refuse {
+                reason: "budget_exceeded",
+                ..
+            }
+        ));
     }
 }

@@ -47,13 +47,27 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(settings: Settings, ledger: Ledger, wallet: WalletHandle, events: Events) -> Result<Self, upstream::Error> {
+    pub fn new(
+        settings: Settings,
+        ledger: Ledger,
+        wallet: WalletHandle,
+        events: Events,
+    ) -> Result<Self, upstream::Error> {
         let client = upstream::client(settings.extra_ca_file.as_deref())?;
-        Ok(Proxy { settings, ledger, wallet, events, client })
+        Ok(Proxy {
+            settings,
+            ledger,
+            wallet,
+            events,
+            client,
+        })
     }
 
     pub fn limits(&self) -> Limits {
-        Limits { max_per_request: self.settings.max_per_request, max_per_agent: self.settings.max_per_agent }
+        Limits {
+            max_per_request: self.settings.max_per_request,
+            max_per_agent: self.settings.max_per_agent,
+        }
     }
 }
 
@@ -78,7 +92,9 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let proxy = proxy.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handler::handle(proxy.clone(), req));
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             if let Err(e) = conn.await {
                 tracing::debug!("agent connection ended: {e}");
             }

@@ -26,7 +26,10 @@ pub struct WalletHandle {
 
 impl WalletHandle {
     pub fn new(wallet: Option<Arc<dyn Wallet>>) -> Self {
-        WalletHandle { wallet, network: OnceCell::new() }
+        WalletHandle {
+            wallet,
+            network: OnceCell::new(),
+        }
     }
 
     pub fn wallet(&self) -> wallet::Result<&Arc<dyn Wallet>> {
@@ -36,7 +39,10 @@ impl WalletHandle {
     /// The wallet's network from `get_info`, asked on first use and kept.
     pub async fn network(&self) -> wallet::Result<Option<String>> {
         let wallet = self.wallet()?;
-        self.network.get_or_try_init(|| async { Ok(wallet.get_info().await?.network) }).await.cloned()
+        self.network
+            .get_or_try_init(|| async { Ok(wallet.get_info().await?.network) })
+            .await
+            .cloned()
     }
 }
 
@@ -58,10 +64,16 @@ pub struct Proven {
 }
 
 fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
-fn new_payment(ctx: &PayContext<'_>, ch: &PaymentChallenge, checked: Option<&CheckedInvoice>) -> NewPayment {
+fn new_payment(
+    ctx: &PayContext<'_>,
+    ch: &PaymentChallenge,
+    checked: Option<&CheckedInvoice>,
+) -> NewPayment {
     NewPayment {
         request_id: ctx.request_id.to_string(),
         agent_id: ctx.agent.id,
@@ -86,7 +98,13 @@ fn ledger_down(e: crate::ledger::Error) -> Failure {
 }
 
 impl Proxy {
-    fn refused(&self, ctx: &PayContext<'_>, amount_msat: Option<u64>, reason: &str, detail: String) -> Failure {
+    fn refused(
+        &self,
+        ctx: &PayContext<'_>,
+        amount_msat: Option<u64>,
+        reason: &str,
+        detail: String,
+    ) -> Failure {
         self.events.emit(Event::PaymentRefused {
             request_id: ctx.request_id.to_string(),
             agent: ctx.agent.name.clone(),
@@ -94,7 +112,11 @@ impl Proxy {
             amount_msat,
             reason: reason.to_string(),
         });
-        Failure::Refused { reason: reason.to_string(), detail, challenge: ctx.challenge_headers.clone() }
+        Failure::Refused {
+            reason: reason.to_string(),
+            detail,
+            challenge: ctx.challenge_headers.clone(),
+        }
     }
 
     /// Records that a 402 was not paid, and returns the refusal for the agent.
@@ -105,7 +127,11 @@ impl Proxy {
         reason: &str,
         detail: String,
     ) -> Failure {
-        if let Err(e) = self.ledger.record_refusal(&new_payment(ctx, ch, None), reason, &detail).await {
+        if let Err(e) = self
+            .ledger
+            .record_refusal(&new_payment(ctx, ch, None), reason, &detail)
+            .await
+        {
             return ledger_down(e);
         }
         self.refused(ctx, None, reason, detail)
@@ -114,18 +140,34 @@ impl Proxy {
     /// The answer for a wallet error: try later when it may pass, a refusal otherwise.
     fn wallet_failure(ctx: &PayContext<'_>, e: &wallet::Error) -> Failure {
         if e.is_transient() {
-            Failure::Unavailable { reason: e.reason().into(), detail: e.to_string(), retry_after_secs: 30 }
+            Failure::Unavailable {
+                reason: e.reason().into(),
+                detail: e.to_string(),
+                retry_after_secs: 30,
+            }
         } else {
-            Failure::Refused { reason: e.reason().into(), detail: e.to_string(), challenge: ctx.challenge_headers.clone() }
+            Failure::Refused {
+                reason: e.reason().into(),
+                detail: e.to_string(),
+                challenge: ctx.challenge_headers.clone(),
+            }
         }
     }
 
     /// Pays `ch` for the request in `ctx`, or says why not.
-    pub(super) async fn pay(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Result<Proven, Failure> {
+    pub(super) async fn pay(
+        &self,
+        ctx: &PayContext<'_>,
+        ch: &PaymentChallenge,
+    ) -> Result<Proven, Failure> {
         let network = match self.wallet.network().await {
             Ok(n) => n,
             Err(e) => {
-                if let Err(le) = self.ledger.record_refusal(&new_payment(ctx, ch, None), e.reason(), &e.to_string()).await {
+                if let Err(le) = self
+                    .ledger
+                    .record_refusal(&new_payment(ctx, ch, None), e.reason(), &e.to_string())
+                    .await
+                {
                     return Err(ledger_down(le));
                 }
                 self.refused(ctx, None, e.reason(), e.to_string());
@@ -144,23 +186,43 @@ impl Proxy {
         };
         let amount_msat = Some(checked.amount.0);
         let record = new_payment(ctx, ch, Some(&checked));
-        let payment_id = match self.ledger.reserve(&record, &self.limits()).await.map_err(ledger_down)? {
+        let payment_id = match self
+            .ledger
+            .reserve(&record, &self.limits())
+            .await
+            .map_err(ledger_down)?
+        {
             Reservation::Reserved { payment_id, .. } => payment_id,
-            Reservation::AlreadyPaid { payment_id, preimage } => {
-                return Ok(Proven { payment_id, payment_hash: checked.payment_hash, preimage });
+            Reservation::AlreadyPaid {
+                payment_id,
+                preimage,
+            } => {
+                return Ok(Proven {
+                    payment_id,
+                    payment_hash: checked.payment_hash,
+                    preimage,
+                });
             }
             Reservation::InFlight => {
                 return Err(Failure::Unavailable {
                     reason: "payment_in_flight".into(),
-                    detail: "this invoice is being paid for another request; try again in a moment".into(),
+                    detail: "this invoice is being paid for another request; try again in a moment"
+                        .into(),
                     retry_after_secs: 2,
                 });
             }
-            Reservation::Refused { reason, explanation, .. } => {
+            Reservation::Refused {
+                reason,
+                explanation,
+                ..
+            } => {
                 return Err(self.refused(ctx, amount_msat, reason, explanation));
             }
         };
-        let wallet = self.wallet.wallet().map_err(|e| Self::wallet_failure(ctx, &e))?;
+        let wallet = self
+            .wallet
+            .wallet()
+            .map_err(|e| Self::wallet_failure(ctx, &e))?;
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
         let (outcome, result) = match wallet.pay_invoice(&checked.bolt11).await {
             Ok(paid) if paid.preimage.matches(&checked.payment_hash) => (
@@ -186,7 +248,10 @@ impl Proxy {
             ),
             Err(e) => (Outcome::Failed { reason: e.reason().into() }, Err(Self::wallet_failure(ctx, &e))),
         };
-        self.ledger.finish(payment_id, &outcome).await.map_err(ledger_down)?;
+        self.ledger
+            .finish(payment_id, &outcome)
+            .await
+            .map_err(ledger_down)?;
         let event = match &outcome {
             Outcome::Settled { fee, .. } => Event::PaymentSettled {
                 request_id: ctx.request_id.into(),

@@ -92,17 +92,35 @@ impl SandboxWallet {
 pub struct StartError(String);
 
 /// Starts a wallet service on the relay at `relay_url`; it is subscribed when this returns.
-pub async fn start(relay_url: &RelayUrl, mint: Arc<Mint>, opts: WalletServiceOptions) -> Result<SandboxWallet, StartError> {
+pub async fn start(
+    relay_url: &RelayUrl,
+    mint: Arc<Mint>,
+    opts: WalletServiceOptions,
+) -> Result<SandboxWallet, StartError> {
     let err = |e: &dyn std::fmt::Display| StartError(e.to_string());
     let wallet_keys = Keys::generate();
     let app_keys = Keys::generate();
-    let uri = NostrWalletConnectURI::new(wallet_keys.public_key(), vec![relay_url.clone()], app_keys.secret_key().clone(), None);
+    let uri = NostrWalletConnectURI::new(
+        wallet_keys.public_key(),
+        vec![relay_url.clone()],
+        app_keys.secret_key().clone(),
+        None,
+    );
     let client = Client::new(wallet_keys.clone());
-    client.add_relay(relay_url.clone()).await.map_err(|e| err(&e))?;
+    client
+        .add_relay(relay_url.clone())
+        .await
+        .map_err(|e| err(&e))?;
     client.try_connect(Duration::from_secs(5)).await;
-    let mut info = EventBuilder::new(Kind::WalletConnectInfo, "get_info get_balance pay_invoice lookup_invoice");
+    let mut info = EventBuilder::new(
+        Kind::WalletConnectInfo,
+        "get_info get_balance pay_invoice lookup_invoice",
+    );
     if !opts.encryption.is_empty() {
-        info = info.tag(Tag::custom(TagKind::custom("encryption"), [opts.encryption.join(" ")]));
+        info = info.tag(Tag::custom(
+            TagKind::custom("encryption"),
+            [opts.encryption.join(" ")],
+        ));
     }
     client.send_event_builder(info).await.map_err(|e| err(&e))?;
     let requests = Filter::new()
@@ -110,9 +128,22 @@ pub async fn start(relay_url: &RelayUrl, mint: Arc<Mint>, opts: WalletServiceOpt
         .pubkey(wallet_keys.public_key())
         .since(Timestamp::now() - Duration::from_secs(5));
     let mut notifications = client.notifications();
-    client.subscribe(requests, None).await.map_err(|e| err(&e))?;
-    let state = Arc::new(Mutex::new(State { balance: opts.balance, sent: HashMap::new(), pay_requests: 0 }));
-    let service = Service { keys: wallet_keys, app: app_keys.public_key(), mint, opts, state: state.clone() };
+    client
+        .subscribe(requests, None)
+        .await
+        .map_err(|e| err(&e))?;
+    let state = Arc::new(Mutex::new(State {
+        balance: opts.balance,
+        sent: HashMap::new(),
+        pay_requests: 0,
+    }));
+    let service = Service {
+        keys: wallet_keys,
+        app: app_keys.public_key(),
+        mint,
+        opts,
+        state: state.clone(),
+    };
     let replier = client.clone();
     tokio::spawn(async move {
         while let Ok(n) = notifications.recv().await {
@@ -126,7 +157,11 @@ pub async fn start(relay_url: &RelayUrl, mint: Arc<Mint>, opts: WalletServiceOpt
             }
         }
     });
-    Ok(SandboxWallet { uri: uri.to_string(), state, client })
+    Ok(SandboxWallet {
+        uri: uri.to_string(),
+        state,
+        client,
+    })
 }
 
 struct Service {
@@ -139,19 +174,30 @@ struct Service {
 }
 
 fn failure(method: Method, code: ErrorCode, message: &str) -> Response {
-    Response { result_type: method, error: Some(NIP47Error { code, message: message.to_string() }), result: None }
+    Response {
+        result_type: method,
+        error: Some(NIP47Error {
+            code,
+            message: message.to_string(),
+        }),
+        result: None,
+    }
 }
 
 fn ok(method: Method, result: ResponseResult) -> Response {
-    Response { result_type: method, error: None, result: Some(result) }
+    Response {
+        result_type: method,
+        error: None,
+        result: Some(result),
+    }
 }
 
 impl Service {
     fn answer(&self, event: &Event) -> Option<Event> {
-        let nip44 = event
-            .tags
-            .iter()
-            .any(|t| t.kind() == TagKind::custom("encryption") && t.content().is_some_and(|c| c.contains("nip44_v2")));
+        let nip44 = event.tags.iter().any(|t| {
+            t.kind() == TagKind::custom("encryption")
+                && t.content().is_some_and(|c| c.contains("nip44_v2"))
+        });
         let secret = self.keys.secret_key();
         let plain = if nip44 {
             nip44::decrypt(secret, &event.pubkey, &event.content).ok()?
@@ -160,7 +206,11 @@ impl Service {
         };
         let request = Request::from_json(&plain).ok()?;
         let response = if event.pubkey != self.app {
-            failure(request.method, ErrorCode::Unauthorized, "unknown connection")
+            failure(
+                request.method,
+                ErrorCode::Unauthorized,
+                "unknown connection",
+            )
         } else {
             self.handle(&request)?
         };
@@ -190,13 +240,21 @@ impl Service {
                     network: Some(self.opts.network.into()),
                     block_height: None,
                     block_hash: None,
-                    methods: vec![Method::GetInfo, Method::GetBalance, Method::PayInvoice, Method::LookupInvoice],
+                    methods: vec![
+                        Method::GetInfo,
+                        Method::GetBalance,
+                        Method::PayInvoice,
+                        Method::LookupInvoice,
+                    ],
                     notifications: vec![],
                 }),
             ),
             RequestParams::GetBalance => {
                 let balance = self.state.lock().unwrap().balance.0;
-                ok(method, ResponseResult::GetBalance(GetBalanceResponse { balance }))
+                ok(
+                    method,
+                    ResponseResult::GetBalance(GetBalanceResponse { balance }),
+                )
             }
             RequestParams::PayInvoice(p) => {
                 self.state.lock().unwrap().pay_requests += 1;
@@ -230,7 +288,11 @@ impl Service {
                     None => failure(method, ErrorCode::NotFound, "no such payment"),
                 }
             }
-            _ => failure(method, ErrorCode::NotImplemented, "the sandbox wallet does not do that"),
+            _ => failure(
+                method,
+                ErrorCode::NotImplemented,
+                "the sandbox wallet does not do that",
+            ),
         })
     }
 
@@ -239,7 +301,11 @@ impl Service {
             return failure(method, ErrorCode::Other, "not a BOLT11 invoice");
         };
         let Some(amount) = invoice.amount_milli_satoshis().map(Msats) else {
-            return failure(method, ErrorCode::Other, "amountless invoices are not supported");
+            return failure(
+                method,
+                ErrorCode::Other,
+                "amountless invoices are not supported",
+            );
         };
         if invoice.is_expired() {
             return failure(method, ErrorCode::PaymentFailed, "the invoice expired");
@@ -248,19 +314,43 @@ impl Service {
         let fee = Msats(amount.0 * self.opts.fee_ppm / 1_000_000);
         let mut state = self.state.lock().unwrap();
         if state.balance.0 < amount.0 + fee.0 {
-            return failure(method, ErrorCode::InsufficientBalance, "not enough play sats");
+            return failure(
+                method,
+                ErrorCode::InsufficientBalance,
+                "not enough play sats",
+            );
         }
         let preimage = match self.mint.settle(&hash) {
             Ok(p) => p,
-            Err(SettleError::UnknownInvoice) => return failure(method, ErrorCode::PaymentFailed, "no route to the payee"),
-            Err(SettleError::AlreadyPaid) => return failure(method, ErrorCode::PaymentFailed, "invoice already paid"),
+            Err(SettleError::UnknownInvoice) => {
+                return failure(method, ErrorCode::PaymentFailed, "no route to the payee");
+            }
+            Err(SettleError::AlreadyPaid) => {
+                return failure(method, ErrorCode::PaymentFailed, "invoice already paid");
+            }
         };
         state.balance = Msats(state.balance.0 - amount.0 - fee.0);
-        let reported = if self.opts.bad_preimage { hex::encode([0x42u8; 32]) } else { preimage.to_hex() };
+        let reported = if self.opts.bad_preimage {
+            hex::encode([0x42u8; 32])
+        } else {
+            preimage.to_hex()
+        };
         state.sent.insert(
             hash,
-            Sent { invoice: bolt11.to_string(), amount, fee, preimage: reported.clone(), at: Timestamp::now() },
+            Sent {
+                invoice: bolt11.to_string(),
+                amount,
+                fee,
+                preimage: reported.clone(),
+                at: Timestamp::now(),
+            },
         );
-        ok(method, ResponseResult::PayInvoice(PayInvoiceResponse { preimage: reported, fees_paid: Some(fee.0) }))
+        ok(
+            method,
+            ResponseResult::PayInvoice(PayInvoiceResponse {
+                preimage: reported,
+                fees_paid: Some(fee.0),
+            }),
+        )
     }
 }

@@ -38,7 +38,9 @@ pub struct Lookup {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    #[error("no wallet is connected: run `purser wallet connect <nostr+walletconnect://…>` or set PURSER_NWC_URI")]
+    #[error(
+        "no wallet is connected: run `purser wallet connect <nostr+walletconnect://…>` or set PURSER_NWC_URI"
+    )]
     NotConfigured,
     #[error("the wallet connection string is not valid: {0}")]
     BadUri(String),
@@ -80,8 +82,13 @@ impl Error {
 
     /// Whether the agent should simply try again later (`503` + `Retry-After`) rather than being refused.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unreachable(_) | Error::Timeout { .. } | Error::NotConfigured | Error::Keyring(_))
-            || matches!(self, Error::Refused { code, .. } if code == "RATE_LIMITED" || code == "INTERNAL")
+        matches!(
+            self,
+            Error::Unreachable(_)
+                | Error::Timeout { .. }
+                | Error::NotConfigured
+                | Error::Keyring(_)
+        ) || matches!(self, Error::Refused { code, .. } if code == "RATE_LIMITED" || code == "INTERNAL")
     }
 }
 

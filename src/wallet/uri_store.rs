@@ -42,10 +42,10 @@ fn keyring_error(e: keyring::Error) -> Error {
 
 /// The connection string: the environment first, then the keyring. `Ok(None)` when neither has one.
 pub fn load(data_dir: &Path) -> Result<Option<(String, Source)>> {
-    if let Ok(uri) = std::env::var(ENV_VAR) {
-        if !uri.trim().is_empty() {
-            return Ok(Some((uri, Source::Environment)));
-        }
+    if let Ok(uri) = std::env::var(ENV_VAR)
+        && !uri.trim().is_empty()
+    {
+        return Ok(Some((uri, Source::Environment)));
     }
     match entry(data_dir)?.get_password() {
         Ok(uri) => Ok(Some((uri, Source::Keyring))),
@@ -55,7 +55,9 @@ pub fn load(data_dir: &Path) -> Result<Option<(String, Source)>> {
 }
 
 pub fn store(data_dir: &Path, uri: &str) -> Result<()> {
-    entry(data_dir)?.set_password(uri.trim()).map_err(keyring_error)
+    entry(data_dir)?
+        .set_password(uri.trim())
+        .map_err(keyring_error)
 }
 
 /// Removes the stored connection string; `Ok(false)` when there was none.

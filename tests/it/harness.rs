@@ -90,7 +90,9 @@ impl Reply {
 
 impl Harness {
     pub async fn start(setup: Setup) -> Harness {
-        let sandbox = Sandbox::start(setup.wallet, setup.demo).await.expect("sandbox starts");
+        let sandbox = Sandbox::start(setup.wallet, setup.demo)
+            .await
+            .expect("sandbox starts");
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::new(dir.path().to_path_buf());
         settings.max_per_request = Msats::from_sats(setup.max_per_request_sats);
@@ -99,16 +101,34 @@ impl Harness {
         settings.extra_ca_file = setup.extra_ca_file;
         let ledger = Ledger::open(&settings.ledger_path()).await.unwrap();
         let (_, key) = ledger.add_agent("research").await.unwrap();
-        let uri = setup.wallet_uri.unwrap_or_else(|| sandbox.wallet.uri.clone());
+        let uri = setup
+            .wallet_uri
+            .unwrap_or_else(|| sandbox.wallet.uri.clone());
         let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, quick_nwc()).unwrap());
-        let proxy = Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(Some(wallet)), Events::default()).unwrap());
+        let proxy = Arc::new(
+            Proxy::new(
+                settings,
+                ledger.clone(),
+                WalletHandle::new(Some(wallet)),
+                Events::default(),
+            )
+            .unwrap(),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy_addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(proxy::run(listener, proxy, async move {
             let _ = stopped.await;
         }));
-        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, _dir: dir, _stop: stop }
+        Harness {
+            sandbox,
+            proxy_addr,
+            ledger,
+            agent: "research".into(),
+            key,
+            _dir: dir,
+            _stop: stop,
+        }
     }
 
     /// The demo API's URL for `path`.
@@ -126,7 +146,13 @@ impl Harness {
     }
 
     /// A request as a forward-proxy client sends it (absolute-form target).
-    pub async fn forward(&self, method: Method, url: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+    pub async fn forward(
+        &self,
+        method: Method,
+        url: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let auth = self.auth();
         let mut all: Vec<(&str, &str)> = vec![("proxy-authorization", &auth)];
         all.extend_from_slice(headers);
@@ -138,11 +164,27 @@ impl Harness {
     }
 
     /// A request in the gateway form.
-    pub async fn gateway(&self, method: Method, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+    pub async fn gateway(
+        &self,
+        method: Method,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let auth = self.auth();
         let mut all: Vec<(&str, &str)> = vec![("proxy-authorization", &auth)];
         all.extend_from_slice(headers);
-        collect(send(self.proxy_addr, method, &self.gateway_path(path), body, &all).await).await
+        collect(
+            send(
+                self.proxy_addr,
+                method,
+                &self.gateway_path(path),
+                body,
+                &all,
+            )
+            .await,
+        )
+        .await
     }
 
     /// A request with the agent's key to any target (a gateway path, usually).
@@ -161,28 +203,48 @@ impl Harness {
 }
 
 /// Sends one request over a fresh connection to `addr`, target as given.
-pub async fn send(addr: SocketAddr, method: Method, target: &str, body: &str, headers: &[(&str, &str)]) -> Response<Incoming> {
+pub async fn send(
+    addr: SocketAddr,
+    method: Method,
+    target: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Response<Incoming> {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    let host = target.parse::<http::Uri>().ok().and_then(|u| u.authority().map(|a| a.to_string()));
+    let host = target
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.to_string()));
     let mut req = Request::builder().method(method).uri(target);
     req = req.header("host", host.unwrap_or_else(|| addr.to_string()));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    sender.send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap()).await.unwrap()
+    sender
+        .send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
+        .await
+        .unwrap()
 }
 
 pub async fn collect(resp: Response<Incoming>) -> Reply {
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
-    Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// A server that answers every request with `response` (raw HTTP/1.1 bytes) and hands the raw request it
 /// read to the returned channel.
-pub async fn canned_server(response: &'static str) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
+pub async fn canned_server(
+    response: &'static str,
+) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
