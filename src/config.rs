@@ -1,10 +1,15 @@
-//! Settings with their defaults, and the data directory. Every limit here is what a first run uses; each
-//! can be changed with a flag of `purser serve` / `purser sandbox`.
+//! Settings with their defaults, the optional config file (`purser.toml` in the data directory), and the
+//! data directory. Budgets, thresholds and rules are not here: they live in the ledger and are changed with
+//! `purser budget`, `purser threshold` and `purser rule`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Deserialize;
+
+use crate::ledger::PolicySettings;
+use crate::policy::period;
 use crate::units::Msats;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8402";
@@ -13,10 +18,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8402";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
-    /// The most one request may pay (the first policy's per-request cap).
-    pub max_per_request: Msats,
-    /// The most one agent may spend in all (settled + pending + fee reserve), across restarts.
-    pub max_per_agent: Msats,
+    /// A payment waiting for a person is denied after this long.
+    pub approval_timeout: Duration,
     /// Request bodies up to this size are kept so the request can be replayed after paying.
     pub body_buffer_limit_bytes: usize,
     /// The most of a 402 response body read to find a challenge.
@@ -33,8 +36,7 @@ impl Settings {
     pub fn new(data_dir: PathBuf) -> Self {
         Settings {
             data_dir,
-            max_per_request: Msats::from_sats(100),
-            max_per_agent: Msats::from_sats(5_000),
+            approval_timeout: Duration::from_secs(120),
             body_buffer_limit_bytes: 8 * 1024 * 1024,
             challenge_body_limit_bytes: 1024 * 1024,
             invoice_expiry_margin: Duration::from_secs(30),
@@ -46,6 +48,90 @@ impl Settings {
     pub fn ledger_path(&self) -> PathBuf {
         self.data_dir.join("purser.sqlite")
     }
+
+    /// Where a running proxy writes how to reach its control endpoint (address and token).
+    pub fn control_path(&self) -> PathBuf {
+        self.data_dir.join("control.json")
+    }
+}
+
+/// The config file's name inside the data directory.
+pub const CONFIG_FILE: &str = "purser.toml";
+
+/// `purser.toml`: every key is optional; unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// IANA zone for calendar budgets (default: the system's).
+    pub time_zone: Option<String>,
+    /// Seconds a payment waits for a person before it is denied (default 120).
+    pub approval_timeout_secs: Option<u64>,
+    /// An agent spending more than this many sats in a minute raises an alert (default 1000).
+    pub velocity_limit_sats_per_minute: Option<u64>,
+    /// An invoice this many percent above an endpoint's usual price raises an alert (default 50).
+    pub price_alert_margin_percent: Option<u64>,
+    /// Paid requests in a row not delivered that trip an endpoint's breaker (default 3).
+    pub breaker_failures: Option<u32>,
+    /// Seconds after which a tripped breaker resets itself (default 600).
+    pub breaker_cooldown_secs: Option<u64>,
+    /// Request bodies up to this size are kept to replay after paying (default 8 MiB).
+    pub body_buffer_limit_bytes: Option<usize>,
+    /// A PEM CA bundle trusted for HTTPS upstreams besides the system roots.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Reads `purser.toml` from the data directory (defaults when there is none) into the proxy's settings and
+/// the ledger's policy settings. Nothing is applied when any value is invalid.
+pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), ConfigError> {
+    let path = data_dir.join(CONFIG_FILE);
+    let shown = path.display().to_string();
+    let file: ConfigFile = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: shown.clone(), message: e.to_string() })?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
+        Err(source) => return Err(ConfigError::Read { path: shown, source }),
+    };
+    let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
+    let mut settings = Settings::new(data_dir.to_path_buf());
+    let mut policy = PolicySettings::default();
+    if let Some(tz) = &file.time_zone {
+        policy.time_zone = period::time_zone(tz).map_err(invalid)?;
+    }
+    if let Some(secs) = file.approval_timeout_secs {
+        if secs == 0 {
+            return Err(invalid("approval_timeout_secs must be at least 1".into()));
+        }
+        settings.approval_timeout = Duration::from_secs(secs);
+    }
+    if let Some(v) = file.velocity_limit_sats_per_minute {
+        policy.velocity_limit_per_minute = Msats::from_sats(v);
+    }
+    if let Some(v) = file.price_alert_margin_percent {
+        policy.price_alert_margin_pct = v;
+    }
+    if let Some(n) = file.breaker_failures {
+        if n == 0 {
+            return Err(invalid("breaker_failures must be at least 1".into()));
+        }
+        policy.breaker_failures = n;
+    }
+    if let Some(secs) = file.breaker_cooldown_secs {
+        policy.breaker_cooldown_ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    }
+    if let Some(bytes) = file.body_buffer_limit_bytes {
+        settings.body_buffer_limit_bytes = bytes;
+    }
+    settings.extra_ca_file = file.extra_ca_file;
+    Ok((settings, policy))
 }
 
 /// What the fee of a payment may be at most while it is pending: 1 % of the amount, at least 1 sat.
@@ -61,9 +147,7 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(xdg).join("purser");
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/purser")
 }
 
@@ -71,17 +155,13 @@ pub fn default_data_dir() -> PathBuf {
 pub enum ListenError {
     #[error("`{0}` is not an address:port")]
     Unparsable(String),
-    #[error(
-        "Purser listens on loopback only, and {0} is not a loopback address: use 127.0.0.1 or [::1]"
-    )]
+    #[error("Purser listens on loopback only, and {0} is not a loopback address: use 127.0.0.1 or [::1]")]
     NotLoopback(SocketAddr),
 }
 
 /// Parses a listen address and refuses anything that is not loopback.
 pub fn loopback_addr(s: &str) -> Result<SocketAddr, ListenError> {
-    let addr: SocketAddr = s
-        .parse()
-        .map_err(|_| ListenError::Unparsable(s.to_string()))?;
+    let addr: SocketAddr = s.parse().map_err(|_| ListenError::Unparsable(s.to_string()))?;
     if !addr.ip().is_loopback() {
         return Err(ListenError::NotLoopback(addr));
     }
@@ -96,18 +176,28 @@ mod tests {
     fn only_loopback_is_accepted() {
         assert!(loopback_addr("127.0.0.1:8402").is_ok());
         assert!(loopback_addr("[::1]:0").is_ok());
-        assert!(matches!(
-            loopback_addr("0.0.0.0:8402"),
-            Err(ListenError::NotLoopback(_))
-        ));
-        assert!(matches!(
-            loopback_addr("192.168.1.2:80"),
-            Err(ListenError::NotLoopback(_))
-        ));
-        assert!(matches!(
-            loopback_addr("localhost"),
-            Err(ListenError::Unparsable(_))
-        ));
+        assert!(matches!(loopback_addr("0.0.0.0:8402"), Err(ListenError::NotLoopback(_))));
+        assert!(matches!(loopback_addr("192.168.1.2:80"), Err(ListenError::NotLoopback(_))));
+        assert!(matches!(loopback_addr("localhost"), Err(ListenError::Unparsable(_))));
+    }
+
+    #[test]
+    fn config_file_values_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, p) = load(dir.path()).unwrap();
+        assert_eq!(s.approval_timeout, Duration::from_secs(120));
+        assert_eq!(p.breaker_failures, 3);
+        std::fs::write(dir.path().join(CONFIG_FILE), "time_zone = \"Asia/Tokyo\"\napproval_timeout_secs = 5\n")
+            .unwrap();
+        let (s, p) = load(dir.path()).unwrap();
+        assert_eq!(s.approval_timeout, Duration::from_secs(5));
+        assert_eq!(p.time_zone.iana_name(), Some("Asia/Tokyo"));
+        for bad in ["time_zone = \"Nowhere/Else\"", "approval_timeout_secs = -1", "budget = 5", "breaker_failures = 0"]
+        {
+            std::fs::write(dir.path().join(CONFIG_FILE), bad).unwrap();
+            let err = load(dir.path()).unwrap_err().to_string();
+            assert!(err.contains("purser.toml is not valid"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -8,29 +8,17 @@ use tokio::sync::broadcast;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// `payment:settled`
-    PaymentSettled {
-        request_id: String,
-        agent: String,
-        host: String,
-        amount_msat: u64,
-        fee_msat: u64,
-    },
+    PaymentSettled { request_id: String, agent: String, host: String, amount_msat: u64, fee_msat: u64 },
     /// `payment:refused`: Purser decided not to pay (or could not), with the reason code.
-    PaymentRefused {
-        request_id: String,
-        agent: String,
-        host: String,
-        amount_msat: Option<u64>,
-        reason: String,
-    },
+    PaymentRefused { request_id: String, agent: String, host: String, amount_msat: Option<u64>, reason: String },
     /// `payment:failed`: the wallet was asked and the payment did not go through.
-    PaymentFailed {
-        request_id: String,
-        agent: String,
-        host: String,
-        amount_msat: u64,
-        reason: String,
-    },
+    PaymentFailed { request_id: String, agent: String, host: String, amount_msat: u64, reason: String },
+    /// `approval:needed`: a payment waits for a person.
+    ApprovalNeeded { approval: crate::approval::ApprovalView },
+    /// `approval:decided`: approved, denied or timed out.
+    ApprovalDecided { id: u64, outcome: String },
+    /// `alert:raised`
+    Alert { alert: crate::ledger::alerts::Alert },
 }
 
 impl Event {
@@ -40,6 +28,9 @@ impl Event {
             Event::PaymentSettled { .. } => "payment:settled",
             Event::PaymentRefused { .. } => "payment:refused",
             Event::PaymentFailed { .. } => "payment:failed",
+            Event::ApprovalNeeded { .. } => "approval:needed",
+            Event::ApprovalDecided { .. } => "approval:decided",
+            Event::Alert { .. } => "alert:raised",
         }
     }
 }

@@ -86,14 +86,9 @@ pub struct Expectations<'a> {
 pub fn check(bolt11: &str, want: &Expectations<'_>) -> Result<CheckedInvoice> {
     let bolt11 = bolt11.trim();
     let invoice = Bolt11Invoice::from_str(bolt11).map_err(|e| Error::Invalid(e.to_string()))?;
-    let amount = invoice
-        .amount_milli_satoshis()
-        .filter(|a| *a > 0)
-        .ok_or(Error::Amountless)?;
+    let amount = invoice.amount_milli_satoshis().filter(|a| *a > 0).ok_or(Error::Amountless)?;
     if invoice.would_expire(want.now + want.expiry_margin) {
-        return Err(Error::Expired {
-            margin_secs: want.expiry_margin.as_secs(),
-        });
+        return Err(Error::Expired { margin_secs: want.expiry_margin.as_secs() });
     }
     if let Some(network) = want.wallet_network {
         let wallet = currency_for_network(network);
@@ -109,16 +104,8 @@ pub fn check(bolt11: &str, want: &Expectations<'_>) -> Result<CheckedInvoice> {
     if want.payment_hash.is_some_and(|h| *h != payment_hash) {
         return Err(Error::HashMismatch);
     }
-    let expires_at_unix = invoice
-        .expires_at()
-        .map(|d| d.as_secs())
-        .unwrap_or(u64::MAX);
-    Ok(CheckedInvoice {
-        bolt11: bolt11.to_string(),
-        payment_hash,
-        amount: Msats(amount),
-        expires_at_unix,
-    })
+    let expires_at_unix = invoice.expires_at().map(|d| d.as_secs()).unwrap_or(u64::MAX);
+    Ok(CheckedInvoice { bolt11: bolt11.to_string(), payment_hash, amount: Msats(amount), expires_at_unix })
 }
 
 #[cfg(test)]
@@ -127,29 +114,18 @@ mod tests {
     use crate::sandbox::mint::{InvoiceSpec, Mint};
 
     fn now() -> Duration {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap()
     }
 
     fn want<'a>(network: Option<&'a str>, hash: Option<&'a PaymentHash>) -> Expectations<'a> {
-        Expectations {
-            payment_hash: hash,
-            wallet_network: network,
-            now: now(),
-            expiry_margin: Duration::from_secs(10),
-        }
+        Expectations { payment_hash: hash, wallet_network: network, now: now(), expiry_margin: Duration::from_secs(10) }
     }
 
     #[test]
     fn accepts_a_fresh_regtest_invoice() {
         let mint = Mint::new(Currency::Regtest);
         let minted = mint.mint(InvoiceSpec::sats(21, "test"));
-        let ok = check(
-            &minted.bolt11,
-            &want(Some("regtest"), Some(&minted.payment_hash)),
-        )
-        .unwrap();
+        let ok = check(&minted.bolt11, &want(Some("regtest"), Some(&minted.payment_hash))).unwrap();
         assert_eq!(ok.amount, Msats(21_000));
         assert_eq!(ok.payment_hash, minted.payment_hash);
     }
@@ -157,64 +133,27 @@ mod tests {
     #[test]
     fn refuses_each_bad_invoice_with_its_reason() {
         let mint = Mint::new(Currency::Regtest);
-        let amountless = mint.mint(InvoiceSpec {
-            amount_msat: None,
-            ..InvoiceSpec::sats(1, "x")
-        });
-        assert_eq!(
-            check(&amountless.bolt11, &want(None, None))
-                .unwrap_err()
-                .reason(),
-            "amountless_invoice"
-        );
+        let amountless = mint.mint(InvoiceSpec { amount_msat: None, ..InvoiceSpec::sats(1, "x") });
+        assert_eq!(check(&amountless.bolt11, &want(None, None)).unwrap_err().reason(), "amountless_invoice");
 
-        let short = mint.mint(InvoiceSpec {
-            expiry: Duration::from_secs(5),
-            ..InvoiceSpec::sats(1, "x")
-        });
-        assert_eq!(
-            check(&short.bolt11, &want(None, None))
-                .unwrap_err()
-                .reason(),
-            "invoice_expired"
-        );
+        let short = mint.mint(InvoiceSpec { expiry: Duration::from_secs(5), ..InvoiceSpec::sats(1, "x") });
+        assert_eq!(check(&short.bolt11, &want(None, None)).unwrap_err().reason(), "invoice_expired");
 
         let ok = mint.mint(InvoiceSpec::sats(1, "x"));
-        assert_eq!(
-            check(&ok.bolt11, &want(Some("mainnet"), None))
-                .unwrap_err()
-                .reason(),
-            "wrong_network"
-        );
+        assert_eq!(check(&ok.bolt11, &want(Some("mainnet"), None)).unwrap_err().reason(), "wrong_network");
         let other = PaymentHash([7; 32]);
-        assert_eq!(
-            check(&ok.bolt11, &want(None, Some(&other)))
-                .unwrap_err()
-                .reason(),
-            "payment_hash_mismatch"
-        );
-        assert_eq!(
-            check("DEV:0000", &want(None, None)).unwrap_err().reason(),
-            "invalid_invoice"
-        );
+        assert_eq!(check(&ok.bolt11, &want(None, Some(&other))).unwrap_err().reason(), "payment_hash_mismatch");
+        assert_eq!(check("DEV:0000", &want(None, None)).unwrap_err().reason(), "invalid_invoice");
     }
 
     #[test]
     fn bolt11_spec_vectors() {
-        let path = format!(
-            "{}/tests/data/bolt11-vectors.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let path = format!("{}/tests/data/bolt11-vectors.json", env!("CARGO_MANIFEST_DIR"));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         // The spec's examples date from 2017: judged at their own timestamp, with no network expectation.
         let then = Duration::from_secs(1_496_314_658);
-        let at_then = Expectations {
-            payment_hash: None,
-            wallet_network: None,
-            now: then,
-            expiry_margin: Duration::ZERO,
-        };
+        let at_then =
+            Expectations { payment_hash: None, wallet_network: None, now: then, expiry_margin: Duration::ZERO };
         let mut valid = 0;
         for case in v["vectors"].as_array().unwrap() {
             let s = case["invoice"].as_str().unwrap();

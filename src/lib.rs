@@ -10,7 +10,8 @@
 //! - [`challenge`]: turns a 402 response (L402/LSAT `WWW-Authenticate`, JSON bodies) into one
 //!   [`challenge::PaymentChallenge`].
 //! - [`invoice`]: BOLT11 checks on top of `lightning-invoice` (amount, expiry, network, payment hash).
-//! - [`policy`]: the decision whether a payment may go ahead, over figures read from the ledger.
+//! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
+//! - [`approval`]: payments held for a person's decision.
 //! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, and where the connection URI is kept.
 //! - [`ledger`]: the SQLite store (agents, payments, cached credentials) and its exports.
 //! - [`sandbox`]: play sats: an in-process Nostr relay, a NIP-47 wallet service, and a demo paid API.
@@ -18,6 +19,7 @@
 //! - [`units`]: amounts with their unit in the type, and the payment hash / preimage newtypes.
 //! - [`config`]: settings with their defaults, and the data directory.
 
+pub mod approval;
 pub mod challenge;
 pub mod config;
 pub mod events;

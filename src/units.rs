@@ -95,13 +95,8 @@ mod tests {
     #[test]
     fn preimage_hashes_to_payment_hash_and_is_redacted() {
         // The NIP-47 exchange vector: this preimage pays that hash.
-        let pre =
-            Preimage::from_hex("da83a683def23ae2fb835d4c66eea7e6fc5422b81438f5dd9894f62cb5739468")
-                .unwrap();
-        let hash = PaymentHash::from_hex(
-            "4ec96ac09250dbb7386cfd92bfd94510aee4f54db10a24ccdbce2fa7c105b322",
-        )
-        .unwrap();
+        let pre = Preimage::from_hex("da83a683def23ae2fb835d4c66eea7e6fc5422b81438f5dd9894f62cb5739468").unwrap();
+        let hash = PaymentHash::from_hex("4ec96ac09250dbb7386cfd92bfd94510aee4f54db10a24ccdbce2fa7c105b322").unwrap();
         assert!(pre.matches(&hash));
         assert!(!format!("{pre:?}").contains("da83"));
         assert!(PaymentHash::from_hex("abcd").is_none());

@@ -11,10 +11,7 @@ pub struct AuthChallenge {
 
 impl AuthChallenge {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -67,10 +64,7 @@ pub fn parse(value: &str) -> Vec<AuthChallenge> {
             if out.len() == MAX_CHALLENGES {
                 break;
             }
-            out.push(AuthChallenge {
-                scheme: token,
-                params: Vec::new(),
-            });
+            out.push(AuthChallenge { scheme: token, params: Vec::new() });
             i = j;
         }
     }
@@ -117,8 +111,7 @@ mod tests {
 
     #[test]
     fn splits_comma_joined_challenges_and_params_without_commas() {
-        let got =
-            parse(r#"LSAT macaroon="m1", invoice="i1", L402 version="0" token="t.2" invoice="i2""#);
+        let got = parse(r#"LSAT macaroon="m1", invoice="i1", L402 version="0" token="t.2" invoice="i2""#);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].scheme, "LSAT");
         assert_eq!(got[1].param("version"), Some("0"));
@@ -130,13 +123,7 @@ mod tests {
     fn escapes_and_bounds() {
         let got = parse(r#"Basic realm="a \"b\"""#);
         assert_eq!(got[0].param("realm"), Some(r#"a "b""#));
-        let many = format!(
-            "L402 {}",
-            (0..5000)
-                .map(|n| format!("p{n}=v"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let many = format!("L402 {}", (0..5000).map(|n| format!("p{n}=v")).collect::<Vec<_>>().join(", "));
         assert_eq!(parse(&many)[0].params.len(), MAX_PARAMS);
         assert!(parse("=,,==\"").is_empty());
     }

@@ -39,46 +39,24 @@ pub fn parse(body: &[u8]) -> Result<PaymentChallenge> {
         Some(h) => Some(PaymentHash::from_hex(h).ok_or(Error::BadPaymentHash)?),
         None => None,
     };
-    let token = text("macaroon")
-        .or_else(|| text("token"))
-        .filter(|t| *t != "none");
+    let token = text("macaroon").or_else(|| text("token")).filter(|t| *t != "none");
     let (kind, proof) = match token {
-        Some(t) => (
-            ChallengeKind::JsonL402,
-            ProofForm::Authorization {
-                scheme: "L402",
-                token: t.to_string(),
-            },
-        ),
+        Some(t) => (ChallengeKind::JsonL402, ProofForm::Authorization { scheme: "L402", token: t.to_string() }),
         None => {
             if payment_hash.is_none() {
                 return Err(Error::MissingToken("JSON"));
             }
-            (
-                ChallengeKind::JsonPaymentHash,
-                ProofForm::PaymentHash(placement(map.get("payment_hints"))),
-            )
+            (ChallengeKind::JsonPaymentHash, ProofForm::PaymentHash(placement(map.get("payment_hints"))))
         }
     };
-    Ok(PaymentChallenge {
-        kind,
-        invoice: invoice.to_string(),
-        payment_hash,
-        proof,
-    })
+    Ok(PaymentChallenge { kind, invoice: invoice.to_string(), payment_hash, proof })
 }
 
 fn placement(hints: Option<&Value>) -> HashPlacement {
     let Some(hints) = hints else {
         return HashPlacement::Default;
     };
-    let name = |default: &str| {
-        hints
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or(default)
-            .to_string()
-    };
+    let name = |default: &str| hints.get("name").and_then(Value::as_str).unwrap_or(default).to_string();
     match hints.get("payment_hash_in").and_then(Value::as_str) {
         Some("body") => HashPlacement::JsonField(name("payment_hash")),
         Some("header") => HashPlacement::Header(name("X-Payment-Hash")),
@@ -101,10 +79,7 @@ mod tests {
         let c = parse(body.as_bytes()).unwrap();
         assert_eq!(c.kind, ChallengeKind::JsonPaymentHash);
         assert_eq!(c.payment_hash.unwrap().to_hex(), HASH);
-        assert_eq!(
-            c.proof,
-            ProofForm::PaymentHash(HashPlacement::Header("X-Hash".into()))
-        );
+        assert_eq!(c.proof, ProofForm::PaymentHash(HashPlacement::Header("X-Hash".into())));
     }
 
     #[test]
@@ -119,17 +94,8 @@ mod tests {
     fn malformed_bodies() {
         assert_eq!(parse(b"not json"), Err(Error::NoChallenge));
         assert_eq!(parse(b"[1,2]"), Err(Error::NoChallenge));
-        assert_eq!(
-            parse(br#"{"error":"payment required"}"#),
-            Err(Error::NoChallenge)
-        );
-        assert_eq!(
-            parse(br#"{"invoice":"lnbc1","payment_hash":"zz"}"#),
-            Err(Error::BadPaymentHash)
-        );
-        assert_eq!(
-            parse(br#"{"invoice":"lnbc1"}"#),
-            Err(Error::MissingToken("JSON"))
-        );
+        assert_eq!(parse(br#"{"error":"payment required"}"#), Err(Error::NoChallenge));
+        assert_eq!(parse(br#"{"invoice":"lnbc1","payment_hash":"zz"}"#), Err(Error::BadPaymentHash));
+        assert_eq!(parse(br#"{"invoice":"lnbc1"}"#), Err(Error::MissingToken("JSON")));
     }
 }

@@ -76,11 +76,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Reads the challenge of a 402 from its headers and (already bounded) body.
 pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<PaymentChallenge> {
-    let values: Vec<&str> = headers
-        .get_all(http::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+    let values: Vec<&str> =
+        headers.get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
     match from_www_authenticate(&values) {
         Err(Error::NoChallenge) => json_body::parse(body),
         other => other,
@@ -97,10 +94,7 @@ pub fn from_www_authenticate(values: &[&str]) -> Result<PaymentChallenge> {
         (None, Some(c)) => (c, ChallengeKind::Lsat, "LSAT"),
         (None, None) => return Err(Error::NoChallenge),
     };
-    let invoice = challenge
-        .param("invoice")
-        .filter(|v| !v.is_empty())
-        .ok_or(Error::MissingInvoice(scheme))?;
+    let invoice = challenge.param("invoice").filter(|v| !v.is_empty()).ok_or(Error::MissingInvoice(scheme))?;
     let token = challenge
         .param("macaroon")
         .or_else(|| challenge.param("token"))
@@ -110,10 +104,7 @@ pub fn from_www_authenticate(values: &[&str]) -> Result<PaymentChallenge> {
         kind,
         invoice: invoice.to_string(),
         payment_hash: None,
-        proof: ProofForm::Authorization {
-            scheme,
-            token: token.to_string(),
-        },
+        proof: ProofForm::Authorization { scheme, token: token.to_string() },
     })
 }
 

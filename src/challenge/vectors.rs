@@ -23,12 +23,7 @@ fn every_challenge_case() {
     assert_eq!(cases.len(), 20);
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let headers: Vec<&str> = case["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h.as_str().unwrap())
-            .collect();
+        let headers: Vec<&str> = case["headers"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
         let got = from_www_authenticate(&headers);
         // The same values joined into one header, as clients that fold repeated headers see them.
         let joined = from_www_authenticate(&[headers.join(", ").as_str()]);
@@ -36,17 +31,10 @@ fn every_challenge_case() {
         if let Some(expect) = case.get("expect") {
             let got = got.unwrap_or_else(|e| panic!("{name}: {e}"));
             let scheme = expect["scheme"].as_str().unwrap();
-            let want_kind = if scheme.starts_with("L402") {
-                ChallengeKind::L402
-            } else {
-                ChallengeKind::Lsat
-            };
+            let want_kind = if scheme.starts_with("L402") { ChallengeKind::L402 } else { ChallengeKind::Lsat };
             assert_eq!(got.kind, want_kind, "{name}");
             assert_eq!(got.invoice, expect["invoice"].as_str().unwrap(), "{name}");
-            let want_token = expect
-                .get("macaroon")
-                .or_else(|| expect.get("token"))
-                .and_then(Value::as_str);
+            let want_token = expect.get("macaroon").or_else(|| expect.get("token")).and_then(Value::as_str);
             if let Some(want) = want_token {
                 assert_eq!(token(&got), want, "{name}");
             }
@@ -91,10 +79,7 @@ fn every_captured_response() {
         let name = r["name"].as_str().unwrap();
         let mut headers = HeaderMap::new();
         for v in r["www_authenticate"].as_array().unwrap() {
-            headers.append(
-                http::header::WWW_AUTHENTICATE,
-                v.as_str().unwrap().parse().unwrap(),
-            );
+            headers.append(http::header::WWW_AUTHENTICATE, v.as_str().unwrap().parse().unwrap());
         }
         let body = r["body"].as_str().unwrap().as_bytes();
         let got = parse(&headers, body).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -103,22 +88,12 @@ fn every_captured_response() {
         if headers.is_empty() {
             assert_eq!(got.kind, ChallengeKind::JsonL402, "{name}");
             assert_eq!(got.invoice, body_json["invoice"].as_str().unwrap());
-            assert_eq!(
-                got.payment_hash.unwrap().to_hex(),
-                body_json["payment_hash"].as_str().unwrap()
-            );
+            assert_eq!(got.payment_hash.unwrap().to_hex(), body_json["payment_hash"].as_str().unwrap());
             assert_eq!(token(&got), body_json["macaroon"].as_str().unwrap());
         } else {
-            let only_lsat = r["www_authenticate"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|h| h.as_str().unwrap().starts_with("LSAT"));
-            let want = if only_lsat {
-                ChallengeKind::Lsat
-            } else {
-                ChallengeKind::L402
-            };
+            let only_lsat =
+                r["www_authenticate"].as_array().unwrap().iter().all(|h| h.as_str().unwrap().starts_with("LSAT"));
+            let want = if only_lsat { ChallengeKind::Lsat } else { ChallengeKind::L402 };
             assert_eq!(got.kind, want, "{name}");
             match (&got.proof, only_lsat) {
                 (ProofForm::Authorization { scheme, .. }, true) => assert_eq!(*scheme, "LSAT"),

@@ -24,9 +24,7 @@ pub struct LedgerArgs {
 pub async fn run(data_dir: PathBuf, args: LedgerArgs) -> Result<()> {
     let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
     let machine = args.json || args.csv;
-    let rows = ledger
-        .payments(args.limit.unwrap_or(if machine { i64::MAX } else { 50 }))
-        .await?;
+    let rows = ledger.payments(args.limit.unwrap_or(if machine { i64::MAX } else { 50 })).await?;
     if args.json {
         println!("{}", export::to_json(&rows));
     } else if args.csv {

@@ -1,7 +1,9 @@
 //! The command line: argument definitions, one error type, and dispatch to the commands' files.
 
 mod agent;
+mod approvals;
 mod ledger;
+mod policy;
 mod serve;
 mod wallet;
 
@@ -39,6 +41,30 @@ enum Command {
     Wallet(wallet::WalletCommand),
     /// Show every payment Purser decided on, newest first
     Ledger(ledger::LedgerArgs),
+    /// Add, list and remove budgets (per request, day, week, month, rolling hours, lifetime)
+    #[command(subcommand)]
+    Budget(policy::BudgetCommand),
+    /// Set, list and remove auto-approve / ask thresholds
+    #[command(subcommand)]
+    Threshold(policy::ThresholdCommand),
+    /// Add, list and remove remembered rules ("approve this API up to N sats a day for this agent")
+    #[command(subcommand)]
+    Rule(policy::RuleCommand),
+    /// List payments waiting for your approval (needs the running proxy)
+    Approvals,
+    /// Approve a waiting payment
+    Approve(approvals::ApproveArgs),
+    /// Deny a waiting payment
+    Deny(approvals::DenyArgs),
+    /// Show alerts, newest first
+    Alerts(policy::AlertsArgs),
+    /// Stop all payments, or one agent's, until resumed
+    Pause(policy::PauseArgs),
+    /// Resume payments stopped with `purser pause`
+    Resume(policy::PauseArgs),
+    /// Show or reset circuit breakers
+    #[command(subcommand)]
+    Breaker(policy::BreakerCommand),
 }
 
 /// Everything a command can fail with; printed as one clear line.
@@ -55,14 +81,17 @@ pub enum Error {
     #[error(transparent)]
     Sandbox(#[from] purser::sandbox::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
     #[error("cannot write the export: {0}")]
     Export(#[from] csv::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Config(#[from] purser::config::ConfigError),
+    #[error(transparent)]
+    Control(#[from] purser::proxy::control::ClientError),
+    #[error("{0}")]
+    Usage(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -75,10 +104,7 @@ pub fn main() -> ExitCode {
         (None, Command::Sandbox(_)) => purser::config::default_data_dir().join("sandbox"),
         (None, _) => purser::config::default_data_dir(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {}", Error::Runtime(e));
@@ -92,6 +118,16 @@ pub fn main() -> ExitCode {
             Command::Agent(cmd) => agent::run(data_dir, cmd).await,
             Command::Wallet(cmd) => wallet::run(data_dir, cmd).await,
             Command::Ledger(args) => ledger::run(data_dir, args).await,
+            Command::Budget(cmd) => policy::budget(data_dir, cmd).await,
+            Command::Threshold(cmd) => policy::threshold(data_dir, cmd).await,
+            Command::Rule(cmd) => policy::rule(data_dir, cmd).await,
+            Command::Approvals => approvals::list(data_dir).await,
+            Command::Approve(args) => approvals::approve(data_dir, args).await,
+            Command::Deny(args) => approvals::deny(data_dir, args).await,
+            Command::Alerts(args) => policy::alerts(data_dir, args).await,
+            Command::Pause(args) => policy::pause(data_dir, args, true).await,
+            Command::Resume(args) => policy::pause(data_dir, args, false).await,
+            Command::Breaker(cmd) => policy::breaker(data_dir, cmd).await,
         }
     });
     match result {
@@ -105,11 +141,7 @@ pub fn main() -> ExitCode {
 
 /// Logs to stderr; `PURSER_LOG` sets the filter (default `info`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PURSER_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,nostr_relay_pool=warn,nostr_sdk=warn")
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PURSER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,nostr_relay_pool=warn,nostr_sdk=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -20,29 +20,19 @@ pub enum WalletCommand {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f)
-        .await
-        .expect("keyring task panicked")
+    tokio::task::spawn_blocking(f).await.expect("keyring task panicked")
 }
 
 /// The configured connection string, from the environment or the keyring.
 pub async fn configured_uri(data_dir: &Path) -> Result<(String, uri_store::Source)> {
     let dir = data_dir.to_path_buf();
-    blocking(move || uri_store::load(&dir))
-        .await?
-        .ok_or(Error::Wallet(purser::wallet::Error::NotConfigured))
+    blocking(move || uri_store::load(&dir)).await?.ok_or(Error::Wallet(purser::wallet::Error::NotConfigured))
 }
 
 async fn describe(wallet: &NwcWallet) -> Result<()> {
     let info = wallet.get_info().await?;
-    println!(
-        "alias       {}",
-        info.alias.as_deref().unwrap_or("(not given)")
-    );
-    println!(
-        "network     {}",
-        info.network.as_deref().unwrap_or("(not given)")
-    );
+    println!("alias       {}", info.alias.as_deref().unwrap_or("(not given)"));
+    println!("network     {}", info.network.as_deref().unwrap_or("(not given)"));
     match wallet.get_balance().await {
         Ok(b) => println!("balance     {b}"),
         Err(e) => println!("balance     unavailable ({e})"),
@@ -61,10 +51,7 @@ pub async fn run(data_dir: PathBuf, cmd: WalletCommand) -> Result<()> {
             let dir = data_dir.clone();
             blocking(move || uri_store::store(&dir, &uri)).await?;
             println!();
-            println!(
-                "Connected. The connection string is kept in the OS keyring (for {}).",
-                data_dir.display()
-            );
+            println!("Connected. The connection string is kept in the OS keyring (for {}).", data_dir.display());
         }
         WalletCommand::Info => {
             let (uri, source) = configured_uri(&data_dir).await?;
@@ -77,16 +64,10 @@ pub async fn run(data_dir: PathBuf, cmd: WalletCommand) -> Result<()> {
             if blocking(move || uri_store::forget(&dir)).await? {
                 println!("The wallet connection string was removed from the OS keyring.");
             } else {
-                println!(
-                    "No wallet connection string was kept for {}.",
-                    data_dir.display()
-                );
+                println!("No wallet connection string was kept for {}.", data_dir.display());
             }
             if std::env::var_os(uri_store::ENV_VAR).is_some() {
-                println!(
-                    "Note: {} is still set in this environment.",
-                    uri_store::ENV_VAR
-                );
+                println!("Note: {} is still set in this environment.", uri_store::ENV_VAR);
             }
         }
     }

@@ -4,7 +4,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{Error, Ledger, Result, now_ms};
+use super::{Error, Ledger, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Agent {
@@ -19,10 +19,7 @@ fn key_hash(key: &str) -> String {
 
 /// Names go into proxy URLs (`http://NAME:KEY@…`), so they stay URL-safe.
 fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 impl Ledger {
@@ -34,26 +31,16 @@ impl Ledger {
         let mut raw = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut raw);
         let key = hex::encode(raw);
-        let now = now_ms();
-        let res =
-            sqlx::query("INSERT INTO agents (name, key_sha256, created_at_ms) VALUES (?, ?, ?)")
-                .bind(name)
-                .bind(key_hash(&key))
-                .bind(now)
-                .execute(self.pool())
-                .await;
+        let now = self.now_ms();
+        let res = sqlx::query("INSERT INTO agents (name, key_sha256, created_at_ms) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(key_hash(&key))
+            .bind(now)
+            .execute(self.pool())
+            .await;
         match res {
-            Ok(done) => Ok((
-                Agent {
-                    id: done.last_insert_rowid(),
-                    name: name.to_string(),
-                    created_at_ms: now,
-                },
-                key,
-            )),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(Error::AgentExists(name.to_string()))
-            }
+            Ok(done) => Ok((Agent { id: done.last_insert_rowid(), name: name.to_string(), created_at_ms: now }, key)),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::AgentExists(name.to_string())),
             Err(e) => Err(e.into()),
         }
     }
@@ -72,41 +59,27 @@ impl Ledger {
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
-        let rows = sqlx::query("SELECT id, name, created_at_ms FROM agents ORDER BY name")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name, created_at_ms FROM agents ORDER BY name").fetch_all(self.pool()).await?;
         Ok(rows
             .iter()
-            .map(|r| Agent {
-                id: r.get("id"),
-                name: r.get("name"),
-                created_at_ms: r.get("created_at_ms"),
-            })
+            .map(|r| Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms") })
             .collect())
     }
 
     /// The agent with this name and key, or `None` when either is wrong.
     pub async fn authenticate(&self, name: &str, key: &str) -> Result<Option<Agent>> {
-        let row =
-            sqlx::query("SELECT id, name, key_sha256, created_at_ms FROM agents WHERE name = ?")
-                .bind(name)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms FROM agents WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.and_then(|r| {
             let stored: String = r.get("key_sha256");
             let given = key_hash(key);
             // Both are hex digests of equal length; compare without an early exit.
             let same = stored.len() == given.len()
-                && stored
-                    .bytes()
-                    .zip(given.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0;
-            same.then(|| Agent {
-                id: r.get("id"),
-                name: r.get("name"),
-                created_at_ms: r.get("created_at_ms"),
-            })
+                && stored.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            same.then(|| Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms") })
         }))
     }
 }
@@ -121,23 +94,11 @@ mod tests {
         let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
         let (agent, key) = ledger.add_agent("research").await.unwrap();
         assert_eq!(key.len(), 32);
-        assert_eq!(
-            ledger.authenticate("research", &key).await.unwrap(),
-            Some(agent.clone())
-        );
-        assert_eq!(
-            ledger.authenticate("research", "wrong").await.unwrap(),
-            None
-        );
+        assert_eq!(ledger.authenticate("research", &key).await.unwrap(), Some(agent.clone()));
+        assert_eq!(ledger.authenticate("research", "wrong").await.unwrap(), None);
         assert_eq!(ledger.authenticate("nobody", &key).await.unwrap(), None);
-        assert!(matches!(
-            ledger.add_agent("research").await,
-            Err(Error::AgentExists(_))
-        ));
-        assert!(matches!(
-            ledger.add_agent("a b").await,
-            Err(Error::BadAgentName(_))
-        ));
+        assert!(matches!(ledger.add_agent("research").await, Err(Error::AgentExists(_))));
+        assert!(matches!(ledger.add_agent("a b").await, Err(Error::BadAgentName(_))));
         assert_eq!(ledger.agents().await.unwrap(), vec![agent]);
     }
 }

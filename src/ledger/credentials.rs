@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{Ledger, Result, now_ms};
+use super::{Ledger, Result};
 
 /// A kept proof and where it was earned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,12 +16,7 @@ pub struct Credential {
 
 impl Ledger {
     /// The proof to send with a request for `path` on `origin`.
-    pub async fn credential(
-        &self,
-        agent_id: i64,
-        origin: &str,
-        path: &str,
-    ) -> Result<Option<Credential>> {
+    pub async fn credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
         let row = sqlx::query(
             "SELECT authorization, path FROM credentials WHERE agent_id = ? AND origin = ? \
              ORDER BY (path = ?) DESC, created_at_ms DESC LIMIT 1",
@@ -31,10 +26,7 @@ impl Ledger {
         .bind(path)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| Credential {
-            authorization: r.get("authorization"),
-            path: r.get("path"),
-        }))
+        Ok(row.map(|r| Credential { authorization: r.get("authorization"), path: r.get("path") }))
     }
 
     pub async fn keep_credential(
@@ -55,27 +47,20 @@ impl Ledger {
         .bind(path)
         .bind(authorization)
         .bind(payment_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
     /// Drops a proof the server rejected.
-    pub async fn drop_credential(
-        &self,
-        agent_id: i64,
-        origin: &str,
-        authorization: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "DELETE FROM credentials WHERE agent_id = ? AND origin = ? AND authorization = ?",
-        )
-        .bind(agent_id)
-        .bind(origin)
-        .bind(authorization)
-        .execute(self.pool())
-        .await?;
+    pub async fn drop_credential(&self, agent_id: i64, origin: &str, authorization: &str) -> Result<()> {
+        sqlx::query("DELETE FROM credentials WHERE agent_id = ? AND origin = ? AND authorization = ?")
+            .bind(agent_id)
+            .bind(origin)
+            .bind(authorization)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 }

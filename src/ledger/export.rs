@@ -123,18 +123,7 @@ pub fn to_table(rows: &[PaymentRow]) -> String {
     if rows.is_empty() {
         return "No payments yet.\n".into();
     }
-    let header = [
-        "ID",
-        "WHEN (UTC)",
-        "AGENT",
-        "REQUEST",
-        "KIND",
-        "SATS",
-        "FEE",
-        "STATUS",
-        "DELIVERED",
-        "REQUEST ID",
-    ];
+    let header = ["ID", "WHEN (UTC)", "AGENT", "REQUEST", "KIND", "SATS", "FEE", "STATUS", "DELIVERED", "REQUEST ID"];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for r in rows {
         let status = match &r.reason {
@@ -148,10 +137,7 @@ pub fn to_table(rows: &[PaymentRow]) -> String {
         };
         lines.push(vec![
             r.id.to_string(),
-            r.created_at
-                .get(..19)
-                .unwrap_or(&r.created_at)
-                .replace('T', " "),
+            r.created_at.get(..19).unwrap_or(&r.created_at).replace('T', " "),
             r.agent.clone(),
             format!("{} {}://{}{}", r.method, r.scheme, r.host, r.path),
             r.challenge_kind.clone(),
@@ -162,22 +148,11 @@ pub fn to_table(rows: &[PaymentRow]) -> String {
             r.request_id.clone(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for line in lines {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
+        let cells: Vec<String> = line.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }

@@ -1,31 +1,35 @@
 //! The SQLite ledger (sqlx; schema in `migrations/`): agents and their keys, every payment Purser decided
 //! on, and the credentials kept for reuse. The file is created readable by the user only.
 //!
-//! - [`agents`]: creating agents and checking their keys.
+//! - [`agents`]: creating agents and checking their keys; pausing them.
 //! - [`payments`]: the reserve → settle/fail → delivered steps, each written before the next one starts.
+//! - [`policy_store`]: budgets, thresholds, remembered rules, pauses, breakers, and the snapshot a decision
+//!   is made on.
+//! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.
 //! - [`credentials`]: proofs kept per agent and origin.
 //! - [`export`]: the rows as a table, JSON or CSV.
 
 pub mod agents;
+pub mod alerts;
 pub mod credentials;
 pub mod export;
 pub mod payments;
+pub mod policy_store;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use crate::policy::clock::{self, Clock};
+use crate::units::Msats;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot prepare the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("ledger database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("ledger migration failed: {0}")]
@@ -34,21 +38,49 @@ pub enum Error {
     BadAgentName(String),
     #[error("an agent named `{0}` already exists")]
     AgentExists(String),
+    #[error("no agent is named `{0}`")]
+    NoSuchAgent(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no {0} has id {1}")]
+    NotFound(&'static str, i64),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Milliseconds since the Unix epoch, UTC: how the ledger stores time.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+/// The policy knobs that live outside the database (see [`crate::config::ConfigFile`]).
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    /// Calendar budget windows are computed in this zone.
+    pub time_zone: jiff::tz::TimeZone,
+    /// An agent spending more than this in a minute raises an alert.
+    pub velocity_limit_per_minute: Msats,
+    /// An invoice this many percent above an endpoint's usual price raises an alert.
+    pub price_alert_margin_pct: u64,
+    /// This many paid requests in a row that are not delivered trip the endpoint's breaker.
+    pub breaker_failures: u32,
+    /// A tripped breaker resets itself after this long.
+    pub breaker_cooldown_ms: i64,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            time_zone: crate::policy::period::system_time_zone(),
+            velocity_limit_per_minute: Msats::from_sats(1_000),
+            price_alert_margin_pct: 50,
+            breaker_failures: 3,
+            breaker_cooldown_ms: 10 * 60 * 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pool: SqlitePool,
+    /// Every timestamp the ledger writes, and every budget window, comes from here.
+    clock: Arc<dyn Clock>,
+    policy: Arc<PolicySettings>,
 }
 
 impl Ledger {
@@ -64,24 +96,37 @@ impl Ledger {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Ledger { pool })
+        Ok(Ledger { pool, clock: clock::system(), policy: Arc::new(PolicySettings::default()) })
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_policy(mut self, policy: PolicySettings) -> Self {
+        self.policy = Arc::new(policy);
+        self
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Milliseconds since the Unix epoch, UTC, by the ledger's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn policy(&self) -> &PolicySettings {
+        &self.policy
+    }
 }
 
 fn private_dir(dir: &Path) -> Result<()> {
-    let err = |source| Error::DataDir {
-        path: dir.display().to_string(),
-        source,
-    };
+    let err = |source| Error::DataDir { path: dir.display().to_string(), source };
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(err)?;
         #[cfg(unix)]
@@ -95,10 +140,7 @@ fn private_dir(dir: &Path) -> Result<()> {
 
 /// Creates the database file as owner-only before SQLite opens it.
 fn private_file(path: &Path) -> Result<()> {
-    let err = |source| Error::DataDir {
-        path: path.display().to_string(),
-        source,
-    };
+    let err = |source| Error::DataDir { path: path.display().to_string(), source };
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).append(true);
     #[cfg(unix)]

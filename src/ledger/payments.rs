@@ -1,12 +1,16 @@
-//! Payment rows through their life: a row is reserved (`pending`) in one transaction that checks for a
-//! duplicate invoice and asks the policy; only then is the wallet asked; the outcome is written before the
-//! request is retried; the retry's status is written last.
+//! Payment rows through their life: a row is reserved (`pending`) in one `BEGIN IMMEDIATE` transaction that
+//! checks for a duplicate invoice, reads the policy snapshot and decides; only then is the wallet asked; the
+//! outcome is written before the request is retried; the retry's status is written last. Alerts that a
+//! reservation causes are written in the same transaction.
 
-use sqlx::Row;
+use serde_json::json;
+use sqlx::{Row, SqliteConnection};
 
-use super::{Ledger, Result, now_ms};
+use super::alerts::{self, Alert, NewAlert};
+use super::policy_store::{self, spent};
+use super::{Ledger, Result};
 use crate::config::fee_reserve;
-use crate::policy::{self, Decision, Limits};
+use crate::policy::{self, BudgetUse, Decision, Period, Scope};
 use crate::units::{Msats, PaymentHash, Preimage};
 
 /// What is known of a payment when Purser decides on it.
@@ -14,8 +18,10 @@ use crate::units::{Msats, PaymentHash, Preimage};
 pub struct NewPayment {
     pub request_id: String,
     pub agent_id: i64,
+    pub agent: String,
     pub method: String,
     pub scheme: String,
+    /// `host[:port]`, lowercase.
     pub host: String,
     pub path: String,
     pub challenge_kind: String,
@@ -24,19 +30,26 @@ pub struct NewPayment {
     pub invoice: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reservation {
     /// A `pending` row exists: ask the wallet now.
-    Reserved { payment_id: i64, decision: String },
-    /// This invoice was paid before: its proof can be reused, nothing is paid again.
+    Reserved { payment_id: i64, decision: String, alerts: Vec<Alert> },
+    /// This agent paid this invoice on this host before: its proof is reused, nothing is paid again.
     AlreadyPaid { payment_id: i64, preimage: Preimage },
-    /// This invoice is being paid by another request right now, or its outcome is not known yet.
+    /// This invoice is being paid for another request right now.
     InFlight,
+    /// This invoice was paid or tried before and cannot be paid again (another agent or host, an unknown
+    /// outcome, a bad preimage): the reason code and its explanation.
+    Duplicate { reason: &'static str, explanation: String },
+    /// Within budgets but above the auto-approve limit: a person decides. Nothing is written yet.
+    NeedsApproval { explanation: String, details: serde_json::Value },
     /// The policy said no; a `refused` row records it.
     Refused {
         payment_id: i64,
         reason: &'static str,
         explanation: String,
+        details: serde_json::Value,
+        alerts: Vec<Alert>,
     },
 }
 
@@ -51,7 +64,7 @@ pub enum Outcome {
     Failed {
         reason: String,
     },
-    /// Asked, and no answer: money may have left. Stays counted against limits.
+    /// Asked, and no clear answer: money may have left. Stays counted against limits.
     Unknown {
         reason: String,
     },
@@ -62,83 +75,97 @@ pub enum Outcome {
     },
 }
 
+fn clamp(m: Msats) -> i64 {
+    i64::try_from(m.0).unwrap_or(i64::MAX)
+}
+
 impl Ledger {
-    /// Reserves a payment under the policy, in one `BEGIN IMMEDIATE` transaction so concurrent requests
-    /// see each other's reservations.
-    pub async fn reserve(&self, p: &NewPayment, limits: &Limits) -> Result<Reservation> {
+    /// Decides on a payment under the policy and, when it may go ahead, reserves it. `approved` says a person
+    /// already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
+    pub async fn reserve(&self, p: &NewPayment, approved: bool) -> Result<Reservation> {
         let amount = p.amount.unwrap_or_default();
         let hash = p.payment_hash.map(|h| h.to_hex());
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let existing = sqlx::query(
-            "SELECT id, status, preimage FROM payments WHERE payment_hash = ? AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')",
+            "SELECT id, status, preimage, agent_id, host FROM payments WHERE payment_hash = ? \
+             AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')",
         )
         .bind(&hash)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = existing {
             let status: String = row.get("status");
+            let same_requester = row.get::<i64, _>("agent_id") == p.agent_id && row.get::<String, _>("host") == p.host;
             let pre: Option<String> = row.get("preimage");
             tx.commit().await?;
-            return Ok(
-                match (status.as_str(), pre.as_deref().and_then(Preimage::from_hex)) {
-                    ("settled", Some(preimage)) => Reservation::AlreadyPaid {
-                        payment_id: row.get("id"),
-                        preimage,
-                    },
-                    _ => Reservation::InFlight,
+            return Ok(match (status.as_str(), pre.as_deref().and_then(Preimage::from_hex)) {
+                ("settled", Some(preimage)) if same_requester => {
+                    Reservation::AlreadyPaid { payment_id: row.get("id"), preimage }
+                }
+                ("pending", _) => Reservation::InFlight,
+                ("settled", _) => Reservation::Duplicate {
+                    reason: "invoice_already_paid",
+                    explanation:
+                        "this invoice was already paid for another agent or API; Purser does not pay it again \
+                                  nor hand its proof across"
+                            .into(),
                 },
-            );
+                (other, _) => Reservation::Duplicate {
+                    reason: if other == "unknown" { "payment_unknown" } else { "bad_preimage" },
+                    explanation: format!(
+                        "this invoice was sent to the wallet before and its outcome is `{other}`; Purser does not \
+                         send it again"
+                    ),
+                },
+            });
         }
-        let committed: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status = 'pending' OR status = 'unknown' \
-             THEN MAX(COALESCE(fee_msat, 0), fee_reserve_msat) ELSE COALESCE(fee_msat, 0) END), 0) \
-             FROM payments WHERE agent_id = ? AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')",
-        )
-        .bind(p.agent_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let snapshot = policy_store::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
         let reserve = fee_reserve(amount);
-        let figures = policy::Figures {
-            amount,
-            fee_reserve: reserve,
-            agent_committed: Msats(committed.max(0) as u64),
+        let request = policy::Request { agent: p.agent.clone(), amount, fee_reserve: reserve, approved };
+        let decision = policy::decide(&snapshot, &request);
+        let now = self.now_ms();
+        let outcome = match decision {
+            Decision::Ask(explanation) => {
+                tx.commit().await?;
+                let details = policy::tightest(&snapshot.budgets, &request)
+                    .map(|b| json!({"budget_id": b.budget.id, "budget": b.budget.describe(), "remaining_msat": b.remaining().0}))
+                    .unwrap_or(json!({}));
+                return Ok(Reservation::NeedsApproval { explanation, details });
+            }
+            Decision::Allow(decision) => {
+                let alerts = allow_alerts(&mut tx, self, p, amount, reserve, &snapshot.budgets, now).await?;
+                let id = insert(&mut tx, p, "pending", &decision, None, reserve, now).await?;
+                let ids = record_all(&mut tx, &alerts, id, now).await?;
+                (Ok((id, decision)), ids)
+            }
+            Decision::Refuse { reason, explanation, details } => {
+                let mut alerts = Vec::new();
+                if reason == "budget_exceeded" {
+                    if let Some(b) = policy::tightest(&snapshot.budgets, &request) {
+                        alerts.extend(crossing(b, 100, p, "reached: a payment was refused"));
+                    }
+                }
+                let id = insert(&mut tx, p, "refused", &explanation, Some(reason), Msats(0), now).await?;
+                let ids = record_all(&mut tx, &alerts, id, now).await?;
+                (Err((id, reason, explanation, details)), ids)
+            }
         };
-        let decision = policy::decide(limits, &figures);
-        let (status, text, reason) = match &decision {
-            Decision::Allow(text) => ("pending", text.clone(), None),
-            Decision::Refuse {
-                reason,
-                explanation,
-            } => ("refused", explanation.clone(), Some(*reason)),
-        };
-        let id = insert(&mut tx, p, status, &text, reason, reserve).await?;
         tx.commit().await?;
-        Ok(match decision {
-            Decision::Allow(decision) => Reservation::Reserved {
-                payment_id: id,
-                decision,
-            },
-            Decision::Refuse {
-                reason,
-                explanation,
-            } => Reservation::Refused {
-                payment_id: id,
-                reason,
-                explanation,
-            },
+        let (result, alert_ids) = outcome;
+        let alerts = self.alerts_by_id(&alert_ids).await?;
+        Ok(match result {
+            Ok((payment_id, decision)) => Reservation::Reserved { payment_id, decision, alerts },
+            Err((payment_id, reason, explanation, details)) => {
+                Reservation::Refused { payment_id, reason, explanation, details, alerts }
+            }
         })
     }
 
-    /// Records a 402 Purser did not pay before any policy was asked (unreadable challenge, bad invoice, a
-    /// body too large to replay…).
-    pub async fn record_refusal(
-        &self,
-        p: &NewPayment,
-        reason: &str,
-        explanation: &str,
-    ) -> Result<i64> {
+    /// Records a 402 Purser did not pay before or without a policy decision (unreadable challenge, bad
+    /// invoice, a body too large to replay, a person's denial, a wallet that cannot be reached…).
+    pub async fn record_refusal(&self, p: &NewPayment, reason: &str, explanation: &str) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
-        let id = insert(&mut tx, p, "refused", explanation, Some(reason), Msats(0)).await?;
+        let id = insert(&mut tx, p, "refused", explanation, Some(reason), Msats(0), self.now_ms()).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -146,59 +173,202 @@ impl Ledger {
     /// Writes the wallet's answer for a reserved payment.
     pub async fn finish(&self, payment_id: i64, outcome: &Outcome) -> Result<()> {
         let (status, reason, preimage, fee) = match outcome {
-            Outcome::Settled { preimage, fee } => {
-                ("settled", None, Some(preimage.to_hex()), Some(fee.0 as i64))
-            }
+            Outcome::Settled { preimage, fee } => ("settled", None, Some(preimage.to_hex()), Some(clamp(*fee))),
             Outcome::Failed { reason } => ("failed", Some(reason.as_str()), None, None),
             Outcome::Unknown { reason } => ("unknown", Some(reason.as_str()), None, None),
-            Outcome::BadPreimage { preimage, fee } => (
-                "bad_preimage",
-                Some("bad_preimage"),
-                Some(preimage.to_hex()),
-                Some(fee.0 as i64),
-            ),
+            Outcome::BadPreimage { preimage, fee } => {
+                ("bad_preimage", Some("bad_preimage"), Some(preimage.to_hex()), Some(clamp(*fee)))
+            }
         };
-        sqlx::query(
-            "UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? WHERE id = ?",
-        )
-        .bind(status)
-        .bind(reason)
-        .bind(preimage)
-        .bind(fee)
-        .bind(now_ms())
-        .bind(payment_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Writes the status the upstream answered the paid retry with; 2xx and 3xx count as delivered.
-    pub async fn record_delivery(
-        &self,
-        payment_id: i64,
-        upstream_status: Option<u16>,
-    ) -> Result<()> {
-        let delivered = upstream_status.map(|s| (200..400).contains(&s));
-        sqlx::query("UPDATE payments SET upstream_status = ?, delivered = ?, updated_at_ms = ? WHERE id = ?")
-            .bind(upstream_status.map(i64::from))
-            .bind(delivered)
-            .bind(now_ms())
+        sqlx::query("UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? WHERE id = ?")
+            .bind(status)
+            .bind(reason)
+            .bind(preimage)
+            .bind(fee)
+            .bind(self.now_ms())
             .bind(payment_id)
             .execute(self.pool())
             .await?;
         Ok(())
     }
+
+    /// Writes the status the upstream answered the paid retry with (2xx and 3xx count as delivered; `None`
+    /// means no answer), and trips the endpoint's breaker when it answered 402 again or the last payments in a
+    /// row were not delivered. Returns the alerts that raised.
+    pub async fn record_delivery(&self, payment_id: i64, upstream_status: Option<u16>) -> Result<Vec<Alert>> {
+        let delivered = upstream_status.is_some_and(|s| (200..400).contains(&s));
+        let now = self.now_ms();
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE payments SET upstream_status = ?, delivered = ?, updated_at_ms = ? WHERE id = ?")
+            .bind(upstream_status.map(i64::from))
+            .bind(delivered)
+            .bind(now)
+            .bind(payment_id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query("SELECT host, path, agent_id FROM payments WHERE id = ?")
+            .bind(payment_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (host, path, agent_id): (String, String, i64) = (row.get("host"), row.get("path"), row.get("agent_id"));
+        let n = i64::from(self.policy().breaker_failures.max(1));
+        let reason = if upstream_status == Some(402) {
+            Some("it answered 402 again right after a payment".to_string())
+        } else if !delivered {
+            let recent: Vec<Option<bool>> = sqlx::query_scalar(
+                "SELECT delivered FROM payments WHERE host = ? AND path = ? AND status = 'settled' AND delivered IS NOT NULL \
+                 ORDER BY id DESC LIMIT ?",
+            )
+            .bind(&host)
+            .bind(&path)
+            .bind(n)
+            .fetch_all(&mut *tx)
+            .await?;
+            (recent.len() as i64 == n && recent.iter().all(|d| *d == Some(false)))
+                .then(|| format!("{n} paid requests in a row were not delivered"))
+        } else {
+            None
+        };
+        let mut ids = Vec::new();
+        if let Some(reason) = reason {
+            sqlx::query(
+                "INSERT INTO breakers (host, path, reason, tripped_at_ms) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (host, path) DO UPDATE SET reason = excluded.reason, tripped_at_ms = excluded.tripped_at_ms",
+            )
+            .bind(&host)
+            .bind(&path)
+            .bind(&reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let alert = NewAlert {
+                kind: "breaker_tripped",
+                agent_id: Some(agent_id),
+                host: Some(host.clone()),
+                budget_id: None,
+                message: format!("payments to {host}{path} are stopped: {reason}"),
+                dedupe_key: Some(format!("breaker:{host}{path}:{now}")),
+            };
+            ids.extend(alerts::record(&mut tx, &alert, Some(payment_id), now).await?);
+        }
+        tx.commit().await?;
+        self.alerts_by_id(&ids).await
+    }
+}
+
+async fn record_all(conn: &mut SqliteConnection, alerts: &[NewAlert], payment_id: i64, now: i64) -> Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for a in alerts {
+        ids.extend(alerts::record(conn, a, Some(payment_id), now).await?);
+    }
+    Ok(ids)
+}
+
+/// The budget-crossing alert for `level` percent of `b`, once per budget window.
+fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) -> Option<NewAlert> {
+    let window = b.window_start_ms?;
+    Some(NewAlert {
+        kind: "budget_crossing",
+        agent_id: Some(p.agent_id),
+        host: Some(p.host.clone()),
+        budget_id: Some(b.budget.id),
+        message: format!("{} {level} % {what} ({} of {} used)", b.budget.describe(), b.used, b.budget.limit),
+        dedupe_key: Some(format!("budget:{}:{level}:{window}", b.budget.id)),
+    })
+}
+
+/// Alerts a payment that goes ahead may raise: budget crossings, velocity, a first payment to an API, a price
+/// above the endpoint's usual.
+async fn allow_alerts(
+    conn: &mut SqliteConnection,
+    ledger: &Ledger,
+    p: &NewPayment,
+    amount: Msats,
+    reserve: Msats,
+    budgets: &[BudgetUse],
+    now: i64,
+) -> Result<Vec<NewAlert>> {
+    let mut out = Vec::new();
+    for b in budgets.iter().filter(|b| b.budget.period != Period::Request && b.budget.limit.0 > 0) {
+        let before = b.used.0 as u128 * 100;
+        let after = (b.used.0 + amount.0 + reserve.0) as u128 * 100;
+        for level in [50u64, 80, 100] {
+            let mark = level as u128 * b.budget.limit.0 as u128;
+            if before < mark && after >= mark {
+                let after_use = BudgetUse { used: Msats(b.used.0 + amount.0 + reserve.0), ..b.clone() };
+                out.extend(crossing(&after_use, level, p, "crossed"));
+            }
+        }
+    }
+    let limit = ledger.policy().velocity_limit_per_minute;
+    let agent_scope = Scope { agent_id: Some(p.agent_id), ..Scope::default() };
+    let last_minute = spent(conn, &agent_scope, now - 60_000).await?;
+    if last_minute <= limit && Msats(last_minute.0 + amount.0) > limit {
+        out.push(NewAlert {
+            kind: "velocity",
+            agent_id: Some(p.agent_id),
+            host: Some(p.host.clone()),
+            budget_id: None,
+            message: format!("agent {} spent more than {} in a minute", p.agent, limit),
+            dedupe_key: Some(format!("velocity:{}:{}", p.agent_id, now / 60_000)),
+        });
+    }
+    let host_paid_before: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM payments WHERE host = ? AND status IN ('pending', 'settled', 'unknown', 'bad_preimage'))",
+    )
+    .bind(&p.host)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !host_paid_before {
+        out.push(NewAlert {
+            kind: "first_payment_to_api",
+            agent_id: Some(p.agent_id),
+            host: Some(p.host.clone()),
+            budget_id: None,
+            message: format!("first payment to {} ({} by agent {})", p.host, amount, p.agent),
+            dedupe_key: Some(format!("first:{}", p.host)),
+        });
+    }
+    let usual: Option<(i64, f64)> = sqlx::query_as(
+        "SELECT COUNT(*), AVG(amount_msat) FROM (SELECT amount_msat FROM payments WHERE host = ? AND path = ? \
+         AND status = 'settled' ORDER BY id DESC LIMIT 20) HAVING COUNT(*) >= 3",
+    )
+    .bind(&p.host)
+    .bind(&p.path)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((_, avg)) = usual {
+        let margin = 1.0 + ledger.policy().price_alert_margin_pct as f64 / 100.0;
+        if amount.0 as f64 > avg * margin {
+            out.push(NewAlert {
+                kind: "price_above_usual",
+                agent_id: Some(p.agent_id),
+                host: Some(p.host.clone()),
+                budget_id: None,
+                message: format!(
+                    "{}{} asked {}, above its usual {} by more than {} %",
+                    p.host,
+                    p.path,
+                    amount,
+                    Msats(avg as u64),
+                    ledger.policy().price_alert_margin_pct
+                ),
+                dedupe_key: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 async fn insert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    conn: &mut SqliteConnection,
     p: &NewPayment,
     status: &str,
     decision: &str,
     reason: Option<&str>,
     reserve: Msats,
+    now: i64,
 ) -> Result<i64> {
-    let now = now_ms();
     let done = sqlx::query(
         "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
          fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, created_at_ms, updated_at_ms) \
@@ -211,8 +381,8 @@ async fn insert(
     .bind(&p.host)
     .bind(&p.path)
     .bind(&p.challenge_kind)
-    .bind(p.amount.map(|a| a.0 as i64))
-    .bind(reserve.0 as i64)
+    .bind(p.amount.map(clamp))
+    .bind(clamp(reserve))
     .bind(p.payment_hash.map(|h| h.to_hex()))
     .bind(&p.invoice)
     .bind(status)
@@ -220,7 +390,7 @@ async fn insert(
     .bind(decision)
     .bind(now)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(done.last_insert_rowid())
 }

@@ -1,110 +1,233 @@
-//! The one decision point for "may this payment go ahead?": pure, over figures the ledger reads inside the
-//! same transaction that reserves the payment. The first policy is two caps: per request, and per agent in
-//! all. The full engine (budgets, thresholds, approvals) replaces [`decide`] and keeps its place.
+//! The one decision point for "may this payment go ahead?": pure, over a [`Snapshot`] the ledger reads inside
+//! the same transaction that then writes the payment row, so concurrent requests never overspend.
+//!
+//! In order: a pause refuses (`payments_paused`); a tripped circuit breaker refuses (`loop_detected`);
+//! every budget that applies must have room (the tightest decides, `budget_exceeded`); then the most specific
+//! threshold routes the amount — up to its auto-approve limit it is paid, up to its ask limit it waits for a
+//! person (unless a remembered rule covers it, or a person already approved it), above that it is refused
+//! (`over_threshold_denied`).
+//!
+//! - [`scope`]: what a budget, threshold or rule applies to.
+//! - [`period`]: budget periods and their windows in the user's time zone.
+//! - [`clock`]: injectable time.
+
+pub mod clock;
+pub mod period;
+pub mod scope;
+
+use serde::Serialize;
+use serde_json::json;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use period::Period;
+pub use scope::Scope;
 
 use crate::units::Msats;
 
-/// The user's limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_per_request: Msats,
-    pub max_per_agent: Msats,
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Budget {
+    pub id: i64,
+    pub scope: Scope,
+    pub period: Period,
+    pub limit: Msats,
+    pub expires_at_ms: Option<i64>,
+    pub note: Option<String>,
 }
 
-/// What the ledger knows at decision time.
-#[derive(Debug, Clone, Copy)]
-pub struct Figures {
-    /// The invoice's amount.
+impl Budget {
+    /// E.g. "daily budget of agent research (100 sats)".
+    pub fn describe(&self) -> String {
+        format!("{} budget #{} of {} ({})", self.period.adjective(), self.id, self.scope.describe(), self.limit)
+    }
+}
+
+/// A budget with what its current window has used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetUse {
+    pub budget: Budget,
+    pub used: Msats,
+    /// `None` for per-request budgets.
+    pub window_start_ms: Option<i64>,
+}
+
+impl BudgetUse {
+    pub fn remaining(&self) -> Msats {
+        Msats(self.budget.limit.0.saturating_sub(self.used.0))
+    }
+
+    /// What a payment of `amount` adds to this budget: per-request budgets look at the amount alone, the
+    /// others also hold back the fee reserve while the payment is in flight.
+    pub fn demand(&self, amount: Msats, fee_reserve: Msats) -> Msats {
+        match self.budget.period {
+            Period::Request => amount,
+            _ => Msats(amount.0 + fee_reserve.0),
+        }
+    }
+
+    fn details(&self) -> serde_json::Value {
+        json!({
+            "id": self.budget.id,
+            "scope": self.budget.scope.describe(),
+            "period": self.budget.period.adjective(),
+            "limit_msat": self.budget.limit.0,
+            "used_msat": self.used.0,
+            "remaining_msat": self.remaining().0,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Threshold {
+    pub id: i64,
+    pub scope: Scope,
+    /// Paid at once up to here.
+    pub auto_max: Msats,
+    /// Asked up to here; refused above.
+    pub ask_max: Msats,
+}
+
+/// "Approve this API up to N sats per day for this agent."
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    pub id: i64,
+    pub scope: Scope,
+    pub max_per_day: Msats,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleUse {
+    pub rule: Rule,
+    /// What the agent spent on the rule's API today.
+    pub used_today: Msats,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BreakerTrip {
+    pub host: String,
+    pub path: String,
+    pub reason: String,
+    pub tripped_at_ms: i64,
+}
+
+/// Everything the decision needs, read from the ledger in the reserving transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub paused_all: bool,
+    pub agent_paused: bool,
+    pub breaker: Option<BreakerTrip>,
+    /// Every active budget that applies.
+    pub budgets: Vec<BudgetUse>,
+    /// The most specific threshold that applies.
+    pub threshold: Option<Threshold>,
+    /// A remembered rule that applies, if any.
+    pub rule: Option<RuleUse>,
+}
+
+/// The payment being decided on.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub agent: String,
     pub amount: Msats,
-    /// The most the routing fee may add while the payment is pending.
     pub fee_reserve: Msats,
-    /// What the agent has already spent or has in flight: settled amounts and fees, plus pending amounts
-    /// with their fee reserve.
-    pub agent_committed: Msats,
+    /// A person already approved this payment.
+    pub approved: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Pay; the text says which rule allowed it.
+    /// Pay; the text names the rule that allowed it.
     Allow(String),
-    /// Do not pay: a reason code and the text a person reads.
-    Refuse {
-        reason: &'static str,
-        explanation: String,
-    },
+    /// Wait for a person.
+    Ask(String),
+    /// Do not pay: a reason code, the text a person reads, and the same in machine-readable form.
+    Refuse { reason: &'static str, explanation: String, details: serde_json::Value },
 }
 
-pub fn decide(limits: &Limits, f: &Figures) -> Decision {
-    if f.amount > limits.max_per_request {
+/// The budget with the least room after this payment: the one that decides.
+pub fn tightest<'a>(budgets: &'a [BudgetUse], r: &Request) -> Option<&'a BudgetUse> {
+    budgets.iter().min_by_key(|b| b.remaining().0 as i128 - b.demand(r.amount, r.fee_reserve).0 as i128)
+}
+
+pub fn decide(s: &Snapshot, r: &Request) -> Decision {
+    if s.paused_all || s.agent_paused {
+        let whom =
+            if s.paused_all { "all payments are paused".to_string() } else { format!("agent {} is paused", r.agent) };
         return Decision::Refuse {
-            reason: "over_request_limit",
-            explanation: format!(
-                "{} is above the per-request limit of {}",
-                f.amount, limits.max_per_request
-            ),
+            reason: "payments_paused",
+            explanation: format!("{whom}; resume with `purser resume`"),
+            details: json!({"paused": if s.paused_all { "all" } else { "agent" }}),
         };
     }
-    let after = Msats(f.agent_committed.0 + f.amount.0 + f.fee_reserve.0);
-    if after > limits.max_per_agent {
+    if let Some(trip) = &s.breaker {
         return Decision::Refuse {
-            reason: "budget_exceeded",
+            reason: "loop_detected",
             explanation: format!(
-                "the agent has {} spent or in flight; {} more (with up to {} fee) would pass its limit of {}",
-                f.agent_committed, f.amount, f.fee_reserve, limits.max_per_agent
+                "payments to {}{} are stopped: {}; reset with `purser breaker reset`",
+                trip.host, trip.path, trip.reason
             ),
+            details: json!({"breaker": trip}),
         };
     }
-    Decision::Allow(format!(
-        "within the per-request limit of {} and the agent's limit of {} ({} used before)",
-        limits.max_per_request, limits.max_per_agent, f.agent_committed
+    let tight = tightest(&s.budgets, r);
+    if let Some(b) = tight {
+        let demand = b.demand(r.amount, r.fee_reserve);
+        if demand > b.remaining() {
+            return Decision::Refuse {
+                reason: "budget_exceeded",
+                explanation: format!(
+                    "{}: {} used, {} left; this payment needs {}",
+                    b.budget.describe(),
+                    b.used,
+                    b.remaining(),
+                    demand
+                ),
+                details: json!({"budget": b.details(), "needed_msat": demand.0}),
+            };
+        }
+    }
+    let room = tight
+        .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.remaining()))
+        .unwrap_or_default();
+    let Some(t) = &s.threshold else {
+        return Decision::Allow(format!("no threshold applies{room}"));
+    };
+    let scope = t.scope.describe();
+    if r.amount > t.ask_max {
+        return Decision::Refuse {
+            reason: "over_threshold_denied",
+            explanation: format!("{} is above the ask limit of {} for {scope}", r.amount, t.ask_max),
+            details: json!({"threshold": {"id": t.id, "scope": scope, "auto_max_msat": t.auto_max.0, "ask_max_msat": t.ask_max.0}}),
+        };
+    }
+    if r.amount <= t.auto_max {
+        return Decision::Allow(format!(
+            "auto-approved: {} is within the auto-approve limit of {} for {scope}{room}",
+            r.amount, t.auto_max
+        ));
+    }
+    if r.approved {
+        return Decision::Allow(format!(
+            "approved by a person ({} is above the auto-approve limit of {}){room}",
+            r.amount, t.auto_max
+        ));
+    }
+    if let Some(u) = &s.rule {
+        if u.used_today.0 + r.amount.0 <= u.rule.max_per_day.0 {
+            return Decision::Allow(format!(
+                "remembered rule #{}: {} up to {} a day, {} used today{room}",
+                u.rule.id,
+                u.rule.scope.describe(),
+                u.rule.max_per_day,
+                u.used_today
+            ));
+        }
+    }
+    Decision::Ask(format!(
+        "{} is above the auto-approve limit of {} for {scope} and within its ask limit of {}{room}",
+        r.amount, t.auto_max, t.ask_max
     ))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: Limits = Limits {
-        max_per_request: Msats(100_000),
-        max_per_agent: Msats(300_000),
-    };
-
-    fn figures(amount_sats: u64, committed_sats: u64) -> Figures {
-        Figures {
-            amount: Msats::from_sats(amount_sats),
-            fee_reserve: Msats(1_000),
-            agent_committed: Msats::from_sats(committed_sats),
-        }
-    }
-
-    #[test]
-    fn per_request_cap() {
-        assert!(matches!(
-            decide(&LIMITS, &figures(100, 0)),
-            Decision::Allow(_)
-        ));
-        assert!(matches!(
-            decide(&LIMITS, &figures(101, 0)),
-            Decision::Refuse {
-                reason: "over_request_limit",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn per_agent_cap_counts_the_fee_reserve() {
-        assert!(matches!(
-            decide(&LIMITS, &figures(99, 200)),
-            Decision::Allow(_)
-        ));
-        // 200 + 100 + 1 sat of fee reserve passes 300.
-        assert!(matches!(
-            decide(&LIMITS, &figures(100, 200)),
-            Decision::Refuse {
-                reason: "budget_exceeded",
-                ..
-            }
-        ));
-    }
-}
+mod tests;

@@ -11,9 +11,7 @@ pub fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (name, key) = text.split_once(':')?;
     Some((name.to_string(), key.to_string()))
@@ -21,10 +19,7 @@ pub fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// The header value an agent sends (used by `purser` itself and by tests).
 pub fn basic(name: &str, key: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{name}:{key}"))
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{name}:{key}")))
 }
 
 #[cfg(test)]
@@ -34,10 +29,7 @@ mod tests {
     #[test]
     fn reads_basic_credentials() {
         let mut h = HeaderMap::new();
-        h.insert(
-            PROXY_AUTHORIZATION,
-            basic("research", "k:ey").parse().unwrap(),
-        );
+        h.insert(PROXY_AUTHORIZATION, basic("research", "k:ey").parse().unwrap());
         assert_eq!(credentials(&h), Some(("research".into(), "k:ey".into())));
         h.insert(PROXY_AUTHORIZATION, "Bearer x".parse().unwrap());
         assert_eq!(credentials(&h), None);

@@ -14,33 +14,23 @@ use super::body::{self, ProxyBody, RequestBody};
 use super::payer::PayContext;
 use super::refusal::{self, Failure};
 use super::target::{self, Target};
-use super::{Proxy, auth, headers, proof, tunnel};
+use super::{Proxy, auth, control, headers, proof, tunnel};
 use crate::challenge;
 use crate::ledger::agents::Agent;
 
 /// A new request id: time-ordered, unique enough to find one request in the ledger.
 pub fn new_request_id() -> String {
-    format!(
-        "req_{:011x}{:08x}",
-        crate::ledger::now_ms(),
-        rand::thread_rng().next_u32()
-    )
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    format!("req_{now_ms:011x}{:08x}", rand::thread_rng().next_u32())
 }
 
 /// The service function: every request gets an answer and a `Purser-Request-Id`.
-pub async fn handle(
-    proxy: Arc<Proxy>,
-    req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let request_id = new_request_id();
     let mut resp = match serve(&proxy, req, &request_id).await {
         Ok(resp) => resp,
         Err(failure) => {
-            tracing::info!(
-                request_id,
-                reason = failure.reason(),
-                "request ended by Purser"
-            );
+            tracing::info!(request_id, reason = failure.reason(), "request ended by Purser");
             refusal::response(&failure, &request_id)
         }
     };
@@ -50,23 +40,19 @@ pub async fn handle(
     Ok(resp)
 }
 
-async fn serve(
-    proxy: &Proxy,
-    req: Request<Incoming>,
-    request_id: &str,
-) -> Result<Response<ProxyBody>, Failure> {
+async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Result<Response<ProxyBody>, Failure> {
+    if req.uri().authority().is_none() && req.uri().path().starts_with(control::PREFIX) {
+        return Ok(control::handle(proxy, req).await);
+    }
     let agent = authenticate(proxy, req.headers()).await?;
     if req.method() == Method::CONNECT {
         return tunnel::connect(req).await;
     }
-    let target = target::resolve(req.uri()).map_err(|e| Failure::BadRequest {
-        reason: "not_proxied",
-        detail: e.to_string(),
-    })?;
+    let target =
+        target::resolve(req.uri()).map_err(|e| Failure::BadRequest { reason: "not_proxied", detail: e.to_string() })?;
     let (parts, incoming) = req.into_parts();
-    let body = body::buffer(incoming, proxy.settings.body_buffer_limit_bytes)
-        .await
-        .map_err(|e| Failure::BadRequest {
+    let body =
+        body::buffer(incoming, proxy.settings.body_buffer_limit_bytes).await.map_err(|e| Failure::BadRequest {
             reason: "request_body_unreadable",
             detail: format!("the request body could not be read: {e}"),
         })?;
@@ -75,26 +61,16 @@ async fn serve(
     let kept = if out_headers.contains_key(header::AUTHORIZATION) {
         None
     } else {
-        proxy
-            .ledger
-            .credential(agent.id, &origin, target.path())
-            .await
-            .ok()
-            .flatten()
+        proxy.ledger.credential(agent.id, &origin, target.path()).await.ok().flatten()
     };
-    if let Some(value) = kept
-        .as_ref()
-        .and_then(|c| HeaderValue::from_str(&c.authorization).ok())
-    {
+    if let Some(value) = kept.as_ref().and_then(|c| HeaderValue::from_str(&c.authorization).ok()) {
         out_headers.insert(header::AUTHORIZATION, value);
     }
     let (replay, first_body) = match body {
         RequestBody::Replayable(bytes) => (Some(bytes.clone()), body::full(bytes)),
         RequestBody::Streaming(stream) => (None, stream),
     };
-    let mut resp = proxy
-        .send(&parts.method, &target.uri, &out_headers, first_body)
-        .await?;
+    let mut resp = proxy.send(&parts.method, &target.uri, &out_headers, first_body).await?;
 
     if let Some(cred) = &kept
         && matches!(resp.status().as_u16(), 401..=403)
@@ -103,23 +79,13 @@ async fn serve(
         // it. Earned elsewhere, it may still be good there. Either way, handle what the server says now.
         if cred.path == target.path() {
             tracing::info!(request_id, origin, "kept credential rejected; dropping it");
-            let _ = proxy
-                .ledger
-                .drop_credential(agent.id, &origin, &cred.authorization)
-                .await;
+            let _ = proxy.ledger.drop_credential(agent.id, &origin, &cred.authorization).await;
         }
         out_headers.remove(header::AUTHORIZATION);
         if resp.status() != StatusCode::PAYMENT_REQUIRED
             && let Some(bytes) = &replay
         {
-            resp = proxy
-                .send(
-                    &parts.method,
-                    &target.uri,
-                    &out_headers,
-                    body::full(bytes.clone()),
-                )
-                .await?;
+            resp = proxy.send(&parts.method, &target.uri, &out_headers, body::full(bytes.clone())).await?;
         }
     }
     if resp.status() != StatusCode::PAYMENT_REQUIRED {
@@ -129,13 +95,24 @@ async fn serve(
     // A 402: read its challenge (bounded), then pay and retry, or answer why not.
     let (resp_parts, resp_body) = resp.into_parts();
     let limit = proxy.settings.challenge_body_limit_bytes;
-    let (head, rest) =
-        body::read_bounded(resp_body, limit)
-            .await
-            .map_err(|e| Failure::BadGateway {
+    let read = tokio::time::timeout(proxy.settings.upstream_timeout, body::read_bounded(resp_body, limit));
+    let (head, rest) = match read.await {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => {
+            return Err(Failure::BadGateway {
                 reason: "upstream_body_unreadable",
                 detail: format!("the 402 response body could not be read: {e}"),
-            })?;
+            });
+        }
+        Err(_) => {
+            return Err(Failure::GatewayTimeout {
+                detail: format!(
+                    "the 402 response body did not arrive within {} s",
+                    proxy.settings.upstream_timeout.as_secs()
+                ),
+            });
+        }
+    };
     let passthrough = |head: Bytes, rest: Option<Incoming>| {
         let body = match rest {
             None => body::full(head),
@@ -154,39 +131,23 @@ async fn serve(
         // Not a Lightning challenge Purser knows: the agent sees the 402 as the server sent it.
         Err(challenge::Error::NoChallenge) => return Ok(passthrough(head, rest)),
         Err(e) => {
-            let ctx = pay_context(
-                request_id,
-                &agent,
-                &parts.method,
-                &target,
-                &resp_parts.headers,
-            );
+            let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
             let unknown = challenge::PaymentChallenge {
                 kind: challenge::ChallengeKind::L402,
                 invoice: String::new(),
                 payment_hash: None,
                 proof: challenge::ProofForm::PaymentHash(challenge::HashPlacement::Default),
             };
-            return Err(proxy
-                .refuse_unpaid(&ctx, &unknown, "malformed_challenge", e.to_string())
-                .await);
+            return Err(proxy.refuse_unpaid(&ctx, &unknown, None, "malformed_challenge", e.to_string()).await);
         }
     };
-    let ctx = pay_context(
-        request_id,
-        &agent,
-        &parts.method,
-        &target,
-        &resp_parts.headers,
-    );
+    let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
     let Some(replay) = replay else {
         let detail = format!(
             "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
             proxy.settings.body_buffer_limit_bytes
         );
-        return Err(proxy
-            .refuse_unpaid(&ctx, &ch, "body_too_large", detail)
-            .await);
+        return Err(proxy.refuse_unpaid(&ctx, &ch, None, "body_too_large", detail).await);
     };
     let proven = proxy.pay(&ctx, &ch).await?;
 
@@ -194,41 +155,27 @@ async fn serve(
         &ch.proof,
         &proven.payment_hash,
         &proven.preimage,
-        proof::Retry {
-            uri: target.uri.clone(),
-            headers: out_headers,
-            body: replay,
-            authorization: None,
-        },
+        proof::Retry { uri: target.uri.clone(), headers: out_headers, body: replay, authorization: None },
     );
-    let answer = proxy
-        .send(
-            &parts.method,
-            &retry.uri,
-            &retry.headers,
-            body::full(retry.body),
-        )
-        .await;
-    let status = answer.as_ref().ok().map(|r| r.status().as_u16());
-    if let Err(e) = proxy
-        .ledger
-        .record_delivery(proven.payment_id, status)
-        .await
-    {
-        tracing::error!(request_id, "cannot record delivery: {e}");
-    }
-    let answer = answer?;
-    if let (Some(auth), true) = (
-        &retry.authorization,
-        answer.status().is_success() || answer.status().is_redirection(),
-    ) && let Err(e) = proxy
-        .ledger
-        .keep_credential(agent.id, &origin, target.path(), auth, proven.payment_id)
-        .await
+    // The proof is kept as soon as it exists: if the retry fails, the agent's next try reuses it instead of
+    // paying again.
+    if let (Some(auth), Some(payment_id)) = (&retry.authorization, proven.payment_id)
+        && let Err(e) = proxy.ledger.keep_credential(agent.id, &origin, target.path(), auth, payment_id).await
     {
         tracing::warn!(request_id, "cannot keep the credential: {e}");
     }
-    Ok(to_agent(answer))
+    let answer = proxy.send(&parts.method, &retry.uri, &retry.headers, body::full(retry.body)).await;
+    let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+    if let Some(payment_id) = proven.payment_id {
+        match proxy.ledger.record_delivery(payment_id, status).await {
+            Ok(alerts) => proxy.emit_alerts(alerts),
+            Err(e) => tracing::error!(request_id, "cannot record delivery: {e}"),
+        }
+    }
+    if let (Some(auth), Some(401..=403)) = (&retry.authorization, status) {
+        let _ = proxy.ledger.drop_credential(agent.id, &origin, auth).await;
+    }
+    Ok(to_agent(answer?))
 }
 
 fn pay_context<'a>(
@@ -238,13 +185,7 @@ fn pay_context<'a>(
     target: &'a Target,
     challenge_headers: &'a HeaderMap,
 ) -> PayContext<'a> {
-    PayContext {
-        request_id,
-        agent,
-        method: method.as_str(),
-        target,
-        challenge_headers,
-    }
+    PayContext { request_id, agent, method: method.as_str(), target, challenge_headers }
 }
 
 async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failure> {
@@ -287,10 +228,7 @@ impl Proxy {
                 detail: format!("{authority} could not be reached: {}", error_chain(&e)),
             }),
             Err(_) => Err(Failure::GatewayTimeout {
-                detail: format!(
-                    "{authority} sent no response within {} s",
-                    self.settings.upstream_timeout.as_secs()
-                ),
+                detail: format!("{authority} sent no response within {} s", self.settings.upstream_timeout.as_secs()),
             }),
         }
     }

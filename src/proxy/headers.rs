@@ -80,15 +80,7 @@ mod tests {
         h.insert("content-length", "3".parse().unwrap());
         h.insert("authorization", "L402 a:b".parse().unwrap());
         let out = to_upstream(&h, http::Version::HTTP_11, true);
-        for gone in [
-            "connection",
-            "x-private",
-            "proxy-authorization",
-            "keep-alive",
-            "te",
-            "host",
-            "content-length",
-        ] {
+        for gone in ["connection", "x-private", "proxy-authorization", "keep-alive", "te", "host", "content-length"] {
             assert!(!out.contains_key(gone), "{gone} was forwarded");
         }
         assert_eq!(out["authorization"], "L402 a:b");

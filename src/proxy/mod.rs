@@ -8,10 +8,12 @@
 //! - [`payer`]: paying one challenge, step by step into the ledger.
 //! - [`proof`]: putting the proof on the retried request.
 //! - [`refusal`]: the one mapping from failures to HTTP answers.
+//! - [`control`]: the local control endpoint (`/_purser/…`) the CLI uses to list and answer approvals.
 //! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`tunnel`]: the pieces they use.
 
 pub mod auth;
 pub mod body;
+pub mod control;
 pub mod handler;
 pub mod headers;
 pub mod payer;
@@ -29,10 +31,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::approval::Approvals;
 use crate::config::Settings;
 use crate::events::Events;
 use crate::ledger::Ledger;
-use crate::policy::Limits;
 
 pub use payer::WalletHandle;
 
@@ -42,6 +44,10 @@ pub struct Proxy {
     pub ledger: Ledger,
     pub wallet: WalletHandle,
     pub events: Events,
+    /// Payments waiting for a person.
+    pub approvals: Approvals,
+    /// The bearer token the control endpoint asks for.
+    pub control_token: String,
     /// One pooled client for every upstream, so connections are reused.
     client: upstream::UpstreamClient,
 }
@@ -54,24 +60,13 @@ impl Proxy {
         events: Events,
     ) -> Result<Self, upstream::Error> {
         let client = upstream::client(settings.extra_ca_file.as_deref())?;
-        Ok(Proxy {
-            settings,
-            ledger,
-            wallet,
-            events,
-            client,
-        })
-    }
-
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_per_request: self.settings.max_per_request,
-            max_per_agent: self.settings.max_per_agent,
-        }
+        let approvals = Approvals::new(settings.approval_timeout, events.clone());
+        Ok(Proxy { settings, ledger, wallet, events, approvals, control_token: control::new_token(), client })
     }
 }
 
-/// Serves agents on `listener` until `shutdown` completes. Connections already open finish on their own.
+/// Serves agents on `listener` until `shutdown` completes, then denies every payment still waiting for a
+/// person. Connections already open finish on their own.
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
@@ -92,12 +87,11 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let proxy = proxy.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handler::handle(proxy.clone(), req));
-            let conn = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
             if let Err(e) = conn.await {
                 tracing::debug!("agent connection ended: {e}");
             }
         });
     }
+    proxy.approvals.deny_all();
 }

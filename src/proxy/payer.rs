@@ -1,5 +1,5 @@
-//! Paying one challenge: invoice checks, the policy's reservation, the wallet call, the preimage check —
-//! each step's outcome written to the ledger before the next step starts.
+//! Paying one challenge: invoice checks, the policy's decision (and a person's, when it asks), the wallet
+//! call, the preimage check — each step's outcome written to the ledger before the next step starts.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,10 +10,12 @@ use tokio::sync::OnceCell;
 use super::Proxy;
 use super::refusal::Failure;
 use super::target::Target;
+use crate::approval::{Held, Outcome as Approval};
 use crate::challenge::PaymentChallenge;
 use crate::events::Event;
 use crate::invoice::{self, CheckedInvoice, Expectations};
 use crate::ledger::agents::Agent;
+use crate::ledger::alerts::Alert;
 use crate::ledger::payments::{NewPayment, Outcome, Reservation};
 use crate::units::{PaymentHash, Preimage};
 use crate::wallet::{self, Wallet};
@@ -26,10 +28,7 @@ pub struct WalletHandle {
 
 impl WalletHandle {
     pub fn new(wallet: Option<Arc<dyn Wallet>>) -> Self {
-        WalletHandle {
-            wallet,
-            network: OnceCell::new(),
-        }
+        WalletHandle { wallet, network: OnceCell::new() }
     }
 
     pub fn wallet(&self) -> wallet::Result<&Arc<dyn Wallet>> {
@@ -39,10 +38,7 @@ impl WalletHandle {
     /// The wallet's network from `get_info`, asked on first use and kept.
     pub async fn network(&self) -> wallet::Result<Option<String>> {
         let wallet = self.wallet()?;
-        self.network
-            .get_or_try_init(|| async { Ok(wallet.get_info().await?.network) })
-            .await
-            .cloned()
+        self.network.get_or_try_init(|| async { Ok(wallet.get_info().await?.network) }).await.cloned()
     }
 }
 
@@ -56,30 +52,33 @@ pub struct PayContext<'a> {
     pub challenge_headers: &'a HeaderMap,
 }
 
+impl PayContext<'_> {
+    /// The endpoint as the ledger and policy name it: `host[:port]`, lowercase.
+    pub fn host(&self) -> String {
+        self.target.authority.to_ascii_lowercase()
+    }
+}
+
 /// A payment whose proof can go on the retry.
 pub struct Proven {
-    pub payment_id: i64,
+    /// The ledger row of a payment made now; `None` when an earlier payment's proof is reused.
+    pub payment_id: Option<i64>,
     pub payment_hash: PaymentHash,
     pub preimage: Preimage,
 }
 
 fn now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
-fn new_payment(
-    ctx: &PayContext<'_>,
-    ch: &PaymentChallenge,
-    checked: Option<&CheckedInvoice>,
-) -> NewPayment {
+fn new_payment(ctx: &PayContext<'_>, ch: &PaymentChallenge, checked: Option<&CheckedInvoice>) -> NewPayment {
     NewPayment {
         request_id: ctx.request_id.to_string(),
         agent_id: ctx.agent.id,
+        agent: ctx.agent.name.clone(),
         method: ctx.method.to_string(),
         scheme: ctx.target.scheme.clone(),
-        host: ctx.target.authority.clone(),
+        host: ctx.host(),
         path: ctx.target.path().to_string(),
         challenge_kind: ch.kind.as_str().to_string(),
         amount: checked.map(|c| c.amount),
@@ -104,19 +103,16 @@ impl Proxy {
         amount_msat: Option<u64>,
         reason: &str,
         detail: String,
+        details: serde_json::Value,
     ) -> Failure {
         self.events.emit(Event::PaymentRefused {
             request_id: ctx.request_id.to_string(),
             agent: ctx.agent.name.clone(),
-            host: ctx.target.authority.clone(),
+            host: ctx.host(),
             amount_msat,
             reason: reason.to_string(),
         });
-        Failure::Refused {
-            reason: reason.to_string(),
-            detail,
-            challenge: ctx.challenge_headers.clone(),
-        }
+        Failure::Refused { reason: reason.to_string(), detail, challenge: ctx.challenge_headers.clone(), details }
     }
 
     /// Records that a 402 was not paid, and returns the refusal for the agent.
@@ -124,53 +120,47 @@ impl Proxy {
         &self,
         ctx: &PayContext<'_>,
         ch: &PaymentChallenge,
+        checked: Option<&CheckedInvoice>,
         reason: &str,
         detail: String,
     ) -> Failure {
-        if let Err(e) = self
-            .ledger
-            .record_refusal(&new_payment(ctx, ch, None), reason, &detail)
-            .await
-        {
+        if let Err(e) = self.ledger.record_refusal(&new_payment(ctx, ch, checked), reason, &detail).await {
             return ledger_down(e);
         }
-        self.refused(ctx, None, reason, detail)
+        self.refused(ctx, checked.map(|c| c.amount.0), reason, detail, serde_json::Value::Null)
     }
 
     /// The answer for a wallet error: try later when it may pass, a refusal otherwise.
     fn wallet_failure(ctx: &PayContext<'_>, e: &wallet::Error) -> Failure {
         if e.is_transient() {
-            Failure::Unavailable {
-                reason: e.reason().into(),
-                detail: e.to_string(),
-                retry_after_secs: 30,
-            }
+            Failure::Unavailable { reason: e.reason().into(), detail: e.to_string(), retry_after_secs: 30 }
         } else {
             Failure::Refused {
                 reason: e.reason().into(),
                 detail: e.to_string(),
                 challenge: ctx.challenge_headers.clone(),
+                details: serde_json::Value::Null,
             }
         }
     }
 
+    pub(super) fn emit_alerts(&self, alerts: Vec<Alert>) {
+        for alert in alerts {
+            tracing::warn!(kind = alert.kind, "alert: {}", alert.message);
+            self.events.emit(Event::Alert { alert });
+        }
+    }
+
     /// Pays `ch` for the request in `ctx`, or says why not.
-    pub(super) async fn pay(
-        &self,
-        ctx: &PayContext<'_>,
-        ch: &PaymentChallenge,
-    ) -> Result<Proven, Failure> {
+    pub(super) async fn pay(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Result<Proven, Failure> {
         let network = match self.wallet.network().await {
             Ok(n) => n,
             Err(e) => {
-                if let Err(le) = self
-                    .ledger
-                    .record_refusal(&new_payment(ctx, ch, None), e.reason(), &e.to_string())
-                    .await
+                if let Err(le) =
+                    self.ledger.record_refusal(&new_payment(ctx, ch, None), e.reason(), &e.to_string()).await
                 {
                     return Err(ledger_down(le));
                 }
-                self.refused(ctx, None, e.reason(), e.to_string());
                 return Err(Self::wallet_failure(ctx, &e));
             }
         };
@@ -182,100 +172,167 @@ impl Proxy {
         };
         let checked = match invoice::check(&ch.invoice, &want) {
             Ok(c) => c,
-            Err(e) => return Err(self.refuse_unpaid(ctx, ch, e.reason(), e.to_string()).await),
+            Err(e) => return Err(self.refuse_unpaid(ctx, ch, None, e.reason(), e.to_string()).await),
         };
-        let amount_msat = Some(checked.amount.0);
         let record = new_payment(ctx, ch, Some(&checked));
-        let payment_id = match self
-            .ledger
-            .reserve(&record, &self.limits())
-            .await
-            .map_err(ledger_down)?
-        {
-            Reservation::Reserved { payment_id, .. } => payment_id,
-            Reservation::AlreadyPaid {
-                payment_id,
-                preimage,
-            } => {
-                return Ok(Proven {
-                    payment_id,
-                    payment_hash: checked.payment_hash,
-                    preimage,
-                });
-            }
-            Reservation::InFlight => {
-                return Err(Failure::Unavailable {
-                    reason: "payment_in_flight".into(),
-                    detail: "this invoice is being paid for another request; try again in a moment"
-                        .into(),
-                    retry_after_secs: 2,
-                });
-            }
-            Reservation::Refused {
-                reason,
-                explanation,
-                ..
-            } => {
-                return Err(self.refused(ctx, amount_msat, reason, explanation));
+        let payment_id = self.decide(ctx, ch, &checked, &record).await?;
+        let payment_id = match payment_id {
+            Decided::Reserved(id) => id,
+            Decided::Reuse(preimage) => {
+                return Ok(Proven { payment_id: None, payment_hash: checked.payment_hash, preimage });
             }
         };
-        let wallet = self
-            .wallet
-            .wallet()
-            .map_err(|e| Self::wallet_failure(ctx, &e))?;
+        self.send_payment(ctx, &checked, payment_id).await.map(|preimage| Proven {
+            payment_id: Some(payment_id),
+            payment_hash: checked.payment_hash,
+            preimage,
+        })
+    }
+
+    /// Runs the policy, and a person's approval when it asks for one, until a row is reserved or refused.
+    async fn decide(
+        &self,
+        ctx: &PayContext<'_>,
+        ch: &PaymentChallenge,
+        checked: &CheckedInvoice,
+        record: &NewPayment,
+    ) -> Result<Decided, Failure> {
+        let amount_msat = Some(checked.amount.0);
+        let mut approved = false;
+        loop {
+            match self.ledger.reserve(record, approved).await.map_err(ledger_down)? {
+                Reservation::Reserved { payment_id, alerts, .. } => {
+                    self.emit_alerts(alerts);
+                    return Ok(Decided::Reserved(payment_id));
+                }
+                Reservation::AlreadyPaid { preimage, .. } => return Ok(Decided::Reuse(preimage)),
+                Reservation::InFlight => {
+                    return Err(Failure::Unavailable {
+                        reason: "payment_in_flight".into(),
+                        detail: "this invoice is being paid for another request; try again in a moment".into(),
+                        retry_after_secs: 2,
+                    });
+                }
+                Reservation::Duplicate { reason, explanation } => {
+                    return Err(self.refused(ctx, amount_msat, reason, explanation, serde_json::Value::Null));
+                }
+                Reservation::Refused { reason, explanation, details, alerts, .. } => {
+                    self.emit_alerts(alerts);
+                    return Err(self.refused(ctx, amount_msat, reason, explanation, details));
+                }
+                Reservation::NeedsApproval { explanation, details } if !approved => {
+                    let held = Held {
+                        agent_id: ctx.agent.id,
+                        agent: ctx.agent.name.clone(),
+                        method: ctx.method.to_string(),
+                        host: ctx.host(),
+                        path: ctx.target.path().to_string(),
+                        amount_msat: checked.amount.0,
+                        explanation,
+                        budget: details,
+                    };
+                    tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "waiting for a person's approval");
+                    let (id, outcome) = self.approvals.wait(held).await;
+                    let (reason, detail) = match outcome {
+                        Approval::Approved => {
+                            approved = true;
+                            continue;
+                        }
+                        Approval::Denied => {
+                            ("denied_by_user", format!("a person denied this payment (approval #{id})"))
+                        }
+                        Approval::TimedOut => (
+                            "approval_timeout",
+                            format!(
+                                "nobody answered approval #{id} within {} s",
+                                self.settings.approval_timeout.as_secs()
+                            ),
+                        ),
+                    };
+                    return Err(self.refuse_unpaid(ctx, ch, Some(checked), reason, detail).await);
+                }
+                Reservation::NeedsApproval { .. } => unreachable!("an approved payment is never asked again"),
+            }
+        }
+    }
+
+    /// Asks the wallet to pay a reserved invoice and writes the outcome. The call runs in its own task, so an
+    /// agent that hangs up cannot leave the row half-written.
+    async fn send_payment(
+        &self,
+        ctx: &PayContext<'_>,
+        checked: &CheckedInvoice,
+        payment_id: i64,
+    ) -> Result<Preimage, Failure> {
+        let wallet = self.wallet.wallet().map_err(|e| Self::wallet_failure(ctx, &e))?.clone();
+        let ledger = self.ledger.clone();
+        let bolt11 = checked.bolt11.clone();
+        let hash = checked.payment_hash;
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
-        let (outcome, result) = match wallet.pay_invoice(&checked.bolt11).await {
-            Ok(paid) if paid.preimage.matches(&checked.payment_hash) => (
-                Outcome::Settled { preimage: paid.preimage.clone(), fee: paid.fee },
-                Ok(Proven { payment_id, payment_hash: checked.payment_hash, preimage: paid.preimage }),
-            ),
-            Ok(paid) => (
-                Outcome::BadPreimage { preimage: paid.preimage, fee: paid.fee },
+        let task = tokio::spawn(async move {
+            let paid = wallet.pay_invoice(&bolt11).await;
+            let outcome = match &paid {
+                Ok(p) if p.preimage.matches(&hash) => Outcome::Settled { preimage: p.preimage.clone(), fee: p.fee },
+                Ok(p) => Outcome::BadPreimage { preimage: p.preimage.clone(), fee: p.fee },
+                Err(e) if e.nothing_was_paid() => Outcome::Failed { reason: e.reason().into() },
+                Err(e) => Outcome::Unknown { reason: e.reason().into() },
+            };
+            let written = ledger.finish(payment_id, &outcome).await;
+            (paid, outcome, written)
+        });
+        let (paid, outcome, written) = task.await.map_err(|e| Failure::Unavailable {
+            reason: "payment_unknown".into(),
+            detail: format!("the payment task stopped: {e}"),
+            retry_after_secs: 30,
+        })?;
+        if let Err(e) = written {
+            tracing::error!(request_id = ctx.request_id, payment_id, "the payment's outcome could not be written: {e}");
+        }
+        let event = |reason: String| Event::PaymentFailed {
+            request_id: ctx.request_id.into(),
+            agent: ctx.agent.name.clone(),
+            host: ctx.host(),
+            amount_msat: checked.amount.0,
+            reason,
+        };
+        match (outcome, paid) {
+            (Outcome::Settled { preimage, fee }, _) => {
+                self.events.emit(Event::PaymentSettled {
+                    request_id: ctx.request_id.into(),
+                    agent: ctx.agent.name.clone(),
+                    host: ctx.host(),
+                    amount_msat: checked.amount.0,
+                    fee_msat: fee.0,
+                });
+                Ok(preimage)
+            }
+            (Outcome::BadPreimage { .. }, _) => {
+                self.events.emit(event("bad_preimage".into()));
                 Err(Failure::BadGateway {
                     reason: "bad_preimage",
                     detail: "the wallet reported the payment as made, but its preimage does not match the invoice's \
                              payment hash; the request was not retried"
                         .into(),
-                }),
-            ),
-            Err(e @ wallet::Error::Timeout { .. }) => (
-                Outcome::Unknown { reason: e.reason().into() },
+                })
+            }
+            (Outcome::Unknown { reason }, Err(e)) => {
+                self.events.emit(event(reason.clone()));
                 Err(Failure::Unavailable {
-                    reason: e.reason().into(),
+                    reason,
                     detail: format!("{e}; whether the payment went through is not known yet, so it stays counted"),
                     retry_after_secs: 30,
-                }),
-            ),
-            Err(e) => (Outcome::Failed { reason: e.reason().into() }, Err(Self::wallet_failure(ctx, &e))),
-        };
-        self.ledger
-            .finish(payment_id, &outcome)
-            .await
-            .map_err(ledger_down)?;
-        let event = match &outcome {
-            Outcome::Settled { fee, .. } => Event::PaymentSettled {
-                request_id: ctx.request_id.into(),
-                agent: ctx.agent.name.clone(),
-                host: ctx.target.authority.clone(),
-                amount_msat: checked.amount.0,
-                fee_msat: fee.0,
-            },
-            Outcome::Failed { reason } | Outcome::Unknown { reason } => Event::PaymentFailed {
-                request_id: ctx.request_id.into(),
-                agent: ctx.agent.name.clone(),
-                host: ctx.target.authority.clone(),
-                amount_msat: checked.amount.0,
-                reason: reason.clone(),
-            },
-            Outcome::BadPreimage { .. } => Event::PaymentFailed {
-                request_id: ctx.request_id.into(),
-                agent: ctx.agent.name.clone(),
-                host: ctx.target.authority.clone(),
-                amount_msat: checked.amount.0,
-                reason: "bad_preimage".into(),
-            },
-        };
-        self.events.emit(event);
-        result
+                })
+            }
+            (Outcome::Failed { reason }, Err(e)) => {
+                self.events.emit(event(reason));
+                Err(Self::wallet_failure(ctx, &e))
+            }
+            (_, Ok(_)) => unreachable!("a wallet answer is settled or bad_preimage"),
+        }
     }
+}
+
+enum Decided {
+    Reserved(i64),
+    Reuse(Preimage),
 }

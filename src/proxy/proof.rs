@@ -44,9 +44,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn place_hash(placement: &HashPlacement, hash: &str, retry: &mut Retry) {
     match placement {
-        HashPlacement::Default if is_json(&retry.headers) => {
-            json_field("payment_hash", hash, retry)
-        }
+        HashPlacement::Default if is_json(&retry.headers) => json_field("payment_hash", hash, retry),
         HashPlacement::Default => header_field("x-payment-hash", hash, retry),
         HashPlacement::JsonField(name) => json_field(name, hash, retry),
         HashPlacement::Header(name) => header_field(name, hash, retry),
@@ -66,10 +64,7 @@ fn place_hash(placement: &HashPlacement, hash: &str, retry: &mut Retry) {
 }
 
 fn header_field(name: &str, hash: &str, retry: &mut Retry) {
-    if let (Ok(n), Ok(v)) = (
-        HeaderName::from_bytes(name.as_bytes()),
-        HeaderValue::from_str(hash),
-    ) {
+    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(hash)) {
         retry.headers.insert(n, v);
     }
 }
@@ -85,15 +80,9 @@ fn json_field(name: &str, hash: &str, retry: &mut Retry) {
             _ => return header_field("x-payment-hash", hash, retry),
         }
     };
-    object.insert(
-        name.to_string(),
-        serde_json::Value::String(hash.to_string()),
-    );
+    object.insert(name.to_string(), serde_json::Value::String(hash.to_string()));
     retry.body = Bytes::from(serde_json::Value::Object(object).to_string());
-    retry.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    retry.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
 }
 
 #[cfg(test)]
@@ -117,10 +106,7 @@ mod tests {
 
     #[test]
     fn l402_authorization_uses_lowercase_hex() {
-        let form = ProofForm::Authorization {
-            scheme: "LSAT",
-            token: "mac".into(),
-        };
+        let form = ProofForm::Authorization { scheme: "LSAT", token: "mac".into() };
         let out = apply(&form, &PRE.payment_hash(), &PRE, retry("", None));
         let want = format!("LSAT mac:{}", "01".repeat(32));
         assert_eq!(out.headers["authorization"], want.as_str());
@@ -140,29 +126,12 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
         assert_eq!(v["payment_hash"], hex.as_str());
         assert_eq!(v["q"], 1);
-        let plain = apply(
-            &ProofForm::PaymentHash(HashPlacement::Default),
-            &hash,
-            &PRE,
-            retry("", None),
-        );
+        let plain = apply(&ProofForm::PaymentHash(HashPlacement::Default), &hash, &PRE, retry("", None));
         assert_eq!(plain.headers["x-payment-hash"], hex.as_str());
-        let q = apply(
-            &ProofForm::PaymentHash(HashPlacement::Query("ph".into())),
-            &hash,
-            &PRE,
-            retry("", None),
-        );
+        let q = apply(&ProofForm::PaymentHash(HashPlacement::Query("ph".into())), &hash, &PRE, retry("", None));
         assert_eq!(q.uri.to_string(), format!("http://h/p?a=1&ph={hex}"));
-        let field = apply(
-            &ProofForm::PaymentHash(HashPlacement::JsonField("hash".into())),
-            &hash,
-            &PRE,
-            retry("", None),
-        );
-        assert_eq!(
-            serde_json::from_slice::<serde_json::Value>(&field.body).unwrap()["hash"],
-            hex.as_str()
-        );
+        let field =
+            apply(&ProofForm::PaymentHash(HashPlacement::JsonField("hash".into())), &hash, &PRE, retry("", None));
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&field.body).unwrap()["hash"], hex.as_str());
     }
 }

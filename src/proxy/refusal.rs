@@ -15,27 +15,14 @@ pub enum Failure {
     /// No valid agent key: `407`.
     ProxyAuthRequired,
     /// The request is not for an upstream Purser can reach: `400`.
-    BadRequest {
-        reason: &'static str,
-        detail: String,
-    },
-    /// Purser decided not to pay, or could not read what to pay: `402`.
-    Refused {
-        reason: String,
-        detail: String,
-        challenge: HeaderMap,
-    },
+    BadRequest { reason: &'static str, detail: String },
+    /// Purser decided not to pay, or could not read what to pay: `402`. `details` (an object, or null)
+    /// carries the deciding budget or threshold in machine-readable form.
+    Refused { reason: String, detail: String, challenge: HeaderMap, details: serde_json::Value },
     /// Try again later (wallet or relay down, payment in flight, ledger busy): `503` + `Retry-After`.
-    Unavailable {
-        reason: String,
-        detail: String,
-        retry_after_secs: u64,
-    },
+    Unavailable { reason: String, detail: String, retry_after_secs: u64 },
     /// The upstream could not be reached or answered wrongly: `502`.
-    BadGateway {
-        reason: &'static str,
-        detail: String,
-    },
+    BadGateway { reason: &'static str, detail: String },
     /// The upstream did not answer in time: `504`.
     GatewayTimeout { detail: String },
 }
@@ -79,7 +66,7 @@ impl Failure {
 /// The answer for `failure`; `request_id` is repeated in the body so a pasted body is enough to trace it.
 pub fn response(failure: &Failure, request_id: &str) -> Response<ProxyBody> {
     let status = failure.status();
-    let body = json!({
+    let mut body = json!({
         "type": format!("https://purser.dev/problems/{}", failure.reason()),
         "title": status.canonical_reason().unwrap_or("Error"),
         "status": status.as_u16(),
@@ -87,23 +74,22 @@ pub fn response(failure: &Failure, request_id: &str) -> Response<ProxyBody> {
         "detail": failure.detail(),
         "request_id": request_id,
     });
+    if let (Failure::Refused { details: serde_json::Value::Object(extra), .. }, Some(body)) =
+        (failure, body.as_object_mut())
+    {
+        for (k, v) in extra {
+            body.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     let mut resp = Response::new(full(body.to_string()));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     match failure {
         Failure::ProxyAuthRequired => {
-            headers.insert(
-                header::PROXY_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Purser\""),
-            );
+            headers.insert(header::PROXY_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Purser\""));
         }
-        Failure::Refused {
-            reason, challenge, ..
-        } => {
+        Failure::Refused { reason, challenge, .. } => {
             for value in challenge.get_all(header::WWW_AUTHENTICATE) {
                 headers.append(header::WWW_AUTHENTICATE, value.clone());
             }
@@ -111,9 +97,7 @@ pub fn response(failure: &Failure, request_id: &str) -> Response<ProxyBody> {
                 headers.insert("purser-refused", v);
             }
         }
-        Failure::Unavailable {
-            retry_after_secs, ..
-        } => {
+        Failure::Unavailable { retry_after_secs, .. } => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         _ => {}

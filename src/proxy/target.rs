@@ -19,16 +19,8 @@ pub struct Target {
 impl Target {
     /// `scheme://host:port`: the scope credentials are kept for.
     pub fn origin(&self) -> String {
-        let port = self
-            .uri
-            .port_u16()
-            .unwrap_or(if self.scheme == "https" { 443 } else { 80 });
-        format!(
-            "{}://{}:{}",
-            self.scheme,
-            self.uri.host().unwrap_or_default(),
-            port
-        )
+        let port = self.uri.port_u16().unwrap_or(if self.scheme == "https" { 443 } else { 80 });
+        format!("{}://{}:{}", self.scheme, self.uri.host().unwrap_or_default(), port)
     }
 
     pub fn host(&self) -> &str {
@@ -54,12 +46,7 @@ pub enum Error {
 
 pub fn resolve(uri: &Uri) -> Result<Target, Error> {
     if let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) {
-        return build(
-            scheme.as_str(),
-            authority.as_str(),
-            uri.path_and_query().map_or("/", |p| p.as_str()),
-            "forward",
-        );
+        return build(scheme.as_str(), authority.as_str(), uri.path_and_query().map_or("/", |p| p.as_str()), "forward");
     }
     let pq = uri.path_and_query().map_or("/", |p| p.as_str());
     let rest = pq.strip_prefix('/').ok_or(Error::NotProxied)?;
@@ -83,13 +70,10 @@ fn build(scheme: &str, authority: &str, pq: &str, via: &'static str) -> Result<T
     let bad = || Error::BadUpstream(format!("{scheme}://{authority}"));
     let _: Scheme = scheme.parse().map_err(|_| bad())?;
     let auth: Authority = authority.parse().map_err(|_| bad())?;
-    if auth.host().is_empty() || authority.contains('@') || !(scheme == "http" || scheme == "https")
-    {
+    if auth.host().is_empty() || authority.contains('@') || !(scheme == "http" || scheme == "https") {
         return Err(bad());
     }
-    let uri: Uri = format!("{scheme}://{authority}{pq}")
-        .parse()
-        .map_err(|_| bad())?;
+    let uri: Uri = format!("{scheme}://{authority}{pq}").parse().map_err(|_| bad())?;
     Ok(Target {
         uri,
         scheme: scheme.to_string(),
@@ -127,13 +111,7 @@ mod tests {
     #[test]
     fn refuses_other_paths() {
         assert_eq!(resolve(&"/".parse().unwrap()), Err(Error::NotProxied));
-        assert_eq!(
-            resolve(&"/ftp/h/x".parse().unwrap()),
-            Err(Error::NotProxied)
-        );
-        assert!(matches!(
-            resolve(&"/http//x".parse().unwrap()),
-            Err(Error::BadUpstream(_))
-        ));
+        assert_eq!(resolve(&"/ftp/h/x".parse().unwrap()), Err(Error::NotProxied));
+        assert!(matches!(resolve(&"/http//x".parse().unwrap()), Err(Error::BadUpstream(_))));
     }
 }

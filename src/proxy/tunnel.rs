@@ -10,20 +10,14 @@ use super::body::{ProxyBody, empty};
 use super::refusal::Failure;
 
 pub async fn connect(req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
-    let authority = req
-        .uri()
-        .authority()
-        .map(|a| a.to_string())
-        .ok_or_else(|| Failure::BadRequest {
-            reason: "bad_connect_target",
-            detail: "CONNECT needs a host:port target".into(),
-        })?;
-    let upstream = TcpStream::connect(&authority)
-        .await
-        .map_err(|e| Failure::BadGateway {
-            reason: "upstream_unreachable",
-            detail: format!("cannot connect to {authority}: {e}"),
-        })?;
+    let authority = req.uri().authority().map(|a| a.to_string()).ok_or_else(|| Failure::BadRequest {
+        reason: "bad_connect_target",
+        detail: "CONNECT needs a host:port target".into(),
+    })?;
+    let upstream = TcpStream::connect(&authority).await.map_err(|e| Failure::BadGateway {
+        reason: "upstream_unreachable",
+        detail: format!("cannot connect to {authority}: {e}"),
+    })?;
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {

@@ -29,10 +29,7 @@ pub fn roots(extra_ca: Option<&Path>) -> Result<RootCertStore, Error> {
     let native = rustls_native_certs::load_native_certs();
     store.add_parsable_certificates(native.certs);
     if let Some(path) = extra_ca {
-        let err = |reason: String| Error::ExtraCa {
-            path: path.display().to_string(),
-            reason,
-        };
+        let err = |reason: String| Error::ExtraCa { path: path.display().to_string(), reason };
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| err(e.to_string()))?
             .collect::<Result<_, _>>()
@@ -52,9 +49,7 @@ pub fn roots(extra_ca: Option<&Path>) -> Result<RootCertStore, Error> {
 
 pub fn client(extra_ca: Option<&Path>) -> Result<UpstreamClient, Error> {
     crate::install_crypto_provider();
-    let tls = rustls::ClientConfig::builder()
-        .with_root_certificates(roots(extra_ca)?)
-        .with_no_client_auth();
+    let tls = rustls::ClientConfig::builder().with_root_certificates(roots(extra_ca)?).with_no_client_auth();
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);

@@ -169,19 +169,12 @@ where
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
     let mut resp = Response::new(full(value.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
 fn utc_day() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-        / 86_400
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() / 86_400
 }
 
 impl DemoApi {
@@ -194,33 +187,14 @@ impl DemoApi {
             return json_response(StatusCode::OK, self.pricing());
         }
         let Some(ep) = ENDPOINTS.iter().find(|e| e.path == path) else {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                json!({"error": "no such endpoint", "see": "/pricing"}),
-            );
+            return json_response(StatusCode::NOT_FOUND, json!({"error": "no such endpoint", "see": "/pricing"}));
         };
         if req.method() != ep.method {
-            return json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                json!({"error": format!("use {}", ep.method)}),
-            );
+            return json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"error": format!("use {}", ep.method)}));
         }
-        let auth = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let x_hash = req
-            .headers()
-            .get("x-payment-hash")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let x_hash = req.headers().get("x-payment-hash").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         if ep.path == "/daily" && auth.is_none() {
             let mut day = self.free_day.lock().unwrap();
             if *day != Some(utc_day()) {
@@ -232,11 +206,7 @@ impl DemoApi {
             Form::JsonHash => self.redeem_hash(&body, x_hash.as_deref(), ep.price_sats),
             _ => auth.as_deref().is_some_and(|a| self.verify_l402(a, ep)),
         };
-        if paid {
-            self.serve(ep, &body)
-        } else {
-            self.challenge(ep)
-        }
+        if paid { self.serve(ep, &body) } else { self.challenge(ep) }
     }
 
     fn index(&self) -> serde_json::Value {
@@ -269,33 +239,20 @@ impl DemoApi {
                     .ok()
                     .and_then(|v| v["text"].as_str().map(str::to_string))
                     .unwrap_or_default();
-                let summary: String = text
-                    .split_whitespace()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                json_response(
-                    StatusCode::OK,
-                    json!({"summary": summary, "words": text.split_whitespace().count()}),
-                )
+                let summary: String = text.split_whitespace().take(5).collect::<Vec<_>>().join(" ");
+                json_response(StatusCode::OK, json!({"summary": summary, "words": text.split_whitespace().count()}))
             }
-            "/joke" => json_response(
-                StatusCode::OK,
-                json!({"joke": "Why did the agent pay 1 sat? It was a micro-manager."}),
-            ),
-            "/fortune" => json_response(
-                StatusCode::OK,
-                json!({"fortune": "A paid request today saves a rate limit tomorrow."}),
-            ),
-            "/premium" => json_response(
-                StatusCode::OK,
-                json!({"report": "Premium: everything is priced, nothing is free."}),
-            ),
+            "/joke" => {
+                json_response(StatusCode::OK, json!({"joke": "Why did the agent pay 1 sat? It was a micro-manager."}))
+            }
+            "/fortune" => {
+                json_response(StatusCode::OK, json!({"fortune": "A paid request today saves a rate limit tomorrow."}))
+            }
+            "/premium" => {
+                json_response(StatusCode::OK, json!({"report": "Premium: everything is priced, nothing is free."}))
+            }
             "/legacy" => json_response(StatusCode::OK, json!({"answer": "LSAT still works here."})),
-            _ => json_response(
-                StatusCode::OK,
-                json!({"tip": "Set budgets before you hand an agent a wallet."}),
-            ),
+            _ => json_response(StatusCode::OK, json!({"tip": "Set budgets before you hand an agent a wallet."})),
         }
     }
 
@@ -318,27 +275,18 @@ impl DemoApi {
         let mut token_id = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut token_id);
         id.extend_from_slice(&token_id);
-        let mut mac = Macaroon::create(
-            Some("purser-sandbox".into()),
-            &self.root_key,
-            ByteString::from(id),
-        )
-        .expect("a macaroon with an identifier is always valid");
+        let mut mac = Macaroon::create(Some("purser-sandbox".into()), &self.root_key, ByteString::from(id))
+            .expect("a macaroon with an identifier is always valid");
         mac.add_first_party_caveat(ByteString::from("services=demo:0"));
         mac.add_first_party_caveat(ByteString::from(format!("path={}", ep.path)));
-        mac.serialize(Format::V2)
-            .expect("V2 serialization of a fresh macaroon")
+        mac.serialize(Format::V2).expect("V2 serialization of a fresh macaroon")
     }
 
     fn challenge(&self, ep: &Endpoint) -> Response<ProxyBody> {
         let minted = self.mint_for(ep);
         let inv = &minted.bolt11;
         if ep.form == Form::JsonHash {
-            let named = if self.opts.wrong_payment_hash {
-                PaymentHash([9; 32])
-            } else {
-                minted.payment_hash
-            };
+            let named = if self.opts.wrong_payment_hash { PaymentHash([9; 32]) } else { minted.payment_hash };
             return json_response(
                 StatusCode::PAYMENT_REQUIRED,
                 json!({
@@ -363,9 +311,7 @@ impl DemoApi {
         };
         match ep.form {
             Form::L402Macaroon => add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\"")),
-            Form::L402Token => add(format!(
-                "L402 version=\"0\", token=\"{mac}\", invoice=\"{inv}\""
-            )),
+            Form::L402Token => add(format!("L402 version=\"0\", token=\"{mac}\", invoice=\"{inv}\"")),
             Form::Both => {
                 add(format!("LSAT macaroon=\"{mac}\", invoice=\"{inv}\""));
                 add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\""));
@@ -392,8 +338,7 @@ impl DemoApi {
         if !scheme_ok || pre_hex.chars().any(|c| c.is_ascii_uppercase()) {
             return false;
         }
-        let (Ok(mac), Some(preimage)) = (Macaroon::deserialize(token), Preimage::from_hex(pre_hex))
-        else {
+        let (Ok(mac), Some(preimage)) = (Macaroon::deserialize(token), Preimage::from_hex(pre_hex)) else {
             return false;
         };
         let mut verifier = Verifier::default();
@@ -403,11 +348,7 @@ impl DemoApi {
             return false;
         }
         let id = mac.identifier().0;
-        let Some(hash) = id
-            .get(2..34)
-            .and_then(|h| <[u8; 32]>::try_from(h).ok())
-            .map(PaymentHash)
-        else {
+        let Some(hash) = id.get(2..34).and_then(|h| <[u8; 32]>::try_from(h).ok()).map(PaymentHash) else {
             return false;
         };
         if !preimage.matches(&hash) {
@@ -421,17 +362,10 @@ impl DemoApi {
         let from_body = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| v["payment_hash"].as_str().map(str::to_string));
-        let Some(hash) = from_body
-            .as_deref()
-            .or(header)
-            .and_then(PaymentHash::from_hex)
-        else {
+        let Some(hash) = from_body.as_deref().or(header).and_then(PaymentHash::from_hex) else {
             return false;
         };
-        let enough = self
-            .mint
-            .amount(&hash)
-            .is_some_and(|a| a.0 >= price_sats * 1000);
+        let enough = self.mint.amount(&hash).is_some_and(|a| a.0 >= price_sats * 1000);
         enough && self.mint.is_settled(&hash) && self.redeemed.lock().unwrap().insert(hash)
     }
 }
@@ -449,11 +383,7 @@ fn sse() -> Response<ProxyBody> {
         Some((Ok::<_, BoxError>(frame), n + 1))
     });
     let mut resp = Response::new(BodyExt::boxed(StreamBody::new(events)));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }

@@ -68,11 +68,7 @@ impl Mint {
         loop {
             rand::thread_rng().fill_bytes(&mut bytes);
             if let Ok(node_key) = SecretKey::from_slice(&bytes) {
-                return Mint {
-                    currency,
-                    node_key,
-                    invoices: Mutex::new(HashMap::new()),
-                };
+                return Mint { currency, node_key, invoices: Mutex::new(HashMap::new()) };
             }
         }
     }
@@ -84,14 +80,13 @@ impl Mint {
         rand::thread_rng().fill_bytes(&mut secret);
         let preimage = Preimage(pre);
         let payment_hash = preimage.payment_hash();
-        let mut builder =
-            InvoiceBuilder::new(spec.currency.unwrap_or_else(|| self.currency.clone()))
-                .description(spec.description)
-                .payment_hash(sha256::Hash::from_byte_array(payment_hash.0))
-                .payment_secret(PaymentSecret(secret))
-                .current_timestamp()
-                .min_final_cltv_expiry_delta(144)
-                .expiry_time(spec.expiry);
+        let mut builder = InvoiceBuilder::new(spec.currency.unwrap_or_else(|| self.currency.clone()))
+            .description(spec.description)
+            .payment_hash(sha256::Hash::from_byte_array(payment_hash.0))
+            .payment_secret(PaymentSecret(secret))
+            .current_timestamp()
+            .min_final_cltv_expiry_delta(144)
+            .expiry_time(spec.expiry);
         if let Some(msat) = spec.amount_msat {
             builder = builder.amount_milli_satoshis(msat);
         }
@@ -99,18 +94,11 @@ impl Mint {
         let invoice = builder
             .build_signed(|hash| secp.sign_ecdsa_recoverable(hash, &self.node_key))
             .expect("every required invoice field is set above");
-        self.invoices.lock().unwrap().insert(
-            payment_hash,
-            Open {
-                preimage,
-                amount: spec.amount_msat.map(Msats),
-                settled: false,
-            },
-        );
-        MintedInvoice {
-            bolt11: invoice.to_string(),
-            payment_hash,
-        }
+        self.invoices
+            .lock()
+            .unwrap()
+            .insert(payment_hash, Open { preimage, amount: spec.amount_msat.map(Msats), settled: false });
+        MintedInvoice { bolt11: invoice.to_string(), payment_hash }
     }
 
     /// Settles an invoice this node issued, handing back its preimage.
@@ -125,27 +113,16 @@ impl Mint {
     }
 
     pub fn is_settled(&self, hash: &PaymentHash) -> bool {
-        self.invoices
-            .lock()
-            .unwrap()
-            .get(hash)
-            .is_some_and(|o| o.settled)
+        self.invoices.lock().unwrap().get(hash).is_some_and(|o| o.settled)
     }
 
     pub fn amount(&self, hash: &PaymentHash) -> Option<Msats> {
-        self.invoices
-            .lock()
-            .unwrap()
-            .get(hash)
-            .and_then(|o| o.amount)
+        self.invoices.lock().unwrap().get(hash).and_then(|o| o.amount)
     }
 
     /// The preimage of a settled invoice (what `lookup_invoice` reports).
     pub fn settled_preimage(&self, hash: &PaymentHash) -> Option<Preimage> {
         let invoices = self.invoices.lock().unwrap();
-        invoices
-            .get(hash)
-            .filter(|o| o.settled)
-            .map(|o| o.preimage.clone())
+        invoices.get(hash).filter(|o| o.settled).map(|o| o.preimage.clone())
     }
 }

@@ -41,10 +41,7 @@ pub async fn start_relay() -> Result<(LocalRelay, RelayUrl), Error> {
 }
 
 /// A demo API on 127.0.0.1 (a free port); it stops when the returned sender is dropped.
-pub async fn start_demo_api(
-    mint: Arc<Mint>,
-    opts: DemoOptions,
-) -> Result<(SocketAddr, oneshot::Sender<()>), Error> {
+pub async fn start_demo_api(mint: Arc<Mint>, opts: DemoOptions) -> Result<(SocketAddr, oneshot::Sender<()>), Error> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -71,14 +68,7 @@ impl Sandbox {
         let mint = Arc::new(Mint::new(Currency::Regtest));
         let wallet = wallet_service::start(&relay_url, mint.clone(), wallet).await?;
         let (demo_addr, demo_stop) = start_demo_api(mint.clone(), demo).await?;
-        Ok(Sandbox {
-            relay,
-            relay_url,
-            mint,
-            wallet,
-            demo_addr,
-            _demo_stop: demo_stop,
-        })
+        Ok(Sandbox { relay, relay_url, mint, wallet, demo_addr, _demo_stop: demo_stop })
     }
 
     pub fn demo_url(&self) -> String {

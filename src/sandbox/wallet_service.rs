@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use lightning_invoice::Bolt11Invoice;
 use nostr_sdk::nips::nip47::{
-    ErrorCode, GetBalanceResponse, GetInfoResponse, LookupInvoiceResponse, Method, NIP47Error,
-    NostrWalletConnectURI, PayInvoiceResponse, Request, RequestParams, Response, ResponseResult,
-    TransactionState, TransactionType,
+    ErrorCode, GetBalanceResponse, GetInfoResponse, LookupInvoiceResponse, Method, NIP47Error, NostrWalletConnectURI,
+    PayInvoiceResponse, Request, RequestParams, Response, ResponseResult, TransactionState, TransactionType,
 };
 use nostr_sdk::nips::{nip04, nip44};
 use nostr_sdk::prelude::*;
@@ -107,20 +106,11 @@ pub async fn start(
         None,
     );
     let client = Client::new(wallet_keys.clone());
-    client
-        .add_relay(relay_url.clone())
-        .await
-        .map_err(|e| err(&e))?;
+    client.add_relay(relay_url.clone()).await.map_err(|e| err(&e))?;
     client.try_connect(Duration::from_secs(5)).await;
-    let mut info = EventBuilder::new(
-        Kind::WalletConnectInfo,
-        "get_info get_balance pay_invoice lookup_invoice",
-    );
+    let mut info = EventBuilder::new(Kind::WalletConnectInfo, "get_info get_balance pay_invoice lookup_invoice");
     if !opts.encryption.is_empty() {
-        info = info.tag(Tag::custom(
-            TagKind::custom("encryption"),
-            [opts.encryption.join(" ")],
-        ));
+        info = info.tag(Tag::custom(TagKind::custom("encryption"), [opts.encryption.join(" ")]));
     }
     client.send_event_builder(info).await.map_err(|e| err(&e))?;
     let requests = Filter::new()
@@ -128,22 +118,9 @@ pub async fn start(
         .pubkey(wallet_keys.public_key())
         .since(Timestamp::now() - Duration::from_secs(5));
     let mut notifications = client.notifications();
-    client
-        .subscribe(requests, None)
-        .await
-        .map_err(|e| err(&e))?;
-    let state = Arc::new(Mutex::new(State {
-        balance: opts.balance,
-        sent: HashMap::new(),
-        pay_requests: 0,
-    }));
-    let service = Service {
-        keys: wallet_keys,
-        app: app_keys.public_key(),
-        mint,
-        opts,
-        state: state.clone(),
-    };
+    client.subscribe(requests, None).await.map_err(|e| err(&e))?;
+    let state = Arc::new(Mutex::new(State { balance: opts.balance, sent: HashMap::new(), pay_requests: 0 }));
+    let service = Service { keys: wallet_keys, app: app_keys.public_key(), mint, opts, state: state.clone() };
     let replier = client.clone();
     tokio::spawn(async move {
         while let Ok(n) = notifications.recv().await {
@@ -157,11 +134,7 @@ pub async fn start(
             }
         }
     });
-    Ok(SandboxWallet {
-        uri: uri.to_string(),
-        state,
-        client,
-    })
+    Ok(SandboxWallet { uri: uri.to_string(), state, client })
 }
 
 struct Service {
@@ -174,30 +147,19 @@ struct Service {
 }
 
 fn failure(method: Method, code: ErrorCode, message: &str) -> Response {
-    Response {
-        result_type: method,
-        error: Some(NIP47Error {
-            code,
-            message: message.to_string(),
-        }),
-        result: None,
-    }
+    Response { result_type: method, error: Some(NIP47Error { code, message: message.to_string() }), result: None }
 }
 
 fn ok(method: Method, result: ResponseResult) -> Response {
-    Response {
-        result_type: method,
-        error: None,
-        result: Some(result),
-    }
+    Response { result_type: method, error: None, result: Some(result) }
 }
 
 impl Service {
     fn answer(&self, event: &Event) -> Option<Event> {
-        let nip44 = event.tags.iter().any(|t| {
-            t.kind() == TagKind::custom("encryption")
-                && t.content().is_some_and(|c| c.contains("nip44_v2"))
-        });
+        let nip44 = event
+            .tags
+            .iter()
+            .any(|t| t.kind() == TagKind::custom("encryption") && t.content().is_some_and(|c| c.contains("nip44_v2")));
         let secret = self.keys.secret_key();
         let plain = if nip44 {
             nip44::decrypt(secret, &event.pubkey, &event.content).ok()?
@@ -206,11 +168,7 @@ impl Service {
         };
         let request = Request::from_json(&plain).ok()?;
         let response = if event.pubkey != self.app {
-            failure(
-                request.method,
-                ErrorCode::Unauthorized,
-                "unknown connection",
-            )
+            failure(request.method, ErrorCode::Unauthorized, "unknown connection")
         } else {
             self.handle(&request)?
         };
@@ -240,21 +198,13 @@ impl Service {
                     network: Some(self.opts.network.into()),
                     block_height: None,
                     block_hash: None,
-                    methods: vec![
-                        Method::GetInfo,
-                        Method::GetBalance,
-                        Method::PayInvoice,
-                        Method::LookupInvoice,
-                    ],
+                    methods: vec![Method::GetInfo, Method::GetBalance, Method::PayInvoice, Method::LookupInvoice],
                     notifications: vec![],
                 }),
             ),
             RequestParams::GetBalance => {
                 let balance = self.state.lock().unwrap().balance.0;
-                ok(
-                    method,
-                    ResponseResult::GetBalance(GetBalanceResponse { balance }),
-                )
+                ok(method, ResponseResult::GetBalance(GetBalanceResponse { balance }))
             }
             RequestParams::PayInvoice(p) => {
                 self.state.lock().unwrap().pay_requests += 1;
@@ -288,11 +238,7 @@ impl Service {
                     None => failure(method, ErrorCode::NotFound, "no such payment"),
                 }
             }
-            _ => failure(
-                method,
-                ErrorCode::NotImplemented,
-                "the sandbox wallet does not do that",
-            ),
+            _ => failure(method, ErrorCode::NotImplemented, "the sandbox wallet does not do that"),
         })
     }
 
@@ -301,11 +247,7 @@ impl Service {
             return failure(method, ErrorCode::Other, "not a BOLT11 invoice");
         };
         let Some(amount) = invoice.amount_milli_satoshis().map(Msats) else {
-            return failure(
-                method,
-                ErrorCode::Other,
-                "amountless invoices are not supported",
-            );
+            return failure(method, ErrorCode::Other, "amountless invoices are not supported");
         };
         if invoice.is_expired() {
             return failure(method, ErrorCode::PaymentFailed, "the invoice expired");
@@ -314,11 +256,7 @@ impl Service {
         let fee = Msats(amount.0 * self.opts.fee_ppm / 1_000_000);
         let mut state = self.state.lock().unwrap();
         if state.balance.0 < amount.0 + fee.0 {
-            return failure(
-                method,
-                ErrorCode::InsufficientBalance,
-                "not enough play sats",
-            );
+            return failure(method, ErrorCode::InsufficientBalance, "not enough play sats");
         }
         let preimage = match self.mint.settle(&hash) {
             Ok(p) => p,
@@ -330,27 +268,11 @@ impl Service {
             }
         };
         state.balance = Msats(state.balance.0 - amount.0 - fee.0);
-        let reported = if self.opts.bad_preimage {
-            hex::encode([0x42u8; 32])
-        } else {
-            preimage.to_hex()
-        };
+        let reported = if self.opts.bad_preimage { hex::encode([0x42u8; 32]) } else { preimage.to_hex() };
         state.sent.insert(
             hash,
-            Sent {
-                invoice: bolt11.to_string(),
-                amount,
-                fee,
-                preimage: reported.clone(),
-                at: Timestamp::now(),
-            },
+            Sent { invoice: bolt11.to_string(), amount, fee, preimage: reported.clone(), at: Timestamp::now() },
         );
-        ok(
-            method,
-            ResponseResult::PayInvoice(PayInvoiceResponse {
-                preimage: reported,
-                fees_paid: Some(fee.0),
-            }),
-        )
+        ok(method, ResponseResult::PayInvoice(PayInvoiceResponse { preimage: reported, fees_paid: Some(fee.0) }))
     }
 }

@@ -38,9 +38,7 @@ pub struct Lookup {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "no wallet is connected: run `purser wallet connect <nostr+walletconnect://…>` or set PURSER_NWC_URI"
-    )]
+    #[error("no wallet is connected: run `purser wallet connect <nostr+walletconnect://…>` or set PURSER_NWC_URI")]
     NotConfigured,
     #[error("the wallet connection string is not valid: {0}")]
     BadUri(String),
@@ -80,15 +78,29 @@ impl Error {
         }
     }
 
+    /// Whether this error proves nothing left the wallet: the request never went out, or the wallet gave a
+    /// clear NIP-47 refusal. Anything else after a `pay_invoice` was sent leaves the outcome unknown.
+    pub fn nothing_was_paid(&self) -> bool {
+        match self {
+            Error::NotConfigured | Error::BadUri(_) | Error::Unreachable(_) | Error::Keyring(_) => true,
+            Error::Refused { code, .. } => matches!(
+                code.as_str(),
+                "PAYMENT_FAILED"
+                    | "INSUFFICIENT_BALANCE"
+                    | "QUOTA_EXCEEDED"
+                    | "RATE_LIMITED"
+                    | "UNAUTHORIZED"
+                    | "RESTRICTED"
+                    | "NOT_IMPLEMENTED"
+            ),
+            Error::Timeout { .. } | Error::Protocol(_) => false,
+        }
+    }
+
     /// Whether the agent should simply try again later (`503` + `Retry-After`) rather than being refused.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Error::Unreachable(_)
-                | Error::Timeout { .. }
-                | Error::NotConfigured
-                | Error::Keyring(_)
-        ) || matches!(self, Error::Refused { code, .. } if code == "RATE_LIMITED" || code == "INTERNAL")
+        matches!(self, Error::Unreachable(_) | Error::Timeout { .. } | Error::NotConfigured | Error::Keyring(_))
+            || matches!(self, Error::Refused { code, .. } if code == "RATE_LIMITED" || code == "INTERNAL")
     }
 }
 

@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nostr_sdk::nips::nip47::{
-    LookupInvoiceRequest, NostrWalletConnectURI, PayInvoiceRequest, Request, Response,
-};
+use nostr_sdk::nips::nip47::{LookupInvoiceRequest, NostrWalletConnectURI, PayInvoiceRequest, Request, Response};
 use nostr_sdk::nips::{nip04, nip44};
 use nostr_sdk::prelude::*;
 use tokio::sync::{OnceCell, oneshot};
@@ -75,8 +73,7 @@ pub struct NwcWallet {
 
 impl NwcWallet {
     pub fn new(uri: &str, opts: NwcOptions) -> Result<Self> {
-        let uri =
-            NostrWalletConnectURI::parse(uri.trim()).map_err(|e| Error::BadUri(e.to_string()))?;
+        let uri = NostrWalletConnectURI::parse(uri.trim()).map_err(|e| Error::BadUri(e.to_string()))?;
         let keys = Keys::new(uri.secret.clone());
         Ok(NwcWallet {
             uri,
@@ -98,22 +95,11 @@ impl NwcWallet {
         self.ready
             .get_or_try_init(|| async {
                 for relay in &self.uri.relays {
-                    self.client
-                        .add_relay(relay.clone())
-                        .await
-                        .map_err(|e| Error::Unreachable(e.to_string()))?;
+                    self.client.add_relay(relay.clone()).await.map_err(|e| Error::Unreachable(e.to_string()))?;
                 }
                 self.client.connect().await;
-                self.client
-                    .wait_for_connection(self.opts.connect_timeout)
-                    .await;
-                if !self
-                    .client
-                    .relays()
-                    .await
-                    .values()
-                    .any(|r| r.is_connected())
-                {
+                self.client.wait_for_connection(self.opts.connect_timeout).await;
+                if !self.client.relays().await.values().any(|r| r.is_connected()) {
                     return Err(Error::Unreachable(format!(
                         "no relay of {} answered within {} s",
                         relay_list(&self.uri),
@@ -126,10 +112,7 @@ impl NwcWallet {
                     .author(self.uri.public_key)
                     .pubkey(self.keys.public_key())
                     .since(Timestamp::now() - Duration::from_secs(60));
-                self.client
-                    .subscribe(answers, None)
-                    .await
-                    .map_err(|e| Error::Unreachable(e.to_string()))?;
+                self.client.subscribe(answers, None).await.map_err(|e| Error::Unreachable(e.to_string()))?;
                 Ok(())
             })
             .await
@@ -139,10 +122,7 @@ impl NwcWallet {
     async fn encryption(&self) -> Result<Encryption> {
         self.encryption
             .get_or_try_init(|| async {
-                let filter = Filter::new()
-                    .kind(Kind::WalletConnectInfo)
-                    .author(self.uri.public_key)
-                    .limit(1);
+                let filter = Filter::new().kind(Kind::WalletConnectInfo).author(self.uri.public_key).limit(1);
                 let events = self
                     .client
                     .fetch_events(filter, self.opts.request_timeout)
@@ -151,18 +131,11 @@ impl NwcWallet {
                 let offered: Vec<String> = events
                     .first()
                     .and_then(|info| {
-                        info.tags
-                            .iter()
-                            .find(|t| t.kind() == TagKind::custom("encryption"))
-                            .and_then(|t| t.content())
+                        info.tags.iter().find(|t| t.kind() == TagKind::custom("encryption")).and_then(|t| t.content())
                     })
                     .map(|c| c.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default();
-                Ok(if offered.iter().any(|e| e == "nip44_v2") {
-                    Encryption::Nip44
-                } else {
-                    Encryption::Nip04
-                })
+                Ok(if offered.iter().any(|e| e == "nip44_v2") { Encryption::Nip44 } else { Encryption::Nip04 })
             })
             .await
             .copied()
@@ -173,32 +146,21 @@ impl NwcWallet {
         let enc = self.encryption().await?;
         let json = request.as_json();
         let content = match enc {
-            Encryption::Nip44 => nip44::encrypt(
-                &self.uri.secret,
-                &self.uri.public_key,
-                json,
-                nip44::Version::V2,
-            )
-            .map_err(|e| Error::Protocol(e.to_string()))?,
+            Encryption::Nip44 => nip44::encrypt(&self.uri.secret, &self.uri.public_key, json, nip44::Version::V2)
+                .map_err(|e| Error::Protocol(e.to_string()))?,
             Encryption::Nip04 => nip04::encrypt(&self.uri.secret, &self.uri.public_key, json)
                 .map_err(|e| Error::Protocol(e.to_string()))?,
         };
-        let mut builder = EventBuilder::new(Kind::WalletConnectRequest, content)
-            .tag(Tag::public_key(self.uri.public_key));
+        let mut builder =
+            EventBuilder::new(Kind::WalletConnectRequest, content).tag(Tag::public_key(self.uri.public_key));
         if enc == Encryption::Nip44 {
             builder = builder.tag(Tag::custom(TagKind::custom("encryption"), ["nip44_v2"]));
         }
-        let event = builder
-            .sign_with_keys(&self.keys)
-            .map_err(|e| Error::Protocol(e.to_string()))?;
+        let event = builder.sign_with_keys(&self.keys).map_err(|e| Error::Protocol(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(event.id, tx);
         let urls: Vec<RelayUrl> = self.uri.relays.clone();
-        if let Err(e) = self
-            .client
-            .send_msg_to(urls, ClientMessage::event(event.clone()))
-            .await
-        {
+        if let Err(e) = self.client.send_msg_to(urls, ClientMessage::event(event.clone())).await {
             self.pending.lock().unwrap().remove(&event.id);
             return Err(Error::Unreachable(e.to_string()));
         }
@@ -207,46 +169,31 @@ impl NwcWallet {
         let answer = match answer {
             Ok(Ok(ev)) => ev,
             _ => {
-                return Err(Error::Timeout {
-                    secs: timeout.as_secs(),
-                });
+                return Err(Error::Timeout { secs: timeout.as_secs() });
             }
         };
         let plain = match enc {
             Encryption::Nip44 => {
-                nip44::decrypt(&self.uri.secret, &self.uri.public_key, &answer.content).or_else(
-                    |_| {
-                        nip04::decrypt(&self.uri.secret, &self.uri.public_key, &answer.content)
-                            .map_err(|e| e.to_string())
-                    },
-                )
+                nip44::decrypt(&self.uri.secret, &self.uri.public_key, &answer.content).or_else(|_| {
+                    nip04::decrypt(&self.uri.secret, &self.uri.public_key, &answer.content).map_err(|e| e.to_string())
+                })
             }
             Encryption::Nip04 => {
-                nip04::decrypt(&self.uri.secret, &self.uri.public_key, &answer.content)
-                    .map_err(|e| e.to_string())
+                nip04::decrypt(&self.uri.secret, &self.uri.public_key, &answer.content).map_err(|e| e.to_string())
             }
         }
         .map_err(|e| Error::Protocol(format!("cannot decrypt the answer: {e}")))?;
         let response = Response::from_json(&plain).map_err(|e| Error::Protocol(e.to_string()))?;
         if let Some(err) = &response.error {
-            let code = serde_json::to_value(err.code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string));
-            return Err(Error::Refused {
-                code: code.unwrap_or_else(|| "OTHER".into()),
-                message: err.message.clone(),
-            });
+            let code = serde_json::to_value(err.code).ok().and_then(|v| v.as_str().map(str::to_string));
+            return Err(Error::Refused { code: code.unwrap_or_else(|| "OTHER".into()), message: err.message.clone() });
         }
         Ok(response)
     }
 }
 
 fn relay_list(uri: &NostrWalletConnectURI) -> String {
-    uri.relays
-        .iter()
-        .map(|r| r.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    uri.relays.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Hands each wallet answer to the request waiting for it; answers nobody waits for are dropped.
@@ -259,10 +206,7 @@ fn spawn_answer_router(client: &Client, wallet: PublicKey, pending: Pending) {
                     if event.kind != Kind::WalletConnectResponse || event.pubkey != wallet {
                         continue;
                     }
-                    let waiting = event
-                        .tags
-                        .event_ids()
-                        .find_map(|id| pending.lock().unwrap().remove(id));
+                    let waiting = event.tags.event_ids().find_map(|id| pending.lock().unwrap().remove(id));
                     if let Some(tx) = waiting {
                         let _ = tx.send(*event);
                     }
@@ -277,9 +221,8 @@ fn spawn_answer_router(client: &Client, wallet: PublicKey, pending: Pending) {
 }
 
 fn preimage(hex: &str) -> Result<Preimage> {
-    Preimage::from_hex(hex).ok_or_else(|| {
-        Error::Protocol("the wallet returned a preimage that is not 32 bytes of hex".into())
-    })
+    Preimage::from_hex(hex)
+        .ok_or_else(|| Error::Protocol("the wallet returned a preimage that is not 32 bytes of hex".into()))
 }
 
 #[async_trait]
@@ -294,11 +237,7 @@ impl Wallet for NwcWallet {
         Ok(WalletInfo {
             alias: info.alias,
             network: info.network,
-            methods: info
-                .methods
-                .iter()
-                .map(|m| m.as_str().to_string())
-                .collect(),
+            methods: info.methods.iter().map(|m| m.as_str().to_string()).collect(),
             encryption,
         })
     }
@@ -314,34 +253,22 @@ impl Wallet for NwcWallet {
 
     async fn pay_invoice(&self, bolt11: &str) -> Result<Paid> {
         let paid = self
-            .call(
-                Request::pay_invoice(PayInvoiceRequest::new(bolt11)),
-                self.opts.pay_timeout,
-            )
+            .call(Request::pay_invoice(PayInvoiceRequest::new(bolt11)), self.opts.pay_timeout)
             .await?
             .to_pay_invoice()
             .map_err(|e| Error::Protocol(e.to_string()))?;
-        Ok(Paid {
-            preimage: preimage(&paid.preimage)?,
-            fee: Msats(paid.fees_paid.unwrap_or(0)),
-        })
+        Ok(Paid { preimage: preimage(&paid.preimage)?, fee: Msats(paid.fees_paid.unwrap_or(0)) })
     }
 
     async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<Lookup> {
-        let req = LookupInvoiceRequest {
-            payment_hash: Some(payment_hash.to_hex()),
-            invoice: None,
-        };
+        let req = LookupInvoiceRequest { payment_hash: Some(payment_hash.to_hex()), invoice: None };
         let found = self
             .call(Request::lookup_invoice(req), self.opts.request_timeout)
             .await?
             .to_lookup_invoice()
             .map_err(|e| Error::Protocol(e.to_string()))?;
         Ok(Lookup {
-            state: found
-                .state
-                .and_then(|s| serde_json::to_value(s).ok())
-                .and_then(|v| v.as_str().map(str::to_string)),
+            state: found.state.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_string)),
             preimage: found.preimage.as_deref().map(preimage).transpose()?,
             amount: Msats(found.amount),
             fee: Msats(found.fees_paid),

@@ -55,9 +55,7 @@ pub fn load(data_dir: &Path) -> Result<Option<(String, Source)>> {
 }
 
 pub fn store(data_dir: &Path, uri: &str) -> Result<()> {
-    entry(data_dir)?
-        .set_password(uri.trim())
-        .map_err(keyring_error)
+    entry(data_dir)?.set_password(uri.trim()).map_err(keyring_error)
 }
 
 /// Removes the stored connection string; `Ok(false)` when there was none.

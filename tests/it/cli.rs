@@ -10,21 +10,13 @@ use crate::harness::{Harness, Setup};
 
 fn purser(data_dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_purser"));
-    cmd.arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("PURSER_NWC_URI")
-        .env("PURSER_LOG", "warn");
+    cmd.arg("--data-dir").arg(data_dir).env_remove("PURSER_NWC_URI").env("PURSER_LOG", "warn");
     cmd
 }
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}",
-        cmd,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -40,10 +32,7 @@ impl Drop for Killed {
 #[test]
 fn serve_refuses_a_non_loopback_address() {
     let dir = tempfile::tempdir().unwrap();
-    let out = purser(dir.path())
-        .args(["serve", "--listen", "0.0.0.0:8402"])
-        .output()
-        .unwrap();
+    let out = purser(dir.path()).args(["serve", "--listen", "0.0.0.0:8402"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback only"), "{err}");
@@ -53,26 +42,14 @@ fn serve_refuses_a_non_loopback_address() {
 fn agents_are_added_once_and_listed() {
     let dir = tempfile::tempdir().unwrap();
     let added = run_ok(purser(dir.path()).args(["agent", "add", "research"]));
-    let key = added
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 32 && l.chars().all(|c| c.is_ascii_hexdigit()));
+    let key = added.lines().map(str::trim).find(|l| l.len() == 32 && l.chars().all(|c| c.is_ascii_hexdigit()));
     assert!(key.is_some(), "{added}");
     assert!(added.contains("http_proxy=http://research:"));
-    let again = purser(dir.path())
-        .args(["agent", "add", "research"])
-        .output()
-        .unwrap();
+    let again = purser(dir.path()).args(["agent", "add", "research"]).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
-    assert_eq!(
-        run_ok(purser(dir.path()).args(["agent", "list"])).trim(),
-        "research"
-    );
-    assert_eq!(
-        run_ok(purser(dir.path()).arg("ledger")).trim(),
-        "No payments yet."
-    );
+    assert_eq!(run_ok(purser(dir.path()).args(["agent", "list"])).trim(), "research");
+    assert_eq!(run_ok(purser(dir.path()).arg("ledger")).trim(), "No payments yet.");
 }
 
 /// The README's "try it": `purser sandbox`, its export lines, a real curl through the proxy, the ledger.
@@ -141,11 +118,7 @@ fn the_sandbox_pays_a_real_curl_once() {
     assert_eq!(row["agent"], "demo");
     let second = curl("/joke");
     assert!(second.starts_with("HTTP/1.1 200"), "{second}");
-    assert_eq!(
-        ledger().as_array().unwrap().len(),
-        1,
-        "a second identical call must not pay again"
-    );
+    assert_eq!(ledger().as_array().unwrap().len(), 1, "a second identical call must not pay again");
     let csv = run_ok(purser(dir.path()).args(["ledger", "--csv"]));
     assert!(csv.starts_with("id,request_id,agent,"), "{csv}");
     assert!(csv.contains(",settled,"), "{csv}");
@@ -153,25 +126,15 @@ fn the_sandbox_pays_a_real_curl_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_info_reads_the_environment_variable() {
-    let h = Harness::start(Setup {
-        wallet: WalletServiceOptions::default(),
-        ..Setup::default()
-    })
-    .await;
+    let h = Harness::start(Setup { wallet: WalletServiceOptions::default(), ..Setup::default() }).await;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = purser(dir.path());
-    cmd.args(["wallet", "info"])
-        .env("PURSER_NWC_URI", &h.sandbox.wallet.uri);
-    let out = tokio::task::spawn_blocking(move || run_ok(&mut cmd))
-        .await
-        .unwrap();
+    cmd.args(["wallet", "info"]).env("PURSER_NWC_URI", &h.sandbox.wallet.uri);
+    let out = tokio::task::spawn_blocking(move || run_ok(&mut cmd)).await.unwrap();
     assert!(out.contains("PURSER_NWC_URI"), "{out}");
     assert!(out.contains("regtest"), "{out}");
     assert!(out.contains("100000 sats"), "{out}");
-    assert!(
-        !out.contains(&h.sandbox.wallet.uri),
-        "the connection string must not be printed"
-    );
+    assert!(!out.contains(&h.sandbox.wallet.uri), "the connection string must not be printed");
 }
 
 /// Needs a Secret Service on the session bus (scripts/test starts one).
@@ -197,14 +160,7 @@ async fn wallet_connect_keeps_the_uri_in_the_os_keyring() {
     assert!(!gone.status.success());
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no wallet is connected"));
     // Nothing of the connection string reached the data directory.
-    let secret = h
-        .sandbox
-        .wallet
-        .uri
-        .split("secret=")
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let secret = h.sandbox.wallet.uri.split("secret=").nth(1).unwrap().to_string();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains(&secret));

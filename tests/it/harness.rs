@@ -12,7 +12,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use purser::config::Settings;
 use purser::events::Events;
-use purser::ledger::Ledger;
+use purser::ledger::policy_store::ScopeSpec;
+use purser::ledger::{Ledger, PolicySettings};
+use purser::policy::{ManualClock, Period};
 use purser::ledger::export::PaymentRow;
 use purser::proxy::{self, Proxy, WalletHandle};
 use purser::sandbox::Sandbox;
@@ -36,8 +38,15 @@ pub fn quick_nwc() -> NwcOptions {
 pub struct Setup {
     pub wallet: WalletServiceOptions,
     pub demo: DemoOptions,
-    pub max_per_request_sats: u64,
-    pub max_per_agent_sats: u64,
+    /// The whole wallet's thresholds: paid at once up to `auto_sats`, asked up to `ask_sats`.
+    pub auto_sats: u64,
+    pub ask_sats: u64,
+    /// Budgets to add: (scope, period, sats).
+    pub budgets: Vec<(ScopeSpec, Period, u64)>,
+    pub approval_timeout: Duration,
+    /// Drive budget windows with this clock instead of the system's.
+    pub clock: Option<Arc<ManualClock>>,
+    pub time_zone: Option<&'static str>,
     pub body_buffer_limit_bytes: usize,
     /// Pay with this connection string instead of the sandbox wallet's.
     pub wallet_uri: Option<String>,
@@ -50,8 +59,12 @@ impl Default for Setup {
         Setup {
             wallet: WalletServiceOptions::default(),
             demo: DemoOptions::default(),
-            max_per_request_sats: 100,
-            max_per_agent_sats: 5_000,
+            auto_sats: 1_000,
+            ask_sats: 1_000,
+            budgets: Vec::new(),
+            approval_timeout: Duration::from_secs(30),
+            clock: None,
+            time_zone: None,
             body_buffer_limit_bytes: 8 * 1024 * 1024,
             wallet_uri: None,
             extra_ca_file: None,
@@ -65,6 +78,10 @@ pub struct Harness {
     pub ledger: Ledger,
     pub agent: String,
     pub key: String,
+    pub events: Events,
+    /// The control file the CLI would read.
+    pub control: std::path::PathBuf,
+    pub proxy: Arc<Proxy>,
     /// Keeps the ledger's directory alive for the harness's life.
     _dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
@@ -90,45 +107,41 @@ impl Reply {
 
 impl Harness {
     pub async fn start(setup: Setup) -> Harness {
-        let sandbox = Sandbox::start(setup.wallet, setup.demo)
-            .await
-            .expect("sandbox starts");
+        let sandbox = Sandbox::start(setup.wallet, setup.demo).await.expect("sandbox starts");
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::new(dir.path().to_path_buf());
-        settings.max_per_request = Msats::from_sats(setup.max_per_request_sats);
-        settings.max_per_agent = Msats::from_sats(setup.max_per_agent_sats);
+        settings.approval_timeout = setup.approval_timeout;
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
-        let ledger = Ledger::open(&settings.ledger_path()).await.unwrap();
+        let mut policy = PolicySettings::default();
+        if let Some(tz) = setup.time_zone {
+            policy.time_zone = purser::policy::period::time_zone(tz).unwrap();
+        }
+        let mut ledger = Ledger::open(&settings.ledger_path()).await.unwrap().with_policy(policy);
+        if let Some(clock) = setup.clock {
+            ledger = ledger.with_clock(clock);
+        }
         let (_, key) = ledger.add_agent("research").await.unwrap();
-        let uri = setup
-            .wallet_uri
-            .unwrap_or_else(|| sandbox.wallet.uri.clone());
+        ledger
+            .set_threshold(&ScopeSpec::default(), Msats::from_sats(setup.auto_sats), Msats::from_sats(setup.ask_sats))
+            .await
+            .unwrap();
+        for (scope, period, sats) in setup.budgets {
+            ledger.add_budget(&scope, period, Msats::from_sats(sats), None, None).await.unwrap();
+        }
+        let uri = setup.wallet_uri.unwrap_or_else(|| sandbox.wallet.uri.clone());
         let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, quick_nwc()).unwrap());
-        let proxy = Arc::new(
-            Proxy::new(
-                settings,
-                ledger.clone(),
-                WalletHandle::new(Some(wallet)),
-                Events::default(),
-            )
-            .unwrap(),
-        );
+        let events = Events::default();
+        let proxy = Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(Some(wallet)), events.clone()).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy_addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(proxy::run(listener, proxy, async move {
+        tokio::spawn(proxy::run(listener, proxy.clone(), async move {
             let _ = stopped.await;
         }));
-        Harness {
-            sandbox,
-            proxy_addr,
-            ledger,
-            agent: "research".into(),
-            key,
-            _dir: dir,
-            _stop: stop,
-        }
+        let control = dir.path().join("control.json");
+        purser::proxy::control::write_control_file(&control, proxy_addr, &proxy.control_token).unwrap();
+        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, events, control, proxy, _dir: dir, _stop: stop }
     }
 
     /// The demo API's URL for `path`.
@@ -146,13 +159,7 @@ impl Harness {
     }
 
     /// A request as a forward-proxy client sends it (absolute-form target).
-    pub async fn forward(
-        &self,
-        method: Method,
-        url: &str,
-        body: &str,
-        headers: &[(&str, &str)],
-    ) -> Reply {
+    pub async fn forward(&self, method: Method, url: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
         let auth = self.auth();
         let mut all: Vec<(&str, &str)> = vec![("proxy-authorization", &auth)];
         all.extend_from_slice(headers);
@@ -164,27 +171,11 @@ impl Harness {
     }
 
     /// A request in the gateway form.
-    pub async fn gateway(
-        &self,
-        method: Method,
-        path: &str,
-        body: &str,
-        headers: &[(&str, &str)],
-    ) -> Reply {
+    pub async fn gateway(&self, method: Method, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
         let auth = self.auth();
         let mut all: Vec<(&str, &str)> = vec![("proxy-authorization", &auth)];
         all.extend_from_slice(headers);
-        collect(
-            send(
-                self.proxy_addr,
-                method,
-                &self.gateway_path(path),
-                body,
-                &all,
-            )
-            .await,
-        )
-        .await
+        collect(send(self.proxy_addr, method, &self.gateway_path(path), body, &all).await).await
     }
 
     /// A request with the agent's key to any target (a gateway path, usually).
@@ -211,40 +202,26 @@ pub async fn send(
     headers: &[(&str, &str)],
 ) -> Response<Incoming> {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
-    let host = target
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|u| u.authority().map(|a| a.to_string()));
+    let host = target.parse::<http::Uri>().ok().and_then(|u| u.authority().map(|a| a.to_string()));
     let mut req = Request::builder().method(method).uri(target);
     req = req.header("host", host.unwrap_or_else(|| addr.to_string()));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    sender
-        .send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
-        .await
-        .unwrap()
+    sender.send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap()).await.unwrap()
 }
 
 pub async fn collect(resp: Response<Incoming>) -> Reply {
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
-    Reply {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body,
-    }
+    Reply { status: parts.status.as_u16(), headers: parts.headers, body }
 }
 
 /// A server that answers every request with `response` (raw HTTP/1.1 bytes) and hands the raw request it
 /// read to the returned channel.
-pub async fn canned_server(
-    response: &'static str,
-) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
+pub async fn canned_server(response: &'static str) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -11,15 +11,8 @@ use purser::wallet::nwc::NwcWallet;
 use crate::harness::{Harness, Setup, quick_nwc};
 
 async fn pays_with(encryption: Vec<&'static str>, want: &str) {
-    let wallet = WalletServiceOptions {
-        encryption,
-        ..WalletServiceOptions::default()
-    };
-    let h = Harness::start(Setup {
-        wallet,
-        ..Setup::default()
-    })
-    .await;
+    let wallet = WalletServiceOptions { encryption, ..WalletServiceOptions::default() };
+    let h = Harness::start(Setup { wallet, ..Setup::default() }).await;
     let client = NwcWallet::new(&h.sandbox.wallet.uri, quick_nwc()).unwrap();
     let info = client.get_info().await.unwrap();
     assert_eq!(info.encryption, want);
@@ -29,9 +22,7 @@ async fn pays_with(encryption: Vec<&'static str>, want: &str) {
     let reply = h.get("/joke").await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(h.rows().await[0].status, "settled");
-    let hash =
-        purser::units::PaymentHash::from_hex(h.rows().await[0].payment_hash.as_deref().unwrap())
-            .unwrap();
+    let hash = purser::units::PaymentHash::from_hex(h.rows().await[0].payment_hash.as_deref().unwrap()).unwrap();
     let found = client.lookup_invoice(&hash).await.unwrap();
     assert_eq!(found.state.as_deref(), Some("settled"));
     assert!(found.preimage.unwrap().matches(&hash));
@@ -54,12 +45,8 @@ async fn a_wallet_offering_only_nip04() {
 
 #[test]
 fn the_captured_exchange_decrypts_in_both_encryptions() {
-    let path = format!(
-        "{}/tests/data/nip47-exchange.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path = format!("{}/tests/data/nip47-exchange.json", env!("CARGO_MANIFEST_DIR"));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let exchanges = v["exchanges"].as_array().unwrap();
     assert_eq!(exchanges.len(), 2);
     for ex in exchanges {
@@ -80,10 +67,7 @@ fn the_captured_exchange_decrypts_in_both_encryptions() {
             if let Ok(paid) = response.clone().to_pay_invoice() {
                 assert_eq!(paid.preimage, ex["expected_preimage"].as_str().unwrap());
                 let pre = purser::units::Preimage::from_hex(&paid.preimage).unwrap();
-                assert_eq!(
-                    pre.payment_hash().to_hex(),
-                    ex["payment_hash"].as_str().unwrap()
-                );
+                assert_eq!(pre.payment_hash().to_hex(), ex["payment_hash"].as_str().unwrap());
             } else {
                 let info = response.to_get_info().unwrap();
                 assert_eq!(info.network.as_deref(), Some("regtest"));

@@ -21,15 +21,9 @@ fn assert_settled(row: &PaymentRow, reply: &Reply, path: &str, kind: &str, sats:
     assert_eq!(row.upstream_status, Some(200));
     assert_eq!(row.delivered, Some(true));
     assert_eq!(row.agent, "research");
-    assert_eq!(
-        Some(row.request_id.as_str()),
-        reply.header("purser-request-id")
-    );
+    assert_eq!(Some(row.request_id.as_str()), reply.header("purser-request-id"));
     let invoice: Bolt11Invoice = row.invoice.as_deref().unwrap().parse().unwrap();
-    assert_eq!(
-        row.payment_hash.as_deref(),
-        Some(invoice.payment_hash().to_string().as_str())
-    );
+    assert_eq!(row.payment_hash.as_deref(), Some(invoice.payment_hash().to_string().as_str()));
     assert_eq!(invoice.amount_milli_satoshis(), Some(sats as u64 * 1000));
 }
 
@@ -50,17 +44,8 @@ async fn l402_macaroon_form_through_the_forward_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_form_through_the_gateway() {
-    let h = Harness::start(Setup {
-        max_per_request_sats: 300,
-        ..Setup::default()
-    })
-    .await;
-    let cases = [
-        ("/joke", "l402", 1),
-        ("/fortune", "l402", 21),
-        ("/legacy", "lsat", 5),
-        ("/premium", "l402", 250),
-    ];
+    let h = Harness::start(Setup { auto_sats: 300, ask_sats: 300, ..Setup::default() }).await;
+    let cases = [("/joke", "l402", 1), ("/fortune", "l402", 21), ("/legacy", "lsat", 5), ("/premium", "l402", 250)];
     for (path, kind, sats) in cases {
         let reply = h.gateway(Method::GET, path, "", &[]).await;
         assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
@@ -75,9 +60,7 @@ async fn json_payment_hash_form_both_ways_in() {
     let h = Harness::start(Setup::default()).await;
     let body = r#"{"text":"one two three four five six seven"}"#;
     let json = [("content-type", "application/json")];
-    let forward = h
-        .forward(Method::POST, &h.demo("/summarize"), body, &json)
-        .await;
+    let forward = h.forward(Method::POST, &h.demo("/summarize"), body, &json).await;
     assert_eq!(forward.status, 200, "{:?}", forward.body);
     assert_eq!(forward.json()["summary"], "one two three four five");
     assert_eq!(forward.json()["words"], 7);
@@ -109,23 +92,13 @@ async fn a_kept_credential_is_reused_and_nothing_is_paid_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_credential_is_dropped_and_the_new_challenge_paid() {
-    let demo = DemoOptions {
-        single_use_tokens: true,
-        ..DemoOptions::default()
-    };
-    let h = Harness::start(Setup {
-        demo,
-        ..Setup::default()
-    })
-    .await;
+    let demo = DemoOptions { single_use_tokens: true, ..DemoOptions::default() };
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
     assert_eq!(h.get("/joke").await.status, 200);
     assert_eq!(h.get("/joke").await.status, 200);
     let rows = h.rows().await;
     assert_eq!(rows.len(), 2);
-    assert!(
-        rows.iter()
-            .all(|r| r.status == "settled" && r.delivered == Some(true))
-    );
+    assert!(rows.iter().all(|r| r.status == "settled" && r.delivered == Some(true)));
     assert_ne!(rows[0].payment_hash, rows[1].payment_hash);
 }
 
@@ -145,23 +118,12 @@ async fn the_free_call_is_not_paid_and_the_next_one_is() {
 async fn the_paid_answer_streams_unbuffered() {
     let h = Harness::start(Setup::default()).await;
     let auth = h.auth();
-    let resp = send(
-        h.proxy_addr,
-        Method::GET,
-        &h.demo("/stream"),
-        "",
-        &[("proxy-authorization", &auth)],
-    )
-    .await;
+    let resp = send(h.proxy_addr, Method::GET, &h.demo("/stream"), "", &[("proxy-authorization", &auth)]).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let mut body = resp.into_body();
     // The upstream sends one event every 200 ms; a buffering proxy would hand over all five at once.
-    let first = tokio::time::timeout(Duration::from_secs(5), body.frame())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), body.frame()).await.unwrap().unwrap().unwrap();
     let first = String::from_utf8(first.into_data().unwrap().to_vec()).unwrap();
     assert_eq!(first, "id: 0\ndata: tick 0\n\n");
     let rest = body.collect().await.unwrap().to_bytes();

@@ -7,23 +7,24 @@ use lightning_invoice::Currency;
 use purser::sandbox::demo_api::DemoOptions;
 use purser::sandbox::wallet_service::WalletServiceOptions;
 
+use purser::ledger::policy_store::ScopeSpec;
+use purser::policy::Period;
+
 use crate::harness::{Harness, Reply, Setup, canned_server, collect, send};
 
+pub fn agent(name: &str) -> ScopeSpec {
+    ScopeSpec { agent: Some(name.into()), ..ScopeSpec::default() }
+}
+
 /// A refusal as DESIGN.md says: 402, the challenge kept, `Purser-Refused`, a problem body naming the reason.
-fn assert_refused(reply: &Reply, reason: &str) {
+pub fn assert_refused(reply: &Reply, reason: &str) {
     assert_eq!(reply.status, 402, "{:?}", reply.body);
     assert_eq!(reply.header("purser-refused"), Some(reason));
-    assert_eq!(
-        reply.header("content-type"),
-        Some("application/problem+json")
-    );
+    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
     let problem = reply.json();
     assert_eq!(problem["reason"], reason);
     assert_eq!(problem["status"], 402);
-    assert_eq!(
-        Some(problem["request_id"].as_str().unwrap()),
-        reply.header("purser-request-id")
-    );
+    assert_eq!(Some(problem["request_id"].as_str().unwrap()), reply.header("purser-request-id"));
     assert!(!problem["detail"].as_str().unwrap().is_empty());
 }
 
@@ -32,25 +33,13 @@ async fn unknown_agents_get_407() {
     let h = Harness::start(Setup::default()).await;
     let none = collect(send(h.proxy_addr, Method::GET, &h.demo("/joke"), "", &[]).await).await;
     let wrong_key = purser::proxy::auth::basic("research", "not-the-key");
-    let wrong = collect(
-        send(
-            h.proxy_addr,
-            Method::GET,
-            &h.demo("/joke"),
-            "",
-            &[("proxy-authorization", &wrong_key)],
-        )
-        .await,
-    )
-    .await;
-    let gateway =
-        collect(send(h.proxy_addr, Method::GET, &h.gateway_path("/joke"), "", &[]).await).await;
+    let wrong =
+        collect(send(h.proxy_addr, Method::GET, &h.demo("/joke"), "", &[("proxy-authorization", &wrong_key)]).await)
+            .await;
+    let gateway = collect(send(h.proxy_addr, Method::GET, &h.gateway_path("/joke"), "", &[]).await).await;
     for reply in [none, wrong, gateway] {
         assert_eq!(reply.status, 407);
-        assert_eq!(
-            reply.header("proxy-authenticate"),
-            Some("Basic realm=\"Purser\"")
-        );
+        assert_eq!(reply.header("proxy-authenticate"), Some("Basic realm=\"Purser\""));
         assert_eq!(reply.json()["reason"], "proxy_auth_required");
     }
     assert!(h.rows().await.is_empty());
@@ -58,46 +47,33 @@ async fn unknown_agents_get_407() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_the_per_request_cap() {
-    let h = Harness::start(Setup::default()).await;
+async fn over_the_ask_limit() {
+    let h = Harness::start(Setup { auto_sats: 10, ask_sats: 100, ..Setup::default() }).await;
     let reply = h.get("/premium").await;
-    assert_refused(&reply, "over_request_limit");
+    assert_refused(&reply, "over_threshold_denied");
+    assert_eq!(reply.json()["threshold"]["ask_max_msat"], 100_000);
     // The upstream's two challenges are kept for the agent.
     assert_eq!(reply.headers.get_all("www-authenticate").iter().count(), 2);
     let rows = h.rows().await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, "refused");
-    assert_eq!(rows[0].reason.as_deref(), Some("over_request_limit"));
+    assert_eq!(rows[0].reason.as_deref(), Some("over_threshold_denied"));
     assert_eq!(rows[0].amount_msat, Some(250_000));
-    assert!(
-        rows[0].decision.contains("per-request limit of 100 sats"),
-        "{}",
-        rows[0].decision
-    );
+    assert!(rows[0].decision.contains("above the ask limit of 100 sats for the whole wallet"), "{}", rows[0].decision);
     assert_eq!(h.sandbox.wallet.pay_requests(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_cap_holds_under_concurrency() {
     // 21 sats + 1 sat of fee reserve each: two fit under 50, a third would not.
-    let h = Harness::start(Setup {
-        max_per_agent_sats: 50,
-        ..Setup::default()
-    })
-    .await;
+    let h = Harness::start(Setup { budgets: vec![(agent("research"), Period::Lifetime, 50)], ..Setup::default() }).await;
     let h = std::sync::Arc::new(h);
     let mut tasks = Vec::new();
     for n in 0..8 {
         let h = h.clone();
         tasks.push(tokio::spawn(async move {
             let body = format!(r#"{{"text":"call {n}"}}"#);
-            h.forward(
-                Method::POST,
-                &h.demo("/summarize"),
-                &body,
-                &[("content-type", "application/json")],
-            )
-            .await
+            h.forward(Method::POST, &h.demo("/summarize"), &body, &[("content-type", "application/json")]).await
         }));
     }
     let mut ok = 0;
@@ -112,17 +88,9 @@ async fn the_agent_cap_holds_under_concurrency() {
     assert_eq!(ok, 2);
     let rows = h.rows().await;
     assert_eq!(rows.iter().filter(|r| r.status == "settled").count(), 2);
-    assert_eq!(
-        rows.iter()
-            .filter(|r| r.reason.as_deref() == Some("budget_exceeded"))
-            .count(),
-        6
-    );
-    let spent: i64 = rows
-        .iter()
-        .filter(|r| r.status == "settled")
-        .map(|r| r.amount_msat.unwrap() + r.fee_msat.unwrap())
-        .sum();
+    assert_eq!(rows.iter().filter(|r| r.reason.as_deref() == Some("budget_exceeded")).count(), 6);
+    let spent: i64 =
+        rows.iter().filter(|r| r.status == "settled").map(|r| r.amount_msat.unwrap() + r.fee_msat.unwrap()).sum();
     assert!(spent <= 50_000, "spent {spent} msat");
     assert_eq!(h.sandbox.wallet.pay_requests(), 2);
 }
@@ -133,23 +101,13 @@ fn ghost_wallet(relay: &str) -> String {
     let app = nostr_sdk::Keys::generate();
     let wallet = nostr_sdk::Keys::generate();
     let relay = nostr_sdk::RelayUrl::parse(relay).unwrap();
-    NostrWalletConnectURI::new(
-        wallet.public_key(),
-        vec![relay],
-        app.secret_key().clone(),
-        None,
-    )
-    .to_string()
+    NostrWalletConnectURI::new(wallet.public_key(), vec![relay], app.secret_key().clone(), None).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_is_down_gives_503() {
     let uri = ghost_wallet("ws://127.0.0.1:1");
-    let h = Harness::start(Setup {
-        wallet_uri: Some(uri),
-        ..Setup::default()
-    })
-    .await;
+    let h = Harness::start(Setup { wallet_uri: Some(uri), ..Setup::default() }).await;
     let reply = h.get("/joke").await;
     assert_eq!(reply.status, 503, "{:?}", reply.body);
     assert!(reply.header("retry-after").is_some());
@@ -165,11 +123,7 @@ async fn a_wallet_that_does_not_answer_gives_503() {
     // The relay is up; no wallet answers on it.
     let h0 = Harness::start(Setup::default()).await;
     let uri = ghost_wallet(h0.sandbox.relay_url.as_str());
-    let h = Harness::start(Setup {
-        wallet_uri: Some(uri),
-        ..Setup::default()
-    })
-    .await;
+    let h = Harness::start(Setup { wallet_uri: Some(uri), ..Setup::default() }).await;
     let reply = h.get("/joke").await;
     assert_eq!(reply.status, 503, "{:?}", reply.body);
     assert_eq!(reply.header("retry-after"), Some("30"));
@@ -178,16 +132,8 @@ async fn a_wallet_that_does_not_answer_gives_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_without_answer_stays_unknown_and_counted() {
-    let wallet = WalletServiceOptions {
-        ignore_payments: true,
-        ..WalletServiceOptions::default()
-    };
-    let h = Harness::start(Setup {
-        wallet,
-        max_per_agent_sats: 30,
-        ..Setup::default()
-    })
-    .await;
+    let wallet = WalletServiceOptions { ignore_payments: true, ..WalletServiceOptions::default() };
+    let h = Harness::start(Setup { wallet, budgets: vec![(agent("research"), Period::Lifetime, 30)], ..Setup::default() }).await;
     let reply = h.get("/fortune").await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.json()["reason"], "wallet_timeout");
@@ -201,42 +147,22 @@ async fn a_payment_without_answer_stays_unknown_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preimage_that_does_not_match_is_not_used() {
-    let wallet = WalletServiceOptions {
-        bad_preimage: true,
-        ..WalletServiceOptions::default()
-    };
-    let h = Harness::start(Setup {
-        wallet,
-        ..Setup::default()
-    })
-    .await;
+    let wallet = WalletServiceOptions { bad_preimage: true, ..WalletServiceOptions::default() };
+    let h = Harness::start(Setup { wallet, ..Setup::default() }).await;
     let reply = h.get("/joke").await;
     assert_eq!(reply.status, 502, "{:?}", reply.body);
     assert_eq!(reply.json()["reason"], "bad_preimage");
     let rows = h.rows().await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, "bad_preimage");
-    assert_eq!(
-        rows[0].upstream_status, None,
-        "the request must not be retried"
-    );
+    assert_eq!(rows[0].upstream_status, None, "the request must not be retried");
     assert_eq!(rows[0].delivered, None);
 }
 
 async fn refused_invoice(demo: DemoOptions, path: &str, reason: &str) {
-    let h = Harness::start(Setup {
-        demo,
-        ..Setup::default()
-    })
-    .await;
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
     let reply = if path == "/summarize" {
-        h.forward(
-            Method::POST,
-            &h.demo(path),
-            "{}",
-            &[("content-type", "application/json")],
-        )
-        .await
+        h.forward(Method::POST, &h.demo(path), "{}", &[("content-type", "application/json")]).await
     } else {
         h.get(path).await
     };
@@ -253,10 +179,7 @@ async fn refused_invoice(demo: DemoOptions, path: &str, reason: &str) {
 async fn an_expired_invoice_is_refused() {
     // Expiring within the 30 s safety margin counts as expired.
     refused_invoice(
-        DemoOptions {
-            invoice_expiry: Some(Duration::from_secs(10)),
-            ..DemoOptions::default()
-        },
+        DemoOptions { invoice_expiry: Some(Duration::from_secs(10)), ..DemoOptions::default() },
         "/joke",
         "invoice_expired",
     )
@@ -266,10 +189,7 @@ async fn an_expired_invoice_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invoice_on_another_network_is_refused() {
     refused_invoice(
-        DemoOptions {
-            currency: Some(Currency::Bitcoin),
-            ..DemoOptions::default()
-        },
+        DemoOptions { currency: Some(Currency::Bitcoin), ..DemoOptions::default() },
         "/joke",
         "wrong_network",
     )
@@ -278,24 +198,13 @@ async fn an_invoice_on_another_network_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_amountless_invoice_is_refused() {
-    refused_invoice(
-        DemoOptions {
-            amountless: true,
-            ..DemoOptions::default()
-        },
-        "/joke",
-        "amountless_invoice",
-    )
-    .await;
+    refused_invoice(DemoOptions { amountless: true, ..DemoOptions::default() }, "/joke", "amountless_invoice").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_challenge_naming_another_hash_is_refused() {
     refused_invoice(
-        DemoOptions {
-            wrong_payment_hash: true,
-            ..DemoOptions::default()
-        },
+        DemoOptions { wrong_payment_hash: true, ..DemoOptions::default() },
         "/summarize",
         "payment_hash_mismatch",
     )
@@ -304,20 +213,9 @@ async fn a_challenge_naming_another_hash_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_too_large_to_replay_is_refused() {
-    let h = Harness::start(Setup {
-        body_buffer_limit_bytes: 16,
-        ..Setup::default()
-    })
-    .await;
+    let h = Harness::start(Setup { body_buffer_limit_bytes: 16, ..Setup::default() }).await;
     let body = format!(r#"{{"text":"{}"}}"#, "word ".repeat(20));
-    let reply = h
-        .forward(
-            Method::POST,
-            &h.demo("/summarize"),
-            &body,
-            &[("content-type", "application/json")],
-        )
-        .await;
+    let reply = h.forward(Method::POST, &h.demo("/summarize"), &body, &[("content-type", "application/json")]).await;
     assert_refused(&reply, "body_too_large");
     assert_eq!(h.rows().await[0].reason.as_deref(), Some("body_too_large"));
     assert_eq!(h.sandbox.wallet.pay_requests(), 0);
@@ -325,27 +223,22 @@ async fn a_body_too_large_to_replay_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_challenge_is_refused_by_name() {
-    const RESP: &str = "HTTP/1.1 402 Payment Required\r\ncontent-length: 0\r\nwww-authenticate: L402 macaroon=\"abc\"\r\n\r\n";
+    const RESP: &str =
+        "HTTP/1.1 402 Payment Required\r\ncontent-length: 0\r\nwww-authenticate: L402 macaroon=\"abc\"\r\n\r\n";
     let (addr, _) = canned_server(RESP).await;
     let h = Harness::start(Setup::default()).await;
-    let reply = h
-        .forward(Method::GET, &format!("http://{addr}/x"), "", &[])
-        .await;
+    let reply = h.forward(Method::GET, &format!("http://{addr}/x"), "", &[]).await;
     assert_refused(&reply, "malformed_challenge");
-    assert_eq!(
-        h.rows().await[0].reason.as_deref(),
-        Some("malformed_challenge")
-    );
+    assert_eq!(h.rows().await[0].reason.as_deref(), Some("malformed_challenge"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_402_without_a_lightning_challenge_passes_through() {
-    const RESP: &str = "HTTP/1.1 402 Payment Required\r\ncontent-length: 9\r\nwww-authenticate: Bearer realm=\"x\"\r\n\r\nsubscribe";
+    const RESP: &str =
+        "HTTP/1.1 402 Payment Required\r\ncontent-length: 9\r\nwww-authenticate: Bearer realm=\"x\"\r\n\r\nsubscribe";
     let (addr, _) = canned_server(RESP).await;
     let h = Harness::start(Setup::default()).await;
-    let reply = h
-        .forward(Method::GET, &format!("http://{addr}/x"), "", &[])
-        .await;
+    let reply = h.forward(Method::GET, &format!("http://{addr}/x"), "", &[]).await;
     assert_eq!(reply.status, 402);
     assert_eq!(reply.header("purser-refused"), None);
     assert_eq!(&reply.body[..], b"subscribe");
@@ -355,26 +248,12 @@ async fn a_402_without_a_lightning_challenge_passes_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_upstream_gives_502() {
     let h = Harness::start(Setup::default()).await;
-    let reply = h
-        .forward(Method::GET, "http://127.0.0.1:1/x", "", &[])
-        .await;
+    let reply = h.forward(Method::GET, "http://127.0.0.1:1/x", "", &[]).await;
     assert_eq!(reply.status, 502);
-    assert_eq!(
-        reply.header("content-type"),
-        Some("application/problem+json")
-    );
+    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
     assert_eq!(reply.json()["reason"], "upstream_unreachable");
-    let not_proxied = collect(
-        send(
-            h.proxy_addr,
-            Method::GET,
-            "/",
-            "",
-            &[("proxy-authorization", &h.auth())],
-        )
-        .await,
-    )
-    .await;
+    let not_proxied =
+        collect(send(h.proxy_addr, Method::GET, "/", "", &[("proxy-authorization", &h.auth())]).await).await;
     assert_eq!(not_proxied.status, 400);
     assert_eq!(not_proxied.json()["reason"], "not_proxied");
 }
@@ -384,14 +263,8 @@ async fn hop_by_hop_headers_and_the_agent_key_stay_behind() {
     const RESP: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close, x-upstream-private\r\nx-upstream-private: 1\r\n\r\nok";
     let (addr, mut requests) = canned_server(RESP).await;
     let h = Harness::start(Setup::default()).await;
-    let headers = [
-        ("connection", "x-agent-private"),
-        ("x-agent-private", "1"),
-        ("x-kept", "yes"),
-    ];
-    let reply = h
-        .gateway_to(&format!("/http/{addr}/echo?q=1"), &headers)
-        .await;
+    let headers = [("connection", "x-agent-private"), ("x-agent-private", "1"), ("x-kept", "yes")];
+    let reply = h.gateway_to(&format!("/http/{addr}/echo?q=1"), &headers).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("x-upstream-private"), None);
     let seen = requests.recv().await.unwrap().to_ascii_lowercase();

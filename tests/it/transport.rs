@@ -35,10 +35,8 @@ async fn https_demo_api(h: &Harness, ca: &Issuer<'static, KeyPair>) -> std::net:
         .signed_by(&leaf_key, ca)
         .unwrap();
     let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
-    let tls = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key)
-        .unwrap();
+    let tls =
+        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![leaf.der().clone()], key).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let api = Arc::new(DemoApi::new(h.sandbox.mint.clone(), DemoOptions::default()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -60,25 +58,13 @@ async fn https_demo_api(h: &Harness, ca: &Issuer<'static, KeyPair>) -> std::net:
 async fn an_https_api_is_paid_through_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let trusted = test_ca(Some(&dir.path().join("ca.pem")));
-    let h = Harness::start(Setup {
-        extra_ca_file: Some(dir.path().join("ca.pem")),
-        ..Setup::default()
-    })
-    .await;
+    let h = Harness::start(Setup { extra_ca_file: Some(dir.path().join("ca.pem")), ..Setup::default() }).await;
 
     let stranger = https_demo_api(&h, &test_ca(None)).await;
     let untrusted = h.gateway_to(&format!("/https/{stranger}/joke"), &[]).await;
-    assert_eq!(
-        untrusted.status, 502,
-        "a certificate from an unknown CA must not be trusted"
-    );
+    assert_eq!(untrusted.status, 502, "a certificate from an unknown CA must not be trusted");
     assert_eq!(untrusted.json()["reason"], "upstream_unreachable");
-    assert!(
-        untrusted.json()["detail"]
-            .as_str()
-            .unwrap()
-            .contains("certificate")
-    );
+    assert!(untrusted.json()["detail"].as_str().unwrap().contains("certificate"));
 
     let addr = https_demo_api(&h, &trusted).await;
     let reply = h.gateway_to(&format!("/https/{addr}/joke"), &[]).await;
@@ -96,30 +82,18 @@ async fn connect_is_tunnelled_for_known_agents_only() {
     let (upstream, mut seen) = canned_server(RESP).await;
     let h = Harness::start(Setup::default()).await;
     let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();
-    let req = format!(
-        "CONNECT {upstream} HTTP/1.1\r\nhost: {upstream}\r\nproxy-authorization: {}\r\n\r\n",
-        h.auth()
-    );
+    let req = format!("CONNECT {upstream} HTTP/1.1\r\nhost: {upstream}\r\nproxy-authorization: {}\r\n\r\n", h.auth());
     s.write_all(req.as_bytes()).await.unwrap();
     let head = read_head(&mut s).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    s.write_all(b"GET /inside HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
+    s.write_all(b"GET /inside HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
     let mut rest = String::new();
     s.read_to_string(&mut rest).await.unwrap();
     assert!(rest.ends_with("tunnel"), "{rest}");
-    assert!(
-        seen.recv()
-            .await
-            .unwrap()
-            .starts_with("GET /inside HTTP/1.1")
-    );
+    assert!(seen.recv().await.unwrap().starts_with("GET /inside HTTP/1.1"));
 
     let mut anon = TcpStream::connect(h.proxy_addr).await.unwrap();
-    anon.write_all(format!("CONNECT {upstream} HTTP/1.1\r\nhost: {upstream}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    anon.write_all(format!("CONNECT {upstream} HTTP/1.1\r\nhost: {upstream}\r\n\r\n").as_bytes()).await.unwrap();
     let head = read_head(&mut anon).await;
     assert!(head.starts_with("HTTP/1.1 407"), "{head}");
 }
@@ -138,30 +112,14 @@ async fn read_head(s: &mut TcpStream) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pending_row_is_written_before_the_wallet_is_asked() {
-    let wallet = WalletServiceOptions {
-        ignore_payments: true,
-        ..WalletServiceOptions::default()
-    };
-    let h = Arc::new(
-        Harness::start(Setup {
-            wallet,
-            ..Setup::default()
-        })
-        .await,
-    );
+    let wallet = WalletServiceOptions { ignore_payments: true, ..WalletServiceOptions::default() };
+    let h = Arc::new(Harness::start(Setup { wallet, ..Setup::default() }).await);
     let agent = h.clone();
-    let request = tokio::spawn(async move {
-        agent
-            .forward(Method::GET, &agent.demo("/joke"), "", &[])
-            .await
-    });
+    let request = tokio::spawn(async move { agent.forward(Method::GET, &agent.demo("/joke"), "", &[]).await });
     // Once the wallet holds the request, the ledger must already show it.
     let mut waited = Duration::ZERO;
     while h.sandbox.wallet.pay_requests() == 0 {
-        assert!(
-            waited < Duration::from_secs(10),
-            "the wallet was never asked"
-        );
+        assert!(waited < Duration::from_secs(10), "the wallet was never asked");
         tokio::time::sleep(Duration::from_millis(10)).await;
         waited += Duration::from_millis(10);
     }

@@ -1,0 +1,263 @@
+//! Requests held for a person's decision. A held request keeps the agent's connection open while the
+//! approval is offered through an [`Approver`] (the desktop notification later; the CLI and the control
+//! endpoint list and answer them now). No answer before the timeout means deny. Identical requests arriving
+//! while one is held (same agent, method, endpoint and amount) join it: one approval with a count.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::events::{Event, Events};
+
+/// One approval as a person sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalView {
+    pub id: u64,
+    pub agent: String,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    pub amount_msat: u64,
+    /// Why it is asked (the threshold, and the tightest budget's room).
+    pub explanation: String,
+    /// Budget figures, machine-readable.
+    pub budget: serde_json::Value,
+    /// How many identical requests wait on this approval.
+    pub count: u32,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// What a person decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Deny,
+}
+
+/// How the wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Approved,
+    Denied,
+    TimedOut,
+}
+
+/// Whoever offers approvals to a person besides the list (a desktop notification, say).
+pub trait Approver: Send + Sync {
+    fn offer(&self, approval: &ApprovalView);
+    /// The approval was answered or timed out and should no longer be offered.
+    fn withdraw(&self, _id: u64) {}
+}
+
+/// A payment waiting for a person.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub agent_id: i64,
+    pub agent: String,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    pub amount_msat: u64,
+    pub explanation: String,
+    pub budget: serde_json::Value,
+}
+
+type Key = (i64, String, String, String, u64);
+
+struct Entry {
+    view: ApprovalView,
+    key: Key,
+    verdict: watch::Sender<Option<Verdict>>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    open: HashMap<u64, Entry>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("no approval with id {0} is waiting (it may have been answered or timed out)")]
+pub struct NotWaiting(pub u64);
+
+pub struct Approvals {
+    state: Mutex<State>,
+    timeout: Duration,
+    approver: Option<Arc<dyn Approver>>,
+    events: Events,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Approvals {
+    pub fn new(timeout: Duration, events: Events) -> Self {
+        Approvals { state: Mutex::new(State::default()), timeout, approver: None, events }
+    }
+
+    pub fn with_approver(mut self, approver: Arc<dyn Approver>) -> Self {
+        self.approver = Some(approver);
+        self
+    }
+
+    /// Holds `held` until a person answers or the timeout passes. The returned id names the approval.
+    pub async fn wait(&self, held: Held) -> (u64, Outcome) {
+        let key: Key = (held.agent_id, held.method.clone(), held.host.clone(), held.path.clone(), held.amount_msat);
+        let (id, mut rx, deadline, offered) = {
+            let mut state = self.state.lock().unwrap();
+            let joined = state.open.values_mut().find(|e| e.key == key);
+            match joined {
+                Some(entry) => {
+                    entry.view.count += 1;
+                    let left = (entry.view.expires_at_ms - now_ms()).max(0) as u64;
+                    (entry.view.id, entry.verdict.subscribe(), Duration::from_millis(left), None)
+                }
+                None => {
+                    state.next_id += 1;
+                    let id = state.next_id;
+                    let created = now_ms();
+                    let view = ApprovalView {
+                        id,
+                        agent: held.agent,
+                        method: held.method,
+                        host: held.host,
+                        path: held.path,
+                        amount_msat: held.amount_msat,
+                        explanation: held.explanation,
+                        budget: held.budget,
+                        count: 1,
+                        created_at_ms: created,
+                        expires_at_ms: created + self.timeout.as_millis() as i64,
+                    };
+                    let (tx, rx) = watch::channel(None);
+                    state.open.insert(id, Entry { view: view.clone(), key, verdict: tx });
+                    (id, rx, self.timeout, Some(view))
+                }
+            }
+        };
+        if let Some(view) = offered {
+            self.events.emit(Event::ApprovalNeeded { approval: view.clone() });
+            if let Some(a) = &self.approver {
+                a.offer(&view);
+            }
+        }
+        let verdict = tokio::time::timeout(deadline, async {
+            loop {
+                if let Some(v) = *rx.borrow_and_update() {
+                    return v;
+                }
+                if rx.changed().await.is_err() {
+                    return Verdict::Deny;
+                }
+            }
+        })
+        .await;
+        let outcome = match verdict {
+            Ok(Verdict::Approve) => Outcome::Approved,
+            Ok(Verdict::Deny) => Outcome::Denied,
+            Err(_) => {
+                if self.close(id).is_some() {
+                    self.events.emit(Event::ApprovalDecided { id, outcome: "timed_out".into() });
+                }
+                Outcome::TimedOut
+            }
+        };
+        (id, outcome)
+    }
+
+    fn close(&self, id: u64) -> Option<Entry> {
+        let entry = self.state.lock().unwrap().open.remove(&id);
+        if entry.is_some() {
+            if let Some(a) = &self.approver {
+                a.withdraw(id);
+            }
+        }
+        entry
+    }
+
+    /// Approvals waiting now, oldest first.
+    pub fn list(&self) -> Vec<ApprovalView> {
+        let mut all: Vec<ApprovalView> = self.state.lock().unwrap().open.values().map(|e| e.view.clone()).collect();
+        all.sort_by_key(|v| v.id);
+        all
+    }
+
+    pub fn get(&self, id: u64) -> Option<ApprovalView> {
+        self.state.lock().unwrap().open.get(&id).map(|e| e.view.clone())
+    }
+
+    /// Answers approval `id` for every request waiting on it.
+    pub fn decide(&self, id: u64, verdict: Verdict) -> Result<ApprovalView, NotWaiting> {
+        let entry = self.close(id).ok_or(NotWaiting(id))?;
+        let _ = entry.verdict.send(Some(verdict));
+        let outcome = if verdict == Verdict::Approve { "approved" } else { "denied" };
+        self.events.emit(Event::ApprovalDecided { id, outcome: outcome.into() });
+        Ok(entry.view)
+    }
+
+    /// Denies everything still waiting (on shutdown).
+    pub fn deny_all(&self) {
+        let ids: Vec<u64> = self.state.lock().unwrap().open.keys().copied().collect();
+        for id in ids {
+            let _ = self.decide(id, Verdict::Deny);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(amount_msat: u64) -> Held {
+        Held {
+            agent_id: 1,
+            agent: "research".into(),
+            method: "GET".into(),
+            host: "api".into(),
+            path: "/x".into(),
+            amount_msat,
+            explanation: "asked".into(),
+            budget: serde_json::json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn identical_requests_share_one_approval() {
+        let approvals = Arc::new(Approvals::new(Duration::from_secs(30), Events::default()));
+        let waits: Vec<_> = (0..3)
+            .map(|_| {
+                let a = approvals.clone();
+                tokio::spawn(async move { a.wait(held(50_000)).await })
+            })
+            .collect();
+        let other = {
+            let a = approvals.clone();
+            tokio::spawn(async move { a.wait(held(60_000)).await })
+        };
+        while approvals.list().iter().map(|v| v.count).sum::<u32>() < 4 {
+            tokio::task::yield_now().await;
+        }
+        let list = approvals.list();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].count, 3);
+        approvals.decide(list[0].id, Verdict::Approve).unwrap();
+        approvals.decide(list[1].id, Verdict::Deny).unwrap();
+        for w in waits {
+            assert_eq!(w.await.unwrap().1, Outcome::Approved);
+        }
+        assert_eq!(other.await.unwrap().1, Outcome::Denied);
+        assert_eq!(approvals.decide(list[0].id, Verdict::Deny), Err(NotWaiting(list[0].id)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_answer_means_deny() {
+        let approvals = Approvals::new(Duration::from_secs(120), Events::default());
+        assert_eq!(approvals.wait(held(1)).await.1, Outcome::TimedOut);
+        assert!(approvals.list().is_empty());
+    }
+}

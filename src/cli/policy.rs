@@ -1,0 +1,306 @@
+//! `purser budget|threshold|rule|alerts|pause|resume|breaker`: the spending policy from the command line.
+//! Changes go straight to the ledger; a running proxy applies them to the next payment.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use purser::config;
+use purser::ledger::Ledger;
+use purser::ledger::policy_store::ScopeSpec;
+use purser::policy::Period;
+use purser::units::Msats;
+
+use super::{Error, Result};
+
+async fn open(data_dir: &std::path::Path) -> Result<Ledger> {
+    let (settings, policy) = config::load(data_dir)?;
+    Ok(Ledger::open(&settings.ledger_path()).await?.with_policy(policy))
+}
+
+/// Which spending a budget, threshold or rule covers; none of them means the whole wallet.
+#[derive(Args, Clone, Default)]
+pub struct ScopeArgs {
+    /// Only this agent's payments
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only payments to this API: HOST, HOST:PORT, optionally with a path prefix (api.example.com/v1)
+    #[arg(long)]
+    api: Option<String>,
+}
+
+impl ScopeArgs {
+    fn spec(&self) -> ScopeSpec {
+        let (host, path_prefix) = match self.api.as_deref() {
+            Some(api) => match api.find('/') {
+                Some(i) => (Some(api[..i].to_string()), Some(api[i..].to_string())),
+                None => (Some(api.to_string()), None),
+            },
+            None => (None, None),
+        };
+        ScopeSpec { agent: self.agent.clone(), host, path_prefix }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PeriodArg {
+    Request,
+    Day,
+    Week,
+    Month,
+    Rolling,
+    Lifetime,
+}
+
+#[derive(Subcommand)]
+pub enum BudgetCommand {
+    /// Add a budget
+    Add {
+        /// The most this budget allows in its period, in sats
+        #[arg(long)]
+        sats: u64,
+        /// request, day, week, month (calendar, in the configured time zone), rolling (with --hours) or lifetime
+        #[arg(long, value_enum)]
+        period: PeriodArg,
+        /// The length of a rolling period, in hours
+        #[arg(long)]
+        hours: Option<u32>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// When the budget stops applying: an RFC 3339 time (2026-12-31T23:00:00Z) or a date (2026-12-31,
+        /// its midnight in the configured time zone)
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List budgets with what their current window has used
+    List,
+    /// Remove a budget
+    Remove { id: i64 },
+}
+
+#[derive(Subcommand)]
+pub enum ThresholdCommand {
+    /// Set the thresholds of a scope (replacing its old ones)
+    Set {
+        /// Pay at once up to this many sats
+        #[arg(long)]
+        auto: u64,
+        /// Ask a person up to this many sats; refuse above
+        #[arg(long)]
+        ask: u64,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// List thresholds (the most specific one that matches a payment applies)
+    List,
+    /// Remove thresholds
+    Remove { id: i64 },
+}
+
+#[derive(Subcommand)]
+pub enum RuleCommand {
+    /// Approve an agent's payments to an API up to N sats a day without asking
+    Add {
+        #[arg(long)]
+        agent: String,
+        /// HOST, HOST:PORT, optionally with a path prefix
+        #[arg(long)]
+        api: String,
+        #[arg(long)]
+        max_sats_per_day: u64,
+    },
+    /// List remembered rules
+    List,
+    /// Remove a rule
+    Remove { id: i64 },
+}
+
+#[derive(Args)]
+pub struct AlertsArgs {
+    /// At most this many, newest first
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct PauseArgs {
+    /// Only this agent (default: all payments)
+    #[arg(long)]
+    agent: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum BreakerCommand {
+    /// List tripped breakers
+    List,
+    /// Reset breakers: all, or those of one API (and path)
+    Reset {
+        /// HOST or HOST:PORT as the ledger shows it
+        #[arg(long)]
+        api: Option<String>,
+        #[arg(long, requires = "api")]
+        path: Option<String>,
+    },
+}
+
+fn expires_ms(text: &str, tz: &jiff::tz::TimeZone) -> Result<i64> {
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_millisecond());
+    }
+    let date: jiff::civil::Date =
+        text.parse().map_err(|_| Error::Usage(format!("--expires: `{text}` is neither an RFC 3339 time nor a date")))?;
+    let zoned = date.to_zoned(tz.clone()).map_err(|e| Error::Usage(format!("--expires: {e}")))?;
+    Ok(zoned.timestamp().as_millisecond())
+}
+
+fn sats(m: Msats) -> String {
+    m.to_string()
+}
+
+pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
+    let ledger = open(&data_dir).await?;
+    match cmd {
+        BudgetCommand::Add { sats: amount, period, hours, scope, expires } => {
+            let period = match (period, hours) {
+                (PeriodArg::Rolling, Some(h)) if h > 0 => Period::Rolling { hours: h },
+                (PeriodArg::Rolling, _) => return Err(Error::Usage("a rolling budget needs --hours N (N ≥ 1)".into())),
+                (_, Some(_)) => return Err(Error::Usage("--hours goes with --period rolling only".into())),
+                (PeriodArg::Request, None) => Period::Request,
+                (PeriodArg::Day, None) => Period::Day,
+                (PeriodArg::Week, None) => Period::Week,
+                (PeriodArg::Month, None) => Period::Month,
+                (PeriodArg::Lifetime, None) => Period::Lifetime,
+            };
+            let expires = expires.map(|e| expires_ms(&e, &ledger.policy().time_zone)).transpose()?;
+            let b = ledger.add_budget(&scope.spec(), period, Msats::from_sats(amount), expires, None).await?;
+            println!("Added {}.", b.describe());
+        }
+        BudgetCommand::List => {
+            let uses = ledger.budget_uses().await?;
+            if uses.is_empty() {
+                println!("No budgets: only thresholds limit payments. Add one with `purser budget add`.");
+            }
+            let now = ledger.now_ms();
+            for u in uses {
+                let state = match u.budget.expires_at_ms {
+                    Some(e) if e <= now => " (expired)".to_string(),
+                    Some(e) => format!(" (until {})", jiff::Timestamp::from_millisecond(e).map(|t| t.to_string()).unwrap_or_default()),
+                    None => String::new(),
+                };
+                let used = match u.budget.period {
+                    Period::Request => "each payment".to_string(),
+                    _ => format!("{} used, {} left", sats(u.used), sats(u.remaining())),
+                };
+                println!("#{:<4} {:<50} {used}{state}", u.budget.id, u.budget.describe());
+            }
+            println!("Calendar periods follow the time zone {}.", ledger.policy().time_zone.iana_name().unwrap_or("UTC"));
+        }
+        BudgetCommand::Remove { id } => {
+            ledger.remove_budget(id).await?;
+            println!("Removed budget #{id}.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn threshold(data_dir: PathBuf, cmd: ThresholdCommand) -> Result<()> {
+    let ledger = open(&data_dir).await?;
+    match cmd {
+        ThresholdCommand::Set { auto, ask, scope } => {
+            let t = ledger.set_threshold(&scope.spec(), Msats::from_sats(auto), Msats::from_sats(ask)).await?;
+            println!("#{}: {}: pay at once up to {}, ask up to {}, refuse above.", t.id, t.scope.describe(), t.auto_max, t.ask_max);
+        }
+        ThresholdCommand::List => {
+            for t in ledger.thresholds().await? {
+                println!("#{:<4} {:<40} auto ≤ {}, ask ≤ {}", t.id, t.scope.describe(), t.auto_max, t.ask_max);
+            }
+        }
+        ThresholdCommand::Remove { id } => {
+            ledger.remove_threshold(id).await?;
+            println!("Removed thresholds #{id}.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn rule(data_dir: PathBuf, cmd: RuleCommand) -> Result<()> {
+    let ledger = open(&data_dir).await?;
+    match cmd {
+        RuleCommand::Add { agent, api, max_sats_per_day } => {
+            let spec = ScopeArgs { agent: Some(agent.clone()), api: Some(api) }.spec();
+            let host = spec.host.unwrap_or_default();
+            let r = ledger
+                .add_rule(&agent, &host, spec.path_prefix.as_deref(), Msats::from_sats(max_sats_per_day), "added by hand")
+                .await?;
+            println!("#{}: approve {} up to {} a day.", r.id, r.scope.describe(), r.max_per_day);
+        }
+        RuleCommand::List => {
+            let rules = ledger.rules().await?;
+            if rules.is_empty() {
+                println!("No remembered rules.");
+            }
+            for r in rules {
+                println!("#{:<4} approve {} up to {} a day ({})", r.id, r.scope.describe(), r.max_per_day, r.source);
+            }
+        }
+        RuleCommand::Remove { id } => {
+            ledger.remove_rule(id).await?;
+            println!("Removed rule #{id}.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn alerts(data_dir: PathBuf, args: AlertsArgs) -> Result<()> {
+    let ledger = open(&data_dir).await?;
+    let alerts = ledger.alerts(args.limit).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&alerts).unwrap_or_default());
+        return Ok(());
+    }
+    if alerts.is_empty() {
+        println!("No alerts.");
+    }
+    for a in alerts {
+        println!("{}  {:<21} {}", a.created_at.get(..19).unwrap_or(&a.created_at).replace('T', " "), a.kind, a.message);
+    }
+    Ok(())
+}
+
+pub async fn pause(data_dir: PathBuf, args: PauseArgs, paused: bool) -> Result<()> {
+    let ledger = open(&data_dir).await?;
+    let verb = if paused { "paused" } else { "resumed" };
+    match args.agent {
+        Some(agent) => {
+            ledger.set_agent_paused(&agent, paused).await?;
+            println!("Payments by agent {agent} are {verb}.");
+        }
+        None => {
+            ledger.set_paused_all(paused).await?;
+            println!("All payments are {verb}.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn breaker(data_dir: PathBuf, cmd: BreakerCommand) -> Result<()> {
+    let ledger = open(&data_dir).await?;
+    match cmd {
+        BreakerCommand::List => {
+            let trips = ledger.breakers().await?;
+            if trips.is_empty() {
+                println!("No tripped breakers.");
+            }
+            for t in trips {
+                println!("{}{}: {}", t.host, t.path, t.reason);
+            }
+        }
+        BreakerCommand::Reset { api, path } => {
+            let n = ledger.reset_breakers(api.as_deref(), path.as_deref()).await?;
+            println!("Reset {n} breaker(s).");
+        }
+    }
+    Ok(())
+}

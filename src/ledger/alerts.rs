@@ -1,0 +1,104 @@
+//! Alerts: things a person should know about spending, recorded once (a `dedupe_key` makes "once per
+//! crossing" a database constraint) and handed back so the caller can emit them as events.
+
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+
+use super::{Ledger, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    /// `budget_crossing`, `velocity`, `first_payment_to_api`, `price_above_usual`, `breaker_tripped`.
+    pub kind: String,
+    pub agent: Option<String>,
+    pub host: Option<String>,
+    pub budget_id: Option<i64>,
+    pub payment_id: Option<i64>,
+    pub message: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// An alert about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub kind: &'static str,
+    pub agent_id: Option<i64>,
+    pub host: Option<String>,
+    pub budget_id: Option<i64>,
+    pub message: String,
+    /// Alerts with the same key are recorded once.
+    pub dedupe_key: Option<String>,
+}
+
+/// Records `alert` unless one with its key exists; returns its id when it was recorded.
+pub(crate) async fn record(
+    conn: &mut SqliteConnection,
+    alert: &NewAlert,
+    payment_id: Option<i64>,
+    now_ms: i64,
+) -> Result<Option<i64>> {
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO alerts (kind, agent_id, host, budget_id, payment_id, message, dedupe_key, created_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(alert.kind)
+    .bind(alert.agent_id)
+    .bind(&alert.host)
+    .bind(alert.budget_id)
+    .bind(payment_id)
+    .bind(&alert.message)
+    .bind(&alert.dedupe_key)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
+}
+
+impl Ledger {
+    /// Alerts, newest first.
+    pub async fn alerts(&self, limit: i64) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(
+            "SELECT al.id, al.kind, a.name AS agent, al.host, al.budget_id, al.payment_id, al.message, \
+             strftime('%Y-%m-%dT%H:%M:%fZ', al.created_at_ms / 1000.0, 'unixepoch') AS created_at \
+             FROM alerts al LEFT JOIN agents a ON a.id = al.agent_id ORDER BY al.id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Alert {
+                id: r.get("id"),
+                kind: r.get("kind"),
+                agent: r.get("agent"),
+                host: r.get("host"),
+                budget_id: r.get("budget_id"),
+                payment_id: r.get("payment_id"),
+                message: r.get("message"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+
+    /// Records alerts outside a payment (e.g. a tripped breaker), returning those that were new.
+    pub async fn record_alerts(&self, alerts: &[NewAlert], payment_id: Option<i64>) -> Result<Vec<Alert>> {
+        let mut conn = self.pool().acquire().await?;
+        let mut ids = Vec::new();
+        for a in alerts {
+            if let Some(id) = record(&mut conn, a, payment_id, self.now_ms()).await? {
+                ids.push(id);
+            }
+        }
+        drop(conn);
+        self.alerts_by_id(&ids).await
+    }
+
+    pub(crate) async fn alerts_by_id(&self, ids: &[i64]) -> Result<Vec<Alert>> {
+        let Some(min) = ids.iter().min() else { return Ok(Vec::new()) };
+        // The ids were just written: they are the newest rows.
+        let newest = self.alerts(i64::try_from(ids.len()).unwrap_or(i64::MAX).saturating_add(64)).await?;
+        Ok(newest.into_iter().filter(|a| a.id >= *min && ids.contains(&a.id)).rev().collect())
+    }
+}

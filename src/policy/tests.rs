@@ -1,0 +1,86 @@
+use super::*;
+
+fn sats(n: u64) -> Msats {
+    Msats::from_sats(n)
+}
+
+fn budget(id: i64, period: Period, limit: u64, used: u64) -> BudgetUse {
+    BudgetUse {
+        budget: Budget { id, scope: Scope::default(), period, limit: sats(limit), expires_at_ms: None, note: None },
+        used: sats(used),
+        window_start_ms: Some(0),
+    }
+}
+
+fn threshold(auto: u64, ask: u64) -> Option<Threshold> {
+    Some(Threshold { id: 1, scope: Scope::default(), auto_max: sats(auto), ask_max: sats(ask) })
+}
+
+fn req(amount: u64) -> Request {
+    Request { agent: "research".into(), amount: sats(amount), fee_reserve: sats(1), approved: false }
+}
+
+#[test]
+fn thresholds_route_to_pay_ask_and_refuse() {
+    let s = Snapshot { threshold: threshold(10, 1000), ..Snapshot::default() };
+    assert!(matches!(decide(&s, &req(10)), Decision::Allow(_)));
+    assert!(matches!(decide(&s, &req(11)), Decision::Ask(_)));
+    assert!(matches!(decide(&s, &req(1000)), Decision::Ask(_)));
+    assert!(matches!(decide(&s, &req(1001)), Decision::Refuse { reason: "over_threshold_denied", .. }));
+    assert!(matches!(decide(&s, &Request { approved: true, ..req(500) }), Decision::Allow(_)));
+}
+
+#[test]
+fn the_tightest_budget_decides() {
+    let s = Snapshot {
+        budgets: vec![
+            budget(1, Period::Month, 10_000, 100),
+            budget(2, Period::Day, 100, 70),
+            budget(3, Period::Request, 50, 0),
+        ],
+        threshold: threshold(1000, 1000),
+        ..Snapshot::default()
+    };
+    // 21 + 1 reserve fits the daily 30 left.
+    assert!(matches!(decide(&s, &req(21)), Decision::Allow(t) if t.contains("budget #2")));
+    // 30 + 1 does not: the daily budget refuses and says so.
+    match decide(&s, &req(30)) {
+        Decision::Refuse { reason: "budget_exceeded", explanation, details } => {
+            assert!(explanation.contains("daily budget #2"), "{explanation}");
+            assert_eq!(details["budget"]["remaining_msat"], 30_000);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A per-request budget looks at the amount alone.
+    let per_request = Snapshot {
+        budgets: vec![budget(3, Period::Request, 50, 0)],
+        threshold: threshold(1000, 1000),
+        ..Snapshot::default()
+    };
+    assert!(matches!(decide(&per_request, &req(50)), Decision::Allow(_)));
+    assert!(matches!(decide(&per_request, &req(51)), Decision::Refuse { reason: "budget_exceeded", .. }));
+}
+
+#[test]
+fn pause_and_breaker_come_first() {
+    let paused = Snapshot { paused_all: true, threshold: threshold(10, 10), ..Snapshot::default() };
+    assert!(matches!(decide(&paused, &req(1)), Decision::Refuse { reason: "payments_paused", .. }));
+    let agent = Snapshot { agent_paused: true, ..Snapshot::default() };
+    assert!(matches!(decide(&agent, &req(1)), Decision::Refuse { reason: "payments_paused", .. }));
+    let trip =
+        BreakerTrip { host: "h".into(), path: "/p".into(), reason: "402 after payment".into(), tripped_at_ms: 0 };
+    let tripped = Snapshot { breaker: Some(trip), ..Snapshot::default() };
+    assert!(matches!(decide(&tripped, &req(1)), Decision::Refuse { reason: "loop_detected", .. }));
+}
+
+#[test]
+fn a_remembered_rule_pays_what_would_be_asked_up_to_its_daily_limit() {
+    let rule = Rule { id: 4, scope: Scope::default(), max_per_day: sats(100), source: "approval".into() };
+    let s = Snapshot {
+        threshold: threshold(10, 1000),
+        rule: Some(RuleUse { rule, used_today: sats(60) }),
+        ..Snapshot::default()
+    };
+    assert!(matches!(decide(&s, &req(40)), Decision::Allow(t) if t.contains("remembered rule #4")));
+    assert!(matches!(decide(&s, &req(41)), Decision::Ask(_)));
+}

@@ -1,0 +1,192 @@
+//! The local control endpoint, on the proxy's own listener under `/_purser/`, for the CLI (and later the
+//! desktop shell): list the payments waiting for a person, and approve or deny them. Every call needs
+//! `Authorization: Bearer <token>`; the token and address are written to `control.json` in the data
+//! directory, readable by the user only, so agents that hold only their own key cannot approve payments.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::Proxy;
+use super::body::{ProxyBody, full};
+use crate::approval::Verdict;
+use crate::units::Msats;
+
+/// Paths under this prefix are Purser's own, not agent traffic.
+pub const PREFIX: &str = "/_purser/";
+
+pub fn new_token() -> String {
+    let mut raw = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+/// How the CLI finds a running proxy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ControlFile {
+    pub url: String,
+    pub token: String,
+}
+
+/// Writes `control.json` (owner-only) for a proxy listening on `addr`.
+pub fn write_control_file(path: &Path, addr: SocketAddr, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    let body = ControlFile { url: format!("http://{addr}"), token: token.to_string() };
+    f.write_all(serde_json::to_string_pretty(&body).unwrap_or_default().as_bytes())
+}
+
+/// What the control endpoint answers with when a call fails.
+#[derive(Debug, thiserror::Error)]
+enum ControlError {
+    #[error("the control endpoint needs `Authorization: Bearer <token>` from control.json")]
+    Unauthorized,
+    #[error("no such control call: {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(value.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// The one mapping from control errors to answers.
+fn error_response(e: &ControlError) -> Response<ProxyBody> {
+    let (status, kind) = match e {
+        ControlError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        ControlError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        ControlError::Gone(_) => (StatusCode::GONE, "not_waiting"),
+        ControlError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+    };
+    json_response(status, json!({"kind": kind, "message": e.to_string()}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ApproveBody {
+    /// Remember the decision as a rule: approve this agent on this API up to this many sats a day.
+    remember_max_sats_per_day: Option<u64>,
+}
+
+pub async fn handle(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
+    match route(proxy, req).await {
+        Ok(resp) => resp,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBody>, ControlError> {
+    let bearer =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token_ok = bearer.is_some_and(|t| {
+        t.len() == proxy.control_token.len()
+            && t.bytes().zip(proxy.control_token.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+    });
+    if !token_ok {
+        return Err(ControlError::Unauthorized);
+    }
+    let path = req.uri().path().to_string();
+    let parts: Vec<&str> = path.trim_start_matches(PREFIX).split('/').filter(|s| !s.is_empty()).collect();
+    match (req.method().clone(), parts.as_slice()) {
+        (Method::GET, ["approvals"]) => Ok(json_response(StatusCode::OK, json!(proxy.approvals.list()))),
+        (Method::POST, ["approvals", id, action @ ("approve" | "deny")]) => {
+            let id: u64 = id.parse().map_err(|_| ControlError::BadRequest(format!("`{id}` is not an approval id")))?;
+            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let ask: ApproveBody = if body.is_empty() {
+                ApproveBody::default()
+            } else {
+                serde_json::from_slice(&body)
+                    .map_err(|e| ControlError::BadRequest(format!("the body is not valid: {e}")))?
+            };
+            let view = proxy
+                .approvals
+                .get(id)
+                .ok_or_else(|| ControlError::Gone(format!("no approval with id {id} is waiting")))?;
+            let mut rule = None;
+            if *action == "approve" {
+                if let Some(sats) = ask.remember_max_sats_per_day {
+                    let source = format!("remembered from approval #{id}");
+                    let made = proxy
+                        .ledger
+                        .add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source)
+                        .await
+                        .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+                    rule = Some(made);
+                }
+            }
+            let verdict = if *action == "approve" { Verdict::Approve } else { Verdict::Deny };
+            let view = proxy.approvals.decide(id, verdict).map_err(|e| ControlError::Gone(e.to_string()))?;
+            Ok(json_response(StatusCode::OK, json!({"approval": view, "decision": action, "rule": rule})))
+        }
+        _ => Err(ControlError::NotFound(format!("{} {path}", req.method()))),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no running Purser found for this data directory ({0}): start `purser serve` or `purser sandbox`")]
+    NotRunning(String),
+    #[error("cannot reach Purser at {0}: is it still running?")]
+    Unreachable(String),
+    #[error("{0}")]
+    Answer(String),
+}
+
+/// Calls the control endpoint of the proxy running for `data_dir`; returns the JSON answer.
+pub async fn call(
+    control_file: &Path,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value, ClientError> {
+    let text = std::fs::read_to_string(control_file)
+        .map_err(|_| ClientError::NotRunning(control_file.display().to_string()))?;
+    let cf: ControlFile =
+        serde_json::from_str(&text).map_err(|_| ClientError::NotRunning(control_file.display().to_string()))?;
+    let authority = cf.url.trim_start_matches("http://").to_string();
+    let stream =
+        tokio::net::TcpStream::connect(&authority).await.map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
+    tokio::spawn(conn);
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("{PREFIX}{}", path.trim_start_matches('/')))
+        .header(header::HOST, &authority)
+        .header(header::AUTHORIZATION, format!("Bearer {}", cf.token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(payload)))
+        .map_err(|e| ClientError::Answer(e.to_string()))?;
+    let resp = sender.send_request(req).await.map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let message = value["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string());
+        return Err(ClientError::Answer(message));
+    }
+    Ok(value)
+}
