@@ -41,28 +41,37 @@ pub fn parse(body: &[u8]) -> Result<PaymentChallenge> {
     };
     let token = text("macaroon").or_else(|| text("token")).filter(|t| *t != "none");
     let (kind, proof) = match token {
-        Some(t) => (ChallengeKind::JsonL402, ProofForm::Authorization { scheme: "L402", token: t.to_string() }),
+        Some(t) => {
+            super::usable_token(t)?;
+            (ChallengeKind::JsonL402, ProofForm::Authorization { scheme: "L402", token: t.to_string() })
+        }
         None => {
             if payment_hash.is_none() {
                 return Err(Error::MissingToken("JSON"));
             }
-            (ChallengeKind::JsonPaymentHash, ProofForm::PaymentHash(placement(map.get("payment_hints"))))
+            (ChallengeKind::JsonPaymentHash, ProofForm::PaymentHash(placement(map.get("payment_hints"))?))
         }
     };
     Ok(PaymentChallenge { kind, invoice: invoice.to_string(), payment_hash, proof })
 }
 
-fn placement(hints: Option<&Value>) -> HashPlacement {
+fn placement(hints: Option<&Value>) -> Result<HashPlacement> {
     let Some(hints) = hints else {
-        return HashPlacement::Default;
+        return Ok(HashPlacement::Default);
     };
     let name = |default: &str| hints.get("name").and_then(Value::as_str).unwrap_or(default).to_string();
-    match hints.get("payment_hash_in").and_then(Value::as_str) {
+    Ok(match hints.get("payment_hash_in").and_then(Value::as_str) {
         Some("body") => HashPlacement::JsonField(name("payment_hash")),
-        Some("header") => HashPlacement::Header(name("X-Payment-Hash")),
+        Some("header") => {
+            let header = name("X-Payment-Hash");
+            if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                return Err(Error::BadHint(format!("`{header}` is not a header name")));
+            }
+            HashPlacement::Header(header)
+        }
         Some("query") => HashPlacement::Query(name("payment_hash")),
         _ => HashPlacement::Default,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -97,5 +106,11 @@ mod tests {
         assert_eq!(parse(br#"{"error":"payment required"}"#), Err(Error::NoChallenge));
         assert_eq!(parse(br#"{"invoice":"lnbc1","payment_hash":"zz"}"#), Err(Error::BadPaymentHash));
         assert_eq!(parse(br#"{"invoice":"lnbc1"}"#), Err(Error::MissingToken("JSON")));
+        let spaced = format!(r#"{{"invoice":"lnbc1","payment_hash":"{HASH}","macaroon":"a b"}}"#);
+        assert_eq!(parse(spaced.as_bytes()), Err(Error::UnusableToken));
+        let bad_header = format!(
+            r#"{{"invoice":"lnbc1","payment_hash":"{HASH}","payment_hints":{{"payment_hash_in":"header","name":"x y"}}}}"#
+        );
+        assert!(matches!(parse(bad_header.as_bytes()), Err(Error::BadHint(_))));
     }
 }

@@ -70,6 +70,16 @@ pub enum Error {
     MissingToken(&'static str),
     #[error("the challenge's payment_hash is not 32 bytes of hex")]
     BadPaymentHash,
+    #[error("the challenge's token cannot be sent back in an Authorization header")]
+    UnusableToken,
+    #[error("the challenge's payment_hints name a place the payment hash cannot go: {0}")]
+    BadHint(String),
+}
+
+/// A token Purser can send back as `Authorization: L402 <token>:<preimage>`: visible ASCII, no spaces.
+/// Checked before paying, so a payment is never made for a proof that cannot be delivered.
+pub(crate) fn usable_token(token: &str) -> Result<()> {
+    if token.bytes().all(|b| b.is_ascii_graphic()) { Ok(()) } else { Err(Error::UnusableToken) }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -100,6 +110,7 @@ pub fn from_www_authenticate(values: &[&str]) -> Result<PaymentChallenge> {
         .or_else(|| challenge.param("token"))
         .filter(|v| !v.is_empty())
         .ok_or(Error::MissingToken(scheme))?;
+    usable_token(token)?;
     Ok(PaymentChallenge {
         kind,
         invoice: invoice.to_string(),

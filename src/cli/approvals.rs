@@ -34,7 +34,8 @@ pub async fn list(data_dir: PathBuf) -> Result<()> {
     if items.is_empty() {
         println!("Nothing is waiting for your approval.");
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     for a in items {
         let left = (a["expires_at_ms"].as_i64().unwrap_or(0) - now).max(0) / 1000;
         let count = a["count"].as_u64().unwrap_or(1);
@@ -56,7 +57,9 @@ pub async fn list(data_dir: PathBuf) -> Result<()> {
 
 pub async fn approve(data_dir: PathBuf, args: ApproveArgs) -> Result<()> {
     let body = json!({"remember_max_sats_per_day": args.remember_per_day});
-    let answer = control::call(&control_path(data_dir), Method::POST, &format!("approvals/{}/approve", args.id), Some(body)).await?;
+    let answer =
+        control::call(&control_path(data_dir), Method::POST, &format!("approvals/{}/approve", args.id), Some(body))
+            .await?;
     println!("Approved #{}.", args.id);
     if let Some(rule) = answer["rule"].as_object() {
         println!("Remembered as rule #{}: no need to ask again up to that amount a day.", rule["id"]);

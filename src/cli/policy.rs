@@ -149,8 +149,9 @@ fn expires_ms(text: &str, tz: &jiff::tz::TimeZone) -> Result<i64> {
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Ok(ts.as_millisecond());
     }
-    let date: jiff::civil::Date =
-        text.parse().map_err(|_| Error::Usage(format!("--expires: `{text}` is neither an RFC 3339 time nor a date")))?;
+    let date: jiff::civil::Date = text
+        .parse()
+        .map_err(|_| Error::Usage(format!("--expires: `{text}` is neither an RFC 3339 time nor a date")))?;
     let zoned = date.to_zoned(tz.clone()).map_err(|e| Error::Usage(format!("--expires: {e}")))?;
     Ok(zoned.timestamp().as_millisecond())
 }
@@ -186,7 +187,10 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
             for u in uses {
                 let state = match u.budget.expires_at_ms {
                     Some(e) if e <= now => " (expired)".to_string(),
-                    Some(e) => format!(" (until {})", jiff::Timestamp::from_millisecond(e).map(|t| t.to_string()).unwrap_or_default()),
+                    Some(e) => format!(
+                        " (until {})",
+                        jiff::Timestamp::from_millisecond(e).map(|t| t.to_string()).unwrap_or_default()
+                    ),
                     None => String::new(),
                 };
                 let used = match u.budget.period {
@@ -195,7 +199,10 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
                 };
                 println!("#{:<4} {:<50} {used}{state}", u.budget.id, u.budget.describe());
             }
-            println!("Calendar periods follow the time zone {}.", ledger.policy().time_zone.iana_name().unwrap_or("UTC"));
+            println!(
+                "Calendar periods follow the time zone {}.",
+                ledger.policy().time_zone.iana_name().unwrap_or("UTC")
+            );
         }
         BudgetCommand::Remove { id } => {
             ledger.remove_budget(id).await?;
@@ -210,7 +217,13 @@ pub async fn threshold(data_dir: PathBuf, cmd: ThresholdCommand) -> Result<()> {
     match cmd {
         ThresholdCommand::Set { auto, ask, scope } => {
             let t = ledger.set_threshold(&scope.spec(), Msats::from_sats(auto), Msats::from_sats(ask)).await?;
-            println!("#{}: {}: pay at once up to {}, ask up to {}, refuse above.", t.id, t.scope.describe(), t.auto_max, t.ask_max);
+            println!(
+                "#{}: {}: pay at once up to {}, ask up to {}, refuse above.",
+                t.id,
+                t.scope.describe(),
+                t.auto_max,
+                t.ask_max
+            );
         }
         ThresholdCommand::List => {
             for t in ledger.thresholds().await? {
@@ -232,7 +245,13 @@ pub async fn rule(data_dir: PathBuf, cmd: RuleCommand) -> Result<()> {
             let spec = ScopeArgs { agent: Some(agent.clone()), api: Some(api) }.spec();
             let host = spec.host.unwrap_or_default();
             let r = ledger
-                .add_rule(&agent, &host, spec.path_prefix.as_deref(), Msats::from_sats(max_sats_per_day), "added by hand")
+                .add_rule(
+                    &agent,
+                    &host,
+                    spec.path_prefix.as_deref(),
+                    Msats::from_sats(max_sats_per_day),
+                    "added by hand",
+                )
                 .await?;
             println!("#{}: approve {} up to {} a day.", r.id, r.scope.describe(), r.max_per_day);
         }

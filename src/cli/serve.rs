@@ -152,7 +152,10 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     println!("# then try:  curl -s $PURSER_DEMO_API/joke");
     println!("# and see:   purser ledger --data-dir {}", data_dir.display());
     println!("# Limits: 10 sats are paid at once, up to 1000 wait for you (purser approvals, purser approve ID),");
-    println!("# 5000 sats a day in all: see purser budget list --data-dir {}. Ctrl-C stops the sandbox.", data_dir.display());
+    println!(
+        "# 5000 sats a day in all: see purser budget list --data-dir {}. Ctrl-C stops the sandbox.",
+        data_dir.display()
+    );
     let result = run_proxy(listener, proxy).await;
     sandbox.wallet.stop().await;
     result

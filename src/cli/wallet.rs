@@ -12,7 +12,11 @@ use super::{Error, Result};
 #[derive(Subcommand)]
 pub enum WalletCommand {
     /// Check a nostr+walletconnect:// connection string with get_info, then keep it in the OS keyring
-    Connect { uri: String },
+    Connect {
+        /// The connection string; leave it out (or give `-`) to paste it on standard input, which keeps the
+        /// secret out of the shell history and the process list
+        uri: Option<String>,
+    },
     /// Show the connected wallet's alias, network and balance
     Info,
     /// Forget the connection string kept in the OS keyring
@@ -45,6 +49,20 @@ async fn describe(wallet: &NwcWallet) -> Result<()> {
 pub async fn run(data_dir: PathBuf, cmd: WalletCommand) -> Result<()> {
     match cmd {
         WalletCommand::Connect { uri } => {
+            let uri = match uri.filter(|u| u != "-") {
+                Some(uri) => uri,
+                None => {
+                    use std::io::IsTerminal;
+                    if std::io::stdin().is_terminal() {
+                        eprintln!("Paste the nostr+walletconnect:// connection string and press Enter:");
+                    }
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| Error::Usage(format!("cannot read standard input: {e}")))?;
+                    line.trim().to_string()
+                }
+            };
             let wallet = NwcWallet::new(&uri, NwcOptions::default())?;
             println!("Checking the wallet with get_info…");
             describe(&wallet).await?;

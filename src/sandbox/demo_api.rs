@@ -114,6 +114,8 @@ pub struct DemoOptions {
     pub wrong_payment_hash: bool,
     /// Accept each L402 token once, as some servers do (a second use gets a new 402).
     pub single_use_tokens: bool,
+    /// Answer every request with a new 402, paid or not (a broken or looping server).
+    pub reject_proofs: bool,
 }
 
 pub struct DemoApi {
@@ -202,10 +204,11 @@ impl DemoApi {
                 return self.serve(ep, &body);
             }
         }
-        let paid = match ep.form {
-            Form::JsonHash => self.redeem_hash(&body, x_hash.as_deref(), ep.price_sats),
-            _ => auth.as_deref().is_some_and(|a| self.verify_l402(a, ep)),
-        };
+        let paid = !self.opts.reject_proofs
+            && match ep.form {
+                Form::JsonHash => self.redeem_hash(&body, x_hash.as_deref(), ep.price_sats),
+                _ => auth.as_deref().is_some_and(|a| self.verify_l402(a, ep)),
+            };
         if paid { self.serve(ep, &body) } else { self.challenge(ep) }
     }
 

@@ -151,8 +151,10 @@ impl NwcWallet {
             Encryption::Nip04 => nip04::encrypt(&self.uri.secret, &self.uri.public_key, json)
                 .map_err(|e| Error::Protocol(e.to_string()))?,
         };
-        let mut builder =
-            EventBuilder::new(Kind::WalletConnectRequest, content).tag(Tag::public_key(self.uri.public_key));
+        let mut builder = EventBuilder::new(Kind::WalletConnectRequest, content)
+            .tag(Tag::public_key(self.uri.public_key))
+            // NIP-40: a request nobody answered in time must not be acted on later (relays may keep it).
+            .tag(Tag::expiration(Timestamp::now() + timeout));
         if enc == Encryption::Nip44 {
             builder = builder.tag(Tag::custom(TagKind::custom("encryption"), ["nip44_v2"]));
         }

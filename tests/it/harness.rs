@@ -12,10 +12,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use purser::config::Settings;
 use purser::events::Events;
+use purser::ledger::export::PaymentRow;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::ledger::{Ledger, PolicySettings};
 use purser::policy::{ManualClock, Period};
-use purser::ledger::export::PaymentRow;
 use purser::proxy::{self, Proxy, WalletHandle};
 use purser::sandbox::Sandbox;
 use purser::sandbox::demo_api::DemoOptions;
@@ -81,7 +81,6 @@ pub struct Harness {
     pub events: Events,
     /// The control file the CLI would read.
     pub control: std::path::PathBuf,
-    pub proxy: Arc<Proxy>,
     /// Keeps the ledger's directory alive for the harness's life.
     _dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
@@ -132,7 +131,8 @@ impl Harness {
         let uri = setup.wallet_uri.unwrap_or_else(|| sandbox.wallet.uri.clone());
         let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, quick_nwc()).unwrap());
         let events = Events::default();
-        let proxy = Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(Some(wallet)), events.clone()).unwrap());
+        let proxy =
+            Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(Some(wallet)), events.clone()).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy_addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -141,7 +141,17 @@ impl Harness {
         }));
         let control = dir.path().join("control.json");
         purser::proxy::control::write_control_file(&control, proxy_addr, &proxy.control_token).unwrap();
-        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, events, control, proxy, _dir: dir, _stop: stop }
+        Harness {
+            sandbox,
+            proxy_addr,
+            ledger,
+            agent: "research".into(),
+            key,
+            events,
+            control,
+            _dir: dir,
+            _stop: stop,
+        }
     }
 
     /// The demo API's URL for `path`.

@@ -5,5 +5,6 @@ mod cli;
 mod harness;
 mod nwc;
 mod paid;
+mod policy;
 mod refusals;
 mod transport;

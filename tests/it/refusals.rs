@@ -66,7 +66,8 @@ async fn over_the_ask_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_cap_holds_under_concurrency() {
     // 21 sats + 1 sat of fee reserve each: two fit under 50, a third would not.
-    let h = Harness::start(Setup { budgets: vec![(agent("research"), Period::Lifetime, 50)], ..Setup::default() }).await;
+    let h =
+        Harness::start(Setup { budgets: vec![(agent("research"), Period::Lifetime, 50)], ..Setup::default() }).await;
     let h = std::sync::Arc::new(h);
     let mut tasks = Vec::new();
     for n in 0..8 {
@@ -133,7 +134,9 @@ async fn a_wallet_that_does_not_answer_gives_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_without_answer_stays_unknown_and_counted() {
     let wallet = WalletServiceOptions { ignore_payments: true, ..WalletServiceOptions::default() };
-    let h = Harness::start(Setup { wallet, budgets: vec![(agent("research"), Period::Lifetime, 30)], ..Setup::default() }).await;
+    let h =
+        Harness::start(Setup { wallet, budgets: vec![(agent("research"), Period::Lifetime, 30)], ..Setup::default() })
+            .await;
     let reply = h.get("/fortune").await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.json()["reason"], "wallet_timeout");
