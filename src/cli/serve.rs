@@ -142,7 +142,7 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     println!("# Purser sandbox: PLAY SATS ONLY. Nothing here touches a real wallet or real money.");
     println!("#   relay     {} (in-process Nostr relay)", sandbox.relay_url);
     println!("#   wallet    sandbox NIP-47 wallet with a play balance of {}, on regtest", sandbox.wallet.balance());
-    println!("#   demo API  {demo}  (/joke 1 sat, /fortune 21, /legacy 5, /daily free once a day then 10,");
+    println!("#   demo API  {demo}  (/joke 1 sat, /fortune 21 per call, /legacy 5, /daily free once a day then 10,");
     println!("#             /stream 1, POST /summarize 21, /premium 250; prices at {demo}/pricing)");
     println!("#   proxy     http://{addr}");
     println!("#   ledger    purser ledger --data-dir {}", data_dir.display());

@@ -46,6 +46,8 @@ struct Endpoint {
     path: &'static str,
     price_sats: u64,
     form: Form,
+    /// Each token pays for one call (a second use gets a new 402), as per-call priced servers do.
+    per_call: bool,
     about: &'static str,
 }
 
@@ -55,6 +57,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/joke",
         price_sats: 1,
         form: Form::L402Macaroon,
+        per_call: false,
         about: "a joke (L402, macaroon form)",
     },
     Endpoint {
@@ -62,13 +65,15 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/fortune",
         price_sats: 21,
         form: Form::L402Token,
-        about: "a fortune (L402, version/token form)",
+        per_call: true,
+        about: "a fortune, 21 sats each call (L402, version/token form, single-use tokens)",
     },
     Endpoint {
         method: Method::GET,
         path: "/premium",
         price_sats: 250,
         form: Form::Both,
+        per_call: false,
         about: "a premium report (LSAT and L402 headers)",
     },
     Endpoint {
@@ -76,6 +81,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/legacy",
         price_sats: 5,
         form: Form::LsatOnly,
+        per_call: false,
         about: "an old-style answer (LSAT only)",
     },
     Endpoint {
@@ -83,6 +89,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/summarize",
         price_sats: 21,
         form: Form::JsonHash,
+        per_call: false,
         about: "a summary of the JSON body's `text` (JSON payment_hash)",
     },
     Endpoint {
@@ -90,6 +97,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/daily",
         price_sats: 10,
         form: Form::L402Macaroon,
+        per_call: false,
         about: "the daily tip: first call each UTC day is free",
     },
     Endpoint {
@@ -97,6 +105,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/stream",
         price_sats: 1,
         form: Form::L402Macaroon,
+        per_call: false,
         about: "a server-sent-events stream",
     },
 ];
@@ -357,7 +366,7 @@ impl DemoApi {
         if !preimage.matches(&hash) {
             return false;
         }
-        !self.opts.single_use_tokens || self.used_tokens.lock().unwrap().insert(id)
+        !(self.opts.single_use_tokens || ep.per_call) || self.used_tokens.lock().unwrap().insert(id)
     }
 
     /// A settled invoice's hash, presented once, for an invoice of at least `price_sats`.

@@ -52,56 +52,75 @@ fn agents_are_added_once_and_listed() {
     assert_eq!(run_ok(purser(dir.path()).arg("ledger")).trim(), "No payments yet.");
 }
 
-/// The README's "try it": `purser sandbox`, its export lines, a real curl through the proxy, the ledger.
-#[test]
-fn the_sandbox_pays_a_real_curl_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = purser(dir.path())
-        .args(["sandbox", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _guard = Killed(child);
-    let mut exports = Vec::new();
-    let mut printed = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) = line.strip_prefix("export ") {
-            for pair in rest.split(' ') {
-                let (k, v) = pair.split_once('=').unwrap();
-                exports.push((k.to_string(), v.to_string()));
+/// `purser sandbox` running as a child, with the lines it printed for the agent's shell.
+struct RunningSandbox {
+    _child: Killed,
+    exports: Vec<(String, String)>,
+    printed: String,
+}
+
+impl RunningSandbox {
+    fn start(data_dir: &std::path::Path) -> RunningSandbox {
+        let mut child = purser(data_dir)
+            .args(["sandbox", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let guard = Killed(child);
+        let mut exports = Vec::new();
+        let mut printed = String::new();
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(rest) = line.strip_prefix("export ") {
+                for pair in rest.split(' ') {
+                    let (k, v) = pair.split_once('=').unwrap();
+                    exports.push((k.to_string(), v.to_string()));
+                }
+            }
+            if line.contains("Ctrl-C stops the sandbox") {
+                break;
             }
         }
-        if line.contains("then try") {
-            break;
-        }
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        RunningSandbox { _child: guard, exports, printed }
     }
-    assert!(printed.contains("PLAY SATS"), "{printed}");
-    let env = |k: &str| {
-        exports
+
+    fn env(&self, k: &str) -> String {
+        self.exports
             .iter()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("{k} not exported: {printed}"))
-    };
-    assert_eq!(env("http_proxy"), env("HTTP_PROXY"));
-    let demo = env("PURSER_DEMO_API");
-    let curl = |path: &str| {
+            .unwrap_or_else(|| panic!("{k} not exported: {}", self.printed))
+    }
+
+    /// `curl -s -i $PURSER_DEMO_API<path>` through the proxy, as the agent would run it.
+    fn curl(&self, path: &str) -> String {
         let out = Command::new("curl")
-            .args(["-s", "-i", &format!("{demo}{path}")])
-            .env("http_proxy", env("http_proxy"))
-            .env("HTTP_PROXY", env("HTTP_PROXY"))
+            .args(["-s", "-i", &format!("{}{path}", self.env("PURSER_DEMO_API"))])
+            .env("http_proxy", self.env("http_proxy"))
+            .env("HTTP_PROXY", self.env("HTTP_PROXY"))
             .env_remove("no_proxy")
             .env_remove("NO_PROXY")
             .output()
             .expect("curl is installed (scripts/test installs it)");
         String::from_utf8(out.stdout).unwrap()
-    };
-    let first = curl("/joke");
+    }
+}
+
+/// The README's "try it": `purser sandbox`, its export lines, a real curl through the proxy, the ledger.
+#[test]
+fn the_sandbox_pays_a_real_curl_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = RunningSandbox::start(dir.path());
+    assert!(sb.printed.contains("PLAY SATS"), "{}", sb.printed);
+    assert_eq!(sb.env("http_proxy"), sb.env("HTTP_PROXY"));
+    let first = sb.curl("/joke");
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
     assert!(first.contains("\"joke\""), "{first}");
     let ledger = || -> serde_json::Value {
@@ -116,12 +135,89 @@ fn the_sandbox_pays_a_real_curl_once() {
     assert_eq!(row["payment_hash"].as_str().unwrap().len(), 64);
     assert_eq!(row["delivered"], true);
     assert_eq!(row["agent"], "demo");
-    let second = curl("/joke");
+    let second = sb.curl("/joke");
     assert!(second.starts_with("HTTP/1.1 200"), "{second}");
     assert_eq!(ledger().as_array().unwrap().len(), 1, "a second identical call must not pay again");
     let csv = run_ok(purser(dir.path()).args(["ledger", "--csv"]));
     assert!(csv.starts_with("id,request_id,agent,"), "{csv}");
     assert!(csv.contains(",settled,"), "{csv}");
+}
+
+/// The policy issue's acceptance, as a person runs it: a daily budget and an auto-approve limit for the
+/// sandbox's agent, ten 21-sat calls, the alerts, and a 250-sat call approved from the command line.
+#[test]
+fn budgets_alerts_and_approvals_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = RunningSandbox::start(dir.path());
+    let out = run_ok(purser(dir.path()).args(["budget", "add", "--agent", "demo", "--period", "day", "--sats", "100"]));
+    assert!(out.contains("daily budget #"), "{out}");
+    run_ok(purser(dir.path()).args(["threshold", "set", "--agent", "demo", "--auto", "50", "--ask", "1000"]));
+    let replies: Vec<String> = (0..10).map(|_| sb.curl("/fortune")).collect();
+    let paid = replies.iter().filter(|r| r.starts_with("HTTP/1.1 200")).count();
+    assert_eq!(paid, 4, "{replies:#?}");
+    for refused in replies.iter().filter(|r| !r.starts_with("HTTP/1.1 200")) {
+        assert!(refused.starts_with("HTTP/1.1 402"), "{refused}");
+        assert!(refused.to_ascii_lowercase().contains("purser-refused: budget_exceeded"), "{refused}");
+        assert!(refused.contains("daily budget #"), "{refused}");
+        assert!(refused.contains("\"remaining_msat\":15916"), "{refused}");
+    }
+    let alerts = run_ok(purser(dir.path()).arg("alerts"));
+    for level in ["50 %", "80 %", "100 %"] {
+        assert_eq!(alerts.matches(level).count(), 1, "{level}: {alerts}");
+    }
+
+    // 250 sats is over what is left today: refused without asking anyone.
+    let over = sb.curl("/premium");
+    assert!(over.to_ascii_lowercase().contains("purser-refused: budget_exceeded"), "{over}");
+    // With room in the budget, it waits for a person.
+    let list = run_ok(purser(dir.path()).args(["budget", "list"]));
+    let id = list.lines().find(|l| l.contains("agent demo")).and_then(|l| l.split_whitespace().next()).unwrap();
+    run_ok(purser(dir.path()).args(["budget", "remove", id.trim_start_matches('#')]));
+    let agent = std::thread::scope(|s| {
+        let call = s.spawn(|| sb.curl("/premium"));
+        let mut waiting = String::new();
+        for _ in 0..200 {
+            waiting = run_ok(purser(dir.path()).arg("approvals"));
+            if waiting.contains("#1") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(waiting.contains("250 sats") && waiting.contains("agent demo"), "{waiting}");
+        let approved = run_ok(purser(dir.path()).args(["approve", "1"]));
+        assert!(approved.contains("Approved #1"), "{approved}");
+        call.join().unwrap()
+    });
+    assert!(agent.starts_with("HTTP/1.1 200"), "{agent}");
+    assert!(agent.contains("\"report\""), "{agent}");
+}
+
+#[test]
+fn invalid_policy_input_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = run_ok(purser(dir.path()).args(["threshold", "list"]));
+    let err = |args: &[&str]| {
+        let out = purser(dir.path()).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(err(&["threshold", "set", "--auto", "50", "--ask", "10"]).contains("cannot be below"));
+    assert!(err(&["budget", "add", "--period", "day", "--sats", "-5"]).contains("-5"));
+    assert!(err(&["budget", "add", "--period", "rolling", "--sats", "5"]).contains("--hours"));
+    assert!(err(&["budget", "add", "--period", "fortnight", "--sats", "5"]).contains("fortnight"));
+    assert!(
+        err(&["budget", "add", "--period", "day", "--sats", "5", "--agent", "nobody"]).contains("no agent is named")
+    );
+    assert!(
+        err(&["budget", "add", "--period", "day", "--sats", "5", "--api", "h", "--expires", "soon"])
+            .contains("--expires")
+    );
+    assert_eq!(run_ok(purser(dir.path()).args(["threshold", "list"])), before);
+    let budgets = run_ok(purser(dir.path()).args(["budget", "list"]));
+    assert_eq!(budgets.lines().filter(|l| l.starts_with('#')).count(), 1, "only the first-run default: {budgets}");
+    std::fs::write(dir.path().join("purser.toml"), "time_zone = \"Atlantis/Lost\"\n").unwrap();
+    let bad = err(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(bad.contains("purser.toml is not valid") && bad.contains("Atlantis/Lost"), "{bad}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

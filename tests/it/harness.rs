@@ -141,17 +141,7 @@ impl Harness {
         }));
         let control = dir.path().join("control.json");
         purser::proxy::control::write_control_file(&control, proxy_addr, &proxy.control_token).unwrap();
-        Harness {
-            sandbox,
-            proxy_addr,
-            ledger,
-            agent: "research".into(),
-            key,
-            events,
-            control,
-            _dir: dir,
-            _stop: stop,
-        }
+        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, events, control, _dir: dir, _stop: stop }
     }
 
     /// The demo API's URL for `path`.

@@ -78,14 +78,14 @@ async fn json_payment_hash_form_both_ways_in() {
 async fn a_kept_credential_is_reused_and_nothing_is_paid_again() {
     let h = Harness::start(Setup::default()).await;
     for _ in 0..3 {
-        assert_eq!(h.get("/fortune").await.status, 200);
+        assert_eq!(h.get("/joke").await.status, 200);
     }
     assert_eq!(h.rows().await.len(), 1);
     assert_eq!(h.sandbox.wallet.pay_requests(), 1);
-    // A proof earned on /fortune is offered to /joke, rejected there, and kept for /fortune.
+    // A proof earned on /joke is offered to /legacy, rejected there, and kept for /joke.
+    assert_eq!(h.get("/legacy").await.status, 200);
     assert_eq!(h.get("/joke").await.status, 200);
-    assert_eq!(h.get("/fortune").await.status, 200);
-    assert_eq!(h.get("/joke").await.status, 200);
+    assert_eq!(h.get("/legacy").await.status, 200);
     assert_eq!(h.rows().await.len(), 2);
     assert_eq!(h.sandbox.wallet.pay_requests(), 2);
 }
