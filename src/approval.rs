@@ -172,10 +172,10 @@ impl Approvals {
 
     fn close(&self, id: u64) -> Option<Entry> {
         let entry = self.state.lock().unwrap().open.remove(&id);
-        if entry.is_some() {
-            if let Some(a) = &self.approver {
-                a.withdraw(id);
-            }
+        if entry.is_some()
+            && let Some(a) = &self.approver
+        {
+            a.withdraw(id);
         }
         entry
     }

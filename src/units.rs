@@ -21,10 +21,10 @@ impl Msats {
 
 impl fmt::Display for Msats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_multiple_of(1000) {
-            write!(f, "{} sats", self.0 / 1000)
-        } else {
-            write!(f, "{}.{:03} sats", self.0 / 1000, self.0 % 1000)
+        match (self.0 / 1000, self.0 % 1000) {
+            (1, 0) => f.write_str("1 sat"),
+            (sats, 0) => write!(f, "{sats} sats"),
+            (sats, msat) => write!(f, "{sats}.{msat:03} sats"),
         }
     }
 }
@@ -88,6 +88,7 @@ mod tests {
     fn msats_display_and_rounding() {
         assert_eq!(Msats(21_000).to_string(), "21 sats");
         assert_eq!(Msats(1_500).to_string(), "1.500 sats");
+        assert_eq!(Msats(1_000).to_string(), "1 sat");
         assert_eq!(Msats(1_001).sats_ceil(), 2);
         assert_eq!(Msats::from_sats(3), Msats(3_000));
     }

@@ -140,10 +140,10 @@ impl Ledger {
             }
             Decision::Refuse { reason, explanation, details } => {
                 let mut alerts = Vec::new();
-                if reason == "budget_exceeded" {
-                    if let Some(b) = policy::tightest(&snapshot.budgets, &request) {
-                        alerts.extend(crossing(b, 100, p, "reached: a payment was refused"));
-                    }
+                if reason == "budget_exceeded"
+                    && let Some(b) = policy::tightest(&snapshot.budgets, &request)
+                {
+                    alerts.extend(crossing(b, 100, p, "reached: a payment was refused"));
                 }
                 let id = insert(&mut tx, p, "refused", &explanation, Some(reason), Msats(0), now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;

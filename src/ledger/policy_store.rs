@@ -20,15 +20,15 @@ impl Ledger {
         if spec.path_prefix.is_some() && spec.host.is_none() {
             return Err(Error::Invalid("a path prefix needs an API host (--api HOST)".into()));
         }
-        if let Some(p) = &spec.path_prefix {
-            if !p.starts_with('/') {
-                return Err(Error::Invalid(format!("a path prefix starts with '/'; `{p}` does not")));
-            }
+        if let Some(p) = &spec.path_prefix
+            && !p.starts_with('/')
+        {
+            return Err(Error::Invalid(format!("a path prefix starts with '/'; `{p}` does not")));
         }
-        if let Some(h) = &spec.host {
-            if h.is_empty() || h.contains('/') || h.contains(char::is_whitespace) {
-                return Err(Error::Invalid(format!("`{h}` is not a host or host:port")));
-            }
+        if let Some(h) = &spec.host
+            && (h.is_empty() || h.contains('/') || h.contains(char::is_whitespace))
+        {
+            return Err(Error::Invalid(format!("`{h}` is not a host or host:port")));
         }
         let agent_id = match &spec.agent {
             Some(name) => Some(self.agent_id(name).await?),

@@ -212,16 +212,16 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
             r.amount, t.auto_max
         ));
     }
-    if let Some(u) = &s.rule {
-        if u.used_today.0 + r.amount.0 <= u.rule.max_per_day.0 {
-            return Decision::Allow(format!(
-                "remembered rule #{}: {} up to {} a day, {} used today{room}",
-                u.rule.id,
-                u.rule.scope.describe(),
-                u.rule.max_per_day,
-                u.used_today
-            ));
-        }
+    if let Some(u) = &s.rule
+        && u.used_today.0 + r.amount.0 <= u.rule.max_per_day.0
+    {
+        return Decision::Allow(format!(
+            "remembered rule #{}: {} up to {} a day, {} used today{room}",
+            u.rule.id,
+            u.rule.scope.describe(),
+            u.rule.max_per_day,
+            u.used_today
+        ));
     }
     Decision::Ask(format!(
         "{} is above the auto-approve limit of {} for {scope} and within its ask limit of {}{room}",

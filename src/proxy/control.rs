@@ -124,16 +124,16 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
                 .get(id)
                 .ok_or_else(|| ControlError::Gone(format!("no approval with id {id} is waiting")))?;
             let mut rule = None;
-            if *action == "approve" {
-                if let Some(sats) = ask.remember_max_sats_per_day {
-                    let source = format!("remembered from approval #{id}");
-                    let made = proxy
-                        .ledger
-                        .add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source)
-                        .await
-                        .map_err(|e| ControlError::BadRequest(e.to_string()))?;
-                    rule = Some(made);
-                }
+            if *action == "approve"
+                && let Some(sats) = ask.remember_max_sats_per_day
+            {
+                let source = format!("remembered from approval #{id}");
+                let made = proxy
+                    .ledger
+                    .add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source)
+                    .await
+                    .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+                rule = Some(made);
             }
             let verdict = if *action == "approve" { Verdict::Approve } else { Verdict::Deny };
             let view = proxy.approvals.decide(id, verdict).map_err(|e| ControlError::Gone(e.to_string()))?;
