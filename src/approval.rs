@@ -14,20 +14,26 @@ use crate::events::{Event, Events};
 
 /// One approval as a person sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ApprovalView {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: u64,
     pub agent: String,
     pub method: String,
     pub host: String,
     pub path: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub amount_msat: u64,
     /// Why it is asked (the threshold, and the tightest budget's room).
     pub explanation: String,
     /// Budget figures, machine-readable.
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub budget: serde_json::Value,
     /// How many identical requests wait on this approval.
     pub count: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created_at_ms: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub expires_at_ms: i64,
 }
 

@@ -7,10 +7,19 @@ use sqlx::Row;
 use super::{Error, Ledger, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Agent {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub name: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created_at_ms: i64,
+    /// Its payments are stopped until resumed.
+    pub paused: bool,
+}
+
+fn agent_from_row(r: &sqlx::sqlite::SqliteRow) -> Agent {
+    Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms"), paused: r.get("paused") }
 }
 
 fn key_hash(key: &str) -> String {
@@ -39,7 +48,10 @@ impl Ledger {
             .execute(self.pool())
             .await;
         match res {
-            Ok(done) => Ok((Agent { id: done.last_insert_rowid(), name: name.to_string(), created_at_ms: now }, key)),
+            Ok(done) => Ok((
+                Agent { id: done.last_insert_rowid(), name: name.to_string(), created_at_ms: now, paused: false },
+                key,
+            )),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::AgentExists(name.to_string())),
             Err(e) => Err(e.into()),
         }
@@ -59,17 +71,15 @@ impl Ledger {
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
-        let rows =
-            sqlx::query("SELECT id, name, created_at_ms FROM agents ORDER BY name").fetch_all(self.pool()).await?;
-        Ok(rows
-            .iter()
-            .map(|r| Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms") })
-            .collect())
+        let rows = sqlx::query("SELECT id, name, created_at_ms, paused FROM agents ORDER BY name")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(agent_from_row).collect())
     }
 
     /// The agent with this name and key, or `None` when either is wrong.
     pub async fn authenticate(&self, name: &str, key: &str) -> Result<Option<Agent>> {
-        let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms FROM agents WHERE name = ?")
+        let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms, paused FROM agents WHERE name = ?")
             .bind(name)
             .fetch_optional(self.pool())
             .await?;
@@ -79,7 +89,7 @@ impl Ledger {
             // Both are hex digests of equal length; compare without an early exit.
             let same = stored.len() == given.len()
                 && stored.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-            same.then(|| Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms") })
+            same.then(|| agent_from_row(&r))
         }))
     }
 }

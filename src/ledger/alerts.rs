@@ -7,13 +7,17 @@ use sqlx::{Row, SqliteConnection};
 use super::{Ledger, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Alert {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     /// `budget_crossing`, `velocity`, `first_payment_to_api`, `price_above_usual`, `breaker_tripped`.
     pub kind: String,
     pub agent: Option<String>,
     pub host: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub budget_id: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub payment_id: Option<i64>,
     pub message: String,
     /// RFC 3339, UTC.

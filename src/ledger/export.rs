@@ -8,7 +8,9 @@ use super::{Ledger, Result};
 
 /// One payment as exported.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PaymentRow {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub request_id: String,
     pub agent: String,
@@ -17,13 +19,16 @@ pub struct PaymentRow {
     pub host: String,
     pub path: String,
     pub challenge_kind: String,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub amount_msat: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub fee_msat: Option<i64>,
     pub payment_hash: Option<String>,
     pub invoice: Option<String>,
     pub status: String,
     pub reason: Option<String>,
     pub decision: String,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub upstream_status: Option<i64>,
     pub delivered: Option<bool>,
     /// RFC 3339, UTC.
@@ -31,44 +36,44 @@ pub struct PaymentRow {
     pub updated_at: String,
 }
 
+/// The columns every payment listing selects, in the order [`row`] reads them.
+pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, a.name AS agent, p.method, p.scheme, p.host, p.path, \
+     p.challenge_kind, p.amount_msat, p.fee_msat, p.payment_hash, p.invoice, p.status, p.failure_reason, p.decision, \
+     p.upstream_status, p.delivered, \
+     strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
+     strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at \
+     FROM payments p JOIN agents a ON a.id = p.agent_id";
+
+pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
+    PaymentRow {
+        id: r.get("id"),
+        request_id: r.get("request_id"),
+        agent: r.get("agent"),
+        method: r.get("method"),
+        scheme: r.get("scheme"),
+        host: r.get("host"),
+        path: r.get("path"),
+        challenge_kind: r.get("challenge_kind"),
+        amount_msat: r.get("amount_msat"),
+        fee_msat: r.get("fee_msat"),
+        payment_hash: r.get("payment_hash"),
+        invoice: r.get("invoice"),
+        status: r.get("status"),
+        reason: r.get("failure_reason"),
+        decision: r.get("decision"),
+        upstream_status: r.get("upstream_status"),
+        delivered: r.get("delivered"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
 impl Ledger {
     /// Payments, newest first; at most `limit`.
     pub async fn payments(&self, limit: i64) -> Result<Vec<PaymentRow>> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.request_id, a.name AS agent, p.method, p.scheme, p.host, p.path, p.challenge_kind, \
-             p.amount_msat, p.fee_msat, p.payment_hash, p.invoice, p.status, p.failure_reason, p.decision, \
-             p.upstream_status, p.delivered, \
-             strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
-             strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at \
-             FROM payments p JOIN agents a ON a.id = p.agent_id ORDER BY p.id DESC LIMIT ?",
-        )
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| PaymentRow {
-                id: r.get("id"),
-                request_id: r.get("request_id"),
-                agent: r.get("agent"),
-                method: r.get("method"),
-                scheme: r.get("scheme"),
-                host: r.get("host"),
-                path: r.get("path"),
-                challenge_kind: r.get("challenge_kind"),
-                amount_msat: r.get("amount_msat"),
-                fee_msat: r.get("fee_msat"),
-                payment_hash: r.get("payment_hash"),
-                invoice: r.get("invoice"),
-                status: r.get("status"),
-                reason: r.get("failure_reason"),
-                decision: r.get("decision"),
-                upstream_status: r.get("upstream_status"),
-                delivered: r.get("delivered"),
-                created_at: r.get("created_at"),
-                updated_at: r.get("updated_at"),
-            })
-            .collect())
+        let sql = format!("{COLUMNS} ORDER BY p.id DESC LIMIT ?");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(row).collect())
     }
 }
 

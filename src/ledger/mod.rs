@@ -8,6 +8,7 @@
 //! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.
 //! - [`credentials`]: proofs kept per agent and origin.
 //! - [`export`]: the rows as a table, JSON or CSV.
+//! - [`queries`]: what the desktop UI shows: totals, spend per day, filtered pages, CSV of a filtered view.
 
 pub mod agents;
 pub mod alerts;
@@ -15,6 +16,7 @@ pub mod credentials;
 pub mod export;
 pub mod payments;
 pub mod policy_store;
+pub mod queries;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -25,11 +25,15 @@ pub use scope::Scope;
 use crate::units::Msats;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Budget {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub scope: Scope,
     pub period: Period,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub limit: Msats,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub expires_at_ms: Option<i64>,
     pub note: Option<String>,
 }
@@ -43,10 +47,13 @@ impl Budget {
 
 /// A budget with what its current window has used.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BudgetUse {
     pub budget: Budget,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub used: Msats,
     /// `None` for per-request budgets.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub window_start_ms: Option<i64>,
 }
 
@@ -77,20 +84,27 @@ impl BudgetUse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Threshold {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub scope: Scope,
     /// Paid at once up to here.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub auto_max: Msats,
     /// Asked up to here; refused above.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ask_max: Msats,
 }
 
 /// "Approve this API up to N sats per day for this agent."
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Rule {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub scope: Scope,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub max_per_day: Msats,
     pub source: String,
 }
@@ -103,10 +117,12 @@ pub struct RuleUse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BreakerTrip {
     pub host: String,
     pub path: String,
     pub reason: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub tripped_at_ms: i64,
 }
 

@@ -7,6 +7,7 @@ use jiff::{Timestamp, ToSpan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Period {
     /// Each payment on its own.
     Request,

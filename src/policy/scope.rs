@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Scope {
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub agent_id: Option<i64>,
     /// The agent's name, for explanations (filled when read from the ledger).
     pub agent: Option<String>,

@@ -1,7 +1,7 @@
 //! Paying one challenge: invoice checks, the policy's decision (and a person's, when it asks), the wallet
 //! call, the preimage check — each step's outcome written to the ledger before the next step starts.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
@@ -21,24 +21,36 @@ use crate::units::{PaymentHash, Preimage};
 use crate::wallet::{self, Wallet};
 
 /// The wallet the proxy pays with, and its network, asked once.
+/// It can be replaced while the proxy runs (the desktop app connects and disconnects wallets).
 pub struct WalletHandle {
+    current: RwLock<Current>,
+}
+
+#[derive(Clone)]
+struct Current {
     wallet: Option<Arc<dyn Wallet>>,
-    network: OnceCell<Option<String>>,
+    network: Arc<OnceCell<Option<String>>>,
 }
 
 impl WalletHandle {
     pub fn new(wallet: Option<Arc<dyn Wallet>>) -> Self {
-        WalletHandle { wallet, network: OnceCell::new() }
+        WalletHandle { current: RwLock::new(Current { wallet, network: Arc::new(OnceCell::new()) }) }
     }
 
-    pub fn wallet(&self) -> wallet::Result<&Arc<dyn Wallet>> {
-        self.wallet.as_ref().ok_or(wallet::Error::NotConfigured)
+    /// Pays with `wallet` from the next payment on (`None`: no wallet).
+    pub fn replace(&self, wallet: Option<Arc<dyn Wallet>>) {
+        *self.current.write().unwrap() = Current { wallet, network: Arc::new(OnceCell::new()) };
+    }
+
+    pub fn wallet(&self) -> wallet::Result<Arc<dyn Wallet>> {
+        self.current.read().unwrap().wallet.clone().ok_or(wallet::Error::NotConfigured)
     }
 
     /// The wallet's network from `get_info`, asked on first use and kept.
     pub async fn network(&self) -> wallet::Result<Option<String>> {
-        let wallet = self.wallet()?;
-        self.network.get_or_try_init(|| async { Ok(wallet.get_info().await?.network) }).await.cloned()
+        let current = self.current.read().unwrap().clone();
+        let wallet = current.wallet.ok_or(wallet::Error::NotConfigured)?;
+        current.network.get_or_try_init(|| async { Ok(wallet.get_info().await?.network) }).await.cloned()
     }
 }
 
@@ -264,7 +276,7 @@ impl Proxy {
         checked: &CheckedInvoice,
         payment_id: i64,
     ) -> Result<Preimage, Failure> {
-        let wallet = self.wallet.wallet().map_err(|e| Self::wallet_failure(ctx, &e))?.clone();
+        let wallet = self.wallet.wallet().map_err(|e| Self::wallet_failure(ctx, &e))?;
         let ledger = self.ledger.clone();
         let bolt11 = checked.bolt11.clone();
         let hash = checked.payment_hash;

@@ -11,6 +11,7 @@ use crate::units::{Msats, PaymentHash, Preimage};
 
 /// What `get_info` tells about a wallet.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct WalletInfo {
     pub alias: Option<String>,
     /// As the wallet names it (`mainnet`, `testnet`, `signet`, `regtest`); `None` when it does not say.

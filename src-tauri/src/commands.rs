@@ -1,0 +1,279 @@
+//! The commands the UI invokes: each a thin call into the core, errors mapped by `error`.
+
+use std::sync::atomic::Ordering;
+
+use purser::approval::{ApprovalView, Verdict};
+use purser::ledger::policy_store::ScopeSpec;
+use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
+use purser::policy::Period;
+use purser::units::Msats;
+use purser::wallet::nwc::{NwcOptions, NwcWallet};
+use purser::wallet::{Wallet, uri_store};
+use tauri::State;
+
+use crate::dto::*;
+use crate::error::{Result, UiError};
+use crate::runtime::AppCore;
+
+fn scope(agent: Option<String>, api: Option<String>) -> ScopeSpec {
+    let agent = agent.filter(|a| !a.trim().is_empty());
+    let (host, path_prefix) = match api.filter(|a| !a.trim().is_empty()) {
+        Some(api) => match api.find('/') {
+            Some(i) => (Some(api[..i].to_string()), Some(api[i..].to_string())),
+            None => (Some(api), None),
+        },
+        None => (None, None),
+    };
+    ScopeSpec { agent, host, path_prefix }
+}
+
+#[tauri::command]
+pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
+    Ok(Overview {
+        totals: core.ledger.totals().await?,
+        budgets: core.ledger.budget_uses().await?,
+        approvals: core.proxy.approvals.list(),
+        alerts: core.ledger.alerts(10).await?,
+        paused: core.ledger.paused_all().await?,
+        proxy_url: core.proxy_url.clone(),
+        sandbox: core.sandbox.is_some(),
+    })
+}
+
+#[tauri::command]
+pub async fn spend_chart(core: State<'_, AppCore>, days: u32, group: GroupBy) -> Result<Vec<DaySpend>> {
+    Ok(core.ledger.spend_per_day(days.clamp(1, 366), group).await?)
+}
+
+#[tauri::command]
+pub async fn ledger_page(
+    core: State<'_, AppCore>,
+    filter: PaymentFilter,
+    sort: SortBy,
+    offset: i64,
+    limit: i64,
+) -> Result<PaymentPage> {
+    Ok(core.ledger.payment_page(&filter, sort, offset, limit).await?)
+}
+
+/// The preimage of one payment: shown only when a person asks for it.
+#[tauri::command]
+pub async fn payment_preimage(core: State<'_, AppCore>, id: i64) -> Result<Option<String>> {
+    Ok(core.ledger.preimage(id).await?)
+}
+
+/// Writes the CSV of the filtered view to `exports/` in the data directory.
+#[tauri::command]
+pub async fn export_csv(core: State<'_, AppCore>, filter: PaymentFilter) -> Result<Exported> {
+    let csv = core.ledger.export_csv(&filter).await?;
+    let dir = core.data_dir.join("exports");
+    std::fs::create_dir_all(&dir).map_err(|e| UiError::new("io", format!("cannot create {}: {e}", dir.display())))?;
+    let name = format!("purser-ledger-{}.csv", core.ledger.now_ms());
+    let path = dir.join(name);
+    std::fs::write(&path, &csv).map_err(|e| UiError::new("io", format!("cannot write {}: {e}", path.display())))?;
+    let rows = csv.lines().count().saturating_sub(1) as u64;
+    Ok(Exported { path: path.display().to_string(), rows })
+}
+
+#[tauri::command]
+pub async fn approvals(core: State<'_, AppCore>) -> Result<Vec<ApprovalView>> {
+    Ok(core.proxy.approvals.list())
+}
+
+/// Approves or denies a held payment; `remember_sats_per_day` also remembers a rule for its agent and API.
+#[tauri::command]
+pub async fn decide_approval(
+    core: State<'_, AppCore>,
+    id: u64,
+    approve: bool,
+    remember_sats_per_day: Option<u64>,
+) -> Result<()> {
+    decide(&core, id, approve, remember_sats_per_day).await
+}
+
+pub async fn decide(core: &AppCore, id: u64, approve: bool, remember_sats_per_day: Option<u64>) -> Result<()> {
+    let view = core.proxy.approvals.get(id).ok_or(purser::approval::NotWaiting(id))?;
+    if let (true, Some(sats)) = (approve, remember_sats_per_day) {
+        let source = format!("remembered from approval #{id}");
+        core.ledger.add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source).await?;
+    }
+    core.proxy.approvals.decide(id, if approve { Verdict::Approve } else { Verdict::Deny })?;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn budgets(core: State<'_, AppCore>) -> Result<PolicyView> {
+    Ok(PolicyView {
+        budgets: core.ledger.budget_uses().await?,
+        thresholds: core.ledger.thresholds().await?,
+        rules: core.ledger.rules().await?,
+        paused: core.ledger.paused_all().await?,
+        time_zone: core.ledger.policy().time_zone.iana_name().unwrap_or("UTC").to_string(),
+    })
+}
+
+#[tauri::command]
+pub async fn add_budget(core: State<'_, AppCore>, input: BudgetInput) -> Result<()> {
+    let period = match (input.period.as_str(), input.hours) {
+        ("rolling", Some(h)) if h > 0 => Period::Rolling { hours: h },
+        ("rolling", _) => return Err(UiError::new("invalid", "a rolling budget needs a number of hours (1 or more)")),
+        (p, _) => {
+            Period::from_parts(p, None).ok_or_else(|| UiError::new("invalid", format!("`{p}` is not a period")))?
+        }
+    };
+    if input.sats == 0 {
+        return Err(UiError::new("invalid", "a budget of 0 sats refuses everything: use Pause instead"));
+    }
+    let spec = scope(input.agent, input.api);
+    core.ledger.add_budget(&spec, period, Msats::from_sats(input.sats), input.expires_at_ms, None).await?;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn remove_budget(core: State<'_, AppCore>, id: i64) -> Result<()> {
+    Ok(core.ledger.remove_budget(id).await?)
+}
+
+#[tauri::command]
+pub async fn set_threshold(core: State<'_, AppCore>, input: ThresholdInput) -> Result<()> {
+    let spec = scope(input.agent, input.api);
+    core.ledger.set_threshold(&spec, Msats::from_sats(input.auto_sats), Msats::from_sats(input.ask_sats)).await?;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn remove_threshold(core: State<'_, AppCore>, id: i64) -> Result<()> {
+    Ok(core.ledger.remove_threshold(id).await?)
+}
+
+#[tauri::command]
+pub async fn add_rule(core: State<'_, AppCore>, input: RuleInput) -> Result<()> {
+    let spec = scope(Some(input.agent.clone()), Some(input.api));
+    let host = spec.host.ok_or_else(|| UiError::new("invalid", "a rule needs an API"))?;
+    let limit = Msats::from_sats(input.max_sats_per_day);
+    core.ledger.add_rule(&input.agent, &host, spec.path_prefix.as_deref(), limit, "added in the app").await?;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn remove_rule(core: State<'_, AppCore>, id: i64) -> Result<()> {
+    Ok(core.ledger.remove_rule(id).await?)
+}
+
+/// Pauses or resumes all payments, or one agent's.
+#[tauri::command]
+pub async fn set_paused(core: State<'_, AppCore>, agent: Option<String>, paused: bool) -> Result<()> {
+    match agent {
+        Some(a) => core.ledger.set_agent_paused(&a, paused).await?,
+        None => core.ledger.set_paused_all(paused).await?,
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentView>> {
+    let spent = core.ledger.spend_per_agent().await?;
+    Ok(core
+        .ledger
+        .agents()
+        .await?
+        .into_iter()
+        .map(|agent| AgentView { spent_msat: spent.get(&agent.name).map_or(0, |m| m.0), agent })
+        .collect())
+}
+
+fn env_lines(core: &AppCore, name: &str, key: &str) -> String {
+    let url = core.proxy_url.replace("http://", &format!("http://{name}:{key}@"));
+    format!("export http_proxy={url} HTTP_PROXY={url}")
+}
+
+#[tauri::command]
+pub async fn add_agent(core: State<'_, AppCore>, name: String) -> Result<AgentKey> {
+    let (agent, key) = core.ledger.add_agent(name.trim()).await?;
+    Ok(AgentKey { env: env_lines(&core, &agent.name, &key), name: agent.name, key })
+}
+
+#[tauri::command]
+pub async fn rotate_agent_key(core: State<'_, AppCore>, name: String) -> Result<AgentKey> {
+    let key = core
+        .ledger
+        .rotate_key(&name)
+        .await?
+        .ok_or_else(|| UiError::new("not_found", format!("no agent is named `{name}`")))?;
+    Ok(AgentKey { env: env_lines(&core, &name, &key), name, key })
+}
+
+#[tauri::command]
+pub async fn apis(core: State<'_, AppCore>) -> Result<Vec<ApiSummary>> {
+    Ok(core.ledger.apis().await?)
+}
+
+#[tauri::command]
+pub async fn wallet_status(core: State<'_, AppCore>) -> Result<WalletStatus> {
+    let source = core.wallet_source.lock().unwrap().clone();
+    let sandbox = core.sandbox.is_some();
+    let Ok(wallet) = core.proxy.wallet.wallet() else {
+        return Ok(WalletStatus {
+            connected: false,
+            source: None,
+            info: None,
+            balance_msat: None,
+            error: None,
+            sandbox,
+        });
+    };
+    let (info, balance) = tokio::join!(wallet.get_info(), wallet.get_balance());
+    let error = info.as_ref().err().map(|e| e.to_string());
+    Ok(WalletStatus {
+        connected: true,
+        source,
+        info: info.ok(),
+        balance_msat: balance.ok().map(|b| b.0),
+        error,
+        sandbox,
+    })
+}
+
+/// Checks a connection string with `get_info`, keeps it in the OS keyring, and pays with it from now on.
+#[tauri::command]
+pub async fn wallet_connect(core: State<'_, AppCore>, uri: String) -> Result<WalletStatus> {
+    let wallet = NwcWallet::new(uri.trim(), NwcOptions::default())?;
+    wallet.get_info().await?;
+    let dir = core.data_dir.clone();
+    let stored = uri.trim().to_string();
+    tokio::task::spawn_blocking(move || uri_store::store(&dir, &stored))
+        .await
+        .map_err(|e| UiError::new("keyring", e.to_string()))??;
+    core.proxy.wallet.replace(Some(std::sync::Arc::new(wallet) as std::sync::Arc<dyn Wallet>));
+    *core.wallet_source.lock().unwrap() = Some(uri_store::Source::Keyring.describe().to_string());
+    wallet_status(core).await
+}
+
+#[tauri::command]
+pub async fn wallet_disconnect(core: State<'_, AppCore>) -> Result<()> {
+    let dir = core.data_dir.clone();
+    tokio::task::spawn_blocking(move || uri_store::forget(&dir))
+        .await
+        .map_err(|e| UiError::new("keyring", e.to_string()))??;
+    core.proxy.wallet.replace(None);
+    *core.wallet_source.lock().unwrap() = None;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn settings(core: State<'_, AppCore>) -> Result<SettingsView> {
+    Ok(SettingsView {
+        data_dir: core.data_dir.display().to_string(),
+        proxy_url: core.proxy_url.clone(),
+        approval_timeout_secs: core.proxy.settings.approval_timeout.as_secs(),
+        notifications: core.notifications_on(),
+        config_file: core.data_dir.join(purser::config::CONFIG_FILE).display().to_string(),
+        time_zone: core.ledger.policy().time_zone.iana_name().unwrap_or("UTC").to_string(),
+    })
+}
+
+#[tauri::command]
+pub async fn set_notifications(core: State<'_, AppCore>, on: bool) -> Result<()> {
+    core.notifications.store(on, Ordering::Relaxed);
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! The composite answers the commands give, and the inputs they take. Their TypeScript types are generated
+//! (`cargo test -p purser-desktop`) into `ui/src/bindings/` and committed.
+
+use purser::approval::ApprovalView;
+use purser::ledger::agents::Agent;
+use purser::ledger::alerts::Alert;
+use purser::ledger::queries::Totals;
+use purser::policy::{BudgetUse, Rule, Threshold};
+use purser::wallet::WalletInfo;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct Overview {
+    pub totals: Totals,
+    pub budgets: Vec<BudgetUse>,
+    pub approvals: Vec<ApprovalView>,
+    pub alerts: Vec<Alert>,
+    pub paused: bool,
+    pub proxy_url: String,
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct WalletStatus {
+    pub connected: bool,
+    /// "the OS keyring", "the PURSER_NWC_URI environment variable", "the sandbox (play sats)".
+    pub source: Option<String>,
+    pub info: Option<WalletInfo>,
+    #[ts(type = "number | null")]
+    pub balance_msat: Option<u64>,
+    /// Why the wallet could not be asked, when it could not.
+    pub error: Option<String>,
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct AgentView {
+    pub agent: Agent,
+    #[ts(type = "number")]
+    pub spent_msat: u64,
+}
+
+/// A new (or rotated) key, shown once, with the lines that point an agent's shell at Purser.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct AgentKey {
+    pub name: String,
+    pub key: String,
+    pub env: String,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct PolicyView {
+    pub budgets: Vec<BudgetUse>,
+    pub thresholds: Vec<Threshold>,
+    pub rules: Vec<Rule>,
+    pub paused: bool,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct BudgetInput {
+    pub agent: Option<String>,
+    /// `host[:port][/path-prefix]`
+    pub api: Option<String>,
+    /// `request`, `day`, `week`, `month`, `rolling`, `lifetime`
+    pub period: String,
+    pub hours: Option<u32>,
+    #[ts(type = "number")]
+    pub sats: u64,
+    #[ts(type = "number | null")]
+    pub expires_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct ThresholdInput {
+    pub agent: Option<String>,
+    pub api: Option<String>,
+    #[ts(type = "number")]
+    pub auto_sats: u64,
+    #[ts(type = "number")]
+    pub ask_sats: u64,
+}
+
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct RuleInput {
+    pub agent: String,
+    pub api: String,
+    #[ts(type = "number")]
+    pub max_sats_per_day: u64,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct SettingsView {
+    pub data_dir: String,
+    pub proxy_url: String,
+    #[ts(type = "number")]
+    pub approval_timeout_secs: u64,
+    pub notifications: bool,
+    /// `purser.toml` in the data directory: where the other settings live.
+    pub config_file: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct Exported {
+    pub path: String,
+    #[ts(type = "number")]
+    pub rows: u64,
+}
+
+#[cfg(test)]
+mod bindings {
+    use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
+    use ts_rs::TS;
+
+    /// The core types commands return directly (not inside a DTO) get their TypeScript files here too.
+    #[test]
+    fn export_core_bindings() {
+        let cfg = ts_rs::Config::from_env();
+        PaymentPage::export_all(&cfg).unwrap();
+        PaymentFilter::export_all(&cfg).unwrap();
+        SortBy::export_all(&cfg).unwrap();
+        DaySpend::export_all(&cfg).unwrap();
+        GroupBy::export_all(&cfg).unwrap();
+        ApiSummary::export_all(&cfg).unwrap();
+    }
+}

@@ -1,0 +1,49 @@
+//! The one mapping from core errors to what the UI shows: `{kind, message}`.
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct UiError {
+    /// A stable name the UI can switch on (`invalid`, `not_found`, `wallet`, `keyring`, `not_waiting`, …).
+    pub kind: String,
+    /// A sentence a person can read.
+    pub message: String,
+}
+
+impl UiError {
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        UiError { kind: kind.into(), message: message.into() }
+    }
+}
+
+impl From<purser::ledger::Error> for UiError {
+    fn from(e: purser::ledger::Error) -> Self {
+        use purser::ledger::Error as E;
+        let kind = match &e {
+            E::Invalid(_) | E::BadAgentName(_) | E::AgentExists(_) => "invalid",
+            E::NoSuchAgent(_) | E::NotFound(..) => "not_found",
+            E::DataDir { .. } | E::Db(_) | E::Migrate(_) => "ledger",
+        };
+        UiError::new(kind, e.to_string())
+    }
+}
+
+impl From<purser::wallet::Error> for UiError {
+    fn from(e: purser::wallet::Error) -> Self {
+        let kind = match &e {
+            purser::wallet::Error::Keyring(_) => "keyring",
+            purser::wallet::Error::BadUri(_) => "invalid",
+            _ => "wallet",
+        };
+        UiError::new(kind, e.to_string())
+    }
+}
+
+impl From<purser::approval::NotWaiting> for UiError {
+    fn from(e: purser::approval::NotWaiting) -> Self {
+        UiError::new("not_waiting", e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, UiError>;

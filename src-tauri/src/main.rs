@@ -1,0 +1,90 @@
+//! Purser's desktop app: the core proxy running inside the app, a window that shows what agents spend and
+//! asks for approvals, a tray that can stop all spending, and notifications that approve or deny.
+//!
+//! This crate only wires things together; every decision lives in the `purser` core.
+//!
+//! # Layout
+//!
+//! - `runtime`: starts the core (ledger, wallet, proxy; or the sandbox) and forwards its events.
+//! - `commands`: the thin commands the UI invokes.
+//! - `dto`: the composite answers those commands give (their TypeScript types are generated).
+//! - `error`: the one mapping from core errors to `{kind, message}` for the UI.
+//! - `notify`: desktop notifications with Approve / Deny actions.
+//! - `tray`: the tray icon and its menu.
+
+mod commands;
+mod dto;
+mod error;
+mod notify;
+mod runtime;
+mod tray;
+
+use tauri::Manager;
+
+fn main() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PURSER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,nostr_relay_pool=warn,nostr_sdk=warn")),
+        )
+        .try_init();
+    let args = match runtime::Args::from_env() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let app = tauri::Builder::default()
+        .setup(move |app| {
+            let core = tauri::async_runtime::block_on(runtime::start(app.handle().clone(), args))?;
+            app.manage(core);
+            tray::build(app.handle())?;
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::overview,
+            commands::spend_chart,
+            commands::ledger_page,
+            commands::payment_preimage,
+            commands::export_csv,
+            commands::approvals,
+            commands::decide_approval,
+            commands::budgets,
+            commands::add_budget,
+            commands::remove_budget,
+            commands::set_threshold,
+            commands::remove_threshold,
+            commands::add_rule,
+            commands::remove_rule,
+            commands::set_paused,
+            commands::agents,
+            commands::add_agent,
+            commands::rotate_agent_key,
+            commands::apis,
+            commands::wallet_status,
+            commands::wallet_connect,
+            commands::wallet_disconnect,
+            commands::settings,
+            commands::set_notifications,
+        ])
+        .on_window_event(|window, event| {
+            // Closing the window keeps Purser running in the tray.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let _ = window.hide();
+                api.prevent_close();
+            }
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|handle, event| {
+            if let tauri::RunEvent::ExitRequested { .. } = event {
+                runtime::shut_down(handle);
+            }
+        }),
+        Err(e) => {
+            eprintln!("error: Purser could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Desktop notifications (`notify-rust`): an approval request with Approve and Deny actions that decide the
+//! held request (clicking the body opens the Approvals screen), and alerts once per event. When the
+//! notification server cannot show actions, the notification says to open Purser instead.
+
+use notify_rust::{Notification, Timeout};
+use purser::approval::ApprovalView;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::runtime::AppCore;
+
+fn actions_supported() -> bool {
+    notify_rust::get_capabilities().map(|caps| caps.iter().any(|c| c == "actions")).unwrap_or(false)
+}
+
+/// Shows the main window on the given screen.
+pub fn open(app: &AppHandle, screen: &str) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+    let _ = app.emit("ui:navigate", screen);
+}
+
+pub fn approval(app: AppHandle, a: ApprovalView) {
+    std::thread::spawn(move || {
+        let sats = a.amount_msat as f64 / 1000.0;
+        let with_actions = actions_supported();
+        let mut body = format!("Agent {} → {} {}{}", a.agent, a.method, a.host, a.path);
+        if !with_actions {
+            body.push_str("\nOpen Purser to approve or deny.");
+        }
+        let left_ms = (a.expires_at_ms - a.created_at_ms).max(1000) as u32;
+        let mut n = Notification::new();
+        n.appname("Purser")
+            .summary(&format!("Approve {sats} sats?"))
+            .body(&body)
+            .timeout(Timeout::Milliseconds(left_ms));
+        if with_actions {
+            n.action("approve", "Approve").action("deny", "Deny").action("default", "Open Purser");
+        }
+        let handle = match n.show() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!("cannot show a notification: {e}");
+                return;
+            }
+        };
+        if !with_actions {
+            return;
+        }
+        let id = a.id;
+        handle.wait_for_action(|action| {
+            let verdict = match action {
+                "approve" => Some(true),
+                "deny" => Some(false),
+                "default" => {
+                    open(&app, "approvals");
+                    None
+                }
+                _ => None,
+            };
+            if let Some(approve) = verdict {
+                let app = app.clone();
+                tauri::async_runtime::block_on(async move {
+                    if let Some(core) = app.try_state::<AppCore>() {
+                        if let Err(e) = crate::commands::decide(&core, id, approve, None).await {
+                            tracing::info!("approval #{id} from a notification: {}", e.message);
+                        }
+                    }
+                });
+            }
+        });
+    });
+}
+
+/// One notification per alert.
+pub fn alert(kind: &str, message: &str) {
+    let title = match kind {
+        "budget_crossing" => "Budget",
+        "breaker_tripped" => "Payments stopped to an endpoint",
+        "velocity" => "Fast spending",
+        "first_payment_to_api" => "First payment to an API",
+        "price_above_usual" => "Unusual price",
+        _ => "Purser",
+    };
+    if let Err(e) = Notification::new().appname("Purser").summary(title).body(message).show() {
+        tracing::warn!("cannot show a notification: {e}");
+    }
+}

@@ -1,0 +1,294 @@
+//! The queries the desktop UI asks: totals for today, this week and this month; spend per day by API or by
+//! agent; a filtered, sorted page of payments with its total count; and the CSV of a filtered view.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::export::{self, COLUMNS, PaymentRow};
+use super::{Ledger, Result};
+use crate::policy::Period;
+use crate::units::Msats;
+
+/// Which payments a listing shows. Every field narrows; `None` leaves it open.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PaymentFilter {
+    pub agent: Option<String>,
+    /// `host[:port]` as the ledger shows it.
+    pub host: Option<String>,
+    pub status: Option<String>,
+    pub challenge_kind: Option<String>,
+    /// Milliseconds since the epoch, inclusive.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub from_ms: Option<i64>,
+    /// Milliseconds since the epoch, exclusive.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub to_ms: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub min_amount_msat: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub max_amount_msat: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum SortBy {
+    #[default]
+    Newest,
+    Oldest,
+    LargestAmount,
+    SmallestAmount,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PaymentPage {
+    pub rows: Vec<PaymentRow>,
+    /// How many payments match the filter in all.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub total: i64,
+}
+
+/// What was spent in a period: settled amounts plus fees.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Totals {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub today_msat: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub week_msat: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub month_msat: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub settled_count_today: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub refused_count_today: u64,
+}
+
+/// One bar segment of the spend chart.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct DaySpend {
+    /// `YYYY-MM-DD` in the configured time zone.
+    pub day: String,
+    /// The API (`host`) or the agent's name.
+    pub key: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub msat: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum GroupBy {
+    Api,
+    Agent,
+}
+
+fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &PaymentFilter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(v) = &f.agent {
+        q.push(" AND a.name = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.host {
+        q.push(" AND p.host = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.status {
+        q.push(" AND p.status = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.challenge_kind {
+        q.push(" AND p.challenge_kind = ").push_bind(v.clone());
+    }
+    if let Some(v) = f.from_ms {
+        q.push(" AND p.created_at_ms >= ").push_bind(v);
+    }
+    if let Some(v) = f.to_ms {
+        q.push(" AND p.created_at_ms < ").push_bind(v);
+    }
+    if let Some(v) = f.min_amount_msat {
+        q.push(" AND p.amount_msat >= ").push_bind(v);
+    }
+    if let Some(v) = f.max_amount_msat {
+        q.push(" AND p.amount_msat <= ").push_bind(v);
+    }
+}
+
+const SPENT: &str = "COALESCE(SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)), 0)";
+
+impl Ledger {
+    /// One page of the payments `filter` matches, sorted, with the total count.
+    pub async fn payment_page(
+        &self,
+        filter: &PaymentFilter,
+        sort: SortBy,
+        offset: i64,
+        limit: i64,
+    ) -> Result<PaymentPage> {
+        let mut q = QueryBuilder::<Sqlite>::new(COLUMNS);
+        push_filter(&mut q, filter);
+        q.push(match sort {
+            SortBy::Newest => " ORDER BY p.id DESC",
+            SortBy::Oldest => " ORDER BY p.id ASC",
+            SortBy::LargestAmount => " ORDER BY p.amount_msat DESC, p.id DESC",
+            SortBy::SmallestAmount => " ORDER BY p.amount_msat ASC, p.id DESC",
+        });
+        q.push(" LIMIT ").push_bind(limit.clamp(1, 1000)).push(" OFFSET ").push_bind(offset.max(0));
+        let rows = q.build().fetch_all(self.pool()).await?;
+        let mut count =
+            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM payments p JOIN agents a ON a.id = p.agent_id");
+        push_filter(&mut count, filter);
+        let total: i64 = count.build().fetch_one(self.pool()).await?.get(0);
+        Ok(PaymentPage { rows: rows.iter().map(export::row).collect(), total })
+    }
+
+    /// The CSV of every payment `filter` matches, newest first.
+    pub async fn export_csv(&self, filter: &PaymentFilter) -> Result<String> {
+        let mut q = QueryBuilder::<Sqlite>::new(COLUMNS);
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY p.id DESC");
+        let rows: Vec<PaymentRow> = q.build().fetch_all(self.pool()).await?.iter().map(export::row).collect();
+        export::to_csv(&rows).map_err(|e| super::Error::Invalid(format!("cannot write CSV: {e}")))
+    }
+
+    /// Spent today, this week and this month (calendar, in the configured zone).
+    pub async fn totals(&self) -> Result<Totals> {
+        let now = self.now_ms();
+        let tz = &self.policy().time_zone;
+        let start = |p: Period| p.window_start_ms(now, tz).unwrap_or(now);
+        let (day, week, month) = (start(Period::Day), start(Period::Week), start(Period::Month));
+        let sql = format!(
+            "SELECT \
+             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
+             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?2 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
+             COALESCE(SUM(CASE WHEN p.status = 'settled' THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
+             COUNT(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN 1 END), \
+             COUNT(CASE WHEN p.status = 'refused' AND p.created_at_ms >= ?1 THEN 1 END) \
+             FROM payments p WHERE p.created_at_ms >= ?3"
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(day)
+            .bind(week)
+            .bind(month.min(week))
+            .fetch_one(self.pool())
+            .await?;
+        let month_total: i64 = if month <= week {
+            r.get(2)
+        } else {
+            let sql = format!("SELECT {SPENT} FROM payments p WHERE p.status = 'settled' AND p.created_at_ms >= ?");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(month).fetch_one(self.pool()).await?
+        };
+        let u = |v: i64| v.max(0) as u64;
+        Ok(Totals {
+            today_msat: u(r.get(0)),
+            week_msat: u(r.get(1)),
+            month_msat: u(month_total),
+            settled_count_today: u(r.get(3)),
+            refused_count_today: u(r.get(4)),
+        })
+    }
+
+    /// Settled spend (amount + fee) per day for the last `days` days, by API or by agent.
+    pub async fn spend_per_day(&self, days: u32, group: GroupBy) -> Result<Vec<DaySpend>> {
+        let now = self.now_ms();
+        let tz = self.policy().time_zone.clone();
+        let today = Period::Day.window_start_ms(now, &tz).unwrap_or(now);
+        let since = today - i64::from(days.saturating_sub(1)) * 86_400_000 - 3_600_000;
+        let key = match group {
+            GroupBy::Api => "p.host",
+            GroupBy::Agent => "a.name",
+        };
+        let sql = format!(
+            "SELECT p.created_at_ms, {key} AS k, COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) AS spent \
+             FROM payments p JOIN agents a ON a.id = p.agent_id WHERE p.status = 'settled' AND p.created_at_ms >= ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since).fetch_all(self.pool()).await?;
+        let mut sums: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for r in rows {
+            let at: i64 = r.get(0);
+            let Ok(ts) = jiff::Timestamp::from_millisecond(at) else { continue };
+            let day = ts.to_zoned(tz.clone()).date().to_string();
+            *sums.entry((day, r.get(1))).or_default() += r.get::<i64, _>(2).max(0) as u64;
+        }
+        let first_day = jiff::Timestamp::from_millisecond(today)
+            .map(|t| t.to_zoned(tz.clone()).date())
+            .ok()
+            .and_then(|d| d.checked_sub(jiff::Span::new().days(i64::from(days.saturating_sub(1)))).ok())
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        Ok(sums
+            .into_iter()
+            .filter(|((day, _), _)| *day >= first_day)
+            .map(|((day, key), msat)| DaySpend { day, key, msat })
+            .collect())
+    }
+
+    /// Distinct APIs the ledger has seen, with payment counts, for the APIs screen.
+    pub async fn apis(&self) -> Result<Vec<ApiSummary>> {
+        let rows = sqlx::query(
+            "SELECT host, COUNT(*) AS payments, \
+             COUNT(CASE WHEN status = 'settled' THEN 1 END) AS settled, \
+             COUNT(CASE WHEN status = 'settled' AND delivered = 1 THEN 1 END) AS delivered, \
+             COUNT(CASE WHEN status = 'settled' AND delivered = 0 THEN 1 END) AS paid_not_delivered, \
+             COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) AS spent, \
+             CAST(AVG(CASE WHEN status = 'settled' THEN amount_msat END) AS INTEGER) AS usual \
+             FROM payments GROUP BY host ORDER BY spent DESC",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ApiSummary {
+                host: r.get("host"),
+                payments: r.get("payments"),
+                settled: r.get("settled"),
+                delivered: r.get("delivered"),
+                paid_not_delivered: r.get("paid_not_delivered"),
+                spent_msat: r.get("spent"),
+                usual_price_msat: r.get("usual"),
+            })
+            .collect())
+    }
+
+    /// Settled spend per agent, all time, for the Agents screen.
+    pub async fn spend_per_agent(&self) -> Result<BTreeMap<String, Msats>> {
+        let sql = format!(
+            "SELECT a.name, {SPENT} FROM agents a LEFT JOIN payments p ON p.agent_id = a.id AND p.status = 'settled' GROUP BY a.name"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>(0), Msats(r.get::<i64, _>(1).max(0) as u64))).collect())
+    }
+}
+
+/// An API as the ledger knows it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ApiSummary {
+    pub host: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub payments: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub settled: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub delivered: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub paid_not_delivered: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub spent_msat: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub usual_price_msat: Option<i64>,
+}
+
+impl Ledger {
+    /// One payment's preimage (its proof of payment), for when a person asks to see it.
+    pub async fn preimage(&self, payment_id: i64) -> Result<Option<String>> {
+        let found: Option<Option<String>> = sqlx::query_scalar("SELECT preimage FROM payments WHERE id = ?")
+            .bind(payment_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(found.flatten())
+    }
+}

@@ -1,0 +1,87 @@
+// The window: navigation, the paused banner, and the screen on show. Core events refresh what is on screen.
+import { useEffect, useState } from "preact/hooks";
+import { api, on } from "./api";
+import { OverviewScreen } from "./screens/overview";
+import { LedgerScreen } from "./screens/ledger";
+import { ApprovalsScreen } from "./screens/approvals";
+import { BudgetsScreen } from "./screens/budgets";
+import { AgentsScreen } from "./screens/agents";
+import { ApisScreen } from "./screens/apis";
+import { WalletScreen } from "./screens/wallet";
+import { SettingsScreen } from "./screens/settings";
+
+export const SCREENS = [
+  ["overview", "Overview"],
+  ["ledger", "Ledger"],
+  ["approvals", "Approvals"],
+  ["budgets", "Budgets & rules"],
+  ["agents", "Agents"],
+  ["apis", "APIs & pricing"],
+  ["wallet", "Wallet"],
+  ["settings", "Settings"],
+] as const;
+export type Screen = (typeof SCREENS)[number][0];
+
+export function App() {
+  const [screen, setScreen] = useState<Screen>("overview");
+  const [tick, setTick] = useState(0);
+  const [waiting, setWaiting] = useState(0);
+  const [paused, setPaused] = useState(false);
+
+  useEffect(() => {
+    const refresh = () => setTick((t) => t + 1);
+    const subs = [
+      on("payment:settled", refresh),
+      on("payment:refused", refresh),
+      on("payment:failed", refresh),
+      on("approval:needed", refresh),
+      on("approval:decided", refresh),
+      on("alert:raised", refresh),
+      on("payments:paused", refresh),
+      on<string>("ui:navigate", (s) => setScreen(s as Screen)),
+    ];
+    return () => subs.forEach((p) => p.then((un) => un()));
+  }, []);
+
+  useEffect(() => {
+    api.overview().then((o) => {
+      setWaiting(o.approvals.reduce((n, a) => n + a.count, 0));
+      setPaused(o.paused);
+    }).catch(() => {});
+  }, [tick, screen]);
+
+  const props = { tick, refresh: () => setTick((t) => t + 1), go: setScreen };
+  return (
+    <div class="shell">
+      <nav class="nav" aria-label="Screens">
+        <div class="brand">
+          <span class="logo">P</span> Purser
+        </div>
+        {SCREENS.map(([id, label]) => (
+          <button class={`nav-item ${screen === id ? "active" : ""}`} data-screen={id} onClick={() => setScreen(id)}>
+            {label}
+            {id === "approvals" && waiting > 0 && <span class="badge">{waiting}</span>}
+          </button>
+        ))}
+      </nav>
+      <main class="main">
+        {paused && (
+          <div class="banner" role="status">
+            All payments are paused: agents are refused with <code>payments_paused</code>.
+            <button onClick={() => api.setPaused(false).then(props.refresh)}>Resume</button>
+          </div>
+        )}
+        {screen === "overview" && <OverviewScreen {...props} />}
+        {screen === "ledger" && <LedgerScreen {...props} />}
+        {screen === "approvals" && <ApprovalsScreen {...props} />}
+        {screen === "budgets" && <BudgetsScreen {...props} />}
+        {screen === "agents" && <AgentsScreen {...props} />}
+        {screen === "apis" && <ApisScreen {...props} />}
+        {screen === "wallet" && <WalletScreen {...props} />}
+        {screen === "settings" && <SettingsScreen {...props} />}
+      </main>
+    </div>
+  );
+}
+
+export type ScreenProps = { tick: number; refresh: () => void; go: (s: Screen) => void };

@@ -1,0 +1,52 @@
+// Formatting shared by every screen: amounts, times, scopes.
+
+/** "1 sat", "21 sats", "1.5 sats", "12,345 sats". */
+export function sats(msat: number | null | undefined): string {
+  if (msat === null || msat === undefined) return "–";
+  const s = msat / 1000;
+  const text = Number.isInteger(s)
+    ? s.toLocaleString("en-US")
+    : s.toLocaleString("en-US", { minimumFractionDigits: 0, maximumFractionDigits: 3 });
+  return `${text} ${s === 1 ? "sat" : "sats"}`;
+}
+
+/** "just now", "5 s ago", "3 min ago", "2 h ago", else the local date and time. */
+export function ago(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  if (s < 2) return "just now";
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(t).toLocaleString();
+}
+
+/** Seconds left until `ms` (epoch), never negative. */
+export function secondsLeft(ms: number, now: number = Date.now()): number {
+  return Math.max(0, Math.round((ms - now) / 1000));
+}
+
+/** The share of a budget used, 0–100, for progress bars. */
+export function percentUsed(used: number, limit: number): number {
+  if (limit <= 0) return 100;
+  return Math.min(100, Math.round((used / limit) * 100));
+}
+
+/** A date input's value (`YYYY-MM-DD`, local) as epoch ms at local midnight; `null` when empty. */
+export function dateToMs(value: string, endOfDay = false): number | null {
+  if (!value) return null;
+  const [y, m, d] = value.split("-").map(Number);
+  if (!y || !m || !d) return null;
+  return new Date(y, m - 1, endOfDay ? d + 1 : d).getTime();
+}
+
+/** Parses a whole number of sats typed by a person; explains what is wrong otherwise. */
+export function parseSats(text: string, what: string): number {
+  const t = text.trim().replace(/[,_ ]/g, "");
+  if (t === "") throw new Error(`${what}: enter a number of sats`);
+  if (!/^\d+$/.test(t)) throw new Error(`${what}: “${text}” is not a whole, positive number of sats`);
+  const n = Number(t);
+  if (!Number.isSafeInteger(n)) throw new Error(`${what}: that is more sats than exist`);
+  return n;
+}

@@ -1,0 +1,64 @@
+// Agents: add one (its key shown once), copy its proxy settings, rotate its key, see its spend.
+import { useState } from "preact/hooks";
+import { api, toUiError } from "../api";
+import type { ScreenProps } from "../app";
+import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
+import { sats } from "../format";
+import type { AgentKey } from "../bindings/AgentKey";
+
+export function AgentsScreen({ tick, refresh }: ScreenProps) {
+  const { data, error, reload } = useData(() => api.agents(), [tick]);
+  const [name, setName] = useState("");
+  const [key, setKey] = useState<AgentKey | null>(null);
+  const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
+  const add = (e: Event) => {
+    e.preventDefault();
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
+      return setMsg({ error: "Names are 1–64 letters, digits, '-', '_' or '.' (they go into proxy URLs)." });
+    }
+    api.addAgent(name).then((k) => (setKey(k), setName(""), setMsg({}), refresh()), (err) => setMsg({ error: toUiError(err).message }));
+  };
+  const copy = (text: string) => navigator.clipboard?.writeText(text).then(() => setMsg({ ok: "Copied." }), () => setMsg({ error: "Copying was not allowed; select the text instead." }));
+  return (
+    <div class="screen">
+      <h1>Agents</h1>
+      <Card title="Add an agent">
+        <form class="form" onSubmit={add}>
+          <label>Name<input value={name} placeholder="research" onInput={(e) => setName(e.currentTarget.value)} /></label>
+          <button class="primary" type="submit">Add</button>
+        </form>
+        <Notice error={msg.error} ok={msg.ok} />
+        {key && (
+          <div class="key">
+            <p><strong>{key.name}</strong>'s key is shown only now: <code>{key.key}</code></p>
+            <p>In the agent's shell:</p>
+            <pre>{key.env}</pre>
+            <button onClick={() => copy(key.env)}>Copy proxy settings</button>
+          </div>
+        )}
+      </Card>
+      <Card title="Agents">
+        {error ? <ErrorBox error={error} retry={reload} /> : !data ? <Loading what="agents" /> : data.length === 0 ? (
+          <Empty>No agents yet. Add one, then point it at Purser with the lines shown.</Empty>
+        ) : (
+          <table class="table">
+            <thead><tr><th>Name</th><th class="num">Spent</th><th>State</th><th /></tr></thead>
+            <tbody>
+              {data.map((a) => (
+                <tr>
+                  <td>{a.agent.name}</td>
+                  <td class="num">{sats(a.spent_msat)}</td>
+                  <td>{a.agent.paused ? "paused" : "running"}</td>
+                  <td>
+                    <button class="link" onClick={() => api.setPaused(!a.agent.paused, a.agent.name).then(refresh)}>{a.agent.paused ? "Resume" : "Pause"}</button>{" "}
+                    <button class="link" onClick={() => api.rotateAgentKey(a.agent.name).then(setKey, (err) => setMsg({ error: toUiError(err).message }))}>New key</button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Card>
+    </div>
+  );
+}

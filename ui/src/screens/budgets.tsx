@@ -1,0 +1,166 @@
+// Budgets & rules: create and delete budgets, thresholds and remembered rules, with validation in place;
+// pause or resume all payments or one agent's.
+import { useState } from "preact/hooks";
+import { api, toUiError } from "../api";
+import type { ScreenProps } from "../app";
+import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
+import { dateToMs, parseSats, percentUsed, sats } from "../format";
+import { periodName, scopeName } from "./overview";
+
+export function BudgetsScreen({ tick, refresh }: ScreenProps) {
+  const { data, error, reload } = useData(() => api.policy(), [tick]);
+  const agents = useData(() => api.agents(), [tick]);
+  if (error) return <ErrorBox error={error} retry={reload} />;
+  if (!data) return <Loading what="budgets" />;
+  const act = (p: Promise<unknown>) => p.then(refresh, () => {});
+  return (
+    <div class="screen">
+      <h1>Budgets & rules</h1>
+      <Card title="Pause" actions={
+        <button data-testid="pause-all" class={data.paused ? "primary" : "danger"} onClick={() => act(api.setPaused(!data.paused))}>
+          {data.paused ? "Resume all payments" : "Pause all payments"}
+        </button>}>
+        <p class="muted">{data.paused ? "All payments are paused." : "Payments are running."} Pause one agent:</p>
+        <div class="chips">
+          {agents.data?.map((a) => (
+            <button class={a.agent.paused ? "chip on" : "chip"} onClick={() => act(api.setPaused(!a.agent.paused, a.agent.name))}>
+              {a.agent.name}: {a.agent.paused ? "paused" : "running"}
+            </button>
+          ))}
+        </div>
+      </Card>
+      <Card title="Budgets">
+        {data.budgets.length === 0 ? <Empty>No budgets.</Empty> : (
+          <table class="table">
+            <thead><tr><th>#</th><th>Scope</th><th>Period</th><th class="num">Limit</th><th>Used</th><th /></tr></thead>
+            <tbody>
+              {data.budgets.map((b) => (
+                <tr>
+                  <td>{b.budget.id}</td>
+                  <td>{scopeName(b.budget.scope)}</td>
+                  <td>{periodName(b.budget.period)}</td>
+                  <td class="num">{sats(b.budget.limit)}</td>
+                  <td>{b.budget.period === "request" ? "–" : `${sats(b.used)} (${percentUsed(b.used, b.budget.limit)} %)`}</td>
+                  <td><button class="link danger" onClick={() => act(api.removeBudget(b.budget.id))}>Delete</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <BudgetForm agents={agents.data?.map((a) => a.agent.name) ?? []} done={refresh} />
+        <p class="muted small">Calendar periods follow {data.time_zone}; weeks start on Monday.</p>
+      </Card>
+      <Card title="Thresholds">
+        <table class="table">
+          <thead><tr><th>#</th><th>Scope</th><th class="num">Pay at once up to</th><th class="num">Ask up to</th><th /></tr></thead>
+          <tbody>
+            {data.thresholds.map((t) => (
+              <tr>
+                <td>{t.id}</td><td>{scopeName(t.scope)}</td>
+                <td class="num">{sats(t.auto_max)}</td><td class="num">{sats(t.ask_max)}</td>
+                <td><button class="link danger" onClick={() => act(api.removeThreshold(t.id))}>Delete</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <ThresholdForm agents={agents.data?.map((a) => a.agent.name) ?? []} done={refresh} />
+        <p class="muted small">The most specific threshold that matches a payment applies. Above the ask limit, payments are refused.</p>
+      </Card>
+      <Card title="Remembered rules">
+        {data.rules.length === 0 ? <Empty>No rules. “Approve and remember” on an approval creates one.</Empty> : (
+          <ul class="plain">
+            {data.rules.map((r) => (
+              <li>#{r.id} approve {scopeName(r.scope)} up to {sats(r.max_per_day)} a day <span class="muted">({r.source})</span>{" "}
+                <button class="link danger" onClick={() => act(api.removeRule(r.id))}>Delete</button></li>
+            ))}
+          </ul>
+        )}
+      </Card>
+    </div>
+  );
+}
+
+function ScopeFields(props: { agents: string[]; agent: string; api: string; set: (agent: string, api: string) => void }) {
+  return (
+    <>
+      <label>Agent
+        <select value={props.agent} onChange={(e) => props.set(e.currentTarget.value, props.api)}>
+          <option value="">Any agent</option>
+          {props.agents.map((a) => <option value={a}>{a}</option>)}
+        </select>
+      </label>
+      <label>API (host[:port][/path])
+        <input placeholder="any API" value={props.api} onInput={(e) => props.set(props.agent, e.currentTarget.value)} />
+      </label>
+    </>
+  );
+}
+
+function BudgetForm({ agents, done }: { agents: string[]; done: () => void }) {
+  const [agent, setAgent] = useState("");
+  const [apiScope, setApi] = useState("");
+  const [period, setPeriod] = useState("day");
+  const [hours, setHours] = useState("6");
+  const [amount, setAmount] = useState("");
+  const [expires, setExpires] = useState("");
+  const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
+  const submit = (e: Event) => {
+    e.preventDefault();
+    let sats: number;
+    let h: number | null = null;
+    try {
+      sats = parseSats(amount, "Limit");
+      if (period === "rolling") h = parseSats(hours, "Hours");
+    } catch (err) {
+      return setMsg({ error: (err as Error).message });
+    }
+    api.addBudget({ agent: agent || null, api: apiScope || null, period, hours: h, sats, expires_at_ms: dateToMs(expires) })
+      .then(() => (setMsg({ ok: "Budget added." }), setAmount(""), done()), (err) => setMsg({ error: toUiError(err).message }));
+  };
+  return (
+    <form class="form" onSubmit={submit} data-testid="budget-form">
+      <ScopeFields agents={agents} agent={agent} api={apiScope} set={(a, p) => (setAgent(a), setApi(p))} />
+      <label>Period
+        <select value={period} onChange={(e) => setPeriod(e.currentTarget.value)}>
+          <option value="request">Per request</option><option value="day">Day</option><option value="week">Week</option>
+          <option value="month">Month</option><option value="rolling">Rolling hours</option><option value="lifetime">Lifetime</option>
+        </select>
+      </label>
+      {period === "rolling" && <label>Hours<input size={4} value={hours} onInput={(e) => setHours(e.currentTarget.value)} /></label>}
+      <label>Limit (sats)<input name="sats" size={8} value={amount} onInput={(e) => setAmount(e.currentTarget.value)} /></label>
+      <label>Expires<input type="date" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} /></label>
+      <button class="primary" type="submit">Add budget</button>
+      <Notice error={msg.error} ok={msg.ok} />
+    </form>
+  );
+}
+
+function ThresholdForm({ agents, done }: { agents: string[]; done: () => void }) {
+  const [agent, setAgent] = useState("");
+  const [apiScope, setApi] = useState("");
+  const [auto, setAuto] = useState("");
+  const [ask, setAsk] = useState("");
+  const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
+  const submit = (e: Event) => {
+    e.preventDefault();
+    let a: number, k: number;
+    try {
+      a = parseSats(auto, "Pay at once up to");
+      k = parseSats(ask, "Ask up to");
+    } catch (err) {
+      return setMsg({ error: (err as Error).message });
+    }
+    if (k < a) return setMsg({ error: "“Ask up to” cannot be below “Pay at once up to”." });
+    api.setThreshold({ agent: agent || null, api: apiScope || null, auto_sats: a, ask_sats: k })
+      .then(() => (setMsg({ ok: "Thresholds set." }), done()), (err) => setMsg({ error: toUiError(err).message }));
+  };
+  return (
+    <form class="form" onSubmit={submit}>
+      <ScopeFields agents={agents} agent={agent} api={apiScope} set={(a, p) => (setAgent(a), setApi(p))} />
+      <label>Pay at once up to (sats)<input size={6} value={auto} onInput={(e) => setAuto(e.currentTarget.value)} /></label>
+      <label>Ask up to (sats)<input size={6} value={ask} onInput={(e) => setAsk(e.currentTarget.value)} /></label>
+      <button class="primary" type="submit">Set thresholds</button>
+      <Notice error={msg.error} ok={msg.ok} />
+    </form>
+  );
+}

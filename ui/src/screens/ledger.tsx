@@ -1,0 +1,177 @@
+// Ledger: every payment, newest first, filtered, sorted and paged in the database (fast on a million rows);
+// a detail pane (preimage only on demand); CSV export of the filtered view.
+import { useState } from "preact/hooks";
+import { api, toUiError } from "../api";
+import type { ScreenProps } from "../app";
+import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
+import { ago, dateToMs, parseSats, sats } from "../format";
+import type { PaymentFilter } from "../bindings/PaymentFilter";
+import type { PaymentRow } from "../bindings/PaymentRow";
+import type { SortBy } from "../bindings/SortBy";
+
+const PAGE = 50;
+const EMPTY: PaymentFilter = {
+  agent: null, host: null, status: null, challenge_kind: null,
+  from_ms: null, to_ms: null, min_amount_msat: null, max_amount_msat: null,
+};
+const STATUSES = ["settled", "refused", "pending", "failed", "unknown", "bad_preimage"];
+const KINDS = ["l402", "lsat", "json_l402", "json_payment_hash"];
+
+export function LedgerScreen({ tick }: ScreenProps) {
+  const [filter, setFilter] = useState<PaymentFilter>(EMPTY);
+  const [sort, setSort] = useState<SortBy>("newest");
+  const [offset, setOffset] = useState(0);
+  const [selected, setSelected] = useState<PaymentRow | null>(null);
+  const [notice, setNotice] = useState<{ error?: string; ok?: string }>({});
+  const page = useData(() => api.ledgerPage(filter, sort, offset, PAGE), [tick, filter, sort, offset]);
+  const agents = useData(() => api.agents(), []);
+  const apis = useData(() => api.apis(), [tick]);
+
+  const set = (patch: Partial<PaymentFilter>) => {
+    setFilter({ ...filter, ...patch });
+    setOffset(0);
+  };
+  const amount = (text: string, what: string): number | null => {
+    if (!text.trim()) return null;
+    try {
+      setNotice({});
+      return parseSats(text, what) * 1000;
+    } catch (e) {
+      setNotice({ error: (e as Error).message });
+      return null;
+    }
+  };
+  const exportCsv = () =>
+    api.exportCsv(filter).then(
+      (r) => setNotice({ ok: `Exported ${r.rows} payments to ${r.path}` }),
+      (e) => setNotice({ error: toUiError(e).message }),
+    );
+
+  return (
+    <div class="screen">
+      <h1>Ledger</h1>
+      <Card
+        title="Filters"
+        actions={
+          <>
+            <button class="link" onClick={() => (setFilter(EMPTY), setOffset(0))}>Clear</button>
+            <button data-testid="export-csv" onClick={exportCsv}>Export CSV</button>
+          </>
+        }
+      >
+        <div class="filters">
+          <label>Agent
+            <select data-testid="filter-agent" value={filter.agent ?? ""} onChange={(e) => set({ agent: e.currentTarget.value || null })}>
+              <option value="">All</option>
+              {agents.data?.map((a) => <option value={a.agent.name}>{a.agent.name}</option>)}
+            </select>
+          </label>
+          <label>API
+            <select value={filter.host ?? ""} onChange={(e) => set({ host: e.currentTarget.value || null })}>
+              <option value="">All</option>
+              {apis.data?.map((a) => <option value={a.host}>{a.host}</option>)}
+            </select>
+          </label>
+          <label>Status
+            <select value={filter.status ?? ""} onChange={(e) => set({ status: e.currentTarget.value || null })}>
+              <option value="">All</option>
+              {STATUSES.map((s) => <option value={s}>{s.replace("_", " ")}</option>)}
+            </select>
+          </label>
+          <label>Dialect
+            <select value={filter.challenge_kind ?? ""} onChange={(e) => set({ challenge_kind: e.currentTarget.value || null })}>
+              <option value="">All</option>
+              {KINDS.map((k) => <option value={k}>{k}</option>)}
+            </select>
+          </label>
+          <label>From<input type="date" onChange={(e) => set({ from_ms: dateToMs(e.currentTarget.value) })} /></label>
+          <label>To<input type="date" onChange={(e) => set({ to_ms: dateToMs(e.currentTarget.value, true) })} /></label>
+          <label>Min sats<input inputMode="numeric" placeholder="0" onChange={(e) => set({ min_amount_msat: amount(e.currentTarget.value, "Min sats") })} /></label>
+          <label>Max sats<input inputMode="numeric" placeholder="any" onChange={(e) => set({ max_amount_msat: amount(e.currentTarget.value, "Max sats") })} /></label>
+          <label>Sort
+            <select value={sort} onChange={(e) => setSort(e.currentTarget.value as SortBy)}>
+              <option value="newest">Newest first</option>
+              <option value="oldest">Oldest first</option>
+              <option value="largest_amount">Largest amount</option>
+              <option value="smallest_amount">Smallest amount</option>
+            </select>
+          </label>
+        </div>
+        <Notice error={notice.error} ok={notice.ok} />
+      </Card>
+      <div class={selected ? "split" : ""}>
+        <Card>
+          {page.error ? (
+            <ErrorBox error={page.error} retry={page.reload} />
+          ) : !page.data ? (
+            <Loading what="payments" />
+          ) : page.data.rows.length === 0 ? (
+            <Empty>{filter === EMPTY ? "No payments yet. When an agent meets a 402, it shows up here." : "No payment matches these filters."}</Empty>
+          ) : (
+            <>
+              <table class="table" data-testid="ledger-table">
+                <thead>
+                  <tr><th>When</th><th>Agent</th><th>Request</th><th class="num">Amount</th><th class="num">Fee</th><th>Status</th><th>Delivered</th></tr>
+                </thead>
+                <tbody>
+                  {page.data.rows.map((r) => (
+                    <tr class={selected?.id === r.id ? "sel" : ""} onClick={() => setSelected(r)}>
+                      <td title={r.created_at}>{ago(r.created_at)}</td>
+                      <td>{r.agent}</td>
+                      <td class="mono">{r.method} {r.host}{r.path}</td>
+                      <td class="num">{sats(r.amount_msat)}</td>
+                      <td class="num">{sats(r.fee_msat)}</td>
+                      <td><span class={`status ${r.status}`}>{r.status.replace("_", " ")}</span>{r.reason && r.status !== "settled" ? <span class="muted"> {r.reason}</span> : null}</td>
+                      <td>{r.delivered === null ? "–" : r.delivered ? `yes (${r.upstream_status})` : `no (${r.upstream_status ?? "no answer"})`}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <div class="pager">
+                <span class="muted" data-testid="ledger-count">
+                  {offset + 1}–{offset + page.data.rows.length} of {page.data.total.toLocaleString("en-US")}
+                </span>
+                <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>Newer</button>
+                <button disabled={offset + PAGE >= page.data.total} onClick={() => setOffset(offset + PAGE)}>Older</button>
+              </div>
+            </>
+          )}
+        </Card>
+        {selected && <Detail row={selected} close={() => setSelected(null)} />}
+      </div>
+    </div>
+  );
+}
+
+function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
+  const [preimage, setPreimage] = useState<string | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const show = () => api.paymentPreimage(row.id).then((p) => setPreimage(p ?? "(none: this payment was not settled)"), (e) => setErr(toUiError(e).message));
+  const field = (k: string, v: unknown) => (
+    <>
+      <dt>{k}</dt>
+      <dd class="mono">{v === null || v === undefined || v === "" ? "–" : String(v)}</dd>
+    </>
+  );
+  return (
+    <Card title={`Payment #${row.id}`} actions={<button class="link" onClick={close}>Close</button>} class="detail">
+      <dl>
+        {field("Request", `${row.method} ${row.scheme}://${row.host}${row.path}`)}
+        {field("Request id", row.request_id)}
+        {field("Agent", row.agent)}
+        {field("Dialect", row.challenge_kind)}
+        {field("Amount", sats(row.amount_msat))}
+        {field("Fee", sats(row.fee_msat))}
+        {field("Status", row.reason ? `${row.status} (${row.reason})` : row.status)}
+        {field("Decision", row.decision)}
+        {field("Delivered", row.delivered === null ? null : `${row.delivered ? "yes" : "no"}, upstream answered ${row.upstream_status ?? "nothing"}`)}
+        {field("Payment hash", row.payment_hash)}
+        {field("Invoice", row.invoice)}
+        {field("When", `${row.created_at} (updated ${row.updated_at})`)}
+        <dt>Preimage</dt>
+        <dd class="mono">{preimage ?? <button class="link" onClick={show}>Show the preimage</button>}</dd>
+      </dl>
+      <Notice error={err} />
+    </Card>
+  );
+}

@@ -1,0 +1,99 @@
+// The UI with Tauri's IPC answered by fixtures, for screen tests in a plain browser. Every command the UI
+// invokes is recorded in `window.__calls` so tests can check what a click asked for.
+import { mockIPC } from "@tauri-apps/api/mocks";
+
+const now = Date.now();
+const iso = (msAgo: number) => new Date(now - msAgo).toISOString();
+const scope = (agent: string | null, host: string | null = null) => ({ agent_id: agent ? 1 : null, agent, host, path_prefix: null });
+const budget = (id: number, s: ReturnType<typeof scope>, period: unknown, limit: number, used: number) => ({
+  budget: { id, scope: s, period, limit, expires_at_ms: null, note: null },
+  used,
+  window_start_ms: now - 3_600_000,
+});
+const row = (id: number, agent: string, path: string, amount: number, status: string, extra: object = {}) => ({
+  id, request_id: `req_${id}`, agent, method: "GET", scheme: "http", host: "api.example.com", path,
+  challenge_kind: "l402", amount_msat: amount, fee_msat: status === "settled" ? amount / 1000 : null,
+  payment_hash: "ab".repeat(32), invoice: "lnbcrt210n1p…", status, reason: status === "refused" ? "budget_exceeded" : null,
+  decision: status === "settled" ? "auto-approved: within the auto-approve limit of 50 sats for agent research" : "daily budget #2 of agent research (100 sats): 84.084 sats used",
+  upstream_status: status === "settled" ? 200 : null, delivered: status === "settled" ? true : null,
+  created_at: iso(id * 60_000), updated_at: iso(id * 60_000), ...extra,
+});
+const rows = [
+  row(1, "research", "/fortune", 21000, "settled"),
+  row(2, "research", "/fortune", 21000, "refused"),
+  row(3, "writer", "/joke", 1000, "settled"),
+  row(4, "research", "/premium", 250000, "settled"),
+];
+const approvals = [
+  { id: 7, agent: "research", method: "GET", host: "api.example.com", path: "/premium", amount_msat: 250000,
+    explanation: "250 sats is above the auto-approve limit of 50 sats for agent research and within its ask limit of 1000 sats",
+    budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 2,
+    created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
+];
+const days = [...Array(14)].map((_, i) => {
+  const d = new Date(now - (13 - i) * 86_400_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+});
+const fixtures: Record<string, (args: any) => unknown> = {
+  overview: () => ({
+    totals: { today_msat: 293293, week_msat: 1204000, month_msat: 4810500, settled_count_today: 5, refused_count_today: 2 },
+    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084)],
+    approvals, alerts: [
+      { id: 3, kind: "budget_crossing", agent: "research", host: "api.example.com", budget_id: 2, payment_id: 2, message: "daily budget #2 of agent research (100 sats) 80 % crossed (85.063 sats of 100 sats used)", created_at: iso(120_000) },
+      { id: 1, kind: "first_payment_to_api", agent: "research", host: "api.example.com", budget_id: null, payment_id: 1, message: "first payment to api.example.com (21 sats by agent research)", created_at: iso(600_000) },
+    ],
+    paused: false, proxy_url: "http://127.0.0.1:8402", sandbox: true,
+  }),
+  spend_chart: ({ group }) => days.flatMap((day, i) =>
+    group === "api"
+      ? [{ day, key: "api.example.com", msat: (i % 5) * 21000 + 3000 }, { day, key: "data.example.org", msat: (i % 3) * 10000 }]
+      : [{ day, key: "research", msat: (i % 4) * 25000 }, { day, key: "writer", msat: 2000 * i }]),
+  ledger_page: ({ filter, offset }) => {
+    const shown = rows.filter((r) => !filter.agent || r.agent === filter.agent).filter((r) => !filter.status || r.status === filter.status);
+    return { rows: shown.slice(offset, offset + 50), total: shown.length };
+  },
+  payment_preimage: () => "cd".repeat(32),
+  export_csv: () => ({ path: "/home/you/.local/share/purser/exports/purser-ledger-1.csv", rows: 2 }),
+  approvals: () => approvals,
+  decide_approval: () => null,
+  budgets: () => ({
+    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(3, scope(null, "api.example.com"), { rolling: { hours: 6 } }, 300_000, 42_000)],
+    thresholds: [
+      { id: 1, scope: scope(null), auto_max: 10_000, ask_max: 1_000_000 },
+      { id: 2, scope: scope("research"), auto_max: 50_000, ask_max: 1_000_000 },
+    ],
+    rules: [{ id: 1, scope: scope("research", "api.example.com"), max_per_day: 500_000, source: "remembered from approval #4" }],
+    paused: false, time_zone: "Europe/Berlin",
+  }),
+  add_budget: () => null, remove_budget: () => null, set_threshold: () => null, remove_threshold: () => null,
+  add_rule: () => null, remove_rule: () => null, set_paused: () => null,
+  agents: () => [
+    { agent: { id: 1, name: "research", created_at_ms: now - 86_400_000, paused: false }, spent_msat: 380_000 },
+    { agent: { id: 2, name: "writer", created_at_ms: now - 3_600_000, paused: true }, spent_msat: 3_000 },
+  ],
+  add_agent: ({ name }) => ({ name, key: "3f9c0b1e2d4a5b6c7d8e9f0a1b2c3d4e", env: `export http_proxy=http://${name}:3f9c…@127.0.0.1:8402 HTTP_PROXY=http://${name}:3f9c…@127.0.0.1:8402` }),
+  rotate_agent_key: ({ name }) => fixtures.add_agent({ name }),
+  apis: () => [
+    { host: "api.example.com", payments: 12, settled: 9, delivered: 8, paid_not_delivered: 1, spent_msat: 380_000, usual_price_msat: 21_000 },
+    { host: "data.example.org", payments: 3, settled: 3, delivered: 3, paid_not_delivered: 0, spent_msat: 30_000, usual_price_msat: 10_000 },
+  ],
+  wallet_status: () => ({ connected: true, source: "the sandbox (play sats)", sandbox: true, balance_msat: 99_706_000, error: null,
+    info: { alias: "Purser sandbox wallet (play sats)", network: "regtest", methods: ["get_info", "get_balance", "pay_invoice", "lookup_invoice"], encryption: "nip44_v2" } }),
+  wallet_connect: () => fixtures.wallet_status({}),
+  wallet_disconnect: () => null,
+  settings: () => ({ data_dir: "/home/you/.local/share/purser", proxy_url: "http://127.0.0.1:8402", approval_timeout_secs: 120, notifications: true, config_file: "/home/you/.local/share/purser/purser.toml", time_zone: "Europe/Berlin" }),
+  set_notifications: () => null,
+};
+
+declare global {
+  interface Window { __calls: { cmd: string; args: unknown }[] }
+}
+window.__calls = [];
+mockIPC((cmd, args) => {
+  window.__calls.push({ cmd, args });
+  const answer = fixtures[cmd];
+  if (!answer) throw { kind: "unexpected", message: `no fixture for ${cmd}` };
+  return answer(args);
+}, { shouldMockEvents: true });
+
+await import("../src/main");

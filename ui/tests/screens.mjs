@@ -1,0 +1,116 @@
+// Screen tests: the UI built with Tauri's IPC mocked (vite.mock.config.ts), in headless Debian Chromium
+// driven by playwright-core. Each screen is opened, checked, and saved as a screenshot in screenshots/.
+import { createServer } from "node:http";
+import { readFile, mkdir } from "node:fs/promises";
+import { extname, join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = resolve(import.meta.dirname, "../dist-mock");
+const shots = resolve(process.env.PURSER_SCREENSHOTS ?? join(import.meta.dirname, "../screenshots"));
+await mkdir(shots, { recursive: true });
+const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml" };
+const server = createServer(async (req, res) => {
+  const path = req.url === "/" ? "/mock.html" : req.url.split("?")[0];
+  try {
+    const body = await readFile(join(root, path));
+    res.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" }).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}: ${e.message}`);
+  }
+}
+function expect(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+for (const scheme of ["light", "dark"]) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: scheme });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  const open = async (screen, heading) => {
+    await page.click(`[data-screen=${screen}]`);
+    await page.waitForSelector(`h1:text-is("${heading}")`);
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: join(shots, `${screen}-${scheme}.png`) });
+  };
+  await check(`${scheme}: overview shows totals, budgets, approvals and alerts`, async () => {
+    await open("overview", "Overview");
+    const text = await page.textContent(".main");
+    expect(text.includes("293.293 sats"), "today's total");
+    expect(text.includes("84.084 sats of 100 sats"), "a budget's use");
+    expect(text.includes("research → api.example.com/premium"), "the waiting approval");
+    expect(text.includes("80 % crossed"), "an alert");
+    expect(await page.isVisible(".chart canvas"), "the chart");
+    expect((await page.textContent(".badge")).trim() === "2", "the approvals badge counts waiting requests");
+  });
+  await check(`${scheme}: ledger filters, shows details and exports`, async () => {
+    await open("ledger", "Ledger");
+    expect((await page.$$("[data-testid=ledger-table] tbody tr")).length === 4, "four rows");
+    await page.selectOption("[data-testid=filter-agent]", "writer");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=ledger-table] tbody tr").length === 1);
+    await page.click("[data-testid=ledger-table] tbody tr");
+    await page.click("text=Show the preimage");
+    await page.waitForSelector(`text=${"cd".repeat(32)}`);
+    await page.click("[data-testid=export-csv]");
+    await page.waitForSelector("text=Exported 2 payments");
+    const last = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "export_csv").pop());
+    expect(last.args.filter.agent === "writer", "the export is of the filtered view");
+    await page.screenshot({ path: join(shots, `ledger-detail-${scheme}.png`) });
+  });
+  await check(`${scheme}: approvals approve, deny and remember`, async () => {
+    await open("approvals", "Approvals");
+    expect((await page.textContent(".main")).includes("×2 identical requests"), "the count");
+    await page.click("text=Approve and remember");
+    const call = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").pop());
+    expect(call.args.id === 7 && call.args.approve === true && call.args.rememberSatsPerDay === 1250, JSON.stringify(call.args));
+  });
+  await check(`${scheme}: budgets validate in place`, async () => {
+    await open("budgets", "Budgets & rules");
+    await page.fill("[data-testid=budget-form] input[name=sats]", "-5");
+    await page.click("text=Add budget");
+    await page.waitForSelector("text=is not a whole, positive number of sats");
+    const added = await page.evaluate(() => window.__calls.some((c) => c.cmd === "add_budget"));
+    expect(!added, "nothing is sent for invalid input");
+    await page.fill("[data-testid=budget-form] input[name=sats]", "100");
+    await page.click("text=Add budget");
+    await page.waitForSelector("text=Budget added.");
+    expect((await page.textContent(".main")).includes("rolling 6 h"), "a rolling budget is named");
+  });
+  await check(`${scheme}: agents, APIs, wallet and settings render`, async () => {
+    await open("agents", "Agents");
+    await page.fill("input[placeholder=research]", "scout");
+    await page.click(`button:text-is("Add")`);
+    await page.waitForSelector("text=is shown only now");
+    await page.screenshot({ path: join(shots, `agents-${scheme}.png`) });
+    await open("apis", "APIs & pricing");
+    expect((await page.textContent(".main")).includes("89 %"), "success rate");
+    await open("wallet", "Wallet");
+    expect((await page.textContent("[data-testid=wallet-balance]")).includes("99,706 sats"), "the balance");
+    await open("settings", "Settings");
+  });
+  await check(`${scheme}: no script errors`, async () => expect(errors.length === 0, errors.join("; ")));
+  await page.close();
+}
+await browser.close();
+server.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
