@@ -37,6 +37,7 @@ pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
         paused: core.ledger.paused_all().await?,
         proxy_url: core.proxy_url.clone(),
         sandbox: core.sandbox.is_some(),
+        sandbox_env: core.sandbox_env.clone(),
     })
 }
 

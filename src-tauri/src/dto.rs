@@ -20,6 +20,8 @@ pub struct Overview {
     pub paused: bool,
     pub proxy_url: String,
     pub sandbox: bool,
+    /// With the sandbox: the shell lines that make an agent of the current shell.
+    pub sandbox_env: Option<String>,
 }
 
 #[derive(Debug, Serialize, TS)]

@@ -60,6 +60,8 @@ pub struct AppCore {
     pub proxy_url: String,
     /// The sandbox's pieces, when the app runs on play sats.
     pub sandbox: Option<Sandbox>,
+    /// The shell lines that point an agent at the sandbox (its `demo` agent, a fresh key each start).
+    pub sandbox_env: Option<String>,
     /// Where the wallet's connection string came from, for the Wallet screen.
     pub wallet_source: Mutex<Option<String>>,
     /// Whether approvals and alerts raise desktop notifications.
@@ -88,9 +90,6 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
     let (sandbox, wallet, source): (Option<Sandbox>, Option<Arc<dyn Wallet>>, Option<String>) = if args.sandbox {
         let sb = Sandbox::start(Default::default(), Default::default()).await.map_err(boxed)?;
         let w: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sb.wallet.uri, NwcOptions::default()).map_err(boxed)?);
-        if ledger.agent_id("demo").await.is_err() {
-            ledger.add_agent("demo").await.map_err(boxed)?;
-        }
         (Some(sb), Some(w), Some("the sandbox (play sats)".into()))
     } else {
         let dir = args.data_dir.clone();
@@ -109,6 +108,17 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
             }
         }
     };
+    let sandbox_env = match &sandbox {
+        Some(sb) => {
+            let key = match ledger.rotate_key("demo").await.map_err(boxed)? {
+                Some(key) => key,
+                None => ledger.add_agent("demo").await.map_err(boxed)?.1,
+            };
+            let url = format!("http://demo:{key}@{addr}");
+            Some(format!("export http_proxy={url} HTTP_PROXY={url}\nexport PURSER_DEMO_API={}", sb.demo_url()))
+        }
+        None => None,
+    };
     let events = Events::default();
     let proxy =
         Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(wallet), events.clone()).map_err(boxed)?);
@@ -125,6 +135,7 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
         data_dir: args.data_dir,
         proxy_url: format!("http://{addr}"),
         sandbox,
+        sandbox_env,
         wallet_source: Mutex::new(source),
         notifications: AtomicBool::new(true),
         stop: Mutex::new(Some(stop)),

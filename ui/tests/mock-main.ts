@@ -42,7 +42,7 @@ const fixtures: Record<string, (args: any) => unknown> = {
       { id: 3, kind: "budget_crossing", agent: "research", host: "api.example.com", budget_id: 2, payment_id: 2, message: "daily budget #2 of agent research (100 sats) 80 % crossed (85.063 sats of 100 sats used)", created_at: iso(120_000) },
       { id: 1, kind: "first_payment_to_api", agent: "research", host: "api.example.com", budget_id: null, payment_id: 1, message: "first payment to api.example.com (21 sats by agent research)", created_at: iso(600_000) },
     ],
-    paused: false, proxy_url: "http://127.0.0.1:8402", sandbox: true,
+    paused: false, proxy_url: "http://127.0.0.1:8402", sandbox: true, sandbox_env: null,
   }),
   spend_chart: ({ group }) => days.flatMap((day, i) =>
     group === "api"

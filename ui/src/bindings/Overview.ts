@@ -4,4 +4,8 @@ import type { ApprovalView } from "./ApprovalView";
 import type { BudgetUse } from "./BudgetUse";
 import type { Totals } from "./Totals";
 
-export type Overview = { totals: Totals, budgets: Array<BudgetUse>, approvals: Array<ApprovalView>, alerts: Array<Alert>, paused: boolean, proxy_url: string, sandbox: boolean, };
+export type Overview = { totals: Totals, budgets: Array<BudgetUse>, approvals: Array<ApprovalView>, alerts: Array<Alert>, paused: boolean, proxy_url: string, sandbox: boolean, 
+/**
+ * With the sandbox: the shell lines that make an agent of the current shell.
+ */
+sandbox_env: string | null, };

@@ -17,6 +17,13 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
   return (
     <div class="screen">
       <h1>Overview</h1>
+      {data.sandbox_env && t.settled_count_today + t.refused_count_today === 0 && (
+        <Card title="Try it with play sats" class="try">
+          <p>This is the sandbox: a play-sats wallet and a demo paid API. In a terminal, make it an agent:</p>
+          <pre data-testid="sandbox-env">{data.sandbox_env}</pre>
+          <p>then <code>curl -s $PURSER_DEMO_API/joke</code> (1 sat, paid at once) or <code>curl -s $PURSER_DEMO_API/premium</code> (250 sats: it waits for your approval).</p>
+        </Card>
+      )}
       <div class="tiles">
         <div class="tile" data-testid="spent-today">
           <span class="label">Spent today</span>
