@@ -82,6 +82,7 @@ pub fn alert(kind: &str, message: &str) {
         "velocity" => "Fast spending",
         "first_payment_to_api" => "First payment to an API",
         "price_above_usual" => "Unusual price",
+        "wallet_down" => "Wallet unreachable",
         _ => "Purser",
     };
     if let Err(e) = Notification::new().appname("Purser").summary(title).body(message).show() {

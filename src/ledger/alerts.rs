@@ -11,7 +11,8 @@ use super::{Ledger, Result};
 pub struct Alert {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
-    /// `budget_crossing`, `velocity`, `first_payment_to_api`, `price_above_usual`, `breaker_tripped`.
+    /// `budget_crossing`, `velocity`, `first_payment_to_api`, `price_above_usual`, `breaker_tripped`,
+    /// `wallet_down`.
     pub kind: String,
     pub agent: Option<String>,
     pub host: Option<String>,

@@ -142,6 +142,26 @@ impl Proxy {
         self.refused(ctx, checked.map(|c| c.amount.0), reason, detail, serde_json::Value::Null)
     }
 
+    /// Raises a `wallet_down` alert (at most one every ten minutes) when the wallet or its relay cannot be
+    /// reached or does not answer.
+    async fn alert_wallet_down(&self, e: &wallet::Error) {
+        if !matches!(e, wallet::Error::Unreachable(_) | wallet::Error::Timeout { .. }) {
+            return;
+        }
+        let alert = crate::ledger::alerts::NewAlert {
+            kind: "wallet_down",
+            agent_id: None,
+            host: None,
+            budget_id: None,
+            message: format!("the wallet cannot be reached: {e}; agents are told to retry later"),
+            dedupe_key: Some(format!("wallet_down:{}", self.ledger.now_ms() / 600_000)),
+        };
+        match self.ledger.record_alerts(&[alert], None).await {
+            Ok(alerts) => self.emit_alerts(alerts),
+            Err(le) => tracing::error!("cannot record an alert: {le}"),
+        }
+    }
+
     /// The answer for a wallet error: try later when it may pass, a refusal otherwise.
     fn wallet_failure(ctx: &PayContext<'_>, e: &wallet::Error) -> Failure {
         if e.is_transient() {
@@ -173,6 +193,7 @@ impl Proxy {
                 {
                     return Err(ledger_down(le));
                 }
+                self.alert_wallet_down(&e).await;
                 return Err(Self::wallet_failure(ctx, &e));
             }
         };
@@ -329,6 +350,7 @@ impl Proxy {
             }
             (Outcome::Unknown { reason }, Err(e)) => {
                 self.events.emit(event(reason.clone()));
+                self.alert_wallet_down(&e).await;
                 Err(Failure::Unavailable {
                     reason,
                     detail: format!("{e}; whether the payment went through is not known yet, so it stays counted"),

@@ -117,6 +117,10 @@ async fn a_relay_that_is_down_gives_503() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, "refused");
     assert_eq!(rows[0].reason.as_deref(), Some("wallet_unreachable"));
+    // A person hears about it once, not once per request.
+    h.get("/joke").await;
+    let alerts = h.ledger.alerts(10).await.unwrap();
+    assert_eq!(alerts.iter().filter(|a| a.kind == "wallet_down").count(), 1, "{alerts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
