@@ -18,6 +18,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8402";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// Where agents connect, unless a `--listen` flag says otherwise.
+    pub listen: String,
     /// A payment waiting for a person is denied after this long.
     pub approval_timeout: Duration,
     /// Request bodies up to this size are kept so the request can be replayed after paying.
@@ -36,6 +38,7 @@ impl Settings {
     pub fn new(data_dir: PathBuf) -> Self {
         Settings {
             data_dir,
+            listen: DEFAULT_LISTEN.to_string(),
             approval_timeout: Duration::from_secs(120),
             body_buffer_limit_bytes: 8 * 1024 * 1024,
             challenge_body_limit_bytes: 1024 * 1024,
@@ -62,6 +65,8 @@ pub const CONFIG_FILE: &str = "purser.toml";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// Where agents connect (loopback only; default 127.0.0.1:8402).
+    pub listen: Option<String>,
     /// IANA zone for calendar budgets (default: the system's).
     pub time_zone: Option<String>,
     /// Seconds a payment waits for a person before it is denied (default 120).
@@ -103,6 +108,10 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
     let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
     let mut settings = Settings::new(data_dir.to_path_buf());
     let mut policy = PolicySettings::default();
+    if let Some(listen) = file.listen {
+        loopback_addr(&listen).map_err(|e| invalid(e.to_string()))?;
+        settings.listen = listen;
+    }
     if let Some(tz) = &file.time_zone {
         policy.time_zone = period::time_zone(tz).map_err(invalid)?;
     }
@@ -157,6 +166,39 @@ pub enum ListenError {
     Unparsable(String),
     #[error("Purser listens on loopback only, and {0} is not a loopback address: use 127.0.0.1 or [::1]")]
     NotLoopback(SocketAddr),
+}
+
+/// Changes settings in `purser.toml`, keeping every other key and comment-free formatting. Checks the new
+/// values, and the whole file as it would be, before writing anything.
+pub fn update(
+    data_dir: &std::path::Path,
+    listen: Option<&str>,
+    approval_timeout_secs: Option<u64>,
+) -> Result<(), ConfigError> {
+    let path = data_dir.join(CONFIG_FILE);
+    let shown = path.display().to_string();
+    let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
+    let mut table: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| invalid(e.to_string()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(source) => return Err(ConfigError::Read { path: shown, source }),
+    };
+    if let Some(listen) = listen {
+        loopback_addr(listen).map_err(|e| invalid(e.to_string()))?;
+        table.insert("listen".into(), toml::Value::String(listen.to_string()));
+    }
+    if let Some(secs) = approval_timeout_secs {
+        if secs == 0 {
+            return Err(invalid("approval_timeout_secs must be at least 1".into()));
+        }
+        table.insert("approval_timeout_secs".into(), toml::Value::Integer(i64::try_from(secs).unwrap_or(i64::MAX)));
+    }
+    let text = toml::to_string(&table).map_err(|e| invalid(e.to_string()))?;
+    toml::from_str::<ConfigFile>(&text).map_err(|e| invalid(e.to_string()))?;
+    std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+    let tmp = path.with_extension("toml.new");
+    std::fs::write(&tmp, text).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+    std::fs::rename(&tmp, &path).map_err(|source| ConfigError::Read { path: shown, source })
 }
 
 /// Parses a listen address and refuses anything that is not loopback.

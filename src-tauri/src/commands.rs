@@ -273,6 +273,13 @@ pub async fn settings(core: State<'_, AppCore>) -> Result<SettingsView> {
     })
 }
 
+/// Saves the listen address and approval timeout to purser.toml; they apply on the next start.
+#[tauri::command]
+pub async fn save_settings(core: State<'_, AppCore>, listen: String, approval_timeout_secs: u64) -> Result<()> {
+    purser::config::update(&core.data_dir, Some(listen.trim()), Some(approval_timeout_secs))
+        .map_err(|e| UiError::new("invalid", e.to_string()))
+}
+
 #[tauri::command]
 pub async fn set_notifications(core: State<'_, AppCore>, on: bool) -> Result<()> {
     core.notifications.store(on, Ordering::Relaxed);

@@ -67,6 +67,7 @@ fn main() {
             commands::wallet_disconnect,
             commands::settings,
             commands::set_notifications,
+            commands::save_settings,
         ])
         .on_window_event(|window, event| {
             // Closing the window keeps Purser running in the tray.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use purser::config::{self, DEFAULT_LISTEN};
+use purser::config;
 use purser::events::{Event, Events};
 use purser::ledger::Ledger;
 use purser::proxy::{self, Proxy, WalletHandle, control};
@@ -21,7 +21,8 @@ pub struct Args {
     /// Wire the app to the sandbox (play sats) instead of a real wallet.
     pub sandbox: bool,
     pub data_dir: PathBuf,
-    pub listen: String,
+    /// `None`: `listen` from purser.toml, else 127.0.0.1:8402.
+    pub listen: Option<String>,
 }
 
 impl Args {
@@ -29,12 +30,12 @@ impl Args {
         let mut args = std::env::args().skip(1);
         let mut sandbox = false;
         let mut data_dir = None;
-        let mut listen = DEFAULT_LISTEN.to_string();
+        let mut listen = None;
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--sandbox" => sandbox = true,
                 "--data-dir" => data_dir = Some(PathBuf::from(args.next().ok_or("--data-dir needs a directory")?)),
-                "--listen" => listen = args.next().ok_or("--listen needs an address")?,
+                "--listen" => listen = Some(args.next().ok_or("--listen needs an address")?),
                 "--help" | "-h" => {
                     println!("purser-desktop [--sandbox] [--data-dir DIR] [--listen 127.0.0.1:8402]");
                     std::process::exit(0);
@@ -83,7 +84,8 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
     purser::install_crypto_provider();
     let (settings, policy) = config::load(&args.data_dir).map_err(boxed)?;
     let ledger = Ledger::open(&settings.ledger_path()).await.map_err(boxed)?.with_policy(policy);
-    let addr = config::loopback_addr(&args.listen).map_err(boxed)?;
+    let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
+    let addr = config::loopback_addr(&listen).map_err(boxed)?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| boxed(format!("cannot listen on {addr}: {e}")))?;
     let addr = listener.local_addr()?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use purser::config::{self, DEFAULT_LISTEN, Settings, loopback_addr};
+use purser::config::{self, Settings, loopback_addr};
 use purser::events::Events;
 use purser::ledger::Ledger;
 use purser::proxy::{self, Proxy, WalletHandle, control};
@@ -31,18 +31,18 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Where agents connect; loopback only
-    #[arg(long, default_value = DEFAULT_LISTEN)]
-    listen: String,
+    /// Where agents connect; loopback only (default: `listen` in purser.toml, else 127.0.0.1:8402)
+    #[arg(long)]
+    listen: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
 
 #[derive(Args)]
 pub struct SandboxArgs {
-    /// Where agents connect; loopback only
-    #[arg(long, default_value = DEFAULT_LISTEN)]
-    listen: String,
+    /// Where agents connect; loopback only (default: `listen` in purser.toml, else 127.0.0.1:8402)
+    #[arg(long)]
+    listen: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -103,8 +103,9 @@ async fn shutdown_signal() {
 
 pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     init_logging();
-    let listener = bind(&args.listen).await?;
     let (settings, ledger) = prepare(&data_dir, &args.run).await?;
+    let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
+    let listener = bind(&listen).await?;
     let wallet: Option<Arc<dyn Wallet>> = match configured_uri(&data_dir).await {
         Ok((uri, source)) => {
             tracing::info!("paying with the wallet from {}", source.describe());
@@ -118,16 +119,17 @@ pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     let events = Events::default();
     log_events(&events);
     let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(wallet), events)?);
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: args.listen.clone(), source })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
     eprintln!("Purser is listening on http://{addr}. `purser budget list` shows the limits; Ctrl-C stops it.");
     run_proxy(listener, proxy).await
 }
 
 pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     init_logging();
-    let listener = bind(&args.listen).await?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: args.listen.clone(), source })?;
     let (settings, ledger) = prepare(&data_dir, &args.run).await?;
+    let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
+    let listener = bind(&listen).await?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
     let key = match ledger.rotate_key("demo").await? {
         Some(key) => key,
         None => ledger.add_agent("demo").await?.1,

@@ -64,6 +64,8 @@ export const api = {
   walletDisconnect: () => call<void>("wallet_disconnect"),
   settings: () => call<SettingsView>("settings"),
   setNotifications: (on: boolean) => call<void>("set_notifications", { on }),
+  saveSettings: (listen: string, approvalTimeoutSecs: number) =>
+    call<void>("save_settings", { listen, approvalTimeoutSecs }),
 };
 
 /** Event names follow one scheme: `noun:verb`. */

@@ -83,6 +83,7 @@ const fixtures: Record<string, (args: any) => unknown> = {
   wallet_disconnect: () => null,
   settings: () => ({ data_dir: "/home/you/.local/share/purser", proxy_url: "http://127.0.0.1:8402", approval_timeout_secs: 120, notifications: true, config_file: "/home/you/.local/share/purser/purser.toml", time_zone: "Europe/Berlin" }),
   set_notifications: () => null,
+  save_settings: () => null,
 };
 
 declare global {

@@ -106,6 +106,14 @@ for (const scheme of ["light", "dark"]) {
     await open("wallet", "Wallet");
     expect((await page.textContent("[data-testid=wallet-balance]")).includes("99,706 sats"), "the balance");
     await open("settings", "Settings");
+    await page.fill("[data-testid=settings-form] input >> nth=0", "0.0.0.0:8402");
+    await page.click("text=Save");
+    await page.waitForSelector("text=listens on loopback only");
+    await page.fill("[data-testid=settings-form] input >> nth=0", "127.0.0.1:9402");
+    await page.click("text=Save");
+    await page.waitForSelector("text=Restart Purser to apply");
+    const saved = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "save_settings").pop());
+    expect(saved.args.listen === "127.0.0.1:9402" && saved.args.approvalTimeoutSecs === 120, JSON.stringify(saved.args));
   });
   await check(`${scheme}: no script errors`, async () => expect(errors.length === 0, errors.join("; ")));
   await page.close();

@@ -1,33 +1,68 @@
-// Settings: where Purser listens and keeps its data, the approval timeout, notifications, the config file.
-import { api } from "../api";
+// Settings: where agents connect and the approval timeout (saved to purser.toml, applied on the next
+// start), notifications, the data directory and the time zone.
+import { useEffect, useState } from "preact/hooks";
+import { api, toUiError } from "../api";
 import type { ScreenProps } from "../app";
-import { Card, ErrorBox, Loading, useData } from "../components";
+import { Card, ErrorBox, Loading, Notice, useData } from "../components";
+import { parseSats } from "../format";
 
 export function SettingsScreen({ tick }: ScreenProps) {
   const { data, error, reload } = useData(() => api.settings(), [tick]);
+  const [listen, setListen] = useState("");
+  const [timeout, setTimeoutText] = useState("");
+  const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
+  useEffect(() => {
+    if (data) {
+      setListen(data.proxy_url.replace("http://", ""));
+      setTimeoutText(String(data.approval_timeout_secs));
+    }
+  }, [data?.proxy_url, data?.approval_timeout_secs]);
   if (error) return <ErrorBox error={error} retry={reload} />;
   if (!data) return <Loading what="settings" />;
+  const save = (e: Event) => {
+    e.preventDefault();
+    let secs: number;
+    try {
+      secs = parseSats(timeout, "Approval timeout");
+      if (secs < 1) throw new Error("Approval timeout: at least 1 second");
+    } catch (err) {
+      return setMsg({ error: (err as Error).message.replace("sats", "seconds") });
+    }
+    if (!/^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(listen.trim())) {
+      return setMsg({ error: "Purser listens on loopback only: 127.0.0.1:PORT or [::1]:PORT." });
+    }
+    api.saveSettings(listen.trim(), secs).then(
+      () => setMsg({ ok: `Saved to ${data.config_file}. Restart Purser to apply.` }),
+      (err) => setMsg({ error: toUiError(err).message }),
+    );
+  };
   return (
     <div class="screen">
       <h1>Settings</h1>
-      <Card>
-        <dl>
-          <dt>Agents connect to</dt><dd class="mono">{data.proxy_url}</dd>
-          <dt>Data directory</dt><dd class="mono">{data.data_dir}</dd>
-          <dt>Approval timeout</dt><dd>{data.approval_timeout_secs} s, then the payment is denied</dd>
-          <dt>Time zone</dt><dd>{data.time_zone} (calendar budgets)</dd>
-          <dt>Notifications</dt>
-          <dd>
-            <label class="switch">
-              <input type="checkbox" checked={data.notifications} onChange={(e) => api.setNotifications(e.currentTarget.checked).then(reload)} />
-              Notify me of approvals and alerts
-            </label>
-          </dd>
-        </dl>
+      <Card title="Proxy">
+        <form class="form" onSubmit={save} data-testid="settings-form">
+          <label>Listen on<input value={listen} onInput={(e) => setListen(e.currentTarget.value)} /></label>
+          <label>Approval timeout (seconds)<input size={6} value={timeout} onInput={(e) => setTimeoutText(e.currentTarget.value)} /></label>
+          <button class="primary" type="submit">Save</button>
+        </form>
+        <Notice error={msg.error} ok={msg.ok} />
         <p class="muted small">
-          The listen address, approval timeout and time zone are set in <code>{data.config_file}</code> (or with
-          <code> --listen</code>) and apply on the next start. HTTPS interception and its CA export come in a later version.
+          Agents connect to <code>{data.proxy_url}</code> now. No answer within the timeout denies a payment.
         </p>
+      </Card>
+      <Card title="Notifications">
+        <label class="switch">
+          <input type="checkbox" checked={data.notifications} onChange={(e) => api.setNotifications(e.currentTarget.checked).then(reload)} />
+          Notify me of approvals (with Approve and Deny) and of alerts
+        </label>
+      </Card>
+      <Card title="Data">
+        <dl>
+          <dt>Data directory</dt><dd class="mono">{data.data_dir}</dd>
+          <dt>Config file</dt><dd class="mono">{data.config_file}</dd>
+          <dt>Time zone</dt><dd>{data.time_zone} (calendar budgets; set <code>time_zone</code> in the config file)</dd>
+        </dl>
+        <p class="muted small">HTTPS interception, and the export of its certificate authority, come in a later version.</p>
       </Card>
     </div>
   );
