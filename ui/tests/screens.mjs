@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import { readFile, mkdir } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { check, expect, finish } from "./checks.mjs";
 
 const root = resolve(import.meta.dirname, "../dist-mock");
 const shots = resolve(process.env.PURSER_SCREENSHOTS ?? join(import.meta.dirname, "../screenshots"));
@@ -25,21 +26,6 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${e.message}`);
-  }
-}
-function expect(cond, what) {
-  if (!cond) throw new Error(what);
-}
 
 for (const scheme of ["light", "dark"]) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: scheme });
@@ -120,5 +106,4 @@ for (const scheme of ["light", "dark"]) {
 }
 await browser.close();
 server.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();
