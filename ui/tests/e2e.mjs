@@ -35,6 +35,26 @@ const open = async (screen, heading) => {
 // screenshot call can hang on some pages under Xvfb; the display is what a person would see anyway.
 const shot = async (name) => run("import", ["-window", "root", join(shots, `${name}.png`)]);
 
+// The tray menu, driven over D-Bus the way a tray host would (com.canonical.dbusmenu): Xvfb has no tray.
+const MENU = "/org/ayatana/NotificationItem/tray_icon_tray_app_purser/Menu";
+const gdbus = (...args) => run("gdbus", ["call", "--session", ...args]);
+async function trayMenu() {
+  const names = (await gdbus("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.ListNames")).stdout.match(/:1\.\d+/g) ?? [];
+  for (const dest of names) {
+    const layout = await gdbus("--dest", dest, "--object-path", MENU, "--method", "com.canonical.dbusmenu.GetLayout", "0", "int32 -1", "@as []").catch(() => null);
+    if (!layout) continue;
+    const items = [...layout.stdout.matchAll(/\((\d+), \{[^}]*?'label': <'([^']*)'>/g)].map((m) => ({ id: m[1], label: m[2] }));
+    return { dest, items };
+  }
+  throw new Error("the tray's menu is not on the session bus");
+}
+async function trayClick(label) {
+  const { dest, items } = await trayMenu();
+  const item = items.find((i) => i.label === label);
+  if (!item) throw new Error(`no tray item "${label}" in ${JSON.stringify(items)}`);
+  await gdbus("--dest", dest, "--object-path", MENU, "--method", "com.canonical.dbusmenu.Event", item.id, "clicked", "<int32 0>", "0");
+}
+
 // The agent: curl with the proxy settings the app shows for the sandbox.
 let env = {};
 async function agent(path, extra = []) {
@@ -101,6 +121,19 @@ try {
     expect(/purser-refused: payments_paused/i.test(reply), reply);
     await shot("budgets-paused");
     await driver.findElement(By.css("[data-testid=pause-all]")).click();
+    await driver.wait(async () => (await driver.findElements(By.css(".banner"))).length === 0, 5000);
+  });
+
+  await check("Pause in the tray makes the next call refused", async () => {
+    const { items } = await trayMenu();
+    expect(items.some((i) => /^Spent today: /.test(i.label)), JSON.stringify(items));
+    await trayClick("Pause all payments");
+    await waitText(".banner", "paused");
+    const reply = await agent("/fortune");
+    expect(/purser-refused: payments_paused/i.test(reply), reply);
+    // The menu now offers to resume (it refreshes every two seconds).
+    await driver.wait(async () => (await trayMenu()).items.some((i) => i.label === "Resume all payments"), 5000);
+    await trayClick("Resume all payments");
     await driver.wait(async () => (await driver.findElements(By.css(".banner"))).length === 0, 5000);
   });
 
