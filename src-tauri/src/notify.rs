@@ -2,11 +2,17 @@
 //! held request (clicking the body opens the Approvals screen), and alerts once per event. When the
 //! notification server cannot show actions, the notification says to open Purser instead.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use notify_rust::{Notification, Timeout};
 use purser::approval::ApprovalView;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::runtime::AppCore;
+
+/// Approval id → the notification showing it, so an approval answered elsewhere can update its notification.
+static SHOWN: LazyLock<Mutex<HashMap<u64, u32>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn actions_supported() -> bool {
     notify_rust::get_capabilities().map(|caps| caps.iter().any(|c| c == "actions")).unwrap_or(false)
@@ -46,10 +52,11 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
                 return;
             }
         };
+        let id = a.id;
+        SHOWN.lock().unwrap().insert(id, handle.id());
         if !with_actions {
             return;
         }
-        let id = a.id;
         handle.wait_for_action(|action| {
             let verdict = match action {
                 "approve" => Some(true),
@@ -72,6 +79,18 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
             }
         });
     });
+}
+
+/// Replaces an approval's notification once it is answered (in the window, the CLI, or by timing out), so no
+/// stale Approve button stays on screen.
+pub fn answered(approval_id: u64, outcome: &str) {
+    let Some(nid) = SHOWN.lock().unwrap().remove(&approval_id) else { return };
+    let summary = match outcome {
+        "approved" => "Payment approved",
+        "denied" => "Payment denied",
+        _ => "Approval timed out: payment denied",
+    };
+    let _ = Notification::new().id(nid).appname("Purser").summary(summary).timeout(Timeout::Milliseconds(3000)).show();
 }
 
 /// One notification per alert.

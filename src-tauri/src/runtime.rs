@@ -155,6 +155,9 @@ fn forward_events(app: AppHandle, events: &Events) {
                 Err(_) => break,
             };
             let _ = app.emit(event.name(), &event);
+            if let Event::ApprovalDecided { id, outcome } = &event {
+                crate::notify::answered(*id, outcome);
+            }
             let Some(core) = app.try_state::<AppCore>() else { continue };
             if !core.notifications_on() {
                 continue;
