@@ -37,12 +37,12 @@ pub struct PaymentRow {
 }
 
 /// The columns every payment listing selects, in the order [`row`] reads them.
-pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, a.name AS agent, p.method, p.scheme, p.host, p.path, \
+pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM agents WHERE id = p.agent_id) AS agent, p.method, p.scheme, p.host, p.path, \
      p.challenge_kind, p.amount_msat, p.fee_msat, p.payment_hash, p.invoice, p.status, p.failure_reason, p.decision, \
      p.upstream_status, p.delivered, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at \
-     FROM payments p JOIN agents a ON a.id = p.agent_id";
+     FROM payments p";
 
 pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
     PaymentRow {
