@@ -93,12 +93,15 @@ pub async fn decide_approval(
 }
 
 pub async fn decide(core: &AppCore, id: u64, approve: bool, remember_sats_per_day: Option<u64>) -> Result<()> {
-    let view = core.proxy.approvals.get(id).ok_or(purser::approval::NotWaiting(id))?;
+    if remember_sats_per_day == Some(0) {
+        return Err(UiError::new("invalid", "a remembered rule needs a daily limit above 0 sats"));
+    }
+    // Answer first: a rule is remembered only for an approval that was still waiting and is now approved.
+    let view = core.proxy.approvals.decide(id, if approve { Verdict::Approve } else { Verdict::Deny })?;
     if let (true, Some(sats)) = (approve, remember_sats_per_day) {
         let source = format!("remembered from approval #{id}");
         core.ledger.add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source).await?;
     }
-    core.proxy.approvals.decide(id, if approve { Verdict::Approve } else { Verdict::Deny })?;
     Ok(())
 }
 

@@ -155,8 +155,10 @@ fn forward_events(app: AppHandle, events: &Events) {
                 Err(_) => break,
             };
             let _ = app.emit(event.name(), &event);
+            // Showing a notification is a blocking D-Bus call: never on the runtime's workers.
             if let Event::ApprovalDecided { id, outcome } = &event {
-                crate::notify::answered(*id, outcome);
+                let (id, outcome) = (*id, outcome.clone());
+                std::thread::spawn(move || crate::notify::answered(id, &outcome));
             }
             let Some(core) = app.try_state::<AppCore>() else { continue };
             if !core.notifications_on() {
@@ -164,7 +166,10 @@ fn forward_events(app: AppHandle, events: &Events) {
             }
             match &event {
                 Event::ApprovalNeeded { approval } => crate::notify::approval(app.clone(), approval.clone()),
-                Event::Alert { alert } => crate::notify::alert(&alert.kind, &alert.message),
+                Event::Alert { alert } => {
+                    let (kind, message) = (alert.kind.clone(), alert.message.clone());
+                    std::thread::spawn(move || crate::notify::alert(&kind, &message));
+                }
                 _ => {}
             }
         }

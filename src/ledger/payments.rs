@@ -266,7 +266,11 @@ async fn record_all(conn: &mut SqliteConnection, alerts: &[NewAlert], payment_id
 
 /// The budget-crossing alert for `level` percent of `b`, once per budget window.
 fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) -> Option<NewAlert> {
-    let window = b.window_start_ms?;
+    // A rolling window moves with every payment: alert at most once per window length.
+    let window = match b.budget.period {
+        Period::Rolling { hours } => b.window_start_ms? / (i64::from(hours) * 3_600_000),
+        _ => b.window_start_ms?,
+    };
     Some(NewAlert {
         kind: "budget_crossing",
         agent_id: Some(p.agent_id),

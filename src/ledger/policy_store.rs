@@ -37,7 +37,7 @@ impl Ledger {
         Ok(Scope {
             agent_id,
             agent: spec.agent.clone(),
-            host: spec.host.as_ref().map(|h| h.to_ascii_lowercase()),
+            host: spec.host.as_deref().map(crate::policy::scope::normalize_host),
             path_prefix: spec.path_prefix.clone(),
         })
     }
@@ -87,6 +87,8 @@ impl Ledger {
     }
 
     pub async fn remove_budget(&self, id: i64) -> Result<()> {
+        // A later budget may get this id again: its crossings must not look already alerted.
+        sqlx::query("UPDATE alerts SET dedupe_key = NULL WHERE budget_id = ?").bind(id).execute(self.pool()).await?;
         remove(self, "DELETE FROM budgets WHERE id = ?", "budget", id).await
     }
 

@@ -40,6 +40,17 @@ impl Scope {
     }
 }
 
+/// A host as scopes and the ledger name it: lowercase, without the trailing dot of a fully qualified name
+/// (`API.Example.com.:443` → `api.example.com:443`), so the same API cannot be written two ways.
+pub fn normalize_host(authority: &str) -> String {
+    let lower = authority.to_ascii_lowercase();
+    let host_port = lower.rsplit_once(':').filter(|(h, p)| !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()));
+    match host_port {
+        Some((host, port)) => format!("{}:{port}", host.trim_end_matches('.')),
+        None => lower.trim_end_matches('.').to_string(),
+    }
+}
+
 /// `api.example.com` matches `api.example.com` and `api.example.com:8443`; `host:port` matches exactly.
 pub fn host_matches(scope_host: &str, authority: &str) -> bool {
     if authority.eq_ignore_ascii_case(scope_host) {
@@ -74,5 +85,8 @@ mod tests {
         assert!(api.specificity() > agent.specificity());
         assert!(agent.specificity() > Scope::default().specificity());
         assert_eq!(Scope::default().describe(), "the whole wallet");
+        assert_eq!(normalize_host("API.Example.com.:443"), "api.example.com:443");
+        assert_eq!(normalize_host("api.example.com."), "api.example.com");
+        assert_eq!(normalize_host("[::1]:8080"), "[::1]:8080");
     }
 }

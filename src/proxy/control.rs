@@ -119,10 +119,12 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
                 serde_json::from_slice(&body)
                     .map_err(|e| ControlError::BadRequest(format!("the body is not valid: {e}")))?
             };
-            let view = proxy
-                .approvals
-                .get(id)
-                .ok_or_else(|| ControlError::Gone(format!("no approval with id {id} is waiting")))?;
+            if ask.remember_max_sats_per_day == Some(0) {
+                return Err(ControlError::BadRequest("a remembered rule needs a daily limit above 0 sats".into()));
+            }
+            // Answer first: a rule is remembered only for an approval that was still waiting and is now approved.
+            let verdict = if *action == "approve" { Verdict::Approve } else { Verdict::Deny };
+            let view = proxy.approvals.decide(id, verdict).map_err(|e| ControlError::Gone(e.to_string()))?;
             let mut rule = None;
             if *action == "approve"
                 && let Some(sats) = ask.remember_max_sats_per_day
@@ -132,11 +134,9 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
                     .ledger
                     .add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source)
                     .await
-                    .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+                    .map_err(|e| ControlError::BadRequest(format!("approved, but the rule was not saved: {e}")))?;
                 rule = Some(made);
             }
-            let verdict = if *action == "approve" { Verdict::Approve } else { Verdict::Deny };
-            let view = proxy.approvals.decide(id, verdict).map_err(|e| ControlError::Gone(e.to_string()))?;
             Ok(json_response(StatusCode::OK, json!({"approval": view, "decision": action, "rule": rule})))
         }
         _ => Err(ControlError::NotFound(format!("{} {path}", req.method()))),

@@ -67,7 +67,7 @@ pub struct PayContext<'a> {
 impl PayContext<'_> {
     /// The endpoint as the ledger and policy name it: `host[:port]`, lowercase.
     pub fn host(&self) -> String {
-        self.target.authority.to_ascii_lowercase()
+        crate::policy::scope::normalize_host(&self.target.authority)
     }
 }
 
@@ -297,7 +297,16 @@ impl Proxy {
         checked: &CheckedInvoice,
         payment_id: i64,
     ) -> Result<Preimage, Failure> {
-        let wallet = self.wallet.wallet().map_err(|e| Self::wallet_failure(ctx, &e))?;
+        let wallet = match self.wallet.wallet() {
+            Ok(w) => w,
+            Err(e) => {
+                // Disconnected while the payment waited (e.g. for approval): the reserved row must not stay
+                // pending and counted.
+                let outcome = Outcome::Failed { reason: e.reason().into() };
+                self.ledger.finish(payment_id, &outcome).await.map_err(ledger_down)?;
+                return Err(Self::wallet_failure(ctx, &e));
+            }
+        };
         let ledger = self.ledger.clone();
         let bolt11 = checked.bolt11.clone();
         let hash = checked.payment_hash;
@@ -313,11 +322,18 @@ impl Proxy {
             let written = ledger.finish(payment_id, &outcome).await;
             (paid, outcome, written)
         });
-        let (paid, outcome, written) = task.await.map_err(|e| Failure::Unavailable {
-            reason: "payment_unknown".into(),
-            detail: format!("the payment task stopped: {e}"),
-            retry_after_secs: 30,
-        })?;
+        let (paid, outcome, written) = match task.await {
+            Ok(done) => done,
+            Err(e) => {
+                // The wallet may have been asked: the outcome is unknown, and stays counted.
+                let _ = self.ledger.finish(payment_id, &Outcome::Unknown { reason: "payment_unknown".into() }).await;
+                return Err(Failure::Unavailable {
+                    reason: "payment_unknown".into(),
+                    detail: format!("the payment task stopped: {e}"),
+                    retry_after_secs: 30,
+                });
+            }
+        };
         if let Err(e) = written {
             tracing::error!(request_id = ctx.request_id, payment_id, "the payment's outcome could not be written: {e}");
         }
