@@ -2,7 +2,8 @@
 
 export type Alert = { id: number, 
 /**
- * `budget_crossing`, `velocity`, `first_payment_to_api`, `price_above_usual`, `breaker_tripped`.
+ * `budget_crossing`, `velocity`, `first_payment_to_api`, `price_above_usual`, `breaker_tripped`,
+ * `wallet_down`.
  */
 kind: string, agent: string | null, host: string | null, budget_id: number | null, payment_id: number | null, message: string, 
 /**
