@@ -326,7 +326,8 @@ pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: 
          WHERE status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
          AND (?1 IS NULL OR agent_id = ?1) \
          AND (?2 IS NULL OR host = ?2 OR (instr(?2, ':') = 0 AND substr(host, 1, length(?2) + 1) = ?2 || ':')) \
-         AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3) \
+         AND (?3 IS NULL OR (substr(path, 1, length(?3)) = ?3 AND (length(path) = length(?3) \
+              OR substr(?3, -1) = '/' OR substr(path, length(?3) + 1, 1) = '/'))) \
          AND created_at_ms >= ?4";
     let total: i64 = sqlx::query_scalar(sql)
         .bind(scope.agent_id)

@@ -20,7 +20,7 @@ impl Scope {
     pub fn matches(&self, agent_id: i64, authority: &str, path: &str) -> bool {
         self.agent_id.is_none_or(|a| a == agent_id)
             && self.host.as_deref().is_none_or(|h| host_matches(h, authority))
-            && self.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+            && self.path_prefix.as_deref().is_none_or(|p| prefix_matches(p, path))
     }
 
     /// Higher is more specific: an agent on an API, then an API, then an agent, then the wallet.
@@ -38,6 +38,11 @@ impl Scope {
             (None, None) => "the whole wallet".into(),
         }
     }
+}
+
+/// `/v1` covers `/v1` and `/v1/…` but not `/v10`: prefixes match whole path segments.
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
 }
 
 /// A host as scopes and the ledger name it: lowercase, without the trailing dot of a fully qualified name
@@ -79,6 +84,8 @@ mod tests {
         assert!(exact.matches(1, "127.0.0.1:9000", "/v1/a"));
         assert!(!exact.matches(1, "127.0.0.1:9001", "/v1/a"));
         assert!(!exact.matches(1, "127.0.0.1:9000", "/v2"));
+        assert!(exact.matches(1, "127.0.0.1:9000", "/v1"));
+        assert!(!exact.matches(1, "127.0.0.1:9000", "/v10"));
         let agent = Scope { agent_id: Some(7), ..Scope::default() };
         assert!(agent.matches(7, "x", "/") && !agent.matches(8, "x", "/"));
         assert!(exact.specificity() > api.specificity());

@@ -279,3 +279,21 @@ async fn five_hundred_concurrent_402s_never_overspend() {
     assert_eq!(paid, 9);
     assert_eq!(h.sandbox.wallet.pay_requests(), 9);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_budgets_with_a_path_prefix_cover_whole_segments() {
+    // The demo API's port is not known before it starts: scope by host, with a path prefix.
+    let on = |prefix: &str, agent: Option<&str>| ScopeSpec {
+        agent: agent.map(str::to_string),
+        host: Some("127.0.0.1".into()),
+        path_prefix: Some(prefix.into()),
+    };
+    let budgets =
+        vec![(on("/summarize", None), Period::Lifetime, 30), (on("/sum", Some("research")), Period::Lifetime, 1)];
+    let h = Harness::start(Setup { budgets, ..Setup::default() }).await;
+    // `/sum` is not a segment of `/summarize`: its 1 sat budget does not apply.
+    assert_eq!(summarize(&h, 1).await.status, 200);
+    let refused = summarize(&h, 2).await;
+    assert_refused(&refused, "budget_exceeded");
+    assert!(refused.json()["budget"]["scope"].as_str().unwrap().ends_with("/summarize"), "{}", refused.json());
+}
