@@ -15,18 +15,6 @@ use crate::dto::*;
 use crate::error::{Result, UiError};
 use crate::runtime::AppCore;
 
-fn scope(agent: Option<String>, api: Option<String>) -> ScopeSpec {
-    let agent = agent.filter(|a| !a.trim().is_empty());
-    let (host, path_prefix) = match api.filter(|a| !a.trim().is_empty()) {
-        Some(api) => match api.find('/') {
-            Some(i) => (Some(api[..i].to_string()), Some(api[i..].to_string())),
-            None => (Some(api), None),
-        },
-        None => (None, None),
-    };
-    ScopeSpec { agent, host, path_prefix }
-}
-
 #[tauri::command]
 pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
     Ok(Overview {
@@ -128,7 +116,7 @@ pub async fn add_budget(core: State<'_, AppCore>, input: BudgetInput) -> Result<
     if input.sats == 0 {
         return Err(UiError::new("invalid", "a budget of 0 sats refuses everything: use Pause instead"));
     }
-    let spec = scope(input.agent, input.api);
+    let spec = ScopeSpec::parse(input.agent.as_deref(), input.api.as_deref());
     core.ledger.add_budget(&spec, period, Msats::from_sats(input.sats), input.expires_at_ms, None).await?;
     Ok(())
 }
@@ -140,7 +128,7 @@ pub async fn remove_budget(core: State<'_, AppCore>, id: i64) -> Result<()> {
 
 #[tauri::command]
 pub async fn set_threshold(core: State<'_, AppCore>, input: ThresholdInput) -> Result<()> {
-    let spec = scope(input.agent, input.api);
+    let spec = ScopeSpec::parse(input.agent.as_deref(), input.api.as_deref());
     core.ledger.set_threshold(&spec, Msats::from_sats(input.auto_sats), Msats::from_sats(input.ask_sats)).await?;
     Ok(())
 }
@@ -152,7 +140,7 @@ pub async fn remove_threshold(core: State<'_, AppCore>, id: i64) -> Result<()> {
 
 #[tauri::command]
 pub async fn add_rule(core: State<'_, AppCore>, input: RuleInput) -> Result<()> {
-    let spec = scope(Some(input.agent.clone()), Some(input.api));
+    let spec = ScopeSpec::parse(Some(&input.agent), Some(&input.api));
     let host = spec.host.ok_or_else(|| UiError::new("invalid", "a rule needs an API"))?;
     let limit = Msats::from_sats(input.max_sats_per_day);
     core.ledger.add_rule(&input.agent, &host, spec.path_prefix.as_deref(), limit, "added in the app").await?;

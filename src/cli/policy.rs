@@ -30,14 +30,7 @@ pub struct ScopeArgs {
 
 impl ScopeArgs {
     fn spec(&self) -> ScopeSpec {
-        let (host, path_prefix) = match self.api.as_deref() {
-            Some(api) => match api.find('/') {
-                Some(i) => (Some(api[..i].to_string()), Some(api[i..].to_string())),
-                None => (Some(api.to_string()), None),
-            },
-            None => (None, None),
-        };
-        ScopeSpec { agent: self.agent.clone(), host, path_prefix }
+        ScopeSpec::parse(self.agent.as_deref(), self.api.as_deref())
     }
 }
 

@@ -15,6 +15,22 @@ pub struct ScopeSpec {
     pub path_prefix: Option<String>,
 }
 
+impl ScopeSpec {
+    /// A scope from what a person typed: an agent's name and an API as `host[:port][/path-prefix]`; blank
+    /// fields mean "any".
+    pub fn parse(agent: Option<&str>, api: Option<&str>) -> ScopeSpec {
+        let agent = agent.map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+        let (host, path_prefix) = match api.map(str::trim).filter(|a| !a.is_empty()) {
+            Some(api) => match api.find('/') {
+                Some(i) => (Some(api[..i].to_string()), Some(api[i..].to_string())),
+                None => (Some(api.to_string()), None),
+            },
+            None => (None, None),
+        };
+        ScopeSpec { agent, host, path_prefix }
+    }
+}
+
 impl Ledger {
     async fn resolve_scope(&self, spec: &ScopeSpec) -> Result<Scope> {
         if spec.path_prefix.is_some() && spec.host.is_none() {
