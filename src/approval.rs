@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::events::{Event, Events};
+use crate::policy::clock::{Clock, SystemClock};
 
 /// One approval as a person sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,7 +99,7 @@ pub struct Approvals {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemClock.now_ms()
 }
 
 impl Approvals {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use http::Method;
 use purser::config::Settings;
+use purser::policy::Clock;
 use purser::proxy::control;
 use serde_json::json;
 
@@ -34,8 +35,7 @@ pub async fn list(data_dir: PathBuf) -> Result<()> {
     if items.is_empty() {
         println!("Nothing is waiting for your approval.");
     }
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let now = purser::policy::clock::SystemClock.now_ms();
     for a in items {
         let left = (a["expires_at_ms"].as_i64().unwrap_or(0) - now).max(0) / 1000;
         let count = a["count"].as_u64().unwrap_or(1);

@@ -17,10 +17,11 @@ use super::target::{self, Target};
 use super::{Proxy, auth, control, headers, proof, tunnel};
 use crate::challenge;
 use crate::ledger::agents::Agent;
+use crate::policy::clock::Clock;
 
 /// A new request id: time-ordered, unique enough to find one request in the ledger.
 pub fn new_request_id() -> String {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let now_ms = crate::policy::clock::SystemClock.now_ms();
     format!("req_{now_ms:011x}{:08x}", rand::thread_rng().next_u32())
 }
 
@@ -132,13 +133,7 @@ async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Resul
         Err(challenge::Error::NoChallenge) => return Ok(passthrough(head, rest)),
         Err(e) => {
             let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
-            let unknown = challenge::PaymentChallenge {
-                kind: challenge::ChallengeKind::L402,
-                invoice: String::new(),
-                payment_hash: None,
-                proof: challenge::ProofForm::PaymentHash(challenge::HashPlacement::Default),
-            };
-            return Err(proxy.refuse_unpaid(&ctx, &unknown, None, "malformed_challenge", e.to_string()).await);
+            return Err(proxy.refuse_unpaid(&ctx, None, None, "malformed_challenge", e.to_string()).await);
         }
     };
     let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
@@ -147,7 +142,7 @@ async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Resul
             "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
             proxy.settings.body_buffer_limit_bytes
         );
-        return Err(proxy.refuse_unpaid(&ctx, &ch, None, "body_too_large", detail).await);
+        return Err(proxy.refuse_unpaid(&ctx, Some(&ch), None, "body_too_large", detail).await);
     };
     let proven = proxy.pay(&ctx, &ch).await?;
 

@@ -83,7 +83,8 @@ fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
-fn new_payment(ctx: &PayContext<'_>, ch: &PaymentChallenge, checked: Option<&CheckedInvoice>) -> NewPayment {
+/// The ledger record of a 402 for `ctx`; `ch` is `None` when its challenge could not be read.
+fn new_payment(ctx: &PayContext<'_>, ch: Option<&PaymentChallenge>, checked: Option<&CheckedInvoice>) -> NewPayment {
     NewPayment {
         request_id: ctx.request_id.to_string(),
         agent_id: ctx.agent.id,
@@ -92,10 +93,10 @@ fn new_payment(ctx: &PayContext<'_>, ch: &PaymentChallenge, checked: Option<&Che
         scheme: ctx.target.scheme.clone(),
         host: ctx.host(),
         path: ctx.target.path().to_string(),
-        challenge_kind: ch.kind.as_str().to_string(),
+        challenge_kind: ch.map_or("unreadable", |c| c.kind.as_str()).to_string(),
         amount: checked.map(|c| c.amount),
-        payment_hash: checked.map(|c| c.payment_hash).or(ch.payment_hash),
-        invoice: Some(ch.invoice.clone()),
+        payment_hash: checked.map(|c| c.payment_hash).or(ch.and_then(|c| c.payment_hash)),
+        invoice: ch.map(|c| c.invoice.clone()),
     }
 }
 
@@ -131,7 +132,7 @@ impl Proxy {
     pub(super) async fn refuse_unpaid(
         &self,
         ctx: &PayContext<'_>,
-        ch: &PaymentChallenge,
+        ch: Option<&PaymentChallenge>,
         checked: Option<&CheckedInvoice>,
         reason: &str,
         detail: String,
@@ -189,7 +190,7 @@ impl Proxy {
             Ok(n) => n,
             Err(e) => {
                 if let Err(le) =
-                    self.ledger.record_refusal(&new_payment(ctx, ch, None), e.reason(), &e.to_string()).await
+                    self.ledger.record_refusal(&new_payment(ctx, Some(ch), None), e.reason(), &e.to_string()).await
                 {
                     return Err(ledger_down(le));
                 }
@@ -205,9 +206,9 @@ impl Proxy {
         };
         let checked = match invoice::check(&ch.invoice, &want) {
             Ok(c) => c,
-            Err(e) => return Err(self.refuse_unpaid(ctx, ch, None, e.reason(), e.to_string()).await),
+            Err(e) => return Err(self.refuse_unpaid(ctx, Some(ch), None, e.reason(), e.to_string()).await),
         };
-        let record = new_payment(ctx, ch, Some(&checked));
+        let record = new_payment(ctx, Some(ch), Some(&checked));
         let payment_id = self.decide(ctx, ch, &checked, &record).await?;
         let payment_id = match payment_id {
             Decided::Reserved(id) => id,
@@ -282,7 +283,7 @@ impl Proxy {
                             ),
                         ),
                     };
-                    return Err(self.refuse_unpaid(ctx, ch, Some(checked), reason, detail).await);
+                    return Err(self.refuse_unpaid(ctx, Some(ch), Some(checked), reason, detail).await);
                 }
                 Reservation::NeedsApproval { .. } => unreachable!("an approved payment is never asked again"),
             }

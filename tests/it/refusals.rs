@@ -236,7 +236,10 @@ async fn a_malformed_challenge_is_refused_by_name() {
     let h = Harness::start(Setup::default()).await;
     let reply = h.forward(Method::GET, &format!("http://{addr}/x"), "", &[]).await;
     assert_refused(&reply, "malformed_challenge");
-    assert_eq!(h.rows().await[0].reason.as_deref(), Some("malformed_challenge"));
+    let row = &h.rows().await[0];
+    assert_eq!(row.reason.as_deref(), Some("malformed_challenge"));
+    assert_eq!(row.challenge_kind, "unreadable");
+    assert_eq!(row.invoice, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
