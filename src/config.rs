@@ -32,6 +32,11 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// An extra PEM CA bundle trusted for HTTPS upstreams, besides the system roots.
     pub extra_ca_file: Option<PathBuf>,
+    /// More trusted roots, given by the program rather than a file (the sandbox's own CA).
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Hosts whose `CONNECT` tunnels are passed through untouched (clients that pin certificates):
+    /// `api.example.com`, or `*.example.com` for every name under it.
+    pub pass_through: Vec<String>,
 }
 
 impl Settings {
@@ -45,7 +50,26 @@ impl Settings {
             invoice_expiry_margin: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
             extra_ca_file: None,
+            extra_roots: Vec::new(),
+            pass_through: Vec::new(),
         }
+    }
+
+    /// Whether `CONNECT`s to `host` are tunnelled without looking inside.
+    pub fn passes_through(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.pass_through.iter().any(|pattern| {
+            let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+            match pattern.strip_prefix("*.") {
+                Some(domain) => host.strip_suffix(domain).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                None => host == pattern,
+            }
+        })
+    }
+
+    /// The CA certificate agents trust for Purser's HTTPS inspection.
+    pub fn ca_cert_path(&self) -> PathBuf {
+        crate::ca::files::cert_path(&self.data_dir)
     }
 
     pub fn ledger_path(&self) -> PathBuf {
@@ -83,6 +107,8 @@ pub struct ConfigFile {
     pub body_buffer_limit_bytes: Option<usize>,
     /// A PEM CA bundle trusted for HTTPS upstreams besides the system roots.
     pub extra_ca_file: Option<PathBuf>,
+    /// Hosts tunnelled untouched, for clients that pin certificates: `["api.example.com", "*.example.org"]`.
+    pub pass_through: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +166,22 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
         settings.body_buffer_limit_bytes = bytes;
     }
     settings.extra_ca_file = file.extra_ca_file;
+    if let Some(hosts) = file.pass_through {
+        if let Some(bad) = hosts.iter().find(|h| !valid_host_pattern(h)) {
+            return Err(invalid(format!(
+                "pass_through entry `{bad}` is not a host name: use `api.example.com` or `*.example.com`"
+            )));
+        }
+        settings.pass_through = hosts;
+    }
     Ok((settings, policy))
+}
+
+fn valid_host_pattern(pattern: &str) -> bool {
+    let name = pattern.strip_prefix("*.").unwrap_or(pattern);
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        && !name.contains("..")
 }
 
 /// What the fee of a payment may be at most while it is pending: 1 % of the amount, at least 1 sat.
@@ -240,6 +281,24 @@ mod tests {
             let err = load(dir.path()).unwrap_err().to_string();
             assert!(err.contains("purser.toml is not valid"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn pass_through_patterns() {
+        let mut s = Settings::new(PathBuf::from("/tmp"));
+        s.pass_through = vec!["pinned.example".into(), "*.bank.example".into()];
+        assert!(s.passes_through("pinned.example"));
+        assert!(s.passes_through("PINNED.example."));
+        assert!(!s.passes_through("sub.pinned.example"));
+        assert!(s.passes_through("api.bank.example"));
+        assert!(s.passes_through("a.b.bank.example"));
+        assert!(!s.passes_through("bank.example"), "a wildcard covers names under the domain only");
+        assert!(!s.passes_through("evilbank.example"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "pass_through = [\"*.bank.example\", \"x.example\"]\n").unwrap();
+        assert_eq!(load(dir.path()).unwrap().0.pass_through, vec!["*.bank.example", "x.example"]);
+        std::fs::write(dir.path().join(CONFIG_FILE), "pass_through = [\"https://x.example/\"]\n").unwrap();
+        assert!(load(dir.path()).unwrap_err().to_string().contains("not a host name"));
     }
 
     #[test]

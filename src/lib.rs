@@ -18,14 +18,22 @@
 //! - [`events`]: typed events from the core for whoever listens (logs now, the desktop UI later).
 //! - [`units`]: amounts with their unit in the type, and the payment hash / preimage newtypes.
 //! - [`config`]: settings with their defaults, and the data directory.
+//! - [`ca`]: the local certificate authority that lets the proxy read agents' HTTPS.
+//! - [`agent_env`]: what an agent's shell needs to go through Purser (`purser env`).
+//! - [`agent_keys`]: agents' keys kept user-only, so `purser env` can print an agent's settings again.
+//! - [`private_fs`]: owner-only files and folders, written whole or not at all.
 
+pub mod agent_env;
+pub mod agent_keys;
 pub mod approval;
+pub mod ca;
 pub mod challenge;
 pub mod config;
 pub mod events;
 pub mod invoice;
 pub mod ledger;
 pub mod policy;
+pub mod private_fs;
 pub mod proxy;
 pub mod sandbox;
 pub mod units;

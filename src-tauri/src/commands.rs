@@ -174,15 +174,22 @@ pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentView>> {
         .collect())
 }
 
-fn env_lines(core: &AppCore, name: &str, key: &str) -> String {
-    let url = core.proxy_url.replace("http://", &format!("http://{name}:{key}@"));
-    format!("export http_proxy={url} HTTP_PROXY={url}")
+/// Keeps the agent's key for `purser env` and returns the shell lines that point the agent at Purser.
+fn keep_and_env(core: &AppCore, name: &str, key: &str) -> Result<String> {
+    purser::agent_keys::put(&core.data_dir, name, key)?;
+    let addr = core
+        .proxy_url
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|_| UiError::new("invalid", format!("the proxy address {} is not an address", core.proxy_url)))?;
+    let env = purser::agent_env::AgentEnv::new(&core.data_dir, addr, name, key)?;
+    Ok(env.render(purser::agent_env::Shell::Bash))
 }
 
 #[tauri::command]
 pub async fn add_agent(core: State<'_, AppCore>, name: String) -> Result<AgentKey> {
     let (agent, key) = core.ledger.add_agent(name.trim()).await?;
-    Ok(AgentKey { env: env_lines(&core, &agent.name, &key), name: agent.name, key })
+    Ok(AgentKey { env: keep_and_env(&core, &agent.name, &key)?, name: agent.name, key })
 }
 
 #[tauri::command]
@@ -192,7 +199,7 @@ pub async fn rotate_agent_key(core: State<'_, AppCore>, name: String) -> Result<
         .rotate_key(&name)
         .await?
         .ok_or_else(|| UiError::new("not_found", format!("no agent is named `{name}`")))?;
-    Ok(AgentKey { env: env_lines(&core, &name, &key), name, key })
+    Ok(AgentKey { env: keep_and_env(&core, &name, &key)?, name, key })
 }
 
 #[tauri::command]

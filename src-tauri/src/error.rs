@@ -40,6 +40,22 @@ impl From<purser::wallet::Error> for UiError {
     }
 }
 
+impl From<purser::agent_env::Error> for UiError {
+    fn from(e: purser::agent_env::Error) -> Self {
+        let kind = match &e {
+            purser::agent_env::Error::Ledger(_) => "ledger",
+            purser::agent_env::Error::Ca(_) | purser::agent_env::Error::Keys(_) => "files",
+        };
+        UiError::new(kind, e.to_string())
+    }
+}
+
+impl From<purser::agent_keys::Error> for UiError {
+    fn from(e: purser::agent_keys::Error) -> Self {
+        UiError::new("files", e.to_string())
+    }
+}
+
 impl From<purser::approval::NotWaiting> for UiError {
     fn from(e: purser::approval::NotWaiting) -> Self {
         UiError::new("not_waiting", e.to_string())

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use purser::agent_env::{AgentEnv, Shell};
 use purser::config;
 use purser::events::{Event, Events};
 use purser::ledger::Ledger;
@@ -61,7 +62,7 @@ pub struct AppCore {
     pub proxy_url: String,
     /// The sandbox's pieces, when the app runs on play sats.
     pub sandbox: Option<Sandbox>,
-    /// The shell lines that point an agent at the sandbox (its `demo` agent, a fresh key each start).
+    /// The shell lines that point an agent at the sandbox (its `demo` agent; the same as `purser env`).
     pub sandbox_env: Option<String>,
     /// Where the wallet's connection string came from, for the Wallet screen.
     pub wallet_source: Mutex<Option<String>>,
@@ -110,21 +111,21 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
             }
         }
     };
-    let sandbox_env = match &sandbox {
+    let mut settings = settings;
+    let (sandbox_env, agent_vars) = match &sandbox {
         Some(sb) => {
-            let key = match ledger.rotate_key("demo").await.map_err(boxed)? {
-                Some(key) => key,
-                None => ledger.add_agent("demo").await.map_err(boxed)?.1,
-            };
-            let url = format!("http://demo:{key}@{addr}");
-            Some(format!("export http_proxy={url} HTTP_PROXY={url}\nexport PURSER_DEMO_API={}", sb.demo_url()))
+            settings.extra_roots.push(sb.ca.cert_der().clone());
+            let key = purser::agent_env::usable_key(&ledger, &args.data_dir, "demo").await.map_err(boxed)?;
+            let mut env = AgentEnv::new(&args.data_dir, addr, "demo", &key).map_err(boxed)?;
+            env.extra = sb.agent_vars();
+            (Some(env.render(Shell::Bash)), env.extra.clone())
         }
-        None => None,
+        None => (None, Vec::new()),
     };
     let events = Events::default();
     let proxy =
         Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(wallet), events.clone()).map_err(boxed)?);
-    control::write_control_file(&proxy.settings.control_path(), addr, &proxy.control_token)?;
+    control::write_control_file(&proxy.settings.control_path(), addr, &proxy.control_token, &agent_vars)?;
     let (stop, stopped) = oneshot::channel::<()>();
     tauri::async_runtime::spawn(proxy::run(listener, proxy.clone(), async move {
         let _ = stopped.await;

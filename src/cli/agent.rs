@@ -1,34 +1,42 @@
-//! `purser agent add NAME` and `purser agent list`.
+//! `purser agent add|rotate|list`, and `purser uninspected`.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use purser::config::{DEFAULT_LISTEN, Settings};
+use purser::config::Settings;
 use purser::ledger::Ledger;
 
 use super::Result;
 
 #[derive(Subcommand)]
 pub enum AgentCommand {
-    /// Create an agent and print its key (shown this once)
+    /// Create an agent and print its key (kept user-only in the data directory for `purser env`)
     Add { name: String },
+    /// Give an agent a new key; the old one stops working at once
+    Rotate { name: String },
     /// List agents
     List,
 }
 
 pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
-    let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let ledger = Ledger::open(&Settings::new(data_dir.clone()).ledger_path()).await?;
     match cmd {
         AgentCommand::Add { name } => {
             let (agent, key) = ledger.add_agent(&name).await?;
-            println!("Created agent `{}`. Its key is shown only now:", agent.name);
+            purser::agent_keys::put(&data_dir, &agent.name, &key)?;
+            println!("Created agent `{}` with key {key}", agent.name);
             println!();
-            println!("  {key}");
-            println!();
-            println!("Point the agent at Purser with:");
+            println!("Point the agent's shell at Purser (proxy variables and Purser's CA) with:");
+            println!("  eval \"$(purser env --agent {})\"", agent.name);
+        }
+        AgentCommand::Rotate { name } => {
+            let Some(key) = ledger.rotate_key(&name).await? else {
+                return Err(super::Error::Usage(format!("there is no agent `{name}`")));
+            };
+            purser::agent_keys::put(&data_dir, &name, &key)?;
+            println!("Agent `{name}` has a new key: {key}");
             println!(
-                "  export http_proxy=http://{}:{key}@{DEFAULT_LISTEN} HTTP_PROXY=http://{}:{key}@{DEFAULT_LISTEN}",
-                agent.name, agent.name
+                "Shells set up before use the old key and get 407 now; run `eval \"$(purser env --agent {name})\"` in them."
             );
         }
         AgentCommand::List => {
@@ -40,6 +48,35 @@ pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
                 println!("{}", a.name);
             }
         }
+    }
+    Ok(())
+}
+
+/// Connections Purser could not look inside, per host.
+pub async fn uninspected(data_dir: PathBuf) -> Result<()> {
+    let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let hosts = ledger.uninspected_hosts().await?;
+    if hosts.is_empty() {
+        println!("Every connection so far was inspected.");
+        return Ok(());
+    }
+    println!("{:<32} {:<22} {:>6} {:>12} {:>12}  {:<24} agents", "host", "why", "conns", "sent", "received", "last");
+    for h in hosts {
+        let why = match h.kind.as_str() {
+            "pass_through" => "pass_through setting",
+            "certificate_rejected" => "agent refused the CA",
+            other => other,
+        };
+        println!(
+            "{:<32} {:<22} {:>6} {:>12} {:>12}  {:<24} {}",
+            format!("{}:{}", h.host, h.port),
+            why,
+            h.connections,
+            h.bytes_to_upstream,
+            h.bytes_to_agent,
+            h.last_opened_at,
+            h.agents.join(",")
+        );
     }
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 mod agent;
 mod approvals;
+mod ca;
+mod env;
 mod ledger;
 mod policy;
 mod serve;
@@ -33,9 +35,16 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the proxy with a play-sats wallet, relay and demo paid API, and print how an agent uses them
     Sandbox(serve::SandboxArgs),
-    /// Create and list agents
+    /// Create, list and re-key agents
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// Print the variables an agent's shell needs to go through Purser: eval "$(purser env --agent NAME)"
+    Env(env::EnvArgs),
+    /// Show or export Purser's local CA, which agents trust so Purser can read their HTTPS
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// Show connections Purser could not look inside (pass-through hosts, refused certificates)
+    Uninspected,
     /// Connect, show or disconnect the wallet Purser pays with
     #[command(subcommand)]
     Wallet(wallet::WalletCommand),
@@ -77,7 +86,15 @@ pub enum Error {
     #[error(transparent)]
     Listen(#[from] purser::config::ListenError),
     #[error(transparent)]
-    Upstream(#[from] purser::proxy::upstream::Error),
+    Start(#[from] purser::proxy::StartError),
+    #[error(transparent)]
+    Ca(#[from] purser::ca::Error),
+    #[error(transparent)]
+    AgentEnv(#[from] purser::agent_env::Error),
+    #[error(transparent)]
+    AgentKeys(#[from] purser::agent_keys::Error),
+    #[error("cannot write to stdout: {0}")]
+    Stdout(std::io::Error),
     #[error(transparent)]
     Sandbox(#[from] purser::sandbox::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -116,6 +133,12 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::serve(data_dir, args).await,
             Command::Sandbox(args) => serve::sandbox(data_dir, args).await,
             Command::Agent(cmd) => agent::run(data_dir, cmd).await,
+            Command::Env(args) => {
+                let sandbox = cli.data_dir.is_none().then(|| purser::config::default_data_dir().join("sandbox"));
+                env::run(data_dir, sandbox, args).await
+            }
+            Command::Ca(cmd) => ca::run(data_dir, cmd),
+            Command::Uninspected => agent::uninspected(data_dir).await,
             Command::Wallet(cmd) => wallet::run(data_dir, cmd).await,
             Command::Ledger(args) => ledger::run(data_dir, args).await,
             Command::Budget(cmd) => policy::budget(data_dir, cmd).await,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use purser::agent_env::AgentEnv;
 use purser::config::{self, Settings, loopback_addr};
 use purser::events::Events;
 use purser::ledger::Ledger;
@@ -27,6 +28,10 @@ pub struct RunArgs {
     /// Seconds a payment waits for a person before it is denied
     #[arg(long)]
     approval_timeout: Option<u64>,
+    /// Tunnel CONNECTs to this host untouched, for clients that pin certificates (`*.example.com` for every
+    /// name under it); adds to `pass_through` in purser.toml; may be given more than once
+    #[arg(long = "pass-through", value_name = "HOST")]
+    pass_through: Vec<String>,
 }
 
 #[derive(Args)]
@@ -65,15 +70,16 @@ async fn prepare(data_dir: &std::path::Path, run: &RunArgs) -> Result<(Settings,
         }
         s.approval_timeout = std::time::Duration::from_secs(secs);
     }
+    s.pass_through.extend(run.pass_through.iter().cloned());
     let ledger = Ledger::open(&s.ledger_path()).await?.with_policy(policy);
     Ok((s, ledger))
 }
 
 /// Serves until Ctrl-C, with `control.json` written for the CLI while it runs.
-async fn run_proxy(listener: TcpListener, proxy: Arc<Proxy>) -> Result<()> {
+async fn run_proxy(listener: TcpListener, proxy: Arc<Proxy>, agent_env: &[(String, String)]) -> Result<()> {
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: "listener".into(), source })?;
     let control = proxy.settings.control_path();
-    control::write_control_file(&control, addr, &proxy.control_token)
+    control::write_control_file(&control, addr, &proxy.control_token, agent_env)
         .map_err(|source| Error::Bind { addr: control.display().to_string(), source })?;
     proxy::run(listener, proxy, shutdown_signal()).await;
     let _ = std::fs::remove_file(control);
@@ -121,7 +127,9 @@ pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(wallet), events)?);
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
     eprintln!("Purser is listening on http://{addr}. `purser budget list` shows the limits; Ctrl-C stops it.");
-    run_proxy(listener, proxy).await
+    eprintln!("Agents trust its CA for HTTPS: {}", proxy.settings.ca_cert_path().display());
+    eprintln!("In an agent's shell: eval \"$(purser env --agent NAME)\"");
+    run_proxy(listener, proxy, &[]).await
 }
 
 pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
@@ -130,35 +138,33 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
     let listener = bind(&listen).await?;
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
-    let key = match ledger.rotate_key("demo").await? {
-        Some(key) => key,
-        None => ledger.add_agent("demo").await?.1,
-    };
+    let key = purser::agent_env::usable_key(&ledger, &data_dir, "demo").await?;
+    let mut settings = settings;
     let sandbox = Sandbox::start(Default::default(), Default::default()).await?;
+    settings.extra_roots.push(sandbox.ca.cert_der().clone());
     let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sandbox.wallet.uri, NwcOptions::default())?);
     let events = Events::default();
     log_events(&events);
     let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(Some(wallet)), events)?);
-    let demo = sandbox.demo_url();
-    let proxy_url = format!("http://demo:{key}@{addr}");
+    let mut env = AgentEnv::new(&data_dir, addr, "demo", &key)?;
+    env.extra = sandbox.agent_vars();
+    let (demo, demo_https) = (sandbox.demo_url(), sandbox.demo_https_url());
+    let dir = data_dir.display();
     println!("# Purser sandbox: PLAY SATS ONLY. Nothing here touches a real wallet or real money.");
     println!("#   relay     {} (in-process Nostr relay)", sandbox.relay_url);
     println!("#   wallet    sandbox NIP-47 wallet with a play balance of {}, on regtest", sandbox.wallet.balance());
-    println!("#   demo API  {demo}  (/joke 1 sat, /fortune 21 per call, /legacy 5, /daily free once a day then 10,");
-    println!("#             /stream 1, POST /summarize 21, /premium 250; prices at {demo}/pricing)");
-    println!("#   proxy     http://{addr}");
-    println!("#   ledger    purser ledger --data-dir {}", data_dir.display());
-    println!("# In the agent's shell, run these lines (or eval them):");
-    println!("export http_proxy={proxy_url} HTTP_PROXY={proxy_url}");
-    println!("export PURSER_DEMO_API={demo}");
-    println!("# then try:  curl -s $PURSER_DEMO_API/joke");
-    println!("# and see:   purser ledger --data-dir {}", data_dir.display());
+    println!("#   demo API  {demo} and {demo_https} (a sandbox-only certificate)");
+    println!("#             /joke 1 sat, /fortune 21 per call, /legacy 5, /daily free once a day then 10,");
+    println!("#             /stream 1, POST /summarize 21, /premium 250; prices at /pricing");
+    println!("#   proxy     http://{addr}, agent `demo`; HTTPS is read with Purser's CA {}", env.ca_cert.display());
+    println!("#   ledger    purser ledger --data-dir {dir}");
+    println!("# In the agent's shell, run these lines (or: eval \"$(purser env --agent demo --data-dir {dir})\"):");
+    print!("{}", env.render(purser::agent_env::Shell::Bash));
+    println!("# then try:  curl -s $PURSER_DEMO_API_HTTPS/joke");
+    println!("# and see:   purser ledger --data-dir {dir}");
     println!("# Limits: 10 sats are paid at once, up to 1000 wait for you (purser approvals, purser approve ID),");
-    println!(
-        "# 5000 sats a day in all: see purser budget list --data-dir {}. Ctrl-C stops the sandbox.",
-        data_dir.display()
-    );
-    let result = run_proxy(listener, proxy).await;
+    println!("# 5000 sats a day in all: see purser budget list --data-dir {dir}. Ctrl-C stops the sandbox.");
+    let result = run_proxy(listener, proxy, &env.extra).await;
     sandbox.wallet.stop().await;
     result
 }

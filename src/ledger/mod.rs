@@ -9,6 +9,7 @@
 //! - [`credentials`]: proofs kept per agent and origin.
 //! - [`export`]: the rows as a table, JSON or CSV.
 //! - [`queries`]: what the desktop UI shows: totals, spend per day, filtered pages, CSV of a filtered view.
+//! - [`uninspected`]: tunnels Purser could not look inside (pass-through hosts, refused certificates).
 
 pub mod agents;
 pub mod alerts;
@@ -17,6 +18,7 @@ pub mod export;
 pub mod payments;
 pub mod policy_store;
 pub mod queries;
+pub mod uninspected;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -128,16 +130,7 @@ impl Ledger {
 }
 
 fn private_dir(dir: &Path) -> Result<()> {
-    let err = |source| Error::DataDir { path: dir.display().to_string(), source };
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
-        }
-    }
-    Ok(())
+    crate::private_fs::create_dir(dir).map_err(|source| Error::DataDir { path: dir.display().to_string(), source })
 }
 
 /// Creates the database file as owner-only before SQLite opens it.

@@ -35,21 +35,20 @@ pub fn new_token() -> String {
 pub struct ControlFile {
     pub url: String,
     pub token: String,
+    /// Variables `purser env` adds for agents of this proxy (the sandbox's demo API addresses).
+    #[serde(default)]
+    pub agent_env: Vec<(String, String)>,
 }
 
 /// Writes `control.json` (owner-only) for a proxy listening on `addr`.
-pub fn write_control_file(path: &Path, addr: SocketAddr, token: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    let body = ControlFile { url: format!("http://{addr}"), token: token.to_string() };
-    f.write_all(serde_json::to_string_pretty(&body).unwrap_or_default().as_bytes())
+pub fn write_control_file(
+    path: &Path,
+    addr: SocketAddr,
+    token: &str,
+    agent_env: &[(String, String)],
+) -> std::io::Result<()> {
+    let body = ControlFile { url: format!("http://{addr}"), token: token.to_string(), agent_env: agent_env.to_vec() };
+    crate::private_fs::write_atomic(path, serde_json::to_string_pretty(&body).unwrap_or_default().as_bytes(), true)
 }
 
 /// What the control endpoint answers with when a call fails.
@@ -151,6 +150,14 @@ pub enum ClientError {
     Unreachable(String),
     #[error("{0}")]
     Answer(String),
+}
+
+/// The proxy that wrote `control_file`, if the file is there (the proxy may have died since): where it
+/// listens, and the variables it adds for agents.
+pub fn running(control_file: &Path) -> Option<(SocketAddr, Vec<(String, String)>)> {
+    let text = std::fs::read_to_string(control_file).ok()?;
+    let cf: ControlFile = serde_json::from_str(&text).ok()?;
+    Some((cf.url.trim_start_matches("http://").parse().ok()?, cf.agent_env))
 }
 
 /// Calls the control endpoint of the proxy running for `data_dir`; returns the JSON answer.

@@ -14,7 +14,7 @@ use super::body::{self, ProxyBody, RequestBody};
 use super::payer::PayContext;
 use super::refusal::{self, Failure};
 use super::target::{self, Target};
-use super::{Proxy, auth, control, headers, proof, tunnel};
+use super::{Proxy, auth, control, headers, intercept, proof, upgrade};
 use crate::challenge;
 use crate::ledger::agents::Agent;
 use crate::policy::clock::Clock;
@@ -28,29 +28,64 @@ pub fn new_request_id() -> String {
 /// The service function: every request gets an answer and a `Purser-Request-Id`.
 pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let request_id = new_request_id();
-    let mut resp = match serve(&proxy, req, &request_id).await {
+    let result = serve(&proxy, req, &request_id).await;
+    Ok(answer(result, &request_id))
+}
+
+/// The service function for a request inside a `CONNECT` tunnel to `authority`, opened by `agent`.
+pub async fn handle_inside(
+    proxy: Arc<Proxy>,
+    agent: Arc<Agent>,
+    scheme: &'static str,
+    authority: http::uri::Authority,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let request_id = new_request_id();
+    let result = match target::inside_tunnel(scheme, &authority, req.uri()) {
+        Ok(target) => forward(&proxy, &agent, target, req, &request_id).await,
+        Err(e) => Err(Failure::BadRequest { reason: "not_proxied", detail: e.to_string() }),
+    };
+    Ok(answer(result, &request_id))
+}
+
+fn answer(result: Result<Response<ProxyBody>, Failure>, request_id: &str) -> Response<ProxyBody> {
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(failure) => {
             tracing::info!(request_id, reason = failure.reason(), "request ended by Purser");
-            refusal::response(&failure, &request_id)
+            refusal::response(&failure, request_id)
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("purser-request-id", v);
     }
-    Ok(resp)
+    resp
 }
 
-async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Result<Response<ProxyBody>, Failure> {
+async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> Result<Response<ProxyBody>, Failure> {
     if req.uri().authority().is_none() && req.uri().path().starts_with(control::PREFIX) {
         return Ok(control::handle(proxy, req).await);
     }
     let agent = authenticate(proxy, req.headers()).await?;
     if req.method() == Method::CONNECT {
-        return tunnel::connect(req).await;
+        return intercept::connect(proxy.clone(), agent, req).await;
     }
     let target =
         target::resolve(req.uri()).map_err(|e| Failure::BadRequest { reason: "not_proxied", detail: e.to_string() })?;
+    forward(proxy, &agent, target, req, request_id).await
+}
+
+/// Sends one agent request to `target`, paying a `402` on the way if policy allows.
+async fn forward(
+    proxy: &Proxy,
+    agent: &Agent,
+    target: Target,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<ProxyBody>, Failure> {
+    if upgrade::is_upgrade(req.headers()) {
+        return upgrade::forward(proxy, &target, req).await;
+    }
     let (parts, incoming) = req.into_parts();
     let body =
         body::buffer(incoming, proxy.settings.body_buffer_limit_bytes).await.map_err(|e| Failure::BadRequest {
@@ -132,11 +167,11 @@ async fn serve(proxy: &Proxy, req: Request<Incoming>, request_id: &str) -> Resul
         // Not a Lightning challenge Purser knows: the agent sees the 402 as the server sent it.
         Err(challenge::Error::NoChallenge) => return Ok(passthrough(head, rest)),
         Err(e) => {
-            let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
+            let ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers);
             return Err(proxy.refuse_unpaid(&ctx, None, None, "malformed_challenge", e.to_string()).await);
         }
     };
-    let ctx = pay_context(request_id, &agent, &parts.method, &target, &resp_parts.headers);
+    let ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers);
     let Some(replay) = replay else {
         let detail = format!(
             "the request body is larger than the {} bytes Purser keeps to replay a request after paying",

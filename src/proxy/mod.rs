@@ -1,26 +1,32 @@
 //! The loopback proxy agents send their traffic through.
 //!
-//! Two ways in: as a forward proxy (`HTTP_PROXY=http://AGENT:KEY@127.0.0.1:8402`, absolute-form requests;
-//! `CONNECT` tunnelled untouched) and as a gateway (`/<scheme>/<host[:port]>/<path>`). Both identify the
-//! agent with `Proxy-Authorization: Basic`.
+//! Two ways in: as a forward proxy (`HTTP_PROXY=http://AGENT:KEY@127.0.0.1:8402`, absolute-form requests,
+//! and `CONNECT` for HTTPS, opened with Purser's local CA) and as a gateway (`/<scheme>/<host[:port]>/<path>`).
+//! Both identify the agent with `Proxy-Authorization: Basic`.
 //!
 //! - [`handler`]: one request, start to end.
 //! - [`payer`]: paying one challenge, step by step into the ledger.
 //! - [`proof`]: putting the proof on the retried request.
 //! - [`refusal`]: the one mapping from failures to HTTP answers.
 //! - [`control`]: the local control endpoint (`/_purser/…`) the CLI uses to list and answer approvals.
-//! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`tunnel`]: the pieces they use.
+//! - [`intercept`]: `CONNECT` opened: TLS accepted with a minted leaf, requests inside handled as any other.
+//! - [`tunnel`]: `CONNECT` targets, and blind tunnels for `pass_through` hosts.
+//! - [`upgrade`]: WebSocket and other protocol upgrades, passed through.
+//! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`prefixed`]: the pieces they use.
 
 pub mod auth;
 pub mod body;
 pub mod control;
 pub mod handler;
 pub mod headers;
+pub mod intercept;
 pub mod payer;
+pub mod prefixed;
 pub mod proof;
 pub mod refusal;
 pub mod target;
 pub mod tunnel;
+pub mod upgrade;
 pub mod upstream;
 
 use std::future::Future;
@@ -50,20 +56,46 @@ pub struct Proxy {
     pub control_token: String,
     /// One pooled client for every upstream, so connections are reused.
     client: upstream::UpstreamClient,
+    /// Upstream TLS for protocol upgrades, which need a connection of their own over HTTP/1.1.
+    upgrade_tls: Arc<rustls::ClientConfig>,
+    /// Certificates for the hosts agents reach through `CONNECT`, minted by Purser's CA.
+    pub leaves: Arc<crate::ca::Leaves>,
+}
+
+/// Why a proxy cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Upstream(#[from] upstream::Error),
+    #[error(transparent)]
+    Ca(#[from] crate::ca::Error),
 }
 
 impl Proxy {
-    pub fn new(
-        settings: Settings,
-        ledger: Ledger,
-        wallet: WalletHandle,
-        events: Events,
-    ) -> Result<Self, upstream::Error> {
-        let client = upstream::client(settings.extra_ca_file.as_deref())?;
+    pub fn new(settings: Settings, ledger: Ledger, wallet: WalletHandle, events: Events) -> Result<Self, StartError> {
+        let tls = upstream::tls_config(settings.extra_ca_file.as_deref(), &settings.extra_roots)?;
+        let mut upgrade_tls = tls.clone();
+        upgrade_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let client = upstream::client(tls);
+        let authority = crate::ca::files::load_or_create(&settings.data_dir)?;
+        let leaves = Arc::new(crate::ca::Leaves::new(Arc::new(authority), crate::ca::leaves::DEFAULT_CAPACITY));
         let approvals = Approvals::new(settings.approval_timeout, events.clone());
-        Ok(Proxy { settings, ledger, wallet, events, approvals, control_token: control::new_token(), client })
+        Ok(Proxy {
+            settings,
+            ledger,
+            wallet,
+            events,
+            approvals,
+            control_token: control::new_token(),
+            client,
+            upgrade_tls: Arc::new(upgrade_tls),
+            leaves,
+        })
     }
 }
+
+/// The most header fields an agent's request may carry.
+const MAX_REQUEST_HEADERS: usize = 200;
 
 /// Serves agents on `listener` until `shutdown` completes, then denies every payment still waiting for a
 /// person. Connections already open finish on their own.
@@ -87,7 +119,10 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let proxy = proxy.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handler::handle(proxy.clone(), req));
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let conn = http1::Builder::new()
+                .max_headers(MAX_REQUEST_HEADERS)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             if let Err(e) = conn.await {
                 tracing::debug!("agent connection ended: {e}");
             }

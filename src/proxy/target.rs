@@ -12,7 +12,7 @@ pub struct Target {
     /// `host` or `host:port`, as given.
     pub authority: String,
     pub path_and_query: String,
-    /// Which way the agent came in: `forward` or `gateway`.
+    /// Which way the agent came in: `forward`, `gateway` or `tunnel` (inside a `CONNECT`).
     pub via: &'static str,
 }
 
@@ -66,6 +66,18 @@ pub fn resolve(uri: &Uri) -> Result<Target, Error> {
     build(scheme, authority, &tail, "gateway")
 }
 
+/// A request read inside a `CONNECT` tunnel to `authority`: its own target names only the path (HTTP/1.1)
+/// or repeats the host (HTTP/2); the tunnel's authority is where it goes.
+pub fn inside_tunnel(scheme: &str, authority: &Authority, uri: &Uri) -> Result<Target, Error> {
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let pq = if pq.starts_with('/') { pq.to_string() } else { format!("/{pq}") };
+    let authority = match (scheme, authority.port_u16()) {
+        ("https", Some(443)) | ("http", Some(80)) => authority.host(),
+        _ => authority.as_str(),
+    };
+    build(scheme, authority, &pq, "tunnel")
+}
+
 fn build(scheme: &str, authority: &str, pq: &str, via: &'static str) -> Result<Target, Error> {
     let bad = || Error::BadUpstream(format!("{scheme}://{authority}"));
     let _: Scheme = scheme.parse().map_err(|_| bad())?;
@@ -106,6 +118,20 @@ mod tests {
         assert_eq!(bare.uri, "http://127.0.0.1:9000/");
         let q = resolve(&"/http/h?x=1".parse().unwrap()).unwrap();
         assert_eq!(q.uri, "http://h/?x=1");
+    }
+
+    #[test]
+    fn inside_a_tunnel() {
+        let auth: Authority = "api.example:443".parse().unwrap();
+        let t = inside_tunnel("https", &auth, &"/v1/x?q=1".parse().unwrap()).unwrap();
+        assert_eq!(t.uri, "https://api.example/v1/x?q=1");
+        assert_eq!(t.origin(), "https://api.example:443");
+        assert_eq!(t.via, "tunnel");
+        let h2 = inside_tunnel("https", &auth, &"https://api.example/x".parse().unwrap()).unwrap();
+        assert_eq!(h2.uri, "https://api.example/x");
+        let other: Authority = "127.0.0.1:8443".parse().unwrap();
+        let t = inside_tunnel("https", &other, &"/".parse().unwrap()).unwrap();
+        assert_eq!(t.uri, "https://127.0.0.1:8443/");
     }
 
     #[test]

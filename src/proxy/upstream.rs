@@ -7,9 +7,9 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
 
 use super::body::ProxyBody;
 
@@ -23,11 +23,12 @@ pub enum Error {
     NoRoots,
 }
 
-/// The system roots, plus every certificate in `extra_ca` (PEM).
-pub fn roots(extra_ca: Option<&Path>) -> Result<RootCertStore, Error> {
+/// The system roots, plus every certificate in `extra_ca` (PEM) and `extra_roots`.
+pub fn roots(extra_ca: Option<&Path>, extra_roots: &[CertificateDer<'static>]) -> Result<RootCertStore, Error> {
     let mut store = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     store.add_parsable_certificates(native.certs);
+    store.add_parsable_certificates(extra_roots.iter().cloned());
     if let Some(path) = extra_ca {
         let err = |reason: String| Error::ExtraCa { path: path.display().to_string(), reason };
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
@@ -47,9 +48,14 @@ pub fn roots(extra_ca: Option<&Path>) -> Result<RootCertStore, Error> {
     Ok(store)
 }
 
-pub fn client(extra_ca: Option<&Path>) -> Result<UpstreamClient, Error> {
+/// How Purser checks upstreams' certificates: against [`roots`].
+pub fn tls_config(extra_ca: Option<&Path>, extra_roots: &[CertificateDer<'static>]) -> Result<ClientConfig, Error> {
     crate::install_crypto_provider();
-    let tls = rustls::ClientConfig::builder().with_root_certificates(roots(extra_ca)?).with_no_client_auth();
+    Ok(ClientConfig::builder().with_root_certificates(roots(extra_ca, extra_roots)?).with_no_client_auth())
+}
+
+/// The pooled client for ordinary requests; it offers HTTP/2 and HTTP/1.1 to upstreams.
+pub fn client(tls: ClientConfig) -> UpstreamClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -59,5 +65,5 @@ pub fn client(extra_ca: Option<&Path>) -> Result<UpstreamClient, Error> {
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+    Client::builder(TokioExecutor::new()).build(https)
 }

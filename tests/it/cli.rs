@@ -42,9 +42,22 @@ fn serve_refuses_a_non_loopback_address() {
 fn agents_are_added_once_and_listed() {
     let dir = tempfile::tempdir().unwrap();
     let added = run_ok(purser(dir.path()).args(["agent", "add", "research"]));
-    let key = added.lines().map(str::trim).find(|l| l.len() == 32 && l.chars().all(|c| c.is_ascii_hexdigit()));
-    assert!(key.is_some(), "{added}");
-    assert!(added.contains("http_proxy=http://research:"));
+    let key = added.split_whitespace().find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()));
+    let key = key.unwrap_or_else(|| panic!("no key in {added}"));
+    assert!(added.contains("eval \"$(purser env --agent research)\""), "{added}");
+    // `purser env` prints the agent's settings again, with the same key.
+    let env = run_ok(purser(dir.path()).args(["env", "--agent", "research"]));
+    assert!(env.contains(&format!("export HTTPS_PROXY='http://research:{key}@127.0.0.1:8402'\n")), "{env}");
+    let bundle = dir.path().join("ca").join("bundle.pem");
+    assert!(env.contains(&format!("export SSL_CERT_FILE='{}'\n", bundle.display())), "{env}");
+    assert!(std::fs::read_to_string(&bundle).unwrap().contains("BEGIN CERTIFICATE"));
+    let fish = run_ok(purser(dir.path()).args(["env", "--agent", "research", "--shell", "fish"]));
+    assert!(fish.contains("set -gx https_proxy 'http://research:"), "{fish}");
+    // A new key replaces the old one in what `purser env` prints.
+    let rotated = run_ok(purser(dir.path()).args(["agent", "rotate", "research"]));
+    assert!(!rotated.contains(key), "{rotated}");
+    let env = run_ok(purser(dir.path()).args(["env"]));
+    assert!(!env.contains(key) && env.contains("http://research:"), "the only agent is the default: {env}");
     let again = purser(dir.path()).args(["agent", "add", "research"]).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
@@ -61,7 +74,11 @@ struct RunningSandbox {
 
 impl RunningSandbox {
     fn start(data_dir: &std::path::Path) -> RunningSandbox {
-        let mut child = purser(data_dir)
+        Self::start_with(purser(data_dir))
+    }
+
+    fn start_with(mut cmd: Command) -> RunningSandbox {
+        let mut child = cmd
             .args(["sandbox", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -77,10 +94,8 @@ impl RunningSandbox {
             printed.push_str(&line);
             printed.push('\n');
             if let Some(rest) = line.strip_prefix("export ") {
-                for pair in rest.split(' ') {
-                    let (k, v) = pair.split_once('=').unwrap();
-                    exports.push((k.to_string(), v.to_string()));
-                }
+                let (k, v) = rest.split_once('=').unwrap();
+                exports.push((k.to_string(), v.trim_matches('\'').to_string()));
             }
             if line.contains("Ctrl-C stops the sandbox") {
                 break;
@@ -141,6 +156,65 @@ fn the_sandbox_pays_a_real_curl_once() {
     let csv = run_ok(purser(dir.path()).args(["ledger", "--csv"]));
     assert!(csv.starts_with("id,request_id,agent,"), "{csv}");
     assert!(csv.contains(",settled,"), "{csv}");
+}
+
+/// The HTTPS issue's acceptance, as a new user runs it: `purser sandbox` with the default data directory,
+/// then in another shell `eval "$(purser env --agent demo)"` and a plain `curl https://…`; the CA is the same
+/// after a restart.
+#[test]
+fn eval_purser_env_then_plain_https_curl_pays() {
+    let home = tempfile::tempdir().unwrap();
+    let bare = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_purser"));
+        cmd.env("XDG_DATA_HOME", home.path()).env_remove("PURSER_DATA_DIR").env_remove("PURSER_NWC_URI");
+        cmd.env("PURSER_LOG", "warn");
+        cmd
+    };
+    let shell = |script: &str| {
+        let out = Command::new("bash")
+            .args(["-c", script])
+            .env("PATH", format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default()))
+            .env("XDG_DATA_HOME", home.path())
+            .env_remove("PURSER_DATA_DIR")
+            .env("NO_PROXY", "localhost,127.0.0.1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ca_path = home.path().join("purser").join("sandbox").join("ca").join("purser-ca.pem");
+    let ca_before = {
+        let sb = RunningSandbox::start_with(bare());
+        assert!(sb.env("PURSER_DEMO_API_HTTPS").starts_with("https://127.0.0.1:"), "{}", sb.printed);
+        assert_eq!(sb.env("HTTPS_PROXY"), sb.env("http_proxy"));
+        let reply = shell(r#"eval "$(purser env --agent demo)" && curl -s -i "$PURSER_DEMO_API_HTTPS/joke""#);
+        assert!(reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/2 200"), "{reply}");
+        assert!(reply.contains("micro-manager"), "{reply}");
+        let ledger = shell("purser ledger --data-dir \"$XDG_DATA_HOME/purser/sandbox\" --json");
+        let rows: serde_json::Value = serde_json::from_str(&ledger).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+        assert_eq!(rows[0]["scheme"], "https");
+        assert_eq!(rows[0]["status"], "settled");
+        assert_eq!(rows[0]["agent"], "demo");
+        std::fs::read_to_string(&ca_path).unwrap()
+    };
+    let sb = RunningSandbox::start_with(bare());
+    assert_eq!(std::fs::read_to_string(&ca_path).unwrap(), ca_before, "the CA must survive a restart unchanged");
+    let exported = shell("purser ca export --data-dir \"$XDG_DATA_HOME/purser/sandbox\"");
+    assert_eq!(exported, ca_before);
+    // The agent's shell from before the restart still works: its key was kept.
+    let reply = shell(&format!(
+        "unset NO_PROXY no_proxy; export HTTPS_PROXY='{}' CURL_CA_BUNDLE='{}'; curl -sS -o /dev/null -w '%{{http_code}}' \"{}/joke\"",
+        sb.env("HTTPS_PROXY"),
+        sb.env("CURL_CA_BUNDLE"),
+        sb.env("PURSER_DEMO_API_HTTPS"),
+    ));
+    assert_eq!(reply, "200");
+}
+
+/// The folder holding the `purser` binary under test, for scripts that call it by name.
+fn bin_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_BIN_EXE_purser")).parent().unwrap().to_path_buf()
 }
 
 /// The policy issue's acceptance, as a person runs it: a daily budget and an auto-approve limit for the

@@ -18,11 +18,12 @@ use purser::ledger::{Ledger, PolicySettings};
 use purser::policy::{ManualClock, Period};
 use purser::proxy::{self, Proxy, WalletHandle};
 use purser::sandbox::Sandbox;
-use purser::sandbox::demo_api::DemoOptions;
+use purser::sandbox::demo_api::{self, DemoApi, DemoOptions};
 use purser::sandbox::wallet_service::WalletServiceOptions;
 use purser::units::Msats;
 use purser::wallet::Wallet;
 use purser::wallet::nwc::{NwcOptions, NwcWallet};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -52,6 +53,8 @@ pub struct Setup {
     pub wallet_uri: Option<String>,
     /// An extra CA the proxy trusts for HTTPS upstreams.
     pub extra_ca_file: Option<std::path::PathBuf>,
+    /// Hosts whose `CONNECT`s are tunnelled untouched.
+    pub pass_through: Vec<String>,
 }
 
 impl Default for Setup {
@@ -68,6 +71,7 @@ impl Default for Setup {
             body_buffer_limit_bytes: 8 * 1024 * 1024,
             wallet_uri: None,
             extra_ca_file: None,
+            pass_through: Vec::new(),
         }
     }
 }
@@ -81,8 +85,8 @@ pub struct Harness {
     pub events: Events,
     /// The control file the CLI would read.
     pub control: std::path::PathBuf,
-    /// Keeps the ledger's directory alive for the harness's life.
-    _dir: tempfile::TempDir,
+    /// The data directory (ledger, CA), removed when the harness is dropped.
+    pub dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
 
@@ -112,6 +116,7 @@ impl Harness {
         settings.approval_timeout = setup.approval_timeout;
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
+        settings.pass_through = setup.pass_through;
         let mut policy = PolicySettings::default();
         if let Some(tz) = setup.time_zone {
             policy.time_zone = purser::policy::period::time_zone(tz).unwrap();
@@ -140,8 +145,8 @@ impl Harness {
             let _ = stopped.await;
         }));
         let control = dir.path().join("control.json");
-        purser::proxy::control::write_control_file(&control, proxy_addr, &proxy.control_token).unwrap();
-        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, events, control, _dir: dir, _stop: stop }
+        purser::proxy::control::write_control_file(&control, proxy_addr, &proxy.control_token, &[]).unwrap();
+        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, events, control, dir, _stop: stop }
     }
 
     /// The demo API's URL for `path`.
@@ -184,6 +189,16 @@ impl Harness {
         let mut all = vec![("proxy-authorization", auth.as_str())];
         all.extend_from_slice(headers);
         collect(send(self.proxy_addr, Method::GET, target, "", &all).await).await
+    }
+
+    /// `http://NAME:KEY@addr`: what an agent puts in `HTTPS_PROXY`.
+    pub fn proxy_url(&self) -> String {
+        format!("http://{}:{}@{}", self.agent, self.key, self.proxy_addr)
+    }
+
+    /// Purser's CA certificate, PEM.
+    pub fn purser_ca_pem(&self) -> String {
+        std::fs::read_to_string(purser::ca::files::cert_path(self.dir.path())).unwrap()
     }
 
     pub async fn rows(&self) -> Vec<PaymentRow> {
@@ -245,4 +260,44 @@ pub async fn canned_server(response: &'static str) -> (SocketAddr, tokio::sync::
         }
     });
     (addr, rx)
+}
+
+/// A test CA; its certificate is written to `pem_path` when one is given.
+pub fn test_ca(pem_path: Option<&std::path::Path>) -> Issuer<'static, KeyPair> {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    if let Some(path) = pem_path {
+        std::fs::write(path, cert.pem()).unwrap();
+    }
+    Issuer::new(params, key)
+}
+
+/// An HTTPS demo API for 127.0.0.1 with a certificate from `ca`, sharing `h`'s mint so its wallet can pay.
+pub async fn https_demo_api(h: &Harness, ca: &Issuer<'static, KeyPair>) -> std::net::SocketAddr {
+    purser::install_crypto_provider();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, ca)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+    let tls =
+        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![leaf.der().clone()], key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let api = Arc::new(DemoApi::new(h.sandbox.mint.clone(), DemoOptions::default()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, api) = (acceptor.clone(), api.clone());
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    demo_api::serve_connection(TokioIo::new(tls), api).await;
+                }
+            });
+        }
+    });
+    addr
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod harness;
+mod intercept;
 mod nwc;
 mod paid;
 mod policy;

@@ -1,0 +1,121 @@
+//! Seeing inside `CONNECT`: Purser answers `200`, then looks at the agent's first bytes. TLS is accepted
+//! with a leaf for the requested host minted by Purser's CA (HTTP/2 or HTTP/1.1, as the agent's ALPN
+//! offers); plain HTTP is read as it is. Either way each request inside is handled exactly like a
+//! plain-HTTP one (402 → policy → pay → retry → ledger), for the agent that authenticated the `CONNECT`.
+//!
+//! Built on hyper and rustls directly rather than a MITM library: the requests inside must run through
+//! the same handler as every other request, and the listener, the agent check and the upstream client
+//! already exist here.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use super::body::{ProxyBody, empty};
+use super::prefixed::Prefixed;
+use super::refusal::Failure;
+use super::tunnel::{self, ConnectTarget};
+use super::{Proxy, handler};
+use crate::ledger::agents::Agent;
+use crate::ledger::uninspected::Kind;
+
+/// The first byte of every TLS connection (a handshake record).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Answers an authenticated `CONNECT`: pass-through hosts are tunnelled untouched, every other is opened.
+pub async fn connect(proxy: Arc<Proxy>, agent: Agent, req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
+    let target = tunnel::target(&req)?;
+    if proxy.settings.passes_through(&target.host) {
+        return tunnel::pass_through(proxy, &agent, req, target).await;
+    }
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => inside(proxy, agent, target, TokioIo::new(upgraded)).await,
+            Err(e) => tracing::debug!("CONNECT upgrade to {} failed: {e}", target.authority),
+        }
+    });
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::OK;
+    Ok(resp)
+}
+
+async fn inside<S>(proxy: Arc<Proxy>, agent: Agent, target: ConnectTarget, mut io: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut first = [0u8; 1];
+    match io.read(&mut first).await {
+        Ok(1) => {}
+        _ => return,
+    }
+    let io = Prefixed::new(Bytes::copy_from_slice(&first), io);
+    if first[0] != TLS_HANDSHAKE {
+        return serve(proxy, agent, "http", target, io).await;
+    }
+    let start = match tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await {
+        Ok(start) => start,
+        Err(e) => {
+            tracing::debug!("no TLS ClientHello from the agent for {}: {e}", target.authority);
+            return;
+        }
+    };
+    // The name the agent asked for; an agent that connects to an address sends none.
+    let name = start.client_hello().server_name().map(str::to_string).unwrap_or_else(|| target.host.clone());
+    let config = match proxy.leaves.server_config(&name) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::warn!("cannot make a certificate for {name}: {e}");
+            return;
+        }
+    };
+    match start.into_stream(config).await {
+        Ok(tls) => serve(proxy, agent, "https", target, tls).await,
+        Err(e) => {
+            if rejected_certificate(&e) {
+                tracing::info!(
+                    agent = agent.name,
+                    host = target.host,
+                    "the agent does not trust Purser's certificate: point it at `purser env`'s CA bundle, or add \
+                     the host to pass_through"
+                );
+                if let Err(e) =
+                    proxy.ledger.open_uninspected(agent.id, &target.host, target.port, Kind::CertificateRejected).await
+                {
+                    tracing::warn!("cannot record the refused certificate: {e}");
+                }
+            } else {
+                tracing::debug!("TLS with the agent for {} failed: {e}", target.authority);
+            }
+        }
+    }
+}
+
+/// Whether the agent ended the handshake because it does not trust the certificate it was shown.
+fn rejected_certificate(e: &std::io::Error) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(
+        e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::AlertReceived(A::UnknownCA | A::BadCertificate | A::CertificateUnknown | A::AccessDenied))
+    )
+}
+
+/// Serves the requests inside one tunnel until the agent closes it.
+async fn serve<S>(proxy: Arc<Proxy>, agent: Agent, scheme: &'static str, target: ConnectTarget, io: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let agent = Arc::new(agent);
+    let authority = target.authority.clone();
+    let service =
+        service_fn(move |req| handler::handle_inside(proxy.clone(), agent.clone(), scheme, authority.clone(), req));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(io), service).await {
+        tracing::debug!("connection inside the tunnel to {} ended: {e}", target.authority);
+    }
+}

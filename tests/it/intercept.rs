@@ -1,0 +1,195 @@
+//! HTTPS inside `CONNECT`: opened with Purser's CA and paid like plain HTTP (HTTP/1.1 and HTTP/2 to the
+//! agent), pass-through hosts left untouched and recorded, agents that refuse the CA recorded, protocol
+//! upgrades passed through.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::harness::{Harness, Setup, https_demo_api, test_ca};
+
+/// A `reqwest` client that goes through `h` as its HTTPS proxy and trusts `ca_pem`.
+fn client(h: &Harness, ca_pem: &str, http1_only: bool) -> reqwest::Client {
+    purser::install_crypto_provider();
+    let mut b = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(h.proxy_url()).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+        .timeout(Duration::from_secs(20));
+    if http1_only {
+        b = b.http1_only();
+    }
+    b.build().unwrap()
+}
+
+/// A harness whose proxy trusts a test CA, and an HTTPS demo API with a certificate from it.
+async fn https_setup(pass_through: Vec<String>) -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = test_ca(Some(&dir.path().join("ca.pem")));
+    let h = Harness::start(Setup { extra_ca_file: Some(dir.path().join("ca.pem")), pass_through, ..Setup::default() })
+        .await;
+    let api = https_demo_api(&h, &ca).await;
+    (h, api, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_through_connect_is_paid_over_http2_and_http1() {
+    let (h, api, _ca_dir) = https_setup(Vec::new()).await;
+    let purser_ca = h.purser_ca_pem();
+
+    let h2 = client(&h, &purser_ca, false).get(format!("https://{api}/joke")).send().await.unwrap();
+    assert_eq!(h2.version(), reqwest::Version::HTTP_2, "the agent offered h2 and Purser's TLS accepts it");
+    assert_eq!(h2.status(), 200);
+    assert!(h2.headers().contains_key("purser-request-id"), "the answer came through Purser");
+    assert!(h2.text().await.unwrap().contains("micro-manager"));
+
+    let h1 = client(&h, &purser_ca, true).get(format!("https://{api}/fortune")).send().await.unwrap();
+    assert_eq!(h1.version(), reqwest::Version::HTTP_11);
+    assert_eq!(h1.status(), 200);
+    assert!(h1.text().await.unwrap().contains("rate limit"));
+
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, path) in rows.iter().zip(["/joke", "/fortune"]) {
+        assert_eq!((row.scheme.as_str(), row.path.as_str()), ("https", path));
+        assert_eq!(row.host, api.to_string());
+        assert_eq!(row.status, "settled");
+        assert_eq!(row.delivered, Some(true));
+    }
+    assert!(h.ledger.uninspected_hosts().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_needs_the_agents_key() {
+    let (h, api, _ca_dir) = https_setup(Vec::new()).await;
+    let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();
+    s.write_all(format!("CONNECT {api} HTTP/1.1\r\nhost: {api}\r\n\r\n").as_bytes()).await.unwrap();
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 407"), "{head}");
+    let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();
+    let wrong = purser::proxy::auth::basic(&h.agent, "not-the-key");
+    s.write_all(format!("CONNECT {api} HTTP/1.1\r\nhost: {api}\r\nproxy-authorization: {wrong}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(read_head(&mut s).await.starts_with("HTTP/1.1 407"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pass_through_hosts_are_tunnelled_untouched_and_recorded() {
+    let (h, api, ca_dir) = https_setup(vec!["127.0.0.1".into()]).await;
+    // The agent sees the API's own certificate: it trusts the API's CA, not Purser's.
+    let api_ca = std::fs::read_to_string(ca_dir.path().join("ca.pem")).unwrap();
+    let resp = client(&h, &api_ca, false).get(format!("https://{api}/joke")).send().await.unwrap();
+    assert_eq!(resp.status(), 402, "nothing inside a pass-through tunnel is paid");
+    assert!(!resp.headers().contains_key("purser-request-id"), "Purser never saw the request");
+    drop(resp);
+    assert!(h.rows().await.is_empty());
+    let hosts = wait_for_uninspected(&h).await;
+    assert_eq!(hosts[0].host, "127.0.0.1");
+    assert_eq!(hosts[0].port, api.port());
+    assert_eq!(hosts[0].kind, "pass_through");
+    assert_eq!(hosts[0].agents, [h.agent.clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_refuses_purser_s_certificate_is_recorded() {
+    let (h, api, ca_dir) = https_setup(Vec::new()).await;
+    let api_ca = std::fs::read_to_string(ca_dir.path().join("ca.pem")).unwrap();
+    let err = client(&h, &api_ca, false).get(format!("https://{api}/joke")).send().await.unwrap_err();
+    assert!(err.is_connect() || err.is_request(), "{err:?}");
+    let hosts = wait_for_uninspected(&h).await;
+    assert_eq!(hosts[0].kind, "certificate_rejected");
+    assert!(h.rows().await.is_empty());
+}
+
+async fn wait_for_uninspected(h: &Harness) -> Vec<purser::ledger::uninspected::UninspectedHost> {
+    for _ in 0..200 {
+        let hosts = h.ledger.uninspected_hosts().await.unwrap();
+        if !hosts.is_empty() {
+            return hosts;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no uninspected connection was recorded");
+}
+
+/// An upstream that switches to an echo protocol on `Upgrade: echo`, then echoes every byte.
+async fn echo_upgrade_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let head = read_head(&mut s).await.to_ascii_lowercase();
+                if !(head.contains("upgrade: echo") && head.contains("connection: upgrade")) {
+                    let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+                    return;
+                }
+                s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_upgrades_pass_through() {
+    let upstream = echo_upgrade_server().await;
+    let h = Harness::start(Setup::default()).await;
+    let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();
+    let req = format!(
+        "GET http://{upstream}/ws HTTP/1.1\r\nhost: {upstream}\r\nproxy-authorization: {}\r\n\
+         connection: Upgrade\r\nupgrade: echo\r\n\r\n",
+        h.auth()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for word in [&b"ping"[..], b"second frame"] {
+        s.write_all(word).await.unwrap();
+        let mut back = vec![0u8; word.len()];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut back)).await.unwrap().unwrap();
+        assert_eq!(back, word);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_inside_connect_is_read_like_any_request() {
+    let h = Harness::start(Setup::default()).await;
+    let demo = h.sandbox.demo_addr;
+    let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();
+    s.write_all(
+        format!("CONNECT {demo} HTTP/1.1\r\nhost: {demo}\r\nproxy-authorization: {}\r\n\r\n", h.auth()).as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(read_head(&mut s).await.starts_with("HTTP/1.1 200"));
+    s.write_all(format!("GET /joke HTTP/1.1\r\nhost: {demo}\r\nconnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut rest = String::new();
+    s.read_to_string(&mut rest).await.unwrap();
+    assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
+    assert!(rest.contains("micro-manager"));
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "settled");
+}
+
+pub async fn read_head(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).await.unwrap_or(0) == 0 {
+            break;
+        }
+        got.push(byte[0]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
