@@ -2,6 +2,7 @@
 //! One test binary, so the crate links once.
 
 mod cli;
+mod clients;
 mod harness;
 mod intercept;
 mod nwc;
