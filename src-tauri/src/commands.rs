@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use purser::approval::{ApprovalView, Verdict};
 use purser::ledger::policy_store::ScopeSpec;
 use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
+use purser::ledger::uninspected::UninspectedHost;
 use purser::policy::Period;
 use purser::units::Msats;
 use purser::wallet::nwc::{NwcOptions, NwcWallet};
@@ -207,6 +208,12 @@ pub async fn apis(core: State<'_, AppCore>) -> Result<Vec<ApiSummary>> {
     Ok(core.ledger.apis().await?)
 }
 
+/// Connections Purser could not look inside, per host.
+#[tauri::command]
+pub async fn uninspected(core: State<'_, AppCore>) -> Result<Vec<UninspectedHost>> {
+    Ok(core.ledger.uninspected_hosts().await?)
+}
+
 #[tauri::command]
 pub async fn wallet_status(core: State<'_, AppCore>) -> Result<WalletStatus> {
     let source = core.wallet_source.lock().unwrap().clone();
@@ -268,6 +275,8 @@ pub async fn settings(core: State<'_, AppCore>) -> Result<SettingsView> {
         notifications: core.notifications_on(),
         config_file: core.data_dir.join(purser::config::CONFIG_FILE).display().to_string(),
         time_zone: core.ledger.policy().time_zone.iana_name().unwrap_or("UTC").to_string(),
+        ca_cert_path: core.proxy.settings.ca_cert_path().display().to_string(),
+        pass_through: core.proxy.settings.pass_through.clone(),
     })
 }
 

@@ -111,6 +111,10 @@ pub struct SettingsView {
     /// `purser.toml` in the data directory: where the other settings live.
     pub config_file: String,
     pub time_zone: String,
+    /// Purser's CA certificate (PEM), which agents trust so Purser can read their HTTPS.
+    pub ca_cert_path: String,
+    /// Hosts tunnelled without inspection (`pass_through` in the config file).
+    pub pass_through: Vec<String>,
 }
 
 #[derive(Debug, Serialize, TS)]
@@ -124,6 +128,7 @@ pub struct Exported {
 #[cfg(test)]
 mod bindings {
     use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
+    use purser::ledger::uninspected::UninspectedHost;
     use ts_rs::TS;
 
     /// The core types commands return directly (not inside a DTO) get their TypeScript files here too.
@@ -136,5 +141,6 @@ mod bindings {
         DaySpend::export_all(&cfg).unwrap();
         GroupBy::export_all(&cfg).unwrap();
         ApiSummary::export_all(&cfg).unwrap();
+        UninspectedHost::export_all(&cfg).unwrap();
     }
 }

@@ -62,6 +62,7 @@ fn main() {
             commands::add_agent,
             commands::rotate_agent_key,
             commands::apis,
+            commands::uninspected,
             commands::wallet_status,
             commands::wallet_connect,
             commands::wallet_disconnect,

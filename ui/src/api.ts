@@ -5,6 +5,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { AgentKey } from "./bindings/AgentKey";
 import type { AgentView } from "./bindings/AgentView";
 import type { ApiSummary } from "./bindings/ApiSummary";
+import type { UninspectedHost } from "./bindings/UninspectedHost";
 import type { ApprovalView } from "./bindings/ApprovalView";
 import type { BudgetInput } from "./bindings/BudgetInput";
 import type { DaySpend } from "./bindings/DaySpend";
@@ -59,6 +60,7 @@ export const api = {
   addAgent: (name: string) => call<AgentKey>("add_agent", { name }),
   rotateAgentKey: (name: string) => call<AgentKey>("rotate_agent_key", { name }),
   apis: () => call<ApiSummary[]>("apis"),
+  uninspected: () => call<UninspectedHost[]>("uninspected"),
   walletStatus: () => call<WalletStatus>("wallet_status"),
   walletConnect: (uri: string) => call<WalletStatus>("wallet_connect", { uri }),
   walletDisconnect: () => call<void>("wallet_disconnect"),

@@ -10,6 +10,18 @@ export function sats(msat: number | null | undefined): string {
   return `${text} ${s === 1 ? "sat" : "sats"}`;
 }
 
+/** "512 B", "1.5 KiB", "12.3 MiB". */
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toLocaleString("en-US", { maximumFractionDigits: 1 })} ${units[unit]}`;
+}
+
 /** "just now", "5 s ago", "3 min ago", "2 h ago", else the local date and time. */
 export function ago(iso: string, now: number = Date.now()): string {
   const t = Date.parse(iso);

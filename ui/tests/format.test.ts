@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, dateToMs, parseSats, percentUsed, sats, secondsLeft } from "../src/format";
+import { ago, bytes, dateToMs, parseSats, percentUsed, sats, secondsLeft } from "../src/format";
 import { lastDays, series } from "../src/chart";
 
 describe("sats", () => {
@@ -55,5 +55,14 @@ describe("chart series", () => {
     expect(s.map((x) => x.label)).toEqual(["b", "a", "other"]);
     expect(s[0].data).toEqual([0, 9, 0]);
     expect(s[2].data).toEqual([0, 0, 1]);
+  });
+});
+
+describe("bytes", () => {
+  it("names the unit, binary steps", () => {
+    expect(bytes(0)).toBe("0 B");
+    expect(bytes(1023)).toBe("1023 B");
+    expect(bytes(1536)).toBe("1.5 KiB");
+    expect(bytes(1_572_864)).toBe("1.5 MiB");
   });
 });

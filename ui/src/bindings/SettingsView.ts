@@ -4,4 +4,12 @@ export type SettingsView = { data_dir: string, proxy_url: string, approval_timeo
 /**
  * `purser.toml` in the data directory: where the other settings live.
  */
-config_file: string, time_zone: string, };
+config_file: string, time_zone: string, 
+/**
+ * Purser's CA certificate (PEM), which agents trust so Purser can read their HTTPS.
+ */
+ca_cert_path: string, 
+/**
+ * Hosts tunnelled without inspection (`pass_through` in the config file).
+ */
+pass_through: Array<string>, };

@@ -30,8 +30,11 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
         <Notice error={msg.error} ok={msg.ok} />
         {key && (
           <div class="key">
-            <p><strong>{key.name}</strong>'s key is shown only now: <code>{key.key}</code></p>
-            <p>In the agent's shell:</p>
+            <p><strong>{key.name}</strong>'s key: <code>{key.key}</code></p>
+            <p>
+              In the agent's shell (HTTP and HTTPS go through Purser, which the agent trusts through Purser's CA);
+              <code>eval "$(purser env --agent {key.name})"</code> prints the same lines again later:
+            </p>
             <pre>{key.env}</pre>
             <button onClick={() => copy(key.env)}>Copy proxy settings</button>
           </div>

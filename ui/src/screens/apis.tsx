@@ -1,8 +1,9 @@
-// APIs & pricing: the APIs the ledger has seen, what they cost, how often paid requests were delivered.
+// APIs & pricing: the APIs the ledger has seen, what they cost, how often paid requests were delivered; and
+// the hosts whose traffic Purser could not look inside.
 import { api } from "../api";
 import type { ScreenProps } from "../app";
 import { Card, Empty, ErrorBox, Loading, useData } from "../components";
-import { sats } from "../format";
+import { ago, bytes, sats } from "../format";
 
 export function ApisScreen({ tick }: ScreenProps) {
   const { data, error, reload } = useData(() => api.apis(), [tick]);
@@ -30,7 +31,49 @@ export function ApisScreen({ tick }: ScreenProps) {
           </table>
         )}
       </Card>
+      <UninspectedCard tick={tick} />
       <p class="muted small">Prices shown are what the ledger has seen; published pricing endpoints are read in a later version.</p>
     </div>
+  );
+}
+
+const WHY: Record<string, string> = {
+  pass_through: "pass_through setting",
+  certificate_rejected: "the agent refused Purser's certificate",
+};
+
+/** Tunnels Purser could not read: no payment can happen in them, so a person should know they exist. */
+function UninspectedCard({ tick }: { tick: number }) {
+  const { data, error, reload } = useData(() => api.uninspected(), [tick]);
+  return (
+    <Card title="Not inspected">
+      {error ? <ErrorBox error={error} retry={reload} /> : !data ? <Loading what="connections" /> : data.length === 0 ? (
+        <Empty>Every HTTPS connection so far was read by Purser.</Empty>
+      ) : (
+        <>
+          <table class="table" data-testid="uninspected">
+            <thead><tr><th>Host</th><th>Why</th><th>Agents</th><th class="num">Connections</th><th class="num">Sent</th><th class="num">Received</th><th>Last</th></tr></thead>
+            <tbody>
+              {data.map((u) => (
+                <tr>
+                  <td class="mono">{u.host}:{u.port}</td>
+                  <td class={u.kind === "certificate_rejected" ? "bad" : ""}>{WHY[u.kind] ?? u.kind}</td>
+                  <td>{u.agents.join(", ")}</td>
+                  <td class="num">{u.connections}</td>
+                  <td class="num">{bytes(u.bytes_to_upstream)}</td>
+                  <td class="num">{bytes(u.bytes_to_agent)}</td>
+                  <td title={u.last_opened_at}>{ago(u.last_opened_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p class="muted small">
+            Purser cannot see or pay a 402 inside these connections. An agent that refuses Purser's certificate
+            needs its CA bundle (<code>eval "$(purser env --agent NAME)"</code>); a client that pins certificates
+            belongs in <code>pass_through</code>.
+          </p>
+        </>
+      )}
+    </Card>
   );
 }

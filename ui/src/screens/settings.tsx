@@ -1,5 +1,5 @@
 // Settings: where agents connect and the approval timeout (saved to purser.toml, applied on the next
-// start), notifications, the data directory and the time zone.
+// start), notifications, the data directory, the time zone, and Purser's CA for HTTPS.
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../app";
@@ -62,7 +62,19 @@ export function SettingsScreen({ tick }: ScreenProps) {
           <dt>Config file</dt><dd class="mono">{data.config_file}</dd>
           <dt>Time zone</dt><dd>{data.time_zone} (calendar budgets; set <code>time_zone</code> in the config file)</dd>
         </dl>
-        <p class="muted small">HTTPS interception, and the export of its certificate authority, come in a later version.</p>
+      </Card>
+      <Card title="HTTPS">
+        <dl>
+          <dt>Purser's CA</dt><dd class="mono" data-testid="ca-path">{data.ca_cert_path}</dd>
+          <dt>Not inspected</dt>
+          <dd>{data.pass_through.length === 0 ? "no host (pass_through is empty)" : <span class="mono">{data.pass_through.join(", ")}</span>}</dd>
+        </dl>
+        <p class="muted small">
+          Purser reads agents' HTTPS with certificates from its own CA, made on first start and kept in the data
+          directory. Agents trust it through <code>eval "$(purser env --agent NAME)"</code>, which also keeps the
+          system's roots for their other HTTPS. Hosts whose clients pin certificates go in <code>pass_through</code> in
+          the config file; their traffic is tunnelled untouched and listed under APIs as not inspected.
+        </p>
       </Card>
     </div>
   );
