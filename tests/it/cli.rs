@@ -202,6 +202,8 @@ fn eval_purser_env_then_plain_https_curl_pays() {
     assert_eq!(std::fs::read_to_string(&ca_path).unwrap(), ca_before, "the CA must survive a restart unchanged");
     let exported = shell("purser ca export --data-dir \"$XDG_DATA_HOME/purser/sandbox\"");
     assert_eq!(exported, ca_before);
+    let path = shell("purser ca path --data-dir \"$XDG_DATA_HOME/purser/sandbox\"");
+    assert_eq!(path.trim_end(), ca_path.display().to_string());
     // The agent's shell from before the restart still works: its key was kept.
     let reply = shell(&format!(
         "unset NO_PROXY no_proxy; export HTTPS_PROXY='{}' CURL_CA_BUNDLE='{}'; curl -sS -o /dev/null -w '%{{http_code}}' \"{}/joke\"",

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -113,13 +114,29 @@ async fn wait_for_uninspected(h: &Harness) -> Vec<purser::ledger::uninspected::U
     panic!("no uninspected connection was recorded");
 }
 
-/// An upstream that switches to an echo protocol on `Upgrade: echo`, then echoes every byte.
-async fn echo_upgrade_server() -> std::net::SocketAddr {
+/// An upstream that switches to an echo protocol on `Upgrade: echo`, then echoes every byte; over TLS with
+/// a certificate from `ca` when one is given.
+async fn echo_upgrade_server(ca: Option<&rcgen::Issuer<'static, rcgen::KeyPair>>) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let acceptor = ca.map(|ca| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&key, ca).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let tls = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert.der().clone()], key);
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls.unwrap()))
+    });
     tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                let mut s: Box<dyn Stream> = match acceptor {
+                    Some(a) => match a.accept(tcp).await {
+                        Ok(tls) => Box::new(tls),
+                        Err(_) => return,
+                    },
+                    None => Box::new(tcp),
+                };
                 let head = read_head(&mut s).await.to_ascii_lowercase();
                 if !(head.contains("upgrade: echo") && head.contains("connection: upgrade")) {
                     let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
@@ -140,9 +157,12 @@ async fn echo_upgrade_server() -> std::net::SocketAddr {
     addr
 }
 
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_upgrades_pass_through() {
-    let upstream = echo_upgrade_server().await;
+    let upstream = echo_upgrade_server(None).await;
     let h = Harness::start(Setup::default()).await;
     let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();
     let req = format!(
@@ -182,7 +202,42 @@ async fn plain_http_inside_connect_is_read_like_any_request() {
     assert_eq!(rows[0].status, "settled");
 }
 
-pub async fn read_head(s: &mut TcpStream) -> String {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_inside_an_https_tunnel_pass_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = test_ca(Some(&dir.path().join("ca.pem")));
+    let h = Harness::start(Setup { extra_ca_file: Some(dir.path().join("ca.pem")), ..Setup::default() }).await;
+    let upstream = echo_upgrade_server(Some(&ca)).await;
+    let mut tcp = TcpStream::connect(h.proxy_addr).await.unwrap();
+    let connect =
+        format!("CONNECT {upstream} HTTP/1.1\r\nhost: {upstream}\r\nproxy-authorization: {}\r\n\r\n", h.auth());
+    tcp.write_all(connect.as_bytes()).await.unwrap();
+    assert!(read_head(&mut tcp).await.starts_with("HTTP/1.1 200"));
+    // The agent trusts Purser's CA only, and speaks HTTP/1.1 inside.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(h.purser_ca_pem().as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.unwrap();
+    let req = format!("GET /ws HTTP/1.1\r\nhost: {upstream}\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n");
+    tls.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(tls.read(&mut byte).await.unwrap(), 1, "closed early: {}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    tls.write_all(b"over tls").await.unwrap();
+    let mut back = [0u8; 8];
+    tokio::time::timeout(Duration::from_secs(5), tls.read_exact(&mut back)).await.unwrap().unwrap();
+    assert_eq!(&back, b"over tls");
+}
+
+pub async fn read_head<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
     while !got.ends_with(b"\r\n\r\n") {
