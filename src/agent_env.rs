@@ -35,8 +35,6 @@ pub struct AgentEnv {
     pub bundle: PathBuf,
     /// Purser's CA alone (Node.js adds it to its own roots).
     pub ca_cert: PathBuf,
-    /// `NO_PROXY` is set where this is printed: clear it, or loopback APIs would bypass Purser.
-    pub clear_no_proxy: bool,
     /// More variables to print after Purser's own (the sandbox's demo API addresses).
     pub extra: Vec<(String, String)>,
 }
@@ -53,7 +51,6 @@ impl AgentEnv {
             proxy_url: format!("http://{name}:{key}@{proxy}"),
             bundle,
             ca_cert: crate::ca::files::cert_path(data_dir),
-            clear_no_proxy,
             extra: Vec::new(),
         })
     }
@@ -80,12 +77,13 @@ impl AgentEnv {
         for (name, value) in self.vars() {
             let _ = match shell {
                 Shell::Bash => writeln!(out, "export {name}={}", quote_posix(&value)),
-                Shell::Fish => writeln!(out, "set -gx {name} {}", quote_posix(&value)),
+                Shell::Fish => writeln!(out, "set -gx {name} {}", quote_fish(&value)),
                 Shell::Powershell => writeln!(out, "$env:{name} = '{}'", value.replace('\'', "''")),
             };
         }
-        if self.clear_no_proxy {
-            let _ = writeln!(out, "# NO_PROXY was set; it is cleared so local APIs go through Purser too.");
+        // A NO_PROXY in the agent's shell would let local APIs (the sandbox's among them) bypass Purser.
+        {
+            let _ = writeln!(out, "# No NO_PROXY: local APIs go through Purser too.");
             let _ = match shell {
                 Shell::Bash => writeln!(out, "unset NO_PROXY no_proxy"),
                 Shell::Fish => writeln!(out, "set -e NO_PROXY; set -e no_proxy"),
@@ -100,9 +98,14 @@ impl AgentEnv {
     }
 }
 
-/// Single-quoted for POSIX shells and fish: nothing inside is expanded.
+/// Single-quoted for POSIX shells: nothing inside is expanded.
 fn quote_posix(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// Single-quoted for fish, where `\\` and `\'` are the only escapes inside single quotes.
+fn quote_fish(value: &str) -> String {
+    format!("'{}'", value.replace('\\', r"\\").replace('\'', r"\'"))
 }
 
 /// A key for agent `name` that works now: the kept one if the ledger still takes it, else a new one (the
@@ -130,7 +133,6 @@ mod tests {
             proxy_url: "http://a:k@127.0.0.1:8402".into(),
             bundle: "/d/ca/bundle.pem".into(),
             ca_cert: "/d/ca/purser-ca.pem".into(),
-            clear_no_proxy: true,
             extra: vec![("PURSER_DEMO_API_HTTPS".into(), "https://127.0.0.1:1".into())],
         }
     }
@@ -158,5 +160,6 @@ mod tests {
     #[test]
     fn quotes_survive_the_shell() {
         assert_eq!(quote_posix("it's"), r"'it'\''s'");
+        assert_eq!(quote_fish(r"C:\it's"), r"'C:\\it\'s'");
     }
 }

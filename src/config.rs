@@ -167,21 +167,33 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
     }
     settings.extra_ca_file = file.extra_ca_file;
     if let Some(hosts) = file.pass_through {
-        if let Some(bad) = hosts.iter().find(|h| !valid_host_pattern(h)) {
-            return Err(invalid(format!(
-                "pass_through entry `{bad}` is not a host name: use `api.example.com` or `*.example.com`"
-            )));
+        let mut normalized = Vec::with_capacity(hosts.len());
+        for host in &hosts {
+            normalized.push(host_pattern(host).ok_or_else(|| {
+                invalid(format!(
+                    "pass_through entry `{host}` is not a host name: use `api.example.com`, `*.example.com` or an \
+                     address, without a port"
+                ))
+            })?);
         }
-        settings.pass_through = hosts;
+        settings.pass_through = normalized;
     }
     Ok((settings, policy))
 }
 
-fn valid_host_pattern(pattern: &str) -> bool {
-    let name = pattern.strip_prefix("*.").unwrap_or(pattern);
-    !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        && !name.contains("..")
+/// A `pass_through` entry as `passes_through` compares it: lower case, an IPv6 address without brackets;
+/// `None` for anything else (a URL, a port, an empty name).
+pub fn host_pattern(pattern: &str) -> Option<String> {
+    let pattern = pattern.trim().to_ascii_lowercase();
+    let unbracketed = pattern.trim_start_matches('[').trim_end_matches(']');
+    if unbracketed.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Some(unbracketed.to_string());
+    }
+    let name = pattern.strip_prefix("*.").unwrap_or(&pattern);
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        && !name.contains("..");
+    valid.then_some(pattern)
 }
 
 /// What the fee of a payment may be at most while it is pending: 1 % of the amount, at least 1 sat.
@@ -297,8 +309,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), "pass_through = [\"*.bank.example\", \"x.example\"]\n").unwrap();
         assert_eq!(load(dir.path()).unwrap().0.pass_through, vec!["*.bank.example", "x.example"]);
-        std::fs::write(dir.path().join(CONFIG_FILE), "pass_through = [\"https://x.example/\"]\n").unwrap();
-        assert!(load(dir.path()).unwrap_err().to_string().contains("not a host name"));
+        for bad in ["https://x.example/", "x.example:443", ""] {
+            std::fs::write(dir.path().join(CONFIG_FILE), format!("pass_through = [\"{bad}\"]\n")).unwrap();
+            assert!(load(dir.path()).unwrap_err().to_string().contains("not a host name"), "{bad}");
+        }
+        std::fs::write(dir.path().join(CONFIG_FILE), "pass_through = [\"[::1]\", \"API.Example\"]\n").unwrap();
+        let s = load(dir.path()).unwrap().0;
+        assert_eq!(s.pass_through, vec!["::1", "api.example"]);
+        assert!(s.passes_through("::1") && s.passes_through("api.example"));
     }
 
     #[test]

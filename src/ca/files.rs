@@ -69,7 +69,9 @@ pub fn load(data_dir: &Path) -> Result<Authority> {
 pub fn write_bundle(data_dir: &Path, authority: &Authority) -> Result<PathBuf> {
     let path = bundle_path(data_dir);
     let mut text = String::new();
-    for cert in rustls_native_certs::load_native_certs().certs {
+    // Run from an agent's shell, the "system" roots are read from this very bundle (SSL_CERT_FILE): leave
+    // Purser's CA out there, so it is in the bundle once.
+    for cert in system_roots(authority) {
         text.push_str(&pem::encode(&pem::Pem::new("CERTIFICATE", cert.to_vec())));
     }
     text.push_str(authority.cert_pem());
@@ -78,6 +80,13 @@ pub fn write_bundle(data_dir: &Path, authority: &Authority) -> Result<PathBuf> {
             .map_err(|source| Error::Write { path: path.display().to_string(), source })?;
     }
     Ok(path)
+}
+
+/// The system's trusted roots, without Purser's own CA.
+fn system_roots(authority: &Authority) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    let mut roots = rustls_native_certs::load_native_certs().certs;
+    roots.retain(|c| c != authority.cert_der());
+    roots
 }
 
 #[cfg(test)]
@@ -128,7 +137,9 @@ mod tests {
         let path = write_bundle(dir.path(), &ca).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with(ca.cert_pem()));
-        let system = rustls_native_certs::load_native_certs().certs.len();
+        let system = system_roots(&ca).len();
+        assert!(system > 0, "the machine has system roots");
         assert_eq!(text.matches("BEGIN CERTIFICATE").count(), system + 1);
+        assert_eq!(text.matches(ca.cert_pem()).count(), 1, "Purser's CA is in the bundle once");
     }
 }

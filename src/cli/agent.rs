@@ -23,8 +23,8 @@ pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
     match cmd {
         AgentCommand::Add { name } => {
             let (agent, key) = ledger.add_agent(&name).await?;
-            purser::agent_keys::put(&data_dir, &agent.name, &key)?;
             println!("Created agent `{}` with key {key}", agent.name);
+            keep_key(&data_dir, &agent.name, &key);
             println!();
             println!("Point the agent's shell at Purser (proxy variables and Purser's CA) with:");
             println!("  eval \"$(purser env --agent {})\"", agent.name);
@@ -33,8 +33,8 @@ pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
             let Some(key) = ledger.rotate_key(&name).await? else {
                 return Err(super::Error::Usage(format!("there is no agent `{name}`")));
             };
-            purser::agent_keys::put(&data_dir, &name, &key)?;
             println!("Agent `{name}` has a new key: {key}");
+            keep_key(&data_dir, &name, &key);
             println!(
                 "Shells set up before use the old key and get 407 now; run `eval \"$(purser env --agent {name})\"` in them."
             );
@@ -52,6 +52,13 @@ pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
     Ok(())
 }
 
+/// Keeps the key for `purser env`; the key is already printed, so a failure here only warns.
+fn keep_key(data_dir: &std::path::Path, name: &str, key: &str) {
+    if let Err(e) = purser::agent_keys::put(data_dir, name, key) {
+        eprintln!("warning: {e}; `purser env --agent {name}` cannot print this key, so note it now");
+    }
+}
+
 /// Connections Purser could not look inside, per host.
 pub async fn uninspected(data_dir: PathBuf) -> Result<()> {
     let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
@@ -65,6 +72,7 @@ pub async fn uninspected(data_dir: PathBuf) -> Result<()> {
         let why = match h.kind.as_str() {
             "pass_through" => "pass_through setting",
             "certificate_rejected" => "agent refused the CA",
+            "not_http" => "not TLS or HTTP",
             other => other,
         };
         println!(

@@ -70,7 +70,12 @@ async fn prepare(data_dir: &std::path::Path, run: &RunArgs) -> Result<(Settings,
         }
         s.approval_timeout = std::time::Duration::from_secs(secs);
     }
-    s.pass_through.extend(run.pass_through.iter().cloned());
+    for host in &run.pass_through {
+        let pattern = config::host_pattern(host).ok_or_else(|| {
+            Error::Usage(format!("--pass-through `{host}` is not a host name: use api.example.com or *.example.com"))
+        })?;
+        s.pass_through.push(pattern);
+    }
     let ledger = Ledger::open(&s.ledger_path()).await?.with_policy(policy);
     Ok((s, ledger))
 }

@@ -14,6 +14,8 @@ pub enum Kind {
     PassThrough,
     /// The agent closed the TLS handshake on Purser's certificate: it does not trust Purser's CA.
     CertificateRejected,
+    /// Neither TLS nor HTTP inside the tunnel (or nothing from the agent at first): passed through blind.
+    NotHttp,
 }
 
 impl Kind {
@@ -21,6 +23,7 @@ impl Kind {
         match self {
             Kind::PassThrough => "pass_through",
             Kind::CertificateRejected => "certificate_rejected",
+            Kind::NotHttp => "not_http",
         }
     }
 }
@@ -31,7 +34,7 @@ impl Kind {
 pub struct UninspectedHost {
     pub host: String,
     pub port: u16,
-    /// `pass_through` or `certificate_rejected`.
+    /// `pass_through`, `certificate_rejected` or `not_http`.
     pub kind: String,
     /// The agents whose connections these were, by name.
     pub agents: Vec<String>,

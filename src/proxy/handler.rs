@@ -32,17 +32,21 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
     Ok(answer(result, &request_id))
 }
 
-/// The service function for a request inside a `CONNECT` tunnel to `authority`, opened by `agent`.
+/// The service function for a request inside a `CONNECT` tunnel to `authority`. The agent's name and key
+/// from the `CONNECT` are checked again for every request, so a rotated key stops an open tunnel too.
 pub async fn handle_inside(
     proxy: Arc<Proxy>,
-    agent: Arc<Agent>,
+    credentials: Arc<(String, String)>,
     scheme: &'static str,
     authority: http::uri::Authority,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let request_id = new_request_id();
     let result = match target::inside_tunnel(scheme, &authority, req.uri()) {
-        Ok(target) => forward(&proxy, &agent, target, req, &request_id).await,
+        Ok(target) => match check_agent(&proxy, &credentials.0, &credentials.1).await {
+            Ok(agent) => forward(&proxy, &agent, target, req, &request_id).await,
+            Err(failure) => Err(failure),
+        },
         Err(e) => Err(Failure::BadRequest { reason: "not_proxied", detail: e.to_string() }),
     };
     Ok(answer(result, &request_id))
@@ -68,7 +72,8 @@ async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> 
     }
     let agent = authenticate(proxy, req.headers()).await?;
     if req.method() == Method::CONNECT {
-        return intercept::connect(proxy.clone(), agent, req).await;
+        let credentials = auth::credentials(req.headers()).ok_or(Failure::ProxyAuthRequired)?;
+        return intercept::connect(proxy.clone(), agent, credentials, req).await;
     }
     let target =
         target::resolve(req.uri()).map_err(|e| Failure::BadRequest { reason: "not_proxied", detail: e.to_string() })?;
@@ -220,7 +225,11 @@ fn pay_context<'a>(
 
 async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failure> {
     let (name, key) = auth::credentials(headers).ok_or(Failure::ProxyAuthRequired)?;
-    match proxy.ledger.authenticate(&name, &key).await {
+    check_agent(proxy, &name, &key).await
+}
+
+async fn check_agent(proxy: &Proxy, name: &str, key: &str) -> Result<Agent, Failure> {
+    match proxy.ledger.authenticate(name, key).await {
         Ok(Some(agent)) => Ok(agent),
         Ok(None) => Err(Failure::ProxyAuthRequired),
         Err(e) => Err(Failure::Unavailable {

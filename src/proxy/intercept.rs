@@ -1,6 +1,7 @@
 //! Seeing inside `CONNECT`: Purser answers `200`, then looks at the agent's first bytes. TLS is accepted
 //! with a leaf for the requested host minted by Purser's CA (HTTP/2 or HTTP/1.1, as the agent's ALPN
-//! offers); plain HTTP is read as it is. Either way each request inside is handled exactly like a
+//! offers); plain HTTP is read as it is; anything else (or nothing within a few seconds, as with protocols
+//! where the server speaks first) is tunnelled blind and recorded as not inspected. Either way each request inside is handled exactly like a
 //! plain-HTTP one (402 → policy → pay → retry → ledger), for the agent that authenticated the `CONNECT`.
 //!
 //! Built on hyper and rustls directly rather than a MITM library: the requests inside must run through
@@ -8,6 +9,7 @@
 //! already exist here.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -28,42 +30,81 @@ use crate::ledger::uninspected::Kind;
 /// The first byte of every TLS connection (a handshake record).
 const TLS_HANDSHAKE: u8 = 0x16;
 
+/// How long the agent has to send its first bytes (or finish its TLS handshake) inside a tunnel. A client of
+/// a protocol where the server speaks first sends nothing: after this its tunnel is passed through blind.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Answers an authenticated `CONNECT`: pass-through hosts are tunnelled untouched, every other is opened.
-pub async fn connect(proxy: Arc<Proxy>, agent: Agent, req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
+/// `credentials` (name, key) are checked again for each request inside.
+pub async fn connect(
+    proxy: Arc<Proxy>,
+    agent: Agent,
+    credentials: (String, String),
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Failure> {
     let target = tunnel::target(&req)?;
     if proxy.settings.passes_through(&target.host) {
-        return tunnel::pass_through(proxy, &agent, req, target).await;
+        let upstream = tunnel::dial(&target).await?;
+        tokio::spawn(async move {
+            match hyper::upgrade::on(req).await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    tunnel::relay(&proxy, &agent, &target, Kind::PassThrough, io, upstream).await;
+                }
+                Err(e) => tracing::debug!("CONNECT upgrade to {} failed: {e}", target.authority),
+            }
+        });
+        return Ok(ok());
     }
+    let credentials = Arc::new(credentials);
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
-            Ok(upgraded) => inside(proxy, agent, target, TokioIo::new(upgraded)).await,
+            Ok(upgraded) => inside(proxy, agent, credentials, target, TokioIo::new(upgraded)).await,
             Err(e) => tracing::debug!("CONNECT upgrade to {} failed: {e}", target.authority),
         }
     });
-    let mut resp = Response::new(empty());
-    *resp.status_mut() = StatusCode::OK;
-    Ok(resp)
+    Ok(ok())
 }
 
-async fn inside<S>(proxy: Arc<Proxy>, agent: Agent, target: ConnectTarget, mut io: S)
-where
+fn ok() -> Response<ProxyBody> {
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::OK;
+    resp
+}
+
+async fn inside<S>(
+    proxy: Arc<Proxy>,
+    agent: Agent,
+    credentials: Arc<(String, String)>,
+    target: ConnectTarget,
+    mut io: S,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut first = [0u8; 1];
-    match io.read(&mut first).await {
-        Ok(1) => {}
-        _ => return,
+    let first_byte = match tokio::time::timeout(FIRST_BYTES_TIMEOUT, io.read(&mut first)).await {
+        Ok(Ok(1)) => Some(first[0]),
+        Ok(_) => return,
+        Err(_) => None,
+    };
+    let io = Prefixed::new(Bytes::copy_from_slice(&first[..usize::from(first_byte.is_some())]), io);
+    match first_byte {
+        Some(TLS_HANDSHAKE) => {}
+        Some(b) if b.is_ascii_uppercase() => return serve(proxy, credentials, "http", target, io).await,
+        // Not HTTP, and not TLS: a protocol Purser cannot read. Tunnel it blind, and say so in the ledger.
+        _ => {
+            let Ok(upstream) = tunnel::dial(&target).await else { return };
+            return tunnel::relay(&proxy, &agent, &target, Kind::NotHttp, io, upstream).await;
+        }
     }
-    let io = Prefixed::new(Bytes::copy_from_slice(&first), io);
-    if first[0] != TLS_HANDSHAKE {
-        return serve(proxy, agent, "http", target, io).await;
-    }
-    let start = match tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await {
-        Ok(start) => start,
-        Err(e) => {
+    let accept = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
+    let start = match tokio::time::timeout(FIRST_BYTES_TIMEOUT, accept).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => {
             tracing::debug!("no TLS ClientHello from the agent for {}: {e}", target.authority);
             return;
         }
+        Err(_) => return,
     };
     // The name the agent asked for; an agent that connects to an address sends none.
     let name = start.client_hello().server_name().map(str::to_string).unwrap_or_else(|| target.host.clone());
@@ -74,8 +115,12 @@ where
             return;
         }
     };
-    match start.into_stream(config).await {
-        Ok(tls) => serve(proxy, agent, "https", target, tls).await,
+    let handshake = match tokio::time::timeout(FIRST_BYTES_TIMEOUT, start.into_stream(config)).await {
+        Ok(handshake) => handshake,
+        Err(_) => return,
+    };
+    match handshake {
+        Ok(tls) => serve(proxy, credentials, "https", target, tls).await,
         Err(e) => {
             if rejected_certificate(&e) {
                 tracing::info!(
@@ -106,14 +151,19 @@ fn rejected_certificate(e: &std::io::Error) -> bool {
 }
 
 /// Serves the requests inside one tunnel until the agent closes it.
-async fn serve<S>(proxy: Arc<Proxy>, agent: Agent, scheme: &'static str, target: ConnectTarget, io: S)
-where
+async fn serve<S>(
+    proxy: Arc<Proxy>,
+    credentials: Arc<(String, String)>,
+    scheme: &'static str,
+    target: ConnectTarget,
+    io: S,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let agent = Arc::new(agent);
     let authority = target.authority.clone();
-    let service =
-        service_fn(move |req| handler::handle_inside(proxy.clone(), agent.clone(), scheme, authority.clone(), req));
+    let service = service_fn(move |req| {
+        handler::handle_inside(proxy.clone(), credentials.clone(), scheme, authority.clone(), req)
+    });
     let builder = auto::Builder::new(TokioExecutor::new());
     if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(io), service).await {
         tracing::debug!("connection inside the tunnel to {} ended: {e}", target.authority);

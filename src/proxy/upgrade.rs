@@ -49,11 +49,14 @@ pub async fn forward(
         Err(_) => return Err(unreachable(&"no connection within 10 s")),
     };
     let _ = tcp.set_nodelay(true);
+    let limit = proxy.settings.upstream_timeout;
+    let too_slow = || unreachable(&format!("no answer within {} s", limit.as_secs()));
     let io: Box<dyn Io> = if target.scheme == "https" {
         let host = target.host().trim_start_matches('[').trim_end_matches(']').to_string();
         let name = ServerName::try_from(host).map_err(|e| unreachable(&e))?;
         let tls = tokio_rustls::TlsConnector::from(proxy.upgrade_tls.clone());
-        Box::new(tls.connect(name, tcp).await.map_err(|e| unreachable(&e))?)
+        let handshake = tokio::time::timeout(limit, tls.connect(name, tcp)).await.map_err(|_| too_slow())?;
+        Box::new(handshake.map_err(|e| unreachable(&e))?)
     } else {
         Box::new(tcp)
     };
@@ -77,7 +80,10 @@ pub async fn forward(
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = target.path_and_query.parse().map_err(|e| unreachable(&e))?;
     *upstream_req.headers_mut() = out;
-    let mut resp = sender.send_request(upstream_req).await.map_err(|e| unreachable(&e))?;
+    let mut resp = tokio::time::timeout(limit, sender.send_request(upstream_req))
+        .await
+        .map_err(|_| too_slow())?
+        .map_err(|e| unreachable(&e))?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         let (mut parts, incoming) = resp.into_parts();
         headers::to_agent(&mut parts.headers, parts.version);

@@ -183,7 +183,7 @@ fn eval_purser_env_then_plain_https_curl_pays() {
         String::from_utf8(out.stdout).unwrap()
     };
     let ca_path = home.path().join("purser").join("sandbox").join("ca").join("purser-ca.pem");
-    let ca_before = {
+    let (ca_before, proxy_before) = {
         let sb = RunningSandbox::start_with(bare());
         assert!(sb.env("PURSER_DEMO_API_HTTPS").starts_with("https://127.0.0.1:"), "{}", sb.printed);
         assert_eq!(sb.env("HTTPS_PROXY"), sb.env("http_proxy"));
@@ -196,7 +196,7 @@ fn eval_purser_env_then_plain_https_curl_pays() {
         assert_eq!(rows[0]["scheme"], "https");
         assert_eq!(rows[0]["status"], "settled");
         assert_eq!(rows[0]["agent"], "demo");
-        std::fs::read_to_string(&ca_path).unwrap()
+        (std::fs::read_to_string(&ca_path).unwrap(), sb.env("HTTPS_PROXY"))
     };
     let sb = RunningSandbox::start_with(bare());
     assert_eq!(std::fs::read_to_string(&ca_path).unwrap(), ca_before, "the CA must survive a restart unchanged");
@@ -204,7 +204,9 @@ fn eval_purser_env_then_plain_https_curl_pays() {
     assert_eq!(exported, ca_before);
     let path = shell("purser ca path --data-dir \"$XDG_DATA_HOME/purser/sandbox\"");
     assert_eq!(path.trim_end(), ca_path.display().to_string());
-    // The agent's shell from before the restart still works: its key was kept.
+    // The agent's shell from before the restart still works: its key was kept (only the port is new).
+    let key = |url: &str| url.split('@').next().unwrap().to_string();
+    assert_eq!(key(&sb.env("HTTPS_PROXY")), key(&proxy_before), "a restart must not change the demo key");
     let reply = shell(&format!(
         "unset NO_PROXY no_proxy; export HTTPS_PROXY='{}' CURL_CA_BUNDLE='{}'; curl -sS -o /dev/null -w '%{{http_code}}' \"{}/joke\"",
         sb.env("HTTPS_PROXY"),

@@ -61,6 +61,46 @@ async fn https_through_connect_is_paid_over_http2_and_http1() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_stops_an_open_tunnel() {
+    let (h, api, _ca_dir) = https_setup(Vec::new()).await;
+    let agent = client(&h, &h.purser_ca_pem(), false);
+    let first = agent.get(format!("https://{api}/joke")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    h.ledger.rotate_key(&h.agent).await.unwrap();
+    // The same pooled HTTP/2 connection, inside the tunnel opened with the old key.
+    let second = agent.get(format!("https://{api}/joke")).send().await.unwrap();
+    assert_eq!(second.status(), 407, "the old key must stop working inside an open tunnel too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_that_is_not_http_is_tunnelled_blind_and_recorded() {
+    // A server that speaks first, like SMTP: its client sends nothing until it has read the greeting.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(b"220 ready\r\n").await.unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).await.unwrap();
+        s.write_all(&buf).await.unwrap();
+    });
+    let h = Harness::start(Setup::default()).await;
+    let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();
+    let connect = format!("CONNECT {server} HTTP/1.1\r\nhost: {server}\r\nproxy-authorization: {}\r\n\r\n", h.auth());
+    s.write_all(connect.as_bytes()).await.unwrap();
+    assert!(read_head(&mut s).await.starts_with("HTTP/1.1 200"));
+    let mut greeting = [0u8; 11];
+    tokio::time::timeout(Duration::from_secs(15), s.read_exact(&mut greeting)).await.unwrap().unwrap();
+    assert_eq!(&greeting, b"220 ready\r\n");
+    s.write_all(b"QUIT").await.unwrap();
+    let mut echo = [0u8; 4];
+    s.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"QUIT");
+    let hosts = wait_for_uninspected(&h).await;
+    assert_eq!(hosts[0].kind, "not_http");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_needs_the_agents_key() {
     let (h, api, _ca_dir) = https_setup(Vec::new()).await;
     let mut s = TcpStream::connect(h.proxy_addr).await.unwrap();

@@ -67,13 +67,13 @@ async function agent(path, extra = []) {
 try {
   await check("the sandbox's agent settings are shown on the overview", async () => {
     await waitText("[data-testid=sandbox-env]", "PURSER_DEMO_API", 15000);
+    // One `export NAME='value'` a line, as `purser env` prints them; comment lines explain.
     for (const line of (await text("[data-testid=sandbox-env]")).split("\n")) {
-      for (const pair of line.replace(/^export /, "").split(" ")) {
-        const [k, ...v] = pair.split("=");
-        env[k] = v.join("=");
-      }
+      const m = line.match(/^export (\w+)='([^']*)'$/);
+      if (m) env[m[1]] = m[2];
     }
     expect(env.http_proxy?.startsWith("http://demo:"), JSON.stringify(env));
+    expect(env.HTTPS_PROXY === env.http_proxy && env.CURL_CA_BUNDLE?.endsWith("bundle.pem"), JSON.stringify(env));
     await shot("overview-first-run");
   });
 
