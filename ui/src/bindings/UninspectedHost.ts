@@ -5,7 +5,7 @@
  */
 export type UninspectedHost = { host: string, port: number, 
 /**
- * `pass_through` or `certificate_rejected`.
+ * `pass_through`, `certificate_rejected` or `not_http`.
  */
 kind: string, 
 /**
