@@ -82,18 +82,16 @@ impl AgentEnv {
             };
         }
         // A NO_PROXY in the agent's shell would let local APIs (the sandbox's among them) bypass Purser.
-        {
-            let _ = writeln!(out, "# No NO_PROXY: local APIs go through Purser too.");
-            let _ = match shell {
-                Shell::Bash => writeln!(out, "unset NO_PROXY no_proxy"),
-                Shell::Fish => writeln!(out, "set -e NO_PROXY; set -e no_proxy"),
-                Shell::Powershell => writeln!(
-                    out,
-                    "Remove-Item Env:NO_PROXY -ErrorAction SilentlyContinue; \
-                     Remove-Item Env:no_proxy -ErrorAction SilentlyContinue"
-                ),
-            };
-        }
+        let _ = writeln!(out, "# No NO_PROXY: local APIs go through Purser too.");
+        let _ = match shell {
+            Shell::Bash => writeln!(out, "unset NO_PROXY no_proxy"),
+            Shell::Fish => writeln!(out, "set -e NO_PROXY; set -e no_proxy"),
+            Shell::Powershell => writeln!(
+                out,
+                "Remove-Item Env:NO_PROXY -ErrorAction SilentlyContinue; \
+                 Remove-Item Env:no_proxy -ErrorAction SilentlyContinue"
+            ),
+        };
         out
     }
 }

@@ -32,23 +32,21 @@ pub async fn run(data_dir: PathBuf, sandbox_dir: Option<PathBuf>, args: EnvArgs)
     };
     let (settings, _) = config::load(&data_dir)?;
     let ledger = Ledger::open(&settings.ledger_path()).await?;
+    let agents = ledger.agents().await?;
     let name = match args.agent {
         Some(name) => name,
-        None => {
-            let agents = ledger.agents().await?;
-            match agents.as_slice() {
-                [only] => only.name.clone(),
-                [] => {
-                    return Err(Error::Usage("there is no agent yet: create one with `purser agent add NAME`".into()));
-                }
-                many => {
-                    let names: Vec<&str> = many.iter().map(|a| a.name.as_str()).collect();
-                    return Err(Error::Usage(format!("say which agent with --agent: {}", names.join(", "))));
-                }
+        None => match agents.as_slice() {
+            [only] => only.name.clone(),
+            [] => {
+                return Err(Error::Usage("there is no agent yet: create one with `purser agent add NAME`".into()));
             }
-        }
+            many => {
+                let names: Vec<&str> = many.iter().map(|a| a.name.as_str()).collect();
+                return Err(Error::Usage(format!("say which agent with --agent: {}", names.join(", "))));
+            }
+        },
     };
-    if !ledger.agents().await?.iter().any(|a| a.name == name) {
+    if !agents.iter().any(|a| a.name == name) {
         return Err(Error::Usage(format!("there is no agent `{name}`: create it with `purser agent add {name}`")));
     }
     let Some(key) = purser::agent_keys::get(&data_dir, &name)? else {
