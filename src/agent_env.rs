@@ -45,8 +45,6 @@ impl AgentEnv {
     pub fn new(data_dir: &Path, proxy: SocketAddr, name: &str, key: &str) -> Result<Self, Error> {
         let authority = crate::ca::files::load_or_create(data_dir)?;
         let bundle = crate::ca::files::write_bundle(data_dir, &authority)?;
-        let clear_no_proxy =
-            ["NO_PROXY", "no_proxy"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
         Ok(AgentEnv {
             proxy_url: format!("http://{name}:{key}@{proxy}"),
             bundle,

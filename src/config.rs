@@ -99,6 +99,9 @@ pub struct ConfigFile {
     pub velocity_limit_sats_per_minute: Option<u64>,
     /// An invoice this many percent above an endpoint's usual price raises an alert (default 50).
     pub price_alert_margin_percent: Option<u64>,
+    /// What happens to an invoice above the advertised or usual price: `"ask"` a person (default) or
+    /// `"refuse"` it (`price_mismatch`).
+    pub price_mismatch: Option<String>,
     /// Paid requests in a row not delivered that trip an endpoint's breaker (default 3).
     pub breaker_failures: Option<u32>,
     /// Seconds after which a tripped breaker resets itself (default 600).
@@ -152,6 +155,11 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
     }
     if let Some(v) = file.price_alert_margin_percent {
         policy.price_alert_margin_pct = v;
+    }
+    match file.price_mismatch.as_deref() {
+        None | Some("ask") => {}
+        Some("refuse") => policy.refuse_price_mismatch = true,
+        Some(other) => return Err(invalid(format!("price_mismatch must be \"ask\" or \"refuse\", not \"{other}\""))),
     }
     if let Some(n) = file.breaker_failures {
         if n == 0 {

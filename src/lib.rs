@@ -7,8 +7,9 @@
 //!
 //! - [`proxy`]: the listener, the two ways in (forward proxy and gateway), agent keys, the request replay
 //!   buffer, the pay-and-retry flow, and the one mapping from failures to HTTP answers.
-//! - [`challenge`]: turns a 402 response (L402/LSAT `WWW-Authenticate`, JSON bodies) into one
-//!   [`challenge::PaymentChallenge`].
+//! - [`challenge`]: turns a 402 response (L402/LSAT, MPP `Payment`, x402, hash-only, JSON bodies) into one
+//!   [`challenge::PaymentChallenge`], preferring the strongest proof.
+//! - [`pricing`]: the pricing documents APIs publish, fetched, read and cached.
 //! - [`invoice`]: BOLT11 checks on top of `lightning-invoice` (amount, expiry, network, payment hash).
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
 //! - [`approval`]: payments held for a person's decision.
@@ -33,6 +34,7 @@ pub mod events;
 pub mod invoice;
 pub mod ledger;
 pub mod policy;
+pub mod pricing;
 pub mod private_fs;
 pub mod proxy;
 pub mod sandbox;

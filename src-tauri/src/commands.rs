@@ -3,7 +3,9 @@
 use std::sync::atomic::Ordering;
 
 use purser::approval::{ApprovalView, Verdict};
+use purser::ledger::credentials::CredentialInfo;
 use purser::ledger::policy_store::ScopeSpec;
+use purser::ledger::prices::StoredPrice;
 use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
 use purser::ledger::uninspected::UninspectedHost;
 use purser::policy::Period;
@@ -212,6 +214,24 @@ pub async fn apis(core: State<'_, AppCore>) -> Result<Vec<ApiSummary>> {
 #[tauri::command]
 pub async fn uninspected(core: State<'_, AppCore>) -> Result<Vec<UninspectedHost>> {
     Ok(core.ledger.uninspected_hosts().await?)
+}
+
+/// Proofs of payment kept for reuse, per agent and API, newest first.
+#[tauri::command]
+pub async fn credentials(core: State<'_, AppCore>) -> Result<Vec<CredentialInfo>> {
+    Ok(core.ledger.credentials(None).await?)
+}
+
+/// Forgets a kept proof: the agent's next request there pays again, under policy.
+#[tauri::command]
+pub async fn revoke_credential(core: State<'_, AppCore>, id: i64) -> Result<()> {
+    Ok(core.ledger.revoke_credential(id).await?)
+}
+
+/// The prices APIs publish, as last read.
+#[tauri::command]
+pub async fn prices(core: State<'_, AppCore>) -> Result<Vec<StoredPrice>> {
+    Ok(core.ledger.prices(None).await?)
 }
 
 #[tauri::command]

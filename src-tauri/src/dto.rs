@@ -127,6 +127,8 @@ pub struct Exported {
 
 #[cfg(test)]
 mod bindings {
+    use purser::ledger::credentials::CredentialInfo;
+    use purser::ledger::prices::StoredPrice;
     use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
     use purser::ledger::uninspected::UninspectedHost;
     use ts_rs::TS;
@@ -142,5 +144,7 @@ mod bindings {
         GroupBy::export_all(&cfg).unwrap();
         ApiSummary::export_all(&cfg).unwrap();
         UninspectedHost::export_all(&cfg).unwrap();
+        CredentialInfo::export_all(&cfg).unwrap();
+        StoredPrice::export_all(&cfg).unwrap();
     }
 }

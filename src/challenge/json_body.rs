@@ -52,10 +52,12 @@ pub fn parse(body: &[u8]) -> Result<PaymentChallenge> {
             (ChallengeKind::JsonPaymentHash, ProofForm::PaymentHash(placement(map.get("payment_hints"))?))
         }
     };
-    Ok(PaymentChallenge { kind, invoice: invoice.to_string(), payment_hash, proof })
+    let mut c = PaymentChallenge::new(kind, invoice, proof);
+    c.payment_hash = payment_hash;
+    Ok(c)
 }
 
-fn placement(hints: Option<&Value>) -> Result<HashPlacement> {
+pub(super) fn placement(hints: Option<&Value>) -> Result<HashPlacement> {
     let Some(hints) = hints else {
         return Ok(HashPlacement::Default);
     };

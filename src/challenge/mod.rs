@@ -1,20 +1,34 @@
 //! Turning a `402 Payment Required` response into one normalised [`PaymentChallenge`].
 //!
-//! Dialects read here: L402 and LSAT `WWW-Authenticate` challenges (`macaroon=` or `version=`/`token=`), and
-//! the JSON-body form (`invoice`/`payment_request`, `payment_hash`, optional `macaroon`/`token`, optional
-//! `payment_hints`). A header challenge wins over the body when both are present.
+//! Dialects read here, strongest proof first (the order a 402 offering several is paid in):
+//!
+//! - [`l402`]: `WWW-Authenticate: L402 …` / `LSAT …` (`macaroon=`, or `version=`/`token=`), and the JSON-body
+//!   form carrying a macaroon or token;
+//! - [`mpp`]: `WWW-Authenticate: Payment … method="lightning", intent="charge", request="<b64url JSON>"`;
+//! - [`x402`]: the `PAYMENT-REQUIRED` header (v2) or JSON body (v1) with a Lightning `exact` offer;
+//! - hash-only: an L402 header without a token (`macaroon="none"`), or a JSON body naming only the invoice's
+//!   payment hash, proved by sending the hash back where the body's `payment_hints` say.
+//!
+//! Offers Purser cannot pay (x402 on EVM or Solana, MPP with another method) make
+//! [`Error::UnsupportedScheme`]: the agent gets the 402 untouched and the ledger records the attempt.
 
 mod auth_params;
+pub mod caveats;
 mod json_body;
+pub mod l402;
+pub mod mpp;
+pub mod x402;
 
 pub use auth_params::{AuthChallenge, parse as parse_auth_params};
 pub use json_body::HashPlacement;
+pub use l402::from_www_authenticate;
 
+use base64::Engine;
 use http::HeaderMap;
 
 use crate::units::PaymentHash;
 
-/// Which form the challenge came in; stored on the ledger row and shown to the user.
+/// Which dialect the challenge came in; stored on the ledger row and shown to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChallengeKind {
@@ -24,6 +38,12 @@ pub enum ChallengeKind {
     Lsat,
     /// A JSON body carrying the invoice and a token (proved with `Authorization: L402`).
     JsonL402,
+    /// `WWW-Authenticate: Payment …` with `method="lightning"` (MPP).
+    Mpp,
+    /// An x402 Lightning `exact` offer (v2 header or v1 body).
+    X402,
+    /// An L402 header without a token: proved by sending the payment hash back.
+    HashOnly,
     /// A JSON body carrying the invoice and its payment hash (proved by sending the hash back).
     JsonPaymentHash,
 }
@@ -34,7 +54,21 @@ impl ChallengeKind {
             ChallengeKind::L402 => "l402",
             ChallengeKind::Lsat => "lsat",
             ChallengeKind::JsonL402 => "json_l402",
+            ChallengeKind::Mpp => "mpp",
+            ChallengeKind::X402 => "x402",
+            ChallengeKind::HashOnly => "hash_only",
             ChallengeKind::JsonPaymentHash => "json_payment_hash",
+        }
+    }
+
+    /// How strong the dialect's proof is; a 402 offering several is paid in the strongest.
+    fn strength(self) -> u8 {
+        match self {
+            ChallengeKind::L402 | ChallengeKind::Lsat => 5,
+            ChallengeKind::JsonL402 => 4,
+            ChallengeKind::Mpp => 3,
+            ChallengeKind::X402 => 2,
+            ChallengeKind::HashOnly | ChallengeKind::JsonPaymentHash => 1,
         }
     }
 }
@@ -46,6 +80,12 @@ pub enum ProofForm {
     Authorization { scheme: &'static str, token: String },
     /// The payment hash sent back where the server asked for it.
     PaymentHash(HashPlacement),
+    /// `Authorization: Payment <b64url JSON {challenge, payload: {preimage}}>`; `challenge` echoes the
+    /// server's parameters.
+    Mpp { challenge: serde_json::Map<String, serde_json::Value> },
+    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1): base64 JSON naming the accepted offer, the invoice and
+    /// the preimage.
+    X402 { version: u8, accepted: serde_json::Value, resource: Option<serde_json::Value> },
 }
 
 /// One payable challenge, whatever dialect it came in.
@@ -57,6 +97,23 @@ pub struct PaymentChallenge {
     /// The payment hash the challenge names apart from the invoice, which must then match it.
     pub payment_hash: Option<PaymentHash>,
     pub proof: ProofForm,
+    /// The amount the challenge states apart from the invoice (x402, MPP); the invoice must ask exactly this.
+    pub stated_amount_msat: Option<u64>,
+    /// When the challenge itself stops being payable (MPP `expires`), in seconds since the Unix epoch.
+    pub expires_at_unix: Option<u64>,
+}
+
+impl PaymentChallenge {
+    fn new(kind: ChallengeKind, invoice: &str, proof: ProofForm) -> Self {
+        PaymentChallenge {
+            kind,
+            invoice: invoice.to_string(),
+            payment_hash: None,
+            proof,
+            stated_amount_msat: None,
+            expires_at_unix: None,
+        }
+    }
 }
 
 /// Why a 402 could not be read as a payable challenge.
@@ -74,6 +131,29 @@ pub enum Error {
     UnusableToken,
     #[error("the challenge's payment_hints name a place the payment hash cannot go: {0}")]
     BadHint(String),
+    #[error("the {0} challenge is malformed: {1}")]
+    Malformed(&'static str, String),
+    #[error("the 402 offers only payments Purser cannot make: {0}")]
+    UnsupportedScheme(String),
+}
+
+impl Error {
+    /// The reason code the ledger and the agent see.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::UnsupportedScheme(_) => "unsupported_scheme",
+            _ => "malformed_challenge",
+        }
+    }
+
+    /// The dialect to record for an unreadable challenge.
+    pub fn kind_label(&self) -> &'static str {
+        match self {
+            Error::UnsupportedScheme(offer) if offer.starts_with("MPP") => "mpp",
+            Error::UnsupportedScheme(_) => "x402",
+            _ => "unreadable",
+        }
+    }
 }
 
 /// A token Purser can send back as `Authorization: L402 <token>:<preimage>`: visible ASCII, no spaces.
@@ -84,39 +164,62 @@ pub(crate) fn usable_token(token: &str) -> Result<()> {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Reads the challenge of a 402 from its headers and (already bounded) body.
-pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<PaymentChallenge> {
-    let values: Vec<&str> =
-        headers.get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
-    match from_www_authenticate(&values) {
-        Err(Error::NoChallenge) => json_body::parse(body),
-        other => other,
-    }
+/// Decodes base64 in either alphabet, padded or not, as servers write it.
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let s = s.trim();
+    [URL_SAFE_NO_PAD, URL_SAFE, STANDARD, STANDARD_NO_PAD].iter().find_map(|e| e.decode(s).ok())
 }
 
-/// Reads L402/LSAT challenges from `WWW-Authenticate` values. L402 is preferred when a server offers both;
-/// the `LSAT` scheme is kept for the proof only when the server offered nothing else.
-pub fn from_www_authenticate(values: &[&str]) -> Result<PaymentChallenge> {
-    let all: Vec<AuthChallenge> = values.iter().flat_map(|v| parse_auth_params(v)).collect();
-    let pick = |name: &str| all.iter().find(|c| c.scheme.eq_ignore_ascii_case(name));
-    let (challenge, kind, scheme) = match (pick("L402"), pick("LSAT")) {
-        (Some(c), _) => (c, ChallengeKind::L402, "L402"),
-        (None, Some(c)) => (c, ChallengeKind::Lsat, "LSAT"),
-        (None, None) => return Err(Error::NoChallenge),
-    };
-    let invoice = challenge.param("invoice").filter(|v| !v.is_empty()).ok_or(Error::MissingInvoice(scheme))?;
-    let token = challenge
-        .param("macaroon")
-        .or_else(|| challenge.param("token"))
-        .filter(|v| !v.is_empty())
-        .ok_or(Error::MissingToken(scheme))?;
-    usable_token(token)?;
-    Ok(PaymentChallenge {
-        kind,
-        invoice: invoice.to_string(),
-        payment_hash: None,
-        proof: ProofForm::Authorization { scheme, token: token.to_string() },
-    })
+/// Decodes base64 JSON; `what` names the field in the error.
+pub(crate) fn decode_json(s: &str, what: &'static str) -> Result<serde_json::Value> {
+    let bytes = decode_base64(s).ok_or_else(|| Error::Malformed(what, "not base64".into()))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Malformed(what, format!("not JSON: {e}")))
+}
+
+/// Reads the challenge of a 402 from its headers and (already bounded) body. When several dialects are
+/// offered, the payable one with the strongest proof wins; when none is payable, the first error that says
+/// more than "no challenge" is returned.
+pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<PaymentChallenge> {
+    let mut found: Vec<Result<PaymentChallenge>> = Vec::new();
+    let auth: Vec<&str> =
+        headers.get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
+    let challenges: Vec<AuthChallenge> = auth.iter().flat_map(|v| parse_auth_params(v)).collect();
+    found.push(l402::from_challenges(&challenges, body));
+    found.extend(mpp::from_challenges(&challenges));
+    let required: Vec<&str> = headers.get_all("payment-required").iter().filter_map(|v| v.to_str().ok()).collect();
+    found.extend(required.iter().map(|v| x402::from_header(v)));
+    found.push(x402::from_body(body));
+    found.push(json_body::parse(body));
+    choose(found)
+}
+
+fn choose(found: Vec<Result<PaymentChallenge>>) -> Result<PaymentChallenge> {
+    let mut best: Option<PaymentChallenge> = None;
+    let mut error: Option<Error> = None;
+    let mut unsupported: Option<Error> = None;
+    for r in found {
+        match r {
+            Ok(c) => {
+                if best.as_ref().is_none_or(|b| c.kind.strength() > b.kind.strength()) {
+                    best = Some(c);
+                }
+            }
+            Err(Error::NoChallenge) => {}
+            Err(e @ Error::UnsupportedScheme(_)) => {
+                unsupported.get_or_insert(e);
+            }
+            Err(e) => {
+                error.get_or_insert(e);
+            }
+        }
+    }
+    match (best, error, unsupported) {
+        (Some(c), _, _) => Ok(c),
+        (None, Some(e), _) => Err(e),
+        (None, None, Some(e)) => Err(e),
+        (None, None, None) => Err(Error::NoChallenge),
+    }
 }
 
 #[cfg(test)]

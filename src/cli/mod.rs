@@ -3,9 +3,11 @@
 mod agent;
 mod approvals;
 mod ca;
+mod credentials;
 mod env;
 mod ledger;
 mod policy;
+mod pricing;
 mod serve;
 mod wallet;
 
@@ -45,6 +47,10 @@ enum Command {
     Ca(ca::CaCommand),
     /// Show connections Purser could not look inside (pass-through hosts, refused certificates)
     Uninspected,
+    /// Show the prices an API publishes (/pricing, /.well-known/l402-services, /.well-known/l402.json, OpenAPI)
+    Pricing(pricing::PricingArgs),
+    /// List the proofs of payment kept for reuse per agent and API; `revoke ID` forgets one
+    Credentials(credentials::CredentialsArgs),
     /// Connect, show or disconnect the wallet Purser pays with
     #[command(subcommand)]
     Wallet(wallet::WalletCommand),
@@ -139,6 +145,8 @@ pub fn main() -> ExitCode {
             }
             Command::Ca(cmd) => ca::run(data_dir, cmd),
             Command::Uninspected => agent::uninspected(data_dir).await,
+            Command::Pricing(args) => pricing::run(data_dir, args).await,
+            Command::Credentials(args) => credentials::run(data_dir, args).await,
             Command::Wallet(cmd) => wallet::run(data_dir, cmd).await,
             Command::Ledger(args) => ledger::run(data_dir, args).await,
             Command::Budget(cmd) => policy::budget(data_dir, cmd).await,

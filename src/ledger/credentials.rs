@@ -1,11 +1,12 @@
 //! Proofs of payment kept per agent and origin (`scheme://host:port`) and sent with that agent's later
 //! requests to that origin. Each proof remembers the path it was paid for: a request uses the proof earned
 //! on its own path when there is one, else the newest for the origin (servers like Aperture price a whole
-//! service with one token). A proof the server rejects on its own path is dropped.
+//! service with one token). A proof the server rejects on its own path is dropped; a proof past the expiry
+//! its token states is not sent; a person can list them and revoke one.
 
 use sqlx::Row;
 
-use super::{Ledger, Result};
+use super::{Error, Ledger, Result};
 
 /// A kept proof and where it was earned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,15 +15,44 @@ pub struct Credential {
     pub path: String,
 }
 
+/// A kept proof as the CLI and the UI list it; the proof itself is never shown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct CredentialInfo {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: i64,
+    pub agent: String,
+    pub origin: String,
+    pub path: String,
+    /// `L402` or `LSAT`.
+    pub scheme: String,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub payment_id: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub created_at_ms: i64,
+    /// From the token's caveats; `None` when it states no expiry.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub expires_at_ms: Option<i64>,
+    pub expired: bool,
+}
+
+/// The token inside an `Authorization: <scheme> <token>:<preimage>` value.
+fn token_of(authorization: &str) -> Option<&str> {
+    let (_, rest) = authorization.split_once(' ')?;
+    rest.rsplit_once(':').map(|(token, _)| token)
+}
+
 impl Ledger {
-    /// The proof to send with a request for `path` on `origin`.
+    /// The proof to send with a request for `path` on `origin`: not expired, earned on this path if any.
     pub async fn credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
         let row = sqlx::query(
             "SELECT authorization, path FROM credentials WHERE agent_id = ? AND origin = ? \
+             AND (expires_at_ms IS NULL OR expires_at_ms > ?) \
              ORDER BY (path = ?) DESC, created_at_ms DESC LIMIT 1",
         )
         .bind(agent_id)
         .bind(origin)
+        .bind(self.now_ms())
         .bind(path)
         .fetch_optional(self.pool())
         .await?;
@@ -37,10 +67,12 @@ impl Ledger {
         authorization: &str,
         payment_id: i64,
     ) -> Result<()> {
+        let expires = token_of(authorization).and_then(crate::challenge::caveats::expiry_ms);
         sqlx::query(
-            "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
-             authorization = excluded.authorization, payment_id = excluded.payment_id, created_at_ms = excluded.created_at_ms",
+            "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, expires_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
+             authorization = excluded.authorization, payment_id = excluded.payment_id, \
+             created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms",
         )
         .bind(agent_id)
         .bind(origin)
@@ -48,6 +80,7 @@ impl Ledger {
         .bind(authorization)
         .bind(payment_id)
         .bind(self.now_ms())
+        .bind(expires)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -61,6 +94,46 @@ impl Ledger {
             .bind(authorization)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    /// Kept proofs, newest first, of one agent or all.
+    pub async fn credentials(&self, agent: Option<&str>) -> Result<Vec<CredentialInfo>> {
+        let now = self.now_ms();
+        let rows = sqlx::query(
+            "SELECT c.id, a.name, c.origin, c.path, c.authorization, c.payment_id, c.created_at_ms, c.expires_at_ms \
+             FROM credentials c JOIN agents a ON a.id = c.agent_id WHERE ?1 IS NULL OR a.name = ?1 \
+             ORDER BY c.created_at_ms DESC, c.id DESC",
+        )
+        .bind(agent)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let authorization: String = r.get("authorization");
+                let expires_at_ms: Option<i64> = r.get("expires_at_ms");
+                CredentialInfo {
+                    id: r.get("id"),
+                    agent: r.get("name"),
+                    origin: r.get("origin"),
+                    path: r.get("path"),
+                    scheme: authorization.split(' ').next().unwrap_or_default().to_string(),
+                    payment_id: r.get("payment_id"),
+                    created_at_ms: r.get("created_at_ms"),
+                    expires_at_ms,
+                    expired: expires_at_ms.is_some_and(|e| e <= now),
+                }
+            })
+            .collect())
+    }
+
+    /// Forgets kept proof `id`: the agent's next request there pays again, under policy.
+    pub async fn revoke_credential(&self, id: i64) -> Result<()> {
+        let done = sqlx::query("DELETE FROM credentials WHERE id = ?").bind(id).execute(self.pool()).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("credential", id));
+        }
         Ok(())
     }
 }

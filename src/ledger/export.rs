@@ -34,6 +34,8 @@ pub struct PaymentRow {
     /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,
+    /// What the API answered the paid retry with, when its dialect has receipts (MPP, x402), decoded.
+    pub receipt: Option<String>,
 }
 
 /// The columns every payment listing selects, in the order [`row`] reads them.
@@ -41,7 +43,7 @@ pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM a
      p.challenge_kind, p.amount_msat, p.fee_msat, p.payment_hash, p.invoice, p.status, p.failure_reason, p.decision, \
      p.upstream_status, p.delivered, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
-     strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at \
+     strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at, p.receipt \
      FROM payments p";
 
 pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
@@ -65,6 +67,7 @@ pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
         delivered: r.get("delivered"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
+        receipt: r.get("receipt"),
     }
 }
 
@@ -93,7 +96,7 @@ pub fn to_csv(rows: &[PaymentRow]) -> std::result::Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-const CSV_HEADER: [&str; 19] = [
+const CSV_HEADER: [&str; 20] = [
     "id",
     "request_id",
     "agent",
@@ -113,6 +116,7 @@ const CSV_HEADER: [&str; 19] = [
     "delivered",
     "created_at",
     "updated_at",
+    "receipt",
 ];
 
 fn sats(msat: Option<i64>) -> String {
@@ -128,7 +132,8 @@ pub fn to_table(rows: &[PaymentRow]) -> String {
     if rows.is_empty() {
         return "No payments yet.\n".into();
     }
-    let header = ["ID", "WHEN (UTC)", "AGENT", "REQUEST", "KIND", "SATS", "FEE", "STATUS", "DELIVERED", "REQUEST ID"];
+    let header =
+        ["ID", "WHEN (UTC)", "AGENT", "REQUEST", "DIALECT", "SATS", "FEE", "STATUS", "DELIVERED", "REQUEST ID"];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for r in rows {
         let status = match &r.reason {

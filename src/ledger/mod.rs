@@ -6,7 +6,8 @@
 //! - [`policy_store`]: budgets, thresholds, remembered rules, pauses, breakers, and the snapshot a decision
 //!   is made on.
 //! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.
-//! - [`credentials`]: proofs kept per agent and origin.
+//! - [`credentials`]: proofs kept per agent and origin, listed and revoked by a person.
+//! - [`prices`]: the prices APIs publish, per origin, with when they were read.
 //! - [`export`]: the rows as a table, JSON or CSV.
 //! - [`queries`]: what the desktop UI shows: totals, spend per day, filtered pages, CSV of a filtered view.
 //! - [`uninspected`]: tunnels Purser could not look inside (pass-through hosts, refused certificates).
@@ -17,6 +18,7 @@ pub mod credentials;
 pub mod export;
 pub mod payments;
 pub mod policy_store;
+pub mod prices;
 pub mod queries;
 pub mod uninspected;
 
@@ -59,8 +61,11 @@ pub struct PolicySettings {
     pub time_zone: jiff::tz::TimeZone,
     /// An agent spending more than this in a minute raises an alert.
     pub velocity_limit_per_minute: Msats,
-    /// An invoice this many percent above an endpoint's usual price raises an alert.
+    /// An invoice this many percent above an endpoint's usual price raises an alert and goes to a person.
     pub price_alert_margin_pct: u64,
+    /// Refuse (`price_mismatch`) instead of asking a person when an invoice is above the advertised or usual
+    /// price.
+    pub refuse_price_mismatch: bool,
     /// This many paid requests in a row that are not delivered trip the endpoint's breaker.
     pub breaker_failures: u32,
     /// A tripped breaker resets itself after this long.
@@ -73,6 +78,7 @@ impl Default for PolicySettings {
             time_zone: crate::policy::period::system_time_zone(),
             velocity_limit_per_minute: Msats::from_sats(1_000),
             price_alert_margin_pct: 50,
+            refuse_price_mismatch: false,
             breaker_failures: 3,
             breaker_cooldown_ms: 10 * 60 * 1000,
         }

@@ -28,6 +28,8 @@ pub struct NewPayment {
     pub amount: Option<Msats>,
     pub payment_hash: Option<PaymentHash>,
     pub invoice: Option<String>,
+    /// The price the API publishes for this endpoint, when it publishes one.
+    pub advertised: Option<Msats>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +43,9 @@ pub enum Reservation {
     /// This invoice was paid or tried before and cannot be paid again (another agent or host, an unknown
     /// outcome, a bad preimage): the reason code and its explanation.
     Duplicate { reason: &'static str, explanation: String },
-    /// Within budgets but above the auto-approve limit: a person decides. Nothing is written yet.
-    NeedsApproval { explanation: String, details: serde_json::Value },
+    /// Within budgets but above the auto-approve limit, or priced above what the API advertises or usually
+    /// asks: a person decides. No payment row is written yet; a price alert may be.
+    NeedsApproval { explanation: String, details: serde_json::Value, alerts: Vec<Alert> },
     /// The policy said no; a `refused` row records it.
     Refused {
         payment_id: i64,
@@ -121,19 +124,48 @@ impl Ledger {
         }
         let snapshot = policy_store::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
         let reserve = fee_reserve(amount);
-        let request = policy::Request { agent: p.agent.clone(), amount, fee_reserve: reserve, approved };
-        let decision = policy::decide(&snapshot, &request);
         let now = self.now_ms();
+        let concern = price_concern(&mut tx, self, p, amount).await?;
+        if let Some(alert) = &concern
+            && self.policy().refuse_price_mismatch
+        {
+            let explanation = format!("{}; purser.toml says to refuse such payments", alert.message);
+            let id = insert(&mut tx, p, "refused", &explanation, Some("price_mismatch"), Msats(0), now).await?;
+            let ids = record_all(&mut tx, std::slice::from_ref(alert), id, now).await?;
+            tx.commit().await?;
+            let details =
+                json!({"price_mismatch": {"asked_msat": amount.0, "advertised_msat": p.advertised.map(|a| a.0)}});
+            let alerts = self.alerts_by_id(&ids).await?;
+            return Ok(Reservation::Refused { payment_id: id, reason: "price_mismatch", explanation, details, alerts });
+        }
+        let request = policy::Request {
+            agent: p.agent.clone(),
+            amount,
+            fee_reserve: reserve,
+            approved,
+            price_concern: concern.as_ref().map(|a| a.message.clone()),
+        };
+        let decision = policy::decide(&snapshot, &request);
         let outcome = match decision {
             Decision::Ask(explanation) => {
+                let mut ids = Vec::new();
+                if let Some(alert) = &concern {
+                    ids.extend(alerts::record(&mut tx, alert, None, now).await?);
+                }
                 tx.commit().await?;
-                let details = policy::tightest(&snapshot.budgets, &request)
+                let mut details = policy::tightest(&snapshot.budgets, &request)
                     .map(|b| json!({"budget_id": b.budget.id, "budget": b.budget.describe(), "remaining_msat": b.remaining().0}))
                     .unwrap_or(json!({}));
-                return Ok(Reservation::NeedsApproval { explanation, details });
+                if concern.is_some() {
+                    details["price_mismatch"] =
+                        json!({"asked_msat": amount.0, "advertised_msat": p.advertised.map(|a| a.0)});
+                }
+                let alerts = self.alerts_by_id(&ids).await?;
+                return Ok(Reservation::NeedsApproval { explanation, details, alerts });
             }
             Decision::Allow(decision) => {
-                let alerts = allow_alerts(&mut tx, self, p, amount, reserve, &snapshot.budgets, now).await?;
+                let mut alerts = allow_alerts(&mut tx, self, p, amount, reserve, &snapshot.budgets, now).await?;
+                alerts.extend(concern);
                 let id = insert(&mut tx, p, "pending", &decision, None, reserve, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
                 (Ok((id, decision)), ids)
@@ -159,6 +191,32 @@ impl Ledger {
                 Reservation::Refused { payment_id, reason, explanation, details, alerts }
             }
         })
+    }
+
+    /// What [`Ledger::reserve`] would decide for `p` now, without writing anything (a dry run).
+    pub async fn evaluate(&self, p: &NewPayment) -> Result<Decision> {
+        let amount = p.amount.unwrap_or_default();
+        let mut tx = self.pool().begin().await?;
+        let snapshot = policy_store::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
+        let concern = price_concern(&mut tx, self, p, amount).await?;
+        tx.rollback().await?;
+        if let Some(alert) = &concern
+            && self.policy().refuse_price_mismatch
+        {
+            return Ok(Decision::Refuse {
+                reason: "price_mismatch",
+                explanation: alert.message.clone(),
+                details: json!({"price_mismatch": {"asked_msat": amount.0, "advertised_msat": p.advertised.map(|a| a.0)}}),
+            });
+        }
+        let request = policy::Request {
+            agent: p.agent.clone(),
+            amount,
+            fee_reserve: fee_reserve(amount),
+            approved: false,
+            price_concern: concern.map(|a| a.message),
+        };
+        Ok(policy::decide(&snapshot, &request))
     }
 
     /// Records a 402 Purser did not pay before or without a policy decision (unreadable challenge, bad
@@ -195,17 +253,26 @@ impl Ledger {
     /// Writes the status the upstream answered the paid retry with (2xx and 3xx count as delivered; `None`
     /// means no answer), and trips the endpoint's breaker when it answered 402 again or the last payments in a
     /// row were not delivered. Returns the alerts that raised.
-    pub async fn record_delivery(&self, payment_id: i64, upstream_status: Option<u16>) -> Result<Vec<Alert>> {
+    pub async fn record_delivery(
+        &self,
+        payment_id: i64,
+        upstream_status: Option<u16>,
+        receipt: Option<&str>,
+    ) -> Result<Vec<Alert>> {
         let delivered = upstream_status.is_some_and(|s| (200..400).contains(&s));
         let now = self.now_ms();
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE payments SET upstream_status = ?, delivered = ?, updated_at_ms = ? WHERE id = ?")
-            .bind(upstream_status.map(i64::from))
-            .bind(delivered)
-            .bind(now)
-            .bind(payment_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE payments SET upstream_status = ?, delivered = ?, receipt = COALESCE(?, receipt), updated_at_ms = ? \
+             WHERE id = ?",
+        )
+        .bind(upstream_status.map(i64::from))
+        .bind(delivered)
+        .bind(receipt)
+        .bind(now)
+        .bind(payment_id)
+        .execute(&mut *tx)
+        .await?;
         let row = sqlx::query("SELECT host, path, agent_id FROM payments WHERE id = ?")
             .bind(payment_id)
             .fetch_one(&mut *tx)
@@ -281,8 +348,7 @@ fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) -> Option<New
     })
 }
 
-/// Alerts a payment that goes ahead may raise: budget crossings, velocity, a first payment to an API, a price
-/// above the endpoint's usual.
+/// Alerts a payment that goes ahead may raise: budget crossings, velocity, a first payment to an API.
 async fn allow_alerts(
     conn: &mut SqliteConnection,
     ledger: &Ledger,
@@ -333,6 +399,34 @@ async fn allow_alerts(
             dedupe_key: Some(format!("first:{}", p.host)),
         });
     }
+    Ok(out)
+}
+
+/// The alert for an invoice above the endpoint's advertised price, or above its usual price (the mean of its
+/// last 20 settled payments, once there are 3) by more than the configured margin; `None` when the price is as
+/// expected. Such a payment goes to a person, or is refused when `purser.toml` says so.
+async fn price_concern(
+    conn: &mut SqliteConnection,
+    ledger: &Ledger,
+    p: &NewPayment,
+    amount: Msats,
+) -> Result<Option<NewAlert>> {
+    let alert = |kind: &'static str, message: String| NewAlert {
+        kind,
+        agent_id: Some(p.agent_id),
+        host: Some(p.host.clone()),
+        budget_id: None,
+        message,
+        dedupe_key: p.payment_hash.map(|h| format!("price:{}", h.to_hex())),
+    };
+    if let Some(advertised) = p.advertised
+        && amount > advertised
+    {
+        return Ok(Some(alert(
+            "price_above_advertised",
+            format!("{}{} asks {amount}, above its advertised price of {advertised}", p.host, p.path),
+        )));
+    }
     let usual: Option<(i64, f64)> = sqlx::query_as(
         "SELECT COUNT(*), AVG(amount_msat) FROM (SELECT amount_msat FROM payments WHERE host = ? AND path = ? \
          AND status = 'settled' ORDER BY id DESC LIMIT 20) HAVING COUNT(*) >= 3",
@@ -341,27 +435,18 @@ async fn allow_alerts(
     .bind(&p.path)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((_, avg)) = usual {
-        let margin = 1.0 + ledger.policy().price_alert_margin_pct as f64 / 100.0;
-        if amount.0 as f64 > avg * margin {
-            out.push(NewAlert {
-                kind: "price_above_usual",
-                agent_id: Some(p.agent_id),
-                host: Some(p.host.clone()),
-                budget_id: None,
-                message: format!(
-                    "{}{} asked {}, above its usual {} by more than {} %",
-                    p.host,
-                    p.path,
-                    amount,
-                    Msats(avg as u64),
-                    ledger.policy().price_alert_margin_pct
-                ),
-                dedupe_key: None,
-            });
-        }
-    }
-    Ok(out)
+    let margin_pct = ledger.policy().price_alert_margin_pct;
+    Ok(usual.filter(|(_, avg)| amount.0 as f64 > avg * (1.0 + margin_pct as f64 / 100.0)).map(|(_, avg)| {
+        alert(
+            "price_above_usual",
+            format!(
+                "{}{} asks {amount}, above its usual {} by more than {margin_pct} %",
+                p.host,
+                p.path,
+                Msats(avg as u64)
+            ),
+        )
+    }))
 }
 
 async fn insert(

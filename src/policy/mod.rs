@@ -148,6 +148,9 @@ pub struct Request {
     pub fee_reserve: Msats,
     /// A person already approved this payment.
     pub approved: bool,
+    /// Why the price looks wrong (above the advertised or usual price): a person decides even when a
+    /// threshold or a remembered rule would allow it.
+    pub price_concern: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +209,12 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
         .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.remaining()))
         .unwrap_or_default();
     let Some(t) = &s.threshold else {
+        if let Some(concern) = &r.price_concern {
+            if !r.approved {
+                return Decision::Ask(format!("{concern}{room}"));
+            }
+            return Decision::Allow(format!("approved by a person despite the price ({concern}){room}"));
+        }
         return Decision::Allow(format!("no threshold applies{room}"));
     };
     let scope = t.scope.describe();
@@ -215,6 +224,12 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
             explanation: format!("{} is above the ask limit of {} for {scope}", r.amount, t.ask_max),
             details: json!({"threshold": {"id": t.id, "scope": scope, "auto_max_msat": t.auto_max.0, "ask_max_msat": t.ask_max.0}}),
         };
+    }
+    if let Some(concern) = &r.price_concern {
+        if !r.approved {
+            return Decision::Ask(format!("{concern}{room}"));
+        }
+        return Decision::Allow(format!("approved by a person despite the price ({concern}){room}"));
     }
     if r.amount <= t.auto_max {
         return Decision::Allow(format!(

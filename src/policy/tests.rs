@@ -17,7 +17,13 @@ fn threshold(auto: u64, ask: u64) -> Option<Threshold> {
 }
 
 fn req(amount: u64) -> Request {
-    Request { agent: "research".into(), amount: sats(amount), fee_reserve: sats(1), approved: false }
+    Request {
+        agent: "research".into(),
+        amount: sats(amount),
+        fee_reserve: sats(1),
+        approved: false,
+        price_concern: None,
+    }
 }
 
 #[test]

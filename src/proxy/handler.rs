@@ -14,7 +14,7 @@ use super::body::{self, ProxyBody, RequestBody};
 use super::payer::PayContext;
 use super::refusal::{self, Failure};
 use super::target::{self, Target};
-use super::{Proxy, auth, control, headers, intercept, proof, upgrade};
+use super::{Proxy, agent_api, auth, control, dry_run, headers, intercept, proof, upgrade};
 use crate::challenge;
 use crate::ledger::agents::Agent;
 use crate::policy::clock::Clock;
@@ -67,8 +67,13 @@ fn answer(result: Result<Response<ProxyBody>, Failure>, request_id: &str) -> Res
 }
 
 async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> Result<Response<ProxyBody>, Failure> {
-    if req.uri().authority().is_none() && req.uri().path().starts_with(control::PREFIX) {
-        return Ok(control::handle(proxy, req).await);
+    if is_own(proxy, req.uri()) {
+        if req.uri().path().starts_with(agent_api::PREFIX) {
+            return agent_api::handle(proxy, req).await;
+        }
+        if req.uri().path().starts_with(control::PREFIX) {
+            return Ok(control::handle(proxy, req).await);
+        }
     }
     let agent = authenticate(proxy, req.headers()).await?;
     if req.method() == Method::CONNECT {
@@ -78,6 +83,45 @@ async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> 
     let target =
         target::resolve(req.uri()).map_err(|e| Failure::BadRequest { reason: "not_proxied", detail: e.to_string() })?;
     forward(proxy, &agent, target, req, request_id).await
+}
+
+/// Whether `uri` is for Purser itself: origin-form, or absolute-form naming this proxy's own address (an
+/// agent whose `HTTP_PROXY` sends every request through Purser).
+fn is_own(proxy: &Proxy, uri: &Uri) -> bool {
+    let Some(authority) = uri.authority() else {
+        return true;
+    };
+    let Some(own) = proxy.local_addr.get() else {
+        return false;
+    };
+    let loopback = matches!(authority.host(), "localhost" | "127.0.0.1" | "[::1]" | "::1");
+    loopback && authority.port_u16() == Some(own.port())
+}
+
+/// `Purser-Max-Sats: N`, in msat; a value that is not a whole number of sats is the agent's mistake.
+fn max_msat(headers: &HeaderMap) -> Result<Option<u64>, Failure> {
+    let Some(value) = headers.get("purser-max-sats") else {
+        return Ok(None);
+    };
+    value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).map(|sats| Some(sats.saturating_mul(1000))).ok_or(
+        Failure::BadRequest {
+            reason: "bad_max_sats",
+            detail: "Purser-Max-Sats must be a whole number of sats, e.g. `Purser-Max-Sats: 50`".into(),
+        },
+    )
+}
+
+/// What the server said after a paid retry: MPP `Payment-Receipt` (base64url JSON) or x402
+/// `PAYMENT-RESPONSE` (base64 JSON), decoded when it decodes, kept as sent (bounded) otherwise.
+fn receipt(headers: &HeaderMap) -> Option<String> {
+    let raw = ["payment-receipt", "payment-response", "x-payment-response"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|v| v.to_str().ok())?;
+    let decoded = crate::challenge::decode_base64(raw)
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .map(|v| v.to_string());
+    Some(decoded.unwrap_or_else(|| raw.chars().take(2048).collect()))
 }
 
 /// Sends one agent request to `target`, paying a `402` on the way if policy allows.
@@ -92,6 +136,8 @@ async fn forward(
         return upgrade::forward(proxy, &target, req).await;
     }
     let (parts, incoming) = req.into_parts();
+    let max_msat = max_msat(&parts.headers)?;
+    let dry_run = dry_run::asked(&parts.headers);
     let body =
         body::buffer(incoming, proxy.settings.body_buffer_limit_bytes).await.map_err(|e| Failure::BadRequest {
             reason: "request_body_unreadable",
@@ -130,7 +176,11 @@ async fn forward(
         }
     }
     if resp.status() != StatusCode::PAYMENT_REQUIRED {
-        return Ok(to_agent(resp));
+        let mut resp = to_agent(resp);
+        if dry_run {
+            resp.headers_mut().insert(dry_run::HEADER, HeaderValue::from_static("no-payment-needed"));
+        }
+        return Ok(resp);
     }
 
     // A 402: read its challenge (bounded), then pay and retry, or answer why not.
@@ -167,16 +217,24 @@ async fn forward(
         Some(_) => challenge::parse(&resp_parts.headers, b""),
         None => challenge::parse(&resp_parts.headers, &head),
     };
+    let mut ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers);
+    ctx.max_msat = max_msat;
     let ch = match parsed {
         Ok(ch) => ch,
         // Not a Lightning challenge Purser knows: the agent sees the 402 as the server sent it.
         Err(challenge::Error::NoChallenge) => return Ok(passthrough(head, rest)),
+        // Offers Purser cannot pay (another chain or method): recorded, and passed on untouched.
+        Err(e @ challenge::Error::UnsupportedScheme(_)) => {
+            proxy.record_unpayable(&ctx, e.kind_label(), e.reason(), &e.to_string()).await;
+            return Ok(passthrough(head, rest));
+        }
         Err(e) => {
-            let ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers);
-            return Err(proxy.refuse_unpaid(&ctx, None, None, "malformed_challenge", e.to_string()).await);
+            return Err(proxy.refuse_unpaid(&ctx, None, None, e.reason(), e.to_string()).await);
         }
     };
-    let ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers);
+    if dry_run {
+        return Ok(proxy.dry_run(&ctx, &ch).await);
+    }
     let Some(replay) = replay else {
         let detail = format!(
             "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
@@ -187,7 +245,7 @@ async fn forward(
     let proven = proxy.pay(&ctx, &ch).await?;
 
     let retry = proof::apply(
-        &ch.proof,
+        &ch,
         &proven.payment_hash,
         &proven.preimage,
         proof::Retry { uri: target.uri.clone(), headers: out_headers, body: replay, authorization: None },
@@ -201,8 +259,9 @@ async fn forward(
     }
     let answer = proxy.send(&parts.method, &retry.uri, &retry.headers, body::full(retry.body)).await;
     let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+    let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
     if let Some(payment_id) = proven.payment_id {
-        match proxy.ledger.record_delivery(payment_id, status).await {
+        match proxy.ledger.record_delivery(payment_id, status, receipt.as_deref()).await {
             Ok(alerts) => proxy.emit_alerts(alerts),
             Err(e) => tracing::error!(request_id, "cannot record delivery: {e}"),
         }
@@ -220,7 +279,7 @@ fn pay_context<'a>(
     target: &'a Target,
     challenge_headers: &'a HeaderMap,
 ) -> PayContext<'a> {
-    PayContext { request_id, agent, method: method.as_str(), target, challenge_headers }
+    PayContext { request_id, agent, method: method.as_str(), target, challenge_headers, max_msat: None }
 }
 
 async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failure> {
@@ -228,7 +287,7 @@ async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failu
     check_agent(proxy, &name, &key).await
 }
 
-async fn check_agent(proxy: &Proxy, name: &str, key: &str) -> Result<Agent, Failure> {
+pub(super) async fn check_agent(proxy: &Proxy, name: &str, key: &str) -> Result<Agent, Failure> {
     match proxy.ledger.authenticate(name, key).await {
         Ok(Some(agent)) => Ok(agent),
         Ok(None) => Err(Failure::ProxyAuthRequired),

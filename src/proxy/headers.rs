@@ -49,6 +49,11 @@ fn add_via(headers: &mut HeaderMap, version: http::Version) {
 pub fn to_upstream(agent: &HeaderMap, version: http::Version, replayable: bool) -> HeaderMap {
     let mut out = agent.clone();
     strip_hop_by_hop(&mut out);
+    // Purser's own request headers (`Purser-Max-Sats`, `Purser-Dry-Run`) are for Purser, not the API.
+    let own: Vec<http::HeaderName> = out.keys().filter(|k| k.as_str().starts_with("purser-")).cloned().collect();
+    for name in own {
+        out.remove(name);
+    }
     out.remove(header::HOST);
     if replayable {
         // The body may be rewritten with a proof; the client sets the length of what it sends.

@@ -9,14 +9,18 @@
 //! - [`proof`]: putting the proof on the retried request.
 //! - [`refusal`]: the one mapping from failures to HTTP answers.
 //! - [`control`]: the local control endpoint (`/_purser/…`) the CLI uses to list and answer approvals.
+//! - [`agent_api`]: the read-only endpoint (`/_purser/agent…`) where an agent reads its budgets and prices.
+//! - [`dry_run`]: `Purser-Dry-Run: 1`, what a request would cost and whether it would be paid.
 //! - [`intercept`]: `CONNECT` opened: TLS accepted with a minted leaf, requests inside handled as any other.
 //! - [`tunnel`]: `CONNECT` targets, and blind tunnels for `pass_through` hosts.
 //! - [`upgrade`]: WebSocket and other protocol upgrades, passed through.
 //! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`prefixed`]: the pieces they use.
 
+pub mod agent_api;
 pub mod auth;
 pub mod body;
 pub mod control;
+pub mod dry_run;
 pub mod handler;
 pub mod headers;
 pub mod intercept;
@@ -60,6 +64,10 @@ pub struct Proxy {
     upgrade_tls: Arc<rustls::ClientConfig>,
     /// Certificates for the hosts agents reach through `CONNECT`, minted by Purser's CA.
     pub leaves: Arc<crate::ca::Leaves>,
+    /// The pricing documents of the APIs agents pay, fetched on the first payment and cached.
+    pub pricing: crate::pricing::Fetcher,
+    /// Where this proxy listens, once it does: requests to this address are Purser's own endpoints.
+    pub local_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// Why a proxy cannot start.
@@ -77,6 +85,7 @@ impl Proxy {
         let mut upgrade_tls = tls.clone();
         upgrade_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let client = upstream::client(tls);
+        let pricing = crate::pricing::Fetcher::new(client.clone(), PRICING_TIMEOUT, Some(ledger.clone()));
         let authority = crate::ca::files::load_or_create(&settings.data_dir)?;
         let leaves = Arc::new(crate::ca::Leaves::new(Arc::new(authority), crate::ca::leaves::DEFAULT_CAPACITY));
         let approvals = Approvals::new(settings.approval_timeout, events.clone());
@@ -90,9 +99,14 @@ impl Proxy {
             client,
             upgrade_tls: Arc::new(upgrade_tls),
             leaves,
+            pricing,
+            local_addr: std::sync::OnceLock::new(),
         })
     }
 }
+
+/// How long the pricing documents of an API may take before a payment goes ahead without them.
+const PRICING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most header fields an agent's request may carry.
 const MAX_REQUEST_HEADERS: usize = 200;
@@ -101,6 +115,9 @@ const MAX_REQUEST_HEADERS: usize = 200;
 /// person. Connections already open finish on their own.
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    if let Ok(addr) = listener.local_addr() {
+        let _ = proxy.local_addr.set(addr);
+    }
     loop {
         let accepted = tokio::select! {
             _ = &mut shutdown => break,

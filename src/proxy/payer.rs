@@ -62,6 +62,8 @@ pub struct PayContext<'a> {
     pub target: &'a Target,
     /// The upstream 402's headers, kept on a refusal so the agent still sees the challenge.
     pub challenge_headers: &'a HeaderMap,
+    /// The most this one request may pay (`Purser-Max-Sats`), in msat.
+    pub max_msat: Option<u64>,
 }
 
 impl PayContext<'_> {
@@ -84,7 +86,11 @@ fn now() -> Duration {
 }
 
 /// The ledger record of a 402 for `ctx`; `ch` is `None` when its challenge could not be read.
-fn new_payment(ctx: &PayContext<'_>, ch: Option<&PaymentChallenge>, checked: Option<&CheckedInvoice>) -> NewPayment {
+pub(super) fn new_payment(
+    ctx: &PayContext<'_>,
+    ch: Option<&PaymentChallenge>,
+    checked: Option<&CheckedInvoice>,
+) -> NewPayment {
     NewPayment {
         request_id: ctx.request_id.to_string(),
         agent_id: ctx.agent.id,
@@ -97,6 +103,7 @@ fn new_payment(ctx: &PayContext<'_>, ch: Option<&PaymentChallenge>, checked: Opt
         amount: checked.map(|c| c.amount),
         payment_hash: checked.map(|c| c.payment_hash).or(ch.and_then(|c| c.payment_hash)),
         invoice: ch.map(|c| c.invoice.clone()),
+        advertised: None,
     }
 }
 
@@ -141,6 +148,17 @@ impl Proxy {
             return ledger_down(e);
         }
         self.refused(ctx, checked.map(|c| c.amount.0), reason, detail, serde_json::Value::Null)
+    }
+
+    /// Records a 402 Purser will not pay and passes on untouched (an offer on another chain), so the ledger
+    /// still shows the attempt. A ledger that cannot be written is logged: the agent gets its 402 either way.
+    pub(super) async fn record_unpayable(&self, ctx: &PayContext<'_>, kind: &str, reason: &str, detail: &str) {
+        let mut record = new_payment(ctx, None, None);
+        record.challenge_kind = kind.to_string();
+        if let Err(e) = self.ledger.record_refusal(&record, reason, detail).await {
+            tracing::error!(request_id = ctx.request_id, "cannot record an unpayable 402: {e}");
+        }
+        tracing::info!(request_id = ctx.request_id, reason, "402 passed on unpaid: {detail}");
     }
 
     /// Raises a `wallet_down` alert (at most one every ten minutes) when the wallet or its relay cannot be
@@ -208,7 +226,11 @@ impl Proxy {
             Ok(c) => c,
             Err(e) => return Err(self.refuse_unpaid(ctx, Some(ch), None, e.reason(), e.to_string()).await),
         };
-        let record = new_payment(ctx, Some(ch), Some(&checked));
+        if let Err((reason, detail)) = self.request_checks(ctx, ch, &checked) {
+            return Err(self.refuse_unpaid(ctx, Some(ch), Some(&checked), reason, detail).await);
+        }
+        let mut record = new_payment(ctx, Some(ch), Some(&checked));
+        record.advertised = self.advertised_price(ctx).await;
         let payment_id = self.decide(ctx, ch, &checked, &record).await?;
         let payment_id = match payment_id {
             Decided::Reserved(id) => id,
@@ -221,6 +243,61 @@ impl Proxy {
             payment_hash: checked.payment_hash,
             preimage,
         })
+    }
+
+    /// Checks that depend on the challenge and the request rather than on policy: the amount the challenge
+    /// states, the challenge's own expiry, and the request's `Purser-Max-Sats`. Returns the reason and its
+    /// explanation when the payment must not be made.
+    pub(super) fn request_checks(
+        &self,
+        ctx: &PayContext<'_>,
+        ch: &PaymentChallenge,
+        checked: &CheckedInvoice,
+    ) -> Result<(), (&'static str, String)> {
+        if let Some(stated) = ch.stated_amount_msat
+            && stated != checked.amount.0
+        {
+            return Err((
+                "price_mismatch",
+                format!(
+                    "the {} challenge states {} but its invoice asks {}",
+                    ch.kind.as_str(),
+                    crate::units::Msats(stated),
+                    checked.amount
+                ),
+            ));
+        }
+        if let Some(expires) = ch.expires_at_unix
+            && expires <= (now() + self.settings.invoice_expiry_margin).as_secs()
+        {
+            return Err((
+                "challenge_expired",
+                format!(
+                    "the {} challenge expired, or expires within {} s",
+                    ch.kind.as_str(),
+                    self.settings.invoice_expiry_margin.as_secs()
+                ),
+            ));
+        }
+        if let Some(max) = ctx.max_msat
+            && checked.amount.0 > max
+        {
+            return Err((
+                "max_sats_exceeded",
+                format!(
+                    "the invoice asks {}, above the {} this request allows (Purser-Max-Sats)",
+                    checked.amount,
+                    crate::units::Msats(max)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The price the API advertises for this request, from its pricing documents (fetched once, cached).
+    pub(super) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<crate::units::Msats> {
+        let list = self.pricing.get(&ctx.target.origin()).await;
+        list.price_for(ctx.method, ctx.target.path()).map(|p| crate::units::Msats(p.price_msat))
     }
 
     /// Runs the policy, and a person's approval when it asks for one, until a row is reserved or refused.
@@ -254,7 +331,8 @@ impl Proxy {
                     self.emit_alerts(alerts);
                     return Err(self.refused(ctx, amount_msat, reason, explanation, details));
                 }
-                Reservation::NeedsApproval { explanation, details } if !approved => {
+                Reservation::NeedsApproval { explanation, details, alerts } if !approved => {
+                    self.emit_alerts(alerts);
                     let held = Held {
                         agent_id: ctx.agent.id,
                         agent: ctx.agent.name.clone(),

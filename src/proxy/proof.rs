@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{HeaderName, Uri};
 
-use crate::challenge::{HashPlacement, ProofForm};
+use crate::challenge::{HashPlacement, PaymentChallenge, ProofForm, mpp, x402};
 use crate::units::{PaymentHash, Preimage};
 
 /// The `Authorization` value for an L402/LSAT proof: `<scheme> <token>:<preimage, lowercase hex>`.
@@ -17,12 +17,13 @@ pub struct Retry {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// The `Authorization` value sent, when the proof is one (it is then kept for reuse).
+    /// The `Authorization` value sent, when the proof is one that can be sent again (L402/LSAT tokens); it is
+    /// then kept for reuse. MPP and x402 proofs answer one challenge and are not kept.
     pub authorization: Option<String>,
 }
 
-pub fn apply(form: &ProofForm, hash: &PaymentHash, preimage: &Preimage, mut retry: Retry) -> Retry {
-    match form {
+pub fn apply(ch: &PaymentChallenge, hash: &PaymentHash, preimage: &Preimage, mut retry: Retry) -> Retry {
+    match &ch.proof {
         ProofForm::Authorization { scheme, token } => {
             let value = authorization(scheme, token, preimage);
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -31,6 +32,16 @@ pub fn apply(form: &ProofForm, hash: &PaymentHash, preimage: &Preimage, mut retr
             }
         }
         ProofForm::PaymentHash(placement) => place_hash(placement, &hash.to_hex(), &mut retry),
+        ProofForm::Mpp { challenge } => {
+            if let Ok(v) = HeaderValue::from_str(&mpp::credential(challenge, &preimage.to_hex())) {
+                retry.headers.insert(header::AUTHORIZATION, v);
+            }
+        }
+        ProofForm::X402 { version, accepted, resource } => {
+            let (name, value) =
+                x402::payment_header(*version, accepted, resource.as_ref(), &ch.invoice, &preimage.to_hex());
+            header_field(name, &value, &mut retry);
+        }
     }
     retry
 }
@@ -63,8 +74,8 @@ fn place_hash(placement: &HashPlacement, hash: &str, retry: &mut Retry) {
     }
 }
 
-fn header_field(name: &str, hash: &str, retry: &mut Retry) {
-    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(hash)) {
+fn header_field(name: &str, value: &str, retry: &mut Retry) {
+    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
         retry.headers.insert(n, v);
     }
 }
@@ -104,10 +115,21 @@ mod tests {
 
     const PRE: Preimage = Preimage([1; 32]);
 
+    fn challenge(proof: ProofForm) -> PaymentChallenge {
+        PaymentChallenge {
+            kind: crate::challenge::ChallengeKind::L402,
+            invoice: "lnbc1".into(),
+            payment_hash: None,
+            proof,
+            stated_amount_msat: None,
+            expires_at_unix: None,
+        }
+    }
+
     #[test]
     fn l402_authorization_uses_lowercase_hex() {
         let form = ProofForm::Authorization { scheme: "LSAT", token: "mac".into() };
-        let out = apply(&form, &PRE.payment_hash(), &PRE, retry("", None));
+        let out = apply(&challenge(form), &PRE.payment_hash(), &PRE, retry("", None));
         let want = format!("LSAT mac:{}", "01".repeat(32));
         assert_eq!(out.headers["authorization"], want.as_str());
         assert_eq!(out.authorization.as_deref(), Some(want.as_str()));
@@ -118,7 +140,7 @@ mod tests {
         let hash = PRE.payment_hash();
         let hex = hash.to_hex();
         let json = apply(
-            &ProofForm::PaymentHash(HashPlacement::Default),
+            &challenge(ProofForm::PaymentHash(HashPlacement::Default)),
             &hash,
             &PRE,
             retry(r#"{"q":1}"#, Some("application/json")),
@@ -126,12 +148,17 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
         assert_eq!(v["payment_hash"], hex.as_str());
         assert_eq!(v["q"], 1);
-        let plain = apply(&ProofForm::PaymentHash(HashPlacement::Default), &hash, &PRE, retry("", None));
+        let plain = apply(&challenge(ProofForm::PaymentHash(HashPlacement::Default)), &hash, &PRE, retry("", None));
         assert_eq!(plain.headers["x-payment-hash"], hex.as_str());
-        let q = apply(&ProofForm::PaymentHash(HashPlacement::Query("ph".into())), &hash, &PRE, retry("", None));
+        let q =
+            apply(&challenge(ProofForm::PaymentHash(HashPlacement::Query("ph".into()))), &hash, &PRE, retry("", None));
         assert_eq!(q.uri.to_string(), format!("http://h/p?a=1&ph={hex}"));
-        let field =
-            apply(&ProofForm::PaymentHash(HashPlacement::JsonField("hash".into())), &hash, &PRE, retry("", None));
+        let field = apply(
+            &challenge(ProofForm::PaymentHash(HashPlacement::JsonField("hash".into()))),
+            &hash,
+            &PRE,
+            retry("", None),
+        );
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&field.body).unwrap()["hash"], hex.as_str());
     }
 }

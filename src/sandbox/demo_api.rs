@@ -1,6 +1,8 @@
 //! The sandbox's demo paid API: real L402 challenges (real macaroons, real BOLT11 invoices from the sandbox
-//! [`Mint`]) in the forms real servers use, one JSON-body `payment_hash` endpoint, one endpoint with a free
-//! call per day, a server-sent-events endpoint, and a `/pricing` document.
+//! [`Mint`]) in the forms real servers use, one JSON-body `payment_hash` endpoint, one endpoint per other
+//! dialect (MPP, x402 v2 and v1, hash-only, an EVM-only x402 offer Purser cannot pay, and one offering
+//! several at once), one whose invoices ask more than its advertised price, one endpoint with a free call
+//! per day, a server-sent-events endpoint, and its prices in every published form ([`super::demo_pricing`]).
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -22,6 +24,7 @@ use rand::RngCore;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::demo_dialects;
 use super::mint::{InvoiceSpec, Mint};
 use crate::proxy::body::{BoxError, ProxyBody, full};
 use crate::units::{PaymentHash, Preimage};
@@ -39,6 +42,31 @@ enum Form {
     LsatOnly,
     /// JSON body with `invoice` and `payment_hash`; proof is the hash in the JSON body
     JsonHash,
+    /// `Payment … method="lightning"` (MPP)
+    Mpp,
+    /// x402 v2: `PAYMENT-REQUIRED` header with a Lightning `exact` offer
+    X402V2,
+    /// x402 v1: JSON body with a Lightning `exact` offer
+    X402V1,
+    /// `L402 macaroon="none", invoice="…"`: proof is the payment hash in `X-Payment-Hash`
+    HashOnly,
+    /// x402 v2 with an EVM offer only: nothing Purser can pay
+    EvmOnly,
+    /// L402, MPP and x402 offered at once, for the same invoice
+    Multi,
+}
+
+impl Form {
+    fn dialect(self) -> &'static str {
+        match self {
+            Form::L402Macaroon | Form::L402Token | Form::Both | Form::Multi => "l402",
+            Form::LsatOnly => "lsat",
+            Form::JsonHash => "json_payment_hash",
+            Form::Mpp => "mpp",
+            Form::X402V2 | Form::X402V1 | Form::EvmOnly => "x402",
+            Form::HashOnly => "hash_only",
+        }
+    }
 }
 
 struct Endpoint {
@@ -46,17 +74,26 @@ struct Endpoint {
     path: &'static str,
     price_sats: u64,
     form: Form,
+    /// What its invoices ask, when that is not the advertised price (`/surge` asks double).
+    charged_sats: u64,
     /// Each token pays for one call (a second use gets a new 402), as per-call priced servers do.
     per_call: bool,
     about: &'static str,
 }
 
-const ENDPOINTS: [Endpoint; 7] = [
+impl Endpoint {
+    const fn new(method: Method, path: &'static str, price_sats: u64, form: Form, about: &'static str) -> Self {
+        Endpoint { method, path, price_sats, form, charged_sats: price_sats, per_call: false, about }
+    }
+}
+
+static ENDPOINTS: [Endpoint; 14] = [
     Endpoint {
         method: Method::GET,
         path: "/joke",
         price_sats: 1,
         form: Form::L402Macaroon,
+        charged_sats: 1,
         per_call: false,
         about: "a joke (L402, macaroon form)",
     },
@@ -65,6 +102,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/fortune",
         price_sats: 21,
         form: Form::L402Token,
+        charged_sats: 21,
         per_call: true,
         about: "a fortune, 21 sats each call (L402, version/token form, single-use tokens)",
     },
@@ -73,6 +111,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/premium",
         price_sats: 250,
         form: Form::Both,
+        charged_sats: 250,
         per_call: false,
         about: "a premium report (LSAT and L402 headers)",
     },
@@ -81,6 +120,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/legacy",
         price_sats: 5,
         form: Form::LsatOnly,
+        charged_sats: 5,
         per_call: false,
         about: "an old-style answer (LSAT only)",
     },
@@ -89,6 +129,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/summarize",
         price_sats: 21,
         form: Form::JsonHash,
+        charged_sats: 21,
         per_call: false,
         about: "a summary of the JSON body's `text` (JSON payment_hash)",
     },
@@ -97,6 +138,7 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/daily",
         price_sats: 10,
         form: Form::L402Macaroon,
+        charged_sats: 10,
         per_call: false,
         about: "the daily tip: first call each UTC day is free",
     },
@@ -105,8 +147,24 @@ const ENDPOINTS: [Endpoint; 7] = [
         path: "/stream",
         price_sats: 1,
         form: Form::L402Macaroon,
+        charged_sats: 1,
         per_call: false,
         about: "a server-sent-events stream",
+    },
+    Endpoint::new(Method::GET, "/mpp", 3, Form::Mpp, "a joke paid over MPP (Payment scheme, Lightning charge)"),
+    Endpoint::new(Method::GET, "/x402", 4, Form::X402V2, "a joke paid over x402 v2 (PAYMENT-REQUIRED header)"),
+    Endpoint::new(Method::GET, "/x402-v1", 4, Form::X402V1, "a joke paid over x402 v1 (JSON body)"),
+    Endpoint::new(Method::GET, "/hash-only", 2, Form::HashOnly, "a joke paid by payment hash (L402 without a token)"),
+    Endpoint::new(Method::GET, "/evm", 0, Form::EvmOnly, "offers only USDC on Base: Purser passes it on unpaid"),
+    Endpoint::new(Method::GET, "/multi", 6, Form::Multi, "offers L402, MPP and x402 at once: L402 is paid"),
+    Endpoint {
+        method: Method::GET,
+        path: "/surge",
+        price_sats: 10,
+        form: Form::L402Macaroon,
+        charged_sats: 20,
+        per_call: false,
+        about: "advertised at 10 sats, but its invoices ask 20: held for a person",
     },
 ];
 
@@ -137,6 +195,8 @@ pub struct DemoApi {
     free_day: Mutex<Option<u64>>,
     /// Token ids already used, when tokens are single-use.
     used_tokens: Mutex<HashSet<Vec<u8>>>,
+    /// Open MPP challenges: id → the payment hash of their invoice (each answered once).
+    mpp_open: Mutex<std::collections::HashMap<String, PaymentHash>>,
 }
 
 impl DemoApi {
@@ -149,6 +209,7 @@ impl DemoApi {
             redeemed: Mutex::new(HashSet::new()),
             free_day: Mutex::new(None),
             used_tokens: Mutex::new(HashSet::new()),
+            mpp_open: Mutex::new(std::collections::HashMap::new()),
         }
     }
 }
@@ -194,8 +255,10 @@ impl DemoApi {
         if path == "/" {
             return json_response(StatusCode::OK, self.index());
         }
-        if path == "/pricing" {
-            return json_response(StatusCode::OK, self.pricing());
+        if let Some(doc) = super::demo_pricing::document(&path, &listed()) {
+            let mut resp = json_response(StatusCode::OK, doc);
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            return resp;
         }
         let Some(ep) = ENDPOINTS.iter().find(|e| e.path == path) else {
             return json_response(StatusCode::NOT_FOUND, json!({"error": "no such endpoint", "see": "/pricing"}));
@@ -203,6 +266,12 @@ impl DemoApi {
         if req.method() != ep.method {
             return json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"error": format!("use {}", ep.method)}));
         }
+        let req_url = format!(
+            "http://{}{}",
+            req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("demo"),
+            path
+        );
+        let headers = req.headers().clone();
         let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         let x_hash = req.headers().get("x-payment-hash").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -213,12 +282,58 @@ impl DemoApi {
                 return self.serve(ep, &body);
             }
         }
-        let paid = !self.opts.reject_proofs
-            && match ep.form {
-                Form::JsonHash => self.redeem_hash(&body, x_hash.as_deref(), ep.price_sats),
-                _ => auth.as_deref().is_some_and(|a| self.verify_l402(a, ep)),
-            };
-        if paid { self.serve(ep, &body) } else { self.challenge(ep) }
+        let proof = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let x402 = proof("payment-signature").or_else(|| proof("x-payment"));
+        let paid = if self.opts.reject_proofs {
+            None
+        } else {
+            match ep.form {
+                Form::JsonHash | Form::HashOnly => {
+                    self.redeem_hash(&body, x_hash.as_deref(), ep.charged_sats).then_some(Receipt::None)
+                }
+                Form::Mpp => auth.as_deref().and_then(|a| self.redeem_mpp(a)),
+                Form::X402V2 | Form::X402V1 => x402.as_deref().and_then(|p| self.redeem_x402(p, ep.charged_sats)),
+                Form::EvmOnly => None,
+                Form::Multi => match auth.as_deref() {
+                    Some(a) if a.starts_with("Payment ") => self.redeem_mpp(a),
+                    Some(a) => self.verify_l402(a, ep).then_some(Receipt::None),
+                    None => x402.as_deref().and_then(|p| self.redeem_x402(p, ep.charged_sats)),
+                },
+                _ => auth.as_deref().is_some_and(|a| self.verify_l402(a, ep)).then_some(Receipt::None),
+            }
+        };
+        let Some(receipt) = paid else {
+            return self.challenge(ep, req_url);
+        };
+        let mut resp = self.serve(ep, &body);
+        let h = resp.headers_mut();
+        match receipt {
+            Receipt::None => {}
+            Receipt::Mpp(hash) => {
+                h.insert("payment-receipt", HeaderValue::from_str(&demo_dialects::mpp_receipt(&hash)).unwrap());
+            }
+            Receipt::X402(invoice) => {
+                h.insert("payment-response", HeaderValue::from_str(&demo_dialects::x402_response(&invoice)).unwrap());
+            }
+        }
+        resp
+    }
+
+    /// A settled MPP charge answered once: its receipt.
+    fn redeem_mpp(&self, authorization: &str) -> Option<Receipt> {
+        let (id, preimage) = demo_dialects::mpp_credential(authorization)?;
+        let hash = self.mpp_open.lock().unwrap().remove(&id)?;
+        (preimage.matches(&hash) && self.mint.is_settled(&hash)).then_some(Receipt::Mpp(hash))
+    }
+
+    /// A settled x402 Lightning proof, used once: its receipt.
+    fn redeem_x402(&self, proof: &str, sats: u64) -> Option<Receipt> {
+        let hash = demo_dialects::x402_paid(proof, &self.mint, sats)?;
+        if !self.redeemed.lock().unwrap().insert(hash) {
+            return None;
+        }
+        let json: serde_json::Value = serde_json::from_slice(&crate::challenge::decode_base64(proof)?).ok()?;
+        Some(Receipt::X402(json.pointer("/payload/invoice")?.as_str()?.to_string()))
     }
 
     fn index(&self) -> serde_json::Value {
@@ -227,19 +342,7 @@ impl DemoApi {
             "endpoints": ENDPOINTS.iter().map(|e| json!({
                 "method": e.method.as_str(), "path": e.path, "price_sats": e.price_sats, "about": e.about,
             })).collect::<Vec<_>>(),
-            "pricing": "/pricing",
-        })
-    }
-
-    fn pricing(&self) -> serde_json::Value {
-        json!({
-            "currency": "sat",
-            "network": "regtest",
-            "priced_endpoints": ENDPOINTS.iter().map(|e| json!({
-                "method": e.method.as_str(), "path": e.path, "price_sats": e.price_sats, "description": e.about,
-            })).collect::<Vec<_>>(),
-            "free_tier": {"path": "/daily", "free_calls_per_day": 1},
-            "payment_hints": {"payment_hash_in": "body", "name": "payment_hash"},
+            "pricing": ["/pricing", "/.well-known/l402-services", "/.well-known/l402.json", "/openapi.json"],
         })
     }
 
@@ -264,12 +367,16 @@ impl DemoApi {
                 json_response(StatusCode::OK, json!({"report": "Premium: everything is priced, nothing is free."}))
             }
             "/legacy" => json_response(StatusCode::OK, json!({"answer": "LSAT still works here."})),
+            "/mpp" | "/x402" | "/x402-v1" | "/hash-only" | "/multi" | "/surge" => json_response(
+                StatusCode::OK,
+                json!({"joke": "Every dialect of 402 ends the same way: paid.", "dialect": ep.form.dialect()}),
+            ),
             _ => json_response(StatusCode::OK, json!({"tip": "Set budgets before you hand an agent a wallet."})),
         }
     }
 
     fn mint_for(&self, ep: &Endpoint) -> super::mint::MintedInvoice {
-        let mut spec = InvoiceSpec::sats(ep.price_sats, &format!("Purser sandbox {}", ep.path));
+        let mut spec = InvoiceSpec::sats(ep.charged_sats.max(1), &format!("Purser sandbox {}", ep.path));
         if let Some(expiry) = self.opts.invoice_expiry {
             spec.expiry = expiry;
         }
@@ -291,10 +398,15 @@ impl DemoApi {
             .expect("a macaroon with an identifier is always valid");
         mac.add_first_party_caveat(ByteString::from("services=demo:0"));
         mac.add_first_party_caveat(ByteString::from(format!("path={}", ep.path)));
+        let expires_ms = jiff::Timestamp::now().as_millisecond() + TOKEN_LIFETIME_MS;
+        mac.add_first_party_caveat(ByteString::from(format!("expiration={expires_ms}")));
         mac.serialize(Format::V2).expect("V2 serialization of a fresh macaroon")
     }
 
-    fn challenge(&self, ep: &Endpoint) -> Response<ProxyBody> {
+    fn challenge(&self, ep: &Endpoint, url: String) -> Response<ProxyBody> {
+        if let Some(resp) = self.other_dialect_challenge(ep, &url) {
+            return resp;
+        }
         let minted = self.mint_for(ep);
         let inv = &minted.bolt11;
         if ep.form == Form::JsonHash {
@@ -329,9 +441,68 @@ impl DemoApi {
                 add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\""));
             }
             Form::LsatOnly => add(format!("LSAT macaroon=\"{mac}\", invoice=\"{inv}\"")),
-            Form::JsonHash => {}
+            Form::Multi => {
+                add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\""));
+                add(self.open_mpp(&minted, ep));
+                let offer = demo_dialects::x402_offer(inv, ep.charged_sats, ep.path);
+                if let Ok(v) = HeaderValue::from_str(&demo_dialects::x402_required(vec![offer], &url)) {
+                    h.insert("payment-required", v);
+                }
+            }
+            _ => {}
         }
         resp
+    }
+
+    /// An MPP challenge for `minted`, remembered until answered.
+    fn open_mpp(&self, minted: &super::mint::MintedInvoice, ep: &Endpoint) -> String {
+        let mut raw = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let id = hex::encode(raw);
+        self.mpp_open.lock().unwrap().insert(id.clone(), minted.payment_hash);
+        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(600);
+        demo_dialects::mpp_challenge(&id, &minted.bolt11, &minted.payment_hash, ep.charged_sats, expires)
+    }
+
+    /// The 402 of the MPP, x402, hash-only and EVM-only endpoints; `None` for the L402 and JSON forms.
+    fn other_dialect_challenge(&self, ep: &Endpoint, url: &str) -> Option<Response<ProxyBody>> {
+        let body = json!({"error": "payment required", "amount_sat": ep.price_sats});
+        let mut resp = match ep.form {
+            Form::Mpp | Form::X402V2 | Form::HashOnly | Form::EvmOnly => {
+                json_response(StatusCode::PAYMENT_REQUIRED, body)
+            }
+            Form::X402V1 => {
+                let minted = self.mint_for(ep);
+                let offer = demo_dialects::x402_offer(&minted.bolt11, ep.charged_sats, ep.path);
+                return Some(json_response(StatusCode::PAYMENT_REQUIRED, demo_dialects::x402_v1_body(vec![offer])));
+            }
+            _ => return None,
+        };
+        let header_value = match ep.form {
+            Form::EvmOnly => demo_dialects::x402_required(vec![demo_dialects::evm_offer(ep.path)], url),
+            _ => {
+                let minted = self.mint_for(ep);
+                match ep.form {
+                    Form::Mpp => self.open_mpp(&minted, ep),
+                    Form::HashOnly => format!("L402 macaroon=\"none\", invoice=\"{}\"", minted.bolt11),
+                    _ => demo_dialects::x402_required(
+                        vec![
+                            demo_dialects::evm_offer(ep.path),
+                            demo_dialects::x402_offer(&minted.bolt11, ep.charged_sats, ep.path),
+                        ],
+                        url,
+                    ),
+                }
+            }
+        };
+        let name = match ep.form {
+            Form::Mpp | Form::HashOnly => header::WWW_AUTHENTICATE,
+            _ => http::HeaderName::from_static("payment-required"),
+        };
+        if let Ok(v) = HeaderValue::from_str(&header_value) {
+            resp.headers_mut().insert(name, v);
+        }
+        Some(resp)
     }
 
     /// Checks `L402 <macaroon>:<preimage>` (or `LSAT …`; only `LSAT` on LSAT-only endpoints).
@@ -356,6 +527,7 @@ impl DemoApi {
         let mut verifier = Verifier::default();
         verifier.satisfy_exact(ByteString::from("services=demo:0"));
         verifier.satisfy_exact(ByteString::from(format!("path={}", ep.path)));
+        verifier.satisfy_general(not_expired);
         if verifier.verify(&mac, &self.root_key, vec![]).is_err() {
             return false;
         }
@@ -380,6 +552,40 @@ impl DemoApi {
         let enough = self.mint.amount(&hash).is_some_and(|a| a.0 >= price_sats * 1000);
         enough && self.mint.is_settled(&hash) && self.redeemed.lock().unwrap().insert(hash)
     }
+}
+
+/// The priced endpoints as the pricing documents list them (the EVM-only one has no sat price).
+fn listed() -> Vec<super::demo_pricing::Listed<'static>> {
+    ENDPOINTS
+        .iter()
+        .filter(|e| e.price_sats > 0)
+        .map(|e| super::demo_pricing::Listed {
+            method: e.method.as_str(),
+            path: e.path,
+            price_sats: e.price_sats,
+            about: e.about,
+            dialect: e.form.dialect(),
+        })
+        .collect()
+}
+
+/// How long a demo macaroon is good for (its `expiration=<ms>` caveat, as lsat-js writes it).
+const TOKEN_LIFETIME_MS: i64 = 3_600_000;
+
+/// Accepts an `expiration=<ms since the epoch>` caveat that is still in the future.
+fn not_expired(caveat: &ByteString) -> bool {
+    std::str::from_utf8(&caveat.0)
+        .ok()
+        .and_then(|c| c.strip_prefix("expiration="))
+        .and_then(|ms| ms.parse::<i64>().ok())
+        .is_some_and(|ms| ms > jiff::Timestamp::now().as_millisecond())
+}
+
+/// What a paid answer carries besides its body.
+enum Receipt {
+    None,
+    Mpp(PaymentHash),
+    X402(String),
 }
 
 /// Five events, 200 ms apart: shows whether a proxy streams or buffers.

@@ -6,8 +6,12 @@
 //! - [`wallet_service`]: the NIP-47 wallet service.
 //! - [`demo_api`]: the paid HTTP API, on plain HTTP and on HTTPS with a certificate from a sandbox-only CA
 //!   that the sandbox's proxy trusts.
+//! - [`demo_dialects`]: its MPP, x402 and hash-only challenges and proof checks.
+//! - [`demo_pricing`]: its prices in every published form.
 
 pub mod demo_api;
+pub mod demo_dialects;
+pub mod demo_pricing;
 pub mod mint;
 pub mod wallet_service;
 

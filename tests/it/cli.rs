@@ -116,8 +116,15 @@ impl RunningSandbox {
 
     /// `curl -s -i $PURSER_DEMO_API<path>` through the proxy, as the agent would run it.
     fn curl(&self, path: &str) -> String {
+        self.curl_with(path, &[])
+    }
+
+    /// The same with more curl arguments (headers, say).
+    fn curl_with(&self, path: &str, extra: &[&str]) -> String {
         let out = Command::new("curl")
-            .args(["-s", "-i", &format!("{}{path}", self.env("PURSER_DEMO_API"))])
+            .args(["-s", "-i"])
+            .args(extra)
+            .arg(format!("{}{path}", self.env("PURSER_DEMO_API")))
             .env("http_proxy", self.env("http_proxy"))
             .env("HTTP_PROXY", self.env("HTTP_PROXY"))
             .env_remove("no_proxy")
@@ -339,4 +346,72 @@ async fn wallet_connect_keeps_the_uri_in_the_os_keyring() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains(&secret));
     }
+}
+
+/// The dialects issue's acceptance, as a new user checks it against the sandbox: one call to each dialect's
+/// demo endpoint paid and shown with its dialect, `purser pricing` listing the demo prices, a dry run that
+/// pays nothing, an endpoint priced above its advertised price held for approval with an alert, and the
+/// kept credentials listed and revoked.
+#[test]
+fn every_dialect_priced_and_paid_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = RunningSandbox::start(dir.path());
+    let api = sb.env("PURSER_DEMO_API");
+    let prices = run_ok(purser(dir.path()).args(["pricing", &api]));
+    assert!(prices.contains(&format!("Prices published by {api}")), "{prices}");
+    for (path, sats) in [("/joke", "1"), ("/mpp", "3"), ("/x402", "4"), ("/surge", "10"), ("/summarize", "21")] {
+        let line =
+            prices.lines().find(|l| l.split_whitespace().nth(1) == Some(path)).unwrap_or_else(|| panic!("{prices}"));
+        assert_eq!(line.split_whitespace().nth(2), Some(sats), "{line}");
+        assert!(line.contains("pricing, l402-services, l402.json, openapi"), "{line}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(purser(dir.path()).args(["pricing", &api, "--json"]))).unwrap();
+    assert!(json["prices"].as_array().unwrap().len() >= 4 * 12, "{json}");
+
+    for path in ["/joke", "/legacy", "/mpp", "/x402", "/x402-v1", "/hash-only"] {
+        let reply = sb.curl(path);
+        assert!(reply.starts_with("HTTP/1.1 200"), "{path}: {reply}");
+    }
+    let table = run_ok(purser(dir.path()).arg("ledger"));
+    assert!(table.lines().next().unwrap().contains("DIALECT"), "{table}");
+    for dialect in ["l402", "lsat", "mpp", "x402", "hash_only"] {
+        assert!(table.lines().any(|l| l.split_whitespace().any(|w| w == dialect)), "{dialect} missing:\n{table}");
+    }
+    let paid = |dir: &std::path::Path| {
+        let rows: serde_json::Value = serde_json::from_str(&run_ok(purser(dir).args(["ledger", "--json"]))).unwrap();
+        rows.as_array().unwrap().len()
+    };
+    assert_eq!(paid(dir.path()), 6);
+
+    let dry = sb.curl_with("/premium", &["-H", "Purser-Dry-Run: 1"]);
+    assert!(dry.starts_with("HTTP/1.1 200"), "{dry}");
+    assert!(dry.contains("\"amount_msat\":250000") && dry.contains("\"dialect\":\"l402\""), "{dry}");
+    assert_eq!(paid(dir.path()), 6, "a dry run pays nothing and records nothing");
+
+    let held = std::thread::scope(|s| {
+        let call = s.spawn(|| sb.curl("/surge"));
+        let mut waiting = String::new();
+        for _ in 0..200 {
+            waiting = run_ok(purser(dir.path()).arg("approvals"));
+            if waiting.contains("#1") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(waiting.contains("advertised price of 10 sats"), "{waiting}");
+        let alerts = run_ok(purser(dir.path()).arg("alerts"));
+        assert!(alerts.contains("price_above_advertised"), "{alerts}");
+        run_ok(purser(dir.path()).args(["approve", "1"]));
+        call.join().unwrap()
+    });
+    assert!(held.starts_with("HTTP/1.1 200"), "{held}");
+
+    let kept = run_ok(purser(dir.path()).arg("credentials"));
+    let line = kept.lines().find(|l| l.contains("/joke")).unwrap_or_else(|| panic!("{kept}"));
+    let id = line.split_whitespace().next().unwrap();
+    assert!(line.contains("L402") && line.contains("demo"), "{line}");
+    let revoked = run_ok(purser(dir.path()).args(["credentials", "revoke", id]));
+    assert!(revoked.contains(&format!("Revoked credential #{id}")), "{revoked}");
+    assert!(!run_ok(purser(dir.path()).arg("credentials")).contains(&format!("{api}/joke")));
 }

@@ -55,6 +55,8 @@ pub struct Setup {
     pub extra_ca_file: Option<std::path::PathBuf>,
     /// Hosts whose `CONNECT`s are tunnelled untouched.
     pub pass_through: Vec<String>,
+    /// Refuse invoices above the advertised or usual price instead of asking a person.
+    pub refuse_price_mismatch: bool,
 }
 
 impl Default for Setup {
@@ -72,6 +74,7 @@ impl Default for Setup {
             wallet_uri: None,
             extra_ca_file: None,
             pass_through: Vec::new(),
+            refuse_price_mismatch: false,
         }
     }
 }
@@ -117,7 +120,7 @@ impl Harness {
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
         settings.pass_through = setup.pass_through;
-        let mut policy = PolicySettings::default();
+        let mut policy = PolicySettings { refuse_price_mismatch: setup.refuse_price_mismatch, ..Default::default() };
         if let Some(tz) = setup.time_zone {
             policy.time_zone = purser::policy::period::time_zone(tz).unwrap();
         }

@@ -3,10 +3,12 @@
 
 mod cli;
 mod clients;
+mod dialects;
 mod harness;
 mod intercept;
 mod nwc;
 mod paid;
 mod policy;
+mod pricing;
 mod refusals;
 mod transport;

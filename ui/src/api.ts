@@ -6,6 +6,8 @@ import type { AgentKey } from "./bindings/AgentKey";
 import type { AgentView } from "./bindings/AgentView";
 import type { ApiSummary } from "./bindings/ApiSummary";
 import type { UninspectedHost } from "./bindings/UninspectedHost";
+import type { CredentialInfo } from "./bindings/CredentialInfo";
+import type { StoredPrice } from "./bindings/StoredPrice";
 import type { ApprovalView } from "./bindings/ApprovalView";
 import type { BudgetInput } from "./bindings/BudgetInput";
 import type { DaySpend } from "./bindings/DaySpend";
@@ -61,6 +63,9 @@ export const api = {
   rotateAgentKey: (name: string) => call<AgentKey>("rotate_agent_key", { name }),
   apis: () => call<ApiSummary[]>("apis"),
   uninspected: () => call<UninspectedHost[]>("uninspected"),
+  prices: () => call<StoredPrice[]>("prices"),
+  credentials: () => call<CredentialInfo[]>("credentials"),
+  revokeCredential: (id: number) => call<void>("revoke_credential", { id }),
   walletStatus: () => call<WalletStatus>("wallet_status"),
   walletConnect: (uri: string) => call<WalletStatus>("wallet_connect", { uri }),
   walletDisconnect: () => call<void>("wallet_disconnect"),

@@ -81,6 +81,15 @@ const fixtures: Record<string, (args: any) => unknown> = {
     { host: "secure.bank.example", port: 443, kind: "pass_through", agents: ["research"], connections: 4, bytes_to_upstream: 2_048, bytes_to_agent: 1_572_864, last_opened_at: new Date(now - 120_000).toISOString() },
     { host: "pinned.example.net", port: 443, kind: "certificate_rejected", agents: ["writer"], connections: 1, bytes_to_upstream: 0, bytes_to_agent: 0, last_opened_at: new Date(now - 7_200_000).toISOString() },
   ],
+  prices: () => ["pricing", "openapi"].flatMap((source) => [
+    { origin: "http://api.example.com:80", method: "GET", path: "/fortune", price_msat: 21_000, description: "a fortune", source, read_at_ms: now - 300_000 },
+    { origin: "http://api.example.com:80", method: "GET", path: "/premium", price_msat: 250_000, description: "a report", source, read_at_ms: now - 300_000 },
+  ]),
+  credentials: () => [
+    { id: 4, agent: "research", origin: "http://api.example.com:80", path: "/premium", scheme: "L402", payment_id: 4, created_at_ms: now - 600_000, expires_at_ms: now + 3_000_000, expired: false },
+    { id: 2, agent: "writer", origin: "http://api.example.com:80", path: "/joke", scheme: "LSAT", payment_id: 3, created_at_ms: now - 9_000_000, expires_at_ms: null, expired: false },
+  ],
+  revoke_credential: () => null,
   wallet_status: () => ({ connected: true, source: "the sandbox (play sats)", sandbox: true, balance_msat: 99_706_000, error: null,
     info: { alias: "Purser sandbox wallet (play sats)", network: "regtest", methods: ["get_info", "get_balance", "pay_invoice", "lookup_invoice"], encryption: "nip44_v2" } }),
   wallet_connect: () => fixtures.wallet_status({}),

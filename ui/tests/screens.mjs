@@ -92,6 +92,14 @@ for (const scheme of ["light", "dark"]) {
     const uninspected = await page.textContent("[data-testid=uninspected]");
     expect(uninspected.includes("secure.bank.example:443") && uninspected.includes("1.5 MiB"), uninspected);
     expect(uninspected.includes("refused Purser's certificate"), "a refused certificate is named");
+    const prices = await page.textContent("[data-testid=prices]");
+    expect(prices.includes("GET /premium") && prices.includes("250 sats") && prices.includes("pricing, openapi"), prices);
+    const kept = await page.textContent("[data-testid=credentials]");
+    expect(kept.includes("http://api.example.com:80/premium") && kept.includes("not stated"), kept);
+    await page.click("[data-testid=credentials] button >> nth=0");
+    await page.waitForSelector("text=Credential #4 revoked");
+    const revoked = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "revoke_credential").pop());
+    expect(revoked && revoked.args.id === 4, JSON.stringify(revoked));
     await page.screenshot({ path: join(shots, `apis-${scheme}.png`) });
     await open("wallet", "Wallet");
     expect((await page.textContent("[data-testid=wallet-balance]")).includes("99,706 sats"), "the balance");

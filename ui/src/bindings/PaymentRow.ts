@@ -7,4 +7,8 @@ export type PaymentRow = { id: number, request_id: string, agent: string, method
 /**
  * RFC 3339, UTC.
  */
-created_at: string, updated_at: string, };
+created_at: string, updated_at: string, 
+/**
+ * What the API answered the paid retry with, when its dialect has receipts (MPP, x402), decoded.
+ */
+receipt: string | null, };

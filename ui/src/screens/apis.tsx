@@ -1,8 +1,10 @@
-// APIs & pricing: the APIs the ledger has seen, what they cost, how often paid requests were delivered; and
-// the hosts whose traffic Purser could not look inside.
+// APIs & pricing: the APIs the ledger has seen, what they cost, how often paid requests were delivered; the
+// prices they publish; the proofs of payment kept for reuse (revocable); and the hosts whose traffic Purser
+// could not look inside.
+import { useState } from "preact/hooks";
 import { api } from "../api";
 import type { ScreenProps } from "../app";
-import { Card, Empty, ErrorBox, Loading, useData } from "../components";
+import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { ago, bytes, sats } from "../format";
 
 export function ApisScreen({ tick }: ScreenProps) {
@@ -31,8 +33,14 @@ export function ApisScreen({ tick }: ScreenProps) {
           </table>
         )}
       </Card>
+      <PricesCard tick={tick} />
+      <CredentialsCard tick={tick} />
       <UninspectedCard tick={tick} />
-      <p class="muted small">Prices shown are what the ledger has seen; published pricing endpoints are read in a later version.</p>
+      <p class="muted small">
+        Usual prices are what the ledger has seen. Published prices are read from each API's <code>/pricing</code>,
+        <code>/.well-known/l402-services</code>, <code>/.well-known/l402.json</code> and <code>/openapi.json</code> on
+        its first payment (or with <code>purser pricing URL</code>); an invoice above them waits for you.
+      </p>
     </div>
   );
 }
@@ -73,6 +81,82 @@ function UninspectedCard({ tick }: { tick: number }) {
             belongs in <code>pass_through</code>.
           </p>
         </>
+      )}
+    </Card>
+  );
+}
+
+const when = (ms: number) => new Date(ms).toISOString();
+
+/** What APIs publish about their prices, one row per endpoint and price, naming the documents that say it. */
+function PricesCard({ tick }: { tick: number }) {
+  const { data, error, reload } = useData(() => api.prices(), [tick]);
+  const lines = new Map<string, { origin: string; method: string; path: string; price_msat: number; sources: string[]; read_at_ms: number; about: string }>();
+  for (const p of data ?? []) {
+    const key = `${p.origin} ${p.method ?? "ANY"} ${p.path} ${p.price_msat}`;
+    const line = lines.get(key);
+    if (line) line.sources.push(p.source);
+    else lines.set(key, { origin: p.origin, method: p.method ?? "any", path: p.path, price_msat: p.price_msat, sources: [p.source], read_at_ms: p.read_at_ms, about: p.description ?? "" });
+  }
+  return (
+    <Card title="Published prices">
+      {error ? <ErrorBox error={error} retry={reload} /> : !data ? <Loading what="prices" /> : data.length === 0 ? (
+        <Empty>No API has published prices yet. They are read on an API's first payment.</Empty>
+      ) : (
+        <table class="table" data-testid="prices">
+          <thead><tr><th>API</th><th>Endpoint</th><th class="num">Price</th><th>Published in</th><th>Read</th></tr></thead>
+          <tbody>
+            {[...lines.values()].map((l) => (
+              <tr title={l.about}>
+                <td class="mono">{l.origin}</td>
+                <td class="mono">{l.method.toUpperCase()} {l.path}</td>
+                <td class="num">{sats(l.price_msat)}</td>
+                <td>{l.sources.join(", ")}</td>
+                <td title={when(l.read_at_ms)}>{ago(when(l.read_at_ms))}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
+  );
+}
+
+/** Proofs Purser sends again for an agent on an API; revoking one makes the next request pay again. */
+function CredentialsCard({ tick }: { tick: number }) {
+  const { data, error, reload } = useData(() => api.credentials(), [tick]);
+  const [note, setNote] = useState<{ ok?: string; error?: string }>({});
+  const revoke = async (id: number) => {
+    try {
+      await api.revokeCredential(id);
+      setNote({ ok: `Credential #${id} revoked: the next request there pays again, under your policy.` });
+      reload();
+    } catch (e) {
+      setNote({ error: (e as { message?: string }).message ?? String(e) });
+    }
+  };
+  return (
+    <Card title="Kept credentials">
+      <Notice ok={note.ok} error={note.error} />
+      {error ? <ErrorBox error={error} retry={reload} /> : !data ? <Loading what="credentials" /> : data.length === 0 ? (
+        <Empty>No proof of payment is kept. L402 tokens are kept after a payment and sent again until the API refuses them.</Empty>
+      ) : (
+        <table class="table" data-testid="credentials">
+          <thead><tr><th>#</th><th>Agent</th><th>API and path</th><th>Kind</th><th>Kept</th><th>Expires</th><th></th></tr></thead>
+          <tbody>
+            {data.map((c) => (
+              <tr>
+                <td class="num">{c.id}</td>
+                <td>{c.agent}</td>
+                <td class="mono">{c.origin}{c.path}</td>
+                <td>{c.scheme}</td>
+                <td title={when(c.created_at_ms)}>{ago(when(c.created_at_ms))}</td>
+                <td class={c.expired ? "bad" : ""}>{c.expires_at_ms === null ? "not stated" : `${c.expired ? "expired " : ""}${when(c.expires_at_ms).slice(0, 16).replace("T", " ")} UTC`}</td>
+                <td><button class="small" onClick={() => revoke(c.id)}>Revoke</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </Card>
   );

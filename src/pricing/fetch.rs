@@ -1,0 +1,175 @@
+//! Fetching an API's pricing documents, each with a timeout, and caching the result per origin for as long
+//! as the API's `Cache-Control` allows (ten minutes when it says nothing; not at all for `no-store`).
+//! "No pricing published" is cached the same way, so an API without documents costs one round of 404s.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, StatusCode, Uri};
+
+use super::documents::{self, LOCATIONS};
+use super::{PriceList, Tried};
+use crate::ledger::Ledger;
+use crate::proxy::body::{self, empty};
+use crate::proxy::upstream::UpstreamClient;
+
+/// How long a result is kept when the API's `Cache-Control` says nothing.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+/// The longest a result is kept, whatever the API says.
+const MAX_TTL: Duration = Duration::from_secs(86_400);
+/// The largest pricing document read.
+const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// Fetches and caches pricing documents; one per proxy.
+pub struct Fetcher {
+    client: UpstreamClient,
+    timeout: Duration,
+    /// Where found prices are stored with when they were read; `None` for a one-off lookup.
+    ledger: Option<Ledger>,
+    cache: Mutex<HashMap<String, (Instant, Arc<PriceList>)>>,
+}
+
+/// `scheme://host:port` of `url`, lowercase, the port always written (as the proxy names origins); `None`
+/// for what is not an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url.trim()).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = parsed.host_str()?;
+    Some(format!("{}://{host}:{}", parsed.scheme(), parsed.port_or_known_default()?))
+}
+
+/// The lifetime `Cache-Control` allows: `None` when it says nothing about it.
+fn max_age(value: Option<&HeaderValue>) -> Option<Duration> {
+    let text = value?.to_str().ok()?.to_ascii_lowercase();
+    let mut age = None;
+    for directive in text.split(',').map(str::trim) {
+        if directive == "no-store" || directive == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(secs) = directive.strip_prefix("max-age=").and_then(|s| s.trim_matches('"').parse::<u64>().ok()) {
+            age = Some(Duration::from_secs(secs));
+        }
+    }
+    age
+}
+
+impl Fetcher {
+    pub fn new(client: UpstreamClient, timeout: Duration, ledger: Option<Ledger>) -> Self {
+        Fetcher { client, timeout, ledger, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// What `origin` publishes, from the cache while it is fresh.
+    pub async fn get(&self, origin: &str) -> Arc<PriceList> {
+        if let Some((until, list)) = self.cache.lock().unwrap().get(origin)
+            && Instant::now() < *until
+        {
+            return list.clone();
+        }
+        let (list, ttl) = self.fetch(origin).await;
+        let list = Arc::new(list);
+        if let Some(ledger) = &self.ledger
+            && !list.is_empty()
+            && let Err(e) = ledger.store_prices(&list).await
+        {
+            tracing::warn!(origin, "cannot store prices: {e}");
+        }
+        if !ttl.is_zero() {
+            self.cache.lock().unwrap().insert(origin.to_string(), (Instant::now() + ttl, list.clone()));
+        }
+        list
+    }
+
+    /// Forgets what is cached for `origin`, so the next lookup fetches again.
+    pub fn forget(&self, origin: &str) {
+        self.cache.lock().unwrap().remove(origin);
+    }
+
+    /// Fetches every document of `origin` at once; returns what was found and how long it may be kept.
+    pub async fn fetch(&self, origin: &str) -> (PriceList, Duration) {
+        let fetches = LOCATIONS.iter().map(|(path, source)| self.fetch_one(origin, path, source));
+        let results = futures_util::future::join_all(fetches).await;
+        let mut list = PriceList {
+            origin: origin.to_string(),
+            read_at_ms: jiff::Timestamp::now().as_millisecond(),
+            ..Default::default()
+        };
+        let mut ttl: Option<Duration> = None;
+        for (tried, read, age) in results {
+            list.tried.push(tried);
+            if let Some(age) = age {
+                ttl = Some(ttl.map_or(age, |t| t.min(age)));
+            }
+            if let Some(read) = read {
+                list.prices.extend(read.prices);
+                list.free_tier = list.free_tier.or(read.free_tier);
+                list.payment_hints = list.payment_hints.or(read.payment_hints);
+            }
+        }
+        (list, ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL))
+    }
+
+    async fn fetch_one(
+        &self,
+        origin: &str,
+        path: &str,
+        source: &str,
+    ) -> (Tried, Option<documents::Read>, Option<Duration>) {
+        let url = format!("{origin}{path}");
+        let tried = |outcome: String| Tried { url: url.clone(), outcome };
+        let Ok(uri) = url.parse::<Uri>() else {
+            return (tried("not a valid URL".into()), None, None);
+        };
+        let mut req = Request::new(empty());
+        *req.method_mut() = Method::GET;
+        *req.uri_mut() = uri;
+        req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let answer = async {
+            let resp = self.client.request(req).await.map_err(|e| format!("unreachable: {e}"))?;
+            let status = resp.status();
+            let age = max_age(resp.headers().get(header::CACHE_CONTROL));
+            if status != StatusCode::OK {
+                return Ok((status, age, None));
+            }
+            let (head, rest) = body::read_bounded(resp.into_body(), MAX_DOCUMENT_BYTES)
+                .await
+                .map_err(|e| format!("body unreadable: {e}"))?;
+            if rest.is_some() {
+                return Err(format!("larger than {MAX_DOCUMENT_BYTES} bytes"));
+            }
+            Ok((status, age, Some(head)))
+        };
+        match tokio::time::timeout(self.timeout, answer).await {
+            Err(_) => (tried(format!("no answer within {} s", self.timeout.as_secs())), None, None),
+            Ok(Err(e)) => (tried(e), None, None),
+            Ok(Ok((status, age, None))) => (tried(format!("not published ({})", status.as_u16())), None, age),
+            Ok(Ok((_, age, Some(bytes)))) => match documents::read(source, &bytes) {
+                None => (tried("not a JSON document".into()), None, age),
+                Some(read) => {
+                    let n = read.prices.len();
+                    (tried(format!("{n} price{}", if n == 1 { "" } else { "s" })), Some(read), age)
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_and_origins() {
+        let v = |s: &'static str| HeaderValue::from_static(s);
+        assert_eq!(max_age(Some(&v("public, max-age=300"))), Some(Duration::from_secs(300)));
+        assert_eq!(max_age(Some(&v("no-store"))), Some(Duration::ZERO));
+        assert_eq!(max_age(Some(&v("private"))), None);
+        assert_eq!(max_age(None), None);
+        assert_eq!(origin_of("http://127.0.0.1:8080/pricing?x").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(origin_of("HTTPS://API.Example.com/").as_deref(), Some("https://api.example.com:443"));
+        assert_eq!(origin_of("ftp://x"), None);
+    }
+}

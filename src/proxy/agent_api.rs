@@ -1,0 +1,115 @@
+//! The read-only endpoint agents ask before they spend, on the proxy's own port under `/_purser/agent`,
+//! authenticated with the agent's own name and key (`Proxy-Authorization` as for proxied requests, or
+//! `Authorization: Basic`):
+//!
+//! - `GET /_purser/agent`: the agent, whether its payments are paused, and each budget that applies to it
+//!   with what is left;
+//! - `GET /_purser/agent/prices?api=<URL>`: the prices that API publishes (fetched and cached as for payments).
+//!
+//! Nothing here changes state or reveals other agents.
+
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::Proxy;
+use super::body::{ProxyBody, full};
+use super::refusal::Failure;
+use crate::ledger::agents::Agent;
+
+/// Paths under this prefix are the agent endpoint.
+pub const PREFIX: &str = "/_purser/agent";
+
+fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(value.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The agent's name and key from `Proxy-Authorization`, or from `Authorization: Basic` for clients that
+/// call the endpoint directly.
+fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    super::auth::credentials(headers).or_else(|| {
+        let mut alt = HeaderMap::new();
+        alt.insert(header::PROXY_AUTHORIZATION, headers.get(header::AUTHORIZATION)?.clone());
+        super::auth::credentials(&alt)
+    })
+}
+
+pub async fn handle(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
+    let (name, key) = credentials(req.headers()).ok_or(Failure::ProxyAuthRequired)?;
+    let agent = super::handler::check_agent(proxy, &name, &key).await?;
+    let path = req.uri().path().trim_end_matches('/');
+    match (req.method(), path.strip_prefix(PREFIX).unwrap_or(path)) {
+        (&Method::GET, "") => overview(proxy, &agent).await,
+        (&Method::GET, "/prices") => {
+            let query = req.uri().query().unwrap_or_default();
+            let api = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "api").map(|(_, v)| v);
+            let api = api.ok_or(Failure::BadRequest {
+                reason: "bad_agent_call",
+                detail: "say which API: /_purser/agent/prices?api=https://api.example.com".into(),
+            })?;
+            let origin = crate::pricing::fetch::origin_of(&api).ok_or_else(|| Failure::BadRequest {
+                reason: "bad_agent_call",
+                detail: format!("`{api}` is not an http(s) URL"),
+            })?;
+            let list = proxy.pricing.get(&origin).await;
+            Ok(json_response(
+                StatusCode::OK,
+                json!({
+                    "origin": origin,
+                    "published": !list.is_empty(),
+                    "prices": list.prices,
+                    "free_tier": list.free_tier,
+                    "payment_hints": list.payment_hints,
+                    "read_at_ms": list.read_at_ms,
+                    "tried": list.tried,
+                }),
+            ))
+        }
+        _ => Err(Failure::BadRequest {
+            reason: "bad_agent_call",
+            detail: format!(
+                "no such agent call: {} {path}; try GET {PREFIX} or GET {PREFIX}/prices?api=URL",
+                req.method()
+            ),
+        }),
+    }
+}
+
+async fn overview(proxy: &Proxy, agent: &Agent) -> Result<Response<ProxyBody>, Failure> {
+    let unavailable = |e: crate::ledger::Error| Failure::Unavailable {
+        reason: "ledger_unavailable".into(),
+        detail: format!("Purser could not read its ledger: {e}"),
+        retry_after_secs: 5,
+    };
+    let uses = proxy.ledger.budget_uses().await.map_err(unavailable)?;
+    let paused_all = proxy.ledger.paused_all().await.map_err(unavailable)?;
+    let budgets: Vec<serde_json::Value> = uses
+        .iter()
+        .filter(|u| u.budget.scope.agent_id.is_none_or(|id| id == agent.id))
+        .map(|u| {
+            json!({
+                "id": u.budget.id,
+                "applies_to": u.budget.scope.describe(),
+                "api": u.budget.scope.host,
+                "period": u.budget.period,
+                "limit_msat": u.budget.limit.0,
+                "used_msat": u.used.0,
+                "remaining_msat": u.remaining().0,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "agent": agent.name,
+            "paused": agent.paused || paused_all,
+            "budgets": budgets,
+            "prices": format!("{PREFIX}/prices?api=URL"),
+        }),
+    ))
+}

@@ -1,0 +1,92 @@
+//! `Purser-Dry-Run: 1`: the agent asks what a request would cost and whether policy would let Purser pay,
+//! and nothing is paid or written to the ledger. The upstream is asked as usual (that is how the price is
+//! learnt); a 402 is answered with `200`, `Purser-Dry-Run: 1` and a JSON body:
+//!
+//! ```json
+//! {"dry_run": true, "dialect": "l402", "amount_msat": 21000, "advertised_msat": 21000,
+//!  "decision": "allow" | "ask" | "refuse", "would_pay": true, "reason": null, "explanation": "…"}
+//! ```
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use serde_json::json;
+
+use super::Proxy;
+use super::body::{ProxyBody, full};
+use super::payer::{PayContext, new_payment};
+use crate::challenge::PaymentChallenge;
+use crate::invoice::{self, Expectations};
+use crate::policy::Decision;
+
+/// The header that asks for a dry run, and marks its answer.
+pub const HEADER: &str = "purser-dry-run";
+
+/// Whether the agent asked for a dry run (`Purser-Dry-Run: 1`, `true` or `yes`).
+pub fn asked(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+impl Proxy {
+    pub(super) async fn dry_run(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Response<ProxyBody> {
+        let mut out = json!({
+            "dry_run": true,
+            "dialect": ch.kind.as_str(),
+            "host": ctx.host(),
+            "path": ctx.target.path(),
+            "would_pay": false,
+        });
+        let network = match self.wallet.network().await {
+            Ok(n) => n,
+            Err(e) => {
+                out["wallet_problem"] = json!(e.to_string());
+                None
+            }
+        };
+        let want = Expectations {
+            payment_hash: ch.payment_hash.as_ref(),
+            wallet_network: network.as_deref(),
+            now: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
+            expiry_margin: self.settings.invoice_expiry_margin,
+        };
+        let verdict = match invoice::check(&ch.invoice, &want) {
+            Err(e) => Decision::Refuse { reason: e.reason(), explanation: e.to_string(), details: json!(null) },
+            Ok(checked) => {
+                out["amount_msat"] = json!(checked.amount.0);
+                out["invoice_expires_at_unix"] = json!(checked.expires_at_unix);
+                let mut record = new_payment(ctx, Some(ch), Some(&checked));
+                record.advertised = self.advertised_price(ctx).await;
+                out["advertised_msat"] = json!(record.advertised.map(|a| a.0));
+                match self.request_checks(ctx, ch, &checked) {
+                    Err((reason, explanation)) => Decision::Refuse { reason, explanation, details: json!(null) },
+                    Ok(()) => match self.ledger.evaluate(&record).await {
+                        Ok(d) => d,
+                        Err(e) => Decision::Refuse {
+                            reason: "ledger_unavailable",
+                            explanation: format!("Purser could not read its ledger: {e}"),
+                            details: json!(null),
+                        },
+                    },
+                }
+            }
+        };
+        let (decision, reason, explanation) = match verdict {
+            Decision::Allow(why) => ("allow", None, why),
+            Decision::Ask(why) => ("ask", None, format!("a person would be asked: {why}")),
+            Decision::Refuse { reason, explanation, .. } => ("refuse", Some(reason), explanation),
+        };
+        out["decision"] = json!(decision);
+        out["would_pay"] = json!(decision == "allow" && out.get("wallet_problem").is_none());
+        out["reason"] = json!(reason);
+        out["explanation"] = json!(explanation);
+        let mut resp = Response::new(full(out.to_string()));
+        *resp.status_mut() = StatusCode::OK;
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(HEADER, HeaderValue::from_static("1"));
+        resp
+    }
+}

@@ -1,0 +1,167 @@
+//! Every Lightning 402 dialect paid end to end against the sandbox's demo API (real macaroons, real BOLT11,
+//! real base64url JSON for MPP and x402), the offer Purser cannot pay passed on and recorded, price checks
+//! against the advertised prices, dry runs, `Purser-Max-Sats`, and kept credentials listed and revoked.
+
+use std::time::Duration;
+
+use base64::Engine;
+use http::Method;
+use purser::proxy::control;
+use serde_json::Value;
+
+use crate::harness::{Harness, Setup};
+use crate::refusals::assert_refused;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_dialect_is_paid_and_recorded_with_its_name() {
+    let h = Harness::start(Setup::default()).await;
+    let cases = [
+        ("/joke", "l402", "joke"),
+        ("/legacy", "lsat", "answer"),
+        ("/mpp", "mpp", "joke"),
+        ("/x402", "x402", "joke"),
+        ("/x402-v1", "x402", "joke"),
+        ("/hash-only", "hash_only", "joke"),
+        ("/multi", "l402", "joke"),
+    ];
+    for (path, kind, field) in cases {
+        let reply = h.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
+        assert!(reply.json().get(field).is_some(), "{path}: {:?}", reply.body);
+        let rows = h.rows().await;
+        let row = rows.last().unwrap();
+        assert_eq!((row.path.as_str(), row.challenge_kind.as_str()), (path, kind));
+        assert_eq!(row.status, "settled", "{path}");
+        assert_eq!(row.delivered, Some(true), "{path}");
+    }
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), cases.len(), "one payment per call");
+    let receipt = |path: &str| -> Value {
+        let row = rows.iter().find(|r| r.path == path).unwrap();
+        serde_json::from_str(row.receipt.as_deref().unwrap_or_else(|| panic!("{path}: no receipt"))).unwrap()
+    };
+    assert_eq!(receipt("/mpp")["status"], "success");
+    assert_eq!(
+        receipt("/mpp")["reference"],
+        rows.iter().find(|r| r.path == "/mpp").unwrap().payment_hash.as_deref().unwrap()
+    );
+    assert_eq!(receipt("/x402")["success"], true);
+    assert_eq!(
+        receipt("/x402-v1")["transaction"],
+        rows.iter().find(|r| r.path == "/x402-v1").unwrap().invoice.as_deref().unwrap()
+    );
+    assert!(rows.iter().find(|r| r.path == "/joke").unwrap().receipt.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_on_another_chain_is_passed_on_untouched_and_recorded() {
+    let h = Harness::start(Setup::default()).await;
+    let reply = h.get("/evm").await;
+    assert_eq!(reply.status, 402);
+    assert_eq!(reply.header("purser-refused"), None, "not a refusal of Purser's: the API's own 402");
+    let offer = reply.header("payment-required").expect("the API's offer reaches the agent");
+    let doc: Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(offer).unwrap()).unwrap();
+    assert_eq!(doc["accepts"][0]["network"], "eip155:8453");
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].status.as_str(), rows[0].reason.as_deref()), ("refused", Some("unsupported_scheme")));
+    assert_eq!(rows[0].challenge_kind, "x402");
+    assert!(rows[0].decision.contains("eip155:8453"), "{}", rows[0].decision);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0, "nothing sent to the wallet");
+}
+
+/// Waits until one request is held for a person; returns its id.
+async fn one_held(h: &Harness) -> Value {
+    for _ in 0..500 {
+        let list = control::call(&h.control, Method::GET, "approvals", None).await.unwrap();
+        if let Some(first) = list.as_array().and_then(|a| a.first()) {
+            return first.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no request was held for approval");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_above_the_advertised_price_goes_to_a_person_with_an_alert() {
+    // Everything up to 1000 sats is auto-approved, yet /surge (advertised 10, invoice 20) is held.
+    let h = Harness::start(Setup::default()).await;
+    let url = h.demo("/surge");
+    let agent = h.forward(Method::GET, &url, "", &[]);
+    let approval = async {
+        let held = one_held(&h).await;
+        assert!(held["explanation"].as_str().unwrap().contains("advertised price of 10 sats"), "{held}");
+        let alerts = h.ledger.alerts(10).await.unwrap();
+        assert!(alerts.iter().any(|a| a.kind == "price_above_advertised"), "{alerts:?}");
+        control::call(&h.control, Method::POST, &format!("approvals/{}/approve", held["id"]), None).await.unwrap();
+    };
+    let (reply, ()) = tokio::join!(agent, approval);
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let rows = h.rows().await;
+    assert_eq!((rows[0].status.as_str(), rows[0].amount_msat), ("settled", Some(20_000)));
+    assert!(rows[0].decision.contains("approved by a person"), "{}", rows[0].decision);
+    // At the advertised price, the same API is paid without asking.
+    assert_eq!(h.get("/joke").await.status, 200);
+
+    let strict = Harness::start(Setup { refuse_price_mismatch: true, ..Setup::default() }).await;
+    let reply = strict.get("/surge").await;
+    assert_refused(&reply, "price_mismatch");
+    assert_eq!(reply.json()["price_mismatch"]["advertised_msat"], 10_000);
+    assert_eq!(strict.rows().await[0].reason.as_deref(), Some("price_mismatch"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_reports_the_price_and_the_decision_without_paying() {
+    let h = Harness::start(Setup { auto_sats: 100, ask_sats: 200, ..Setup::default() }).await;
+    let dry = [("purser-dry-run", "1")];
+    let joke = h.forward(Method::GET, &h.demo("/joke"), "", &dry).await;
+    assert_eq!(joke.status, 200);
+    assert_eq!(joke.header("purser-dry-run"), Some("1"));
+    let v = joke.json();
+    assert_eq!((v["dialect"].as_str(), v["amount_msat"].as_u64()), (Some("l402"), Some(1000)));
+    assert_eq!((v["decision"].as_str(), v["would_pay"].as_bool()), (Some("allow"), Some(true)));
+    assert_eq!(v["advertised_msat"], 1000);
+    let premium = h.forward(Method::GET, &h.demo("/premium"), "", &dry).await.json();
+    assert_eq!((premium["decision"].as_str(), premium["would_pay"].as_bool()), (Some("refuse"), Some(false)));
+    assert_eq!(premium["reason"], "over_threshold_denied");
+    let surge = h.forward(Method::GET, &h.demo("/surge"), "", &dry).await.json();
+    assert_eq!(surge["decision"], "ask", "{surge}");
+    let mpp = h.forward(Method::GET, &h.demo("/mpp"), "", &dry).await.json();
+    assert_eq!((mpp["dialect"].as_str(), mpp["amount_msat"].as_u64()), (Some("mpp"), Some(3000)));
+    let free = h.forward(Method::GET, &h.demo("/"), "", &dry).await;
+    assert_eq!((free.status, free.header("purser-dry-run")), (200, Some("no-payment-needed")));
+    assert!(h.rows().await.is_empty(), "a dry run writes no payment");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purser_max_sats_caps_what_one_request_may_pay() {
+    let h = Harness::start(Setup::default()).await;
+    let reply = h.forward(Method::GET, &h.demo("/premium"), "", &[("purser-max-sats", "100")]).await;
+    assert_refused(&reply, "max_sats_exceeded");
+    assert_eq!(h.rows().await[0].reason.as_deref(), Some("max_sats_exceeded"));
+    let ok = h.forward(Method::GET, &h.demo("/joke"), "", &[("purser-max-sats", "5")]).await;
+    assert_eq!(ok.status, 200);
+    let bad = h.forward(Method::GET, &h.demo("/joke"), "", &[("purser-max-sats", "lots")]).await;
+    assert_eq!((bad.status, bad.json()["reason"].as_str()), (400, Some("bad_max_sats")));
+    assert_eq!(h.rows().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_credentials_are_listed_with_their_expiry_and_can_be_revoked() {
+    let h = Harness::start(Setup::default()).await;
+    assert_eq!(h.get("/joke").await.status, 200);
+    assert_eq!(h.get("/joke").await.status, 200);
+    assert_eq!(h.rows().await.len(), 1, "the kept macaroon is reused");
+    let kept = h.ledger.credentials(Some("research")).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].path.as_str(), kept[0].scheme.as_str(), kept[0].expired), ("/joke", "L402", false));
+    let expires = kept[0].expires_at_ms.expect("the demo macaroon's expiration caveat is read");
+    let in_an_hour = jiff::Timestamp::now().as_millisecond() + 3_600_000;
+    assert!((expires - in_an_hour).abs() < 60_000, "{expires} vs {in_an_hour}");
+    h.ledger.revoke_credential(kept[0].id).await.unwrap();
+    assert!(h.ledger.credentials(None).await.unwrap().is_empty());
+    assert!(h.ledger.revoke_credential(kept[0].id).await.is_err(), "revoking twice names the missing id");
+    assert_eq!(h.get("/joke").await.status, 200);
+    assert_eq!(h.rows().await.len(), 2, "after a revoke the next call pays again");
+}
