@@ -183,6 +183,10 @@ pub struct DemoOptions {
     pub single_use_tokens: bool,
     /// Answer every request with a new 402, paid or not (a broken or looping server).
     pub reject_proofs: bool,
+    /// Write MPP challenges whose `expires` has already passed.
+    pub mpp_expired: bool,
+    /// State an x402 amount 1 sat above what the invoice asks.
+    pub x402_amount_off: bool,
 }
 
 pub struct DemoApi {
@@ -444,7 +448,7 @@ impl DemoApi {
             Form::Multi => {
                 add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\""));
                 add(self.open_mpp(&minted, ep));
-                let offer = demo_dialects::x402_offer(inv, ep.charged_sats, ep.path);
+                let offer = demo_dialects::x402_offer(inv, self.x402_stated(ep), ep.path);
                 if let Ok(v) = HeaderValue::from_str(&demo_dialects::x402_required(vec![offer], &url)) {
                     h.insert("payment-required", v);
                 }
@@ -454,13 +458,19 @@ impl DemoApi {
         resp
     }
 
+    /// The amount x402 offers state: the invoice's, unless told to misstate it.
+    fn x402_stated(&self, ep: &Endpoint) -> u64 {
+        ep.charged_sats + u64::from(self.opts.x402_amount_off)
+    }
+
     /// An MPP challenge for `minted`, remembered until answered.
     fn open_mpp(&self, minted: &super::mint::MintedInvoice, ep: &Endpoint) -> String {
         let mut raw = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut raw);
         let id = hex::encode(raw);
         self.mpp_open.lock().unwrap().insert(id.clone(), minted.payment_hash);
-        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(600);
+        let lifetime = if self.opts.mpp_expired { -60 } else { 600 };
+        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(lifetime);
         demo_dialects::mpp_challenge(&id, &minted.bolt11, &minted.payment_hash, ep.charged_sats, expires)
     }
 
@@ -473,7 +483,7 @@ impl DemoApi {
             }
             Form::X402V1 => {
                 let minted = self.mint_for(ep);
-                let offer = demo_dialects::x402_offer(&minted.bolt11, ep.charged_sats, ep.path);
+                let offer = demo_dialects::x402_offer(&minted.bolt11, self.x402_stated(ep), ep.path);
                 return Some(json_response(StatusCode::PAYMENT_REQUIRED, demo_dialects::x402_v1_body(vec![offer])));
             }
             _ => return None,
@@ -488,7 +498,7 @@ impl DemoApi {
                     _ => demo_dialects::x402_required(
                         vec![
                             demo_dialects::evm_offer(ep.path),
-                            demo_dialects::x402_offer(&minted.bolt11, ep.charged_sats, ep.path),
+                            demo_dialects::x402_offer(&minted.bolt11, self.x402_stated(ep), ep.path),
                         ],
                         url,
                     ),

@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use http::Method;
+use purser::ledger::Ledger;
+use purser::ledger::payments::{NewPayment, Outcome, Reservation};
 use purser::proxy::control;
+use purser::sandbox::demo_api::DemoOptions;
+use purser::units::{Msats, Preimage};
 use serde_json::Value;
 
 use crate::harness::{Harness, Setup};
@@ -164,4 +168,60 @@ async fn kept_credentials_are_listed_with_their_expiry_and_can_be_revoked() {
     assert!(h.ledger.revoke_credential(kept[0].id).await.is_err(), "revoking twice names the missing id");
     assert_eq!(h.get("/joke").await.status, 200);
     assert_eq!(h.rows().await.len(), 2, "after a revoke the next call pays again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_mpp_challenge_and_a_misstated_x402_amount_are_refused_unpaid() {
+    let demo = DemoOptions { mpp_expired: true, x402_amount_off: true, ..DemoOptions::default() };
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+    assert_refused(&h.get("/mpp").await, "challenge_expired");
+    let misstated = h.get("/x402").await;
+    assert_refused(&misstated, "price_mismatch");
+    assert!(misstated.json()["detail"].as_str().unwrap().contains("states 5 sats but its invoice asks 4 sats"));
+    assert_refused(&h.get("/x402-v1").await, "price_mismatch");
+    let rows = h.rows().await;
+    let seen: Vec<(&str, &str)> =
+        rows.iter().map(|r| (r.challenge_kind.as_str(), r.reason.as_deref().unwrap_or_default())).collect();
+    assert_eq!(seen, [("mpp", "challenge_expired"), ("x402", "price_mismatch"), ("x402", "price_mismatch")]);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0, "nothing sent to the wallet");
+}
+
+/// The usual-price check on a real ledger file: three settled 10-sat payments make 10 sats usual; a 20-sat
+/// invoice (more than the 50 % margin above) waits for a person with an alert, and goes ahead once a person
+/// approved it; a 14-sat one (within the margin) goes ahead at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
+    let (agent, _) = ledger.add_agent("research").await.unwrap();
+    // Up to 1000 sats would be auto-approved: only the price sends the 20-sat invoice to a person.
+    let all = purser::ledger::policy_store::ScopeSpec::default();
+    ledger.set_threshold(&all, Msats::from_sats(1000), Msats::from_sats(1000)).await.unwrap();
+    let payment = |n: u8, sats: u64| NewPayment {
+        request_id: format!("req_{n}"),
+        agent_id: agent.id,
+        agent: agent.name.clone(),
+        method: "GET".into(),
+        scheme: "https".into(),
+        host: "api.example.com".into(),
+        path: "/quote".into(),
+        challenge_kind: "l402".into(),
+        amount: Some(Msats::from_sats(sats)),
+        payment_hash: Some(Preimage([n; 32]).payment_hash()),
+        invoice: None,
+        advertised: None,
+    };
+    for n in 1..=3 {
+        let Reservation::Reserved { payment_id, .. } = ledger.reserve(&payment(n, 10), false).await.unwrap() else {
+            panic!("a usual payment goes ahead");
+        };
+        ledger.finish(payment_id, &Outcome::Settled { preimage: Preimage([n; 32]), fee: Msats(0) }).await.unwrap();
+    }
+    let asked = ledger.reserve(&payment(9, 20), false).await.unwrap();
+    let Reservation::NeedsApproval { explanation, alerts, .. } = asked else { panic!("{asked:?}") };
+    assert!(explanation.contains("above its usual 10 sats"), "{explanation}");
+    assert_eq!(alerts.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(), ["price_above_usual"]);
+    assert!(matches!(ledger.reserve(&payment(9, 20), true).await.unwrap(), Reservation::Reserved { .. }));
+    let usual = ledger.reserve(&payment(10, 14), false).await.unwrap();
+    assert!(matches!(usual, Reservation::Reserved { .. }), "{usual:?}");
 }
