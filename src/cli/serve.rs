@@ -160,7 +160,9 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     println!("#   wallet    sandbox NIP-47 wallet with a play balance of {}, on regtest", sandbox.wallet.balance());
     println!("#   demo API  {demo} and {demo_https} (a sandbox-only certificate)");
     println!("#             /joke 1 sat, /fortune 21 per call, /legacy 5, /daily free once a day then 10,");
-    println!("#             /stream 1, POST /summarize 21, /premium 250; prices at /pricing");
+    println!("#             /stream 1, POST /summarize 21, /premium 250; other dialects: /mpp 3, /x402 4,");
+    println!("#             /x402-v1 4, /hash-only 2, /multi 6, /evm (not payable), /surge (above its price)");
+    println!("#             prices: purser pricing {demo}");
     println!("#   proxy     http://{addr}, agent `demo`; HTTPS is read with Purser's CA {}", env.ca_cert.display());
     println!("#   ledger    purser ledger --data-dir {dir}");
     println!("# In the agent's shell, run these lines (or: eval \"$(purser env --agent demo --data-dir {dir})\"):");

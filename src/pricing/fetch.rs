@@ -29,6 +29,8 @@ pub struct Fetcher {
     /// Where found prices are stored with when they were read; `None` for a one-off lookup.
     ledger: Option<Ledger>,
     cache: Mutex<HashMap<String, (Instant, Arc<PriceList>)>>,
+    /// One fetch per origin at a time: a burst of first payments to an API asks it for its documents once.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// `scheme://host:port` of `url`, lowercase, the port always written (as the proxy names origins); `None`
@@ -59,16 +61,31 @@ fn max_age(value: Option<&HeaderValue>) -> Option<Duration> {
 
 impl Fetcher {
     pub fn new(client: UpstreamClient, timeout: Duration, ledger: Option<Ledger>) -> Self {
-        Fetcher { client, timeout, ledger, cache: Mutex::new(HashMap::new()) }
+        Fetcher { client, timeout, ledger, cache: Mutex::new(HashMap::new()), inflight: Mutex::new(HashMap::new()) }
     }
 
     /// What `origin` publishes, from the cache while it is fresh.
     pub async fn get(&self, origin: &str) -> Arc<PriceList> {
-        if let Some((until, list)) = self.cache.lock().unwrap().get(origin)
-            && Instant::now() < *until
-        {
-            return list.clone();
+        if let Some(list) = self.cached(origin) {
+            return list;
         }
+        let gate = self.inflight.lock().unwrap().entry(origin.to_string()).or_default().clone();
+        let _turn = gate.lock().await;
+        // Whoever fetched while this caller waited has filled the cache.
+        if let Some(list) = self.cached(origin) {
+            return list;
+        }
+        let list = self.fetch_and_keep(origin).await;
+        self.inflight.lock().unwrap().remove(origin);
+        list
+    }
+
+    fn cached(&self, origin: &str) -> Option<Arc<PriceList>> {
+        let cache = self.cache.lock().unwrap();
+        cache.get(origin).filter(|(until, _)| Instant::now() < *until).map(|(_, list)| list.clone())
+    }
+
+    async fn fetch_and_keep(&self, origin: &str) -> Arc<PriceList> {
         let (list, ttl) = self.fetch(origin).await;
         let list = Arc::new(list);
         if let Some(ledger) = &self.ledger

@@ -167,6 +167,7 @@ function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
         {field("Delivered", row.delivered === null ? null : `${row.delivered ? "yes" : "no"}, upstream answered ${row.upstream_status ?? "nothing"}`)}
         {field("Payment hash", row.payment_hash)}
         {field("Invoice", row.invoice)}
+        {row.receipt && field("Receipt", row.receipt)}
         {field("When", `${row.created_at} (updated ${row.updated_at})`)}
         <dt>Preimage</dt>
         <dd class="mono">{preimage ?? <button class="link" onClick={show}>Show the preimage</button>}</dd>
