@@ -223,6 +223,19 @@ fn eval_purser_env_then_plain_https_curl_pays() {
     assert_eq!(reply, "200");
 }
 
+/// `purser approvals` once approval #1 is listed (waiting up to 10 s).
+fn first_approval(dir: &std::path::Path) -> String {
+    let mut waiting = String::new();
+    for _ in 0..200 {
+        waiting = run_ok(purser(dir).arg("approvals"));
+        if waiting.contains("#1") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    waiting
+}
+
 /// The folder holding the `purser` binary under test, for scripts that call it by name.
 fn bin_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_BIN_EXE_purser")).parent().unwrap().to_path_buf()
@@ -260,14 +273,7 @@ fn budgets_alerts_and_approvals_from_the_command_line() {
     run_ok(purser(dir.path()).args(["budget", "remove", id.trim_start_matches('#')]));
     let agent = std::thread::scope(|s| {
         let call = s.spawn(|| sb.curl("/premium"));
-        let mut waiting = String::new();
-        for _ in 0..200 {
-            waiting = run_ok(purser(dir.path()).arg("approvals"));
-            if waiting.contains("#1") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let waiting = first_approval(dir.path());
         assert!(waiting.contains("250 sats") && waiting.contains("agent demo"), "{waiting}");
         let approved = run_ok(purser(dir.path()).args(["approve", "1"]));
         assert!(approved.contains("Approved #1"), "{approved}");
@@ -391,14 +397,7 @@ fn every_dialect_priced_and_paid_from_the_command_line() {
 
     let held = std::thread::scope(|s| {
         let call = s.spawn(|| sb.curl("/surge"));
-        let mut waiting = String::new();
-        for _ in 0..200 {
-            waiting = run_ok(purser(dir.path()).arg("approvals"));
-            if waiting.contains("#1") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let waiting = first_approval(dir.path());
         assert!(waiting.contains("advertised price of 10 sats"), "{waiting}");
         let alerts = run_ok(purser(dir.path()).arg("alerts"));
         assert!(alerts.contains("price_above_advertised"), "{alerts}");
