@@ -1,7 +1,8 @@
 //! L402 and LSAT `WWW-Authenticate` challenges: `macaroon=` (and the newer `version="0", token=`) with an
 //! `invoice=`. L402 is preferred when a server offers both; the `LSAT` scheme is kept for the proof only when
-//! the server offered nothing else. A challenge without a token (`macaroon="none"`, or none at all) is the
-//! hash-only variant: the retry carries the invoice's payment hash where the body's `payment_hints` say.
+//! the server offered nothing else. A challenge saying `macaroon="none"` (or naming a `payment_hash`, or whose
+//! body gives `payment_hints`) is the hash-only variant: the retry carries the invoice's payment hash where the
+//! body's `payment_hints` say. A challenge with no token and none of those is broken, and is not paid.
 
 use super::json_body::{self, HashPlacement};
 use super::{AuthChallenge, ChallengeKind, Error, PaymentChallenge, ProofForm, Result, parse_auth_params};
@@ -22,15 +23,24 @@ pub fn from_challenges(all: &[AuthChallenge], body: &[u8]) -> Result<PaymentChal
         (None, None) => return Err(Error::NoChallenge),
     };
     let invoice = challenge.param("invoice").filter(|v| !v.is_empty()).ok_or(Error::MissingInvoice(scheme))?;
-    let token = challenge
-        .param("macaroon")
-        .or_else(|| challenge.param("token"))
-        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("none"));
-    let Some(token) = token else {
-        return hash_only(challenge, invoice, body);
+    let token = challenge.param("macaroon").or_else(|| challenge.param("token")).filter(|v| !v.is_empty());
+    let token = match token {
+        Some(t) if !t.eq_ignore_ascii_case("none") => t,
+        Some(_) => return hash_only(challenge, invoice, body),
+        None if challenge.param("payment_hash").is_some() || body_says_hash_only(body) => {
+            return hash_only(challenge, invoice, body);
+        }
+        // No token and nothing saying the hash is the proof: a broken challenge, not paid for a guess.
+        None => return Err(Error::MissingToken(scheme)),
     };
     super::usable_token(token)?;
     Ok(PaymentChallenge::new(kind, invoice, ProofForm::Authorization { scheme, token: token.to_string() }))
+}
+
+/// A body naming the payment hash or where it goes (`payment_hash`, `payment_hints`).
+fn body_says_hash_only(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|b| b.get("payment_hints").is_some() || b.get("payment_hash").is_some_and(|h| h.is_string()))
 }
 
 fn hash_only(challenge: &AuthChallenge, invoice: &str, body: &[u8]) -> Result<PaymentChallenge> {
@@ -62,8 +72,16 @@ mod tests {
         let c = from_challenges(&all, body).unwrap();
         assert_eq!(c.kind, ChallengeKind::HashOnly);
         assert_eq!(c.proof, ProofForm::PaymentHash(HashPlacement::Query("ph".into())));
-        let bare = from_challenges(&parse_auth_params(r#"L402 invoice="lnbcrt1""#), b"").unwrap();
-        assert_eq!(bare.proof, ProofForm::PaymentHash(HashPlacement::Header("X-Payment-Hash".into())));
+        let none = from_challenges(&parse_auth_params(r#"L402 macaroon="none", invoice="lnbcrt1""#), b"").unwrap();
+        assert_eq!(none.proof, ProofForm::PaymentHash(HashPlacement::Header("X-Payment-Hash".into())));
+        // No token and no sign that the hash is the proof: broken, not paid for a guess.
+        let bare = parse_auth_params(r#"L402 invoice="lnbcrt1""#);
+        assert_eq!(from_challenges(&bare, b"{}"), Err(Error::MissingToken("L402")));
+        let hints = br#"{"payment_hints":{"payment_hash_in":"header"}}"#;
+        assert_eq!(from_challenges(&bare, hints).unwrap().kind, ChallengeKind::HashOnly);
+        // A token always wins over hints in the body.
+        let with_token = parse_auth_params(r#"L402 macaroon="AgE", invoice="lnbcrt1""#);
+        assert_eq!(from_challenges(&with_token, hints).unwrap().kind, ChallengeKind::L402);
         let bad = parse_auth_params(r#"L402 macaroon="none", invoice="lnbcrt1", payment_hash="zz""#);
         assert_eq!(from_challenges(&bad, b""), Err(Error::BadPaymentHash));
     }

@@ -62,7 +62,7 @@ fn amount_msat(request: &Value) -> Result<Option<u64>> {
     let currency = request.get("currency").and_then(Value::as_str).unwrap_or("sat").to_ascii_lowercase();
     match currency.as_str() {
         "msat" | "msats" | "millisatoshi" => Ok(Some(amount)),
-        "sat" | "sats" | "satoshi" | "btc" => Ok(Some(amount.saturating_mul(1000))),
+        "sat" | "sats" | "satoshi" => Ok(Some(amount.saturating_mul(1000))),
         other => Err(Error::Malformed(WHAT, format!("unknown currency `{other}`"))),
     }
 }
@@ -114,6 +114,8 @@ mod tests {
         let msat = serde_json::json!({"amount": 1500, "currency": "msat", "methodDetails": {"invoice": "lnbc1"}});
         let c = from_challenges(&parse_auth_params(&header(&msat, ""))).remove(0).unwrap();
         assert_eq!(c.stated_amount_msat, Some(1500));
+        let btc = serde_json::json!({"amount": 1, "currency": "BTC", "methodDetails": {"invoice": "lnbc1"}});
+        assert!(matches!(from_challenges(&parse_auth_params(&header(&btc, "")))[0], Err(Error::Malformed(..))));
         let no_invoice = serde_json::json!({"amount": 1});
         assert_eq!(from_challenges(&parse_auth_params(&header(&no_invoice, "")))[0], Err(Error::MissingInvoice("MPP")));
         let late = header(&msat, r#", expires="tomorrow""#);

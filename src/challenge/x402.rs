@@ -1,8 +1,8 @@
 //! x402 offers with the Lightning `exact` scheme: v2 in the `PAYMENT-REQUIRED` header (base64 JSON), v1 in
 //! the JSON body, each `{"x402Version": N, "accepts": [offer, …]}`. A Lightning offer has `scheme: "exact"`,
 //! a Bitcoin network (`bip122:…`, `lnbtc:…` or the older `btc-lightning-…`), the BOLT11 invoice in
-//! `extra.invoice`, and its amount in msat (`amount` in v2, `maxAmountRequired` in v1), which the invoice must
-//! ask exactly. The retry carries base64 JSON naming the accepted offer, the invoice and the preimage in
+//! `extra.invoice`, and its amount (`amount` in v2, `maxAmountRequired` in v1; msat, or sats on the older
+//! `btc-lightning-…` networks), which the invoice must ask exactly. The retry carries base64 JSON naming the accepted offer, the invoice and the preimage in
 //! `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1). Offers on other chains are reported as unsupported.
 
 use serde_json::{Value, json};
@@ -60,12 +60,16 @@ fn from_document(doc: &Value) -> Result<PaymentChallenge> {
         .filter(|s| !s.is_empty())
         .ok_or(Error::MissingInvoice(WHAT))?;
     let amount_key = if version == 2 { "amount" } else { "maxAmountRequired" };
+    // The older `btc-lightning-*` networks state sats; the CAIP-2 (`bip122:`, `lnbtc:`) ones msat.
+    let network = offer.get("network").and_then(Value::as_str).unwrap_or_default();
+    let scale = if network.to_ascii_lowercase().starts_with("btc-lightning") { 1000 } else { 1 };
     let amount = match offer.get(amount_key).or_else(|| offer.get("amount")) {
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
         Some(Value::Number(n)) => n.as_u64(),
         _ => None,
     }
-    .ok_or_else(|| Error::Malformed(WHAT, format!("`{amount_key}` is not an amount in msat")))?;
+    .and_then(|a| a.checked_mul(scale))
+    .ok_or_else(|| Error::Malformed(WHAT, format!("`{amount_key}` is not a whole amount")))?;
     let mut c = PaymentChallenge::new(
         ChallengeKind::X402,
         invoice,
@@ -84,7 +88,8 @@ pub fn payment_header(
     preimage_hex: &str,
 ) -> (&'static str, String) {
     use base64::Engine;
-    let payload = json!({"invoice": invoice, "preimage": preimage_hex});
+    // `invoice` as the current specs name it, `bolt11` as the older `btc-lightning` one does.
+    let payload = json!({"invoice": invoice, "bolt11": invoice, "preimage": preimage_hex});
     let (name, doc) = if version >= 2 {
         let mut doc = json!({"x402Version": 2, "accepted": accepted, "payload": payload});
         if let Some(r) = resource {
@@ -131,7 +136,7 @@ mod tests {
     #[test]
     fn v1_body_and_unsupported_offers() {
         let body = json!({"x402Version": 1, "error": "X-PAYMENT header is required", "accepts": [
-            {"scheme": "exact", "network": "btc-lightning-signet", "maxAmountRequired": "5000",
+            {"scheme": "exact", "network": "btc-lightning-signet", "maxAmountRequired": "5",
              "extra": {"invoice": "lntbs50n1"}}]});
         let c = from_body(body.to_string().as_bytes()).unwrap();
         assert_eq!(c.stated_amount_msat, Some(5000));

@@ -42,6 +42,25 @@ fn token_of(authorization: &str) -> Option<&str> {
     rest.rsplit_once(':').map(|(token, _)| token)
 }
 
+/// Reads the expiry of kept proofs that have none recorded (those kept before expiries were read), so an
+/// expired token is not sent after an upgrade either. Tokens that state no expiry are read again next time;
+/// there are few.
+pub(super) async fn backfill_expiry(pool: &sqlx::SqlitePool) -> Result<()> {
+    let rows =
+        sqlx::query("SELECT id, authorization FROM credentials WHERE expires_at_ms IS NULL").fetch_all(pool).await?;
+    for r in rows {
+        let authorization: String = r.get("authorization");
+        if let Some(expires) = token_of(&authorization).and_then(crate::challenge::caveats::expiry_ms) {
+            sqlx::query("UPDATE credentials SET expires_at_ms = ? WHERE id = ?")
+                .bind(expires)
+                .bind(r.get::<i64, _>("id"))
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 impl Ledger {
     /// The proof to send with a request for `path` on `origin`: not expired, earned on this path if any.
     pub async fn credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {

@@ -108,6 +108,7 @@ impl Ledger {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        credentials::backfill_expiry(&pool).await?;
         Ok(Ledger { pool, clock: clock::system(), policy: Arc::new(PolicySettings::default()) })
     }
 

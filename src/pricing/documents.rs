@@ -45,7 +45,7 @@ fn whole(v: &Value, scale: u64) -> Option<u64> {
 
 fn unit_scale(unit: Option<&str>) -> Option<u64> {
     match unit.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("sat" | "sats" | "satoshi" | "satoshis" | "btc") => Some(1000),
+        None | Some("sat" | "sats" | "satoshi" | "satoshis") => Some(1000),
         Some("msat" | "msats" | "millisatoshi" | "millisatoshis") => Some(1),
         _ => None,
     }

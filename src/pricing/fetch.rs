@@ -1,6 +1,7 @@
 //! Fetching an API's pricing documents, each with a timeout, and caching the result per origin for as long
 //! as the API's `Cache-Control` allows (ten minutes when it says nothing; not at all for `no-store`).
-//! "No pricing published" is cached the same way, so an API without documents costs one round of 404s.
+//! "No pricing published" is cached the same way, so an API without documents costs one round of 404s; an API
+//! that did not answer at all is asked again after 30 s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,9 @@ use crate::proxy::upstream::UpstreamClient;
 
 /// How long a result is kept when the API's `Cache-Control` says nothing.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+/// How long a result is kept when no document answered at all (unreachable, timed out): soon asked again,
+/// so an outage does not switch the price check off for long.
+const UNANSWERED_TTL: Duration = Duration::from_secs(30);
 /// The longest a result is kept, whatever the API says.
 const MAX_TTL: Duration = Duration::from_secs(86_400);
 /// The largest pricing document read.
@@ -29,8 +33,9 @@ pub struct Fetcher {
     /// Where found prices are stored with when they were read; `None` for a one-off lookup.
     ledger: Option<Ledger>,
     cache: Mutex<HashMap<String, (Instant, Arc<PriceList>)>>,
-    /// One fetch per origin at a time: a burst of first payments to an API asks it for its documents once.
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The fetch under way per origin, shared: a burst of first payments to an API asks it for its documents
+    /// once and every caller gets that one answer, even when the API says not to cache it.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<PriceList>>>>>,
 }
 
 /// `scheme://host:port` of `url`, lowercase, the port always written (as the proxy names origins); `None`
@@ -69,14 +74,12 @@ impl Fetcher {
         if let Some(list) = self.cached(origin) {
             return list;
         }
-        let gate = self.inflight.lock().unwrap().entry(origin.to_string()).or_default().clone();
-        let _turn = gate.lock().await;
-        // Whoever fetched while this caller waited has filled the cache.
-        if let Some(list) = self.cached(origin) {
-            return list;
+        let shared = self.inflight.lock().unwrap().entry(origin.to_string()).or_default().clone();
+        let list = shared.get_or_init(|| self.fetch_and_keep(origin)).await.clone();
+        let mut inflight = self.inflight.lock().unwrap();
+        if inflight.get(origin).is_some_and(|current| Arc::ptr_eq(current, &shared)) {
+            inflight.remove(origin);
         }
-        let list = self.fetch_and_keep(origin).await;
-        self.inflight.lock().unwrap().remove(origin);
         list
     }
 
@@ -115,7 +118,9 @@ impl Fetcher {
             ..Default::default()
         };
         let mut ttl: Option<Duration> = None;
-        for (tried, read, age) in results {
+        let mut answered = false;
+        for (tried, read, age, status) in results {
+            answered |= status;
             list.tried.push(tried);
             if let Some(age) = age {
                 ttl = Some(ttl.map_or(age, |t| t.min(age)));
@@ -126,7 +131,8 @@ impl Fetcher {
                 list.payment_hints = list.payment_hints.or(read.payment_hints);
             }
         }
-        (list, ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL))
+        let ttl = if answered { ttl.unwrap_or(DEFAULT_TTL) } else { UNANSWERED_TTL };
+        (list, ttl.min(MAX_TTL))
     }
 
     async fn fetch_one(
@@ -134,11 +140,11 @@ impl Fetcher {
         origin: &str,
         path: &str,
         source: &str,
-    ) -> (Tried, Option<documents::Read>, Option<Duration>) {
+    ) -> (Tried, Option<documents::Read>, Option<Duration>, bool) {
         let url = format!("{origin}{path}");
         let tried = |outcome: String| Tried { url: url.clone(), outcome };
         let Ok(uri) = url.parse::<Uri>() else {
-            return (tried("not a valid URL".into()), None, None);
+            return (tried("not a valid URL".into()), None, None, false);
         };
         let mut req = Request::new(empty());
         *req.method_mut() = Method::GET;
@@ -160,14 +166,14 @@ impl Fetcher {
             Ok((status, age, Some(head)))
         };
         match tokio::time::timeout(self.timeout, answer).await {
-            Err(_) => (tried(format!("no answer within {} s", self.timeout.as_secs())), None, None),
-            Ok(Err(e)) => (tried(e), None, None),
-            Ok(Ok((status, age, None))) => (tried(format!("not published ({})", status.as_u16())), None, age),
+            Err(_) => (tried(format!("no answer within {} s", self.timeout.as_secs())), None, None, false),
+            Ok(Err(e)) => (tried(e), None, None, false),
+            Ok(Ok((status, age, None))) => (tried(format!("not published ({})", status.as_u16())), None, age, true),
             Ok(Ok((_, age, Some(bytes)))) => match documents::read(source, &bytes) {
-                None => (tried("not a JSON document".into()), None, age),
+                None => (tried("not a JSON document".into()), None, age, true),
                 Some(read) => {
                     let n = read.prices.len();
-                    (tried(format!("{n} price{}", if n == 1 { "" } else { "s" })), Some(read), age)
+                    (tried(format!("{n} price{}", if n == 1 { "" } else { "s" })), Some(read), age, true)
                 }
             },
         }

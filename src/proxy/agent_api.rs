@@ -3,10 +3,11 @@
 //! `Authorization: Basic`):
 //!
 //! - `GET /_purser/agent`: the agent, whether its payments are paused, and each budget that applies to it
-//!   with what is left;
+//!   with what is used and left (for a budget shared with other agents, such as the whole wallet's, that is
+//!   everyone's use: the room left is what the agent needs to know);
 //! - `GET /_purser/agent/prices?api=<URL>`: the prices that API publishes (fetched and cached as for payments).
 //!
-//! Nothing here changes state or reveals other agents.
+//! Nothing here pays, approves or changes a setting; other agents are never named.
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};

@@ -1,5 +1,6 @@
 //! `Purser-Dry-Run: 1`: the agent asks what a request would cost and whether policy would let Purser pay,
-//! and nothing is paid or written to the ledger. The upstream is asked as usual (that is how the price is
+//! and nothing is paid and no payment row is written (the API's published prices may be read and kept, as
+//! for any first payment). The upstream is asked as usual (that is how the price is
 //! learnt); a 402 is answered with `200`, `Purser-Dry-Run: 1` and a JSON body:
 //!
 //! ```json
@@ -29,6 +30,29 @@ pub fn asked(headers: &http::HeaderMap) -> bool {
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+fn answer(out: serde_json::Value) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(out.to_string()));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(HEADER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// The dry-run answer for a 402 Purser could not or would not pay whatever the policy (an offer on another
+/// chain, a malformed challenge).
+pub fn unpayable(ctx: &PayContext<'_>, dialect: &str, reason: &str, explanation: &str) -> Response<ProxyBody> {
+    answer(json!({
+        "dry_run": true,
+        "dialect": dialect,
+        "host": ctx.host(),
+        "path": ctx.target.path(),
+        "decision": "refuse",
+        "would_pay": false,
+        "reason": reason,
+        "explanation": explanation,
+    }))
 }
 
 impl Proxy {
@@ -83,10 +107,6 @@ impl Proxy {
         out["would_pay"] = json!(decision == "allow" && out.get("wallet_problem").is_none());
         out["reason"] = json!(reason);
         out["explanation"] = json!(explanation);
-        let mut resp = Response::new(full(out.to_string()));
-        *resp.status_mut() = StatusCode::OK;
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        resp.headers_mut().insert(HEADER, HeaderValue::from_static("1"));
-        resp
+        answer(out)
     }
 }

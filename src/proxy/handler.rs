@@ -94,8 +94,10 @@ fn is_own(proxy: &Proxy, uri: &Uri) -> bool {
     let Some(own) = proxy.local_addr.get() else {
         return false;
     };
-    let loopback = matches!(authority.host(), "localhost" | "127.0.0.1" | "[::1]" | "::1");
-    loopback && authority.port_u16() == Some(own.port())
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let ours =
+        host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip == own.ip());
+    ours && authority.port_u16() == Some(own.port())
 }
 
 /// `Purser-Max-Sats: N`, in msat; a value that is not a whole number of sats is the agent's mistake.
@@ -223,6 +225,8 @@ async fn forward(
         Ok(ch) => ch,
         // Not a Lightning challenge Purser knows: the agent sees the 402 as the server sent it.
         Err(challenge::Error::NoChallenge) => return Ok(passthrough(head, rest)),
+        // A dry run writes nothing: it says why Purser would not pay.
+        Err(e) if dry_run => return Ok(dry_run::unpayable(&ctx, e.kind_label(), e.reason(), &e.to_string())),
         // Offers Purser cannot pay (another chain or method): recorded, and passed on untouched.
         Err(e @ challenge::Error::UnsupportedScheme(_)) => {
             proxy.record_unpayable(&ctx, e.kind_label(), e.reason(), &e.to_string()).await;

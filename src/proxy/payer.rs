@@ -267,18 +267,7 @@ impl Proxy {
                 ),
             ));
         }
-        if let Some(expires) = ch.expires_at_unix
-            && expires <= (now() + self.settings.invoice_expiry_margin).as_secs()
-        {
-            return Err((
-                "challenge_expired",
-                format!(
-                    "the {} challenge expired, or expires within {} s",
-                    ch.kind.as_str(),
-                    self.settings.invoice_expiry_margin.as_secs()
-                ),
-            ));
-        }
+        self.still_payable(ch, checked)?;
         if let Some(max) = ctx.max_msat
             && checked.amount.0 > max
         {
@@ -294,9 +283,36 @@ impl Proxy {
         Ok(())
     }
 
-    /// The price the API advertises for this request, from its pricing documents (fetched once, cached).
+    /// Whether the invoice and the challenge can still be paid now (checked again after a person's approval,
+    /// which may have taken minutes).
+    fn still_payable(&self, ch: &PaymentChallenge, checked: &CheckedInvoice) -> Result<(), (&'static str, String)> {
+        let deadline = (now() + self.settings.invoice_expiry_margin).as_secs();
+        let margin = self.settings.invoice_expiry_margin.as_secs();
+        if checked.expires_at_unix <= deadline {
+            return Err(("invoice_expired", format!("the invoice expired, or expires within {margin} s")));
+        }
+        if let Some(expires) = ch.expires_at_unix
+            && expires <= deadline
+        {
+            return Err((
+                "challenge_expired",
+                format!("the {} challenge expired, or expires within {margin} s", ch.kind.as_str()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The price the API advertises for this request: from its pricing documents (fetched once, cached), or,
+    /// when they cannot be read now, from the prices stored when they last could.
     pub(super) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<crate::units::Msats> {
-        let list = self.pricing.get(&ctx.target.origin()).await;
+        let origin = ctx.target.origin();
+        let list = self.pricing.get(&origin).await;
+        if !list.is_empty() {
+            return list.price_for(ctx.method, ctx.target.path()).map(|p| crate::units::Msats(p.price_msat));
+        }
+        let stored = self.ledger.prices(Some(&origin)).await.ok()?;
+        let list =
+            crate::pricing::PriceList { prices: stored.into_iter().map(|s| s.price).collect(), ..Default::default() };
         list.price_for(ctx.method, ctx.target.path()).map(|p| crate::units::Msats(p.price_msat))
     }
 
@@ -346,10 +362,13 @@ impl Proxy {
                     tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "waiting for a person's approval");
                     let (id, outcome) = self.approvals.wait(held).await;
                     let (reason, detail) = match outcome {
-                        Approval::Approved => {
-                            approved = true;
-                            continue;
-                        }
+                        Approval::Approved => match self.still_payable(ch, checked) {
+                            Ok(()) => {
+                                approved = true;
+                                continue;
+                            }
+                            Err((reason, detail)) => (reason, format!("approved too late (approval #{id}): {detail}")),
+                        },
                         Approval::Denied => {
                             ("denied_by_user", format!("a person denied this payment (approval #{id})"))
                         }

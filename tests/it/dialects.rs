@@ -132,6 +132,8 @@ async fn a_dry_run_reports_the_price_and_the_decision_without_paying() {
     assert_eq!(surge["decision"], "ask", "{surge}");
     let mpp = h.forward(Method::GET, &h.demo("/mpp"), "", &dry).await.json();
     assert_eq!((mpp["dialect"].as_str(), mpp["amount_msat"].as_u64()), (Some("mpp"), Some(3000)));
+    let evm = h.forward(Method::GET, &h.demo("/evm"), "", &dry).await.json();
+    assert_eq!((evm["decision"].as_str(), evm["reason"].as_str()), (Some("refuse"), Some("unsupported_scheme")));
     let free = h.forward(Method::GET, &h.demo("/"), "", &dry).await;
     assert_eq!((free.status, free.header("purser-dry-run")), (200, Some("no-payment-needed")));
     assert!(h.rows().await.is_empty(), "a dry run writes no payment");
@@ -224,4 +226,74 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
     assert!(matches!(ledger.reserve(&payment(9, 20), true).await.unwrap(), Reservation::Reserved { .. }));
     let usual = ledger.reserve(&payment(10, 14), false).await.unwrap();
     assert!(matches!(usual, Reservation::Reserved { .. }), "{usual:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_that_expires_while_a_person_decides_is_not_paid() {
+    // Invoices live 3 s and must have 1 s left when paid; the person approves after 2.5 s.
+    let demo = DemoOptions { invoice_expiry: Some(Duration::from_secs(3)), ..DemoOptions::default() };
+    let setup = Setup { demo, auto_sats: 10, invoice_expiry_margin: Duration::from_secs(1), ..Setup::default() };
+    let h = Harness::start(setup).await;
+    let url = h.demo("/premium");
+    let agent = h.forward(Method::GET, &url, "", &[]);
+    let person = async {
+        let held = one_held(&h).await;
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        control::call(&h.control, Method::POST, &format!("approvals/{}/approve", held["id"]), None).await.unwrap();
+    };
+    let (reply, ()) = tokio::join!(agent, person);
+    assert_refused(&reply, "invoice_expired");
+    assert!(reply.json()["detail"].as_str().unwrap().contains("approved too late"), "{:?}", reply.body);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0, "nothing sent to the wallet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let ledger = Ledger::open(&path).await.unwrap();
+    let (agent, _) = ledger.add_agent("research").await.unwrap();
+    // An lsat-js style macaroon with `expiration=<ms>`, kept, then its expiry forgotten as an older
+    // version of the ledger would have it.
+    let _ = macaroon::initialize();
+    let key = macaroon::MacaroonKey::generate_random();
+    let mut mac = macaroon::Macaroon::create(None, &key, "id".into()).unwrap();
+    mac.add_first_party_caveat("expiration=1000".into());
+    let token = mac.serialize(macaroon::Format::V2).unwrap();
+    let Reservation::Reserved { payment_id, .. } = ledger
+        .reserve(
+            &NewPayment {
+                request_id: "req_1".into(),
+                agent_id: agent.id,
+                agent: agent.name.clone(),
+                method: "GET".into(),
+                scheme: "http".into(),
+                host: "api.example.com".into(),
+                path: "/a".into(),
+                challenge_kind: "l402".into(),
+                amount: Some(Msats::from_sats(1)),
+                payment_hash: Some(Preimage([1; 32]).payment_hash()),
+                invoice: None,
+                advertised: None,
+            },
+            false,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a 1-sat payment goes ahead");
+    };
+    let auth = format!("L402 {token}:{}", "01".repeat(32));
+    ledger.keep_credential(agent.id, "http://api.example.com:80", "/a", &auth, payment_id).await.unwrap();
+    sqlx::query("UPDATE credentials SET expires_at_ms = NULL").execute(ledger.pool()).await.unwrap();
+    assert_eq!(ledger.credentials(None).await.unwrap()[0].expires_at_ms, None);
+    drop(ledger);
+    let reopened = Ledger::open(&path).await.unwrap();
+    let kept = reopened.credentials(None).await.unwrap();
+    assert_eq!((kept[0].expires_at_ms, kept[0].expired), (Some(1_000_000), true));
+    assert_eq!(
+        reopened.credential(agent.id, "http://api.example.com:80", "/a").await.unwrap(),
+        None,
+        "expired: not sent"
+    );
 }

@@ -57,6 +57,8 @@ pub struct Setup {
     pub pass_through: Vec<String>,
     /// Refuse invoices above the advertised or usual price instead of asking a person.
     pub refuse_price_mismatch: bool,
+    /// Invoices expiring sooner than this are refused (default 30 s).
+    pub invoice_expiry_margin: Duration,
 }
 
 impl Default for Setup {
@@ -75,6 +77,7 @@ impl Default for Setup {
             extra_ca_file: None,
             pass_through: Vec::new(),
             refuse_price_mismatch: false,
+            invoice_expiry_margin: Duration::from_secs(30),
         }
     }
 }
@@ -117,6 +120,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::new(dir.path().to_path_buf());
         settings.approval_timeout = setup.approval_timeout;
+        settings.invoice_expiry_margin = setup.invoice_expiry_margin;
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
         settings.pass_through = setup.pass_through;

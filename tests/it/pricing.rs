@@ -88,6 +88,10 @@ async fn results_are_cached_as_cache_control_says() {
     f.get(&origin).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(drain(&mut seen), 8, "no-store: asked again every time");
+    // Callers arriving while a fetch is under way share its answer, cached or not.
+    futures_util::future::join_all((0..10).map(|_| f.get(&origin))).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(drain(&mut seen), 4, "one fetch for a burst, even with no-store");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
