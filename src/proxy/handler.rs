@@ -261,7 +261,7 @@ async fn forward(
     {
         tracing::warn!(request_id, "cannot keep the credential: {e}");
     }
-    let answer = proxy.send(&parts.method, &retry.uri, &retry.headers, body::full(retry.body)).await;
+    let answer = proxy.send_proven(&parts.method, &retry, request_id).await;
     let status = answer.as_ref().ok().map(|r| r.status().as_u16());
     let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
     if let Some(payment_id) = proven.payment_id {
@@ -309,7 +309,35 @@ fn to_agent(resp: Response<Incoming>) -> Response<ProxyBody> {
     Response::from_parts(parts, body::stream(incoming))
 }
 
+/// Pauses before each further try of a paid retry whose answer did not come, or came as 502/503/504.
+const PAID_RETRY_BACKOFF: [std::time::Duration; 2] =
+    [std::time::Duration::from_millis(250), std::time::Duration::from_millis(1000)];
+
 impl Proxy {
+    /// Sends the retry that carries a proof of payment. The payment is made: when the answer does not come, or
+    /// comes as a gateway error, the same proof is sent again (a few times, with pauses) rather than losing it.
+    async fn send_proven(
+        &self,
+        method: &Method,
+        retry: &proof::Retry,
+        request_id: &str,
+    ) -> Result<Response<Incoming>, Failure> {
+        let mut answer = self.send(method, &retry.uri, &retry.headers, body::full(retry.body.clone())).await;
+        for pause in PAID_RETRY_BACKOFF {
+            let transient = match &answer {
+                Ok(resp) => matches!(resp.status().as_u16(), 502..=504),
+                Err(_) => true,
+            };
+            if !transient {
+                break;
+            }
+            tracing::warn!(request_id, "the paid retry was not answered; sending the same proof again");
+            tokio::time::sleep(pause).await;
+            answer = self.send(method, &retry.uri, &retry.headers, body::full(retry.body.clone())).await;
+        }
+        answer
+    }
+
     /// Sends one request upstream and waits for its response headers.
     async fn send(
         &self,

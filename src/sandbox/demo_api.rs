@@ -187,6 +187,8 @@ pub struct DemoOptions {
     pub mpp_expired: bool,
     /// State an x402 amount 1 sat above what the invoice asks.
     pub x402_amount_off: bool,
+    /// Answer the first request that carries a proof of payment with a 503, before looking at the proof.
+    pub fail_first_proof: bool,
 }
 
 pub struct DemoApi {
@@ -199,6 +201,8 @@ pub struct DemoApi {
     free_day: Mutex<Option<u64>>,
     /// Token ids already used, when tokens are single-use.
     used_tokens: Mutex<HashSet<Vec<u8>>>,
+    /// Whether the one 503 of [`DemoOptions::fail_first_proof`] was sent.
+    failed_once: std::sync::atomic::AtomicBool,
     /// Open MPP challenges: id → the payment hash of their invoice (each answered once).
     mpp_open: Mutex<std::collections::HashMap<String, PaymentHash>>,
 }
@@ -214,6 +218,7 @@ impl DemoApi {
             free_day: Mutex::new(None),
             used_tokens: Mutex::new(HashSet::new()),
             mpp_open: Mutex::new(std::collections::HashMap::new()),
+            failed_once: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -287,6 +292,15 @@ impl DemoApi {
             }
         }
         let proof = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let carries_proof = ["authorization", "payment-signature", "x-payment", "x-payment-hash"]
+            .iter()
+            .any(|h| headers.contains_key(*h));
+        if carries_proof
+            && self.opts.fail_first_proof
+            && !self.failed_once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return json_response(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "try again"}));
+        }
         let x402 = proof("payment-signature").or_else(|| proof("x-payment"));
         let paid = if self.opts.reject_proofs {
             None

@@ -297,3 +297,18 @@ async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
         "expired: not sent"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_use_proof_is_sent_again_when_the_paid_retry_fails() {
+    // MPP, x402 and hash proofs answer one challenge: a lost retry must not mean a second payment.
+    for path in ["/mpp", "/x402", "/hash-only"] {
+        let demo = DemoOptions { fail_first_proof: true, ..DemoOptions::default() };
+        let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+        let reply = h.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
+        let rows = h.rows().await;
+        assert_eq!(rows.len(), 1, "{path}: paid once");
+        assert_eq!((rows[0].status.as_str(), rows[0].delivered), ("settled", Some(true)), "{path}");
+        assert_eq!(h.sandbox.wallet.pay_requests(), 1, "{path}");
+    }
+}
