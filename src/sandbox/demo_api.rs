@@ -490,7 +490,10 @@ impl DemoApi {
 
     /// The 402 of the MPP, x402, hash-only and EVM-only endpoints; `None` for the L402 and JSON forms.
     fn other_dialect_challenge(&self, ep: &Endpoint, url: &str) -> Option<Response<ProxyBody>> {
-        let body = json!({"error": "payment required", "amount_sat": ep.price_sats});
+        let body = match ep.form {
+            Form::EvmOnly => json!({"error": "payment required", "accepts": "0.01 USDC on Base (x402)"}),
+            _ => json!({"error": "payment required", "amount_sat": ep.price_sats}),
+        };
         let mut resp = match ep.form {
             Form::Mpp | Form::X402V2 | Form::HashOnly | Form::EvmOnly => {
                 json_response(StatusCode::PAYMENT_REQUIRED, body)
