@@ -14,6 +14,7 @@
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
 //! - [`approval`]: payments held for a person's decision.
 //! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, and where the connection URI is kept.
+//! - [`recovery`]: payments whose outcome was never written, resolved with the wallet's own record.
 //! - [`ledger`]: the SQLite store (agents, payments, cached credentials) and its exports.
 //! - [`sandbox`]: play sats: an in-process Nostr relay, a NIP-47 wallet service, and a demo paid API.
 //! - [`events`]: typed events from the core for whoever listens (logs now, the desktop UI later).
@@ -37,6 +38,7 @@ pub mod policy;
 pub mod pricing;
 pub mod private_fs;
 pub mod proxy;
+pub mod recovery;
 pub mod sandbox;
 pub mod units;
 pub mod wallet;

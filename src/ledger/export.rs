@@ -25,6 +25,8 @@ pub struct PaymentRow {
     pub fee_msat: Option<i64>,
     pub payment_hash: Option<String>,
     pub invoice: Option<String>,
+    /// `pending` (reserved), `paying` (sent to the wallet), `settled`, `failed`, `unknown` (sent, no answer
+    /// yet: still counted in budgets until recovery resolves it), `bad_preimage`, or `refused`.
     pub status: String,
     pub reason: Option<String>,
     pub decision: String,
@@ -40,7 +42,9 @@ pub struct PaymentRow {
 
 /// The columns every payment listing selects, in the order [`row`] reads them.
 pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM agents WHERE id = p.agent_id) AS agent, p.method, p.scheme, p.host, p.path, \
-     p.challenge_kind, p.amount_msat, p.fee_msat, p.payment_hash, p.invoice, p.status, p.failure_reason, p.decision, \
+     p.challenge_kind, p.amount_msat, p.fee_msat, p.payment_hash, p.invoice, \
+     CASE WHEN p.status = 'pending' AND p.wallet_asked_at_ms IS NOT NULL THEN 'paying' ELSE p.status END AS status, \
+     p.failure_reason, p.decision, \
      p.upstream_status, p.delivered, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at, p.receipt \

@@ -8,6 +8,7 @@
 //! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.
 //! - [`credentials`]: proofs kept per agent and origin, listed and revoked by a person.
 //! - [`prices`]: the prices APIs publish, per origin, with when they were read.
+//! - [`recovery`]: payments whose outcome is open (`pending`, `paying`, `unknown`), for recovery to resolve.
 //! - [`export`]: the rows as a table, JSON or CSV.
 //! - [`queries`]: what the desktop UI shows: totals, spend per day, filtered pages, CSV of a filtered view.
 //! - [`uninspected`]: tunnels Purser could not look inside (pass-through hosts, refused certificates).
@@ -20,6 +21,7 @@ pub mod payments;
 pub mod policy_store;
 pub mod prices;
 pub mod queries;
+pub mod recovery;
 pub mod uninspected;
 
 use std::path::Path;

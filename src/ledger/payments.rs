@@ -30,6 +30,8 @@ pub struct NewPayment {
     pub invoice: Option<String>,
     /// The price the API publishes for this endpoint, when it publishes one.
     pub advertised: Option<Msats>,
+    /// `L402 <token>` for token proofs: with the preimage, the credential a payment yields.
+    pub proof_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -238,15 +240,20 @@ impl Ledger {
                 ("bad_preimage", Some("bad_preimage"), Some(preimage.to_hex()), Some(clamp(*fee)))
             }
         };
-        sqlx::query("UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? WHERE id = ?")
-            .bind(status)
-            .bind(reason)
-            .bind(preimage)
-            .bind(fee)
-            .bind(self.now_ms())
-            .bind(payment_id)
-            .execute(self.pool())
-            .await?;
+        // Only an open row moves: a settled or failed outcome is never overwritten (recovery and the payer may
+        // both try to write one).
+        sqlx::query(
+            "UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? \
+             WHERE id = ? AND status IN ('pending', 'unknown')",
+        )
+        .bind(status)
+        .bind(reason)
+        .bind(preimage)
+        .bind(fee)
+        .bind(self.now_ms())
+        .bind(payment_id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -460,8 +467,8 @@ async fn insert(
 ) -> Result<i64> {
     let done = sqlx::query(
         "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
-         fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, created_at_ms, updated_at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, created_at_ms, updated_at_ms, \
+         proof_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&p.request_id)
     .bind(p.agent_id)
@@ -479,6 +486,7 @@ async fn insert(
     .bind(decision)
     .bind(now)
     .bind(now)
+    .bind(&p.proof_prefix)
     .execute(conn)
     .await?;
     Ok(done.last_insert_rowid())

@@ -118,6 +118,13 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     if let Ok(addr) = listener.local_addr() {
         let _ = proxy.local_addr.set(addr);
     }
+    // Payments an earlier run left open are resolved with the wallet; this run's rows are never touched by
+    // that first pass (they are all written after `started_ms`).
+    let recovering = {
+        let proxy = proxy.clone();
+        let started_ms = proxy.ledger.now_ms() - 1;
+        tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || proxy.wallet.wallet().ok()))
+    };
     loop {
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
@@ -145,5 +152,6 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             }
         });
     }
+    recovering.abort();
     proxy.approvals.deny_all();
 }

@@ -104,6 +104,10 @@ pub(super) fn new_payment(
         payment_hash: checked.map(|c| c.payment_hash).or(ch.and_then(|c| c.payment_hash)),
         invoice: ch.map(|c| c.invoice.clone()),
         advertised: None,
+        proof_prefix: ch.and_then(|c| match &c.proof {
+            crate::challenge::ProofForm::Authorization { scheme, token } => Some(format!("{scheme} {token}")),
+            _ => None,
+        }),
     }
 }
 
@@ -410,6 +414,18 @@ impl Proxy {
         let hash = checked.payment_hash;
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
         let task = tokio::spawn(async move {
+            // The `paying` step is on disk before the wallet hears of the invoice: after a crash, the row says
+            // the wallet may have paid it, and recovery asks the wallet.
+            let marked = ledger.mark_paying(payment_id).await;
+            if !matches!(marked, Ok(true)) {
+                let outcome = Outcome::Failed { reason: "ledger_unavailable".into() };
+                let written = ledger.finish(payment_id, &outcome).await;
+                let why = match marked {
+                    Err(e) => format!("the ledger could not record the payment step: {e}"),
+                    _ => "the reserved row was closed before the wallet was asked".into(),
+                };
+                return (Err(wallet::Error::Protocol(why)), outcome, written);
+            }
             let paid = wallet.pay_invoice(&bolt11).await;
             let outcome = match &paid {
                 Ok(p) if p.preimage.matches(&hash) => Outcome::Settled { preimage: p.preimage.clone(), fee: p.fee },
@@ -471,6 +487,11 @@ impl Proxy {
                     retry_after_secs: 30,
                 })
             }
+            (Outcome::Failed { reason }, Err(e)) if reason == "ledger_unavailable" => Err(Failure::Unavailable {
+                reason,
+                detail: format!("{e}; nothing was sent to the wallet"),
+                retry_after_secs: 5,
+            }),
             (Outcome::Failed { reason }, Err(e)) => {
                 self.events.emit(event(reason));
                 Err(Self::wallet_failure(ctx, &e))

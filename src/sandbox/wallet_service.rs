@@ -31,6 +31,8 @@ pub struct WalletServiceOptions {
     pub bad_preimage: bool,
     /// Never answer `pay_invoice` (a wallet that hangs after taking the request).
     pub ignore_payments: bool,
+    /// Pay, but never answer `pay_invoice` (the answer lost on the way): `lookup_invoice` then tells.
+    pub pay_silently: bool,
     /// The network `get_info` reports.
     pub network: &'static str,
 }
@@ -43,6 +45,7 @@ impl Default for WalletServiceOptions {
             fee_ppm: 1_000,
             bad_preimage: false,
             ignore_payments: false,
+            pay_silently: false,
             network: "regtest",
         }
     }
@@ -72,6 +75,11 @@ pub struct SandboxWallet {
 }
 
 impl SandboxWallet {
+    /// Every payment this wallet made: payment hash and amount (its own record, to check a ledger against).
+    pub fn payments(&self) -> Vec<(PaymentHash, Msats)> {
+        self.state.lock().unwrap().sent.iter().map(|(h, s)| (*h, s.amount)).collect()
+    }
+
     pub fn balance(&self) -> Msats {
         self.state.lock().unwrap().balance
     }
@@ -211,7 +219,11 @@ impl Service {
                 if self.opts.ignore_payments {
                     return None;
                 }
-                self.pay(method, &p.invoice)
+                let answer = self.pay(method, &p.invoice);
+                if self.opts.pay_silently {
+                    return None;
+                }
+                answer
             }
             RequestParams::LookupInvoice(p) => {
                 let hash = p.payment_hash.as_deref().and_then(PaymentHash::from_hex);

@@ -8,13 +8,13 @@ use purser::sandbox::wallet_service::WalletServiceOptions;
 
 use crate::harness::{Harness, Setup};
 
-fn purser(data_dir: &std::path::Path) -> Command {
+pub fn purser(data_dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_purser"));
     cmd.arg("--data-dir").arg(data_dir).env_remove("PURSER_NWC_URI").env("PURSER_LOG", "warn");
     cmd
 }
 
-fn run_ok(cmd: &mut Command) -> String {
+pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()

@@ -212,6 +212,7 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
         payment_hash: Some(Preimage([n; 32]).payment_hash()),
         invoice: None,
         advertised: None,
+        proof_prefix: None,
     };
     for n in 1..=3 {
         let Reservation::Reserved { payment_id, .. } = ledger.reserve(&payment(n, 10), false).await.unwrap() else {
@@ -275,6 +276,7 @@ async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
                 payment_hash: Some(Preimage([1; 32]).payment_hash()),
                 invoice: None,
                 advertised: None,
+                proof_prefix: None,
             },
             false,
         )

@@ -3,6 +3,7 @@
 
 mod cli;
 mod clients;
+mod crash;
 mod dialects;
 mod harness;
 mod intercept;
@@ -10,5 +11,6 @@ mod nwc;
 mod paid;
 mod policy;
 mod pricing;
+mod recovery;
 mod refusals;
 mod transport;

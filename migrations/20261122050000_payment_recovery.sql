@@ -1,0 +1,7 @@
+-- The `paying` step: when the wallet was asked to pay a reserved (`pending`) row. A `pending` row without it
+-- was never sent; one with it may have been paid, and is resolved with the wallet after a restart.
+ALTER TABLE payments ADD COLUMN wallet_asked_at_ms INTEGER;
+-- `L402 <token>` (or `LSAT …`) for token proofs, so a payment resolved after a restart still yields its
+-- credential for reuse.
+ALTER TABLE payments ADD COLUMN proof_prefix TEXT;
+CREATE INDEX payments_unresolved ON payments(status) WHERE status IN ('pending', 'unknown');

@@ -1,0 +1,85 @@
+//! The rows recovery works on: payments whose outcome was not written because the process stopped (or the
+//! wallet did not answer) — `pending` rows, split by whether the wallet was asked (the `paying` step), and
+//! `unknown` rows. See [`crate::recovery`] for how each is resolved.
+
+use sqlx::Row;
+
+use super::{Ledger, Result};
+use crate::units::PaymentHash;
+
+/// A payment whose outcome is open.
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    pub id: i64,
+    pub agent_id: i64,
+    pub scheme: String,
+    /// `host[:port]`, lowercase.
+    pub host: String,
+    pub path: String,
+    pub payment_hash: Option<PaymentHash>,
+    pub invoice: Option<String>,
+    /// `pending` or `unknown`.
+    pub status: String,
+    /// The wallet was asked to pay it (or, for `unknown`, may have been).
+    pub wallet_asked: bool,
+    pub proof_prefix: Option<String>,
+}
+
+impl Unresolved {
+    /// `scheme://host:port`, as kept credentials name origins.
+    pub fn origin(&self) -> String {
+        let has_port = self.host.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()));
+        if has_port {
+            format!("{}://{}", self.scheme, self.host)
+        } else {
+            let port = if self.scheme == "https" { 443 } else { 80 };
+            format!("{}://{}:{port}", self.scheme, self.host)
+        }
+    }
+}
+
+impl Ledger {
+    /// Records the `paying` step: the wallet is about to be asked to pay reserved row `payment_id`. `false`
+    /// when the row is no longer reserved (then the wallet must not be asked).
+    pub async fn mark_paying(&self, payment_id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE payments SET wallet_asked_at_ms = ?, updated_at_ms = ? WHERE id = ? AND status = 'pending' \
+             AND wallet_asked_at_ms IS NULL",
+        )
+        .bind(self.now_ms())
+        .bind(self.now_ms())
+        .bind(payment_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Open payments last touched at or before `touched_by_ms`, oldest first.
+    pub async fn unresolved(&self, touched_by_ms: i64) -> Result<Vec<Unresolved>> {
+        let rows = sqlx::query(
+            "SELECT id, agent_id, scheme, host, path, payment_hash, invoice, status, wallet_asked_at_ms, proof_prefix \
+             FROM payments WHERE status IN ('pending', 'unknown') AND updated_at_ms <= ? ORDER BY id",
+        )
+        .bind(touched_by_ms)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let status: String = r.get("status");
+                Unresolved {
+                    id: r.get("id"),
+                    agent_id: r.get("agent_id"),
+                    scheme: r.get("scheme"),
+                    host: r.get("host"),
+                    path: r.get("path"),
+                    payment_hash: r.get::<Option<String>, _>("payment_hash").as_deref().and_then(PaymentHash::from_hex),
+                    invoice: r.get("invoice"),
+                    wallet_asked: status == "unknown" || r.get::<Option<i64>, _>("wallet_asked_at_ms").is_some(),
+                    status,
+                    proof_prefix: r.get("proof_prefix"),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,132 @@
+//! Resolving payments whose outcome was never written: the process was killed between asking the wallet and
+//! hearing back, or the wallet did not answer in time. Run when the proxy starts and every minute after.
+//!
+//! Each open row is resolved by the wallet's own record (NWC `lookup_invoice`), never by guessing:
+//!
+//! - reserved but never sent to the wallet (`pending`, no `paying` step), found at start: `failed`
+//!   (`never_sent`); nothing can have left the wallet;
+//! - sent (`paying`) or `unknown`: the wallet's answer decides. Settled with a preimage that hashes to the
+//!   invoice's payment hash: `settled`, with the preimage and fee, and the credential kept when the challenge
+//!   had a token. Failed or expired: `failed`. Not found: `failed` once the invoice has expired (it can no
+//!   longer be paid), else still `unknown`. No answer: still `unknown`.
+//!
+//! An `unknown` row keeps its reservation counted in budgets until it is resolved.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use lightning_invoice::Bolt11Invoice;
+
+use crate::ledger::payments::Outcome;
+use crate::ledger::recovery::Unresolved;
+use crate::ledger::{self, Ledger};
+use crate::wallet::{self, Wallet};
+
+/// How often open payments are looked at again.
+pub const INTERVAL: Duration = Duration::from_secs(60);
+/// A row in flight in this process is left alone: only rows untouched this long are looked at after start.
+pub const SETTLE_TIME: Duration = Duration::from_secs(300);
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    pub checked: usize,
+    pub settled: usize,
+    pub failed: usize,
+    pub still_unknown: usize,
+}
+
+fn expired(invoice: Option<&str>) -> bool {
+    invoice.and_then(|i| Bolt11Invoice::from_str(i).ok()).is_none_or(|i| i.is_expired())
+}
+
+/// When a pass looks, and at what.
+#[derive(Debug, Clone, Copy)]
+pub enum Pass {
+    /// Before this process reserved anything: every row written up to `started_ms` is from an earlier run,
+    /// so reserved rows that never reached the wallet are closed too.
+    Start { started_ms: i64 },
+    /// While running: rows untouched for [`SETTLE_TIME`] (not in flight here).
+    Periodic,
+}
+
+/// One pass over the open payments.
+pub async fn resolve(ledger: &Ledger, wallet: &dyn Wallet, pass: Pass) -> ledger::Result<Report> {
+    let (touched_by, at_start) = match pass {
+        Pass::Start { started_ms } => (started_ms, true),
+        Pass::Periodic => (ledger.now_ms() - SETTLE_TIME.as_millis() as i64, false),
+    };
+    let mut report = Report::default();
+    for row in ledger.unresolved(touched_by).await? {
+        report.checked += 1;
+        let outcome = match outcome(&row, wallet, at_start).await {
+            Some(o) => o,
+            None => {
+                report.still_unknown += 1;
+                continue;
+            }
+        };
+        ledger.finish(row.id, &outcome).await?;
+        match &outcome {
+            Outcome::Settled { preimage, .. } => {
+                report.settled += 1;
+                if let Some(prefix) = &row.proof_prefix {
+                    let authorization = format!("{prefix}:{}", preimage.to_hex());
+                    ledger.keep_credential(row.agent_id, &row.origin(), &row.path, &authorization, row.id).await?;
+                }
+                tracing::info!(payment_id = row.id, "recovered: the wallet paid it; the row is settled");
+            }
+            Outcome::Failed { reason } => {
+                report.failed += 1;
+                tracing::info!(payment_id = row.id, reason, "recovered: not paid; the row is failed");
+            }
+            Outcome::Unknown { .. } => report.still_unknown += 1,
+            Outcome::BadPreimage { .. } => report.failed += 1,
+        }
+    }
+    if report.checked > 0 {
+        tracing::info!(?report, "open payments looked at");
+    }
+    Ok(report)
+}
+
+/// The outcome to write for `row`; `None` to leave it as it is.
+async fn outcome(row: &Unresolved, wallet: &dyn Wallet, at_start: bool) -> Option<Outcome> {
+    if !row.wallet_asked {
+        return at_start.then(|| Outcome::Failed { reason: "never_sent".into() });
+    }
+    let Some(hash) = row.payment_hash else {
+        return Some(Outcome::Failed { reason: "never_sent".into() });
+    };
+    let unknown = || (row.status == "pending").then(|| Outcome::Unknown { reason: "payment_unknown".into() });
+    match wallet.lookup_invoice(&hash).await {
+        Ok(found) => match (found.preimage, found.state.as_deref()) {
+            (Some(preimage), _) if preimage.matches(&hash) => Some(Outcome::Settled { preimage, fee: found.fee }),
+            (Some(preimage), Some("settled")) => Some(Outcome::BadPreimage { preimage, fee: found.fee }),
+            (_, Some("failed" | "expired")) => Some(Outcome::Failed { reason: "payment_failed".into() }),
+            _ => unknown(),
+        },
+        Err(wallet::Error::Refused { code, .. }) if code == "NOT_FOUND" && expired(row.invoice.as_deref()) => {
+            Some(Outcome::Failed { reason: "payment_not_found".into() })
+        }
+        Err(e) => {
+            tracing::debug!(payment_id = row.id, "cannot resolve yet: {e}");
+            unknown()
+        }
+    }
+}
+
+/// Resolves open payments left by earlier runs (those touched by `started_ms`), then every [`INTERVAL`] those
+/// untouched for a while, whenever `wallet` gives a wallet.
+pub async fn run(ledger: Ledger, started_ms: i64, wallet: impl Fn() -> Option<std::sync::Arc<dyn Wallet>>) {
+    let mut pass = Pass::Start { started_ms };
+    loop {
+        if let Some(w) = wallet() {
+            match resolve(&ledger, w.as_ref(), pass).await {
+                Ok(_) => pass = Pass::Periodic,
+                Err(e) => tracing::warn!("cannot look at open payments: {e}"),
+            }
+        }
+        tokio::time::sleep(INTERVAL).await;
+    }
+}

@@ -1,0 +1,71 @@
+//! Payments whose outcome was never written, resolved with the sandbox wallet's own record over real NIP-47:
+//! a wallet that paid but whose answer was lost, a row reserved but never sent, and the process killed
+//! (`SIGKILL`) again and again in the middle of paid calls.
+
+use purser::ledger::payments::{NewPayment, Reservation};
+use purser::recovery::{self, Pass};
+use purser::sandbox::wallet_service::WalletServiceOptions;
+use purser::units::{Msats, Preimage};
+use purser::wallet::nwc::NwcWallet;
+
+use crate::harness::{Harness, Setup, quick_nwc};
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_whose_answer_was_lost_is_settled_from_the_wallets_record() {
+    let wallet = WalletServiceOptions { pay_silently: true, ..WalletServiceOptions::default() };
+    let h = Harness::start(Setup { wallet, ..Setup::default() }).await;
+    let lost = h.get("/joke").await;
+    assert_eq!(lost.status, 503, "{:?}", lost.body);
+    assert_eq!(lost.json()["reason"], "wallet_timeout");
+    let row = h.rows().await.pop().unwrap();
+    assert_eq!(row.status, "unknown", "sent and not answered: unknown, never failed");
+
+    let nwc = NwcWallet::new(&h.sandbox.wallet.uri, quick_nwc()).unwrap();
+    let report = recovery::resolve(&h.ledger, &nwc, Pass::Start { started_ms: now_ms() }).await.unwrap();
+    assert_eq!((report.checked, report.settled), (1, 1), "{report:?}");
+    let row = h.rows().await.pop().unwrap();
+    assert_eq!(row.status, "settled");
+    assert_eq!(h.sandbox.wallet.payments().len(), 1);
+    // The credential was kept from the recovered preimage: the next call is served without paying again.
+    let again = h.get("/joke").await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "nothing paid twice");
+    assert_eq!(h.rows().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_reserved_but_never_sent_is_closed_at_start_and_stops_counting() {
+    let h = Harness::start(Setup::default()).await;
+    let agent = h.ledger.agent_id("research").await.unwrap();
+    let p = NewPayment {
+        request_id: "req_crash".into(),
+        agent_id: agent,
+        agent: "research".into(),
+        method: "GET".into(),
+        scheme: "http".into(),
+        host: "api.example.com".into(),
+        path: "/a".into(),
+        challenge_kind: "l402".into(),
+        amount: Some(Msats::from_sats(40)),
+        payment_hash: Some(Preimage([3; 32]).payment_hash()),
+        invoice: None,
+        advertised: None,
+        proof_prefix: None,
+    };
+    let Reservation::Reserved { .. } = h.ledger.reserve(&p, false).await.unwrap() else { panic!() };
+    let nwc = NwcWallet::new(&h.sandbox.wallet.uri, quick_nwc()).unwrap();
+    // A periodic pass leaves a fresh row alone: it may be in flight in this process.
+    let report = recovery::resolve(&h.ledger, &nwc, Pass::Periodic).await.unwrap();
+    assert_eq!(report.checked, 0);
+    let report = recovery::resolve(&h.ledger, &nwc, Pass::Start { started_ms: now_ms() }).await.unwrap();
+    assert_eq!((report.checked, report.failed), (1, 1), "{report:?}");
+    let row = h.rows().await.pop().unwrap();
+    assert_eq!((row.status.as_str(), row.reason.as_deref()), ("failed", Some("never_sent")));
+    let uses = h.ledger.budget_uses().await.unwrap();
+    assert!(uses.iter().all(|u| u.used == Msats(0)), "a closed row no longer counts: {uses:?}");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0);
+}
