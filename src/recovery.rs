@@ -10,7 +10,8 @@
 //!   had a token. Failed or expired: `failed`. Not found: `failed` once the invoice has expired (it can no
 //!   longer be paid), else still `unknown`. No answer: still `unknown`.
 //!
-//! An `unknown` row keeps its reservation counted in budgets until it is resolved.
+//! An `unknown` row keeps its reservation counted in budgets until it is resolved. At start, paid rows of an
+//! earlier run whose retry never got an answer are recorded as not delivered (`interrupted`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub struct Report {
     pub settled: usize,
     pub failed: usize,
     pub still_unknown: usize,
+    /// Paid before an earlier run stopped, never delivered: now recorded as not delivered.
+    pub interrupted: u64,
 }
 
 fn expired(invoice: Option<&str>) -> bool {
@@ -70,6 +73,8 @@ pub async fn resolve(ledger: &Ledger, wallet: &dyn Wallet, pass: Pass) -> ledger
         match &outcome {
             Outcome::Settled { preimage, .. } => {
                 report.settled += 1;
+                // The request that paid ended before this was known: paid, not delivered.
+                ledger.mark_interrupted(row.id).await?;
                 if let Some(prefix) = &row.proof_prefix {
                     let authorization = format!("{prefix}:{}", preimage.to_hex());
                     ledger.keep_credential(row.agent_id, &row.origin(), &row.path, &authorization, row.id).await?;
@@ -84,7 +89,11 @@ pub async fn resolve(ledger: &Ledger, wallet: &dyn Wallet, pass: Pass) -> ledger
             Outcome::BadPreimage { .. } => report.failed += 1,
         }
     }
-    if report.checked > 0 {
+    if let Pass::Start { started_ms } = pass {
+        // After the open rows, so those this pass found paid are counted too; rows of this run are newer.
+        report.interrupted = ledger.close_interrupted(started_ms).await?;
+    }
+    if report.checked > 0 || report.interrupted > 0 {
         tracing::info!(?report, "open payments looked at");
     }
     Ok(report)

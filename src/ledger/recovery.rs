@@ -54,6 +54,35 @@ impl Ledger {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Paid rows created by `created_by_ms` whose retry never got an answer recorded (the process stopped
+    /// between paying and delivering): recorded as not delivered (`interrupted`), so the API's "paid, not
+    /// delivered" count shows them. Returns how many.
+    pub async fn close_interrupted(&self, created_by_ms: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = ? \
+             WHERE status = 'settled' AND delivered IS NULL AND created_at_ms <= ?",
+        )
+        .bind(self.now_ms())
+        .bind(created_by_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records paid row `payment_id` as not delivered (`interrupted`): its request ended before the payment's
+    /// outcome was known.
+    pub async fn mark_interrupted(&self, payment_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = ? \
+             WHERE id = ? AND status = 'settled' AND delivered IS NULL",
+        )
+        .bind(self.now_ms())
+        .bind(payment_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Open payments last touched at or before `touched_by_ms`, oldest first.
     pub async fn unresolved(&self, touched_by_ms: i64) -> Result<Vec<Unresolved>> {
         let rows = sqlx::query(

@@ -29,6 +29,7 @@ async fn a_payment_whose_answer_was_lost_is_settled_from_the_wallets_record() {
     assert_eq!((report.checked, report.settled), (1, 1), "{report:?}");
     let row = h.rows().await.pop().unwrap();
     assert_eq!(row.status, "settled");
+    assert_eq!((row.delivered, row.reason.as_deref()), (Some(false), Some("interrupted")), "paid, not delivered");
     assert_eq!(h.sandbox.wallet.payments().len(), 1);
     // The credential was kept from the recovered preimage: the next call is served without paying again.
     let again = h.get("/joke").await;
