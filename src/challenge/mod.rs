@@ -101,6 +101,9 @@ pub struct PaymentChallenge {
     pub stated_amount_msat: Option<u64>,
     /// When the challenge itself stops being payable (MPP `expires`), in seconds since the Unix epoch.
     pub expires_at_unix: Option<u64>,
+    /// A price the 402's JSON body quotes beside a header challenge (`amount_sat`, `price_sats`,
+    /// `amount_msat`…): the invoice must not ask more.
+    pub quoted_msat: Option<u64>,
 }
 
 impl PaymentChallenge {
@@ -112,6 +115,7 @@ impl PaymentChallenge {
             proof,
             stated_amount_msat: None,
             expires_at_unix: None,
+            quoted_msat: None,
         }
     }
 }
@@ -191,7 +195,20 @@ pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<PaymentChallenge> {
     found.extend(required.iter().map(|v| x402::from_header(v)));
     found.push(x402::from_body(body));
     found.push(json_body::parse(body));
-    choose(found)
+    let mut chosen = choose(found)?;
+    if chosen.stated_amount_msat.is_none() {
+        chosen.quoted_msat = quoted_price(body);
+    }
+    Ok(chosen)
+}
+
+/// The price a JSON 402 body quotes, in msat, when it quotes one as a whole number.
+fn quoted_price(body: &[u8]) -> Option<u64> {
+    let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let whole = |k: &str| doc.get(k).and_then(serde_json::Value::as_u64);
+    whole("amount_msat").or_else(|| whole("price_msat")).or_else(|| {
+        ["amount_sat", "amount_sats", "price_sat", "price_sats"].iter().find_map(|k| whole(k)).map(|s| s * 1000)
+    })
 }
 
 fn choose(found: Vec<Result<PaymentChallenge>>) -> Result<PaymentChallenge> {

@@ -353,9 +353,17 @@ impl Proxy {
         let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
         match tokio::time::timeout(self.settings.upstream_timeout, self.client.request(req)).await {
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(Failure::BadGateway {
+            Ok(Err(e)) if e.is_connect() => Err(Failure::BadGateway {
                 reason: "upstream_unreachable",
                 detail: format!("{authority} could not be reached: {}", error_chain(&e)),
+            }),
+            // Reached, but what came back is not HTTP Purser can read (a head of megabytes, garbage, a reset).
+            Ok(Err(e)) => Err(Failure::BadGateway {
+                reason: "upstream_bad_response",
+                detail: format!(
+                    "{authority} answered with something that is not a readable HTTP response: {}",
+                    error_chain(&e)
+                ),
             }),
             Err(_) => Err(Failure::GatewayTimeout {
                 detail: format!("{authority} sent no response within {} s", self.settings.upstream_timeout.as_secs()),

@@ -271,6 +271,14 @@ impl Proxy {
                 ),
             ));
         }
+        if let Some(quoted) = ch.quoted_msat
+            && checked.amount.0 > quoted
+        {
+            return Err((
+                "price_mismatch",
+                format!("the 402 quotes {} but its invoice asks {}", crate::units::Msats(quoted), checked.amount),
+            ));
+        }
         self.still_payable(ch, checked)?;
         if let Some(max) = ctx.max_msat
             && checked.amount.0 > max

@@ -123,6 +123,7 @@ mod tests {
             proof,
             stated_amount_msat: None,
             expires_at_unix: None,
+            quoted_msat: None,
         }
     }
 

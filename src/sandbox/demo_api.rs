@@ -189,6 +189,8 @@ pub struct DemoOptions {
     pub x402_amount_off: bool,
     /// Answer the first request that carries a proof of payment with a 503, before looking at the proof.
     pub fail_first_proof: bool,
+    /// Mint invoices 1 sat above the price the 402 body quotes (an API that overcharges).
+    pub overcharge: bool,
 }
 
 pub struct DemoApi {
@@ -394,7 +396,8 @@ impl DemoApi {
     }
 
     fn mint_for(&self, ep: &Endpoint) -> super::mint::MintedInvoice {
-        let mut spec = InvoiceSpec::sats(ep.charged_sats.max(1), &format!("Purser sandbox {}", ep.path));
+        let sats = ep.charged_sats.max(1) + u64::from(self.opts.overcharge);
+        let mut spec = InvoiceSpec::sats(sats, &format!("Purser sandbox {}", ep.path));
         if let Some(expiry) = self.opts.invoice_expiry {
             spec.expiry = expiry;
         }
@@ -433,7 +436,7 @@ impl DemoApi {
                 StatusCode::PAYMENT_REQUIRED,
                 json!({
                     "error": "payment required",
-                    "amount_sat": ep.price_sats,
+                    "amount_sat": ep.charged_sats,
                     "invoice": inv,
                     "payment_hash": named.to_hex(),
                     "payment_hints": {"payment_hash_in": "body", "name": "payment_hash"},
@@ -443,7 +446,7 @@ impl DemoApi {
         let mac = self.macaroon(&minted.payment_hash, ep);
         let mut resp = json_response(
             StatusCode::PAYMENT_REQUIRED,
-            json!({"error": "payment required", "amount_sat": ep.price_sats}),
+            json!({"error": "payment required", "amount_sat": ep.charged_sats}),
         );
         let h = resp.headers_mut();
         let mut add = |v: String| {
@@ -492,7 +495,7 @@ impl DemoApi {
     fn other_dialect_challenge(&self, ep: &Endpoint, url: &str) -> Option<Response<ProxyBody>> {
         let body = match ep.form {
             Form::EvmOnly => json!({"error": "payment required", "accepts": "0.01 USDC on Base (x402)"}),
-            _ => json!({"error": "payment required", "amount_sat": ep.price_sats}),
+            _ => json!({"error": "payment required", "amount_sat": ep.charged_sats}),
         };
         let mut resp = match ep.form {
             Form::Mpp | Form::X402V2 | Form::HashOnly | Form::EvmOnly => {

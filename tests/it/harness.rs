@@ -59,6 +59,8 @@ pub struct Setup {
     pub refuse_price_mismatch: bool,
     /// Invoices expiring sooner than this are refused (default 30 s).
     pub invoice_expiry_margin: Duration,
+    /// How long an upstream may take to answer (default 60 s).
+    pub upstream_timeout: Duration,
 }
 
 impl Default for Setup {
@@ -78,6 +80,7 @@ impl Default for Setup {
             pass_through: Vec::new(),
             refuse_price_mismatch: false,
             invoice_expiry_margin: Duration::from_secs(30),
+            upstream_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -121,6 +124,7 @@ impl Harness {
         let mut settings = Settings::new(dir.path().to_path_buf());
         settings.approval_timeout = setup.approval_timeout;
         settings.invoice_expiry_margin = setup.invoice_expiry_margin;
+        settings.upstream_timeout = setup.upstream_timeout;
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
         settings.pass_through = setup.pass_through;

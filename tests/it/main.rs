@@ -6,6 +6,7 @@ mod clients;
 mod crash;
 mod dialects;
 mod harness;
+mod hostile;
 mod intercept;
 mod nwc;
 mod paid;

@@ -32,12 +32,12 @@ async fn an_https_api_is_paid_through_the_gateway() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_pending_row_is_written_before_the_wallet_is_asked() {
+async fn the_paying_row_is_written_before_the_wallet_is_asked() {
     let wallet = WalletServiceOptions { ignore_payments: true, ..WalletServiceOptions::default() };
     let h = Arc::new(Harness::start(Setup { wallet, ..Setup::default() }).await);
     let agent = h.clone();
     let request = tokio::spawn(async move { agent.forward(Method::GET, &agent.demo("/joke"), "", &[]).await });
-    // Once the wallet holds the request, the ledger must already show it.
+    // Once the wallet holds the request, the ledger must already show it as sent to the wallet (`paying`).
     let mut waited = Duration::ZERO;
     while h.sandbox.wallet.pay_requests() == 0 {
         assert!(waited < Duration::from_secs(10), "the wallet was never asked");
@@ -46,7 +46,7 @@ async fn the_pending_row_is_written_before_the_wallet_is_asked() {
     }
     let rows = h.rows().await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].status, "pending");
+    assert_eq!(rows[0].status, "paying");
     assert_eq!(rows[0].amount_msat, Some(1000));
     assert_eq!(request.await.unwrap().status, 503);
     assert_eq!(h.rows().await[0].status, "unknown");
