@@ -67,6 +67,16 @@ fn answer(result: Result<Response<ProxyBody>, Failure>, request_id: &str) -> Res
 }
 
 async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> Result<Response<ProxyBody>, Failure> {
+    if req.uri().authority().is_none() && !loopback_host(req.headers()) {
+        // A web page that rebinds its own name to 127.0.0.1 reaches the gateway, control and agent endpoints
+        // with its own name in `Host`: such requests are not answered.
+        return Err(Failure::BadRequest {
+            reason: "host_not_allowed",
+            detail: "Purser answers requests addressed to its loopback address only (Host: 127.0.0.1, [::1] or \
+                     localhost)"
+                .into(),
+        });
+    }
     if is_own(proxy, req.uri()) {
         if req.uri().path().starts_with(agent_api::PREFIX) {
             return agent_api::handle(proxy, req).await;
@@ -98,6 +108,18 @@ fn is_own(proxy: &Proxy, uri: &Uri) -> bool {
     let ours =
         host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip == own.ip());
     ours && authority.port_u16() == Some(own.port())
+}
+
+/// Whether the `Host` header (absent in HTTP/1.0) names a loopback address.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST) else {
+        return true;
+    };
+    let Some(authority) = host.to_str().ok().and_then(|h| h.parse::<http::uri::Authority>().ok()) else {
+        return false;
+    };
+    let name = authority.host().trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `Purser-Max-Sats: N`, in msat; a value that is not a whole number of sats is the agent's mistake.

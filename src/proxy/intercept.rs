@@ -164,7 +164,9 @@ async fn serve<S>(
     let service = service_fn(move |req| {
         handler::handle_inside(proxy.clone(), credentials.clone(), scheme, authority.clone(), req)
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().max_headers(super::MAX_REQUEST_HEADERS).max_buf_size(super::MAX_REQUEST_HEAD_BYTES);
+    builder.http2().max_header_list_size(super::MAX_REQUEST_HEAD_BYTES as u32);
     if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(io), service).await {
         tracing::debug!("connection inside the tunnel to {} ended: {e}", target.authority);
     }

@@ -108,8 +108,10 @@ impl Proxy {
 /// How long the pricing documents of an API may take before a payment goes ahead without them.
 const PRICING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The most header fields an agent's request may carry.
+/// The most header fields an agent's request may carry (more: `431`).
 const MAX_REQUEST_HEADERS: usize = 200;
+/// The most bytes an agent's request line and headers may take (more: `431`).
+const MAX_REQUEST_HEAD_BYTES: usize = 256 * 1024;
 
 /// Serves agents on `listener` until `shutdown` completes, then denies every payment still waiting for a
 /// person. Connections already open finish on their own.
@@ -145,6 +147,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             let service = service_fn(move |req| handler::handle(proxy.clone(), req));
             let conn = http1::Builder::new()
                 .max_headers(MAX_REQUEST_HEADERS)
+                .max_header_size(MAX_REQUEST_HEAD_BYTES)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             if let Err(e) = conn.await {

@@ -21,12 +21,15 @@ const ROUNDS: usize = 8;
 const CALLS_PER_ROUND: usize = 4;
 const BUDGET_SATS: u64 = 400;
 
-fn start(dir: &Path, addr: SocketAddr, uri: &str) -> Child {
+/// Starts `purser serve` with debug logs appended to `log`.
+fn start(dir: &Path, addr: SocketAddr, uri: &str, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let child = purser(dir)
         .args(["serve", "--listen", &addr.to_string()])
         .env("PURSER_NWC_URI", uri)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("PURSER_LOG", "debug")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -58,15 +61,19 @@ fn call(proxy: SocketAddr, demo: SocketAddr, auth: &str, n: usize) -> String {
 fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let sandbox = rt.block_on(Sandbox::start(WalletServiceOptions::default(), DemoOptions::default())).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let created = run_ok(purser(dir.path()).args(["agent", "add", "crash"]));
+    let tmp = tempfile::tempdir().unwrap();
+    // A data directory Purser makes itself, as on a first run.
+    let data = tmp.path().join("purser");
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("purser.log");
+    let created = run_ok(purser(data.as_path()).args(["agent", "add", "crash"]));
     let key = created
         .lines()
         .find_map(|l| l.split_once(" with key ").map(|(_, k)| k.trim().to_string()))
         .unwrap_or_else(|| panic!("{created}"));
     let auth = purser::proxy::auth::basic("crash", &key);
-    run_ok(purser(dir.path()).args(["threshold", "set", "--auto", "1000", "--ask", "1000"]));
-    run_ok(purser(dir.path()).args(["budget", "add", "--period", "day", "--sats", &BUDGET_SATS.to_string()]));
+    run_ok(purser(data.as_path()).args(["threshold", "set", "--auto", "1000", "--ask", "1000"]));
+    run_ok(purser(data.as_path()).args(["budget", "add", "--period", "day", "--sats", &BUDGET_SATS.to_string()]));
     let addr: SocketAddr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
@@ -76,7 +83,7 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut n = 0;
     for _ in 0..ROUNDS {
-        let mut child = start(dir.path(), addr, &sandbox.wallet.uri);
+        let mut child = start(data.as_path(), addr, &sandbox.wallet.uri, &log);
         let calls: Vec<_> = (0..CALLS_PER_ROUND)
             .map(|_| {
                 n += 1;
@@ -95,14 +102,14 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
         // Requests already handed to the relay reach the wallet even though their sender is gone.
         std::thread::sleep(Duration::from_millis(200));
     }
-    let ledger_path = purser::config::Settings::new(dir.path().to_path_buf()).ledger_path();
+    let ledger_path = purser::config::Settings::new(data.as_path().to_path_buf()).ledger_path();
     let ledger = rt.block_on(Ledger::open(&ledger_path)).unwrap();
     let open = |rows: &[purser::ledger::export::PaymentRow]| {
         rows.iter().filter(|r| matches!(r.status.as_str(), "pending" | "paying" | "unknown")).count()
     };
     let left_open = open(&rt.block_on(ledger.payments(10_000)).unwrap());
     // One more start: its first pass resolves what the kills left open, from the wallet's record.
-    let mut child = start(dir.path(), addr, &sandbox.wallet.uri);
+    let mut child = start(data.as_path(), addr, &sandbox.wallet.uri, &log);
     let deadline = Instant::now() + Duration::from_secs(20);
     let rows = loop {
         let rows = rt.block_on(ledger.payments(10_000)).unwrap();
@@ -129,6 +136,13 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
     let spent_msat: i64 = rows.iter().filter(|r| r.status == "settled").filter_map(|r| r.amount_msat).sum();
     assert!(spent_msat as u64 <= BUDGET_SATS * 1000, "{spent_msat} msat spent against a {BUDGET_SATS} sat budget");
     assert!(!paid_by_wallet.is_empty(), "some calls were paid (seed {seed})");
+    let preimages: Vec<String> = rows
+        .iter()
+        .filter(|r| r.status == "settled")
+        .filter_map(|r| rt.block_on(ledger.preimage(r.id)).unwrap())
+        .collect();
+    assert_no_secrets(data.as_path(), &log, &sandbox.wallet.uri, &preimages);
+
     let cut_off = rows.iter().filter(|r| r.reason.as_deref() == Some("interrupted")).count();
     assert!(
         rows.iter().filter(|r| r.status == "settled").all(|r| r.delivered.is_some()),
@@ -141,4 +155,39 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
         paid_by_wallet.len(),
         settled_set.len(),
     );
+}
+
+/// After the run, the wallet's connection string and its secret appear in no file of the data directory
+/// (database, WAL, config, CA, keys) and in no log line; no preimage appears in the logs; the data directory,
+/// the database and the CA key are the user's alone.
+fn assert_no_secrets(dir: &Path, log: &Path, uri: &str, preimages: &[String]) {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    assert_eq!(secret.len(), 64);
+    let mut files = vec![log.to_path_buf()];
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { folders.push(path) } else { files.push(path) }
+        }
+    }
+    assert!(files.len() > 3, "{files:?}");
+    let log_text = std::fs::read_to_string(log).unwrap();
+    assert!(log_text.lines().count() > 10, "the debug log was written");
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&secret), "the NWC secret is in {}", file.display());
+        assert!(!text.contains("nostr+walletconnect://"), "an NWC URI is in {}", file.display());
+    }
+    // The ledger keeps preimages; the logs never print one.
+    assert!(!preimages.is_empty());
+    for preimage in preimages {
+        assert!(!log_text.contains(preimage.as_str()), "a preimage is in the log");
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "the data directory");
+    assert_eq!(mode(&purser::config::Settings::new(dir.to_path_buf()).ledger_path()), 0o600, "the database");
+    assert_eq!(mode(&purser::ca::files::key_path(dir)), 0o600, "the CA key");
 }

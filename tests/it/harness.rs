@@ -232,7 +232,9 @@ pub async fn send(
     tokio::spawn(conn);
     let host = target.parse::<http::Uri>().ok().and_then(|u| u.authority().map(|a| a.to_string()));
     let mut req = Request::builder().method(method).uri(target);
-    req = req.header("host", host.unwrap_or_else(|| addr.to_string()));
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req = req.header("host", host.unwrap_or_else(|| addr.to_string()));
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }

@@ -5,6 +5,7 @@ mod cli;
 mod clients;
 mod crash;
 mod dialects;
+mod exposure;
 mod harness;
 mod hostile;
 mod intercept;

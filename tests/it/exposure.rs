@@ -1,0 +1,45 @@
+//! What Purser exposes on its port: requests addressed to another name (DNS rebinding) are not answered,
+//! oversized request heads are refused, and the local endpoints need their keys.
+
+use http::Method;
+use purser::proxy::control;
+
+use crate::harness::{Harness, Setup, collect, send};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_addressed_to_another_name_are_not_answered() {
+    let h = Harness::start(Setup::default()).await;
+    let auth = h.auth();
+    let token = std::fs::read_to_string(&h.control).unwrap();
+    let token: control::ControlFile = serde_json::from_str(&token).unwrap();
+    let bearer = format!("Bearer {}", token.token);
+    let rebound = format!("evil.example:{}", h.proxy_addr.port());
+    let cases: [(&str, (&str, &str)); 3] = [
+        ("/_purser/agent", ("authorization", auth.as_str())),
+        ("/_purser/approvals", ("authorization", bearer.as_str())),
+        (&h.gateway_path("/joke"), ("proxy-authorization", auth.as_str())),
+    ];
+    for (path, key) in cases {
+        let refused = collect(send(h.proxy_addr, Method::GET, path, "", &[("host", &rebound), key]).await).await;
+        assert_eq!((refused.status, refused.json()["reason"].as_str()), (400, Some("host_not_allowed")), "{path}");
+        for host in [h.proxy_addr.to_string(), format!("localhost:{}", h.proxy_addr.port())] {
+            let ok = collect(send(h.proxy_addr, Method::GET, path, "", &[("host", &host), key]).await).await;
+            assert_eq!(ok.status, 200, "{path} with Host {host}: {:?}", ok.body);
+        }
+    }
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "the gateway paid once; the refused calls paid nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_heads_are_refused() {
+    let h = Harness::start(Setup::default()).await;
+    let names: Vec<String> = (0..300).map(|n| format!("x-h{n}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    let reply = h.forward(Method::GET, &h.demo("/joke"), "", &many).await;
+    assert_eq!(reply.status, 431, "300 header fields");
+    let big = "a".repeat(300 * 1024);
+    let reply = h.forward(Method::GET, &h.demo("/joke"), "", &[("x-big", &big)]).await;
+    assert_eq!(reply.status, 431, "a 300 KiB header");
+    assert_eq!(h.get("/joke").await.status, 200, "still serving");
+    assert_eq!(h.rows().await.len(), 1);
+}
