@@ -14,6 +14,7 @@
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
 //! - [`approval`]: payments held for a person's decision.
 //! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, and where the connection URI is kept.
+//! - [`fuzzing`]: the fuzz targets' entry points (challenges, JSON bodies, invoices), shared with the tests.
 //! - [`recovery`]: payments whose outcome was never written, resolved with the wallet's own record.
 //! - [`ledger`]: the SQLite store (agents, payments, cached credentials) and its exports.
 //! - [`sandbox`]: play sats: an in-process Nostr relay, a NIP-47 wallet service, and a demo paid API.
@@ -32,6 +33,7 @@ pub mod ca;
 pub mod challenge;
 pub mod config;
 pub mod events;
+pub mod fuzzing;
 pub mod invoice;
 pub mod ledger;
 pub mod policy;
