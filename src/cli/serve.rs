@@ -10,6 +10,7 @@ use purser::events::Events;
 use purser::ledger::Ledger;
 use purser::proxy::{self, Proxy, WalletHandle, control};
 use purser::sandbox::Sandbox;
+use purser::sandbox::wallet_service::{SANDBOX_WALLET_FILE, WalletServiceOptions};
 use purser::wallet::Wallet;
 use purser::wallet::nwc::{NwcOptions, NwcWallet};
 use tokio::net::TcpListener;
@@ -145,7 +146,11 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
     let key = purser::agent_env::usable_key(&ledger, &data_dir, "demo").await?;
     let mut settings = settings;
-    let sandbox = Sandbox::start(Default::default(), Default::default()).await?;
+    let wallet_opts = WalletServiceOptions {
+        state_file: Some(data_dir.join(SANDBOX_WALLET_FILE)),
+        ..WalletServiceOptions::default()
+    };
+    let sandbox = Sandbox::start(wallet_opts, Default::default()).await?;
     settings.extra_roots.push(sandbox.ca.cert_der().clone());
     let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sandbox.wallet.uri, NwcOptions::default())?);
     let events = Events::default();

@@ -269,13 +269,21 @@ impl Ledger {
         let delivered = upstream_status.is_some_and(|s| (200..400).contains(&s));
         let now = self.now_ms();
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        // Why a paid request was not delivered: the API's status, or no answer at all.
+        let not_delivered = match upstream_status {
+            _ if delivered => None,
+            None => Some("no_answer".to_string()),
+            Some(402) => Some("asked_again".to_string()),
+            Some(status) => Some(format!("upstream_status_{status}")),
+        };
         sqlx::query(
-            "UPDATE payments SET upstream_status = ?, delivered = ?, receipt = COALESCE(?, receipt), updated_at_ms = ? \
-             WHERE id = ?",
+            "UPDATE payments SET upstream_status = ?, delivered = ?, receipt = COALESCE(?, receipt), \
+             failure_reason = COALESCE(?, failure_reason), updated_at_ms = ? WHERE id = ?",
         )
         .bind(upstream_status.map(i64::from))
         .bind(delivered)
         .bind(receipt)
+        .bind(not_delivered)
         .bind(now)
         .bind(payment_id)
         .execute(&mut *tx)

@@ -1,6 +1,10 @@
 //! The sandbox wallet: a NIP-47 wallet service with a play balance, speaking real NIP-47 over a Nostr relay.
 //! It settles invoices that the sandbox [`Mint`] issued. Its info event offers NIP-44 v2 and NIP-04 by
 //! default; tests can make it offer only one, lie about preimages, or never answer payments.
+//!
+//! With a state file (as `purser sandbox` gives it), its balance and its record of payments are written
+//! before each payment is answered and read again at start, so the record outlives a killed sandbox and the
+//! ledger can be checked against it (and resolved by `lookup_invoice`) after a restart.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -35,6 +39,8 @@ pub struct WalletServiceOptions {
     pub pay_silently: bool,
     /// The network `get_info` reports.
     pub network: &'static str,
+    /// Where the balance and the payments made are kept between runs; `None` keeps them in memory only.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for WalletServiceOptions {
@@ -47,6 +53,7 @@ impl Default for WalletServiceOptions {
             ignore_payments: false,
             pay_silently: false,
             network: "regtest",
+            state_file: None,
         }
     }
 }
@@ -58,6 +65,78 @@ struct Sent {
     fee: Msats,
     preimage: String,
     at: Timestamp,
+}
+
+/// The sandbox wallet's state file in a data directory.
+pub const SANDBOX_WALLET_FILE: &str = "sandbox-wallet.json";
+
+/// The state file's form.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    balance_msat: u64,
+    payments: Vec<SavedPayment>,
+}
+
+/// One payment the sandbox wallet made, as its state file records it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedPayment {
+    pub payment_hash: String,
+    pub invoice: String,
+    pub amount_msat: u64,
+    pub fee_msat: u64,
+    pub preimage: String,
+    pub at_unix: u64,
+}
+
+/// The payments recorded in a sandbox wallet's state file (for checking a ledger against it).
+pub fn saved_payments(state_file: &std::path::Path) -> std::io::Result<Vec<SavedPayment>> {
+    let text = std::fs::read_to_string(state_file)?;
+    let saved: Saved = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+    Ok(saved.payments)
+}
+
+fn load(state_file: &std::path::Path, balance: Msats) -> (Msats, HashMap<PaymentHash, Sent>) {
+    let Ok(text) = std::fs::read_to_string(state_file) else { return (balance, HashMap::new()) };
+    let Ok(saved) = serde_json::from_str::<Saved>(&text) else {
+        tracing::warn!("the sandbox wallet's state file {} is unreadable; starting afresh", state_file.display());
+        return (balance, HashMap::new());
+    };
+    let sent = saved
+        .payments
+        .into_iter()
+        .filter_map(|p| {
+            let hash = PaymentHash::from_hex(&p.payment_hash)?;
+            let sent = Sent {
+                invoice: p.invoice,
+                amount: Msats(p.amount_msat),
+                fee: Msats(p.fee_msat),
+                preimage: p.preimage,
+                at: Timestamp::from(p.at_unix),
+            };
+            Some((hash, sent))
+        })
+        .collect();
+    (Msats(saved.balance_msat), sent)
+}
+
+fn save(state_file: &std::path::Path, state: &State) -> std::io::Result<()> {
+    let saved = Saved {
+        balance_msat: state.balance.0,
+        payments: state
+            .sent
+            .iter()
+            .map(|(h, s)| SavedPayment {
+                payment_hash: h.to_hex(),
+                invoice: s.invoice.clone(),
+                amount_msat: s.amount.0,
+                fee_msat: s.fee.0,
+                preimage: s.preimage.clone(),
+                at_unix: s.at.as_secs(),
+            })
+            .collect(),
+    };
+    let json = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
+    crate::private_fs::write_atomic(state_file, &json, true)
 }
 
 struct State {
@@ -127,7 +206,11 @@ pub async fn start(
         .since(Timestamp::now() - Duration::from_secs(5));
     let mut notifications = client.notifications();
     client.subscribe(requests, None).await.map_err(|e| err(&e))?;
-    let state = Arc::new(Mutex::new(State { balance: opts.balance, sent: HashMap::new(), pay_requests: 0 }));
+    let (balance, sent) = match &opts.state_file {
+        Some(file) => load(file, opts.balance),
+        None => (opts.balance, HashMap::new()),
+    };
+    let state = Arc::new(Mutex::new(State { balance, sent, pay_requests: 0 }));
     let service = Service { keys: wallet_keys, app: app_keys.public_key(), mint, opts, state: state.clone() };
     let replier = client.clone();
     tokio::spawn(async move {
@@ -285,6 +368,12 @@ impl Service {
             hash,
             Sent { invoice: bolt11.to_string(), amount, fee, preimage: reported.clone(), at: Timestamp::now() },
         );
+        // On disk before the answer leaves: the record outlives a killed sandbox.
+        if let Some(file) = &self.opts.state_file
+            && let Err(e) = save(file, &state)
+        {
+            tracing::error!("the sandbox wallet cannot write {}: {e}", file.display());
+        }
         ok(method, ResponseResult::PayInvoice(PayInvoiceResponse { preimage: reported, fees_paid: Some(fee.0) }))
     }
 }

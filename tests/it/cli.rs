@@ -414,3 +414,69 @@ fn every_dialect_priced_and_paid_from_the_command_line() {
     assert!(revoked.contains(&format!("Revoked credential #{id}")), "{revoked}");
     assert!(!run_ok(purser(dir.path()).arg("credentials")).contains(&format!("{api}/joke")));
 }
+
+/// The reliability issue's acceptance: `purser sandbox` killed (`SIGKILL`) in the middle of paid calls and
+/// started again, three times; the ledger then matches the sandbox wallet's own record of its payments
+/// exactly (it is kept in the data directory, so it outlives the kills).
+#[test]
+fn killing_the_sandbox_mid_payment_leaves_a_ledger_matching_its_wallet() {
+    use rand::Rng;
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::thread_rng();
+    for round in 0..3 {
+        let sb = RunningSandbox::start(dir.path());
+        let (proxy, api) = (sb.env("HTTP_PROXY"), sb.env("PURSER_DEMO_API"));
+        // Single-use proofs (MPP, x402, hash-only): every call is a payment of its own.
+        let calls: Vec<Child> = ["/mpp", "/x402", "/hash-only", "/mpp", "/x402-v1"]
+            .iter()
+            .map(|path| {
+                Command::new("curl")
+                    .args(["-s", "-o", "/dev/null", "--max-time", "20", &format!("{api}{path}")])
+                    .env("http_proxy", &proxy)
+                    .env_remove("no_proxy")
+                    .env_remove("NO_PROXY")
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        // The first two kills land at random moments; the last after the calls had time to be paid.
+        let wait_ms = if round < 2 { rng.gen_range(20..400) } else { 1_500 };
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        drop(sb); // SIGKILL, mid-payment or not
+        for mut c in calls {
+            let _ = c.wait();
+        }
+    }
+    let _sb = RunningSandbox::start(dir.path());
+    let mut rows = serde_json::Value::Null;
+    for _ in 0..200 {
+        rows = serde_json::from_str(&run_ok(purser(dir.path()).args(["ledger", "--json"]))).unwrap();
+        let open = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| matches!(r["status"].as_str(), Some("pending" | "paying" | "unknown")));
+        if open.count() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let settled: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "settled")
+        .map(|r| r["payment_hash"].as_str().unwrap().to_string())
+        .collect();
+    let wallet = purser::sandbox::wallet_service::saved_payments(
+        &dir.path().join(purser::sandbox::wallet_service::SANDBOX_WALLET_FILE),
+    )
+    .unwrap();
+    let mut paid: Vec<String> = wallet.iter().map(|p| p.payment_hash.clone()).collect();
+    let mut in_ledger = settled.clone();
+    paid.sort();
+    in_ledger.sort();
+    assert!(!paid.is_empty(), "the calls were paid");
+    assert_eq!(in_ledger, paid, "the ledger's settled payments are exactly the wallet's: {rows:#}");
+    assert!(rows.as_array().unwrap().iter().all(|r| !matches!(r["status"].as_str(), Some("pending" | "paying"))));
+}
