@@ -5,7 +5,8 @@
 //!
 //! - reserved but never sent to the wallet (`pending`, no `paying` step), found at start: `failed`
 //!   (`never_sent`); nothing can have left the wallet;
-//! - sent (`paying`) or `unknown`: the wallet's answer decides. Settled with a preimage that hashes to the
+//! - sent (`paying`) or `unknown`: the wallet's answer decides (`lookup_invoice`, or for wallets without it
+//!   the outgoing payments `list_transactions` gives). Settled with a preimage that hashes to the
 //!   invoice's payment hash: `settled`, with the preimage and fee, and the credential kept when the challenge
 //!   had a token. Failed or expired: `failed`. Not found: `failed` once the invoice has expired (it can no
 //!   longer be paid), else still `unknown`. No answer: still `unknown`.
@@ -37,6 +38,12 @@ pub struct Report {
     pub still_unknown: usize,
     /// Paid before an earlier run stopped, never delivered: now recorded as not delivered.
     pub interrupted: u64,
+}
+
+/// When the invoice was made, in seconds since the Unix epoch (a day ago when it cannot be read).
+fn invoice_time(invoice: Option<&str>) -> u64 {
+    let made = invoice.and_then(|i| Bolt11Invoice::from_str(i).ok()).map(|i| i.duration_since_epoch().as_secs());
+    made.unwrap_or_else(|| (jiff::Timestamp::now().as_second() as u64).saturating_sub(86_400))
 }
 
 fn expired(invoice: Option<&str>) -> bool {
@@ -108,7 +115,21 @@ async fn outcome(row: &Unresolved, wallet: &dyn Wallet, at_start: bool) -> Optio
         return Some(Outcome::Failed { reason: "never_sent".into() });
     };
     let unknown = || (row.status == "pending").then(|| Outcome::Unknown { reason: "payment_unknown".into() });
-    match wallet.lookup_invoice(&hash).await {
+    let found = match wallet.lookup_invoice(&hash).await {
+        // A wallet without `lookup_invoice`: its list of outgoing payments since the invoice was made.
+        Err(wallet::Error::Refused { code, .. }) if code == "NOT_IMPLEMENTED" => {
+            let since = invoice_time(row.invoice.as_deref()).saturating_sub(3_600);
+            match wallet.list_payments(since).await {
+                Ok(list) => list.into_iter().find(|p| p.payment_hash == Some(hash)).ok_or(wallet::Error::Refused {
+                    code: "NOT_FOUND".into(),
+                    message: "not among the wallet's payments".into(),
+                }),
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
+    match found {
         Ok(found) => match (found.preimage, found.state.as_deref()) {
             (Some(preimage), _) if preimage.matches(&hash) => Some(Outcome::Settled { preimage, fee: found.fee }),
             (Some(preimage), Some("settled")) => Some(Outcome::BadPreimage { preimage, fee: found.fee }),

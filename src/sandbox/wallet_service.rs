@@ -37,6 +37,8 @@ pub struct WalletServiceOptions {
     pub ignore_payments: bool,
     /// Pay, but never answer `pay_invoice` (the answer lost on the way): `lookup_invoice` then tells.
     pub pay_silently: bool,
+    /// Answer `lookup_invoice` with `NOT_IMPLEMENTED`, as some wallets do (`list_transactions` still works).
+    pub no_lookup: bool,
     /// The network `get_info` reports.
     pub network: &'static str,
     /// Where the balance and the payments made are kept between runs; `None` keeps them in memory only.
@@ -52,6 +54,7 @@ impl Default for WalletServiceOptions {
             bad_preimage: false,
             ignore_payments: false,
             pay_silently: false,
+            no_lookup: false,
             network: "regtest",
             state_file: None,
         }
@@ -195,7 +198,8 @@ pub async fn start(
     let client = Client::new(wallet_keys.clone());
     client.add_relay(relay_url.clone()).await.map_err(|e| err(&e))?;
     client.try_connect(Duration::from_secs(5)).await;
-    let mut info = EventBuilder::new(Kind::WalletConnectInfo, "get_info get_balance pay_invoice lookup_invoice");
+    let mut info =
+        EventBuilder::new(Kind::WalletConnectInfo, "get_info get_balance pay_invoice lookup_invoice list_transactions");
     if !opts.encryption.is_empty() {
         info = info.tag(Tag::custom(TagKind::custom("encryption"), [opts.encryption.join(" ")]));
     }
@@ -239,6 +243,25 @@ struct Service {
 
 fn failure(method: Method, code: ErrorCode, message: &str) -> Response {
     Response { result_type: method, error: Some(NIP47Error { code, message: message.to_string() }), result: None }
+}
+
+/// A payment as `lookup_invoice` and `list_transactions` describe it.
+fn described(hash: &PaymentHash, s: &Sent) -> LookupInvoiceResponse {
+    LookupInvoiceResponse {
+        transaction_type: Some(TransactionType::Outgoing),
+        state: Some(TransactionState::Settled),
+        invoice: Some(s.invoice.clone()),
+        description: None,
+        description_hash: None,
+        preimage: Some(s.preimage.clone()),
+        payment_hash: hash.to_hex(),
+        amount: s.amount.0,
+        fees_paid: s.fee.0,
+        created_at: s.at,
+        expires_at: None,
+        settled_at: Some(s.at),
+        metadata: None,
+    }
 }
 
 fn ok(method: Method, result: ResponseResult) -> Response {
@@ -289,7 +312,13 @@ impl Service {
                     network: Some(self.opts.network.into()),
                     block_height: None,
                     block_hash: None,
-                    methods: vec![Method::GetInfo, Method::GetBalance, Method::PayInvoice, Method::LookupInvoice],
+                    methods: vec![
+                        Method::GetInfo,
+                        Method::GetBalance,
+                        Method::PayInvoice,
+                        Method::LookupInvoice,
+                        Method::ListTransactions,
+                    ],
                     notifications: vec![],
                 }),
             ),
@@ -308,30 +337,22 @@ impl Service {
                 }
                 answer
             }
+            RequestParams::LookupInvoice(_) if self.opts.no_lookup => {
+                failure(method, ErrorCode::NotImplemented, "this wallet does not look invoices up")
+            }
             RequestParams::LookupInvoice(p) => {
                 let hash = p.payment_hash.as_deref().and_then(PaymentHash::from_hex);
                 let state = self.state.lock().unwrap();
                 match hash.and_then(|h| state.sent.get(&h).map(|s| (h, s.clone()))) {
-                    Some((h, s)) => ok(
-                        method,
-                        ResponseResult::LookupInvoice(LookupInvoiceResponse {
-                            transaction_type: Some(TransactionType::Outgoing),
-                            state: Some(TransactionState::Settled),
-                            invoice: Some(s.invoice),
-                            description: None,
-                            description_hash: None,
-                            preimage: Some(s.preimage),
-                            payment_hash: h.to_hex(),
-                            amount: s.amount.0,
-                            fees_paid: s.fee.0,
-                            created_at: s.at,
-                            expires_at: None,
-                            settled_at: Some(s.at),
-                            metadata: None,
-                        }),
-                    ),
+                    Some((h, s)) => ok(method, ResponseResult::LookupInvoice(described(&h, &s))),
                     None => failure(method, ErrorCode::NotFound, "no such payment"),
                 }
+            }
+            RequestParams::ListTransactions(p) => {
+                let from = p.from.map_or(0, |t| t.as_secs());
+                let state = self.state.lock().unwrap();
+                let list = state.sent.iter().filter(|(_, s)| s.at.as_secs() >= from).map(|(h, s)| described(h, s));
+                ok(method, ResponseResult::ListTransactions(list.collect()))
             }
             _ => failure(method, ErrorCode::NotImplemented, "the sandbox wallet does not do that"),
         })

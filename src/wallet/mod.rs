@@ -31,6 +31,8 @@ pub struct Paid {
 /// An invoice's state as `lookup_invoice` reports it.
 #[derive(Debug, Clone)]
 pub struct Lookup {
+    /// The payment hash the wallet names (it should be the one asked about).
+    pub payment_hash: Option<PaymentHash>,
     pub state: Option<String>,
     pub preimage: Option<Preimage>,
     pub amount: Msats,
@@ -113,4 +115,7 @@ pub trait Wallet: Send + Sync {
     async fn get_balance(&self) -> Result<Msats>;
     async fn pay_invoice(&self, bolt11: &str) -> Result<Paid>;
     async fn lookup_invoice(&self, payment_hash: &PaymentHash) -> Result<Lookup>;
+    /// The wallet's outgoing payments since `since_unix` (NIP-47 `list_transactions`), for wallets that do not
+    /// do `lookup_invoice`.
+    async fn list_payments(&self, since_unix: u64) -> Result<Vec<Lookup>>;
 }

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nostr_sdk::nips::nip47::{LookupInvoiceRequest, NostrWalletConnectURI, PayInvoiceRequest, Request, Response};
+use nostr_sdk::nips::nip47::{
+    ListTransactionsRequest, LookupInvoiceRequest, LookupInvoiceResponse, NostrWalletConnectURI, PayInvoiceRequest,
+    Request, Response, TransactionType,
+};
 use nostr_sdk::nips::{nip04, nip44};
 use nostr_sdk::prelude::*;
 use tokio::sync::{OnceCell, oneshot};
@@ -269,11 +272,30 @@ impl Wallet for NwcWallet {
             .await?
             .to_lookup_invoice()
             .map_err(|e| Error::Protocol(e.to_string()))?;
-        Ok(Lookup {
-            state: found.state.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_string)),
-            preimage: found.preimage.as_deref().map(preimage).transpose()?,
-            amount: Msats(found.amount),
-            fee: Msats(found.fees_paid),
-        })
+        lookup(found)
     }
+
+    async fn list_payments(&self, since_unix: u64) -> Result<Vec<Lookup>> {
+        let req = ListTransactionsRequest {
+            from: Some(Timestamp::from(since_unix)),
+            transaction_type: Some(TransactionType::Outgoing),
+            ..Default::default()
+        };
+        let found = self
+            .call(Request::list_transactions(req), self.opts.request_timeout)
+            .await?
+            .to_list_transactions()
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        found.into_iter().map(lookup).collect()
+    }
+}
+
+fn lookup(found: LookupInvoiceResponse) -> Result<Lookup> {
+    Ok(Lookup {
+        payment_hash: PaymentHash::from_hex(&found.payment_hash),
+        state: found.state.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_string)),
+        preimage: found.preimage.as_deref().map(preimage).transpose()?,
+        amount: Msats(found.amount),
+        fee: Msats(found.fees_paid),
+    })
 }

@@ -70,3 +70,17 @@ async fn a_row_reserved_but_never_sent_is_closed_at_start_and_stops_counting() {
     assert!(uses.iter().all(|u| u.used == Msats(0)), "a closed row no longer counts: {uses:?}");
     assert_eq!(h.sandbox.wallet.pay_requests(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_without_lookup_is_asked_for_its_list_of_payments() {
+    let wallet = WalletServiceOptions { pay_silently: true, no_lookup: true, ..WalletServiceOptions::default() };
+    let h = Harness::start(Setup { wallet, ..Setup::default() }).await;
+    assert_eq!(h.get("/joke").await.status, 503);
+    assert_eq!(h.rows().await.pop().unwrap().status, "unknown");
+    let nwc = NwcWallet::new(&h.sandbox.wallet.uri, quick_nwc()).unwrap();
+    let report = recovery::resolve(&h.ledger, &nwc, Pass::Start { started_ms: now_ms() }).await.unwrap();
+    assert_eq!((report.checked, report.settled), (1, 1), "{report:?}");
+    let row = h.rows().await.pop().unwrap();
+    assert_eq!(row.status, "settled");
+    assert_eq!(Some(row.payment_hash.unwrap()), h.sandbox.wallet.payments().first().map(|(p, _)| p.to_hex()));
+}
