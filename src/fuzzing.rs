@@ -38,6 +38,7 @@ pub fn challenge(data: &[u8]) {
             headers: HeaderMap::new(),
             body: bytes::Bytes::from_static(b"{\"a\":1}"),
             authorization: None,
+            single_use: None,
         };
         let _ = proof::apply(&ch, &preimage.payment_hash(), &preimage, retry);
         if let challenge::ProofForm::Authorization { token, .. } = &ch.proof {

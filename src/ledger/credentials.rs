@@ -11,8 +11,14 @@ use super::{Error, Ledger, Result};
 /// A kept proof and where it was earned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
+    pub id: i64,
+    /// The header's value (for L402, `L402 <token>:<preimage>`).
     pub authorization: String,
     pub path: String,
+    /// The header it goes in: `authorization`, or `payment-signature` / `x-payment` for x402.
+    pub header: String,
+    /// Sent once, then gone (an MPP or x402 proof whose paid request was not delivered).
+    pub single_use: bool,
 }
 
 /// A kept proof as the CLI and the UI list it; the proof itself is never shown.
@@ -24,8 +30,10 @@ pub struct CredentialInfo {
     pub agent: String,
     pub origin: String,
     pub path: String,
-    /// `L402` or `LSAT`.
+    /// `L402`, `LSAT`, `Payment` (MPP), or the x402 header (`PAYMENT-SIGNATURE`, `X-PAYMENT`).
     pub scheme: String,
+    /// Sent once more with the next identical request, then gone.
+    pub single_use: bool,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub payment_id: Option<i64>,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
@@ -63,11 +71,12 @@ pub(super) async fn backfill_expiry(pool: &sqlx::SqlitePool) -> Result<()> {
 
 impl Ledger {
     /// The proof to send with a request for `path` on `origin`: not expired, earned on this path if any.
+    /// Single-use proofs only go with a request for their own path.
     pub async fn credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
         let row = sqlx::query(
-            "SELECT authorization, path FROM credentials WHERE agent_id = ? AND origin = ? \
-             AND (expires_at_ms IS NULL OR expires_at_ms > ?) \
-             ORDER BY (path = ?) DESC, created_at_ms DESC LIMIT 1",
+            "SELECT id, authorization, path, header, single_use FROM credentials WHERE agent_id = ?1 AND origin = ?2 \
+             AND (expires_at_ms IS NULL OR expires_at_ms > ?3) AND (single_use = 0 OR path = ?4) \
+             ORDER BY (path = ?4) DESC, single_use DESC, created_at_ms DESC LIMIT 1",
         )
         .bind(agent_id)
         .bind(origin)
@@ -75,7 +84,51 @@ impl Ledger {
         .bind(path)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| Credential { authorization: r.get("authorization"), path: r.get("path") }))
+        Ok(row.map(|r| Credential {
+            id: r.get("id"),
+            authorization: r.get("authorization"),
+            path: r.get("path"),
+            header: r.get("header"),
+            single_use: r.get("single_use"),
+        }))
+    }
+
+    /// Keeps a proof that answers one challenge (MPP, x402) whose paid request was not delivered: the agent's
+    /// next request for the same path sends it once more instead of paying again.
+    pub async fn keep_single_use(
+        &self,
+        agent_id: i64,
+        origin: &str,
+        path: &str,
+        header: &str,
+        value: &str,
+        payment_id: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, header, single_use) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
+             authorization = excluded.authorization, payment_id = excluded.payment_id, \
+             created_at_ms = excluded.created_at_ms, header = excluded.header, single_use = 1, expires_at_ms = NULL",
+        )
+        .bind(agent_id)
+        .bind(origin)
+        .bind(path)
+        .bind(value)
+        .bind(payment_id)
+        .bind(self.now_ms())
+        .bind(header)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a single-use proof as it is sent: `false` when another request took it first.
+    pub async fn take_single_use(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM credentials WHERE id = ? AND single_use = 1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn keep_credential(
@@ -91,7 +144,8 @@ impl Ledger {
             "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, expires_at_ms) \
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
              authorization = excluded.authorization, payment_id = excluded.payment_id, \
-             created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms",
+             created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms, \
+             header = 'authorization', single_use = 0",
         )
         .bind(agent_id)
         .bind(origin)
@@ -120,7 +174,8 @@ impl Ledger {
     pub async fn credentials(&self, agent: Option<&str>) -> Result<Vec<CredentialInfo>> {
         let now = self.now_ms();
         let rows = sqlx::query(
-            "SELECT c.id, a.name, c.origin, c.path, c.authorization, c.payment_id, c.created_at_ms, c.expires_at_ms \
+            "SELECT c.id, a.name, c.origin, c.path, c.authorization, c.payment_id, c.created_at_ms, c.expires_at_ms, \
+             c.header, c.single_use \
              FROM credentials c JOIN agents a ON a.id = c.agent_id WHERE ?1 IS NULL OR a.name = ?1 \
              ORDER BY c.created_at_ms DESC, c.id DESC",
         )
@@ -137,7 +192,11 @@ impl Ledger {
                     agent: r.get("name"),
                     origin: r.get("origin"),
                     path: r.get("path"),
-                    scheme: authorization.split(' ').next().unwrap_or_default().to_string(),
+                    scheme: match r.get::<String, _>("header").as_str() {
+                        "authorization" => authorization.split(' ').next().unwrap_or_default().to_string(),
+                        other => other.to_ascii_uppercase(),
+                    },
+                    single_use: r.get("single_use"),
                     payment_id: r.get("payment_id"),
                     created_at_ms: r.get("created_at_ms"),
                     expires_at_ms,

@@ -169,13 +169,11 @@ async fn forward(
         })?;
     let mut out_headers = headers::to_upstream(&parts.headers, parts.version, body.is_replayable());
     let origin = target.origin();
-    let kept = if out_headers.contains_key(header::AUTHORIZATION) {
-        None
-    } else {
-        proxy.ledger.credential(agent.id, &origin, target.path()).await.ok().flatten()
-    };
-    if let Some(value) = kept.as_ref().and_then(|c| HeaderValue::from_str(&c.authorization).ok()) {
-        out_headers.insert(header::AUTHORIZATION, value);
+    let kept = kept_proof(proxy, agent, &origin, target.path(), &out_headers).await;
+    if let Some((name, value)) = kept.as_ref().and_then(|c| {
+        Some((http::HeaderName::from_bytes(c.header.as_bytes()).ok()?, HeaderValue::from_str(&c.authorization).ok()?))
+    }) {
+        out_headers.insert(name, value);
     }
     let (replay, first_body) = match body {
         RequestBody::Replayable(bytes) => (Some(bytes.clone()), body::full(bytes)),
@@ -192,7 +190,7 @@ async fn forward(
             tracing::info!(request_id, origin, "kept credential rejected; dropping it");
             let _ = proxy.ledger.drop_credential(agent.id, &origin, &cred.authorization).await;
         }
-        out_headers.remove(header::AUTHORIZATION);
+        out_headers.remove(cred.header.as_str());
         if resp.status() != StatusCode::PAYMENT_REQUIRED
             && let Some(bytes) = &replay
         {
@@ -274,7 +272,13 @@ async fn forward(
         &ch,
         &proven.payment_hash,
         &proven.preimage,
-        proof::Retry { uri: target.uri.clone(), headers: out_headers, body: replay, authorization: None },
+        proof::Retry {
+            uri: target.uri.clone(),
+            headers: out_headers,
+            body: replay,
+            authorization: None,
+            single_use: None,
+        },
     );
     // The proof is kept as soon as it exists: if the retry fails, the agent's next try reuses it instead of
     // paying again.
@@ -295,7 +299,34 @@ async fn forward(
     if let (Some(auth), Some(401..=403)) = (&retry.authorization, status) {
         let _ = proxy.ledger.drop_credential(agent.id, &origin, auth).await;
     }
+    // A proof for one challenge whose request was not delivered (no answer, or a gateway error after the
+    // re-sends) goes with the agent's next identical request once, instead of a second payment.
+    let undelivered = matches!(status, None | Some(500..=599));
+    if let (true, Some((name, value)), Some(payment_id)) = (undelivered, &retry.single_use, proven.payment_id)
+        && let Err(e) = proxy.ledger.keep_single_use(agent.id, &origin, target.path(), name, value, payment_id).await
+    {
+        tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
+    }
     Ok(to_agent(answer?))
+}
+
+/// The kept proof to send with this request, if the agent did not bring its own: a single-use one is taken
+/// (removed) as it is sent, so two requests never send it both.
+async fn kept_proof(
+    proxy: &Proxy,
+    agent: &Agent,
+    origin: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<crate::ledger::credentials::Credential> {
+    let cred = proxy.ledger.credential(agent.id, origin, path).await.ok().flatten()?;
+    if headers.contains_key(cred.header.as_str()) {
+        return None;
+    }
+    if cred.single_use && !proxy.ledger.take_single_use(cred.id).await.unwrap_or(false) {
+        return None;
+    }
+    Some(cred)
 }
 
 fn pay_context<'a>(

@@ -18,8 +18,11 @@ pub struct Retry {
     pub headers: HeaderMap,
     pub body: Bytes,
     /// The `Authorization` value sent, when the proof is one that can be sent again (L402/LSAT tokens); it is
-    /// then kept for reuse. MPP and x402 proofs answer one challenge and are not kept.
+    /// then kept for reuse. MPP and x402 proofs answer one challenge: see `single_use`.
     pub authorization: Option<String>,
+    /// An MPP or x402 proof as (header, value): kept for one more try only if the paid request is not
+    /// delivered.
+    pub single_use: Option<(&'static str, String)>,
 }
 
 pub fn apply(ch: &PaymentChallenge, hash: &PaymentHash, preimage: &Preimage, mut retry: Retry) -> Retry {
@@ -33,14 +36,17 @@ pub fn apply(ch: &PaymentChallenge, hash: &PaymentHash, preimage: &Preimage, mut
         }
         ProofForm::PaymentHash(placement) => place_hash(placement, &hash.to_hex(), &mut retry),
         ProofForm::Mpp { challenge } => {
-            if let Ok(v) = HeaderValue::from_str(&mpp::credential(challenge, &preimage.to_hex())) {
+            let value = mpp::credential(challenge, &preimage.to_hex());
+            if let Ok(v) = HeaderValue::from_str(&value) {
                 retry.headers.insert(header::AUTHORIZATION, v);
+                retry.single_use = Some(("authorization", value));
             }
         }
         ProofForm::X402 { version, accepted, resource } => {
             let (name, value) =
                 x402::payment_header(*version, accepted, resource.as_ref(), &ch.invoice, &preimage.to_hex());
             header_field(name, &value, &mut retry);
+            retry.single_use = Some((name, value));
         }
     }
     retry
@@ -110,6 +116,7 @@ mod tests {
             headers,
             body: Bytes::from(body.to_string()),
             authorization: None,
+            single_use: None,
         }
     }
 

@@ -187,8 +187,8 @@ pub struct DemoOptions {
     pub mpp_expired: bool,
     /// State an x402 amount 1 sat above what the invoice asks.
     pub x402_amount_off: bool,
-    /// Answer the first request that carries a proof of payment with a 503, before looking at the proof.
-    pub fail_first_proof: bool,
+    /// Answer this many requests that carry a proof of payment with a 503, before looking at the proof.
+    pub fail_proofs: u32,
     /// Mint invoices 1 sat above the price the 402 body quotes (an API that overcharges).
     pub overcharge: bool,
 }
@@ -203,8 +203,8 @@ pub struct DemoApi {
     free_day: Mutex<Option<u64>>,
     /// Token ids already used, when tokens are single-use.
     used_tokens: Mutex<HashSet<Vec<u8>>>,
-    /// Whether the one 503 of [`DemoOptions::fail_first_proof`] was sent.
-    failed_once: std::sync::atomic::AtomicBool,
+    /// How many 503s of [`DemoOptions::fail_proofs`] were sent.
+    proofs_failed: std::sync::atomic::AtomicU32,
     /// Open MPP challenges: id → the payment hash of their invoice (each answered once).
     mpp_open: Mutex<std::collections::HashMap<String, PaymentHash>>,
 }
@@ -220,7 +220,7 @@ impl DemoApi {
             free_day: Mutex::new(None),
             used_tokens: Mutex::new(HashSet::new()),
             mpp_open: Mutex::new(std::collections::HashMap::new()),
-            failed_once: std::sync::atomic::AtomicBool::new(false),
+            proofs_failed: std::sync::atomic::AtomicU32::new(0),
         }
     }
 }
@@ -297,9 +297,7 @@ impl DemoApi {
         let carries_proof = ["authorization", "payment-signature", "x-payment", "x-payment-hash"]
             .iter()
             .any(|h| headers.contains_key(*h));
-        if carries_proof
-            && self.opts.fail_first_proof
-            && !self.failed_once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        if carries_proof && self.proofs_failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < self.opts.fail_proofs
         {
             return json_response(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "try again"}));
         }

@@ -304,7 +304,7 @@ async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
 async fn a_single_use_proof_is_sent_again_when_the_paid_retry_fails() {
     // MPP, x402 and hash proofs answer one challenge: a lost retry must not mean a second payment.
     for path in ["/mpp", "/x402", "/hash-only"] {
-        let demo = DemoOptions { fail_first_proof: true, ..DemoOptions::default() };
+        let demo = DemoOptions { fail_proofs: 1, ..DemoOptions::default() };
         let h = Harness::start(Setup { demo, ..Setup::default() }).await;
         let reply = h.get(path).await;
         assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
@@ -312,5 +312,29 @@ async fn a_single_use_proof_is_sent_again_when_the_paid_retry_fails() {
         assert_eq!(rows.len(), 1, "{path}: paid once");
         assert_eq!((rows[0].status.as_str(), rows[0].delivered), ("settled", Some(true)), "{path}");
         assert_eq!(h.sandbox.wallet.pay_requests(), 1, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undelivered_single_use_proof_serves_the_next_identical_request() {
+    for path in ["/mpp", "/x402"] {
+        // Three 503s: the paid retry and both re-sends fail; the agent is told, and nothing more is paid.
+        let demo = DemoOptions { fail_proofs: 3, ..DemoOptions::default() };
+        let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+        let first = h.get(path).await;
+        assert_eq!(first.status, 503, "{path}");
+        let row = h.rows().await.pop().unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.delivered, row.reason.as_deref()),
+            ("settled", Some(false), Some("upstream_status_503"))
+        );
+        let kept = h.ledger.credentials(None).await.unwrap();
+        assert!(kept.len() == 1 && kept[0].single_use, "{path}: {kept:?}");
+        let second = h.get(path).await;
+        assert_eq!(second.status, 200, "{path}: the kept proof is sent again: {:?}", second.body);
+        assert_eq!(h.sandbox.wallet.pay_requests(), 1, "{path}: paid once");
+        assert!(h.ledger.credentials(None).await.unwrap().is_empty(), "{path}: a single-use proof is gone once sent");
+        assert_eq!(h.get(path).await.status, 200, "{path}: a third call pays for itself");
+        assert_eq!(h.sandbox.wallet.pay_requests(), 2);
     }
 }

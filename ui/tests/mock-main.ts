@@ -86,8 +86,8 @@ const fixtures: Record<string, (args: any) => unknown> = {
     { origin: "http://api.example.com:80", method: "GET", path: "/premium", price_msat: 250_000, description: "a report", source, read_at_ms: now - 300_000 },
   ]),
   credentials: () => [
-    { id: 4, agent: "research", origin: "http://api.example.com:80", path: "/premium", scheme: "L402", payment_id: 4, created_at_ms: now - 600_000, expires_at_ms: now + 3_000_000, expired: false },
-    { id: 2, agent: "writer", origin: "http://api.example.com:80", path: "/joke", scheme: "LSAT", payment_id: 3, created_at_ms: now - 9_000_000, expires_at_ms: null, expired: false },
+    { id: 4, agent: "research", origin: "http://api.example.com:80", path: "/premium", scheme: "L402", payment_id: 4, created_at_ms: now - 600_000, expires_at_ms: now + 3_000_000, expired: false, single_use: false },
+    { id: 2, agent: "writer", origin: "http://api.example.com:80", path: "/joke", scheme: "LSAT", payment_id: 3, created_at_ms: now - 9_000_000, expires_at_ms: null, expired: false, single_use: true },
   ],
   revoke_credential: () => null,
   wallet_status: () => ({ connected: true, source: "the sandbox (play sats)", sandbox: true, balance_msat: 99_706_000, error: null,

@@ -5,9 +5,13 @@
  */
 export type CredentialInfo = { id: number, agent: string, origin: string, path: string, 
 /**
- * `L402` or `LSAT`.
+ * `L402`, `LSAT`, `Payment` (MPP), or the x402 header (`PAYMENT-SIGNATURE`, `X-PAYMENT`).
  */
-scheme: string, payment_id: number | null, created_at_ms: number, 
+scheme: string, 
+/**
+ * Sent once more with the next identical request, then gone.
+ */
+single_use: boolean, payment_id: number | null, created_at_ms: number, 
 /**
  * From the token's caveats; `None` when it states no expiry.
  */

@@ -3,7 +3,12 @@
 /**
  * One payment as exported.
  */
-export type PaymentRow = { id: number, request_id: string, agent: string, method: string, scheme: string, host: string, path: string, challenge_kind: string, amount_msat: number | null, fee_msat: number | null, payment_hash: string | null, invoice: string | null, status: string, reason: string | null, decision: string, upstream_status: number | null, delivered: boolean | null, 
+export type PaymentRow = { id: number, request_id: string, agent: string, method: string, scheme: string, host: string, path: string, challenge_kind: string, amount_msat: number | null, fee_msat: number | null, payment_hash: string | null, invoice: string | null, 
+/**
+ * `pending` (reserved), `paying` (sent to the wallet), `settled`, `failed`, `unknown` (sent, no answer
+ * yet: still counted in budgets until recovery resolves it), `bad_preimage`, or `refused`.
+ */
+status: string, reason: string | null, decision: string, upstream_status: number | null, delivered: boolean | null, 
 /**
  * RFC 3339, UTC.
  */

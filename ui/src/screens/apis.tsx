@@ -149,7 +149,7 @@ function CredentialsCard({ tick }: { tick: number }) {
                 <td class="num">{c.id}</td>
                 <td>{c.agent}</td>
                 <td class="mono">{c.origin}{c.path}</td>
-                <td>{c.scheme}</td>
+                <td title={c.single_use ? "A proof for one challenge, kept because its paid request was not delivered: sent once more with the next identical request" : undefined}>{c.scheme}{c.single_use ? " (once)" : ""}</td>
                 <td title={when(c.created_at_ms)}>{ago(when(c.created_at_ms))}</td>
                 <td class={c.expired ? "bad" : ""}>{c.expires_at_ms === null ? "not stated" : `${c.expired ? "expired " : ""}${when(c.expires_at_ms).slice(0, 16).replace("T", " ")} UTC`}</td>
                 <td><button class="small" onClick={() => revoke(c.id)}>Revoke</button></td>
