@@ -478,5 +478,12 @@ fn killing_the_sandbox_mid_payment_leaves_a_ledger_matching_its_wallet() {
     in_ledger.sort();
     assert!(!paid.is_empty(), "the calls were paid");
     assert_eq!(in_ledger, paid, "the ledger's settled payments are exactly the wallet's: {rows:#}");
+    let interrupted = rows.as_array().unwrap().iter().filter(|r| r["reason"] == "interrupted").count();
+    eprintln!(
+        "reliability: 15 calls, 3 kills; {} payments in the wallet's record = {} settled rows; {interrupted} paid \
+         calls cut off before the API answered (not delivered: interrupted)",
+        paid.len(),
+        in_ledger.len()
+    );
     assert!(rows.as_array().unwrap().iter().all(|r| !matches!(r["status"].as_str(), Some("pending" | "paying"))));
 }

@@ -149,7 +149,7 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
         "every paid row ends delivered or not delivered"
     );
     eprintln!(
-        "crash test: {n} calls, {ROUNDS} kills, {} paid by the wallet = {} settled in the ledger; {left_open} rows \
+        "reliability: {n} calls, {ROUNDS} kills, {} paid by the wallet = {} settled in the ledger; {left_open} rows \
          left open by the kills and resolved on restart; {cut_off} paid calls cut off before the API answered (not delivered: interrupted); \
          0 paid twice; seed {seed}",
         paid_by_wallet.len(),
