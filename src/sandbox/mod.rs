@@ -39,12 +39,24 @@ pub enum Error {
     DemoCertificate(String),
 }
 
-/// An in-process Nostr relay on 127.0.0.1 (a free port).
+/// An in-process Nostr relay on 127.0.0.1 (a free port). The relay picks its port itself, so a port taken
+/// in the meantime by another program is tried again with another.
 pub async fn start_relay() -> Result<(LocalRelay, RelayUrl), Error> {
-    let relay = LocalRelay::new(RelayBuilder::default().addr(Ipv4Addr::LOCALHOST.into()));
-    relay.run().await.map_err(|e| Error::Relay(e.to_string()))?;
-    let url = relay.url().await;
-    Ok((relay, url))
+    let mut last = String::new();
+    for _ in 0..5 {
+        let relay = LocalRelay::new(RelayBuilder::default().addr(Ipv4Addr::LOCALHOST.into()));
+        match relay.run().await {
+            Ok(()) => {
+                let url = relay.url().await;
+                return Ok((relay, url));
+            }
+            Err(e) => last = e.to_string(),
+        }
+        if !last.contains("in use") {
+            break;
+        }
+    }
+    Err(Error::Relay(last))
 }
 
 /// A demo API on 127.0.0.1 (a free port); it stops when the returned sender is dropped.
