@@ -42,3 +42,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
     }
     result
 }
+
+/// Takes the data directory's lock (`purser.lock`, held until the returned file is dropped or the process
+/// ends, however it ends). Two proxies on one ledger would each take the other's payments in flight for an
+/// earlier run's and close them.
+pub fn lock_dir(dir: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    create_dir(dir)?;
+    let path = dir.join("purser.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!("another Purser is already running with the data directory {}", dir.display()),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}

@@ -8,8 +8,8 @@
 //! - sent (`paying`) or `unknown`: the wallet's answer decides (`lookup_invoice`, or for wallets without it
 //!   the outgoing payments `list_transactions` gives). Settled with a preimage that hashes to the
 //!   invoice's payment hash: `settled`, with the preimage and fee, and the credential kept when the challenge
-//!   had a token. Failed or expired: `failed`. Not found: `failed` once the invoice has expired (it can no
-//!   longer be paid), else still `unknown`. No answer: still `unknown`.
+//!   had a token. Failed or expired by the wallet's own word: `failed`. Not found, or no answer: still
+//!   `unknown` (a wallet may not find payments it made, or be another wallet than the one that paid).
 //!
 //! An `unknown` row keeps its reservation counted in budgets until it is resolved. At start, paid rows of an
 //! earlier run whose retry never got an answer are recorded as not delivered (`interrupted`).
@@ -44,10 +44,6 @@ pub struct Report {
 fn invoice_time(invoice: Option<&str>) -> u64 {
     let made = invoice.and_then(|i| Bolt11Invoice::from_str(i).ok()).map(|i| i.duration_since_epoch().as_secs());
     made.unwrap_or_else(|| (jiff::Timestamp::now().as_second() as u64).saturating_sub(86_400))
-}
-
-fn expired(invoice: Option<&str>) -> bool {
-    invoice.and_then(|i| Bolt11Invoice::from_str(i).ok()).is_none_or(|i| i.is_expired())
 }
 
 /// When a pass looks, and at what.
@@ -136,9 +132,8 @@ async fn outcome(row: &Unresolved, wallet: &dyn Wallet, at_start: bool) -> Optio
             (_, Some("failed" | "expired")) => Some(Outcome::Failed { reason: "payment_failed".into() }),
             _ => unknown(),
         },
-        Err(wallet::Error::Refused { code, .. }) if code == "NOT_FOUND" && expired(row.invoice.as_deref()) => {
-            Some(Outcome::Failed { reason: "payment_not_found".into() })
-        }
+        // Not found is no proof of not paid (another wallet, a wallet that looks up only its own invoices):
+        // the row stays unknown, and counted.
         Err(e) => {
             tracing::debug!(payment_id = row.id, "cannot resolve yet: {e}");
             unknown()

@@ -91,7 +91,11 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
         tokio::net::TcpListener::bind(addr).await.map_err(|e| boxed(format!("cannot listen on {addr}: {e}")))?;
     let addr = listener.local_addr()?;
     let (sandbox, wallet, source): (Option<Sandbox>, Option<Arc<dyn Wallet>>, Option<String>) = if args.sandbox {
-        let sb = Sandbox::start(Default::default(), Default::default()).await.map_err(boxed)?;
+        let wallet_opts = purser::sandbox::wallet_service::WalletServiceOptions {
+            state_file: Some(args.data_dir.join(purser::sandbox::wallet_service::SANDBOX_WALLET_FILE)),
+            ..Default::default()
+        };
+        let sb = Sandbox::start(wallet_opts, Default::default()).await.map_err(boxed)?;
         let w: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sb.wallet.uri, NwcOptions::default()).map_err(boxed)?);
         (Some(sb), Some(w), Some("the sandbox (play sats)".into()))
     } else {

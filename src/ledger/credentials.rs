@@ -19,6 +19,8 @@ pub struct Credential {
     pub header: String,
     /// Sent once, then gone (an MPP or x402 proof whose paid request was not delivered).
     pub single_use: bool,
+    /// The payment it proves.
+    pub payment_id: i64,
 }
 
 /// A kept proof as the CLI and the UI list it; the proof itself is never shown.
@@ -74,7 +76,8 @@ impl Ledger {
     /// Single-use proofs only go with a request for their own path.
     pub async fn credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
         let row = sqlx::query(
-            "SELECT id, authorization, path, header, single_use FROM credentials WHERE agent_id = ?1 AND origin = ?2 \
+            "SELECT id, authorization, path, header, single_use, payment_id FROM credentials \
+             WHERE agent_id = ?1 AND origin = ?2 \
              AND (expires_at_ms IS NULL OR expires_at_ms > ?3) AND (single_use = 0 OR path = ?4) \
              ORDER BY (path = ?4) DESC, single_use DESC, created_at_ms DESC LIMIT 1",
         )
@@ -90,6 +93,7 @@ impl Ledger {
             path: r.get("path"),
             header: r.get("header"),
             single_use: r.get("single_use"),
+            payment_id: r.get::<Option<i64>, _>("payment_id").unwrap_or_default(),
         }))
     }
 

@@ -240,20 +240,33 @@ impl Ledger {
                 ("bad_preimage", Some("bad_preimage"), Some(preimage.to_hex()), Some(clamp(*fee)))
             }
         };
-        // Only an open row moves: a settled or failed outcome is never overwritten (recovery and the payer may
-        // both try to write one).
-        sqlx::query(
+        // Only an open row moves, so a settled outcome is never overwritten (recovery and the payer may both
+        // write one); a wallet's word that money left (a preimage) also corrects a row marked failed.
+        let movable = if matches!(outcome, Outcome::Settled { .. } | Outcome::BadPreimage { .. }) {
+            "('pending', 'unknown', 'failed')"
+        } else {
+            "('pending', 'unknown')"
+        };
+        let sql = format!(
             "UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? \
-             WHERE id = ? AND status IN ('pending', 'unknown')",
-        )
-        .bind(status)
-        .bind(reason)
-        .bind(preimage)
-        .bind(fee)
-        .bind(self.now_ms())
-        .bind(payment_id)
-        .execute(self.pool())
-        .await?;
+             WHERE id = ? AND status IN {movable}"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(status)
+            .bind(reason)
+            .bind(preimage)
+            .bind(fee)
+            .bind(self.now_ms())
+            .bind(payment_id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            tracing::warn!(
+                payment_id,
+                status,
+                "the payment's row was already closed; its outcome was not written again"
+            );
+        }
         Ok(())
     }
 

@@ -169,7 +169,7 @@ async fn forward(
         })?;
     let mut out_headers = headers::to_upstream(&parts.headers, parts.version, body.is_replayable());
     let origin = target.origin();
-    let kept = kept_proof(proxy, agent, &origin, target.path(), &out_headers).await;
+    let kept = kept_proof(proxy, agent, &origin, target.path(), &out_headers, dry_run).await;
     if let Some((name, value)) = kept.as_ref().and_then(|c| {
         Some((http::HeaderName::from_bytes(c.header.as_bytes()).ok()?, HeaderValue::from_str(&c.authorization).ok()?))
     }) {
@@ -179,7 +179,18 @@ async fn forward(
         RequestBody::Replayable(bytes) => (Some(bytes.clone()), body::full(bytes)),
         RequestBody::Streaming(stream) => (None, stream),
     };
-    let mut resp = proxy.send(&parts.method, &target.uri, &out_headers, first_body).await?;
+    let sent = proxy.send(&parts.method, &target.uri, &out_headers, first_body).await;
+    // A single-use proof taken for this request goes back if the API did not answer it.
+    if let Some(cred) = kept.as_ref().filter(|c| c.single_use)
+        && matches!(sent.as_ref().map(|r| r.status().as_u16()), Err(_) | Ok(500..=599))
+        && let Err(e) = proxy
+            .ledger
+            .keep_single_use(agent.id, &origin, &cred.path, &cred.header, &cred.authorization, cred.payment_id)
+            .await
+    {
+        tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
+    }
+    let mut resp = sent?;
 
     if let Some(cred) = &kept
         && matches!(resp.status().as_u16(), 401..=403)
@@ -287,6 +298,13 @@ async fn forward(
     {
         tracing::warn!(request_id, "cannot keep the credential: {e}");
     }
+    // A proof for one challenge is kept before it is sent: if the request is not delivered (or the agent hangs
+    // up meanwhile), the agent's next request for this path sends it once more instead of paying again.
+    if let (Some((name, value)), Some(payment_id)) = (&retry.single_use, proven.payment_id)
+        && let Err(e) = proxy.ledger.keep_single_use(agent.id, &origin, target.path(), name, value, payment_id).await
+    {
+        tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
+    }
     let answer = proxy.send_proven(&parts.method, &retry, request_id).await;
     let status = answer.as_ref().ok().map(|r| r.status().as_u16());
     let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
@@ -299,13 +317,12 @@ async fn forward(
     if let (Some(auth), Some(401..=403)) = (&retry.authorization, status) {
         let _ = proxy.ledger.drop_credential(agent.id, &origin, auth).await;
     }
-    // A proof for one challenge whose request was not delivered (no answer, or a gateway error after the
-    // re-sends) goes with the agent's next identical request once, instead of a second payment.
-    let undelivered = matches!(status, None | Some(500..=599));
-    if let (true, Some((name, value)), Some(payment_id)) = (undelivered, &retry.single_use, proven.payment_id)
-        && let Err(e) = proxy.ledger.keep_single_use(agent.id, &origin, target.path(), name, value, payment_id).await
+    // Answered (delivered, or refused by the API): the proof was used and is forgotten. Not answered (no
+    // answer, or a gateway error after the re-sends): it stays kept for the next request.
+    if let Some((_, value)) = &retry.single_use
+        && !matches!(status, None | Some(500..=599))
     {
-        tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
+        let _ = proxy.ledger.drop_credential(agent.id, &origin, value).await;
     }
     Ok(to_agent(answer?))
 }
@@ -318,9 +335,11 @@ async fn kept_proof(
     origin: &str,
     path: &str,
     headers: &HeaderMap,
+    dry_run: bool,
 ) -> Option<crate::ledger::credentials::Credential> {
     let cred = proxy.ledger.credential(agent.id, origin, path).await.ok().flatten()?;
-    if headers.contains_key(cred.header.as_str()) {
+    // A dry run never spends a proof that answers one challenge.
+    if headers.contains_key(cred.header.as_str()) || (dry_run && cred.single_use) {
         return None;
     }
     if cred.single_use && !proxy.ledger.take_single_use(cred.id).await.unwrap_or(false) {
@@ -377,9 +396,10 @@ impl Proxy {
     ) -> Result<Response<Incoming>, Failure> {
         let mut answer = self.send(method, &retry.uri, &retry.headers, body::full(retry.body.clone())).await;
         for pause in PAID_RETRY_BACKOFF {
+            // Not after a timeout: the API had its full time already.
             let transient = match &answer {
                 Ok(resp) => matches!(resp.status().as_u16(), 502..=504),
-                Err(_) => true,
+                Err(f) => matches!(f.reason(), "upstream_unreachable" | "upstream_bad_response"),
             };
             if !transient {
                 break;

@@ -68,6 +68,8 @@ pub struct Proxy {
     pub pricing: crate::pricing::Fetcher,
     /// Where this proxy listens, once it does: requests to this address are Purser's own endpoints.
     pub local_addr: std::sync::OnceLock<std::net::SocketAddr>,
+    /// The data directory's lock, held while this proxy lives: one proxy per ledger.
+    _lock: std::fs::File,
 }
 
 /// Why a proxy cannot start.
@@ -77,10 +79,13 @@ pub enum StartError {
     Upstream(#[from] upstream::Error),
     #[error(transparent)]
     Ca(#[from] crate::ca::Error),
+    #[error("{0}")]
+    Locked(std::io::Error),
 }
 
 impl Proxy {
     pub fn new(settings: Settings, ledger: Ledger, wallet: WalletHandle, events: Events) -> Result<Self, StartError> {
+        let lock = crate::private_fs::lock_dir(&settings.data_dir).map_err(StartError::Locked)?;
         let tls = upstream::tls_config(settings.extra_ca_file.as_deref(), &settings.extra_roots)?;
         let mut upgrade_tls = tls.clone();
         upgrade_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -101,6 +106,7 @@ impl Proxy {
             leaves,
             pricing,
             local_addr: std::sync::OnceLock::new(),
+            _lock: lock,
         })
     }
 }

@@ -22,7 +22,9 @@ async fn requests_addressed_to_another_name_are_not_answered() {
     for (path, key) in cases {
         let refused = collect(send(h.proxy_addr, Method::GET, path, "", &[("host", &rebound), key]).await).await;
         assert_eq!((refused.status, refused.json()["reason"].as_str()), (400, Some("host_not_allowed")), "{path}");
-        for host in [h.proxy_addr.to_string(), format!("localhost:{}", h.proxy_addr.port())] {
+        let port = h.proxy_addr.port();
+        for host in [h.proxy_addr.to_string(), format!("localhost:{port}"), format!("[::1]:{port}"), "127.0.0.1".into()]
+        {
             let ok = collect(send(h.proxy_addr, Method::GET, path, "", &[("host", &host), key]).await).await;
             assert_eq!(ok.status, 200, "{path} with Host {host}: {:?}", ok.body);
         }

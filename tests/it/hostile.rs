@@ -133,7 +133,7 @@ async fn an_api_that_overcharges_its_own_quote_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_loris_upstream_times_out_while_other_agents_are_served() {
-    let h = Harness::start(Setup { upstream_timeout: Duration::from_secs(1), ..Setup::default() }).await;
+    let h = Harness::start(Setup { upstream_timeout: Duration::from_secs(3), ..Setup::default() }).await;
     let addr = hostile(Behaviour::Dribble(
         Arc::new(b"HTTP/1.1 402 Payment Required\r\nx: ".to_vec()),
         Duration::from_millis(100),

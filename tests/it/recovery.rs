@@ -84,3 +84,46 @@ async fn a_wallet_without_lookup_is_asked_for_its_list_of_payments() {
     assert_eq!(row.status, "settled");
     assert_eq!(Some(row.payment_hash.unwrap()), h.sandbox.wallet.payments().first().map(|(p, _)| p.to_hex()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_proxy_per_data_directory() {
+    let h = Harness::start(Setup::default()).await;
+    let settings = purser::config::Settings::new(h.dir.path().to_path_buf());
+    let second = purser::proxy::Proxy::new(
+        settings,
+        h.ledger.clone(),
+        purser::proxy::WalletHandle::new(None),
+        purser::events::Events::default(),
+    );
+    let Err(e) = second else { panic!("a second proxy on the same ledger started") };
+    assert!(e.to_string().contains("another Purser is already running"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallets_preimage_corrects_a_row_marked_failed_but_nothing_reopens_a_settled_one() {
+    use purser::ledger::payments::Outcome;
+    let h = Harness::start(Setup::default()).await;
+    let agent = h.ledger.agent_id("research").await.unwrap();
+    let preimage = Preimage([5; 32]);
+    let p = NewPayment {
+        request_id: "req_x".into(),
+        agent_id: agent,
+        agent: "research".into(),
+        method: "GET".into(),
+        scheme: "http".into(),
+        host: "api.example.com".into(),
+        path: "/a".into(),
+        challenge_kind: "l402".into(),
+        amount: Some(Msats::from_sats(1)),
+        payment_hash: Some(preimage.payment_hash()),
+        invoice: None,
+        advertised: None,
+        proof_prefix: None,
+    };
+    let Reservation::Reserved { payment_id, .. } = h.ledger.reserve(&p, false).await.unwrap() else { panic!() };
+    h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }).await.unwrap();
+    h.ledger.finish(payment_id, &Outcome::Settled { preimage: preimage.clone(), fee: Msats(0) }).await.unwrap();
+    assert_eq!(h.rows().await.pop().unwrap().status, "settled");
+    h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }).await.unwrap();
+    assert_eq!(h.rows().await.pop().unwrap().status, "settled", "a settled row is never reopened");
+}
