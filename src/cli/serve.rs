@@ -113,6 +113,22 @@ async fn shutdown_signal() {
     eprintln!("Stopping.");
 }
 
+/// The environment variable naming a second wallet, used when the first cannot be reached at all.
+pub const FALLBACK_ENV: &str = "PURSER_NWC_FALLBACK_URI";
+
+/// `wallet`, with the fallback wallet of `PURSER_NWC_FALLBACK_URI` behind it when that is set.
+fn with_fallback(wallet: Option<Arc<dyn Wallet>>) -> Result<Option<Arc<dyn Wallet>>> {
+    let Some(uri) = std::env::var(FALLBACK_ENV).ok().filter(|u| !u.trim().is_empty()) else {
+        return Ok(wallet);
+    };
+    let fallback: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, NwcOptions::default())?);
+    tracing::info!("a fallback wallet ({FALLBACK_ENV}) pays when the wallet cannot be reached");
+    Ok(Some(match wallet {
+        Some(primary) => Arc::new(purser::wallet::failover::Failover::new(primary, fallback)),
+        None => fallback,
+    }))
+}
+
 pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     init_logging();
     let (settings, ledger) = prepare(&data_dir, &args.run).await?;
@@ -128,6 +144,7 @@ pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
             None
         }
     };
+    let wallet = with_fallback(wallet)?;
     let events = Events::default();
     log_events(&events);
     let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(wallet), events)?);

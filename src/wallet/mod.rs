@@ -2,6 +2,7 @@
 //! Nostr Wallet Connect (NIP-47) implementation in [`nwc`], and where the connection URI is kept
 //! ([`uri_store`]: the OS keyring, or `PURSER_NWC_URI` on headless machines).
 
+pub mod failover;
 pub mod nwc;
 pub mod uri_store;
 

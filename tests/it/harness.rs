@@ -61,6 +61,8 @@ pub struct Setup {
     pub invoice_expiry_margin: Duration,
     /// How long an upstream may take to answer (default 60 s).
     pub upstream_timeout: Duration,
+    /// The sandbox wallet as the fallback behind `wallet_uri` (used when that one cannot be reached).
+    pub sandbox_as_fallback: bool,
 }
 
 impl Default for Setup {
@@ -81,6 +83,7 @@ impl Default for Setup {
             refuse_price_mismatch: false,
             invoice_expiry_margin: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
+            sandbox_as_fallback: false,
         }
     }
 }
@@ -145,7 +148,11 @@ impl Harness {
             ledger.add_budget(&scope, period, Msats::from_sats(sats), None, None).await.unwrap();
         }
         let uri = setup.wallet_uri.unwrap_or_else(|| sandbox.wallet.uri.clone());
-        let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, quick_nwc()).unwrap());
+        let mut wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, quick_nwc()).unwrap());
+        if setup.sandbox_as_fallback {
+            let fallback: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sandbox.wallet.uri, quick_nwc()).unwrap());
+            wallet = Arc::new(purser::wallet::failover::Failover::new(wallet, fallback));
+        }
         let events = Events::default();
         let proxy =
             Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(Some(wallet)), events.clone()).unwrap());

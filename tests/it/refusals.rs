@@ -106,6 +106,19 @@ fn ghost_wallet(relay: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fallback_wallet_pays_when_the_first_cannot_be_reached() {
+    // The first wallet's relay is down; the sandbox wallet stands behind it.
+    let setup =
+        Setup { wallet_uri: Some(ghost_wallet("ws://127.0.0.1:1")), sandbox_as_fallback: true, ..Setup::default() };
+    let h = Harness::start(setup).await;
+    let reply = h.get("/joke").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let rows = h.rows().await;
+    assert_eq!((rows.len(), rows[0].status.as_str()), (1, "settled"));
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "paid once, by the fallback");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_is_down_gives_503() {
     let uri = ghost_wallet("ws://127.0.0.1:1");
     let h = Harness::start(Setup { wallet_uri: Some(uri), ..Setup::default() }).await;
