@@ -75,3 +75,46 @@ fn the_captured_exchange_decrypts_in_both_encryptions() {
         }
     }
 }
+
+/// The relay goes away and comes back on the same address: payments fail meanwhile (`wallet_unreachable` or a
+/// timeout, never a payment), then work again without restarting anything, the connection being re-made
+/// with back-off by the relay pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_work_again_after_the_relay_comes_back() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use nostr_relay_builder::prelude::{LocalRelay, RelayBuilder};
+    use purser::sandbox::mint::{InvoiceSpec, Mint};
+
+    let (relay, url) = purser::sandbox::start_relay().await.unwrap();
+    let port = url.as_str().rsplit(':').next().unwrap().trim_end_matches('/').parse::<u16>().unwrap();
+    let mint = Arc::new(Mint::new(lightning_invoice::Currency::Regtest));
+    let service =
+        purser::sandbox::wallet_service::start(&url, mint.clone(), WalletServiceOptions::default()).await.unwrap();
+    let wallet = NwcWallet::new(&service.uri, quick_nwc()).unwrap();
+    let invoice = || mint.mint(InvoiceSpec::sats(1, "relay restart")).bolt11;
+    wallet.pay_invoice(&invoice()).await.expect("paid while the relay is up");
+
+    relay.shutdown();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let while_down = mint.mint(InvoiceSpec::sats(1, "relay down"));
+    assert!(wallet.pay_invoice(&while_down.bolt11).await.is_err(), "no relay, no payment");
+    assert_eq!(service.pay_requests(), 1);
+
+    let back = LocalRelay::new(RelayBuilder::default().addr(std::net::Ipv4Addr::LOCALHOST.into()).port(port));
+    back.run().await.unwrap();
+    let started = Instant::now();
+    loop {
+        match wallet.pay_invoice(&invoice()).await {
+            Ok(_) => break,
+            Err(e) => assert!(started.elapsed() < Duration::from_secs(60), "still failing after a minute: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("reliability: payments worked again {:.1} s after the relay came back", started.elapsed().as_secs_f64());
+    assert!(
+        service.payments().iter().all(|(h, _)| *h != while_down.payment_hash),
+        "the payment asked while the relay was down never happened"
+    );
+}
