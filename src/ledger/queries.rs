@@ -99,7 +99,12 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &PaymentFilter) {
         q.push(" AND p.host = ").push_bind(v.clone());
     }
     if let Some(v) = &f.status {
-        q.push(" AND p.status = ").push_bind(v.clone());
+        // `paying` is a `pending` row the wallet was asked to pay; `pending` alone is one not yet sent.
+        match v.as_str() {
+            "paying" => q.push(" AND p.status = 'pending' AND p.wallet_asked_at_ms IS NOT NULL"),
+            "pending" => q.push(" AND p.status = 'pending' AND p.wallet_asked_at_ms IS NULL"),
+            _ => q.push(" AND p.status = ").push_bind(v.clone()),
+        };
     }
     if let Some(v) = &f.challenge_kind {
         q.push(" AND p.challenge_kind = ").push_bind(v.clone());

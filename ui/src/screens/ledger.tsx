@@ -14,7 +14,7 @@ const EMPTY: PaymentFilter = {
   agent: null, host: null, status: null, challenge_kind: null,
   from_ms: null, to_ms: null, min_amount_msat: null, max_amount_msat: null,
 };
-const STATUSES = ["settled", "refused", "pending", "failed", "unknown", "bad_preimage"];
+const STATUSES = ["settled", "refused", "pending", "paying", "failed", "unknown", "bad_preimage"];
 const KINDS = ["l402", "lsat", "json_l402", "mpp", "x402", "hash_only", "json_payment_hash", "unreadable"];
 
 export function LedgerScreen({ tick }: ScreenProps) {
