@@ -47,6 +47,7 @@ impl Ledger {
             .bind(now)
             .execute(self.pool())
             .await;
+        self.hot().invalidate();
         match res {
             Ok(done) => Ok((
                 Agent { id: done.last_insert_rowid(), name: name.to_string(), created_at_ms: now, paused: false },
@@ -67,6 +68,7 @@ impl Ledger {
             .bind(name)
             .execute(self.pool())
             .await?;
+        self.hot().invalidate();
         Ok((done.rows_affected() == 1).then_some(key))
     }
 
@@ -79,17 +81,25 @@ impl Ledger {
 
     /// The agent with this name and key, or `None` when either is wrong.
     pub async fn authenticate(&self, name: &str, key: &str) -> Result<Option<Agent>> {
-        let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms, paused FROM agents WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.and_then(|r| {
-            let stored: String = r.get("key_sha256");
+        let entry = match self.hot().agent(name) {
+            Some(entry) => entry,
+            None => {
+                let generation = self.hot().generation();
+                let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms, paused FROM agents WHERE name = ?")
+                    .bind(name)
+                    .fetch_optional(self.pool())
+                    .await?;
+                let entry = row.map(|r| (r.get::<String, _>("key_sha256"), agent_from_row(&r)));
+                self.hot().put_agent(name, generation, entry.clone());
+                entry
+            }
+        };
+        Ok(entry.and_then(|(stored, agent)| {
             let given = key_hash(key);
             // Both are hex digests of equal length; compare without an early exit.
             let same = stored.len() == given.len()
                 && stored.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-            same.then(|| agent_from_row(&r))
+            same.then_some(agent)
         }))
     }
 }

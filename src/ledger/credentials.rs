@@ -21,6 +21,8 @@ pub struct Credential {
     pub single_use: bool,
     /// The payment it proves.
     pub payment_id: i64,
+    /// When its token says it expires.
+    pub expires_at_ms: Option<i64>,
 }
 
 /// A kept proof as the CLI and the UI list it; the proof itself is never shown.
@@ -75,8 +77,19 @@ impl Ledger {
     /// The proof to send with a request for `path` on `origin`: not expired, earned on this path if any.
     /// Single-use proofs only go with a request for their own path.
     pub async fn credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
+        let key = (agent_id, origin.to_string(), path.to_string());
+        if let Some(cached) = self.hot().credential(&key, self.now_ms()) {
+            return Ok(cached);
+        }
+        let generation = self.hot().generation();
+        let found = self.read_credential(agent_id, origin, path).await?;
+        self.hot().put_credential(key, generation, found.clone());
+        Ok(found)
+    }
+
+    async fn read_credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
         let row = sqlx::query(
-            "SELECT id, authorization, path, header, single_use, payment_id FROM credentials \
+            "SELECT id, authorization, path, header, single_use, payment_id, expires_at_ms FROM credentials \
              WHERE agent_id = ?1 AND origin = ?2 \
              AND (expires_at_ms IS NULL OR expires_at_ms > ?3) AND (single_use = 0 OR path = ?4) \
              ORDER BY (path = ?4) DESC, single_use DESC, created_at_ms DESC LIMIT 1",
@@ -94,6 +107,7 @@ impl Ledger {
             header: r.get("header"),
             single_use: r.get("single_use"),
             payment_id: r.get::<Option<i64>, _>("payment_id").unwrap_or_default(),
+            expires_at_ms: r.get("expires_at_ms"),
         }))
     }
 
@@ -123,6 +137,7 @@ impl Ledger {
         .bind(header)
         .execute(self.pool())
         .await?;
+        self.hot().invalidate();
         Ok(())
     }
 
@@ -132,6 +147,7 @@ impl Ledger {
             .bind(id)
             .execute(self.pool())
             .await?;
+        self.hot().invalidate();
         Ok(done.rows_affected() == 1)
     }
 
@@ -160,6 +176,7 @@ impl Ledger {
         .bind(expires)
         .execute(self.pool())
         .await?;
+        self.hot().invalidate();
         Ok(())
     }
 
@@ -171,6 +188,7 @@ impl Ledger {
             .bind(authorization)
             .execute(self.pool())
             .await?;
+        self.hot().invalidate();
         Ok(())
     }
 
@@ -213,6 +231,7 @@ impl Ledger {
     /// Forgets kept proof `id`: the agent's next request there pays again, under policy.
     pub async fn revoke_credential(&self, id: i64) -> Result<()> {
         let done = sqlx::query("DELETE FROM credentials WHERE id = ?").bind(id).execute(self.pool()).await?;
+        self.hot().invalidate();
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("credential", id));
         }

@@ -10,6 +10,7 @@
 //! - [`prices`]: the prices APIs publish, per origin, with when they were read.
 //! - [`recovery`]: payments whose outcome is open (`pending`, `paying`, `unknown`), for recovery to resolve.
 //! - [`export`]: the rows as a table, JSON or CSV.
+//! - [`hot`]: in-memory copies of agents and kept credentials, so a request that pays nothing reads no SQLite.
 //! - [`queries`]: what the desktop UI shows: totals, spend per day, filtered pages, CSV of a filtered view.
 //! - [`uninspected`]: tunnels Purser could not look inside (pass-through hosts, refused certificates).
 
@@ -17,6 +18,7 @@ pub mod agents;
 pub mod alerts;
 pub mod credentials;
 pub mod export;
+pub mod hot;
 pub mod payments;
 pub mod policy_store;
 pub mod prices;
@@ -93,6 +95,8 @@ pub struct Ledger {
     /// Every timestamp the ledger writes, and every budget window, comes from here.
     clock: Arc<dyn Clock>,
     policy: Arc<PolicySettings>,
+    /// What every proxied request reads (agents, kept credentials), kept in memory.
+    hot: Arc<hot::HotCache>,
 }
 
 impl Ledger {
@@ -108,10 +112,12 @@ impl Ledger {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts.clone()).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         credentials::backfill_expiry(&pool).await?;
-        Ok(Ledger { pool, clock: clock::system(), policy: Arc::new(PolicySettings::default()) })
+        let hot = Arc::new(hot::HotCache::default());
+        hot::start_watch(&hot, opts);
+        Ok(Ledger { pool, clock: clock::system(), policy: Arc::new(PolicySettings::default()), hot })
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -122,6 +128,10 @@ impl Ledger {
     pub fn with_policy(mut self, policy: PolicySettings) -> Self {
         self.policy = Arc::new(policy);
         self
+    }
+
+    pub(crate) fn hot(&self) -> &hot::HotCache {
+        &self.hot
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -226,6 +226,7 @@ impl Ledger {
         if done.rows_affected() == 0 {
             return Err(Error::NoSuchAgent(agent.into()));
         }
+        self.hot().invalidate();
         Ok(())
     }
 

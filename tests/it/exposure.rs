@@ -45,3 +45,35 @@ async fn oversized_request_heads_are_refused() {
     assert_eq!(h.get("/joke").await.status, 200, "still serving");
     assert_eq!(h.rows().await.len(), 1);
 }
+
+/// Agents and kept credentials are read from memory on the hot path; a key rotated by another process (the
+/// CLI, another ledger handle on the same file) stops working as soon as the change is seen (a fraction of a
+/// second), and one rotated through this ledger at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotated_elsewhere_stops_working_promptly() {
+    let h = Harness::start(Setup::default()).await;
+    assert_eq!(h.get("/joke").await.status, 200);
+    let other = purser::ledger::Ledger::open(&purser::config::Settings::new(h.dir.path().to_path_buf()).ledger_path())
+        .await
+        .unwrap();
+    let new_key = other.rotate_key("research").await.unwrap().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let status = h.get("/joke").await.status;
+        if status == 407 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the old key still works");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let auth = purser::proxy::auth::basic("research", &new_key);
+    let fresh =
+        collect(send(h.proxy_addr, Method::GET, &h.demo("/joke"), "", &[("proxy-authorization", &auth)]).await).await;
+    assert_eq!(fresh.status, 200, "the new key works");
+    // Rotated through the proxy's own ledger: at once.
+    h.ledger.rotate_key("research").await.unwrap();
+    let stale =
+        collect(send(h.proxy_addr, Method::GET, &h.demo("/joke"), "", &[("proxy-authorization", &auth)]).await).await;
+    assert_eq!(stale.status, 407);
+}

@@ -1,0 +1,105 @@
+//! In-memory copies of what every proxied request reads — agents' key hashes and the kept credentials — so
+//! a request that pays nothing asks SQLite nothing. Every write to them through this ledger bumps a
+//! generation; writes by another process (the CLI rotating a key, revoking a credential) are seen through
+//! SQLite's `PRAGMA data_version`, polled on a connection of its own every [`POLL`], which bumps it too. An
+//! entry from an older generation is read from SQLite again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use sqlx::{Connection, SqliteConnection};
+
+use super::agents::Agent;
+use super::credentials::Credential;
+
+/// How often other processes' writes are looked for.
+pub const POLL: Duration = Duration::from_millis(200);
+/// Entries kept at most per map; past it the map starts again empty.
+const MAX_ENTRIES: usize = 10_000;
+
+/// An agent as authentication needs it: its key's SHA-256 (hex) and the agent.
+pub type AgentEntry = Option<(String, Agent)>;
+/// Agent id, origin, path.
+pub type CredentialKey = (i64, String, String);
+
+#[derive(Debug, Default)]
+pub struct HotCache {
+    generation: AtomicU64,
+    agents: Mutex<HashMap<String, (u64, AgentEntry)>>,
+    credentials: Mutex<HashMap<CredentialKey, (u64, Option<Credential>)>>,
+}
+
+impl HotCache {
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Something cached may have changed: everything is read again.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn agent(&self, name: &str) -> Option<AgentEntry> {
+        let now = self.generation();
+        self.agents.lock().unwrap().get(name).filter(|(g, _)| *g == now).map(|(_, e)| e.clone())
+    }
+
+    /// Keeps what was read at `generation` (taken before the read, so a write meanwhile wins).
+    pub fn put_agent(&self, name: &str, generation: u64, entry: AgentEntry) {
+        let mut agents = self.agents.lock().unwrap();
+        if agents.len() >= MAX_ENTRIES {
+            agents.clear();
+        }
+        agents.insert(name.to_string(), (generation, entry));
+    }
+
+    pub fn credential(&self, key: &CredentialKey, now_ms: i64) -> Option<Option<Credential>> {
+        let now = self.generation();
+        let credentials = self.credentials.lock().unwrap();
+        let (g, cred) = credentials.get(key)?;
+        // An entry whose proof has expired since is read again (the query leaves expired proofs out).
+        let stale = *g != now || cred.as_ref().is_some_and(|c| c.expires_at_ms.is_some_and(|e| e <= now_ms));
+        (!stale).then(|| cred.clone())
+    }
+
+    pub fn put_credential(&self, key: CredentialKey, generation: u64, cred: Option<Credential>) {
+        let mut credentials = self.credentials.lock().unwrap();
+        if credentials.len() >= MAX_ENTRIES {
+            credentials.clear();
+        }
+        credentials.insert(key, (generation, cred));
+    }
+}
+
+/// Watches the database for other processes' commits while `cache` lives.
+pub async fn watch(cache: Weak<HotCache>, mut conn: SqliteConnection) {
+    let mut last: Option<i64> = None;
+    loop {
+        tokio::time::sleep(POLL).await;
+        let Some(cache) = cache.upgrade() else { break };
+        match sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(&mut conn).await {
+            Ok(v) => {
+                if last.is_some_and(|l| l != v) {
+                    cache.invalidate();
+                }
+                last = Some(v);
+            }
+            Err(_) => cache.invalidate(),
+        }
+    }
+    let _ = conn.close().await;
+}
+
+/// Starts [`watch`] when there is a runtime to run it on (the CLI's one-shot commands need none).
+pub fn start_watch(cache: &Arc<HotCache>, opts: sqlx::sqlite::SqliteConnectOptions) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    let weak = Arc::downgrade(cache);
+    runtime.spawn(async move {
+        match SqliteConnection::connect_with(&opts).await {
+            Ok(conn) => watch(weak, conn).await,
+            Err(e) => tracing::warn!("cannot watch the ledger for other processes' changes: {e}"),
+        }
+    });
+}
