@@ -24,7 +24,7 @@ pub struct PricingArgs {
 }
 
 fn sats(msat: u64) -> String {
-    if msat % 1000 == 0 { format!("{}", msat / 1000) } else { format!("{:.3}", msat as f64 / 1000.0) }
+    if msat.is_multiple_of(1000) { format!("{}", msat / 1000) } else { format!("{:.3}", msat as f64 / 1000.0) }
 }
 
 pub async fn run(data_dir: PathBuf, args: PricingArgs) -> Result<()> {

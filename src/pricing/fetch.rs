@@ -151,7 +151,11 @@ impl Fetcher {
         *req.uri_mut() = uri;
         req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         let answer = async {
-            let resp = self.client.request(req).await.map_err(|e| format!("unreachable: {}", chain(&e)))?;
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| format!("unreachable: {}", crate::proxy::handler::error_chain(&e)))?;
             let status = resp.status();
             let age = max_age(resp.headers().get(header::CACHE_CONTROL));
             if status != StatusCode::OK {
@@ -178,18 +182,6 @@ impl Fetcher {
             },
         }
     }
-}
-
-/// An error with its causes: "client error (Connect): tcp connect error: Connection refused".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

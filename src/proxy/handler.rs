@@ -445,7 +445,8 @@ impl Proxy {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its causes: "client error (Connect): tcp connect error: Connection refused".
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

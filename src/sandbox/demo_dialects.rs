@@ -87,10 +87,10 @@ pub fn x402_paid(value: &str, mint: &Mint, sats: u64) -> Option<PaymentHash> {
     }
     let parsed = Bolt11Invoice::from_str(invoice).ok()?;
     let hash = PaymentHash(*parsed.payment_hash().as_ref());
-    if let Some(pre) = json.pointer("/payload/preimage").and_then(Value::as_str) {
-        if !Preimage::from_hex(pre).is_some_and(|p| p.matches(&hash)) {
-            return None;
-        }
+    if let Some(pre) = json.pointer("/payload/preimage").and_then(Value::as_str)
+        && !Preimage::from_hex(pre).is_some_and(|p| p.matches(&hash))
+    {
+        return None;
     }
     let enough = mint.amount(&hash).is_some_and(|a| a.0 >= sats * 1000);
     (enough && mint.is_settled(&hash)).then_some(hash)

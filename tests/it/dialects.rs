@@ -200,19 +200,8 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
     let all = purser::ledger::policy_store::ScopeSpec::default();
     ledger.set_threshold(&all, Msats::from_sats(1000), Msats::from_sats(1000)).await.unwrap();
     let payment = |n: u8, sats: u64| NewPayment {
-        request_id: format!("req_{n}"),
-        agent_id: agent.id,
-        agent: agent.name.clone(),
-        method: "GET".into(),
-        scheme: "https".into(),
-        host: "api.example.com".into(),
         path: "/quote".into(),
-        challenge_kind: "l402".into(),
-        amount: Some(Msats::from_sats(sats)),
-        payment_hash: Some(Preimage([n; 32]).payment_hash()),
-        invoice: None,
-        advertised: None,
-        proof_prefix: None,
+        ..crate::harness::payment(agent.id, &agent.name, n, sats)
     };
     for n in 1..=3 {
         let Reservation::Reserved { payment_id, .. } = ledger.reserve(&payment(n, 10), false).await.unwrap() else {
@@ -261,27 +250,8 @@ async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
     let mut mac = macaroon::Macaroon::create(None, &key, "id".into()).unwrap();
     mac.add_first_party_caveat("expiration=1000".into());
     let token = mac.serialize(macaroon::Format::V2).unwrap();
-    let Reservation::Reserved { payment_id, .. } = ledger
-        .reserve(
-            &NewPayment {
-                request_id: "req_1".into(),
-                agent_id: agent.id,
-                agent: agent.name.clone(),
-                method: "GET".into(),
-                scheme: "http".into(),
-                host: "api.example.com".into(),
-                path: "/a".into(),
-                challenge_kind: "l402".into(),
-                amount: Some(Msats::from_sats(1)),
-                payment_hash: Some(Preimage([1; 32]).payment_hash()),
-                invoice: None,
-                advertised: None,
-                proof_prefix: None,
-            },
-            false,
-        )
-        .await
-        .unwrap()
+    let Reservation::Reserved { payment_id, .. } =
+        ledger.reserve(&crate::harness::payment(agent.id, &agent.name, 1, 1), false).await.unwrap()
     else {
         panic!("a 1-sat payment goes ahead");
     };

@@ -321,3 +321,23 @@ pub async fn https_demo_api(h: &Harness, ca: &Issuer<'static, KeyPair>) -> std::
     });
     addr
 }
+
+/// A payment to decide on directly through the ledger: `sats` for `GET http://api.example.com/a` by agent
+/// `research`-like `agent` (id `agent_id`), with the payment hash of preimage `[n; 32]`.
+pub fn payment(agent_id: i64, agent: &str, n: u8, sats: u64) -> purser::ledger::payments::NewPayment {
+    purser::ledger::payments::NewPayment {
+        request_id: format!("req_{n}"),
+        agent_id,
+        agent: agent.to_string(),
+        method: "GET".into(),
+        scheme: "http".into(),
+        host: "api.example.com".into(),
+        path: "/a".into(),
+        challenge_kind: "l402".into(),
+        amount: Some(Msats::from_sats(sats)),
+        payment_hash: Some(purser::units::Preimage([n; 32]).payment_hash()),
+        invoice: None,
+        advertised: None,
+        proof_prefix: None,
+    }
+}

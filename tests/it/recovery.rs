@@ -2,7 +2,7 @@
 //! a wallet that paid but whose answer was lost, a row reserved but never sent, and the process killed
 //! (`SIGKILL`) again and again in the middle of paid calls.
 
-use purser::ledger::payments::{NewPayment, Reservation};
+use purser::ledger::payments::Reservation;
 use purser::recovery::{self, Pass};
 use purser::sandbox::wallet_service::WalletServiceOptions;
 use purser::units::{Msats, Preimage};
@@ -42,21 +42,7 @@ async fn a_payment_whose_answer_was_lost_is_settled_from_the_wallets_record() {
 async fn a_row_reserved_but_never_sent_is_closed_at_start_and_stops_counting() {
     let h = Harness::start(Setup::default()).await;
     let agent = h.ledger.agent_id("research").await.unwrap();
-    let p = NewPayment {
-        request_id: "req_crash".into(),
-        agent_id: agent,
-        agent: "research".into(),
-        method: "GET".into(),
-        scheme: "http".into(),
-        host: "api.example.com".into(),
-        path: "/a".into(),
-        challenge_kind: "l402".into(),
-        amount: Some(Msats::from_sats(40)),
-        payment_hash: Some(Preimage([3; 32]).payment_hash()),
-        invoice: None,
-        advertised: None,
-        proof_prefix: None,
-    };
+    let p = crate::harness::payment(agent, "research", 3, 40);
     let Reservation::Reserved { .. } = h.ledger.reserve(&p, false).await.unwrap() else { panic!() };
     let nwc = NwcWallet::new(&h.sandbox.wallet.uri, quick_nwc()).unwrap();
     // A periodic pass leaves a fresh row alone: it may be in flight in this process.
@@ -105,21 +91,7 @@ async fn a_wallets_preimage_corrects_a_row_marked_failed_but_nothing_reopens_a_s
     let h = Harness::start(Setup::default()).await;
     let agent = h.ledger.agent_id("research").await.unwrap();
     let preimage = Preimage([5; 32]);
-    let p = NewPayment {
-        request_id: "req_x".into(),
-        agent_id: agent,
-        agent: "research".into(),
-        method: "GET".into(),
-        scheme: "http".into(),
-        host: "api.example.com".into(),
-        path: "/a".into(),
-        challenge_kind: "l402".into(),
-        amount: Some(Msats::from_sats(1)),
-        payment_hash: Some(preimage.payment_hash()),
-        invoice: None,
-        advertised: None,
-        proof_prefix: None,
-    };
+    let p = crate::harness::payment(agent, "research", 5, 1);
     let Reservation::Reserved { payment_id, .. } = h.ledger.reserve(&p, false).await.unwrap() else { panic!() };
     h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }).await.unwrap();
     h.ledger.finish(payment_id, &Outcome::Settled { preimage: preimage.clone(), fee: Msats(0) }).await.unwrap();
