@@ -28,13 +28,8 @@ pub struct Unresolved {
 impl Unresolved {
     /// `scheme://host:port`, as kept credentials name origins.
     pub fn origin(&self) -> String {
-        let has_port = self.host.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()));
-        if has_port {
-            format!("{}://{}", self.scheme, self.host)
-        } else {
-            let port = if self.scheme == "https" { 443 } else { 80 };
-            format!("{}://{}:{port}", self.scheme, self.host)
-        }
+        let url = format!("{}://{}", self.scheme, self.host);
+        crate::pricing::fetch::origin_of(&url).unwrap_or(url)
     }
 }
 

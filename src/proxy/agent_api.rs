@@ -33,11 +33,8 @@ fn json_response(status: StatusCode, value: serde_json::Value) -> Response<Proxy
 /// The agent's name and key from `Proxy-Authorization`, or from `Authorization: Basic` for clients that
 /// call the endpoint directly.
 fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    super::auth::credentials(headers).or_else(|| {
-        let mut alt = HeaderMap::new();
-        alt.insert(header::PROXY_AUTHORIZATION, headers.get(header::AUTHORIZATION)?.clone());
-        super::auth::credentials(&alt)
-    })
+    super::auth::credentials(headers)
+        .or_else(|| super::auth::basic_credentials(headers.get(header::AUTHORIZATION)?.to_str().ok()?))
 }
 
 pub async fn handle(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {

@@ -6,8 +6,12 @@ use http::header::PROXY_AUTHORIZATION;
 
 /// The name and key an agent presented, if it presented any in a readable form.
 pub fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(PROXY_AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, encoded) = value.split_once(' ')?;
+    basic_credentials(headers.get(PROXY_AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The name and key in a `Basic base64(name:key)` header value.
+pub fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }

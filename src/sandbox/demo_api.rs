@@ -346,12 +346,8 @@ impl DemoApi {
 
     /// A settled x402 Lightning proof, used once: its receipt.
     fn redeem_x402(&self, proof: &str, sats: u64) -> Option<Receipt> {
-        let hash = demo_dialects::x402_paid(proof, &self.mint, sats)?;
-        if !self.redeemed.lock().unwrap().insert(hash) {
-            return None;
-        }
-        let json: serde_json::Value = serde_json::from_slice(&crate::challenge::decode_base64(proof)?).ok()?;
-        Some(Receipt::X402(json.pointer("/payload/invoice")?.as_str()?.to_string()))
+        let (hash, invoice) = demo_dialects::x402_paid(proof, &self.mint, sats)?;
+        self.redeemed.lock().unwrap().insert(hash).then_some(Receipt::X402(invoice))
     }
 
     fn index(&self) -> serde_json::Value {

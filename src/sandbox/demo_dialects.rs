@@ -75,9 +75,9 @@ pub fn x402_v1_body(accepts: Vec<Value>) -> Value {
     json!({"x402Version": 1, "error": "X-PAYMENT header is required", "accepts": accepts})
 }
 
-/// The payment hash of a settled, single-use x402 proof (`PAYMENT-SIGNATURE` or `X-PAYMENT`) for at least
+/// The payment hash and invoice of a settled x402 proof (`PAYMENT-SIGNATURE` or `X-PAYMENT`) for at least
 /// `sats`; `None` when it does not hold up.
-pub fn x402_paid(value: &str, mint: &Mint, sats: u64) -> Option<PaymentHash> {
+pub fn x402_paid(value: &str, mint: &Mint, sats: u64) -> Option<(PaymentHash, String)> {
     let json: Value = serde_json::from_slice(&STANDARD.decode(value.trim()).ok()?).ok()?;
     let invoice = json.pointer("/payload/invoice")?.as_str()?;
     if let Some(accepted) = json.pointer("/accepted/extra/invoice").and_then(Value::as_str)
@@ -93,7 +93,7 @@ pub fn x402_paid(value: &str, mint: &Mint, sats: u64) -> Option<PaymentHash> {
         return None;
     }
     let enough = mint.amount(&hash).is_some_and(|a| a.0 >= sats * 1000);
-    (enough && mint.is_settled(&hash)).then_some(hash)
+    (enough && mint.is_settled(&hash)).then(|| (hash, invoice.to_string()))
 }
 
 /// The x402 `PAYMENT-RESPONSE` for a settled invoice.
