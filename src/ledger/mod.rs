@@ -7,6 +7,7 @@
 //!   is made on.
 //! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.
 //! - [`credentials`]: proofs kept per agent and origin, listed and revoked by a person.
+//! - [`price_checks`]: invoices above the advertised or usual price; the decision a dry run reports.
 //! - [`prices`]: the prices APIs publish, per origin, with when they were read.
 //! - [`recovery`]: payments whose outcome is open (`pending`, `paying`, `unknown`), for recovery to resolve.
 //! - [`export`]: the rows as a table, JSON or CSV.
@@ -21,6 +22,7 @@ pub mod export;
 pub mod hot;
 pub mod payments;
 pub mod policy_store;
+pub mod price_checks;
 pub mod prices;
 pub mod queries;
 pub mod recovery;

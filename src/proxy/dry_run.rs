@@ -8,8 +8,6 @@
 //!  "decision": "allow" | "ask" | "refuse", "would_pay": true, "reason": null, "explanation": "…"}
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::json;
@@ -18,7 +16,6 @@ use super::Proxy;
 use super::body::{ProxyBody, full};
 use super::payer::{PayContext, new_payment};
 use crate::challenge::PaymentChallenge;
-use crate::invoice::{self, Expectations};
 use crate::policy::Decision;
 
 /// The header that asks for a dry run, and marks its answer.
@@ -71,13 +68,7 @@ impl Proxy {
                 None
             }
         };
-        let want = Expectations {
-            payment_hash: ch.payment_hash.as_ref(),
-            wallet_network: network.as_deref(),
-            now: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
-            expiry_margin: self.settings.invoice_expiry_margin,
-        };
-        let verdict = match invoice::check(&ch.invoice, &want) {
+        let verdict = match self.check_invoice(ch, network.as_deref()) {
             Err(e) => Decision::Refuse { reason: e.reason(), explanation: e.to_string(), details: json!(null) },
             Ok(checked) => {
                 out["amount_msat"] = json!(checked.amount.0);

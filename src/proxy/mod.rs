@@ -6,6 +6,7 @@
 //!
 //! - [`handler`]: one request, start to end.
 //! - [`payer`]: paying one challenge, step by step into the ledger.
+//! - [`checks`]: what a payment must pass before policy is asked (invoice, stated price, expiry, caps).
 //! - [`proof`]: putting the proof on the retried request.
 //! - [`refusal`]: the one mapping from failures to HTTP answers.
 //! - [`control`]: the local control endpoint (`/_purser/…`) the CLI uses to list and answer approvals.
@@ -19,6 +20,7 @@
 pub mod agent_api;
 pub mod auth;
 pub mod body;
+pub mod checks;
 pub mod control;
 pub mod dry_run;
 pub mod handler;

@@ -2,7 +2,6 @@
 //! call, the preimage check — each step's outcome written to the ledger before the next step starts.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 use tokio::sync::OnceCell;
@@ -13,7 +12,7 @@ use super::target::Target;
 use crate::approval::{Held, Outcome as Approval};
 use crate::challenge::PaymentChallenge;
 use crate::events::Event;
-use crate::invoice::{self, CheckedInvoice, Expectations};
+use crate::invoice::CheckedInvoice;
 use crate::ledger::agents::Agent;
 use crate::ledger::alerts::Alert;
 use crate::ledger::payments::{NewPayment, Outcome, Reservation};
@@ -79,10 +78,6 @@ pub struct Proven {
     pub payment_id: Option<i64>,
     pub payment_hash: PaymentHash,
     pub preimage: Preimage,
-}
-
-fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// The ledger record of a 402 for `ctx`; `ch` is `None` when its challenge could not be read.
@@ -220,13 +215,7 @@ impl Proxy {
                 return Err(Self::wallet_failure(ctx, &e));
             }
         };
-        let want = Expectations {
-            payment_hash: ch.payment_hash.as_ref(),
-            wallet_network: network.as_deref(),
-            now: now(),
-            expiry_margin: self.settings.invoice_expiry_margin,
-        };
-        let checked = match invoice::check(&ch.invoice, &want) {
+        let checked = match self.check_invoice(ch, network.as_deref()) {
             Ok(c) => c,
             Err(e) => return Err(self.refuse_unpaid(ctx, Some(ch), None, e.reason(), e.to_string()).await),
         };
@@ -247,85 +236,6 @@ impl Proxy {
             payment_hash: checked.payment_hash,
             preimage,
         })
-    }
-
-    /// Checks that depend on the challenge and the request rather than on policy: the amount the challenge
-    /// states, the challenge's own expiry, and the request's `Purser-Max-Sats`. Returns the reason and its
-    /// explanation when the payment must not be made.
-    pub(super) fn request_checks(
-        &self,
-        ctx: &PayContext<'_>,
-        ch: &PaymentChallenge,
-        checked: &CheckedInvoice,
-    ) -> Result<(), (&'static str, String)> {
-        if let Some(stated) = ch.stated_amount_msat
-            && stated != checked.amount.0
-        {
-            return Err((
-                "price_mismatch",
-                format!(
-                    "the {} challenge states {} but its invoice asks {}",
-                    ch.kind.as_str(),
-                    crate::units::Msats(stated),
-                    checked.amount
-                ),
-            ));
-        }
-        if let Some(quoted) = ch.quoted_msat
-            && checked.amount.0 > quoted
-        {
-            return Err((
-                "price_mismatch",
-                format!("the 402 quotes {} but its invoice asks {}", crate::units::Msats(quoted), checked.amount),
-            ));
-        }
-        self.still_payable(ch, checked)?;
-        if let Some(max) = ctx.max_msat
-            && checked.amount.0 > max
-        {
-            return Err((
-                "max_sats_exceeded",
-                format!(
-                    "the invoice asks {}, above the {} this request allows (Purser-Max-Sats)",
-                    checked.amount,
-                    crate::units::Msats(max)
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Whether the invoice and the challenge can still be paid now (checked again after a person's approval,
-    /// which may have taken minutes).
-    fn still_payable(&self, ch: &PaymentChallenge, checked: &CheckedInvoice) -> Result<(), (&'static str, String)> {
-        let deadline = (now() + self.settings.invoice_expiry_margin).as_secs();
-        let margin = self.settings.invoice_expiry_margin.as_secs();
-        if checked.expires_at_unix <= deadline {
-            return Err(("invoice_expired", format!("the invoice expired, or expires within {margin} s")));
-        }
-        if let Some(expires) = ch.expires_at_unix
-            && expires <= deadline
-        {
-            return Err((
-                "challenge_expired",
-                format!("the {} challenge expired, or expires within {margin} s", ch.kind.as_str()),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The price the API advertises for this request: from its pricing documents (fetched once, cached), or,
-    /// when they cannot be read now, from the prices stored when they last could.
-    pub(super) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<crate::units::Msats> {
-        let origin = ctx.target.origin();
-        let list = self.pricing.get(&origin).await;
-        if !list.is_empty() {
-            return list.price_for(ctx.method, ctx.target.path()).map(|p| crate::units::Msats(p.price_msat));
-        }
-        let stored = self.ledger.prices(Some(&origin)).await.ok()?;
-        let list =
-            crate::pricing::PriceList { prices: stored.into_iter().map(|s| s.price).collect(), ..Default::default() };
-        list.price_for(ctx.method, ctx.target.path()).map(|p| crate::units::Msats(p.price_msat))
     }
 
     /// Runs the policy, and a person's approval when it asks for one, until a row is reserved or refused.

@@ -1,0 +1,87 @@
+//! Price checks on the ledger's figures: an invoice above the advertised price, or far above the endpoint's
+//! usual one (the reservation then asks a person, or refuses), and the read-only decision a dry run reports.
+
+use serde_json::json;
+use sqlx::SqliteConnection;
+
+use super::alerts::NewAlert;
+use super::payments::NewPayment;
+use super::{Ledger, Result, policy_store};
+use crate::config::fee_reserve;
+use crate::policy::{self, Decision};
+use crate::units::Msats;
+
+impl Ledger {
+    /// What [`Ledger::reserve`] would decide for `p` now, without writing anything (a dry run).
+    pub async fn evaluate(&self, p: &NewPayment) -> Result<Decision> {
+        let amount = p.amount.unwrap_or_default();
+        let mut tx = self.pool().begin().await?;
+        let snapshot = policy_store::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
+        let concern = price_concern(&mut tx, self, p, amount).await?;
+        tx.rollback().await?;
+        if let Some(alert) = &concern
+            && self.policy().refuse_price_mismatch
+        {
+            return Ok(Decision::Refuse {
+                reason: "price_mismatch",
+                explanation: alert.message.clone(),
+                details: json!({"price_mismatch": {"asked_msat": amount.0, "advertised_msat": p.advertised.map(|a| a.0)}}),
+            });
+        }
+        let request = policy::Request {
+            agent: p.agent.clone(),
+            amount,
+            fee_reserve: fee_reserve(amount),
+            approved: false,
+            price_concern: concern.map(|a| a.message),
+        };
+        Ok(policy::decide(&snapshot, &request))
+    }
+}
+
+/// The alert for an invoice above the endpoint's advertised price, or above its usual price (the mean of its
+/// last 20 settled payments, once there are 3) by more than the configured margin; `None` when the price is as
+/// expected. Such a payment goes to a person, or is refused when `purser.toml` says so.
+pub(super) async fn price_concern(
+    conn: &mut SqliteConnection,
+    ledger: &Ledger,
+    p: &NewPayment,
+    amount: Msats,
+) -> Result<Option<NewAlert>> {
+    let alert = |kind: &'static str, message: String| NewAlert {
+        kind,
+        agent_id: Some(p.agent_id),
+        host: Some(p.host.clone()),
+        budget_id: None,
+        message,
+        dedupe_key: p.payment_hash.map(|h| format!("price:{}", h.to_hex())),
+    };
+    if let Some(advertised) = p.advertised
+        && amount > advertised
+    {
+        return Ok(Some(alert(
+            "price_above_advertised",
+            format!("{}{} asks {amount}, above its advertised price of {advertised}", p.host, p.path),
+        )));
+    }
+    let usual: Option<(i64, f64)> = sqlx::query_as(
+        "SELECT COUNT(*), AVG(amount_msat) FROM (SELECT amount_msat FROM payments WHERE host = ? AND path = ? \
+         AND status = 'settled' ORDER BY id DESC LIMIT 20) HAVING COUNT(*) >= 3",
+    )
+    .bind(&p.host)
+    .bind(&p.path)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let margin_pct = ledger.policy().price_alert_margin_pct;
+    Ok(usual.filter(|(_, avg)| amount.0 as f64 > avg * (1.0 + margin_pct as f64 / 100.0)).map(|(_, avg)| {
+        alert(
+            "price_above_usual",
+            format!(
+                "{}{} asks {amount}, above its usual {} by more than {margin_pct} %",
+                p.host,
+                p.path,
+                Msats(avg as u64)
+            ),
+        )
+    }))
+}

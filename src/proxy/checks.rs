@@ -1,0 +1,115 @@
+//! The checks a payment passes before policy is asked: the invoice itself (BOLT11, against the wallet's
+//! network), the amount the challenge states or the 402 quotes, the challenge's own expiry (again after a
+//! person's approval), the request's `Purser-Max-Sats`, and the price the API advertises.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::Proxy;
+use super::payer::PayContext;
+use crate::challenge::PaymentChallenge;
+use crate::invoice::{self, CheckedInvoice, Expectations};
+use crate::units::Msats;
+
+fn now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+impl Proxy {
+    /// The BOLT11 checks of `ch`'s invoice, for a wallet on `network`.
+    pub(super) fn check_invoice(
+        &self,
+        ch: &PaymentChallenge,
+        network: Option<&str>,
+    ) -> invoice::Result<CheckedInvoice> {
+        let want = Expectations {
+            payment_hash: ch.payment_hash.as_ref(),
+            wallet_network: network,
+            now: now(),
+            expiry_margin: self.settings.invoice_expiry_margin,
+        };
+        invoice::check(&ch.invoice, &want)
+    }
+
+    /// Checks that depend on the challenge and the request rather than on policy: the amount the challenge
+    /// states, the challenge's own expiry, and the request's `Purser-Max-Sats`. Returns the reason and its
+    /// explanation when the payment must not be made.
+    pub(super) fn request_checks(
+        &self,
+        ctx: &PayContext<'_>,
+        ch: &PaymentChallenge,
+        checked: &CheckedInvoice,
+    ) -> Result<(), (&'static str, String)> {
+        if let Some(stated) = ch.stated_amount_msat
+            && stated != checked.amount.0
+        {
+            return Err((
+                "price_mismatch",
+                format!(
+                    "the {} challenge states {} but its invoice asks {}",
+                    ch.kind.as_str(),
+                    Msats(stated),
+                    checked.amount
+                ),
+            ));
+        }
+        if let Some(quoted) = ch.quoted_msat
+            && checked.amount.0 > quoted
+        {
+            return Err((
+                "price_mismatch",
+                format!("the 402 quotes {} but its invoice asks {}", Msats(quoted), checked.amount),
+            ));
+        }
+        self.still_payable(ch, checked)?;
+        if let Some(max) = ctx.max_msat
+            && checked.amount.0 > max
+        {
+            return Err((
+                "max_sats_exceeded",
+                format!(
+                    "the invoice asks {}, above the {} this request allows (Purser-Max-Sats)",
+                    checked.amount,
+                    Msats(max)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the invoice and the challenge can still be paid now (checked again after a person's approval,
+    /// which may have taken minutes).
+    pub(super) fn still_payable(
+        &self,
+        ch: &PaymentChallenge,
+        checked: &CheckedInvoice,
+    ) -> Result<(), (&'static str, String)> {
+        let deadline = (now() + self.settings.invoice_expiry_margin).as_secs();
+        let margin = self.settings.invoice_expiry_margin.as_secs();
+        if checked.expires_at_unix <= deadline {
+            return Err(("invoice_expired", format!("the invoice expired, or expires within {margin} s")));
+        }
+        if let Some(expires) = ch.expires_at_unix
+            && expires <= deadline
+        {
+            return Err((
+                "challenge_expired",
+                format!("the {} challenge expired, or expires within {margin} s", ch.kind.as_str()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The price the API advertises for this request: from its pricing documents (fetched once, cached), or,
+    /// when they cannot be read now, from the prices stored when they last could.
+    pub(super) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<Msats> {
+        let origin = ctx.target.origin();
+        let list = self.pricing.get(&origin).await;
+        if !list.is_empty() {
+            return list.price_for(ctx.method, ctx.target.path()).map(|p| Msats(p.price_msat));
+        }
+        let stored = self.ledger.prices(Some(&origin)).await.ok()?;
+        let list =
+            crate::pricing::PriceList { prices: stored.into_iter().map(|s| s.price).collect(), ..Default::default() };
+        list.price_for(ctx.method, ctx.target.path()).map(|p| Msats(p.price_msat))
+    }
+}
