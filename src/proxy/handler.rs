@@ -14,6 +14,7 @@ use super::body::{self, ProxyBody, RequestBody};
 use super::payer::PayContext;
 use super::refusal::{self, Failure};
 use super::target::{self, Target};
+use super::timing::{Timing, Wait};
 use super::{Proxy, agent_api, auth, control, dry_run, headers, intercept, proof, upgrade};
 use crate::challenge;
 use crate::ledger::agents::Agent;
@@ -159,6 +160,7 @@ async fn forward(
     if upgrade::is_upgrade(req.headers()) {
         return upgrade::forward(proxy, &target, req).await;
     }
+    let timing = Timing::new();
     let (parts, incoming) = req.into_parts();
     let max_msat = max_msat(&parts.headers)?;
     let dry_run = dry_run::asked(&parts.headers);
@@ -179,7 +181,7 @@ async fn forward(
         RequestBody::Replayable(bytes) => (Some(bytes.clone()), body::full(bytes)),
         RequestBody::Streaming(stream) => (None, stream),
     };
-    let sent = proxy.send(&parts.method, &target.uri, &out_headers, first_body).await;
+    let sent = timing.wait(Wait::Upstream, proxy.send(&parts.method, &target.uri, &out_headers, first_body)).await;
     // A single-use proof taken for this request goes back if the API did not answer it.
     if let Some(cred) = kept.as_ref().filter(|c| c.single_use)
         && matches!(sent.as_ref().map(|r| r.status().as_u16()), Err(_) | Ok(500..=599))
@@ -205,7 +207,8 @@ async fn forward(
         if resp.status() != StatusCode::PAYMENT_REQUIRED
             && let Some(bytes) = &replay
         {
-            resp = proxy.send(&parts.method, &target.uri, &out_headers, body::full(bytes.clone())).await?;
+            let resend = proxy.send(&parts.method, &target.uri, &out_headers, body::full(bytes.clone()));
+            resp = timing.wait(Wait::Upstream, resend).await?;
         }
     }
     if resp.status() != StatusCode::PAYMENT_REQUIRED {
@@ -220,7 +223,7 @@ async fn forward(
     let (resp_parts, resp_body) = resp.into_parts();
     let limit = proxy.settings.challenge_body_limit_bytes;
     let read = tokio::time::timeout(proxy.settings.upstream_timeout, body::read_bounded(resp_body, limit));
-    let (head, rest) = match read.await {
+    let (head, rest) = match timing.wait(Wait::Upstream, read).await {
         Ok(Ok(read)) => read,
         Ok(Err(e)) => {
             return Err(Failure::BadGateway {
@@ -250,7 +253,7 @@ async fn forward(
         Some(_) => challenge::parse(&resp_parts.headers, b""),
         None => challenge::parse(&resp_parts.headers, &head),
     };
-    let mut ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers);
+    let mut ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers, &timing);
     ctx.max_msat = max_msat;
     let ch = match parsed {
         Ok(ch) => ch,
@@ -305,7 +308,7 @@ async fn forward(
     {
         tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
     }
-    let answer = proxy.send_proven(&parts.method, &retry, request_id).await;
+    let answer = timing.wait(Wait::Upstream, proxy.send_proven(&parts.method, &retry, request_id)).await;
     let status = answer.as_ref().ok().map(|r| r.status().as_u16());
     let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
     if let Some(payment_id) = proven.payment_id {
@@ -324,7 +327,10 @@ async fn forward(
     {
         let _ = proxy.ledger.drop_credential(agent.id, &origin, value).await;
     }
-    Ok(to_agent(answer?))
+    let mut resp = to_agent(answer?);
+    // The API's own `Server-Timing` entries, if any, stay; Purser's come after them.
+    resp.headers_mut().append("server-timing", timing.header());
+    Ok(resp)
 }
 
 /// The kept proof to send with this request, if the agent did not bring its own: a single-use one is taken
@@ -354,8 +360,9 @@ fn pay_context<'a>(
     method: &'a Method,
     target: &'a Target,
     challenge_headers: &'a HeaderMap,
+    timing: &'a Timing,
 ) -> PayContext<'a> {
-    PayContext { request_id, agent, method: method.as_str(), target, challenge_headers, max_msat: None }
+    PayContext { request_id, agent, method: method.as_str(), target, challenge_headers, max_msat: None, timing }
 }
 
 async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failure> {

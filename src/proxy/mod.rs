@@ -15,6 +15,7 @@
 //! - [`intercept`]: `CONNECT` opened: TLS accepted with a minted leaf, requests inside handled as any other.
 //! - [`tunnel`]: `CONNECT` targets, and blind tunnels for `pass_through` hosts.
 //! - [`upgrade`]: WebSocket and other protocol upgrades, passed through.
+//! - [`timing`]: Purser's own share of a paid request, sent to the agent as `Server-Timing`.
 //! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`prefixed`]: the pieces they use.
 
 pub mod agent_api;
@@ -31,6 +32,7 @@ pub mod prefixed;
 pub mod proof;
 pub mod refusal;
 pub mod target;
+pub mod timing;
 pub mod tunnel;
 pub mod upgrade;
 pub mod upstream;

@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use super::Proxy;
 use super::refusal::Failure;
 use super::target::Target;
+use super::timing::{Timing, Wait};
 use crate::approval::{Held, Outcome as Approval};
 use crate::challenge::PaymentChallenge;
 use crate::events::Event;
@@ -63,6 +64,8 @@ pub struct PayContext<'a> {
     pub challenge_headers: &'a HeaderMap,
     /// The most this one request may pay (`Purser-Max-Sats`), in msat.
     pub max_msat: Option<u64>,
+    /// Where the request's time goes: Purser's own work against waiting for the API, wallet and person.
+    pub timing: &'a Timing,
 }
 
 impl PayContext<'_> {
@@ -203,7 +206,7 @@ impl Proxy {
 
     /// Pays `ch` for the request in `ctx`, or says why not.
     pub(super) async fn pay(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Result<Proven, Failure> {
-        let network = match self.wallet.network().await {
+        let network = match ctx.timing.wait(Wait::Wallet, self.wallet.network()).await {
             Ok(n) => n,
             Err(e) => {
                 if let Err(le) =
@@ -223,7 +226,7 @@ impl Proxy {
             return Err(self.refuse_unpaid(ctx, Some(ch), Some(&checked), reason, detail).await);
         }
         let mut record = new_payment(ctx, Some(ch), Some(&checked));
-        record.advertised = self.advertised_price(ctx).await;
+        record.advertised = ctx.timing.wait(Wait::Upstream, self.advertised_price(ctx)).await;
         let payment_id = self.decide(ctx, ch, &checked, &record).await?;
         let payment_id = match payment_id {
             Decided::Reserved(id) => id,
@@ -282,7 +285,7 @@ impl Proxy {
                         budget: details,
                     };
                     tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "waiting for a person's approval");
-                    let (id, outcome) = self.approvals.wait(held).await;
+                    let (id, outcome) = ctx.timing.wait(Wait::Approval, self.approvals.wait(held)).await;
                     let (reason, detail) = match outcome {
                         Approval::Approved => match self.still_payable(ch, checked) {
                             Ok(()) => {
@@ -330,6 +333,7 @@ impl Proxy {
         let ledger = self.ledger.clone();
         let bolt11 = checked.bolt11.clone();
         let hash = checked.payment_hash;
+        let timing = ctx.timing.clone();
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
         let task = tokio::spawn(async move {
             // The `paying` step is on disk before the wallet hears of the invoice: after a crash, the row says
@@ -344,7 +348,9 @@ impl Proxy {
                 };
                 return (Err(wallet::Error::Protocol(why)), outcome, written);
             }
+            let asked = tokio::time::Instant::now();
             let paid = wallet.pay_invoice(&bolt11).await;
+            timing.add(Wait::Wallet, asked.elapsed());
             let outcome = match &paid {
                 Ok(p) if p.preimage.matches(&hash) => Outcome::Settled { preimage: p.preimage.clone(), fee: p.fee },
                 Ok(p) => Outcome::BadPreimage { preimage: p.preimage.clone(), fee: p.fee },

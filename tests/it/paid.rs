@@ -134,3 +134,39 @@ async fn the_paid_answer_streams_unbuffered() {
     assert_eq!(rows[0].status, "settled");
     assert_eq!(rows[0].delivered, Some(true));
 }
+
+/// The durations of a `Server-Timing` value by name, in milliseconds.
+fn server_timing(value: &str) -> std::collections::BTreeMap<String, f64> {
+    value
+        .split(',')
+        .filter_map(|entry| {
+            let mut parts = entry.trim().split(';');
+            let name = parts.next()?.to_string();
+            let dur = parts.find_map(|p| p.trim().strip_prefix("dur=")?.parse::<f64>().ok())?;
+            Some((name, dur))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_answer_says_where_its_time_went() {
+    let h = Harness::start(Setup::default()).await;
+    let started = std::time::Instant::now();
+    let reply = h.get("/joke").await;
+    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let timing = server_timing(reply.header("server-timing").expect("a paid answer carries Server-Timing"));
+    let names: Vec<&str> = timing.keys().map(String::as_str).collect();
+    assert_eq!(names, ["approval", "purser", "upstream", "wallet"]);
+    // The sandbox wallet answers over the relay: a real round trip, and nobody was asked.
+    assert!(timing["wallet"] > 0.0, "{timing:?}");
+    assert!(timing["upstream"] > 0.0, "{timing:?}");
+    assert_eq!(timing["approval"], 0.0);
+    let accounted: f64 = timing.values().sum();
+    assert!(accounted <= wall_ms, "{timing:?} add up to more than the {wall_ms} ms the call took");
+
+    // The next call rides on the kept credential: nothing is paid, and no timing is added.
+    let reply = h.get("/joke").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("server-timing"), None);
+}
