@@ -67,7 +67,30 @@ async fn main() {
     time("largest amounts first", 9, || ledger.payment_page(&all, SortBy::LargestAmount, 0, 50)).await;
     time("totals: today, week, month", 15, || ledger.totals()).await;
     time("spend per day, 14 days, by API", 9, || ledger.spend_per_day(14, GroupBy::Api)).await;
+    time("spend per day, 14 days, by agent", 9, || ledger.spend_per_day(14, GroupBy::Agent)).await;
+    time("spend per day, a year, by API (the UI asks 14 days)", 3, || ledger.spend_per_day(366, GroupBy::Api)).await;
+    time("spend per agent, all time", 15, || ledger.spend_per_agent()).await;
     time("budget usage (the default daily budget)", 15, || ledger.budget_uses()).await;
     time("APIs summary", 5, || ledger.apis()).await;
     time("CSV of one agent (50,000 rows)", 3, || ledger.export_csv(&agent)).await;
+
+    // The app's start: the ledger opened again (migrations checked, caches started), then the first screen's
+    // queries (totals, the first page, budgets).
+    let path = dir.path().join("bench.sqlite");
+    drop(ledger);
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let ledger = Ledger::open(&path).await.unwrap();
+        std::hint::black_box(ledger.totals().await.unwrap());
+        std::hint::black_box(ledger.payment_page(&all, SortBy::Newest, 0, 50).await.unwrap());
+        std::hint::black_box(ledger.budget_uses().await.unwrap());
+        samples.push(start.elapsed());
+        ledger.pool().close().await;
+    }
+    println!(
+        "{:<48} {:>9.2} ms (median of 5)",
+        "app start: open + first screen",
+        median(samples).as_secs_f64() * 1000.0
+    );
 }

@@ -136,7 +136,11 @@ fn main() {
             tally.errors,
         );
         if !tally.own_us.is_empty() {
-            print!(" own_p50_us={} own_p99_us={}", percentile(&mut tally.own_us, 50.0), percentile(&mut tally.own_us, 99.0));
+            print!(
+                " own_p50_us={} own_p99_us={}",
+                percentile(&mut tally.own_us, 50.0),
+                percentile(&mut tally.own_us, 99.0)
+            );
         }
         if hold > 0 {
             let answered = held_answered.load(Ordering::SeqCst);
@@ -147,7 +151,13 @@ fn main() {
 }
 
 /// One connection's requests, one after another, until told to stop; reconnects after an error.
-async fn load(options: Options, index: usize, stop: Arc<AtomicBool>, issued: Arc<AtomicUsize>, limit: Option<usize>) -> Tally {
+async fn load(
+    options: Options,
+    index: usize,
+    stop: Arc<AtomicBool>,
+    issued: Arc<AtomicUsize>,
+    limit: Option<usize>,
+) -> Tally {
     let mut tally = Tally::default();
     let mut sender = None;
     while !stop.load(Ordering::Relaxed) {
@@ -222,13 +232,14 @@ async fn open(options: &Options, index: usize) -> std::io::Result<Sender> {
         }
     }
     let io: Box<dyn Io> = if https {
-        let name = rustls::pki_types::ServerName::try_from(authority.host().to_string())
-            .map_err(std::io::Error::other)?;
+        let name =
+            rustls::pki_types::ServerName::try_from(authority.host().to_string()).map_err(std::io::Error::other)?;
         Box::new(tokio_rustls::TlsConnector::from(options.tls.clone()).connect(name, tcp).await?)
     } else {
         Box::new(tcp)
     };
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(std::io::Error::other)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(std::io::Error::other)?;
     tokio::spawn(conn);
     Ok(sender)
 }

@@ -25,6 +25,8 @@ pub mod policy_store;
 pub mod price_checks;
 pub mod prices;
 pub mod queries;
+#[cfg(test)]
+mod queries_tests;
 pub mod recovery;
 pub mod uninspected;
 

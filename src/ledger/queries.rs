@@ -144,7 +144,18 @@ impl Ledger {
         });
         q.push(" LIMIT ").push_bind(limit.clamp(1, 1000)).push(" OFFSET ").push_bind(offset.max(0));
         let rows = q.build().fetch_all(self.pool()).await?;
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM payments p");
+        // Narrowed by agent, API and status at most, the count comes from the running totals.
+        let by_rollup = filter.challenge_kind.is_none()
+            && filter.from_ms.is_none()
+            && filter.to_ms.is_none()
+            && filter.min_amount_msat.is_none()
+            && filter.max_amount_msat.is_none()
+            && !matches!(filter.status.as_deref(), Some("paying" | "pending"));
+        let mut count = QueryBuilder::<Sqlite>::new(if by_rollup {
+            "SELECT COALESCE(SUM(p.payments), 0) FROM payment_rollup p"
+        } else {
+            "SELECT COUNT(*) FROM payments p"
+        });
         push_filter(&mut count, filter);
         let total: i64 = count.build().fetch_one(self.pool()).await?.get(0);
         Ok(PaymentPage { rows: rows.iter().map(export::row).collect(), total })
@@ -165,21 +176,14 @@ impl Ledger {
         let tz = &self.policy().time_zone;
         let start = |p: Period| p.window_start_ms(now, tz).unwrap_or(now);
         let (day, week, month) = (start(Period::Day), start(Period::Week), start(Period::Month));
-        let sql = format!(
-            "SELECT \
+        let sql = "SELECT \
              COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
              COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?2 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
              COALESCE(SUM(CASE WHEN p.status = 'settled' THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
              COUNT(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN 1 END), \
              COUNT(CASE WHEN p.status = 'refused' AND p.created_at_ms >= ?1 THEN 1 END) \
-             FROM payments p WHERE p.created_at_ms >= ?3"
-        );
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(day)
-            .bind(week)
-            .bind(month.min(week))
-            .fetch_one(self.pool())
-            .await?;
+             FROM payments p WHERE p.created_at_ms >= ?3";
+        let r = sqlx::query(sql).bind(day).bind(week).bind(month.min(week)).fetch_one(self.pool()).await?;
         let month_total: i64 = if month <= week {
             r.get(2)
         } else {
@@ -196,51 +200,57 @@ impl Ledger {
         })
     }
 
-    /// Settled spend (amount + fee) per day for the last `days` days, by API or by agent.
+    /// Settled spend (amount + fee) per day for the last `days` days, by API or by agent. Days are calendar
+    /// days in the configured zone; SQLite sums each day's range of the time index.
     pub async fn spend_per_day(&self, days: u32, group: GroupBy) -> Result<Vec<DaySpend>> {
         let now = self.now_ms();
         let tz = self.policy().time_zone.clone();
-        let today = Period::Day.window_start_ms(now, &tz).unwrap_or(now);
-        let since = today - i64::from(days.saturating_sub(1)) * 86_400_000 - 3_600_000;
-        let key = match group {
-            GroupBy::Api => "p.host",
-            GroupBy::Agent => "a.name",
-        };
-        let sql = format!(
-            "SELECT p.created_at_ms, {key} AS k, COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) AS spent \
-             FROM payments p JOIN agents a ON a.id = p.agent_id WHERE p.status = 'settled' AND p.created_at_ms >= ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since).fetch_all(self.pool()).await?;
-        let mut sums: BTreeMap<(String, String), u64> = BTreeMap::new();
-        for r in rows {
-            let at: i64 = r.get(0);
-            let Ok(ts) = jiff::Timestamp::from_millisecond(at) else { continue };
-            let day = ts.to_zoned(tz.clone()).date().to_string();
-            *sums.entry((day, r.get(1))).or_default() += r.get::<i64, _>(2).max(0) as u64;
+        let today = jiff::Timestamp::from_millisecond(now).map(|t| t.to_zoned(tz.clone()).date());
+        let Ok(today) = today else { return Ok(Vec::new()) };
+        // (day, first ms, first ms of the next day), oldest first.
+        let start_ms = |d: jiff::civil::Date| d.to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond()).ok();
+        let bounds: Vec<(String, i64, i64)> = (0..i64::from(days))
+            .rev()
+            .filter_map(|back| {
+                let day = today.checked_sub(jiff::Span::new().days(back)).ok()?;
+                Some((day.to_string(), start_ms(day)?, start_ms(day.tomorrow().ok()?)?))
+            })
+            .collect();
+        if bounds.is_empty() {
+            return Ok(Vec::new());
         }
-        let first_day = jiff::Timestamp::from_millisecond(today)
-            .map(|t| t.to_zoned(tz.clone()).date())
-            .ok()
-            .and_then(|d| d.checked_sub(jiff::Span::new().days(i64::from(days.saturating_sub(1)))).ok())
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        Ok(sums
-            .into_iter()
-            .filter(|((day, _), _)| *day >= first_day)
-            .map(|((day, key), msat)| DaySpend { day, key, msat })
+        let (key, join) = match group {
+            GroupBy::Api => ("p.host", ""),
+            GroupBy::Agent => ("a.name", " JOIN agents a ON a.id = p.agent_id"),
+        };
+        let mut q = QueryBuilder::<Sqlite>::new("WITH d(day, s, e) AS (VALUES ");
+        for (i, (day, s, e)) in bounds.into_iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.push_bind(day).push(", ").push_bind(s).push(", ").push_bind(e).push(")");
+        }
+        q.push(format!(
+            ") SELECT d.day, {key}, SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) \
+             FROM d JOIN payments p ON p.created_at_ms >= d.s AND p.created_at_ms < d.e{join} \
+             WHERE p.status = 'settled' GROUP BY d.day, {key} ORDER BY d.day, {key}"
+        ));
+        let rows = q.build().fetch_all(self.pool()).await?;
+        Ok(rows
+            .iter()
+            .map(|r| DaySpend { day: r.get(0), key: r.get(1), msat: r.get::<i64, _>(2).max(0) as u64 })
             .collect())
     }
 
-    /// Distinct APIs the ledger has seen, with payment counts, for the APIs screen.
+    /// Distinct APIs the ledger has seen, with payment counts, for the APIs screen (from the running totals).
     pub async fn apis(&self) -> Result<Vec<ApiSummary>> {
         let rows = sqlx::query(
-            "SELECT host, COUNT(*) AS payments, \
-             COUNT(CASE WHEN status = 'settled' THEN 1 END) AS settled, \
-             COUNT(CASE WHEN status = 'settled' AND delivered = 1 THEN 1 END) AS delivered, \
-             COUNT(CASE WHEN status = 'settled' AND delivered = 0 THEN 1 END) AS paid_not_delivered, \
-             COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) AS spent, \
-             CAST(AVG(CASE WHEN status = 'settled' THEN amount_msat END) AS INTEGER) AS usual \
-             FROM payments NOT INDEXED GROUP BY host ORDER BY spent DESC",
+            "SELECT host, SUM(payments) AS payments, \
+             SUM(CASE WHEN status = 'settled' THEN payments ELSE 0 END) AS settled, \
+             SUM(CASE WHEN status = 'settled' AND delivered = 1 THEN payments ELSE 0 END) AS delivered, \
+             SUM(CASE WHEN status = 'settled' AND delivered = 0 THEN payments ELSE 0 END) AS paid_not_delivered, \
+             SUM(CASE WHEN status = 'settled' THEN amount_msat + fee_msat ELSE 0 END) AS spent, \
+             SUM(CASE WHEN status = 'settled' THEN amount_msat ELSE 0 END) \
+               / NULLIF(SUM(CASE WHEN status = 'settled' THEN amount_count ELSE 0 END), 0) AS usual \
+             FROM payment_rollup GROUP BY host HAVING SUM(payments) > 0 ORDER BY spent DESC, host",
         )
         .fetch_all(self.pool())
         .await?;
@@ -260,10 +270,12 @@ impl Ledger {
 
     /// Settled spend per agent, all time, for the Agents screen.
     pub async fn spend_per_agent(&self) -> Result<BTreeMap<String, Msats>> {
-        let sql = format!(
-            "SELECT a.name, {SPENT} FROM agents a LEFT JOIN payments p ON p.agent_id = a.id AND p.status = 'settled' GROUP BY a.name"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(
+            "SELECT a.name, COALESCE(SUM(r.amount_msat + r.fee_msat), 0) FROM agents a \
+             LEFT JOIN payment_rollup r ON r.agent_id = a.id AND r.status = 'settled' GROUP BY a.name",
+        )
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.iter().map(|r| (r.get::<String, _>(0), Msats(r.get::<i64, _>(1).max(0) as u64))).collect())
     }
 }

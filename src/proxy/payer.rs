@@ -134,7 +134,12 @@ impl Proxy {
             amount_msat,
             reason: reason.to_string(),
         });
-        Failure::Refused { reason: reason.to_string(), detail, challenge: ctx.challenge_headers.clone(), details }
+        Failure::Refused {
+            reason: reason.to_string(),
+            detail,
+            challenge: Box::new(ctx.challenge_headers.clone()),
+            details,
+        }
     }
 
     /// Records that a 402 was not paid, and returns the refusal for the agent.
@@ -191,7 +196,7 @@ impl Proxy {
             Failure::Refused {
                 reason: e.reason().into(),
                 detail: e.to_string(),
-                challenge: ctx.challenge_headers.clone(),
+                challenge: Box::new(ctx.challenge_headers.clone()),
                 details: serde_json::Value::Null,
             }
         }

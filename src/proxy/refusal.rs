@@ -18,7 +18,7 @@ pub enum Failure {
     BadRequest { reason: &'static str, detail: String },
     /// Purser decided not to pay, or could not read what to pay: `402`. `details` (an object, or null)
     /// carries the deciding budget or threshold in machine-readable form.
-    Refused { reason: String, detail: String, challenge: HeaderMap, details: serde_json::Value },
+    Refused { reason: String, detail: String, challenge: Box<HeaderMap>, details: serde_json::Value },
     /// Try again later (wallet or relay down, payment in flight, ledger busy): `503` + `Retry-After`.
     Unavailable { reason: String, detail: String, retry_after_secs: u64 },
     /// The upstream could not be reached or answered wrongly: `502`.

@@ -129,7 +129,7 @@ async fn pass_through_hosts_are_tunnelled_untouched_and_recorded() {
     assert_eq!(hosts[0].host, "127.0.0.1");
     assert_eq!(hosts[0].port, api.port());
     assert_eq!(hosts[0].kind, "pass_through");
-    assert_eq!(hosts[0].agents, [h.agent.clone()]);
+    assert_eq!(hosts[0].agents, std::slice::from_ref(&h.agent));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
