@@ -33,6 +33,7 @@ pub mod ca;
 pub mod challenge;
 pub mod config;
 pub mod events;
+pub mod fd_limit;
 pub mod fuzzing;
 pub mod invoice;
 pub mod ledger;

@@ -127,6 +127,9 @@ const MAX_REQUEST_HEAD_BYTES: usize = 256 * 1024;
 /// person. Connections already open finish on their own.
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    if let Some(limit) = crate::fd_limit::raise() {
+        tracing::debug!("up to {limit} open files (agent connections and their upstreams)");
+    }
     if let Ok(addr) = listener.local_addr() {
         let _ = proxy.local_addr.set(addr);
     }
