@@ -19,7 +19,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use lightning_invoice::Currency;
-use nostr_relay_builder::prelude::{LocalRelay, RelayBuilder, RelayUrl};
+use nostr_relay_builder::prelude::{LocalRelay, RateLimit, RelayBuilder, RelayUrl};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -44,7 +44,10 @@ pub enum Error {
 pub async fn start_relay() -> Result<(LocalRelay, RelayUrl), Error> {
     let mut last = String::new();
     for _ in 0..5 {
-        let relay = LocalRelay::new(RelayBuilder::default().addr(Ipv4Addr::LOCALHOST.into()));
+        // A relay of this machine only: no rate limit (a public relay's 60 events a minute would hold up a
+        // benchmark or a busy agent after a minute's worth of payments).
+        let unlimited = RateLimit { max_reqs: 10_000, notes_per_minute: u32::MAX };
+        let relay = LocalRelay::new(RelayBuilder::default().addr(Ipv4Addr::LOCALHOST.into()).rate_limit(unlimited));
         match relay.run().await {
             Ok(()) => {
                 let url = relay.url().await;

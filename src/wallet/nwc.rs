@@ -58,7 +58,15 @@ impl Encryption {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<EventId, oneshot::Sender<Event>>>>;
+/// A request waiting for the wallet: its answer goes to `answer`. Each relay that refuses the request
+/// (`OK false`: rate limits, size, policy) is counted; once every relay has, no wallet can have seen it.
+struct Waiting {
+    answer: oneshot::Sender<std::result::Result<Event, String>>,
+    relays_left: usize,
+    refusals: Vec<String>,
+}
+
+type Pending = Arc<Mutex<HashMap<EventId, Waiting>>>;
 
 /// A connection to one NIP-47 wallet service.
 pub struct NwcWallet {
@@ -163,8 +171,9 @@ impl NwcWallet {
         }
         let event = builder.sign_with_keys(&self.keys).map_err(|e| Error::Protocol(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap().insert(event.id, tx);
         let urls: Vec<RelayUrl> = self.uri.relays.clone();
+        let waiting = Waiting { answer: tx, relays_left: urls.len(), refusals: Vec::new() };
+        self.pending.lock().unwrap().insert(event.id, waiting);
         if let Err(e) = self.client.send_msg_to(urls, ClientMessage::event(event.clone())).await {
             self.pending.lock().unwrap().remove(&event.id);
             return Err(Error::Unreachable(e.to_string()));
@@ -172,7 +181,11 @@ impl NwcWallet {
         let answer = tokio::time::timeout(timeout, rx).await;
         self.pending.lock().unwrap().remove(&event.id);
         let answer = match answer {
-            Ok(Ok(ev)) => ev,
+            Ok(Ok(Ok(ev))) => ev,
+            // Refused by every relay before any wallet could see it: nothing was asked, let alone paid.
+            Ok(Ok(Err(refusals))) => {
+                return Err(Error::Unreachable(format!("the relay refused the request: {refusals}")));
+            }
             _ => {
                 return Err(Error::Timeout { secs: timeout.as_secs() });
             }
@@ -212,8 +225,22 @@ fn spawn_answer_router(client: &Client, wallet: PublicKey, pending: Pending) {
                         continue;
                     }
                     let waiting = event.tags.event_ids().find_map(|id| pending.lock().unwrap().remove(id));
-                    if let Some(tx) = waiting {
-                        let _ = tx.send(*event);
+                    if let Some(waiting) = waiting {
+                        let _ = waiting.answer.send(Ok(*event));
+                    }
+                }
+                Ok(RelayPoolNotification::Message {
+                    relay_url,
+                    message: RelayMessage::Ok { event_id, status: false, message },
+                }) => {
+                    let mut pending = pending.lock().unwrap();
+                    let Some(waiting) = pending.get_mut(&event_id) else { continue };
+                    waiting.relays_left = waiting.relays_left.saturating_sub(1);
+                    waiting.refusals.push(format!("{relay_url}: {message}"));
+                    if waiting.relays_left == 0
+                        && let Some(waiting) = pending.remove(&event_id)
+                    {
+                        let _ = waiting.answer.send(Err(waiting.refusals.join("; ")));
                     }
                 }
                 Ok(RelayPoolNotification::Shutdown) => break,

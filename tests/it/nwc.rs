@@ -118,3 +118,61 @@ async fn payments_work_again_after_the_relay_comes_back() {
         "the payment asked while the relay was down never happened"
     );
 }
+
+/// A relay that rate-limits Purser's NWC requests after the first two (`OK false, "rate-limited: …"`),
+/// as public relays do, and lets the wallet's answers through.
+#[derive(Debug, Default)]
+struct LimitsRequests(std::sync::atomic::AtomicUsize);
+
+impl nostr_relay_builder::builder::WritePolicy for LimitsRequests {
+    fn admit_event<'a>(
+        &'a self,
+        event: &'a nostr_sdk::Event,
+        _addr: &'a std::net::SocketAddr,
+    ) -> nostr_sdk::util::BoxedFuture<'a, nostr_relay_builder::builder::PolicyResult> {
+        use nostr_relay_builder::builder::PolicyResult;
+        let limited = event.kind == nostr_sdk::Kind::WalletConnectRequest
+            && self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2;
+        Box::pin(async move {
+            if limited { PolicyResult::Reject("rate-limited: slow down".into()) } else { PolicyResult::Accept }
+        })
+    }
+}
+
+/// A request the relay refuses ends the payment at once as `wallet_unreachable`, nothing paid, instead of
+/// waiting the whole payment timeout for an answer no wallet could send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_relay_refuses_fails_at_once_unpaid() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use nostr_relay_builder::prelude::{LocalRelay, RelayBuilder};
+    use purser::sandbox::mint::{InvoiceSpec, Mint};
+    use purser::wallet::nwc::NwcOptions;
+
+    let relay = LocalRelay::new(
+        RelayBuilder::default().addr(std::net::Ipv4Addr::LOCALHOST.into()).write_policy(LimitsRequests::default()),
+    );
+    relay.run().await.unwrap();
+    let url = relay.url().await;
+    let mint = Arc::new(Mint::new(lightning_invoice::Currency::Regtest));
+    let service =
+        purser::sandbox::wallet_service::start(&url, mint.clone(), WalletServiceOptions::default()).await.unwrap();
+    let opts =
+        NwcOptions { pay_timeout: Duration::from_secs(30), request_timeout: Duration::from_secs(30), ..quick_nwc() };
+    let wallet = NwcWallet::new(&service.uri, opts).unwrap();
+    for n in 0..2 {
+        let invoice = mint.mint(InvoiceSpec::sats(1, "allowed"));
+        wallet.pay_invoice(&invoice.bolt11).await.unwrap_or_else(|e| panic!("payment {n} refused: {e}"));
+    }
+    let invoice = mint.mint(InvoiceSpec::sats(1, "rate limited"));
+    let started = Instant::now();
+    let error = wallet.pay_invoice(&invoice.bolt11).await.expect_err("the relay refused the request");
+    let took = started.elapsed();
+    assert_eq!(error.reason(), "wallet_unreachable", "{error}");
+    assert!(error.nothing_was_paid());
+    assert!(error.to_string().contains("rate-limited: slow down"), "{error}");
+    assert!(took < Duration::from_secs(10), "answered after {took:?}, as if waiting for the 30 s timeout");
+    assert_eq!(service.pay_requests(), 2);
+    assert!(service.payments().iter().all(|(h, _)| *h != invoice.payment_hash));
+}
