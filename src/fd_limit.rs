@@ -4,6 +4,7 @@
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the limit now in force.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // `rlim_t` is not `u64` on every Unix
 pub fn raise() -> Option<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `limit` is a valid, writable rlimit for the duration of the call.
@@ -28,6 +29,7 @@ pub fn raise() -> Option<u64> {
 #[cfg(all(test, unix))]
 mod tests {
     #[test]
+    #[allow(clippy::unnecessary_cast)]
     fn the_soft_limit_is_raised_to_the_hard_limit() {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: valid, writable rlimits for the duration of each call.
