@@ -96,6 +96,9 @@ impl Default for PolicySettings {
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pool: SqlitePool,
+    /// One connection whose every commit is synced to disk before it returns, for the write that must
+    /// survive a power cut before Purser goes on (`mark_paying`).
+    durable: SqlitePool,
     /// Every timestamp the ledger writes, and every budget window, comes from here.
     clock: Arc<dyn Clock>,
     policy: Arc<PolicySettings>,
@@ -113,15 +116,24 @@ impl Ledger {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            // Commits survive a killed process at once (the WAL is written before a commit returns). The one
+            // write that must also survive a power cut before going on, the `paying` step before the wallet is
+            // asked, goes through `durable`, which syncs the WAL to disk, and with it every commit before.
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts.clone()).await?;
+        // A local file has no connection to go stale: no ping before each use.
+        let pool =
+            SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).connect_with(opts.clone()).await?;
+        let durable = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_lazy_with(opts.clone().synchronous(SqliteSynchronous::Full));
         sqlx::migrate!("./migrations").run(&pool).await?;
         credentials::backfill_expiry(&pool).await?;
         let hot = Arc::new(hot::HotCache::default());
         hot::start_watch(&hot, opts);
-        Ok(Ledger { pool, clock: clock::system(), policy: Arc::new(PolicySettings::default()), hot })
+        Ok(Ledger { pool, durable, clock: clock::system(), policy: Arc::new(PolicySettings::default()), hot })
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -140,6 +152,11 @@ impl Ledger {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The connection whose commits are synced to disk before they return.
+    pub(crate) fn durable(&self) -> &SqlitePool {
+        &self.durable
     }
 
     /// Milliseconds since the Unix epoch, UTC, by the ledger's clock.

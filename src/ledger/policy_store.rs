@@ -366,19 +366,23 @@ pub(crate) async fn snapshot(
 ) -> Result<Snapshot> {
     let now = ledger.now_ms();
     let tz = &ledger.policy().time_zone;
-    let paused_all = paused_all(conn).await?;
-    let agent_paused: bool =
-        sqlx::query_scalar("SELECT paused FROM agents WHERE id = ?").bind(agent_id).fetch_one(&mut *conn).await?;
     let cutoff = now - ledger.policy().breaker_cooldown_ms;
-    let breaker = sqlx::query(
-        "SELECT host, path, reason, tripped_at_ms FROM breakers WHERE host = ? AND path = ? AND tripped_at_ms > ?",
+    // The pause switches and the endpoint's tripped breaker, in one statement.
+    let row = sqlx::query(
+        "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
+         (SELECT paused FROM agents WHERE id = ?1) AS agent_paused, \
+         b.host, b.path, b.reason, b.tripped_at_ms \
+         FROM (SELECT 1) LEFT JOIN breakers b ON b.host = ?2 AND b.path = ?3 AND b.tripped_at_ms > ?4",
     )
+    .bind(agent_id)
     .bind(host)
     .bind(path)
     .bind(cutoff)
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| trip_from_row(&r));
+    .fetch_one(&mut *conn)
+    .await?;
+    let paused_all = row.get::<Option<String>, _>("paused_all").as_deref() == Some("1");
+    let agent_paused: bool = row.try_get::<Option<bool>, _>("agent_paused")?.ok_or(sqlx::Error::RowNotFound)?;
+    let breaker = row.get::<Option<String>, _>("host").is_some().then(|| trip_from_row(&row));
     let mut budgets = Vec::new();
     for b in load_budgets(conn).await? {
         if !b.scope.matches(agent_id, host, path) || b.expires_at_ms.is_some_and(|e| e <= now) {

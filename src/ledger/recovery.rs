@@ -36,6 +36,9 @@ impl Unresolved {
 impl Ledger {
     /// Records the `paying` step: the wallet is about to be asked to pay reserved row `payment_id`. `false`
     /// when the row is no longer reserved (then the wallet must not be asked).
+    ///
+    /// This commit is synced to disk before it returns (the ledger's `durable` connection): the row and the
+    /// reservation before it survive a power cut, not only a killed process, before any sat can move.
     pub async fn mark_paying(&self, payment_id: i64) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE payments SET wallet_asked_at_ms = ?, updated_at_ms = ? WHERE id = ? AND status = 'pending' \
@@ -44,7 +47,7 @@ impl Ledger {
         .bind(self.now_ms())
         .bind(self.now_ms())
         .bind(payment_id)
-        .execute(self.pool())
+        .execute(self.durable())
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -99,8 +99,17 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
         for c in calls {
             c.join().unwrap();
         }
-        // Requests already handed to the relay reach the wallet even though their sender is gone.
-        std::thread::sleep(Duration::from_millis(200));
+        // Requests already handed to the relay reach the wallet even though their sender is gone: wait until
+        // the wallet has seen no new request for a while (a loaded machine may take longer than usual).
+        let mut seen = sandbox.wallet.pay_requests();
+        let mut quiet_since = Instant::now();
+        while quiet_since.elapsed() < Duration::from_millis(500) {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = sandbox.wallet.pay_requests();
+            if now != seen {
+                (seen, quiet_since) = (now, Instant::now());
+            }
+        }
     }
     let ledger_path = purser::config::Settings::new(data.as_path().to_path_buf()).ledger_path();
     let ledger = rt.block_on(Ledger::open(&ledger_path)).unwrap();
