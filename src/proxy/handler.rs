@@ -431,7 +431,7 @@ impl Proxy {
         *req.uri_mut() = uri.clone();
         *req.headers_mut() = headers.clone();
         let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
-        match tokio::time::timeout(self.settings.upstream_timeout, self.client.request(req)).await {
+        match tokio::time::timeout(self.settings.upstream_timeout, self.client().request(req)).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if e.is_connect() => Err(Failure::BadGateway {
                 reason: "upstream_unreachable",

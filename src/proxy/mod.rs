@@ -15,6 +15,7 @@
 //! - [`intercept`]: `CONNECT` opened: TLS accepted with a minted leaf, requests inside handled as any other.
 //! - [`tunnel`]: `CONNECT` targets, and blind tunnels for `pass_through` hosts.
 //! - [`upgrade`]: WebSocket and other protocol upgrades, passed through.
+//! - [`workers`]: the serving threads, each with its own runtime and upstream pool.
 //! - [`timing`]: Purser's own share of a paid request, sent to the agent as `Server-Timing`.
 //! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`prefixed`]: the pieces they use.
 
@@ -36,6 +37,7 @@ pub mod timing;
 pub mod tunnel;
 pub mod upgrade;
 pub mod upstream;
+pub mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -62,8 +64,12 @@ pub struct Proxy {
     pub approvals: Approvals,
     /// The bearer token the control endpoint asks for.
     pub control_token: String,
-    /// One pooled client for every upstream, so connections are reused.
+    /// One pooled client for every upstream, so connections are reused: `client` for work on the caller's
+    /// runtime, and one per serving thread in `clients` (its pooled connections live on that thread).
     client: upstream::UpstreamClient,
+    clients: Vec<upstream::UpstreamClient>,
+    /// The runtime `run` was called on, for work that must outlive a serving thread (asking the wallet).
+    pub(crate) background: std::sync::OnceLock<tokio::runtime::Handle>,
     /// Upstream TLS for protocol upgrades, which need a connection of their own over HTTP/1.1.
     upgrade_tls: Arc<rustls::ClientConfig>,
     /// Certificates for the hosts agents reach through `CONNECT`, minted by Purser's CA.
@@ -93,6 +99,7 @@ impl Proxy {
         let tls = upstream::tls_config(settings.extra_ca_file.as_deref(), &settings.extra_roots)?;
         let mut upgrade_tls = tls.clone();
         upgrade_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let clients = (0..workers::count()).map(|_| upstream::client(tls.clone())).collect();
         let client = upstream::client(tls);
         let pricing = crate::pricing::Fetcher::new(client.clone(), PRICING_TIMEOUT, Some(ledger.clone()));
         let authority = crate::ca::files::load_or_create(&settings.data_dir)?;
@@ -106,12 +113,21 @@ impl Proxy {
             approvals,
             control_token: control::new_token(),
             client,
+            clients,
+            background: std::sync::OnceLock::new(),
             upgrade_tls: Arc::new(upgrade_tls),
             leaves,
             pricing,
             local_addr: std::sync::OnceLock::new(),
             _lock: lock,
         })
+    }
+}
+
+impl Proxy {
+    /// The upstream client for the thread this runs on.
+    fn client(&self) -> &upstream::UpstreamClient {
+        workers::current().and_then(|i| self.clients.get(i)).unwrap_or(&self.client)
     }
 }
 
@@ -140,6 +156,31 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let started_ms = proxy.ledger.now_ms() - 1;
         tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || proxy.wallet.wallet().ok()))
     };
+    let _ = proxy.background.set(tokio::runtime::Handle::current());
+    let serve = {
+        let proxy = proxy.clone();
+        move |stream: tokio::net::TcpStream| {
+            let proxy = proxy.clone();
+            async move {
+                let service = service_fn(move |req| handler::handle(proxy.clone(), req));
+                let conn = http1::Builder::new()
+                    .max_headers(MAX_REQUEST_HEADERS)
+                    .max_header_size(MAX_REQUEST_HEAD_BYTES)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                if let Err(e) = conn.await {
+                    tracing::debug!("agent connection ended: {e}");
+                }
+            }
+        }
+    };
+    let workers = match workers::Workers::start(workers::count(), serve.clone()) {
+        Ok(workers) => Some(workers),
+        Err(e) => {
+            tracing::warn!("cannot start the serving threads ({e}); serving on the main runtime");
+            None
+        }
+    };
     loop {
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
@@ -155,18 +196,15 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             }
         };
         let _ = stream.set_nodelay(true);
-        let proxy = proxy.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| handler::handle(proxy.clone(), req));
-            let conn = http1::Builder::new()
-                .max_headers(MAX_REQUEST_HEADERS)
-                .max_header_size(MAX_REQUEST_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::debug!("agent connection ended: {e}");
+        match &workers {
+            Some(workers) => workers.hand(stream),
+            None => {
+                tokio::spawn(serve(stream));
             }
-        });
+        }
+    }
+    if let Some(workers) = workers {
+        workers.stop();
     }
     recovering.abort();
     proxy.approvals.deny_all();

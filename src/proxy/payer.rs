@@ -340,7 +340,7 @@ impl Proxy {
         let hash = checked.payment_hash;
         let timing = ctx.timing.clone();
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
-        let task = tokio::spawn(async move {
+        let pay = async move {
             // The `paying` step is on disk before the wallet hears of the invoice: after a crash, the row says
             // the wallet may have paid it, and recovery asks the wallet.
             let marked = ledger.mark_paying(payment_id).await;
@@ -364,7 +364,12 @@ impl Proxy {
             };
             let written = ledger.finish(payment_id, &outcome).await;
             (paid, outcome, written)
-        });
+        };
+        // On the runtime that outlives the serving threads: the wallet's connection is made by the first payment.
+        let task = match self.background.get() {
+            Some(runtime) => runtime.spawn(pay),
+            None => tokio::spawn(pay),
+        };
         let (paid, outcome, written) = match task.await {
             Ok(done) => done,
             Err(e) => {

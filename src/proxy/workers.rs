@@ -1,0 +1,92 @@
+//! The threads that serve agents. Each runs a single-threaded runtime that owns the agent connections handed
+//! to it and the upstream connections their requests open (each thread has its own upstream pool), so a
+//! request and its answer never hop between threads: no cross-thread wake-ups on the pass-through path.
+//! Accepting stays on the caller's runtime, which hands each connection to the thread with the fewest open.
+//! Work that outlives a request (asking the wallet, recovery) runs on the caller's runtime too.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
+
+thread_local! {
+    static INDEX: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The serving thread this code runs on, if it is one.
+pub fn current() -> Option<usize> {
+    INDEX.with(Cell::get)
+}
+
+/// How many serving threads a proxy starts: one per core, at least one.
+pub fn count() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 16)
+}
+
+struct Worker {
+    streams: mpsc::UnboundedSender<std::net::TcpStream>,
+    /// Connections this thread is serving now.
+    open: Arc<AtomicUsize>,
+}
+
+/// The running serving threads of one proxy.
+pub struct Workers {
+    workers: Vec<Worker>,
+}
+
+impl Workers {
+    /// Starts `n` threads; each serves a connection it is handed with `serve`, until the connection ends.
+    /// After [`Workers::stop`], a thread ends once its last connection has.
+    pub fn start<F, Fut>(n: usize, serve: F) -> std::io::Result<Workers>
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + Clone + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        let mut workers = Vec::with_capacity(n);
+        for index in 0..n {
+            let (tx, mut rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+            let open = Arc::new(AtomicUsize::new(0));
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (serve, counted) = (serve.clone(), open.clone());
+            std::thread::Builder::new().name(format!("purser-serve-{index}")).spawn(move || {
+                INDEX.with(|i| i.set(Some(index)));
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&runtime, async move {
+                    let mut connections = tokio::task::JoinSet::new();
+                    while let Some(stream) = rx.recv().await {
+                        while connections.try_join_next().is_some() {}
+                        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                            counted.fetch_sub(1, Ordering::Relaxed);
+                            continue;
+                        };
+                        let (serve, counted) = (serve.clone(), counted.clone());
+                        connections.spawn_local(async move {
+                            serve(stream).await;
+                            counted.fetch_sub(1, Ordering::Relaxed);
+                        });
+                    }
+                    // Stopped: connections already open finish on their own.
+                    while connections.join_next().await.is_some() {}
+                });
+            })?;
+            workers.push(Worker { streams: tx, open });
+        }
+        Ok(Workers { workers })
+    }
+
+    /// Hands an accepted connection to the thread serving the fewest.
+    pub fn hand(&self, stream: tokio::net::TcpStream) {
+        let Some(worker) = self.workers.iter().min_by_key(|w| w.open.load(Ordering::Relaxed)) else { return };
+        let Ok(stream) = stream.into_std() else { return };
+        worker.open.fetch_add(1, Ordering::Relaxed);
+        if worker.streams.send(stream).is_err() {
+            worker.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes no more connections; each thread ends when its open connections have.
+    pub fn stop(self) {
+        drop(self.workers);
+    }
+}
