@@ -3,6 +3,9 @@
 //! generation; writes by another process (the CLI rotating a key, revoking a credential) are seen through
 //! SQLite's `PRAGMA data_version`, polled on a connection of its own every [`POLL`], which bumps it too. An
 //! entry from an older generation is read from SQLite again.
+//!
+//! Also the policy tables (budgets, thresholds, rules) every payment reads: those are checked against the
+//! database's `policy_generation` inside the payment's own transaction, so they are never stale.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +16,7 @@ use sqlx::{Connection, SqliteConnection};
 
 use super::agents::Agent;
 use super::credentials::Credential;
+use super::policy_store::PolicyTables;
 
 /// How often other processes' writes are looked for.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -29,6 +33,8 @@ pub struct HotCache {
     generation: AtomicU64,
     agents: Mutex<HashMap<String, (u64, AgentEntry)>>,
     credentials: Mutex<HashMap<CredentialKey, (u64, Option<Credential>)>>,
+    /// Budgets, thresholds and rules; current while their `policy_generation` matches the database's.
+    policy: Mutex<Option<Arc<PolicyTables>>>,
 }
 
 impl HotCache {
@@ -62,6 +68,14 @@ impl HotCache {
         // An entry whose proof has expired since is read again (the query leaves expired proofs out).
         let stale = *g != now || cred.as_ref().is_some_and(|c| c.expires_at_ms.is_some_and(|e| e <= now_ms));
         (!stale).then(|| cred.clone())
+    }
+
+    pub(crate) fn policy(&self) -> Option<Arc<PolicyTables>> {
+        self.policy.lock().unwrap().clone()
+    }
+
+    pub(crate) fn put_policy(&self, tables: Arc<PolicyTables>) {
+        *self.policy.lock().unwrap() = Some(tables);
     }
 
     pub fn put_credential(&self, key: CredentialKey, generation: u64, cred: Option<Credential>) {

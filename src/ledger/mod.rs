@@ -22,6 +22,8 @@ pub mod export;
 pub mod hot;
 pub mod payments;
 pub mod policy_store;
+#[cfg(test)]
+mod policy_tables_tests;
 pub mod price_checks;
 pub mod prices;
 pub mod queries;

@@ -356,6 +356,35 @@ pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: 
     Ok(Msats(total.max(0) as u64))
 }
 
+/// Budgets, thresholds and rules as read at one `policy_generation`.
+#[derive(Debug, Default)]
+pub(crate) struct PolicyTables {
+    pub generation: Option<i64>,
+    pub budgets: Vec<Budget>,
+    pub thresholds: Vec<Threshold>,
+    pub rules: Vec<Rule>,
+}
+
+/// The policy tables at `generation`: the copy in memory when it is of that generation, read again otherwise
+/// (a change by this process or another bumps the generation in the same transaction).
+async fn policy_tables(
+    conn: &mut SqliteConnection,
+    ledger: &Ledger,
+    generation: Option<i64>,
+) -> Result<std::sync::Arc<PolicyTables>> {
+    if let Some(tables) = ledger.hot().policy().filter(|t| generation.is_some() && t.generation == generation) {
+        return Ok(tables);
+    }
+    let tables = std::sync::Arc::new(PolicyTables {
+        generation,
+        budgets: load_budgets(conn).await?,
+        thresholds: load_thresholds(conn).await?,
+        rules: load_rules(conn).await?,
+    });
+    ledger.hot().put_policy(tables.clone());
+    Ok(tables)
+}
+
 /// Reads everything [`crate::policy::decide`] needs about a payment by `agent_id` to `host` + `path`.
 pub(crate) async fn snapshot(
     conn: &mut SqliteConnection,
@@ -367,10 +396,11 @@ pub(crate) async fn snapshot(
     let now = ledger.now_ms();
     let tz = &ledger.policy().time_zone;
     let cutoff = now - ledger.policy().breaker_cooldown_ms;
-    // The pause switches and the endpoint's tripped breaker, in one statement.
+    // The pause switches, the policy tables' generation and the endpoint's tripped breaker, in one statement.
     let row = sqlx::query(
         "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
          (SELECT paused FROM agents WHERE id = ?1) AS agent_paused, \
+         (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy_generation') AS policy_generation, \
          b.host, b.path, b.reason, b.tripped_at_ms \
          FROM (SELECT 1) LEFT JOIN breakers b ON b.host = ?2 AND b.path = ?3 AND b.tripped_at_ms > ?4",
     )
@@ -383,8 +413,9 @@ pub(crate) async fn snapshot(
     let paused_all = row.get::<Option<String>, _>("paused_all").as_deref() == Some("1");
     let agent_paused: bool = row.try_get::<Option<bool>, _>("agent_paused")?.ok_or(sqlx::Error::RowNotFound)?;
     let breaker = row.get::<Option<String>, _>("host").is_some().then(|| trip_from_row(&row));
+    let tables = policy_tables(conn, ledger, row.get("policy_generation")).await?;
     let mut budgets = Vec::new();
-    for b in load_budgets(conn).await? {
+    for b in tables.budgets.iter().cloned() {
         if !b.scope.matches(agent_id, host, path) || b.expires_at_ms.is_some_and(|e| e <= now) {
             continue;
         }
@@ -395,16 +426,18 @@ pub(crate) async fn snapshot(
         };
         budgets.push(BudgetUse { budget: b, used, window_start_ms: start });
     }
-    let threshold = load_thresholds(conn)
-        .await?
-        .into_iter()
+    let threshold = tables
+        .thresholds
+        .iter()
         .filter(|t| t.scope.matches(agent_id, host, path))
-        .max_by_key(|t| (t.scope.specificity(), t.id));
-    let rule = load_rules(conn)
-        .await?
-        .into_iter()
+        .max_by_key(|t| (t.scope.specificity(), t.id))
+        .cloned();
+    let rule = tables
+        .rules
+        .iter()
         .filter(|r| r.scope.matches(agent_id, host, path))
-        .max_by_key(|r| (r.scope.specificity(), r.id));
+        .max_by_key(|r| (r.scope.specificity(), r.id))
+        .cloned();
     let rule = match rule {
         Some(rule) => {
             let day = Period::Day.window_start_ms(now, tz).unwrap_or(now);

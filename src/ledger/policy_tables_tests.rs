@@ -1,0 +1,62 @@
+//! The payment path keeps budgets, thresholds and rules in memory; these tests change them the ways a
+//! person can — through this ledger, and from another process — and check that the next payment obeys.
+
+use sqlx::Connection;
+
+use super::Ledger;
+use super::payments::{NewPayment, Reservation};
+use super::policy_store::ScopeSpec;
+use crate::units::{Msats, Preimage};
+
+fn payment(agent_id: i64, n: u8) -> NewPayment {
+    NewPayment {
+        request_id: format!("req_{n}"),
+        agent_id,
+        agent: "alpha".into(),
+        method: "GET".into(),
+        scheme: "https".into(),
+        host: "api.example.com".into(),
+        path: "/p".into(),
+        challenge_kind: "l402".into(),
+        amount: Some(Msats::from_sats(5)),
+        payment_hash: Some(Preimage([n; 32]).payment_hash()),
+        invoice: None,
+        advertised: None,
+        proof_prefix: None,
+    }
+}
+
+fn reserved(r: &Reservation) -> bool {
+    matches!(r, Reservation::Reserved { .. })
+}
+
+#[tokio::test]
+async fn a_policy_change_applies_to_the_very_next_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let ledger = Ledger::open(&path).await.unwrap();
+    let (agent, _) = ledger.add_agent("alpha").await.unwrap();
+    let any = ScopeSpec::default();
+    ledger.set_threshold(&any, Msats::from_sats(10), Msats::from_sats(1000)).await.unwrap();
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 1), false).await.unwrap()));
+    // Read from memory this time: the same answer.
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 2), false).await.unwrap()));
+
+    // Another process (the CLI) lowers the auto-approve limit: the next payment goes to a person.
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    sqlx::query("UPDATE thresholds SET auto_max_msat = 0").execute(&mut other).await.unwrap();
+    let asked = ledger.reserve(&payment(agent.id, 3), false).await.unwrap();
+    assert!(matches!(asked, Reservation::NeedsApproval { .. }), "{asked:?}");
+
+    // This ledger adds a budget with no room left: refused at once.
+    sqlx::query("UPDATE thresholds SET auto_max_msat = 100000").execute(&mut other).await.unwrap();
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 4), false).await.unwrap()));
+    let daily = crate::policy::Period::Day;
+    ledger.add_budget(&any, daily, Msats::from_sats(12), None, None).await.unwrap();
+    let refused = ledger.reserve(&payment(agent.id, 5), false).await.unwrap();
+    assert!(matches!(refused, Reservation::Refused { reason: "budget_exceeded", .. }), "{refused:?}");
+
+    // The other process removes it again: paid.
+    sqlx::query("DELETE FROM budgets").execute(&mut other).await.unwrap();
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 6), false).await.unwrap()));
+}
