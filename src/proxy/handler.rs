@@ -169,19 +169,29 @@ async fn forward(
             reason: "request_body_unreadable",
             detail: format!("the request body could not be read: {e}"),
         })?;
-    let mut out_headers = headers::to_upstream(&parts.headers, parts.version, body.is_replayable());
+    let replayable = body.is_replayable();
+    // What goes upstream: the agent's headers less hop-by-hop fields, with a kept proof when one is sent. Built
+    // again on the rare paths that send once more, rather than copied for every request.
+    let upstream_headers = |with: Option<&crate::ledger::credentials::Credential>| {
+        let mut out = headers::to_upstream(&parts.headers, parts.version, replayable);
+        if let Some((name, value)) = with.and_then(|c| {
+            Some((
+                http::HeaderName::from_bytes(c.header.as_bytes()).ok()?,
+                HeaderValue::from_str(&c.authorization).ok()?,
+            ))
+        }) {
+            out.insert(name, value);
+        }
+        out
+    };
     let origin = target.origin();
-    let kept = kept_proof(proxy, agent, &origin, target.path(), &out_headers, dry_run).await;
-    if let Some((name, value)) = kept.as_ref().and_then(|c| {
-        Some((http::HeaderName::from_bytes(c.header.as_bytes()).ok()?, HeaderValue::from_str(&c.authorization).ok()?))
-    }) {
-        out_headers.insert(name, value);
-    }
+    let kept = kept_proof(proxy, agent, &origin, target.path(), &parts.headers, dry_run).await;
     let (replay, first_body) = match body {
         RequestBody::Replayable(bytes) => (Some(bytes.clone()), body::full(bytes)),
         RequestBody::Streaming(stream) => (None, stream),
     };
-    let sent = timing.wait(Wait::Upstream, proxy.send(&parts.method, &target.uri, &out_headers, first_body)).await;
+    let first = proxy.send(&parts.method, &target.uri, upstream_headers(kept.as_ref()), first_body);
+    let sent = timing.wait(Wait::Upstream, first).await;
     // A single-use proof taken for this request goes back if the API did not answer it.
     if let Some(cred) = kept.as_ref().filter(|c| c.single_use)
         && matches!(sent.as_ref().map(|r| r.status().as_u16()), Err(_) | Ok(500..=599))
@@ -194,6 +204,8 @@ async fn forward(
     }
     let mut resp = sent?;
 
+    // Whether the kept proof is still among the headers a paid retry starts from.
+    let mut kept_sent = kept.is_some();
     if let Some(cred) = &kept
         && matches!(resp.status().as_u16(), 401..=403)
     {
@@ -203,11 +215,11 @@ async fn forward(
             tracing::info!(request_id, origin, "kept credential rejected; dropping it");
             let _ = proxy.ledger.drop_credential(agent.id, &origin, &cred.authorization).await;
         }
-        out_headers.remove(cred.header.as_str());
+        kept_sent = false;
         if resp.status() != StatusCode::PAYMENT_REQUIRED
             && let Some(bytes) = &replay
         {
-            let resend = proxy.send(&parts.method, &target.uri, &out_headers, body::full(bytes.clone()));
+            let resend = proxy.send(&parts.method, &target.uri, upstream_headers(None), body::full(bytes.clone()));
             resp = timing.wait(Wait::Upstream, resend).await?;
         }
     }
@@ -288,7 +300,7 @@ async fn forward(
         &proven.preimage,
         proof::Retry {
             uri: target.uri.clone(),
-            headers: out_headers,
+            headers: upstream_headers(if kept_sent { kept.as_ref() } else { None }),
             body: replay,
             authorization: None,
             single_use: None,
@@ -401,7 +413,7 @@ impl Proxy {
         retry: &proof::Retry,
         request_id: &str,
     ) -> Result<Response<Incoming>, Failure> {
-        let mut answer = self.send(method, &retry.uri, &retry.headers, body::full(retry.body.clone())).await;
+        let mut answer = self.send(method, &retry.uri, retry.headers.clone(), body::full(retry.body.clone())).await;
         for pause in PAID_RETRY_BACKOFF {
             // Not after a timeout: the API had its full time already.
             let transient = match &answer {
@@ -413,7 +425,7 @@ impl Proxy {
             }
             tracing::warn!(request_id, "the paid retry was not answered; sending the same proof again");
             tokio::time::sleep(pause).await;
-            answer = self.send(method, &retry.uri, &retry.headers, body::full(retry.body.clone())).await;
+            answer = self.send(method, &retry.uri, retry.headers.clone(), body::full(retry.body.clone())).await;
         }
         answer
     }
@@ -423,30 +435,35 @@ impl Proxy {
         &self,
         method: &Method,
         uri: &Uri,
-        headers: &HeaderMap,
+        headers: HeaderMap,
         body: ProxyBody,
     ) -> Result<Response<Incoming>, Failure> {
         let mut req = Request::new(body);
         *req.method_mut() = method.clone();
         *req.uri_mut() = uri.clone();
-        *req.headers_mut() = headers.clone();
-        let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        *req.headers_mut() = headers;
+        let authority = || uri.authority().map(|a| a.to_string()).unwrap_or_default();
         match tokio::time::timeout(self.settings.upstream_timeout, self.client().request(req)).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if e.is_connect() => Err(Failure::BadGateway {
                 reason: "upstream_unreachable",
-                detail: format!("{authority} could not be reached: {}", error_chain(&e)),
+                detail: format!("{} could not be reached: {}", authority(), error_chain(&e)),
             }),
             // Reached, but what came back is not HTTP Purser can read (a head of megabytes, garbage, a reset).
             Ok(Err(e)) => Err(Failure::BadGateway {
                 reason: "upstream_bad_response",
                 detail: format!(
-                    "{authority} answered with something that is not a readable HTTP response: {}",
+                    "{} answered with something that is not a readable HTTP response: {}",
+                    authority(),
                     error_chain(&e)
                 ),
             }),
             Err(_) => Err(Failure::GatewayTimeout {
-                detail: format!("{authority} sent no response within {} s", self.settings.upstream_timeout.as_secs()),
+                detail: format!(
+                    "{} sent no response within {} s",
+                    authority(),
+                    self.settings.upstream_timeout.as_secs()
+                ),
             }),
         }
     }

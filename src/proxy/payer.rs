@@ -338,7 +338,6 @@ impl Proxy {
         let ledger = self.ledger.clone();
         let bolt11 = checked.bolt11.clone();
         let hash = checked.payment_hash;
-        let timing = ctx.timing.clone();
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
         let pay = async move {
             // The `paying` step is on disk before the wallet hears of the invoice: after a crash, the row says
@@ -351,11 +350,11 @@ impl Proxy {
                     Err(e) => format!("the ledger could not record the payment step: {e}"),
                     _ => "the reserved row was closed before the wallet was asked".into(),
                 };
-                return (Err(wallet::Error::Protocol(why)), outcome, written);
+                return (Err(wallet::Error::Protocol(why)), outcome, written, std::time::Duration::ZERO);
             }
             let asked = tokio::time::Instant::now();
             let paid = wallet.pay_invoice(&bolt11).await;
-            timing.add(Wait::Wallet, asked.elapsed());
+            let waited = asked.elapsed();
             let outcome = match &paid {
                 Ok(p) if p.preimage.matches(&hash) => Outcome::Settled { preimage: p.preimage.clone(), fee: p.fee },
                 Ok(p) => Outcome::BadPreimage { preimage: p.preimage.clone(), fee: p.fee },
@@ -363,7 +362,7 @@ impl Proxy {
                 Err(e) => Outcome::Unknown { reason: e.reason().into() },
             };
             let written = ledger.finish(payment_id, &outcome).await;
-            (paid, outcome, written)
+            (paid, outcome, written, waited)
         };
         // On the runtime that outlives the serving threads: the wallet's connection is made by the first payment.
         let task = match self.background.get() {
@@ -371,7 +370,10 @@ impl Proxy {
             None => tokio::spawn(pay),
         };
         let (paid, outcome, written) = match task.await {
-            Ok(done) => done,
+            Ok((paid, outcome, written, waited)) => {
+                ctx.timing.add(Wait::Wallet, waited);
+                (paid, outcome, written)
+            }
             Err(e) => {
                 // The wallet may have been asked: the outcome is unknown, and stays counted.
                 let _ = self.ledger.finish(payment_id, &Outcome::Unknown { reason: "payment_unknown".into() }).await;

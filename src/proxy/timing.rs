@@ -4,7 +4,6 @@
 //! which is also how the benchmarks measure Purser's own share of a paid call.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -23,11 +22,11 @@ pub enum Wait {
     Approval,
 }
 
-/// One request's clock; clones share it (a payment's wallet call runs in a task of its own).
-#[derive(Debug, Clone)]
+/// One request's clock.
+#[derive(Debug)]
 pub struct Timing {
     started: Instant,
-    waited_us: Arc<[AtomicU64; 3]>,
+    waited_us: [AtomicU64; 3],
 }
 
 impl Default for Timing {
