@@ -2,6 +2,7 @@
 //! sats, and a demo paid API whose invoices that wallet can settle. `purser sandbox` wires the proxy to
 //! them; the integration tests use the same pieces.
 //!
+//! - [`relay`]: the Nostr relay, behind an accept loop that sets `TCP_NODELAY`.
 //! - [`mint`]: the sandbox Lightning node (signs invoices, keeps preimages).
 //! - [`wallet_service`]: the NIP-47 wallet service.
 //! - [`demo_api`]: the paid HTTP API, on plain HTTP and on HTTPS with a certificate from a sandbox-only CA
@@ -13,13 +14,14 @@ pub mod demo_api;
 pub mod demo_dialects;
 pub mod demo_pricing;
 pub mod mint;
+pub mod relay;
 pub mod wallet_service;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use lightning_invoice::Currency;
-use nostr_relay_builder::prelude::{LocalRelay, RateLimit, RelayBuilder, RelayUrl};
+use nostr_relay_builder::prelude::RelayUrl;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -39,27 +41,9 @@ pub enum Error {
     DemoCertificate(String),
 }
 
-/// An in-process Nostr relay on 127.0.0.1 (a free port). The relay picks its port itself, so a port taken
-/// in the meantime by another program is tried again with another.
-pub async fn start_relay() -> Result<(LocalRelay, RelayUrl), Error> {
-    let mut last = String::new();
-    for _ in 0..5 {
-        // A relay of this machine only: no rate limit (a public relay's 60 events a minute would hold up a
-        // benchmark or a busy agent after a minute's worth of payments).
-        let unlimited = RateLimit { max_reqs: 10_000, notes_per_minute: u32::MAX };
-        let relay = LocalRelay::new(RelayBuilder::default().addr(Ipv4Addr::LOCALHOST.into()).rate_limit(unlimited));
-        match relay.run().await {
-            Ok(()) => {
-                let url = relay.url().await;
-                return Ok((relay, url));
-            }
-            Err(e) => last = e.to_string(),
-        }
-        if !last.contains("in use") {
-            break;
-        }
-    }
-    Err(Error::Relay(last))
+/// An in-process Nostr relay on 127.0.0.1 (a free port): see [`relay`].
+pub async fn start_relay() -> Result<relay::SandboxRelay, Error> {
+    relay::start().await
 }
 
 /// A demo API on 127.0.0.1 (a free port); it stops when the returned sender is dropped.
@@ -112,7 +96,7 @@ pub async fn start_demo_api_https(
 
 /// Relay, wallet and demo API (HTTP and HTTPS), running together.
 pub struct Sandbox {
-    pub relay: LocalRelay,
+    pub relay: relay::SandboxRelay,
     pub relay_url: RelayUrl,
     pub mint: Arc<Mint>,
     pub wallet: SandboxWallet,
@@ -126,7 +110,8 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(wallet: WalletServiceOptions, demo: DemoOptions) -> Result<Self, Error> {
-        let (relay, relay_url) = start_relay().await?;
+        let relay = start_relay().await?;
+        let relay_url = relay.url().clone();
         let mint = Arc::new(Mint::new(Currency::Regtest));
         let wallet = wallet_service::start(&relay_url, mint.clone(), wallet).await?;
         let ca = crate::ca::Authority::generate_named("Purser sandbox CA (demo API only)")

@@ -87,7 +87,8 @@ async fn payments_work_again_after_the_relay_comes_back() {
     use nostr_relay_builder::prelude::{LocalRelay, RelayBuilder};
     use purser::sandbox::mint::{InvoiceSpec, Mint};
 
-    let (relay, url) = purser::sandbox::start_relay().await.unwrap();
+    let relay = purser::sandbox::start_relay().await.unwrap();
+    let url = relay.url().clone();
     let port = url.as_str().rsplit(':').next().unwrap().trim_end_matches('/').parse::<u16>().unwrap();
     let mint = Arc::new(Mint::new(lightning_invoice::Currency::Regtest));
     let service =
