@@ -61,7 +61,7 @@ impl Proxy {
             "path": ctx.target.path(),
             "would_pay": false,
         });
-        let network = match self.wallet.network().await {
+        let network = match self.wallet_network().await {
             Ok(n) => n,
             Err(e) => {
                 out["wallet_problem"] = json!(e.to_string());

@@ -48,9 +48,16 @@ impl WalletHandle {
 
     /// The wallet's network from `get_info`, asked on first use and kept.
     pub async fn network(&self) -> wallet::Result<Option<String>> {
+        self.asking_network().await
+    }
+
+    /// The work of [`WalletHandle::network`], owning what it needs, to run on another runtime.
+    fn asking_network(&self) -> impl std::future::Future<Output = wallet::Result<Option<String>>> + Send + 'static {
         let current = self.current.read().unwrap().clone();
-        let wallet = current.wallet.ok_or(wallet::Error::NotConfigured)?;
-        current.network.get_or_try_init(|| async { Ok(wallet.get_info().await?.network) }).await.cloned()
+        async move {
+            let wallet = current.wallet.ok_or(wallet::Error::NotConfigured)?;
+            current.network.get_or_try_init(|| async { Ok(wallet.get_info().await?.network) }).await.cloned()
+        }
     }
 }
 
@@ -115,6 +122,21 @@ fn ledger_down(e: crate::ledger::Error) -> Failure {
         reason: "ledger_unavailable".into(),
         detail: format!("Purser could not write its ledger, so it did not pay: {e}"),
         retry_after_secs: 5,
+    }
+}
+
+impl Proxy {
+    /// The wallet's network, asked on the runtime `run` was called on: the wallet's relay connection is made
+    /// by its first request, and must not live on a serving thread.
+    pub(super) async fn wallet_network(&self) -> wallet::Result<Option<String>> {
+        let asking = self.wallet.asking_network();
+        match self.background.get() {
+            Some(runtime) => runtime
+                .spawn(asking)
+                .await
+                .unwrap_or_else(|e| Err(wallet::Error::Protocol(format!("the wallet request stopped: {e}")))),
+            None => asking.await,
+        }
     }
 }
 
@@ -211,7 +233,7 @@ impl Proxy {
 
     /// Pays `ch` for the request in `ctx`, or says why not.
     pub(super) async fn pay(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Result<Proven, Failure> {
-        let network = match ctx.timing.wait(Wait::Wallet, self.wallet.network()).await {
+        let network = match ctx.timing.wait(Wait::Wallet, self.wallet_network()).await {
             Ok(n) => n,
             Err(e) => {
                 if let Err(le) =

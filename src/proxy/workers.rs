@@ -1,11 +1,10 @@
 //! The threads that serve agents. Each runs a single-threaded runtime that owns the agent connections handed
 //! to it and the upstream connections their requests open (each thread has its own upstream pool), so a
 //! request and its answer never hop between threads: no cross-thread wake-ups on the pass-through path.
-//! Accepting stays on the caller's runtime, which hands each connection to the thread with the fewest open.
+//! Accepting stays on the caller's runtime, which hands the connections to the threads in turn.
 //! Work that outlives a request (asking the wallet, recovery) runs on the caller's runtime too.
 
 use std::cell::Cell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
@@ -24,15 +23,12 @@ pub fn count() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 16)
 }
 
-struct Worker {
-    streams: mpsc::UnboundedSender<std::net::TcpStream>,
-    /// Connections this thread is serving now.
-    open: Arc<AtomicUsize>,
-}
-
 /// The running serving threads of one proxy.
 pub struct Workers {
-    workers: Vec<Worker>,
+    streams: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
+    /// Which thread the next connection goes to. In turn rather than by load: a tunnel or upgrade outlives
+    /// the HTTP connection that opened it, so a count of open connections would miss them.
+    next: AtomicUsize,
 }
 
 impl Workers {
@@ -43,12 +39,11 @@ impl Workers {
         F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + Clone + 'static,
         Fut: std::future::Future<Output = ()> + 'static,
     {
-        let mut workers = Vec::with_capacity(n);
+        let mut streams = Vec::with_capacity(n);
         for index in 0..n {
             let (tx, mut rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
-            let open = Arc::new(AtomicUsize::new(0));
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let (serve, counted) = (serve.clone(), open.clone());
+            let serve = serve.clone();
             std::thread::Builder::new().name(format!("purser-serve-{index}")).spawn(move || {
                 INDEX.with(|i| i.set(Some(index)));
                 let local = tokio::task::LocalSet::new();
@@ -56,37 +51,29 @@ impl Workers {
                     let mut connections = tokio::task::JoinSet::new();
                     while let Some(stream) = rx.recv().await {
                         while connections.try_join_next().is_some() {}
-                        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
-                            counted.fetch_sub(1, Ordering::Relaxed);
-                            continue;
-                        };
-                        let (serve, counted) = (serve.clone(), counted.clone());
-                        connections.spawn_local(async move {
-                            serve(stream).await;
-                            counted.fetch_sub(1, Ordering::Relaxed);
-                        });
+                        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else { continue };
+                        connections.spawn_local(serve(stream));
                     }
                     // Stopped: connections already open finish on their own.
                     while connections.join_next().await.is_some() {}
                 });
             })?;
-            workers.push(Worker { streams: tx, open });
+            streams.push(tx);
         }
-        Ok(Workers { workers })
+        Ok(Workers { streams, next: AtomicUsize::new(0) })
     }
 
-    /// Hands an accepted connection to the thread serving the fewest.
+    /// Hands an accepted connection to the next thread.
     pub fn hand(&self, stream: tokio::net::TcpStream) {
-        let Some(worker) = self.workers.iter().min_by_key(|w| w.open.load(Ordering::Relaxed)) else { return };
         let Ok(stream) = stream.into_std() else { return };
-        worker.open.fetch_add(1, Ordering::Relaxed);
-        if worker.streams.send(stream).is_err() {
-            worker.open.fetch_sub(1, Ordering::Relaxed);
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.streams.len().max(1);
+        if let Some(thread) = self.streams.get(index) {
+            let _ = thread.send(stream);
         }
     }
 
     /// Takes no more connections; each thread ends when its open connections have.
     pub fn stop(self) {
-        drop(self.workers);
+        drop(self.streams);
     }
 }

@@ -64,7 +64,11 @@ pub async fn start() -> Result<SandboxRelay, Error> {
                 _ = stopped.changed() => break,
                 accepted = listener.accept() => accepted,
             };
-            let Ok((stream, peer)) = accepted else { continue };
+            let Ok((stream, peer)) = accepted else {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let relay = serving.clone();
             connections.spawn(serve(relay, stream, peer));

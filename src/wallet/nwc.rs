@@ -229,10 +229,11 @@ fn spawn_answer_router(client: &Client, wallet: PublicKey, pending: Pending) {
                         let _ = waiting.answer.send(Ok(*event));
                     }
                 }
+                // "duplicate:" means the relay already has the request: it was delivered, not refused.
                 Ok(RelayPoolNotification::Message {
                     relay_url,
                     message: RelayMessage::Ok { event_id, status: false, message },
-                }) => {
+                }) if !message.starts_with("duplicate:") => {
                     let mut pending = pending.lock().unwrap();
                     let Some(waiting) = pending.get_mut(&event_id) else { continue };
                     waiting.relays_left = waiting.relays_left.saturating_sub(1);
