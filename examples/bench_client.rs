@@ -76,13 +76,7 @@ fn main() {
     let agents = agents_file
         .map(|f| std::fs::read_to_string(f).expect("agents file").lines().map(str::to_string).collect())
         .unwrap_or_default();
-    let mut roots = rustls::RootCertStore::empty();
-    if let Some(path) = ca {
-        let pem = std::fs::read(path).expect("CA file");
-        for cert in rustls_pemfile_certs(&pem) {
-            roots.add(cert).expect("a CA certificate");
-        }
-    }
+    let roots = purser::proxy::upstream::roots(ca.as_deref().map(std::path::Path::new), &[]).expect("the CA file");
     let mut tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let options = Options { url, proxy, agents, headers, tls: Arc::new(tls) };
@@ -278,9 +272,4 @@ fn percentile(values: &mut [u64], p: f64) -> u64 {
     }
     values.sort_unstable();
     values[((values.len() - 1) as f64 * p / 100.0).round() as usize]
-}
-
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect()
 }

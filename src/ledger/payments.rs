@@ -34,6 +34,28 @@ pub struct NewPayment {
     pub proof_prefix: Option<String>,
 }
 
+#[cfg(test)]
+impl NewPayment {
+    /// A `sats` payment by `agent` to `https://{host}/p`, with invoice `n`'s payment hash.
+    pub(crate) fn sample(agent_id: i64, agent: &str, host: &str, n: u8, sats: u64) -> NewPayment {
+        NewPayment {
+            request_id: format!("req_{n}"),
+            agent_id,
+            agent: agent.into(),
+            method: "GET".into(),
+            scheme: "https".into(),
+            host: host.into(),
+            path: "/p".into(),
+            challenge_kind: "l402".into(),
+            amount: Some(Msats::from_sats(sats)),
+            payment_hash: Some(Preimage([n; 32]).payment_hash()),
+            invoice: None,
+            advertised: None,
+            proof_prefix: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reservation {
     /// A `pending` row exists: ask the wallet now.

@@ -6,24 +6,10 @@ use sqlx::Connection;
 use super::Ledger;
 use super::payments::{NewPayment, Reservation};
 use super::policy_store::ScopeSpec;
-use crate::units::{Msats, Preimage};
+use crate::units::Msats;
 
 fn payment(agent_id: i64, n: u8) -> NewPayment {
-    NewPayment {
-        request_id: format!("req_{n}"),
-        agent_id,
-        agent: "alpha".into(),
-        method: "GET".into(),
-        scheme: "https".into(),
-        host: "api.example.com".into(),
-        path: "/p".into(),
-        challenge_kind: "l402".into(),
-        amount: Some(Msats::from_sats(5)),
-        payment_hash: Some(Preimage([n; 32]).payment_hash()),
-        invoice: None,
-        advertised: None,
-        proof_prefix: None,
-    }
+    NewPayment::sample(agent_id, "alpha", "api.example.com", n, 5)
 }
 
 fn reserved(r: &Reservation) -> bool {

@@ -117,21 +117,7 @@ async fn summaries_and_counts_agree_with_the_payments_themselves() {
     assert_summaries_match(&ledger).await;
     // New payments written the usual way are counted too.
     let (agent, _) = ledger.add_agent("delta").await.unwrap();
-    let p = crate::ledger::payments::NewPayment {
-        request_id: "req_new".into(),
-        agent_id: agent.id,
-        agent: "delta".into(),
-        method: "GET".into(),
-        scheme: "https".into(),
-        host: "api1.example.com".into(),
-        path: "/p".into(),
-        challenge_kind: "l402".into(),
-        amount: Some(crate::units::Msats::from_sats(3)),
-        payment_hash: Some(crate::units::Preimage([9; 32]).payment_hash()),
-        invoice: None,
-        advertised: None,
-        proof_prefix: None,
-    };
+    let p = crate::ledger::payments::NewPayment::sample(agent.id, "delta", "api1.example.com", 9, 3);
     ledger.record_refusal(&p, "budget_exceeded", "test").await.unwrap();
     assert_summaries_match(&ledger).await;
 }

@@ -46,12 +46,8 @@ impl WalletHandle {
         self.current.read().unwrap().wallet.clone().ok_or(wallet::Error::NotConfigured)
     }
 
-    /// The wallet's network from `get_info`, asked on first use and kept.
-    pub async fn network(&self) -> wallet::Result<Option<String>> {
-        self.asking_network().await
-    }
-
-    /// The work of [`WalletHandle::network`], owning what it needs, to run on another runtime.
+    /// The wallet's network from `get_info`, asked on first use and kept; the future owns what it needs, so
+    /// it can run on another runtime ([`Proxy::wallet_network`]).
     fn asking_network(&self) -> impl std::future::Future<Output = wallet::Result<Option<String>>> + Send + 'static {
         let current = self.current.read().unwrap().clone();
         async move {
