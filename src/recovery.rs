@@ -14,10 +14,7 @@
 //! An `unknown` row keeps its reservation counted in budgets until it is resolved. At start, paid rows of an
 //! earlier run whose retry never got an answer are recorded as not delivered (`interrupted`).
 
-use std::str::FromStr;
 use std::time::Duration;
-
-use lightning_invoice::Bolt11Invoice;
 
 use crate::ledger::payments::Outcome;
 use crate::ledger::recovery::Unresolved;
@@ -42,7 +39,9 @@ pub struct Report {
 
 /// When the invoice was made, in seconds since the Unix epoch (a day ago when it cannot be read).
 fn invoice_time(invoice: Option<&str>) -> u64 {
-    let made = invoice.and_then(|i| Bolt11Invoice::from_str(i).ok()).map(|i| i.duration_since_epoch().as_secs());
+    let made = invoice
+        .and_then(|i| i.parse::<lightning_invoice::SignedRawBolt11Invoice>().ok())
+        .map(|i| i.data.timestamp.as_unix_timestamp());
     made.unwrap_or_else(|| (jiff::Timestamp::now().as_second() as u64).saturating_sub(86_400))
 }
 

@@ -1,7 +1,8 @@
 //! The sandbox's demo paid API: real L402 challenges (real macaroons, real BOLT11 invoices from the sandbox
 //! [`Mint`]) in the forms real servers use, one JSON-body `payment_hash` endpoint, one endpoint per other
 //! dialect (MPP, x402 v2 and v1, hash-only, an EVM-only x402 offer Purser cannot pay, and one offering
-//! several at once), one whose invoices ask more than its advertised price, one endpoint with a free call
+//! several at once), one whose invoices ask more than its advertised price, one whose invoices carry no
+//! feature field (as LNbits mints them), one endpoint with a free call
 //! per day, a server-sent-events endpoint, and its prices in every published form ([`super::demo_pricing`]).
 
 use std::collections::HashSet;
@@ -25,7 +26,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::demo_dialects;
-use super::mint::{InvoiceSpec, Mint};
+use super::mint::{FeatureField, InvoiceSpec, Mint};
 use crate::proxy::body::{BoxError, ProxyBody, full};
 use crate::units::{PaymentHash, Preimage};
 
@@ -78,16 +79,27 @@ struct Endpoint {
     charged_sats: u64,
     /// Each token pays for one call (a second use gets a new 402), as per-call priced servers do.
     per_call: bool,
+    /// Its invoices carry no feature field, as LNbits mints them.
+    bare_invoices: bool,
     about: &'static str,
 }
 
 impl Endpoint {
     const fn new(method: Method, path: &'static str, price_sats: u64, form: Form, about: &'static str) -> Self {
-        Endpoint { method, path, price_sats, form, charged_sats: price_sats, per_call: false, about }
+        Endpoint {
+            method,
+            path,
+            price_sats,
+            form,
+            charged_sats: price_sats,
+            per_call: false,
+            bare_invoices: false,
+            about,
+        }
     }
 }
 
-static ENDPOINTS: [Endpoint; 14] = [
+static ENDPOINTS: [Endpoint; 15] = [
     Endpoint {
         method: Method::GET,
         path: "/joke",
@@ -95,6 +107,7 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::L402Macaroon,
         charged_sats: 1,
         per_call: false,
+        bare_invoices: false,
         about: "a joke (L402, macaroon form)",
     },
     Endpoint {
@@ -104,6 +117,7 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::L402Token,
         charged_sats: 21,
         per_call: true,
+        bare_invoices: false,
         about: "a fortune, 21 sats each call (L402, version/token form, single-use tokens)",
     },
     Endpoint {
@@ -113,6 +127,7 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::Both,
         charged_sats: 250,
         per_call: false,
+        bare_invoices: false,
         about: "a premium report (LSAT and L402 headers)",
     },
     Endpoint {
@@ -122,6 +137,7 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::LsatOnly,
         charged_sats: 5,
         per_call: false,
+        bare_invoices: false,
         about: "an old-style answer (LSAT only)",
     },
     Endpoint {
@@ -131,6 +147,7 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::JsonHash,
         charged_sats: 21,
         per_call: false,
+        bare_invoices: false,
         about: "a summary of the JSON body's `text` (JSON payment_hash)",
     },
     Endpoint {
@@ -140,6 +157,7 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::L402Macaroon,
         charged_sats: 10,
         per_call: false,
+        bare_invoices: false,
         about: "the daily tip: first call each UTC day is free",
     },
     Endpoint {
@@ -149,6 +167,7 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::L402Macaroon,
         charged_sats: 1,
         per_call: false,
+        bare_invoices: false,
         about: "a server-sent-events stream",
     },
     Endpoint::new(Method::GET, "/mpp", 3, Form::Mpp, "a joke paid over MPP (Payment scheme, Lightning charge)"),
@@ -164,7 +183,18 @@ static ENDPOINTS: [Endpoint; 14] = [
         form: Form::L402Macaroon,
         charged_sats: 20,
         per_call: false,
+        bare_invoices: false,
         about: "advertised at 10 sats, but its invoices ask 20: held for a person",
+    },
+    Endpoint {
+        method: Method::GET,
+        path: "/lnbits",
+        price_sats: 3,
+        form: Form::L402Macaroon,
+        charged_sats: 3,
+        per_call: false,
+        bare_invoices: true,
+        about: "a joke whose invoices carry no feature field, as LNbits mints them (L402)",
     },
 ];
 
@@ -191,6 +221,8 @@ pub struct DemoOptions {
     pub fail_proofs: u32,
     /// Mint invoices 1 sat above the price the 402 body quotes (an API that overcharges).
     pub overcharge: bool,
+    /// Mint every invoice with this feature field instead of the endpoint's own.
+    pub invoice_features: Option<FeatureField>,
 }
 
 pub struct DemoApi {
@@ -381,7 +413,7 @@ impl DemoApi {
                 json_response(StatusCode::OK, json!({"report": "Premium: everything is priced, nothing is free."}))
             }
             "/legacy" => json_response(StatusCode::OK, json!({"answer": "LSAT still works here."})),
-            "/mpp" | "/x402" | "/x402-v1" | "/hash-only" | "/multi" | "/surge" => json_response(
+            "/mpp" | "/x402" | "/x402-v1" | "/hash-only" | "/multi" | "/surge" | "/lnbits" => json_response(
                 StatusCode::OK,
                 json!({"joke": "Every dialect of 402 ends the same way: paid.", "dialect": ep.form.dialect()}),
             ),
@@ -399,6 +431,11 @@ impl DemoApi {
         if self.opts.amountless {
             spec.amount_msat = None;
         }
+        spec.features = match &self.opts.invoice_features {
+            Some(features) => features.clone(),
+            None if ep.bare_invoices => FeatureField::Absent,
+            None => FeatureField::Usual,
+        };
         self.mint.mint(spec)
     }
 

@@ -3,11 +3,8 @@
 //! scheme, an x402 offer on an EVM chain only (which Purser cannot pay), and the hash-only L402 variant.
 //! Proofs are checked as a real server would: against the sandbox node's settled invoices, once each.
 
-use std::str::FromStr;
-
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use lightning_invoice::Bolt11Invoice;
 use serde_json::{Value, json};
 
 use super::mint::Mint;
@@ -85,8 +82,7 @@ pub fn x402_paid(value: &str, mint: &Mint, sats: u64) -> Option<(PaymentHash, St
     {
         return None;
     }
-    let parsed = Bolt11Invoice::from_str(invoice).ok()?;
-    let hash = PaymentHash(*parsed.payment_hash().as_ref());
+    let hash = crate::invoice::read(invoice).ok()?.payment_hash;
     if let Some(pre) = json.pointer("/payload/preimage").and_then(Value::as_str)
         && !Preimage::from_hex(pre).is_some_and(|p| p.matches(&hash))
     {

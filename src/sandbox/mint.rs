@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bitcoin::hashes::{Hash, sha256};
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
-use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
+use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret, RawTaggedField, TaggedField};
 use rand::RngCore;
 
 use crate::units::{Msats, PaymentHash, Preimage};
@@ -22,6 +22,20 @@ pub struct InvoiceSpec {
     pub expiry: Duration,
     /// The network to mint on, when it differs from the node's own (for wrong-network tests).
     pub currency: Option<Currency>,
+    /// What the invoice's feature field (`9`) says.
+    pub features: FeatureField,
+}
+
+/// The feature field a minted invoice carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FeatureField {
+    /// `var_onion_optin` and `payment_secret`, both required, as most nodes write it.
+    #[default]
+    Usual,
+    /// No feature field at all, as LNbits mints invoices (its payment secret is still there).
+    Absent,
+    /// The usual bits and these (even: required, odd: optional), for tests of unknown features.
+    With(Vec<usize>),
 }
 
 impl InvoiceSpec {
@@ -31,6 +45,7 @@ impl InvoiceSpec {
             description: description.to_string(),
             expiry: Duration::from_secs(600),
             currency: None,
+            features: FeatureField::Usual,
         }
     }
 }
@@ -90,10 +105,26 @@ impl Mint {
         if let Some(msat) = spec.amount_msat {
             builder = builder.amount_milli_satoshis(msat);
         }
+        let mut raw = builder.build_raw().expect("every required invoice field is set above");
+        let fields = &mut raw.data.tagged_fields;
+        for field in fields.iter_mut() {
+            if let (RawTaggedField::KnownSemantics(TaggedField::Features(f)), FeatureField::With(bits)) =
+                (field, &spec.features)
+            {
+                for bit in bits {
+                    let set =
+                        if bit % 2 == 0 { f.set_required_feature_bit(*bit) } else { f.set_optional_feature_bit(*bit) };
+                    set.expect("feature bits below 256");
+                }
+            }
+        }
+        if spec.features == FeatureField::Absent {
+            fields.retain(|f| !matches!(f, RawTaggedField::KnownSemantics(TaggedField::Features(_))));
+        }
         let secp = Secp256k1::new();
-        let invoice = builder
-            .build_signed(|hash| secp.sign_ecdsa_recoverable(hash, &self.node_key))
-            .expect("every required invoice field is set above");
+        let invoice = raw
+            .sign(|hash| Ok::<_, std::convert::Infallible>(secp.sign_ecdsa_recoverable(hash, &self.node_key)))
+            .unwrap_or_else(|never| match never {});
         self.invoices
             .lock()
             .unwrap()

@@ -308,3 +308,24 @@ async fn an_undelivered_single_use_proof_serves_the_next_identical_request() {
         assert_eq!(h.sandbox.wallet.pay_requests(), 2);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_without_a_feature_field_is_paid_like_any_other() {
+    let h = Harness::start(Setup::default()).await;
+    let first = h.get("/lnbits").await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert!(first.json().get("joke").is_some(), "{:?}", first.body);
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!((row.status.as_str(), row.challenge_kind.as_str()), ("settled", "l402"));
+    assert_eq!(row.delivered, Some(true));
+    assert_eq!(row.amount_msat, Some(3_000));
+    // The invoice paid is the bare kind: a payment secret, no feature field.
+    let invoice: lightning_invoice::SignedRawBolt11Invoice = row.invoice.as_deref().unwrap().parse().unwrap();
+    assert!(invoice.features().is_none() && invoice.payment_secret().is_some());
+    // The kept token serves the next call: paid once.
+    assert_eq!(h.get("/lnbits").await.status, 200);
+    assert_eq!(h.rows().await.len(), 1);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1);
+}

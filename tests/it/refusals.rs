@@ -5,6 +5,7 @@ use std::time::Duration;
 use http::Method;
 use lightning_invoice::Currency;
 use purser::sandbox::demo_api::DemoOptions;
+use purser::sandbox::mint::FeatureField;
 use purser::sandbox::wallet_service::WalletServiceOptions;
 
 use purser::ledger::policy_store::ScopeSpec;
@@ -298,4 +299,44 @@ async fn hop_by_hop_headers_and_the_agent_key_stay_behind() {
     for gone in ["proxy-authorization", "x-agent-private"] {
         assert!(!seen.contains(gone), "{gone} reached the upstream: {seen}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_requiring_an_unknown_feature_is_refused_by_name() {
+    let demo = DemoOptions { invoice_features: Some(FeatureField::With(vec![100])), ..DemoOptions::default() };
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+    let reply = h.get("/joke").await;
+    assert_refused(&reply, "unsupported_invoice_feature");
+    assert!(reply.json()["detail"].as_str().unwrap().contains("requires feature bit 100"), "{:?}", reply.body);
+    assert_eq!(h.rows().await[0].reason.as_deref(), Some("unsupported_invoice_feature"));
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_optional_feature_is_paid() {
+    let demo = DemoOptions { invoice_features: Some(FeatureField::With(vec![101])), ..DemoOptions::default() };
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+    assert_eq!(h.get("/joke").await.status, 200);
+    assert_eq!(h.rows().await[0].status, "settled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallets_refusal_of_an_invoice_purser_accepted_is_the_last_word() {
+    // A wallet that demands a feature field, as one built on lightning-invoice's full check would.
+    let wallet = WalletServiceOptions { strict_invoices: true, ..WalletServiceOptions::default() };
+    let h =
+        Harness::start(Setup { wallet, budgets: vec![(ScopeSpec::default(), Period::Day, 100)], ..Setup::default() })
+            .await;
+    let reply = h.get("/lnbits").await;
+    assert_refused(&reply, "payment_failed");
+    let detail = reply.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("this wallet cannot pay the invoice"), "{detail}");
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].status.as_str(), rows[0].reason.as_deref()), ("failed", Some("payment_failed")));
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1);
+    let uses = h.ledger.budget_uses().await.unwrap();
+    assert!(uses.iter().all(|u| u.used == purser::units::Msats(0)), "nothing is counted: {uses:?}");
+    // Invoices the wallet takes still go through.
+    assert_eq!(h.get("/joke").await.status, 200);
 }
