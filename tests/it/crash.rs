@@ -78,9 +78,20 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let seed: u64 = rand::random();
-    eprintln!("crash test seed {seed}");
+    let seed: u64 = match std::env::var(SEED_ENV) {
+        Ok(s) => s.parse().unwrap_or_else(|_| panic!("{SEED_ENV}={s} is not a number")),
+        Err(_) => rand::random(),
+    };
+    let _print_seed = SeedOnFailure(seed);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    // How long one paid call takes here and now, so the kills land mid-payment on a loaded machine too.
+    let mut child = start(data.as_path(), addr, &sandbox.wallet.uri, &log);
+    let began = Instant::now();
+    let first = call(addr, sandbox.demo_addr, &auth, 0);
+    let paid_call_ms = began.elapsed().as_millis().clamp(100, 5_000) as u64;
+    assert!(first.starts_with("HTTP/1.1 200"), "a paid call before the kills: {first}");
+    child.kill().unwrap();
+    child.wait().unwrap();
     let mut n = 0;
     for _ in 0..ROUNDS {
         let mut child = start(data.as_path(), addr, &sandbox.wallet.uri, &log);
@@ -93,7 +104,7 @@ fn killing_purser_mid_payment_loses_nothing_and_pays_nothing_twice() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..250)));
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..2 * paid_call_ms)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         for c in calls {
@@ -211,4 +222,18 @@ fn assert_no_secrets(dir: &Path, log: &Path, uri: &str, preimages: &[String]) {
     assert_eq!(mode(dir), 0o700, "the data directory");
     assert_eq!(mode(&purser::config::Settings::new(dir.to_path_buf()).ledger_path()), 0o600, "the database");
     assert_eq!(mode(&purser::ca::files::key_path(dir)), 0o600, "the CA key");
+}
+
+/// Runs the crash test again with the kills at the same moments: `PURSER_CRASH_SEED=<seed>`.
+const SEED_ENV: &str = "PURSER_CRASH_SEED";
+
+/// Prints the seed when the test fails, so the failing run can be repeated.
+struct SeedOnFailure(u64);
+
+impl Drop for SeedOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("crash test failed with seed {0}: run it again with {SEED_ENV}={0}", self.0);
+        }
+    }
 }
