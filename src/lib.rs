@@ -10,7 +10,8 @@
 //! - [`challenge`]: turns a 402 response (L402/LSAT, MPP `Payment`, x402, hash-only, JSON bodies) into one
 //!   [`challenge::PaymentChallenge`], preferring the strongest proof.
 //! - [`pricing`]: the pricing documents APIs publish, fetched, read and cached.
-//! - [`invoice`]: BOLT11 checks on top of `lightning-invoice` (amount, expiry, network, payment hash).
+//! - [`invoice`]: BOLT11 checks by BOLT 11's reader rules (signature, amount, expiry, network, payment hash,
+//!   required features).
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
 //! - [`approval`]: payments held for a person's decision.
 //! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, and where the connection URI is kept.
@@ -18,6 +19,7 @@
 //! - [`recovery`]: payments whose outcome was never written, resolved with the wallet's own record.
 //! - [`ledger`]: the SQLite store (agents, payments, cached credentials) and its exports.
 //! - [`sandbox`]: play sats: an in-process Nostr relay, a NIP-47 wallet service, and a demo paid API.
+//! - [`startup`]: the one start-up `purser serve`, `purser sandbox`, the desktop app and the tests share.
 //! - [`events`]: typed events from the core for whoever listens (logs now, the desktop UI later).
 //! - [`units`]: amounts with their unit in the type, and the payment hash / preimage newtypes.
 //! - [`config`]: settings with their defaults, and the data directory.
@@ -43,6 +45,7 @@ pub mod private_fs;
 pub mod proxy;
 pub mod recovery;
 pub mod sandbox;
+pub mod startup;
 pub mod units;
 pub mod wallet;
 

@@ -5,14 +5,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use purser::agent_env::{AgentEnv, Shell};
+use purser::agent_env::Shell;
 use purser::config;
 use purser::events::{Event, Events};
 use purser::ledger::Ledger;
-use purser::proxy::{self, Proxy, WalletHandle, control};
+use purser::proxy::Proxy;
 use purser::sandbox::Sandbox;
-use purser::wallet::nwc::{NwcOptions, NwcWallet};
-use purser::wallet::{Wallet, uri_store};
+use purser::startup;
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::oneshot;
 
@@ -26,8 +25,17 @@ pub struct Args {
     pub listen: Option<String>,
 }
 
+/// A command line the app cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    #[error("{0} needs a value")]
+    Missing(&'static str),
+    #[error("unknown option `{0}` (try --help)")]
+    Unknown(String),
+}
+
 impl Args {
-    pub fn from_env() -> Result<Args, String> {
+    pub fn from_env() -> Result<Args, ArgsError> {
         let mut args = std::env::args().skip(1);
         let mut sandbox = false;
         let mut data_dir = None;
@@ -35,13 +43,13 @@ impl Args {
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--sandbox" => sandbox = true,
-                "--data-dir" => data_dir = Some(PathBuf::from(args.next().ok_or("--data-dir needs a directory")?)),
-                "--listen" => listen = Some(args.next().ok_or("--listen needs an address")?),
+                "--data-dir" => data_dir = Some(PathBuf::from(args.next().ok_or(ArgsError::Missing("--data-dir"))?)),
+                "--listen" => listen = Some(args.next().ok_or(ArgsError::Missing("--listen"))?),
                 "--help" | "-h" => {
                     println!("purser-desktop [--sandbox] [--data-dir DIR] [--listen 127.0.0.1:8402]");
                     std::process::exit(0);
                 }
-                other => return Err(format!("unknown option `{other}` (try --help)")),
+                other => return Err(ArgsError::Unknown(other.to_string())),
             }
         }
         let data_dir =
@@ -77,63 +85,37 @@ impl AppCore {
     }
 }
 
-fn boxed(e: impl std::fmt::Display) -> Box<dyn std::error::Error> {
-    e.to_string().into()
-}
-
 pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
     purser::install_crypto_provider();
-    let (settings, policy) = config::load(&args.data_dir).map_err(boxed)?;
-    let ledger = Ledger::open(&settings.ledger_path()).await.map_err(boxed)?.with_policy(policy);
+    let (mut settings, ledger) = startup::open(&args.data_dir).await?;
     let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
-    let addr = config::loopback_addr(&listen).map_err(boxed)?;
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|e| boxed(format!("cannot listen on {addr}: {e}")))?;
+    let listener = startup::bind(&listen).await?;
     let addr = listener.local_addr()?;
-    let (sandbox, wallet, source): (Option<Sandbox>, Option<Arc<dyn Wallet>>, Option<String>) = if args.sandbox {
-        let wallet_opts = purser::sandbox::wallet_service::WalletServiceOptions {
-            state_file: Some(args.data_dir.join(purser::sandbox::wallet_service::SANDBOX_WALLET_FILE)),
-            ..Default::default()
-        };
-        let sb = Sandbox::start(wallet_opts, Default::default()).await.map_err(boxed)?;
-        let w: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sb.wallet.uri, NwcOptions::default()).map_err(boxed)?);
-        (Some(sb), Some(w), Some("the sandbox (play sats)".into()))
+    let (sandbox, wallet, source, sandbox_env, agent_vars) = if args.sandbox {
+        let parts = startup::sandbox(&args.data_dir, &mut settings, &ledger, addr).await?;
+        let env = parts.env.render(Shell::Bash);
+        let vars = parts.env.extra.clone();
+        (Some(parts.sandbox), Some(parts.wallet), Some("the sandbox (play sats)".to_string()), Some(env), vars)
     } else {
-        let dir = args.data_dir.clone();
-        match tokio::task::spawn_blocking(move || uri_store::load(&dir)).await? {
-            Ok(Some((uri, src))) => match NwcWallet::new(&uri, NwcOptions::default()) {
-                Ok(w) => (None, Some(Arc::new(w) as Arc<dyn Wallet>), Some(src.describe().to_string())),
-                Err(e) => {
-                    tracing::warn!("the stored wallet connection is not usable: {e}");
-                    (None, None, None)
-                }
-            },
-            Ok(None) => (None, None, None),
-            Err(e) => {
-                tracing::warn!("{e}");
-                (None, None, None)
-            }
-        }
-    };
-    let mut settings = settings;
-    let (sandbox_env, agent_vars) = match &sandbox {
-        Some(sb) => {
-            settings.extra_roots.push(sb.ca.cert_der().clone());
-            let key = purser::agent_env::usable_key(&ledger, &args.data_dir, "demo").await.map_err(boxed)?;
-            let mut env = AgentEnv::new(&args.data_dir, addr, "demo", &key).map_err(boxed)?;
-            env.extra = sb.agent_vars();
-            (Some(env.render(Shell::Bash)), env.extra.clone())
-        }
-        None => (None, Vec::new()),
+        let (wallet, source) = startup::stored_wallet(&args.data_dir).await.unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            (None, None)
+        });
+        (None, wallet, source, None, Vec::new())
     };
     let events = Events::default();
-    let proxy =
-        Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(wallet), events.clone()).map_err(boxed)?);
-    control::write_control_file(&proxy.settings.control_path(), addr, &proxy.control_token, &agent_vars)?;
+    let proxy = startup::proxy(settings, ledger.clone(), wallet, events.clone())?;
     let (stop, stopped) = oneshot::channel::<()>();
-    tauri::async_runtime::spawn(proxy::run(listener, proxy.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let serving = proxy.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = startup::serve(listener, serving, &agent_vars, async move {
+            let _ = stopped.await;
+        })
+        .await
+        {
+            tracing::error!("{e}");
+        }
+    });
     forward_events(app, &events);
     tracing::info!("Purser is listening on http://{addr}");
     Ok(AppCore {
@@ -162,8 +144,8 @@ fn forward_events(app: AppHandle, events: &Events) {
             let _ = app.emit(event.name(), &event);
             // Showing a notification is a blocking D-Bus call: never on the runtime's workers.
             if let Event::ApprovalDecided { id, outcome } = &event {
-                let (id, outcome) = (*id, outcome.clone());
-                std::thread::spawn(move || crate::notify::answered(id, &outcome));
+                let (id, outcome) = (*id, *outcome);
+                std::thread::spawn(move || crate::notify::answered(id, outcome));
             }
             let Some(core) = app.try_state::<AppCore>() else { continue };
             if !core.notifications_on() {
@@ -172,8 +154,8 @@ fn forward_events(app: AppHandle, events: &Events) {
             match &event {
                 Event::ApprovalNeeded { approval } => crate::notify::approval(app.clone(), approval.clone()),
                 Event::Alert { alert } => {
-                    let (kind, message) = (alert.kind.clone(), alert.message.clone());
-                    std::thread::spawn(move || crate::notify::alert(&kind, &message));
+                    let (kind, message) = (alert.kind, alert.message.clone());
+                    std::thread::spawn(move || crate::notify::alert(kind, &message));
                 }
                 _ => {}
             }

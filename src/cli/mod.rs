@@ -103,6 +103,8 @@ pub enum Error {
     Stdout(std::io::Error),
     #[error(transparent)]
     Sandbox(#[from] purser::sandbox::Error),
+    #[error(transparent)]
+    Startup(#[from] purser::startup::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("cannot write the export: {0}")]

@@ -1,21 +1,14 @@
 //! `purser serve` and `purser sandbox`: start the proxy (and, for the sandbox, the play-sats pieces).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
-use purser::agent_env::AgentEnv;
-use purser::config::{self, Settings, loopback_addr};
+use purser::config::{self, Settings};
 use purser::events::Events;
 use purser::ledger::Ledger;
-use purser::proxy::{self, Proxy, WalletHandle, control};
-use purser::sandbox::Sandbox;
-use purser::sandbox::wallet_service::{SANDBOX_WALLET_FILE, WalletServiceOptions};
-use purser::wallet::Wallet;
-use purser::wallet::nwc::{NwcOptions, NwcWallet};
-use tokio::net::TcpListener;
+use purser::startup::{self, SandboxParts};
 
-use super::{Error, Result, init_logging, wallet::configured_uri};
+use super::{Error, Result, init_logging};
 
 /// Flags that override `purser.toml` for this run.
 #[derive(Args, Clone)]
@@ -55,7 +48,7 @@ pub struct SandboxArgs {
 
 /// The config file, with this run's flags on top, and the ledger opened with its policy settings.
 async fn prepare(data_dir: &std::path::Path, run: &RunArgs) -> Result<(Settings, Ledger)> {
-    let (mut s, policy) = config::load(data_dir)?;
+    let (mut s, ledger) = startup::open(data_dir).await?;
     if let Some(b) = run.body_buffer_limit {
         s.body_buffer_limit_bytes = b;
     }
@@ -77,24 +70,7 @@ async fn prepare(data_dir: &std::path::Path, run: &RunArgs) -> Result<(Settings,
         })?;
         s.pass_through.push(pattern);
     }
-    let ledger = Ledger::open(&s.ledger_path()).await?.with_policy(policy);
     Ok((s, ledger))
-}
-
-/// Serves until Ctrl-C, with `control.json` written for the CLI while it runs.
-async fn run_proxy(listener: TcpListener, proxy: Arc<Proxy>, agent_env: &[(String, String)]) -> Result<()> {
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: "listener".into(), source })?;
-    let control = proxy.settings.control_path();
-    control::write_control_file(&control, addr, &proxy.control_token, agent_env)
-        .map_err(|source| Error::Bind { addr: control.display().to_string(), source })?;
-    proxy::run(listener, proxy, shutdown_signal()).await;
-    let _ = std::fs::remove_file(control);
-    Ok(())
-}
-
-async fn bind(listen: &str) -> Result<TcpListener> {
-    let addr = loopback_addr(listen)?;
-    TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })
 }
 
 /// Logs every core event, one line each.
@@ -113,68 +89,32 @@ async fn shutdown_signal() {
     eprintln!("Stopping.");
 }
 
-/// The environment variable naming a second wallet, used when the first cannot be reached at all.
-pub const FALLBACK_ENV: &str = "PURSER_NWC_FALLBACK_URI";
-
-/// `wallet`, with the fallback wallet of `PURSER_NWC_FALLBACK_URI` behind it when that is set.
-fn with_fallback(wallet: Option<Arc<dyn Wallet>>) -> Result<Option<Arc<dyn Wallet>>> {
-    let Some(uri) = std::env::var(FALLBACK_ENV).ok().filter(|u| !u.trim().is_empty()) else {
-        return Ok(wallet);
-    };
-    let fallback: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&uri, NwcOptions::default())?);
-    tracing::info!("a fallback wallet ({FALLBACK_ENV}) pays when the wallet cannot be reached");
-    Ok(Some(match wallet {
-        Some(primary) => Arc::new(purser::wallet::failover::Failover::new(primary, fallback)),
-        None => fallback,
-    }))
-}
-
 pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     init_logging();
     let (settings, ledger) = prepare(&data_dir, &args.run).await?;
     let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
-    let listener = bind(&listen).await?;
-    let wallet: Option<Arc<dyn Wallet>> = match configured_uri(&data_dir).await {
-        Ok((uri, source)) => {
-            tracing::info!("paying with the wallet from {}", source.describe());
-            Some(Arc::new(NwcWallet::new(&uri, NwcOptions::default())?))
-        }
-        Err(e) => {
-            tracing::warn!("{e}. Until a wallet is connected, payments are answered 503 wallet_not_configured.");
-            None
-        }
-    };
-    let wallet = with_fallback(wallet)?;
+    let listener = startup::bind(&listen).await?;
+    let (wallet, _) = startup::stored_wallet(&data_dir).await?;
     let events = Events::default();
     log_events(&events);
-    let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(wallet), events)?);
+    let proxy = startup::proxy(settings, ledger, wallet, events)?;
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
     eprintln!("Purser is listening on http://{addr}. `purser budget list` shows the limits; Ctrl-C stops it.");
     eprintln!("Agents trust its CA for HTTPS: {}", proxy.settings.ca_cert_path().display());
     eprintln!("In an agent's shell: eval \"$(purser env --agent NAME)\"");
-    run_proxy(listener, proxy, &[]).await
+    Ok(startup::serve(listener, proxy, &[], shutdown_signal()).await?)
 }
 
 pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     init_logging();
-    let (settings, ledger) = prepare(&data_dir, &args.run).await?;
+    let (mut settings, ledger) = prepare(&data_dir, &args.run).await?;
     let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
-    let listener = bind(&listen).await?;
+    let listener = startup::bind(&listen).await?;
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
-    let key = purser::agent_env::usable_key(&ledger, &data_dir, "demo").await?;
-    let mut settings = settings;
-    let wallet_opts = WalletServiceOptions {
-        state_file: Some(data_dir.join(SANDBOX_WALLET_FILE)),
-        ..WalletServiceOptions::default()
-    };
-    let sandbox = Sandbox::start(wallet_opts, Default::default()).await?;
-    settings.extra_roots.push(sandbox.ca.cert_der().clone());
-    let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sandbox.wallet.uri, NwcOptions::default())?);
+    let SandboxParts { sandbox, wallet, env } = startup::sandbox(&data_dir, &mut settings, &ledger, addr).await?;
     let events = Events::default();
     log_events(&events);
-    let proxy = Arc::new(Proxy::new(settings, ledger, WalletHandle::new(Some(wallet)), events)?);
-    let mut env = AgentEnv::new(&data_dir, addr, "demo", &key)?;
-    env.extra = sandbox.agent_vars();
+    let proxy = startup::proxy(settings, ledger, Some(wallet), events)?;
     let (demo, demo_https) = (sandbox.demo_url(), sandbox.demo_https_url());
     let dir = data_dir.display();
     println!("# Purser sandbox: PLAY SATS ONLY. Nothing here touches a real wallet or real money.");
@@ -193,7 +133,7 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     println!("# and see:   purser ledger --data-dir {dir}");
     println!("# Limits: 10 sats are paid at once, up to 1000 wait for you (purser approvals, purser approve ID),");
     println!("# 5000 sats a day in all: see purser budget list --data-dir {dir}. Ctrl-C stops the sandbox.");
-    let result = run_proxy(listener, proxy, &env.extra).await;
+    let result = startup::serve(listener, proxy, &env.extra, shutdown_signal()).await;
     sandbox.wallet.stop().await;
-    result
+    Ok(result?)
 }

@@ -16,10 +16,11 @@ use purser::ledger::export::PaymentRow;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::ledger::{Ledger, PolicySettings};
 use purser::policy::{ManualClock, Period};
-use purser::proxy::{self, Proxy, WalletHandle};
+
 use purser::sandbox::Sandbox;
 use purser::sandbox::demo_api::{self, DemoApi, DemoOptions};
 use purser::sandbox::wallet_service::WalletServiceOptions;
+use purser::startup;
 use purser::units::Msats;
 use purser::wallet::Wallet;
 use purser::wallet::nwc::{NwcOptions, NwcWallet};
@@ -154,17 +155,33 @@ impl Harness {
             wallet = Arc::new(purser::wallet::failover::Failover::new(wallet, fallback));
         }
         let events = Events::default();
-        let proxy =
-            Arc::new(Proxy::new(settings, ledger.clone(), WalletHandle::new(Some(wallet)), events.clone()).unwrap());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = startup::proxy(settings, ledger.clone(), Some(wallet), events.clone()).unwrap();
+        let listener = startup::bind("127.0.0.1:0").await.unwrap();
         let proxy_addr = listener.local_addr().unwrap();
+        let control = proxy.settings.control_path();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(proxy::run(listener, proxy.clone(), async move {
+        let (serving_tx, serving) = oneshot::channel::<()>();
+        tokio::spawn(startup::serve(listener, proxy, &[], async move {
+            let _ = serving_tx.send(());
             let _ = stopped.await;
         }));
-        let control = dir.path().join("control.json");
-        purser::proxy::control::write_control_file(&control, proxy_addr, &proxy.control_token, &[]).unwrap();
+        // control.json is written before the shutdown future is first polled.
+        serving.await.unwrap();
         Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, events, control, dir, _stop: stop }
+    }
+
+    /// Waits until `count` requests are held for a person (counting each approval's identical requests);
+    /// returns the approvals as the control endpoint lists them.
+    pub async fn held(&self, count: u64) -> Vec<serde_json::Value> {
+        for _ in 0..500 {
+            let list = purser::proxy::control::call(&self.control, Method::GET, "approvals", None).await.unwrap();
+            let items = list.as_array().cloned().unwrap_or_default();
+            if items.iter().map(|a| a["count"].as_u64().unwrap()).sum::<u64>() >= count {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{count} requests never waited for approval");
     }
 
     /// The demo API's URL for `path`.
