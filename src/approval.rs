@@ -1,10 +1,11 @@
 //! Requests held for a person's decision. A held request keeps the agent's connection open while the
-//! approval is offered through an [`Approver`] (the desktop notification later; the CLI and the control
-//! endpoint list and answer them now). No answer before the timeout means deny. Identical requests arriving
+//! approval is offered as an event (`approval:needed`: the desktop's window and notification show it) and
+//! listed for the CLI and the control endpoint; [`answer`] takes a person's answer from any of them. No
+//! answer before the timeout means deny. Identical requests arriving
 //! while one is held (same agent, method, endpoint and amount) join it: one approval with a count.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -46,18 +47,13 @@ pub enum Verdict {
 }
 
 /// How the wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "ApprovalOutcome"))]
 pub enum Outcome {
     Approved,
     Denied,
     TimedOut,
-}
-
-/// Whoever offers approvals to a person besides the list (a desktop notification, say).
-pub trait Approver: Send + Sync {
-    fn offer(&self, approval: &ApprovalView);
-    /// The approval was answered or timed out and should no longer be offered.
-    fn withdraw(&self, _id: u64) {}
 }
 
 /// A payment waiting for a person.
@@ -91,10 +87,50 @@ struct State {
 #[error("no approval with id {0} is waiting (it may have been answered or timed out)")]
 pub struct NotWaiting(pub u64);
 
+/// Why a person's answer could not be taken whole.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("a remembered rule needs a daily limit above 0 sats")]
+    NoDailyLimit,
+    #[error(transparent)]
+    NotWaiting(#[from] NotWaiting),
+    #[error("approved, but the rule was not saved: {0}")]
+    RuleNotSaved(crate::ledger::Error),
+}
+
+/// A person's answer to approval `id`, wherever they gave it (the window, a notification, the CLI): the
+/// waiting requests are answered first, then an approval that was still waiting and is now approved is
+/// remembered, when asked, as a rule for its agent on its API of `remember_sats_per_day` a day.
+pub async fn answer(
+    approvals: &Approvals,
+    ledger: &crate::ledger::Ledger,
+    id: u64,
+    verdict: Verdict,
+    remember_sats_per_day: Option<u64>,
+) -> Result<(ApprovalView, Option<crate::policy::Rule>), AnswerError> {
+    if remember_sats_per_day == Some(0) {
+        return Err(AnswerError::NoDailyLimit);
+    }
+    let view = approvals.decide(id, verdict)?;
+    let rule = match (verdict, remember_sats_per_day) {
+        (Verdict::Approve, Some(sats)) => {
+            let source = format!("remembered from approval #{id}");
+            let per_day = crate::units::Msats::from_sats(sats);
+            Some(
+                ledger
+                    .add_rule(&view.agent, &view.host, None, per_day, &source)
+                    .await
+                    .map_err(AnswerError::RuleNotSaved)?,
+            )
+        }
+        _ => None,
+    };
+    Ok((view, rule))
+}
+
 pub struct Approvals {
     state: Mutex<State>,
     timeout: Duration,
-    approver: Option<Arc<dyn Approver>>,
     events: Events,
 }
 
@@ -104,12 +140,7 @@ fn now_ms() -> i64 {
 
 impl Approvals {
     pub fn new(timeout: Duration, events: Events) -> Self {
-        Approvals { state: Mutex::new(State::default()), timeout, approver: None, events }
-    }
-
-    pub fn with_approver(mut self, approver: Arc<dyn Approver>) -> Self {
-        self.approver = Some(approver);
-        self
+        Approvals { state: Mutex::new(State::default()), timeout, events }
     }
 
     /// Holds `held` until a person answers or the timeout passes. The returned id names the approval.
@@ -148,10 +179,7 @@ impl Approvals {
             }
         };
         if let Some(view) = offered {
-            self.events.emit(Event::ApprovalNeeded { approval: view.clone() });
-            if let Some(a) = &self.approver {
-                a.offer(&view);
-            }
+            self.events.emit(Event::ApprovalNeeded { approval: view });
         }
         let verdict = tokio::time::timeout(deadline, async {
             loop {
@@ -169,7 +197,7 @@ impl Approvals {
             Ok(Verdict::Deny) => Outcome::Denied,
             Err(_) => {
                 if self.close(id).is_some() {
-                    self.events.emit(Event::ApprovalDecided { id, outcome: "timed_out".into() });
+                    self.events.emit(Event::ApprovalDecided { id, outcome: Outcome::TimedOut });
                 }
                 Outcome::TimedOut
             }
@@ -178,13 +206,7 @@ impl Approvals {
     }
 
     fn close(&self, id: u64) -> Option<Entry> {
-        let entry = self.state.lock().unwrap().open.remove(&id);
-        if entry.is_some()
-            && let Some(a) = &self.approver
-        {
-            a.withdraw(id);
-        }
-        entry
+        self.state.lock().unwrap().open.remove(&id)
     }
 
     /// Approvals waiting now, oldest first.
@@ -202,8 +224,8 @@ impl Approvals {
     pub fn decide(&self, id: u64, verdict: Verdict) -> Result<ApprovalView, NotWaiting> {
         let entry = self.close(id).ok_or(NotWaiting(id))?;
         let _ = entry.verdict.send(Some(verdict));
-        let outcome = if verdict == Verdict::Approve { "approved" } else { "denied" };
-        self.events.emit(Event::ApprovalDecided { id, outcome: outcome.into() });
+        let outcome = if verdict == Verdict::Approve { Outcome::Approved } else { Outcome::Denied };
+        self.events.emit(Event::ApprovalDecided { id, outcome });
         Ok(entry.view)
     }
 
@@ -218,6 +240,8 @@ impl Approvals {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn held(amount_msat: u64) -> Held {

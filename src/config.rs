@@ -142,7 +142,7 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
         settings.listen = listen;
     }
     if let Some(tz) = &file.time_zone {
-        policy.time_zone = period::time_zone(tz).map_err(invalid)?;
+        policy.time_zone = period::time_zone(tz).map_err(|e| invalid(e.to_string()))?;
     }
     if let Some(secs) = file.approval_timeout_secs {
         if secs == 0 {

@@ -16,7 +16,7 @@ pub enum Event {
     /// `approval:needed`: a payment waits for a person.
     ApprovalNeeded { approval: crate::approval::ApprovalView },
     /// `approval:decided`: approved, denied or timed out.
-    ApprovalDecided { id: u64, outcome: String },
+    ApprovalDecided { id: u64, outcome: crate::approval::Outcome },
     /// `alert:raised`
     Alert { alert: crate::ledger::alerts::Alert },
 }

@@ -8,7 +8,7 @@ use purser::ledger::policy_store::ScopeSpec;
 use purser::ledger::prices::StoredPrice;
 use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
 use purser::ledger::uninspected::UninspectedHost;
-use purser::policy::Period;
+use purser::policy::{Period, PeriodKind};
 use purser::units::Msats;
 use purser::wallet::nwc::{NwcOptions, NwcWallet};
 use purser::wallet::{Wallet, uri_store};
@@ -84,15 +84,8 @@ pub async fn decide_approval(
 }
 
 pub async fn decide(core: &AppCore, id: u64, approve: bool, remember_sats_per_day: Option<u64>) -> Result<()> {
-    if remember_sats_per_day == Some(0) {
-        return Err(UiError::new("invalid", "a remembered rule needs a daily limit above 0 sats"));
-    }
-    // Answer first: a rule is remembered only for an approval that was still waiting and is now approved.
-    let view = core.proxy.approvals.decide(id, if approve { Verdict::Approve } else { Verdict::Deny })?;
-    if let (true, Some(sats)) = (approve, remember_sats_per_day) {
-        let source = format!("remembered from approval #{id}");
-        core.ledger.add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source).await?;
-    }
+    let verdict = if approve { Verdict::Approve } else { Verdict::Deny };
+    purser::approval::answer(&core.proxy.approvals, &core.ledger, id, verdict, remember_sats_per_day).await?;
     Ok(())
 }
 
@@ -109,13 +102,9 @@ pub async fn budgets(core: State<'_, AppCore>) -> Result<PolicyView> {
 
 #[tauri::command]
 pub async fn add_budget(core: State<'_, AppCore>, input: BudgetInput) -> Result<()> {
-    let period = match (input.period.as_str(), input.hours) {
-        ("rolling", Some(h)) if h > 0 => Period::Rolling { hours: h },
-        ("rolling", _) => return Err(UiError::new("invalid", "a rolling budget needs a number of hours (1 or more)")),
-        (p, _) => {
-            Period::from_parts(p, None).ok_or_else(|| UiError::new("invalid", format!("`{p}` is not a period")))?
-        }
-    };
+    // The form sends its hours field only for a rolling period.
+    let hours = input.hours.filter(|_| input.period == PeriodKind::Rolling);
+    let period = Period::new(input.period, hours).map_err(|e| UiError::new("invalid", e.to_string()))?;
     if input.sats == 0 {
         return Err(UiError::new("invalid", "a budget of 0 sats refuses everything: use Pause instead"));
     }

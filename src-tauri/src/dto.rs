@@ -5,7 +5,7 @@ use purser::approval::ApprovalView;
 use purser::ledger::agents::Agent;
 use purser::ledger::alerts::Alert;
 use purser::ledger::queries::Totals;
-use purser::policy::{BudgetUse, Rule, Threshold};
+use purser::policy::{BudgetUse, PeriodKind, Rule, Threshold};
 use purser::wallet::WalletInfo;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -71,8 +71,8 @@ pub struct BudgetInput {
     pub agent: Option<String>,
     /// `host[:port][/path-prefix]`
     pub api: Option<String>,
-    /// `request`, `day`, `week`, `month`, `rolling`, `lifetime`
-    pub period: String,
+    pub period: PeriodKind,
+    /// For a rolling period only.
     pub hours: Option<u32>,
     #[ts(type = "number")]
     pub sats: u64,

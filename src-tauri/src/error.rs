@@ -62,4 +62,15 @@ impl From<purser::approval::NotWaiting> for UiError {
     }
 }
 
+impl From<purser::approval::AnswerError> for UiError {
+    fn from(e: purser::approval::AnswerError) -> Self {
+        use purser::approval::AnswerError as E;
+        match e {
+            E::NoDailyLimit => UiError::new("invalid", e.to_string()),
+            E::NotWaiting(gone) => gone.into(),
+            E::RuleNotSaved(_) => UiError::new("ledger", e.to_string()),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, UiError>;

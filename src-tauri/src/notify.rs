@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use notify_rust::{Notification, Timeout};
-use purser::approval::ApprovalView;
+use purser::approval::{ApprovalView, Outcome};
+use purser::ledger::alerts::AlertKind;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::runtime::AppCore;
@@ -83,28 +84,19 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
 
 /// Replaces an approval's notification once it is answered (in the window, the CLI, or by timing out), so no
 /// stale Approve button stays on screen.
-pub fn answered(approval_id: u64, outcome: &str) {
+pub fn answered(approval_id: u64, outcome: Outcome) {
     let Some(nid) = SHOWN.lock().unwrap().remove(&approval_id) else { return };
     let summary = match outcome {
-        "approved" => "Payment approved",
-        "denied" => "Payment denied",
-        _ => "Approval timed out: payment denied",
+        Outcome::Approved => "Payment approved",
+        Outcome::Denied => "Payment denied",
+        Outcome::TimedOut => "Approval timed out: payment denied",
     };
     let _ = Notification::new().id(nid).appname("Purser").summary(summary).timeout(Timeout::Milliseconds(3000)).show();
 }
 
 /// One notification per alert.
-pub fn alert(kind: &str, message: &str) {
-    let title = match kind {
-        "budget_crossing" => "Budget",
-        "breaker_tripped" => "Payments stopped to an endpoint",
-        "velocity" => "Fast spending",
-        "first_payment_to_api" => "First payment to an API",
-        "price_above_usual" => "Unusual price",
-        "wallet_down" => "Wallet unreachable",
-        _ => "Purser",
-    };
-    if let Err(e) = Notification::new().appname("Purser").summary(title).body(message).show() {
+pub fn alert(kind: AlertKind, message: &str) {
+    if let Err(e) = Notification::new().appname("Purser").summary(kind.title()).body(message).show() {
         tracing::warn!("cannot show a notification: {e}");
     }
 }

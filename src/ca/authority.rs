@@ -60,39 +60,41 @@ impl Authority {
 
     /// The CA from its PEM certificate and key, after checking that the key signs for that certificate.
     /// Errors name no file; [`super::files`] adds which one.
-    pub fn from_pem(cert_pem: &str, key_pem: &str) -> std::result::Result<Self, (&'static str, String)> {
-        let key = KeyPair::from_pem(key_pem).map_err(|e| ("key", e.to_string()))?;
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> std::result::Result<Self, Unusable> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| Unusable::key(e.to_string()))?;
         let cert_der =
-            pem::parse(cert_pem).map_err(|e| ("certificate", e.to_string())).and_then(|p| match p.tag() {
+            pem::parse(cert_pem).map_err(|e| Unusable::certificate(e.to_string())).and_then(|p| match p.tag() {
                 "CERTIFICATE" => Ok(CertificateDer::from(p.into_contents())),
-                other => Err(("certificate", format!("it holds a {other}, not a CERTIFICATE"))),
+                other => Err(Unusable::certificate(format!("it holds a {other}, not a CERTIFICATE"))),
             })?;
-        let issuer = Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| ("certificate", e.to_string()))?;
+        let issuer = Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| Unusable::certificate(e.to_string()))?;
         let authority = Authority {
             issuer,
             cert_pem: cert_pem.to_string(),
             cert_der,
             key_pem: key_pem.to_string(),
-            leaf_key: KeyPair::generate().map_err(|e| ("key", e.to_string()))?,
+            leaf_key: KeyPair::generate().map_err(|e| Unusable::key(e.to_string()))?,
         };
-        authority.check_signs().map_err(|reason| ("key", reason))?;
+        authority.check_signs()?;
         Ok(authority)
     }
 
     /// Mints a leaf for `host` (a DNS name or an IP address) and proves it chains to this CA's certificate,
     /// so a key that does not belong to the certificate is caught at load time, not by an agent.
-    fn check_signs(&self) -> std::result::Result<(), String> {
+    fn check_signs(&self) -> std::result::Result<(), Unusable> {
         crate::install_crypto_provider();
-        let leaf = self.leaf("purser.invalid").map_err(|e| e.to_string())?;
+        let leaf = self.leaf("purser.invalid").map_err(|e| Unusable::key(e.to_string()))?;
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.cert_der.clone()).map_err(|e| e.to_string())?;
-        let verifier =
-            rustls::client::WebPkiServerVerifier::builder(roots.into()).build().map_err(|e| e.to_string())?;
-        let name = rustls::pki_types::ServerName::try_from("purser.invalid").map_err(|e| e.to_string())?;
+        roots.add(self.cert_der.clone()).map_err(|e| Unusable::key(e.to_string()))?;
+        let verifier = rustls::client::WebPkiServerVerifier::builder(roots.into())
+            .build()
+            .map_err(|e| Unusable::key(e.to_string()))?;
+        let name =
+            rustls::pki_types::ServerName::try_from("purser.invalid").map_err(|e| Unusable::key(e.to_string()))?;
         verifier
             .verify_server_cert(&leaf.chain[0], &[], &name, &[], rustls::pki_types::UnixTime::now())
             .map(|_| ())
-            .map_err(|e| format!("it does not belong to the CA certificate ({e})"))
+            .map_err(|e| Unusable::key(format!("it does not belong to the CA certificate ({e})")))
     }
 
     pub fn cert_pem(&self) -> &str {
@@ -141,4 +143,23 @@ fn set_validity(params: &mut CertificateParams, span: jiff::Span) {
     let ymd = |d: jiff::civil::Date| rcgen::date_time_ymd(d.year().into(), d.month() as u8, d.day() as u8);
     params.not_before = ymd(today.yesterday().unwrap_or(today));
     params.not_after = ymd(today.saturating_add(span));
+}
+
+/// Why a stored CA cannot be used: which of its two files, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {} is not usable: {reason}", if *.key { "CA key" } else { "CA certificate" })]
+pub struct Unusable {
+    /// The key file (`true`) or the certificate file.
+    pub key: bool,
+    pub reason: String,
+}
+
+impl Unusable {
+    fn key(reason: String) -> Self {
+        Unusable { key: true, reason }
+    }
+
+    fn certificate(reason: String) -> Self {
+        Unusable { key: false, reason }
+    }
 }

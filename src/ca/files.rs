@@ -56,10 +56,10 @@ pub fn load(data_dir: &Path) -> Result<Authority> {
         std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.display().to_string(), source })
     };
     let (cert_pem, key_pem) = (read(&cert)?, read(&key)?);
-    Authority::from_pem(&cert_pem, &key_pem).map_err(|(what, reason)| Error::Damaged {
-        path: if what == "key" { key.display().to_string() } else { cert.display().to_string() },
-        what: if what == "key" { "CA key" } else { "CA certificate" },
-        reason,
+    Authority::from_pem(&cert_pem, &key_pem).map_err(|unusable| Error::Damaged {
+        path: if unusable.key { key.display().to_string() } else { cert.display().to_string() },
+        what: if unusable.key { "CA key" } else { "CA certificate" },
+        reason: unusable.reason,
         dir: dir(data_dir).display().to_string(),
     })
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use purser::config;
 use purser::ledger::Ledger;
 use purser::ledger::policy_store::ScopeSpec;
-use purser::policy::Period;
+use purser::policy::{Period, PeriodError, PeriodKind};
 use purser::units::Msats;
 
 use super::{Error, Result};
@@ -42,6 +42,19 @@ pub enum PeriodArg {
     Month,
     Rolling,
     Lifetime,
+}
+
+impl From<PeriodArg> for PeriodKind {
+    fn from(arg: PeriodArg) -> Self {
+        match arg {
+            PeriodArg::Request => PeriodKind::Request,
+            PeriodArg::Day => PeriodKind::Day,
+            PeriodArg::Week => PeriodKind::Week,
+            PeriodArg::Month => PeriodKind::Month,
+            PeriodArg::Rolling => PeriodKind::Rolling,
+            PeriodArg::Lifetime => PeriodKind::Lifetime,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -157,16 +170,11 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
     let ledger = open(&data_dir).await?;
     match cmd {
         BudgetCommand::Add { sats: amount, period, hours, scope, expires } => {
-            let period = match (period, hours) {
-                (PeriodArg::Rolling, Some(h)) if h > 0 => Period::Rolling { hours: h },
-                (PeriodArg::Rolling, _) => return Err(Error::Usage("a rolling budget needs --hours N (N ≥ 1)".into())),
-                (_, Some(_)) => return Err(Error::Usage("--hours goes with --period rolling only".into())),
-                (PeriodArg::Request, None) => Period::Request,
-                (PeriodArg::Day, None) => Period::Day,
-                (PeriodArg::Week, None) => Period::Week,
-                (PeriodArg::Month, None) => Period::Month,
-                (PeriodArg::Lifetime, None) => Period::Lifetime,
-            };
+            let period = Period::new(period.into(), hours).map_err(|e| match e {
+                PeriodError::RollingWithoutHours => Error::Usage("a rolling budget needs --hours N (N ≥ 1)".into()),
+                PeriodError::HoursWithoutRolling => Error::Usage("--hours goes with --period rolling only".into()),
+                PeriodError::Unknown(_) => Error::Usage(e.to_string()),
+            })?;
             let expires = expires.map(|e| expires_ms(&e, &ledger.policy().time_zone)).transpose()?;
             let b = ledger.add_budget(&scope.spec(), period, Msats::from_sats(amount), expires, None).await?;
             println!("Added {}.", b.describe());

@@ -6,14 +6,68 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{Ledger, Result};
 
+/// What an alert is about; stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum AlertKind {
+    /// A budget crossed 50 %, 80 % or 100 % of its limit in a window.
+    BudgetCrossing,
+    /// An agent spent faster than the velocity limit.
+    Velocity,
+    /// The first payment to an API.
+    FirstPaymentToApi,
+    /// An invoice above the endpoint's advertised price (it waits for a person).
+    PriceAboveAdvertised,
+    /// An invoice well above the endpoint's usual price (it waits for a person).
+    PriceAboveUsual,
+    /// Payments to an endpoint were stopped by the circuit breaker.
+    BreakerTripped,
+    /// The wallet or its relay cannot be reached.
+    WalletDown,
+}
+
+impl AlertKind {
+    /// The stored and exported name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::BudgetCrossing => "budget_crossing",
+            AlertKind::Velocity => "velocity",
+            AlertKind::FirstPaymentToApi => "first_payment_to_api",
+            AlertKind::PriceAboveAdvertised => "price_above_advertised",
+            AlertKind::PriceAboveUsual => "price_above_usual",
+            AlertKind::BreakerTripped => "breaker_tripped",
+            AlertKind::WalletDown => "wallet_down",
+        }
+    }
+
+    /// A short title for a person (notifications, lists).
+    pub fn title(self) -> &'static str {
+        match self {
+            AlertKind::BudgetCrossing => "Budget",
+            AlertKind::Velocity => "Fast spending",
+            AlertKind::FirstPaymentToApi => "First payment to an API",
+            AlertKind::PriceAboveAdvertised => "Price above the advertised one",
+            AlertKind::PriceAboveUsual => "Unusual price",
+            AlertKind::BreakerTripped => "Payments stopped to an endpoint",
+            AlertKind::WalletDown => "Wallet unreachable",
+        }
+    }
+}
+
+impl std::fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Alert {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
-    /// `budget_crossing`, `velocity`, `first_payment_to_api`, `price_above_usual`, `breaker_tripped`,
-    /// `wallet_down`.
-    pub kind: String,
+    pub kind: AlertKind,
     pub agent: Option<String>,
     pub host: Option<String>,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
@@ -28,7 +82,7 @@ pub struct Alert {
 /// An alert about to be recorded.
 #[derive(Debug, Clone)]
 pub struct NewAlert {
-    pub kind: &'static str,
+    pub kind: AlertKind,
     pub agent_id: Option<i64>,
     pub host: Option<String>,
     pub budget_id: Option<i64>,

@@ -6,7 +6,7 @@
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 
-use super::alerts::{self, Alert, NewAlert};
+use super::alerts::{self, Alert, AlertKind, NewAlert};
 use super::policy_store::{self, spent};
 use super::{Ledger, Result};
 use crate::config::fee_reserve;
@@ -334,7 +334,7 @@ impl Ledger {
             .execute(&mut *tx)
             .await?;
             let alert = NewAlert {
-                kind: "breaker_tripped",
+                kind: AlertKind::BreakerTripped,
                 agent_id: Some(agent_id),
                 host: Some(host.clone()),
                 budget_id: None,
@@ -364,7 +364,7 @@ fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) -> Option<New
         _ => b.window_start_ms?,
     };
     Some(NewAlert {
-        kind: "budget_crossing",
+        kind: AlertKind::BudgetCrossing,
         agent_id: Some(p.agent_id),
         host: Some(p.host.clone()),
         budget_id: Some(b.budget.id),
@@ -400,7 +400,7 @@ async fn allow_alerts(
     let last_minute = spent(conn, &agent_scope, now - 60_000).await?;
     if last_minute <= limit && Msats(last_minute.0 + amount.0) > limit {
         out.push(NewAlert {
-            kind: "velocity",
+            kind: AlertKind::Velocity,
             agent_id: Some(p.agent_id),
             host: Some(p.host.clone()),
             budget_id: None,
@@ -416,7 +416,7 @@ async fn allow_alerts(
     .await?;
     if !host_paid_before {
         out.push(NewAlert {
-            kind: "first_payment_to_api",
+            kind: AlertKind::FirstPaymentToApi,
             agent_id: Some(p.agent_id),
             host: Some(p.host.clone()),
             budget_id: None,

@@ -86,7 +86,7 @@ impl Ledger {
         .bind(scope.agent_id)
         .bind(&scope.host)
         .bind(&scope.path_prefix)
-        .bind(period.kind())
+        .bind(period.kind().as_str())
         .bind(hours)
         .bind(limit.0 as i64)
         .bind(expires_at_ms)

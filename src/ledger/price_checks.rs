@@ -4,7 +4,7 @@
 use serde_json::json;
 use sqlx::SqliteConnection;
 
-use super::alerts::NewAlert;
+use super::alerts::{AlertKind, NewAlert};
 use super::payments::NewPayment;
 use super::{Ledger, Result, policy_store};
 use crate::config::fee_reserve;
@@ -48,7 +48,7 @@ pub(super) async fn price_concern(
     p: &NewPayment,
     amount: Msats,
 ) -> Result<Option<NewAlert>> {
-    let alert = |kind: &'static str, message: String| NewAlert {
+    let alert = |kind: AlertKind, message: String| NewAlert {
         kind,
         agent_id: Some(p.agent_id),
         host: Some(p.host.clone()),
@@ -60,7 +60,7 @@ pub(super) async fn price_concern(
         && amount > advertised
     {
         return Ok(Some(alert(
-            "price_above_advertised",
+            AlertKind::PriceAboveAdvertised,
             format!("{}{} asks {amount}, above its advertised price of {advertised}", p.host, p.path),
         )));
     }
@@ -75,7 +75,7 @@ pub(super) async fn price_concern(
     let margin_pct = ledger.policy().price_alert_margin_pct;
     Ok(usual.filter(|(_, avg)| amount.0 as f64 > avg * (1.0 + margin_pct as f64 / 100.0)).map(|(_, avg)| {
         alert(
-            "price_above_usual",
+            AlertKind::PriceAboveUsual,
             format!(
                 "{}{} asks {amount}, above its usual {} by more than {margin_pct} %",
                 p.host,

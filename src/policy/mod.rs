@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use period::Period;
+pub use period::{Period, PeriodError, PeriodKind};
 pub use scope::Scope;
 
 use crate::units::Msats;

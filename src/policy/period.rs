@@ -22,29 +22,90 @@ pub enum Period {
     Lifetime,
 }
 
-impl Period {
-    /// The database spelling (`rolling` keeps its hours apart).
-    pub fn kind(&self) -> &'static str {
+/// A period as a person names it, its length apart: what the CLI's `--period`, the desktop's budget form and
+/// the database say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum PeriodKind {
+    Request,
+    Day,
+    Week,
+    Month,
+    Rolling,
+    Lifetime,
+}
+
+impl PeriodKind {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Period::Request => "request",
-            Period::Day => "day",
-            Period::Week => "week",
-            Period::Month => "month",
-            Period::Rolling { .. } => "rolling",
-            Period::Lifetime => "lifetime",
+            PeriodKind::Request => "request",
+            PeriodKind::Day => "day",
+            PeriodKind::Week => "week",
+            PeriodKind::Month => "month",
+            PeriodKind::Rolling => "rolling",
+            PeriodKind::Lifetime => "lifetime",
+        }
+    }
+}
+
+impl std::str::FromStr for PeriodKind {
+    type Err = PeriodError;
+
+    fn from_str(s: &str) -> Result<Self, PeriodError> {
+        Ok(match s {
+            "request" => PeriodKind::Request,
+            "day" => PeriodKind::Day,
+            "week" => PeriodKind::Week,
+            "month" => PeriodKind::Month,
+            "rolling" => PeriodKind::Rolling,
+            "lifetime" => PeriodKind::Lifetime,
+            _ => return Err(PeriodError::Unknown(s.to_string())),
+        })
+    }
+}
+
+/// Why a period cannot be made from what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("`{0}` is not a period: request, day, week, month, rolling or lifetime")]
+    Unknown(String),
+    #[error("a rolling period needs a number of hours (1 or more)")]
+    RollingWithoutHours,
+    #[error("a number of hours goes with a rolling period only")]
+    HoursWithoutRolling,
+}
+
+impl Period {
+    /// The one way a period is made from its kind and, for a rolling one, its hours.
+    pub fn new(kind: PeriodKind, hours: Option<u32>) -> Result<Period, PeriodError> {
+        Ok(match (kind, hours) {
+            (PeriodKind::Rolling, Some(hours)) if hours > 0 => Period::Rolling { hours },
+            (PeriodKind::Rolling, _) => return Err(PeriodError::RollingWithoutHours),
+            (_, Some(_)) => return Err(PeriodError::HoursWithoutRolling),
+            (PeriodKind::Request, None) => Period::Request,
+            (PeriodKind::Day, None) => Period::Day,
+            (PeriodKind::Week, None) => Period::Week,
+            (PeriodKind::Month, None) => Period::Month,
+            (PeriodKind::Lifetime, None) => Period::Lifetime,
+        })
+    }
+
+    pub fn kind(&self) -> PeriodKind {
+        match self {
+            Period::Request => PeriodKind::Request,
+            Period::Day => PeriodKind::Day,
+            Period::Week => PeriodKind::Week,
+            Period::Month => PeriodKind::Month,
+            Period::Rolling { .. } => PeriodKind::Rolling,
+            Period::Lifetime => PeriodKind::Lifetime,
         }
     }
 
+    /// A period as the database stores it (`rolling_hours` beside the kind, `NULL` for the others).
     pub fn from_parts(kind: &str, rolling_hours: Option<i64>) -> Option<Period> {
-        Some(match kind {
-            "request" => Period::Request,
-            "day" => Period::Day,
-            "week" => Period::Week,
-            "month" => Period::Month,
-            "rolling" => Period::Rolling { hours: u32::try_from(rolling_hours?).ok().filter(|h| *h > 0)? },
-            "lifetime" => Period::Lifetime,
-            _ => return None,
-        })
+        let hours = rolling_hours.map(u32::try_from).transpose().ok()?;
+        Period::new(kind.parse().ok()?, hours).ok()
     }
 
     /// "daily", "per request", "rolling 6 h" …
@@ -80,9 +141,14 @@ impl Period {
     }
 }
 
+/// A time zone name that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a known IANA time zone (e.g. Europe/Berlin, UTC)")]
+pub struct UnknownTimeZone(pub String);
+
 /// Parses an IANA zone name (`Europe/Berlin`) or `UTC`.
-pub fn time_zone(name: &str) -> Result<TimeZone, String> {
-    TimeZone::get(name).map_err(|_| format!("`{name}` is not a known IANA time zone (e.g. Europe/Berlin, UTC)"))
+pub fn time_zone(name: &str) -> Result<TimeZone, UnknownTimeZone> {
+    TimeZone::get(name).map_err(|_| UnknownTimeZone(name.to_string()))
 }
 
 /// The machine's zone, or UTC when it cannot be told.
@@ -127,6 +193,10 @@ mod tests {
         assert_eq!(Period::Lifetime.window_start_ms(now, &TimeZone::UTC), Some(i64::MIN));
         assert_eq!(Period::from_parts("rolling", Some(0)), None);
         assert_eq!(Period::from_parts("rolling", Some(3)), Some(Period::Rolling { hours: 3 }));
+        assert_eq!(Period::from_parts("day", None), Some(Period::Day));
+        assert_eq!(Period::from_parts("fortnight", None), None);
+        assert_eq!(Period::new(PeriodKind::Rolling, None), Err(PeriodError::RollingWithoutHours));
+        assert_eq!(Period::new(PeriodKind::Day, Some(3)), Err(PeriodError::HoursWithoutRolling));
         assert!(time_zone("Mars/Olympus").is_err());
     }
 }

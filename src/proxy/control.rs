@@ -18,8 +18,7 @@ use serde_json::json;
 
 use super::Proxy;
 use super::body::{ProxyBody, full};
-use crate::approval::Verdict;
-use crate::units::Msats;
+use crate::approval::{AnswerError, Verdict};
 
 /// Paths under this prefix are Purser's own, not agent traffic.
 pub const PREFIX: &str = "/_purser/";
@@ -118,24 +117,16 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
                 serde_json::from_slice(&body)
                     .map_err(|e| ControlError::BadRequest(format!("the body is not valid: {e}")))?
             };
-            if ask.remember_max_sats_per_day == Some(0) {
-                return Err(ControlError::BadRequest("a remembered rule needs a daily limit above 0 sats".into()));
-            }
-            // Answer first: a rule is remembered only for an approval that was still waiting and is now approved.
             let verdict = if *action == "approve" { Verdict::Approve } else { Verdict::Deny };
-            let view = proxy.approvals.decide(id, verdict).map_err(|e| ControlError::Gone(e.to_string()))?;
-            let mut rule = None;
-            if *action == "approve"
-                && let Some(sats) = ask.remember_max_sats_per_day
-            {
-                let source = format!("remembered from approval #{id}");
-                let made = proxy
-                    .ledger
-                    .add_rule(&view.agent, &view.host, None, Msats::from_sats(sats), &source)
+            let (view, rule) =
+                crate::approval::answer(&proxy.approvals, &proxy.ledger, id, verdict, ask.remember_max_sats_per_day)
                     .await
-                    .map_err(|e| ControlError::BadRequest(format!("approved, but the rule was not saved: {e}")))?;
-                rule = Some(made);
-            }
+                    .map_err(|e| match e {
+                        AnswerError::NotWaiting(gone) => ControlError::Gone(gone.to_string()),
+                        AnswerError::NoDailyLimit | AnswerError::RuleNotSaved(_) => {
+                            ControlError::BadRequest(e.to_string())
+                        }
+                    })?;
             Ok(json_response(StatusCode::OK, json!({"approval": view, "decision": action, "rule": rule})))
         }
         _ => Err(ControlError::NotFound(format!("{} {path}", req.method()))),

@@ -193,7 +193,7 @@ impl Proxy {
             return;
         }
         let alert = crate::ledger::alerts::NewAlert {
-            kind: "wallet_down",
+            kind: crate::ledger::alerts::AlertKind::WalletDown,
             agent_id: None,
             host: None,
             budget_id: None,
@@ -222,7 +222,7 @@ impl Proxy {
 
     pub(super) fn emit_alerts(&self, alerts: Vec<Alert>) {
         for alert in alerts {
-            tracing::warn!(kind = alert.kind, "alert: {}", alert.message);
+            tracing::warn!(kind = alert.kind.as_str(), "alert: {}", alert.message);
             self.events.emit(Event::Alert { alert });
         }
     }

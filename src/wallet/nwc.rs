@@ -61,12 +61,16 @@ impl Encryption {
 /// A request waiting for the wallet: its answer goes to `answer`. Each relay that refuses the request
 /// (`OK false`: rate limits, size, policy) is counted; once every relay has, no wallet can have seen it.
 struct Waiting {
-    answer: oneshot::Sender<std::result::Result<Event, String>>,
+    answer: oneshot::Sender<std::result::Result<Event, RelaysRefused>>,
     relays_left: usize,
     refusals: Vec<String>,
 }
 
 type Pending = Arc<Mutex<HashMap<EventId, Waiting>>>;
+
+/// Every relay refused a request (`OK false`), each with its message.
+#[derive(Debug)]
+struct RelaysRefused(Vec<String>);
 
 /// A connection to one NIP-47 wallet service.
 pub struct NwcWallet {
@@ -183,7 +187,8 @@ impl NwcWallet {
         let answer = match answer {
             Ok(Ok(Ok(ev))) => ev,
             // Refused by every relay before any wallet could see it: nothing was asked, let alone paid.
-            Ok(Ok(Err(refusals))) => {
+            Ok(Ok(Err(RelaysRefused(refusals)))) => {
+                let refusals = refusals.join("; ");
                 return Err(Error::Unreachable(format!("the relay refused the request: {refusals}")));
             }
             _ => {
@@ -241,7 +246,7 @@ fn spawn_answer_router(client: &Client, wallet: PublicKey, pending: Pending) {
                     if waiting.relays_left == 0
                         && let Some(waiting) = pending.remove(&event_id)
                     {
-                        let _ = waiting.answer.send(Err(waiting.refusals.join("; ")));
+                        let _ = waiting.answer.send(Err(RelaysRefused(waiting.refusals)));
                     }
                 }
                 Ok(RelayPoolNotification::Shutdown) => break,

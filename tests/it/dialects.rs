@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use http::Method;
 use purser::ledger::Ledger;
+use purser::ledger::alerts::AlertKind;
 use purser::ledger::payments::{NewPayment, Outcome, Reservation};
 use purser::proxy::control;
 use purser::sandbox::demo_api::DemoOptions;
@@ -74,18 +75,6 @@ async fn an_offer_on_another_chain_is_passed_on_untouched_and_recorded() {
     assert_eq!(h.sandbox.wallet.pay_requests(), 0, "nothing sent to the wallet");
 }
 
-/// Waits until one request is held for a person; returns its id.
-async fn one_held(h: &Harness) -> Value {
-    for _ in 0..500 {
-        let list = control::call(&h.control, Method::GET, "approvals", None).await.unwrap();
-        if let Some(first) = list.as_array().and_then(|a| a.first()) {
-            return first.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no request was held for approval");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invoice_above_the_advertised_price_goes_to_a_person_with_an_alert() {
     // Everything up to 1000 sats is auto-approved, yet /surge (advertised 10, invoice 20) is held.
@@ -93,10 +82,10 @@ async fn an_invoice_above_the_advertised_price_goes_to_a_person_with_an_alert() 
     let url = h.demo("/surge");
     let agent = h.forward(Method::GET, &url, "", &[]);
     let approval = async {
-        let held = one_held(&h).await;
+        let held = h.held(1).await.remove(0);
         assert!(held["explanation"].as_str().unwrap().contains("advertised price of 10 sats"), "{held}");
         let alerts = h.ledger.alerts(10).await.unwrap();
-        assert!(alerts.iter().any(|a| a.kind == "price_above_advertised"), "{alerts:?}");
+        assert!(alerts.iter().any(|a| a.kind == AlertKind::PriceAboveAdvertised), "{alerts:?}");
         control::call(&h.control, Method::POST, &format!("approvals/{}/approve", held["id"]), None).await.unwrap();
     };
     let (reply, ()) = tokio::join!(agent, approval);
@@ -212,7 +201,7 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
     let asked = ledger.reserve(&payment(9, 20), false).await.unwrap();
     let Reservation::NeedsApproval { explanation, alerts, .. } = asked else { panic!("{asked:?}") };
     assert!(explanation.contains("above its usual 10 sats"), "{explanation}");
-    assert_eq!(alerts.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(), ["price_above_usual"]);
+    assert_eq!(alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [AlertKind::PriceAboveUsual]);
     assert!(matches!(ledger.reserve(&payment(9, 20), true).await.unwrap(), Reservation::Reserved { .. }));
     let usual = ledger.reserve(&payment(10, 14), false).await.unwrap();
     assert!(matches!(usual, Reservation::Reserved { .. }), "{usual:?}");
@@ -227,7 +216,7 @@ async fn an_invoice_that_expires_while_a_person_decides_is_not_paid() {
     let url = h.demo("/premium");
     let agent = h.forward(Method::GET, &url, "", &[]);
     let person = async {
-        let held = one_held(&h).await;
+        let held = h.held(1).await.remove(0);
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         control::call(&h.control, Method::POST, &format!("approvals/{}/approve", held["id"]), None).await.unwrap();
     };

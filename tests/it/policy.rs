@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
+use purser::ledger::alerts::AlertKind;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::policy::{ManualClock, Period};
 use purser::proxy::control;
@@ -20,19 +21,6 @@ const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
 /// A paid POST that never reuses a proof: every call pays its own invoice (21 sats).
 async fn summarize(h: &Harness, n: usize) -> Reply {
     h.forward(Method::POST, &h.demo("/summarize"), &format!(r#"{{"text":"call {n}"}}"#), &JSON).await
-}
-
-/// Waits until `count` requests are held for approval; returns the approvals.
-async fn held(h: &Harness, count: u64) -> Vec<Value> {
-    for _ in 0..500 {
-        let list = control::call(&h.control, Method::GET, "approvals", None).await.unwrap();
-        let items = list.as_array().cloned().unwrap_or_default();
-        if items.iter().map(|a| a["count"].as_u64().unwrap()).sum::<u64>() >= count {
-            return items;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{count} requests never waited for approval");
 }
 
 async fn answer(h: &Harness, id: &Value, action: &str, body: Option<Value>) -> Value {
@@ -50,7 +38,7 @@ async fn thresholds_route_to_pay_ask_and_a_person_decides() {
         let h = h.clone();
         tokio::spawn(async move { h.get("/fortune").await })
     };
-    let waiting = held(&h, 1).await;
+    let waiting = h.held(1).await;
     assert_eq!(waiting[0]["amount_msat"], 21_000);
     assert_eq!(waiting[0]["agent"], "research");
     assert!(waiting[0]["explanation"].as_str().unwrap().contains("auto-approve limit of 10 sats"));
@@ -67,7 +55,7 @@ async fn thresholds_route_to_pay_ask_and_a_person_decides() {
         let h = h.clone();
         tokio::spawn(async move { h.get("/premium").await })
     };
-    let waiting = held(&h, 1).await;
+    let waiting = h.held(1).await;
     answer(&h, &waiting[0]["id"], "deny", None).await;
     assert_refused(&agent_call.await.unwrap(), "denied_by_user");
     let rows = h.rows().await;
@@ -102,7 +90,7 @@ async fn identical_concurrent_402s_are_one_approval_with_a_count() {
             tokio::spawn(async move { h.get("/fortune").await })
         })
         .collect();
-    let waiting = held(&h, 3).await;
+    let waiting = h.held(3).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0]["count"], 3);
     answer(&h, &waiting[0]["id"], "approve", None).await;
@@ -118,7 +106,7 @@ async fn a_remembered_rule_applies_to_the_next_request() {
         let h = h.clone();
         tokio::spawn(async move { summarize(&h, 1).await })
     };
-    let waiting = held(&h, 1).await;
+    let waiting = h.held(1).await;
     let answered = answer(&h, &waiting[0]["id"], "approve", Some(json!({"remember_max_sats_per_day": 50}))).await;
     assert_eq!(answered["rule"]["max_per_day"], 50_000);
     assert_eq!(first.await.unwrap().status, 200);
@@ -135,7 +123,7 @@ async fn a_remembered_rule_applies_to_the_next_request() {
         let h = h.clone();
         tokio::spawn(async move { summarize(&h, 3).await })
     };
-    let waiting = held(&h, 1).await;
+    let waiting = h.held(1).await;
     answer(&h, &waiting[0]["id"], "deny", None).await;
     assert_refused(&third.await.unwrap(), "denied_by_user");
 }
@@ -200,12 +188,12 @@ async fn budget_alerts_fire_once_per_crossing() {
     assert_eq!(settled, 4);
     let alerts = h.ledger.alerts(100).await.unwrap();
     let crossings: Vec<&str> =
-        alerts.iter().filter(|a| a.kind == "budget_crossing").map(|a| a.message.as_str()).collect();
+        alerts.iter().filter(|a| a.kind == AlertKind::BudgetCrossing).map(|a| a.message.as_str()).collect();
     assert_eq!(crossings.len(), 3, "{crossings:?}");
     for level in ["50 %", "80 %", "100 %"] {
         assert_eq!(crossings.iter().filter(|m| m.contains(level)).count(), 1, "{level}: {crossings:?}");
     }
-    assert_eq!(alerts.iter().filter(|a| a.kind == "first_payment_to_api").count(), 1);
+    assert_eq!(alerts.iter().filter(|a| a.kind == AlertKind::FirstPaymentToApi).count(), 1);
     let mut raised = 0;
     while let Ok(e) = events.try_recv() {
         if e.name() == "alert:raised" {
@@ -243,7 +231,7 @@ async fn the_breaker_trips_when_a_paid_endpoint_asks_again() {
     let second = h.get("/joke").await;
     assert_refused(&second, "loop_detected");
     assert_eq!(h.sandbox.wallet.pay_requests(), 1, "nothing more is paid into the loop");
-    assert!(h.ledger.alerts(10).await.unwrap().iter().any(|a| a.kind == "breaker_tripped"));
+    assert!(h.ledger.alerts(10).await.unwrap().iter().any(|a| a.kind == AlertKind::BreakerTripped));
     assert_eq!(h.ledger.reset_breakers(None, None).await.unwrap(), 1);
     assert_eq!(h.get("/joke").await.status, 402);
     assert_eq!(h.sandbox.wallet.pay_requests(), 2);

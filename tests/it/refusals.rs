@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use http::Method;
 use lightning_invoice::Currency;
+use purser::ledger::alerts::AlertKind;
 use purser::sandbox::demo_api::DemoOptions;
 use purser::sandbox::mint::FeatureField;
 use purser::sandbox::wallet_service::WalletServiceOptions;
@@ -134,7 +135,7 @@ async fn a_relay_that_is_down_gives_503() {
     // A person hears about it once, not once per request.
     h.get("/joke").await;
     let alerts = h.ledger.alerts(10).await.unwrap();
-    assert_eq!(alerts.iter().filter(|a| a.kind == "wallet_down").count(), 1, "{alerts:?}");
+    assert_eq!(alerts.iter().filter(|a| a.kind == AlertKind::WalletDown).count(), 1, "{alerts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

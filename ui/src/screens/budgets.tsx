@@ -6,6 +6,7 @@ import type { ScreenProps } from "../app";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { dateToMs, parseSats, percentUsed, sats } from "../format";
 import { periodName, scopeName } from "./overview";
+import type { PeriodKind } from "../bindings/PeriodKind";
 
 export function BudgetsScreen({ tick, refresh }: ScreenProps) {
   const { data, error, reload } = useData(() => api.policy(), [tick]);
@@ -99,7 +100,7 @@ function ScopeFields(props: { agents: string[]; agent: string; api: string; set:
 function BudgetForm({ agents, done }: { agents: string[]; done: () => void }) {
   const [agent, setAgent] = useState("");
   const [apiScope, setApi] = useState("");
-  const [period, setPeriod] = useState("day");
+  const [period, setPeriod] = useState<PeriodKind>("day");
   const [hours, setHours] = useState("6");
   const [amount, setAmount] = useState("");
   const [expires, setExpires] = useState("");
@@ -121,7 +122,7 @@ function BudgetForm({ agents, done }: { agents: string[]; done: () => void }) {
     <form class="form" onSubmit={submit} data-testid="budget-form">
       <ScopeFields agents={agents} agent={agent} api={apiScope} set={(a, p) => (setAgent(a), setApi(p))} />
       <label>Period
-        <select value={period} onChange={(e) => setPeriod(e.currentTarget.value)}>
+        <select value={period} onChange={(e) => setPeriod(e.currentTarget.value as PeriodKind)}>
           <option value="request">Per request</option><option value="day">Day</option><option value="week">Week</option>
           <option value="month">Month</option><option value="rolling">Rolling hours</option><option value="lifetime">Lifetime</option>
         </select>
