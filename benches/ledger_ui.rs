@@ -57,7 +57,7 @@ async fn main() {
     let agent = PaymentFilter { agent: Some("agent7".into()), ..PaymentFilter::default() };
     let api = PaymentFilter {
         host: Some("api42.example.com".into()),
-        status: Some("settled".into()),
+        status: Some(purser::ledger::status::PaymentStatus::Settled),
         ..PaymentFilter::default()
     };
     time("first page, no filter (with total count)", 15, || ledger.payment_page(&all, SortBy::Newest, 0, 50)).await;

@@ -109,14 +109,17 @@ async fn outcome(row: &Unresolved, wallet: &dyn Wallet, at_start: bool) -> Optio
     let Some(hash) = row.payment_hash else {
         return Some(Outcome::Failed { reason: "never_sent".into() });
     };
-    let unknown = || (row.status == "pending").then(|| Outcome::Unknown { reason: "payment_unknown".into() });
+    let unknown = || {
+        (row.status == crate::ledger::status::PaymentStatus::Pending)
+            .then(|| Outcome::Unknown { reason: "payment_unknown".into() })
+    };
     let found = match wallet.lookup_invoice(&hash).await {
         // A wallet without `lookup_invoice`: its list of outgoing payments since the invoice was made.
-        Err(wallet::Error::Refused { code, .. }) if code == "NOT_IMPLEMENTED" => {
+        Err(wallet::Error::Refused { code: wallet::ErrorCode::NotImplemented, .. }) => {
             let since = invoice_time(row.invoice.as_deref()).saturating_sub(3_600);
             match wallet.list_payments(since).await {
                 Ok(list) => list.into_iter().find(|p| p.payment_hash == Some(hash)).ok_or(wallet::Error::Refused {
-                    code: "NOT_FOUND".into(),
+                    code: wallet::ErrorCode::NotFound,
                     message: "not among the wallet's payments".into(),
                 }),
                 Err(e) => Err(e),

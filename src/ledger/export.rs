@@ -4,6 +4,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::status::PaymentStatus;
 use super::{Ledger, Result};
 
 /// One payment as exported.
@@ -25,9 +26,7 @@ pub struct PaymentRow {
     pub fee_msat: Option<i64>,
     pub payment_hash: Option<String>,
     pub invoice: Option<String>,
-    /// `pending` (reserved), `paying` (sent to the wallet), `settled`, `failed`, `unknown` (sent, no answer
-    /// yet: still counted in budgets until recovery resolves it), `bad_preimage`, or `refused`.
-    pub status: String,
+    pub status: PaymentStatus,
     pub reason: Option<String>,
     pub decision: String,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
@@ -141,8 +140,8 @@ pub fn to_table(rows: &[PaymentRow]) -> String {
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for r in rows {
         let status = match &r.reason {
-            Some(reason) if r.status != "settled" => format!("{} ({reason})", r.status),
-            _ => r.status.clone(),
+            Some(reason) if r.status != PaymentStatus::Settled => format!("{} ({reason})", r.status),
+            _ => r.status.to_string(),
         };
         let delivered = match (r.delivered, r.upstream_status) {
             (Some(true), Some(s)) => format!("yes ({s})"),

@@ -30,6 +30,7 @@ pub mod queries;
 #[cfg(test)]
 mod queries_tests;
 pub mod recovery;
+pub mod status;
 pub mod uninspected;
 
 use std::path::Path;

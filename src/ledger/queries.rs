@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::export::{self, COLUMNS, PaymentRow};
+use super::status::PaymentStatus;
 use super::{Ledger, Result};
 use crate::policy::Period;
 use crate::units::Msats;
@@ -19,7 +20,7 @@ pub struct PaymentFilter {
     pub agent: Option<String>,
     /// `host[:port]` as the ledger shows it.
     pub host: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<PaymentStatus>,
     pub challenge_kind: Option<String>,
     /// Milliseconds since the epoch, inclusive.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
@@ -100,10 +101,10 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &PaymentFilter) {
     }
     if let Some(v) = &f.status {
         // `paying` is a `pending` row the wallet was asked to pay; `pending` alone is one not yet sent.
-        match v.as_str() {
-            "paying" => q.push(" AND p.status = 'pending' AND p.wallet_asked_at_ms IS NOT NULL"),
-            "pending" => q.push(" AND p.status = 'pending' AND p.wallet_asked_at_ms IS NULL"),
-            _ => q.push(" AND p.status = ").push_bind(v.clone()),
+        match v {
+            PaymentStatus::Paying => q.push(" AND p.status = 'pending' AND p.wallet_asked_at_ms IS NOT NULL"),
+            PaymentStatus::Pending => q.push(" AND p.status = 'pending' AND p.wallet_asked_at_ms IS NULL"),
+            _ => q.push(" AND p.status = ").push_bind(v.as_str()),
         };
     }
     if let Some(v) = &f.challenge_kind {
@@ -150,7 +151,7 @@ impl Ledger {
             && filter.to_ms.is_none()
             && filter.min_amount_msat.is_none()
             && filter.max_amount_msat.is_none()
-            && !matches!(filter.status.as_deref(), Some("paying" | "pending"));
+            && !matches!(filter.status, Some(PaymentStatus::Paying | PaymentStatus::Pending));
         let mut count = QueryBuilder::<Sqlite>::new(if by_rollup {
             "SELECT COALESCE(SUM(p.payments), 0) FROM payment_rollup p"
         } else {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use super::queries::{GroupBy, PaymentFilter, SortBy};
+use super::status::PaymentStatus;
 use super::{Ledger, PolicySettings};
 use crate::policy::clock::ManualClock;
 
@@ -95,9 +96,13 @@ async fn assert_summaries_match(ledger: &Ledger) {
     let filters = [
         PaymentFilter::default(),
         PaymentFilter { agent: Some("beta".into()), ..Default::default() },
-        PaymentFilter { host: Some("api3.example.com".into()), status: Some("settled".into()), ..Default::default() },
-        PaymentFilter { agent: Some("gamma".into()), status: Some("failed".into()), ..Default::default() },
-        PaymentFilter { status: Some("paying".into()), ..Default::default() },
+        PaymentFilter {
+            host: Some("api3.example.com".into()),
+            status: Some(PaymentStatus::Settled),
+            ..Default::default()
+        },
+        PaymentFilter { agent: Some("gamma".into()), status: Some(PaymentStatus::Failed), ..Default::default() },
+        PaymentFilter { status: Some(PaymentStatus::Paying), ..Default::default() },
         PaymentFilter { challenge_kind: Some("mpp".into()), ..Default::default() },
         PaymentFilter { agent: Some("nobody".into()), ..Default::default() },
     ];

@@ -19,7 +19,7 @@ pub struct Unresolved {
     pub payment_hash: Option<PaymentHash>,
     pub invoice: Option<String>,
     /// `pending` or `unknown`.
-    pub status: String,
+    pub status: super::status::PaymentStatus,
     /// The wallet was asked to pay it (or, for `unknown`, may have been).
     pub wallet_asked: bool,
     pub proof_prefix: Option<String>,
@@ -93,7 +93,7 @@ impl Ledger {
         Ok(rows
             .iter()
             .map(|r| {
-                let status: String = r.get("status");
+                let status: super::status::PaymentStatus = r.get("status");
                 Unresolved {
                     id: r.get("id"),
                     agent_id: r.get("agent_id"),
@@ -102,7 +102,8 @@ impl Ledger {
                     path: r.get("path"),
                     payment_hash: r.get::<Option<String>, _>("payment_hash").as_deref().and_then(PaymentHash::from_hex),
                     invoice: r.get("invoice"),
-                    wallet_asked: status == "unknown" || r.get::<Option<i64>, _>("wallet_asked_at_ms").is_some(),
+                    wallet_asked: status == super::status::PaymentStatus::Unknown
+                        || r.get::<Option<i64>, _>("wallet_asked_at_ms").is_some(),
                     status,
                     proof_prefix: r.get("proof_prefix"),
                 }

@@ -37,6 +37,16 @@ pub enum PeriodKind {
 }
 
 impl PeriodKind {
+    /// Every kind, in the order forms offer them.
+    pub const ALL: [PeriodKind; 6] = [
+        PeriodKind::Request,
+        PeriodKind::Day,
+        PeriodKind::Week,
+        PeriodKind::Month,
+        PeriodKind::Rolling,
+        PeriodKind::Lifetime,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PeriodKind::Request => "request",

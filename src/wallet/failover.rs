@@ -108,7 +108,10 @@ mod tests {
         assert!(w.pay_invoice("lnbc1").await.is_ok());
         assert_eq!(fallback.calls.load(Ordering::SeqCst), 1);
         // A request that reached the first wallet may have been paid there: never sent to the second.
-        for e in [Error::Timeout { secs: 60 }, Error::Refused { code: "PAYMENT_FAILED".into(), message: "x".into() }] {
+        for e in [
+            Error::Timeout { secs: 60 },
+            Error::Refused { code: crate::wallet::ErrorCode::PaymentFailed, message: "x".into() },
+        ] {
             let (w, primary, fallback) = pair(Some(e));
             assert!(w.pay_invoice("lnbc1").await.is_err());
             assert_eq!((primary.calls.load(Ordering::SeqCst), fallback.calls.load(Ordering::SeqCst)), (1, 0));

@@ -7,6 +7,7 @@ pub mod nwc;
 pub mod uri_store;
 
 use async_trait::async_trait;
+pub use nostr_sdk::nips::nip47::ErrorCode;
 
 use crate::units::{Msats, PaymentHash, Preimage};
 
@@ -52,8 +53,8 @@ pub enum Error {
     #[error("the wallet did not answer within {secs} s")]
     Timeout { secs: u64 },
     /// The wallet answered with a NIP-47 error.
-    #[error("the wallet refused: {message} ({code})")]
-    Refused { code: String, message: String },
+    #[error("the wallet refused: {message} ({})", code_name(*.code))]
+    Refused { code: ErrorCode, message: String },
     #[error("the wallet's answer could not be read: {0}")]
     Protocol(String),
     #[error("the OS keyring is not available: {0}")]
@@ -68,14 +69,14 @@ impl Error {
             Error::BadUri(_) => "wallet_not_configured",
             Error::Unreachable(_) => "wallet_unreachable",
             Error::Timeout { .. } => "wallet_timeout",
-            Error::Refused { code, .. } => match code.as_str() {
-                "INSUFFICIENT_BALANCE" => "insufficient_balance",
-                "QUOTA_EXCEEDED" => "wallet_quota_exceeded",
-                "RATE_LIMITED" => "wallet_rate_limited",
-                "PAYMENT_FAILED" => "payment_failed",
-                "UNAUTHORIZED" | "RESTRICTED" => "wallet_unauthorized",
-                "NOT_IMPLEMENTED" => "wallet_not_implemented",
-                _ => "wallet_error",
+            Error::Refused { code, .. } => match code {
+                ErrorCode::InsufficientBalance => "insufficient_balance",
+                ErrorCode::QuotaExceeded => "wallet_quota_exceeded",
+                ErrorCode::RateLimited => "wallet_rate_limited",
+                ErrorCode::PaymentFailed => "payment_failed",
+                ErrorCode::Unauthorized | ErrorCode::Restricted => "wallet_unauthorized",
+                ErrorCode::NotImplemented => "wallet_not_implemented",
+                ErrorCode::NotFound | ErrorCode::Internal | ErrorCode::Other => "wallet_error",
             },
             Error::Protocol(_) => "wallet_error",
             Error::Keyring(_) => "wallet_not_configured",
@@ -87,16 +88,18 @@ impl Error {
     pub fn nothing_was_paid(&self) -> bool {
         match self {
             Error::NotConfigured | Error::BadUri(_) | Error::Unreachable(_) | Error::Keyring(_) => true,
-            Error::Refused { code, .. } => matches!(
-                code.as_str(),
-                "PAYMENT_FAILED"
-                    | "INSUFFICIENT_BALANCE"
-                    | "QUOTA_EXCEEDED"
-                    | "RATE_LIMITED"
-                    | "UNAUTHORIZED"
-                    | "RESTRICTED"
-                    | "NOT_IMPLEMENTED"
-            ),
+            // A clear refusal: nothing left the wallet. `INTERNAL` and `OTHER` say too little to rely on, and
+            // `NOT_FOUND` does not answer a payment.
+            Error::Refused { code, .. } => match code {
+                ErrorCode::PaymentFailed
+                | ErrorCode::InsufficientBalance
+                | ErrorCode::QuotaExceeded
+                | ErrorCode::RateLimited
+                | ErrorCode::Unauthorized
+                | ErrorCode::Restricted
+                | ErrorCode::NotImplemented => true,
+                ErrorCode::NotFound | ErrorCode::Internal | ErrorCode::Other => false,
+            },
             Error::Timeout { .. } | Error::Protocol(_) => false,
         }
     }
@@ -104,7 +107,23 @@ impl Error {
     /// Whether the agent should simply try again later (`503` + `Retry-After`) rather than being refused.
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Unreachable(_) | Error::Timeout { .. } | Error::NotConfigured | Error::Keyring(_))
-            || matches!(self, Error::Refused { code, .. } if code == "RATE_LIMITED" || code == "INTERNAL")
+            || matches!(self, Error::Refused { code: ErrorCode::RateLimited | ErrorCode::Internal, .. })
+    }
+}
+
+/// A NIP-47 error code as the protocol spells it.
+pub fn code_name(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::RateLimited => "RATE_LIMITED",
+        ErrorCode::NotImplemented => "NOT_IMPLEMENTED",
+        ErrorCode::InsufficientBalance => "INSUFFICIENT_BALANCE",
+        ErrorCode::PaymentFailed => "PAYMENT_FAILED",
+        ErrorCode::NotFound => "NOT_FOUND",
+        ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+        ErrorCode::Restricted => "RESTRICTED",
+        ErrorCode::Unauthorized => "UNAUTHORIZED",
+        ErrorCode::Internal => "INTERNAL",
+        ErrorCode::Other => "OTHER",
     }
 }
 

@@ -208,8 +208,7 @@ impl NwcWallet {
         .map_err(|e| Error::Protocol(format!("cannot decrypt the answer: {e}")))?;
         let response = Response::from_json(&plain).map_err(|e| Error::Protocol(e.to_string()))?;
         if let Some(err) = &response.error {
-            let code = serde_json::to_value(err.code).ok().and_then(|v| v.as_str().map(str::to_string));
-            return Err(Error::Refused { code: code.unwrap_or_else(|| "OTHER".into()), message: err.message.clone() });
+            return Err(Error::Refused { code: err.code, message: err.message.clone() });
         }
         Ok(response)
     }

@@ -7,6 +7,12 @@ import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { dateToMs, parseSats, percentUsed, sats } from "../format";
 import { periodName, scopeName } from "./overview";
 import type { PeriodKind } from "../bindings/PeriodKind";
+import { PERIOD_KINDS } from "../bindings/values";
+
+/** How the budget form names each period. */
+const PERIOD_LABELS: Record<PeriodKind, string> = {
+  request: "Per request", day: "Day", week: "Week", month: "Month", rolling: "Rolling hours", lifetime: "Lifetime",
+};
 
 export function BudgetsScreen({ tick, refresh }: ScreenProps) {
   const { data, error, reload } = useData(() => api.policy(), [tick]);
@@ -123,8 +129,7 @@ function BudgetForm({ agents, done }: { agents: string[]; done: () => void }) {
       <ScopeFields agents={agents} agent={agent} api={apiScope} set={(a, p) => (setAgent(a), setApi(p))} />
       <label>Period
         <select value={period} onChange={(e) => setPeriod(e.currentTarget.value as PeriodKind)}>
-          <option value="request">Per request</option><option value="day">Day</option><option value="week">Week</option>
-          <option value="month">Month</option><option value="rolling">Rolling hours</option><option value="lifetime">Lifetime</option>
+          {PERIOD_KINDS.map((k) => <option value={k}>{PERIOD_LABELS[k]}</option>)}
         </select>
       </label>
       {period === "rolling" && <label>Hours<input size={4} value={hours} onInput={(e) => setHours(e.currentTarget.value)} /></label>}

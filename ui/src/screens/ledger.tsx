@@ -8,13 +8,14 @@ import { ago, dateToMs, parseSats, sats } from "../format";
 import type { PaymentFilter } from "../bindings/PaymentFilter";
 import type { PaymentRow } from "../bindings/PaymentRow";
 import type { SortBy } from "../bindings/SortBy";
+import type { PaymentStatus } from "../bindings/PaymentStatus";
+import { PAYMENT_STATUSES } from "../bindings/values";
 
 const PAGE = 50;
 const EMPTY: PaymentFilter = {
   agent: null, host: null, status: null, challenge_kind: null,
   from_ms: null, to_ms: null, min_amount_msat: null, max_amount_msat: null,
 };
-const STATUSES = ["settled", "refused", "pending", "paying", "failed", "unknown", "bad_preimage"];
 const KINDS = ["l402", "lsat", "json_l402", "mpp", "x402", "hash_only", "json_payment_hash", "unreadable"];
 
 export function LedgerScreen({ tick }: ScreenProps) {
@@ -73,9 +74,9 @@ export function LedgerScreen({ tick }: ScreenProps) {
             </select>
           </label>
           <label>Status
-            <select value={filter.status ?? ""} onChange={(e) => set({ status: e.currentTarget.value || null })}>
+            <select value={filter.status ?? ""} onChange={(e) => set({ status: (e.currentTarget.value || null) as PaymentStatus | null })}>
               <option value="">All</option>
-              {STATUSES.map((s) => <option value={s}>{s.replace("_", " ")}</option>)}
+              {PAYMENT_STATUSES.map((s) => <option value={s}>{s.replace("_", " ")}</option>)}
             </select>
           </label>
           <label>Dialect
