@@ -76,7 +76,7 @@ fn main() {
     let agents = agents_file
         .map(|f| std::fs::read_to_string(f).expect("agents file").lines().map(str::to_string).collect())
         .unwrap_or_default();
-    let roots = purser::proxy::upstream::roots(ca.as_deref().map(std::path::Path::new), &[]).expect("the CA file");
+    let roots = purser::http::client::roots(ca.as_deref().map(std::path::Path::new), &[]).expect("the CA file");
     let mut tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let options = Options { url, proxy, agents, headers, tls: Arc::new(tls) };

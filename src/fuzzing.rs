@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::challenge;
-use crate::proxy::proof;
+use crate::flow::proof;
 use crate::units::Preimage;
 
 /// The headers a 402 may carry a challenge in.

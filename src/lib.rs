@@ -5,27 +5,37 @@
 //!
 //! # Layout
 //!
-//! - [`proxy`]: the listener, the two ways in (forward proxy and gateway), agent keys, the request replay
-//!   buffer, the pay-and-retry flow, and the one mapping from failures to HTTP answers.
+//! - [`proxy`]: the listener, the two ways in (forward proxy and gateway), `CONNECT` interception, agent
+//!   keys, the control and agent endpoints, and the one mapping from failures to HTTP answers. It forwards;
+//!   a `402` goes to the flow.
+//! - [`flow`]: what happens after a 402, top to bottom: read the challenge, check the invoice and the price,
+//!   decide, hold for a person, reserve, mark paying, pay, settle, apply the proof, retry, record delivery,
+//!   raise alerts. A dry run is the same flow stopping before the reservation.
 //! - [`challenge`]: turns a 402 response (L402/LSAT, MPP `Payment`, x402, hash-only, JSON bodies) into one
 //!   [`challenge::PaymentChallenge`], preferring the strongest proof.
-//! - [`pricing`]: the pricing documents APIs publish, fetched, read and cached.
 //! - [`invoice`]: BOLT11 checks by BOLT 11's reader rules (signature, amount, expiry, network, payment hash,
 //!   required features).
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
-//! - [`approval`]: payments held for a person's decision.
-//! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, and where the connection URI is kept.
-//! - [`fuzzing`]: the fuzz targets' entry points (challenges, JSON bodies, invoices), shared with the tests.
+//! - [`approval`]: payments held for a person's decision, and a person's answer from wherever it comes.
+//! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, the handle to the wallet in use,
+//!   and where the connection URI is kept.
+//! - [`ledger`]: the SQLite store (agents, payments, policy, credentials, alerts, prices) and its exports;
+//!   the only module that knows SQL.
+//! - [`pricing`]: the pricing documents APIs publish, fetched, read and cached.
+//! - [`http`]: the HTTP pieces the proxy, the flow and the pricing fetcher share (bodies, headers, the
+//!   upstream client, request targets, failures).
 //! - [`recovery`]: payments whose outcome was never written, resolved with the wallet's own record.
-//! - [`ledger`]: the SQLite store (agents, payments, cached credentials) and its exports.
-//! - [`sandbox`]: play sats: an in-process Nostr relay, a NIP-47 wallet service, and a demo paid API.
 //! - [`startup`]: the one start-up `purser serve`, `purser sandbox`, the desktop app and the tests share.
-//! - [`events`]: typed events from the core for whoever listens (logs now, the desktop UI later).
+//! - [`sandbox`]: play sats: an in-process Nostr relay, a NIP-47 wallet service, and a demo paid API.
+//! - [`events`]: typed events from the core for whoever listens (the log, the desktop's window and
+//!   notifications).
 //! - [`units`]: amounts with their unit in the type, and the payment hash / preimage newtypes.
 //! - [`config`]: settings with their defaults, and the data directory.
 //! - [`ca`]: the local certificate authority that lets the proxy read agents' HTTPS.
 //! - [`agent_env`]: what an agent's shell needs to go through Purser (`purser env`).
 //! - [`agent_keys`]: agents' keys kept user-only, so `purser env` can print an agent's settings again.
+//! - [`fuzzing`]: the fuzz targets' entry points (challenges, JSON bodies, invoices), shared with the tests.
+//! - [`fd_limit`]: the open-file limit raised for many held agent connections.
 //! - [`private_fs`]: owner-only files and folders, written whole or not at all.
 
 pub mod agent_env;
@@ -36,7 +46,9 @@ pub mod challenge;
 pub mod config;
 pub mod events;
 pub mod fd_limit;
+pub mod flow;
 pub mod fuzzing;
+pub mod http;
 pub mod invoice;
 pub mod ledger;
 pub mod policy;

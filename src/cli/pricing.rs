@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use purser::http::client as upstream;
 use purser::ledger::Ledger;
 use purser::pricing::fetch::{Fetcher, origin_of};
-use purser::proxy::upstream;
 
 use super::{Error, Result};
 

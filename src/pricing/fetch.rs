@@ -12,9 +12,9 @@ use http::{Method, Request, StatusCode, Uri};
 
 use super::documents::{self, LOCATIONS};
 use super::{PriceList, Tried};
+use crate::http::body::{self, empty};
+use crate::http::client::UpstreamClient;
 use crate::ledger::Ledger;
-use crate::proxy::body::{self, empty};
-use crate::proxy::upstream::UpstreamClient;
 
 /// How long a result is kept when the API's `Cache-Control` says nothing.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -155,7 +155,7 @@ impl Fetcher {
                 .client
                 .request(req)
                 .await
-                .map_err(|e| format!("unreachable: {}", crate::proxy::handler::error_chain(&e)))?;
+                .map_err(|e| format!("unreachable: {}", crate::http::client::error_chain(&e)))?;
             let status = resp.status();
             let age = max_age(resp.headers().get(header::CACHE_CONTROL));
             if status != StatusCode::OK {

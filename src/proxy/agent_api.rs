@@ -15,8 +15,8 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::Proxy;
-use super::body::{ProxyBody, full};
 use super::refusal::Failure;
+use crate::http::body::{ProxyBody, full};
 use crate::ledger::agents::Agent;
 
 /// Paths under this prefix are the agent endpoint.

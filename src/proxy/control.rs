@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Proxy;
-use super::body::{ProxyBody, full};
 use crate::approval::{AnswerError, Verdict};
+use crate::http::body::{ProxyBody, full};
 
 /// Paths under this prefix are Purser's own, not agent traffic.
 pub const PREFIX: &str = "/_purser/";

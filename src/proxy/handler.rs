@@ -4,19 +4,19 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 use rand::RngCore;
 
-use super::body::{self, ProxyBody, RequestBody};
-use super::payer::PayContext;
 use super::refusal::{self, Failure};
-use super::target::{self, Target};
-use super::timing::{Timing, Wait};
-use super::{Proxy, agent_api, auth, control, dry_run, headers, intercept, proof, upgrade};
-use crate::challenge;
+use super::{Proxy, agent_api, auth, control, intercept, upgrade};
+use crate::flow::dry_run;
+use crate::flow::timing::{Timing, Wait};
+use crate::flow::{Flow, Payable};
+use crate::http::body::{self, ProxyBody, RequestBody};
+use crate::http::headers;
+use crate::http::target::{self, Target};
 use crate::ledger::agents::Agent;
 use crate::policy::clock::Clock;
 
@@ -136,19 +136,6 @@ fn max_msat(headers: &HeaderMap) -> Result<Option<u64>, Failure> {
     )
 }
 
-/// What the server said after a paid retry: MPP `Payment-Receipt` (base64url JSON) or x402
-/// `PAYMENT-RESPONSE` (base64 JSON), decoded when it decodes, kept as sent (bounded) otherwise.
-fn receipt(headers: &HeaderMap) -> Option<String> {
-    let raw = ["payment-receipt", "payment-response", "x-payment-response"]
-        .iter()
-        .find_map(|name| headers.get(*name))
-        .and_then(|v| v.to_str().ok())?;
-    let decoded = crate::challenge::decode_base64(raw)
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .map(|v| v.to_string());
-    Some(decoded.unwrap_or_else(|| raw.chars().take(2048).collect()))
-}
-
 /// Sends one agent request to `target`, paying a `402` on the way if policy allows.
 async fn forward(
     proxy: &Proxy,
@@ -224,125 +211,26 @@ async fn forward(
         }
     }
     if resp.status() != StatusCode::PAYMENT_REQUIRED {
-        let mut resp = to_agent(resp);
+        let mut resp = headers::response_to_agent(resp);
         if dry_run {
             resp.headers_mut().insert(dry_run::HEADER, HeaderValue::from_static("no-payment-needed"));
         }
         return Ok(resp);
     }
 
-    // A 402: read its challenge (bounded), then pay and retry, or answer why not.
-    let (resp_parts, resp_body) = resp.into_parts();
-    let limit = proxy.settings.challenge_body_limit_bytes;
-    let read = tokio::time::timeout(proxy.settings.upstream_timeout, body::read_bounded(resp_body, limit));
-    let (head, rest) = match timing.wait(Wait::Upstream, read).await {
-        Ok(Ok(read)) => read,
-        Ok(Err(e)) => {
-            return Err(Failure::BadGateway {
-                reason: "upstream_body_unreadable",
-                detail: format!("the 402 response body could not be read: {e}"),
-            });
-        }
-        Err(_) => {
-            return Err(Failure::GatewayTimeout {
-                detail: format!(
-                    "the 402 response body did not arrive within {} s",
-                    proxy.settings.upstream_timeout.as_secs()
-                ),
-            });
-        }
+    // A 402: the payment flow takes it from here.
+    let payable = Payable {
+        request_id,
+        agent,
+        method: &parts.method,
+        target: &target,
+        timing: &timing,
+        max_msat,
+        dry_run,
+        replay,
+        retry_headers: upstream_headers(if kept_sent { kept.as_ref() } else { None }),
     };
-    let passthrough = |head: Bytes, rest: Option<Incoming>| {
-        let body = match rest {
-            None => body::full(head),
-            Some(rest) => body::chain(head, rest),
-        };
-        let mut resp = Response::from_parts(resp_parts.clone(), body);
-        headers::to_agent(resp.headers_mut(), resp_parts.version);
-        resp
-    };
-    let parsed = match rest {
-        Some(_) => challenge::parse(&resp_parts.headers, b""),
-        None => challenge::parse(&resp_parts.headers, &head),
-    };
-    let mut ctx = pay_context(request_id, agent, &parts.method, &target, &resp_parts.headers, &timing);
-    ctx.max_msat = max_msat;
-    let ch = match parsed {
-        Ok(ch) => ch,
-        // Not a Lightning challenge Purser knows: the agent sees the 402 as the server sent it.
-        Err(challenge::Error::NoChallenge) => return Ok(passthrough(head, rest)),
-        // A dry run writes nothing: it says why Purser would not pay.
-        Err(e) if dry_run => return Ok(dry_run::unpayable(&ctx, e.kind_label(), e.reason(), &e.to_string())),
-        // Offers Purser cannot pay (another chain or method): recorded, and passed on untouched.
-        Err(e @ challenge::Error::UnsupportedScheme(_)) => {
-            proxy.record_unpayable(&ctx, e.kind_label(), e.reason(), &e.to_string()).await;
-            return Ok(passthrough(head, rest));
-        }
-        Err(e) => {
-            return Err(proxy.refuse_unpaid(&ctx, None, None, e.reason(), e.to_string()).await);
-        }
-    };
-    if dry_run {
-        return Ok(proxy.dry_run(&ctx, &ch).await);
-    }
-    let Some(replay) = replay else {
-        let detail = format!(
-            "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
-            proxy.settings.body_buffer_limit_bytes
-        );
-        return Err(proxy.refuse_unpaid(&ctx, Some(&ch), None, "body_too_large", detail).await);
-    };
-    let proven = proxy.pay(&ctx, &ch).await?;
-
-    let retry = proof::apply(
-        &ch,
-        &proven.payment_hash,
-        &proven.preimage,
-        proof::Retry {
-            uri: target.uri.clone(),
-            headers: upstream_headers(if kept_sent { kept.as_ref() } else { None }),
-            body: replay,
-            authorization: None,
-            single_use: None,
-        },
-    );
-    // The proof is kept as soon as it exists: if the retry fails, the agent's next try reuses it instead of
-    // paying again.
-    if let (Some(auth), Some(payment_id)) = (&retry.authorization, proven.payment_id)
-        && let Err(e) = proxy.ledger.keep_credential(agent.id, &origin, target.path(), auth, payment_id).await
-    {
-        tracing::warn!(request_id, "cannot keep the credential: {e}");
-    }
-    // A proof for one challenge is kept before it is sent: if the request is not delivered (or the agent hangs
-    // up meanwhile), the agent's next request for this path sends it once more instead of paying again.
-    if let (Some((name, value)), Some(payment_id)) = (&retry.single_use, proven.payment_id)
-        && let Err(e) = proxy.ledger.keep_single_use(agent.id, &origin, target.path(), name, value, payment_id).await
-    {
-        tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
-    }
-    let answer = timing.wait(Wait::Upstream, proxy.send_proven(&parts.method, &retry, request_id)).await;
-    let status = answer.as_ref().ok().map(|r| r.status().as_u16());
-    let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
-    if let Some(payment_id) = proven.payment_id {
-        match proxy.ledger.record_delivery(payment_id, status, receipt.as_deref()).await {
-            Ok(alerts) => proxy.emit_alerts(alerts),
-            Err(e) => tracing::error!(request_id, "cannot record delivery: {e}"),
-        }
-    }
-    if let (Some(auth), Some(401..=403)) = (&retry.authorization, status) {
-        let _ = proxy.ledger.drop_credential(agent.id, &origin, auth).await;
-    }
-    // Answered (delivered, or refused by the API): the proof was used and is forgotten. Not answered (no
-    // answer, or a gateway error after the re-sends): it stays kept for the next request.
-    if let Some((_, value)) = &retry.single_use
-        && !matches!(status, None | Some(500..=599))
-    {
-        let _ = proxy.ledger.drop_credential(agent.id, &origin, value).await;
-    }
-    let mut resp = to_agent(answer?);
-    // The API's own `Server-Timing` entries, if any, stay; Purser's come after them.
-    resp.headers_mut().append("server-timing", timing.header());
-    Ok(resp)
+    Flow::new(proxy).after_402(payable, resp).await
 }
 
 /// The kept proof to send with this request, if the agent did not bring its own: a single-use one is taken
@@ -366,17 +254,6 @@ async fn kept_proof(
     Some(cred)
 }
 
-fn pay_context<'a>(
-    request_id: &'a str,
-    agent: &'a Agent,
-    method: &'a Method,
-    target: &'a Target,
-    challenge_headers: &'a HeaderMap,
-    timing: &'a Timing,
-) -> PayContext<'a> {
-    PayContext { request_id, agent, method: method.as_str(), target, challenge_headers, max_msat: None, timing }
-}
-
 async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failure> {
     let (name, key) = auth::credentials(headers).ok_or(Failure::ProxyAuthRequired)?;
     check_agent(proxy, &name, &key).await
@@ -394,42 +271,47 @@ pub(super) async fn check_agent(proxy: &Proxy, name: &str, key: &str) -> Result<
     }
 }
 
-fn to_agent(resp: Response<Incoming>) -> Response<ProxyBody> {
-    let (mut parts, incoming) = resp.into_parts();
-    headers::to_agent(&mut parts.headers, parts.version);
-    Response::from_parts(parts, body::stream(incoming))
-}
-
-/// Pauses before each further try of a paid retry whose answer did not come, or came as 502/503/504.
-const PAID_RETRY_BACKOFF: [std::time::Duration; 2] =
-    [std::time::Duration::from_millis(250), std::time::Duration::from_millis(1000)];
-
-impl Proxy {
-    /// Sends the retry that carries a proof of payment. The payment is made: when the answer does not come, or
-    /// comes as a gateway error, the same proof is sent again (a few times, with pauses) rather than losing it.
-    async fn send_proven(
-        &self,
-        method: &Method,
-        retry: &proof::Retry,
-        request_id: &str,
-    ) -> Result<Response<Incoming>, Failure> {
-        let mut answer = self.send(method, &retry.uri, retry.headers.clone(), body::full(retry.body.clone())).await;
-        for pause in PAID_RETRY_BACKOFF {
-            // Not after a timeout: the API had its full time already.
-            let transient = match &answer {
-                Ok(resp) => matches!(resp.status().as_u16(), 502..=504),
-                Err(f) => matches!(f.reason(), "upstream_unreachable" | "upstream_bad_response"),
-            };
-            if !transient {
-                break;
-            }
-            tracing::warn!(request_id, "the paid retry was not answered; sending the same proof again");
-            tokio::time::sleep(pause).await;
-            answer = self.send(method, &retry.uri, retry.headers.clone(), body::full(retry.body.clone())).await;
-        }
-        answer
+impl crate::flow::Host for Proxy {
+    fn settings(&self) -> &crate::config::Settings {
+        &self.settings
     }
 
+    fn ledger(&self) -> &crate::ledger::Ledger {
+        &self.ledger
+    }
+
+    fn events(&self) -> &crate::events::Events {
+        &self.events
+    }
+
+    fn approvals(&self) -> &crate::approval::Approvals {
+        &self.approvals
+    }
+
+    fn wallet(&self) -> &crate::wallet::WalletHandle {
+        &self.wallet
+    }
+
+    fn pricing(&self) -> &crate::pricing::Fetcher {
+        &self.pricing
+    }
+
+    fn background(&self) -> Option<&tokio::runtime::Handle> {
+        self.background.get()
+    }
+
+    fn send<'a>(
+        &'a self,
+        method: &'a Method,
+        uri: &'a Uri,
+        headers: HeaderMap,
+        body: ProxyBody,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<Incoming>, Failure>> + Send + 'a>> {
+        Box::pin(Proxy::send(self, method, uri, headers, body))
+    }
+}
+
+impl Proxy {
     /// Sends one request upstream and waits for its response headers.
     async fn send(
         &self,
@@ -447,7 +329,7 @@ impl Proxy {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if e.is_connect() => Err(Failure::BadGateway {
                 reason: "upstream_unreachable",
-                detail: format!("{} could not be reached: {}", authority(), error_chain(&e)),
+                detail: format!("{} could not be reached: {}", authority(), crate::http::client::error_chain(&e)),
             }),
             // Reached, but what came back is not HTTP Purser can read (a head of megabytes, garbage, a reset).
             Ok(Err(e)) => Err(Failure::BadGateway {
@@ -455,7 +337,7 @@ impl Proxy {
                 detail: format!(
                     "{} answered with something that is not a readable HTTP response: {}",
                     authority(),
-                    error_chain(&e)
+                    crate::http::client::error_chain(&e)
                 ),
             }),
             Err(_) => Err(Failure::GatewayTimeout {
@@ -467,16 +349,4 @@ impl Proxy {
             }),
         }
     }
-}
-
-/// An error with its causes: "client error (Connect): tcp connect error: Connection refused".
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -19,11 +19,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
-use super::body::{ProxyBody, empty};
 use super::prefixed::Prefixed;
 use super::refusal::Failure;
 use super::tunnel::{self, ConnectTarget};
 use super::{Proxy, handler};
+use crate::http::body::{ProxyBody, empty};
 use crate::ledger::agents::Agent;
 use crate::ledger::uninspected::Kind;
 

@@ -4,39 +4,26 @@
 //! and `CONNECT` for HTTPS, opened with Purser's local CA) and as a gateway (`/<scheme>/<host[:port]>/<path>`).
 //! Both identify the agent with `Proxy-Authorization: Basic`.
 //!
-//! - [`handler`]: one request, start to end.
-//! - [`payer`]: paying one challenge, step by step into the ledger.
-//! - [`checks`]: what a payment must pass before policy is asked (invoice, stated price, expiry, caps).
-//! - [`proof`]: putting the proof on the retried request.
+//! - [`handler`]: one request, start to end: forwarded, and a `402` handed to the payment flow
+//!   ([`crate::flow`]), which reaches the proxy only through [`crate::flow::Host`].
 //! - [`refusal`]: the one mapping from failures to HTTP answers.
 //! - [`control`]: the local control endpoint (`/_purser/…`) the CLI uses to list and answer approvals.
 //! - [`agent_api`]: the read-only endpoint (`/_purser/agent…`) where an agent reads its budgets and prices.
-//! - [`dry_run`]: `Purser-Dry-Run: 1`, what a request would cost and whether it would be paid.
 //! - [`intercept`]: `CONNECT` opened: TLS accepted with a minted leaf, requests inside handled as any other.
 //! - [`tunnel`]: `CONNECT` targets, and blind tunnels for `pass_through` hosts.
 //! - [`upgrade`]: WebSocket and other protocol upgrades, passed through.
 //! - [`workers`]: the serving threads, each with its own runtime and upstream pool.
-//! - [`timing`]: Purser's own share of a paid request, sent to the agent as `Server-Timing`.
-//! - [`auth`], [`target`], [`headers`], [`body`], [`upstream`], [`prefixed`]: the pieces they use.
+//! - [`auth`], [`prefixed`]: the pieces they use, besides the shared [`crate::http`] ones.
 
 pub mod agent_api;
 pub mod auth;
-pub mod body;
-pub mod checks;
 pub mod control;
-pub mod dry_run;
 pub mod handler;
-pub mod headers;
 pub mod intercept;
-pub mod payer;
 pub mod prefixed;
-pub mod proof;
 pub mod refusal;
-pub mod target;
-pub mod timing;
 pub mod tunnel;
 pub mod upgrade;
-pub mod upstream;
 pub mod workers;
 
 use std::future::Future;
@@ -50,9 +37,10 @@ use tokio::net::TcpListener;
 use crate::approval::Approvals;
 use crate::config::Settings;
 use crate::events::Events;
+use crate::http::client as upstream;
 use crate::ledger::Ledger;
 
-pub use payer::WalletHandle;
+pub use crate::wallet::WalletHandle;
 
 /// Everything one running proxy shares between requests.
 pub struct Proxy {

@@ -4,39 +4,13 @@
 //! 500.
 
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Response, StatusCode};
+use http::{Response, StatusCode};
 use serde_json::json;
 
-use super::body::{ProxyBody, full};
-
-/// Everything that ends a proxied request without an upstream answer.
-#[derive(Debug, Clone)]
-pub enum Failure {
-    /// No valid agent key: `407`.
-    ProxyAuthRequired,
-    /// The request is not for an upstream Purser can reach: `400`.
-    BadRequest { reason: &'static str, detail: String },
-    /// Purser decided not to pay, or could not read what to pay: `402`. `details` (an object, or null)
-    /// carries the deciding budget or threshold in machine-readable form.
-    Refused { reason: String, detail: String, challenge: Box<HeaderMap>, details: serde_json::Value },
-    /// Try again later (wallet or relay down, payment in flight, ledger busy): `503` + `Retry-After`.
-    Unavailable { reason: String, detail: String, retry_after_secs: u64 },
-    /// The upstream could not be reached or answered wrongly: `502`.
-    BadGateway { reason: &'static str, detail: String },
-    /// The upstream did not answer in time: `504`.
-    GatewayTimeout { detail: String },
-}
+use crate::http::body::{ProxyBody, full};
+pub use crate::http::failure::Failure;
 
 impl Failure {
-    pub fn reason(&self) -> &str {
-        match self {
-            Failure::ProxyAuthRequired => "proxy_auth_required",
-            Failure::BadRequest { reason, .. } | Failure::BadGateway { reason, .. } => reason,
-            Failure::Refused { reason, .. } | Failure::Unavailable { reason, .. } => reason,
-            Failure::GatewayTimeout { .. } => "upstream_timeout",
-        }
-    }
-
     fn status(&self) -> StatusCode {
         match self {
             Failure::ProxyAuthRequired => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
@@ -45,20 +19,6 @@ impl Failure {
             Failure::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Failure::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Failure::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-        }
-    }
-
-    fn detail(&self) -> &str {
-        match self {
-            Failure::ProxyAuthRequired => {
-                "Purser needs the agent's name and key: Proxy-Authorization: Basic base64(name:key), \
-                 e.g. HTTP_PROXY=http://NAME:KEY@127.0.0.1:8402. Create one with `purser agent add NAME`."
-            }
-            Failure::BadRequest { detail, .. }
-            | Failure::Refused { detail, .. }
-            | Failure::Unavailable { detail, .. }
-            | Failure::BadGateway { detail, .. }
-            | Failure::GatewayTimeout { detail } => detail,
         }
     }
 }

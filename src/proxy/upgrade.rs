@@ -11,10 +11,11 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::body::{self, ProxyBody};
+use super::Proxy;
 use super::refusal::Failure;
-use super::target::Target;
-use super::{Proxy, headers};
+use crate::http::body::{self, ProxyBody};
+use crate::http::headers;
+use crate::http::target::Target;
 
 /// Whether the agent asks to switch protocols (`Connection: upgrade` with an `Upgrade` field).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {

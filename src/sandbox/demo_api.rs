@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 
 use super::demo_dialects;
 use super::mint::{FeatureField, InvoiceSpec, Mint};
-use crate::proxy::body::{BoxError, ProxyBody, full};
+use crate::http::body::{BoxError, ProxyBody, full};
 use crate::units::{PaymentHash, Preimage};
 
 /// How the challenge is written.

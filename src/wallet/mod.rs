@@ -3,10 +3,12 @@
 //! ([`uri_store`]: the OS keyring, or `PURSER_NWC_URI` on headless machines).
 
 pub mod failover;
+pub mod handle;
 pub mod nwc;
 pub mod uri_store;
 
 use async_trait::async_trait;
+pub use handle::WalletHandle;
 pub use nostr_sdk::nips::nip47::ErrorCode;
 
 use crate::units::{Msats, PaymentHash, Preimage};

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use http::Method;
+use purser::http::client as upstream;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::policy::Period;
 use purser::pricing::Fetcher;
-use purser::proxy::upstream;
 
 use crate::harness::{Harness, Setup, canned_server, collect, send};
 use crate::refusals::agent;

@@ -12,10 +12,10 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::json;
 
-use super::Proxy;
-use super::body::{ProxyBody, full};
-use super::payer::{PayContext, new_payment};
+use super::Flow;
+use super::context::{PayContext, new_payment};
 use crate::challenge::PaymentChallenge;
+use crate::http::body::{ProxyBody, full};
 use crate::policy::Decision;
 
 /// The header that asks for a dry run, and marks its answer.
@@ -52,8 +52,8 @@ pub fn unpayable(ctx: &PayContext<'_>, dialect: &str, reason: &str, explanation:
     }))
 }
 
-impl Proxy {
-    pub(super) async fn dry_run(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Response<ProxyBody> {
+impl Flow<'_> {
+    pub(crate) async fn dry_run(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Response<ProxyBody> {
         let mut out = json!({
             "dry_run": true,
             "dialect": ch.kind.as_str(),
@@ -78,7 +78,7 @@ impl Proxy {
                 out["advertised_msat"] = json!(record.advertised.map(|a| a.0));
                 match self.request_checks(ctx, ch, &checked) {
                     Err((reason, explanation)) => Decision::Refuse { reason, explanation, details: json!(null) },
-                    Ok(()) => match self.ledger.evaluate(&record).await {
+                    Ok(()) => match self.host.ledger().evaluate(&record).await {
                         Ok(d) => d,
                         Err(e) => Decision::Refuse {
                             reason: "ledger_unavailable",

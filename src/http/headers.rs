@@ -69,6 +69,13 @@ pub fn to_agent(upstream: &mut HeaderMap, version: http::Version) {
     add_via(upstream, version);
 }
 
+/// An upstream response on its way to the agent: hop-by-hop fields dropped, the body streamed.
+pub fn response_to_agent(resp: http::Response<hyper::body::Incoming>) -> http::Response<super::body::ProxyBody> {
+    let (mut parts, incoming) = resp.into_parts();
+    to_agent(&mut parts.headers, parts.version);
+    http::Response::from_parts(parts, super::body::stream(incoming))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

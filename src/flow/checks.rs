@@ -4,8 +4,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::Proxy;
-use super::payer::PayContext;
+use super::Flow;
+use super::context::PayContext;
 use crate::challenge::PaymentChallenge;
 use crate::invoice::{self, CheckedInvoice, Expectations};
 use crate::units::Msats;
@@ -14,9 +14,9 @@ fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
-impl Proxy {
+impl Flow<'_> {
     /// The BOLT11 checks of `ch`'s invoice, for a wallet on `network`.
-    pub(super) fn check_invoice(
+    pub(crate) fn check_invoice(
         &self,
         ch: &PaymentChallenge,
         network: Option<&str>,
@@ -25,7 +25,7 @@ impl Proxy {
             payment_hash: ch.payment_hash.as_ref(),
             wallet_network: network,
             now: now(),
-            expiry_margin: self.settings.invoice_expiry_margin,
+            expiry_margin: self.host.settings().invoice_expiry_margin,
         };
         invoice::check(&ch.invoice, &want)
     }
@@ -33,7 +33,7 @@ impl Proxy {
     /// Checks that depend on the challenge and the request rather than on policy: the amount the challenge
     /// states, the challenge's own expiry, and the request's `Purser-Max-Sats`. Returns the reason and its
     /// explanation when the payment must not be made.
-    pub(super) fn request_checks(
+    pub(crate) fn request_checks(
         &self,
         ctx: &PayContext<'_>,
         ch: &PaymentChallenge,
@@ -78,13 +78,13 @@ impl Proxy {
 
     /// Whether the invoice and the challenge can still be paid now (checked again after a person's approval,
     /// which may have taken minutes).
-    pub(super) fn still_payable(
+    pub(crate) fn still_payable(
         &self,
         ch: &PaymentChallenge,
         checked: &CheckedInvoice,
     ) -> Result<(), (&'static str, String)> {
-        let deadline = (now() + self.settings.invoice_expiry_margin).as_secs();
-        let margin = self.settings.invoice_expiry_margin.as_secs();
+        let deadline = (now() + self.host.settings().invoice_expiry_margin).as_secs();
+        let margin = self.host.settings().invoice_expiry_margin.as_secs();
         if checked.expires_at_unix <= deadline {
             return Err(("invoice_expired", format!("the invoice expired, or expires within {margin} s")));
         }
@@ -101,13 +101,13 @@ impl Proxy {
 
     /// The price the API advertises for this request: from its pricing documents (fetched once, cached), or,
     /// when they cannot be read now, from the prices stored when they last could.
-    pub(super) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<Msats> {
+    pub(crate) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<Msats> {
         let origin = ctx.target.origin();
-        let list = self.pricing.get(&origin).await;
+        let list = self.host.pricing().get(&origin).await;
         if !list.is_empty() {
             return list.price_for(ctx.method, ctx.target.path()).map(|p| Msats(p.price_msat));
         }
-        let stored = self.ledger.prices(Some(&origin)).await.ok()?;
+        let stored = self.host.ledger().prices(Some(&origin)).await.ok()?;
         let list =
             crate::pricing::PriceList { prices: stored.into_iter().map(|s| s.price).collect(), ..Default::default() };
         list.price_for(ctx.method, ctx.target.path()).map(|p| Msats(p.price_msat))

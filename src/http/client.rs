@@ -67,3 +67,15 @@ pub fn client(tls: ClientConfig) -> UpstreamClient {
         .wrap_connector(http);
     Client::builder(TokioExecutor::new()).build(https)
 }
+
+/// An error with its causes: "client error (Connect): tcp connect error: Connection refused".
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

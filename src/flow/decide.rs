@@ -1,0 +1,92 @@
+//! The decision: policy over the ledger's snapshot, reserved in one transaction with the payment row, and a
+//! person's answer when policy asks for one (then reserved again with it).
+
+use super::Flow;
+use super::context::PayContext;
+use super::refuse::ledger_down;
+use super::timing::Wait;
+use crate::approval::{Held, Outcome as Approval};
+use crate::challenge::PaymentChallenge;
+use crate::http::failure::Failure;
+use crate::invoice::CheckedInvoice;
+use crate::ledger::payments::{NewPayment, Reservation};
+use crate::units::Preimage;
+
+/// What the decision leaves: a reserved row to pay, or an earlier payment of the same invoice to reuse.
+pub(crate) enum Decided {
+    Reserved(i64),
+    Reuse(Preimage),
+}
+
+impl Flow<'_> {
+    /// Runs the policy, and a person's approval when it asks for one, until a row is reserved or refused.
+    pub(crate) async fn decide(
+        &self,
+        ctx: &PayContext<'_>,
+        ch: &PaymentChallenge,
+        checked: &CheckedInvoice,
+        record: &NewPayment,
+    ) -> Result<Decided, Failure> {
+        let amount_msat = Some(checked.amount.0);
+        let mut approved = false;
+        loop {
+            match self.host.ledger().reserve(record, approved).await.map_err(ledger_down)? {
+                Reservation::Reserved { payment_id, alerts, .. } => {
+                    self.emit_alerts(alerts);
+                    return Ok(Decided::Reserved(payment_id));
+                }
+                Reservation::AlreadyPaid { preimage, .. } => return Ok(Decided::Reuse(preimage)),
+                Reservation::InFlight => {
+                    return Err(Failure::Unavailable {
+                        reason: "payment_in_flight".into(),
+                        detail: "this invoice is being paid for another request; try again in a moment".into(),
+                        retry_after_secs: 2,
+                    });
+                }
+                Reservation::Duplicate { reason, explanation } => {
+                    return Err(self.refused(ctx, amount_msat, reason, explanation, serde_json::Value::Null));
+                }
+                Reservation::Refused { reason, explanation, details, alerts, .. } => {
+                    self.emit_alerts(alerts);
+                    return Err(self.refused(ctx, amount_msat, reason, explanation, details));
+                }
+                Reservation::NeedsApproval { explanation, details, alerts } if !approved => {
+                    self.emit_alerts(alerts);
+                    let held = Held {
+                        agent_id: ctx.agent.id,
+                        agent: ctx.agent.name.clone(),
+                        method: ctx.method.to_string(),
+                        host: ctx.host(),
+                        path: ctx.target.path().to_string(),
+                        amount_msat: checked.amount.0,
+                        explanation,
+                        budget: details,
+                    };
+                    tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "waiting for a person's approval");
+                    let (id, outcome) = ctx.timing.wait(Wait::Approval, self.host.approvals().wait(held)).await;
+                    let (reason, detail) = match outcome {
+                        Approval::Approved => match self.still_payable(ch, checked) {
+                            Ok(()) => {
+                                approved = true;
+                                continue;
+                            }
+                            Err((reason, detail)) => (reason, format!("approved too late (approval #{id}): {detail}")),
+                        },
+                        Approval::Denied => {
+                            ("denied_by_user", format!("a person denied this payment (approval #{id})"))
+                        }
+                        Approval::TimedOut => (
+                            "approval_timeout",
+                            format!(
+                                "nobody answered approval #{id} within {} s",
+                                self.host.settings().approval_timeout.as_secs()
+                            ),
+                        ),
+                    };
+                    return Err(self.refuse_unpaid(ctx, Some(ch), Some(checked), reason, detail).await);
+                }
+                Reservation::NeedsApproval { .. } => unreachable!("an approved payment is never asked again"),
+            }
+        }
+    }
+}

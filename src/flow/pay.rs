@@ -1,0 +1,190 @@
+//! Paying one challenge: the checks, the decision, then the wallet: the `paying` step on disk before the
+//! wallet is asked, its answer checked against the payment hash and written before anything else happens.
+
+use super::Flow;
+use super::context::{PayContext, Proven, new_payment};
+use super::decide::Decided;
+use super::refuse::{ledger_down, wallet_failure};
+use super::timing::Wait;
+use crate::challenge::PaymentChallenge;
+use crate::events::Event;
+use crate::http::failure::Failure;
+use crate::invoice::CheckedInvoice;
+use crate::ledger::payments::Outcome;
+use crate::units::Preimage;
+use crate::wallet;
+
+impl Flow<'_> {
+    /// The wallet's network, asked on the runtime `run` was called on: the wallet's relay connection is made
+    /// by its first request, and must not live on a serving thread.
+    pub(crate) async fn wallet_network(&self) -> wallet::Result<Option<String>> {
+        let asking = self.host.wallet().asking_network();
+        match self.host.background() {
+            Some(runtime) => runtime
+                .spawn(asking)
+                .await
+                .unwrap_or_else(|e| Err(wallet::Error::Protocol(format!("the wallet request stopped: {e}")))),
+            None => asking.await,
+        }
+    }
+
+    /// Pays `ch` for the request in `ctx`, or says why not.
+    pub(crate) async fn pay(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Result<Proven, Failure> {
+        let network = match ctx.timing.wait(Wait::Wallet, self.wallet_network()).await {
+            Ok(n) => n,
+            Err(e) => {
+                if let Err(le) = self
+                    .host
+                    .ledger()
+                    .record_refusal(&new_payment(ctx, Some(ch), None), e.reason(), &e.to_string())
+                    .await
+                {
+                    return Err(ledger_down(le));
+                }
+                self.alert_wallet_down(&e).await;
+                return Err(wallet_failure(ctx, &e));
+            }
+        };
+        let checked = match self.check_invoice(ch, network.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return Err(self.refuse_unpaid(ctx, Some(ch), None, e.reason(), e.to_string()).await),
+        };
+        if let Err((reason, detail)) = self.request_checks(ctx, ch, &checked) {
+            return Err(self.refuse_unpaid(ctx, Some(ch), Some(&checked), reason, detail).await);
+        }
+        let mut record = new_payment(ctx, Some(ch), Some(&checked));
+        record.advertised = ctx.timing.wait(Wait::Upstream, self.advertised_price(ctx)).await;
+        let payment_id = self.decide(ctx, ch, &checked, &record).await?;
+        let payment_id = match payment_id {
+            Decided::Reserved(id) => id,
+            Decided::Reuse(preimage) => {
+                return Ok(Proven { payment_id: None, payment_hash: checked.payment_hash, preimage });
+            }
+        };
+        self.send_payment(ctx, &checked, payment_id).await.map(|preimage| Proven {
+            payment_id: Some(payment_id),
+            payment_hash: checked.payment_hash,
+            preimage,
+        })
+    }
+
+    /// Asks the wallet to pay a reserved invoice and writes the outcome. The call runs in its own task, so an
+    /// agent that hangs up cannot leave the row half-written.
+    async fn send_payment(
+        &self,
+        ctx: &PayContext<'_>,
+        checked: &CheckedInvoice,
+        payment_id: i64,
+    ) -> Result<Preimage, Failure> {
+        let wallet = match self.host.wallet().wallet() {
+            Ok(w) => w,
+            Err(e) => {
+                // Disconnected while the payment waited (e.g. for approval): the reserved row must not stay
+                // pending and counted.
+                let outcome = Outcome::Failed { reason: e.reason().into() };
+                self.host.ledger().finish(payment_id, &outcome).await.map_err(ledger_down)?;
+                return Err(wallet_failure(ctx, &e));
+            }
+        };
+        let ledger = self.host.ledger().clone();
+        let bolt11 = checked.bolt11.clone();
+        let hash = checked.payment_hash;
+        tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
+        let pay = async move {
+            // The `paying` step is on disk before the wallet hears of the invoice: after a crash, the row says
+            // the wallet may have paid it, and recovery asks the wallet.
+            let marked = ledger.mark_paying(payment_id).await;
+            if !matches!(marked, Ok(true)) {
+                let outcome = Outcome::Failed { reason: "ledger_unavailable".into() };
+                let written = ledger.finish(payment_id, &outcome).await;
+                let why = match marked {
+                    Err(e) => format!("the ledger could not record the payment step: {e}"),
+                    _ => "the reserved row was closed before the wallet was asked".into(),
+                };
+                return (Err(wallet::Error::Protocol(why)), outcome, written, std::time::Duration::ZERO);
+            }
+            let asked = tokio::time::Instant::now();
+            let paid = wallet.pay_invoice(&bolt11).await;
+            let waited = asked.elapsed();
+            let outcome = match &paid {
+                Ok(p) if p.preimage.matches(&hash) => Outcome::Settled { preimage: p.preimage.clone(), fee: p.fee },
+                Ok(p) => Outcome::BadPreimage { preimage: p.preimage.clone(), fee: p.fee },
+                Err(e) if e.nothing_was_paid() => Outcome::Failed { reason: e.reason().into() },
+                Err(e) => Outcome::Unknown { reason: e.reason().into() },
+            };
+            let written = ledger.finish(payment_id, &outcome).await;
+            (paid, outcome, written, waited)
+        };
+        // On the runtime that outlives the serving threads: the wallet's connection is made by the first payment.
+        let task = match self.host.background() {
+            Some(runtime) => runtime.spawn(pay),
+            None => tokio::spawn(pay),
+        };
+        let (paid, outcome, written) = match task.await {
+            Ok((paid, outcome, written, waited)) => {
+                ctx.timing.add(Wait::Wallet, waited);
+                (paid, outcome, written)
+            }
+            Err(e) => {
+                // The wallet may have been asked: the outcome is unknown, and stays counted.
+                let _ =
+                    self.host.ledger().finish(payment_id, &Outcome::Unknown { reason: "payment_unknown".into() }).await;
+                return Err(Failure::Unavailable {
+                    reason: "payment_unknown".into(),
+                    detail: format!("the payment task stopped: {e}"),
+                    retry_after_secs: 30,
+                });
+            }
+        };
+        if let Err(e) = written {
+            tracing::error!(request_id = ctx.request_id, payment_id, "the payment's outcome could not be written: {e}");
+        }
+        let event = |reason: String| Event::PaymentFailed {
+            request_id: ctx.request_id.into(),
+            agent: ctx.agent.name.clone(),
+            host: ctx.host(),
+            amount_msat: checked.amount.0,
+            reason,
+        };
+        match (outcome, paid) {
+            (Outcome::Settled { preimage, fee }, _) => {
+                self.host.events().emit(Event::PaymentSettled {
+                    request_id: ctx.request_id.into(),
+                    agent: ctx.agent.name.clone(),
+                    host: ctx.host(),
+                    amount_msat: checked.amount.0,
+                    fee_msat: fee.0,
+                });
+                Ok(preimage)
+            }
+            (Outcome::BadPreimage { .. }, _) => {
+                self.host.events().emit(event("bad_preimage".into()));
+                Err(Failure::BadGateway {
+                    reason: "bad_preimage",
+                    detail: "the wallet reported the payment as made, but its preimage does not match the invoice's \
+                             payment hash; the request was not retried"
+                        .into(),
+                })
+            }
+            (Outcome::Unknown { reason }, Err(e)) => {
+                self.host.events().emit(event(reason.clone()));
+                self.alert_wallet_down(&e).await;
+                Err(Failure::Unavailable {
+                    reason,
+                    detail: format!("{e}; whether the payment went through is not known yet, so it stays counted"),
+                    retry_after_secs: 30,
+                })
+            }
+            (Outcome::Failed { reason }, Err(e)) if reason == "ledger_unavailable" => Err(Failure::Unavailable {
+                reason,
+                detail: format!("{e}; nothing was sent to the wallet"),
+                retry_after_secs: 5,
+            }),
+            (Outcome::Failed { reason }, Err(e)) => {
+                self.host.events().emit(event(reason));
+                Err(wallet_failure(ctx, &e))
+            }
+            (_, Ok(_)) => unreachable!("a wallet answer is settled or bad_preimage"),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! After the payment: the proof goes on the retry and is kept as soon as it exists, the retry is sent (the
+//! same proof again when the API does not answer), the delivery is recorded with the alerts it raises, and
+//! proofs the API refused or used are forgotten.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response};
+use hyper::body::Incoming;
+
+use super::Flow;
+use super::context::{PayContext, Proven};
+use super::proof;
+use super::timing::Wait;
+use crate::challenge::PaymentChallenge;
+use crate::http::body::{self, ProxyBody};
+use crate::http::failure::Failure;
+use crate::http::headers;
+
+/// Pauses before each further try of a paid retry whose answer did not come, or came as 502/503/504.
+const PAID_RETRY_BACKOFF: [std::time::Duration; 2] =
+    [std::time::Duration::from_millis(250), std::time::Duration::from_millis(1000)];
+
+impl Flow<'_> {
+    /// Sends the request again with the proof of `proven`, and records whether it was delivered.
+    pub(crate) async fn deliver(
+        &self,
+        ctx: &PayContext<'_>,
+        method: &Method,
+        ch: &PaymentChallenge,
+        proven: Proven,
+        replay: Bytes,
+        retry_headers: HeaderMap,
+    ) -> Result<Response<ProxyBody>, Failure> {
+        let (agent, target, request_id) = (ctx.agent, ctx.target, ctx.request_id);
+        let origin = target.origin();
+        let ledger = self.host.ledger();
+        let retry = proof::apply(
+            ch,
+            &proven.payment_hash,
+            &proven.preimage,
+            proof::Retry {
+                uri: target.uri.clone(),
+                headers: retry_headers,
+                body: replay,
+                authorization: None,
+                single_use: None,
+            },
+        );
+        // The proof is kept as soon as it exists: if the retry fails, the agent's next try reuses it instead of
+        // paying again.
+        if let (Some(auth), Some(payment_id)) = (&retry.authorization, proven.payment_id)
+            && let Err(e) = ledger.keep_credential(agent.id, &origin, target.path(), auth, payment_id).await
+        {
+            tracing::warn!(request_id, "cannot keep the credential: {e}");
+        }
+        // A proof for one challenge is kept before it is sent: if the request is not delivered (or the agent
+        // hangs up meanwhile), the agent's next request for this path sends it once more instead of paying
+        // again.
+        if let (Some((name, value)), Some(payment_id)) = (&retry.single_use, proven.payment_id)
+            && let Err(e) = ledger.keep_single_use(agent.id, &origin, target.path(), name, value, payment_id).await
+        {
+            tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
+        }
+        let answer = ctx.timing.wait(Wait::Upstream, self.send_proven(method, &retry, request_id)).await;
+        let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+        let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
+        if let Some(payment_id) = proven.payment_id {
+            match ledger.record_delivery(payment_id, status, receipt.as_deref()).await {
+                Ok(alerts) => self.emit_alerts(alerts),
+                Err(e) => tracing::error!(request_id, "cannot record delivery: {e}"),
+            }
+        }
+        if let (Some(auth), Some(401..=403)) = (&retry.authorization, status) {
+            let _ = ledger.drop_credential(agent.id, &origin, auth).await;
+        }
+        // Answered (delivered, or refused by the API): the proof was used and is forgotten. Not answered (no
+        // answer, or a gateway error after the re-sends): it stays kept for the next request.
+        if let Some((_, value)) = &retry.single_use
+            && !matches!(status, None | Some(500..=599))
+        {
+            let _ = ledger.drop_credential(agent.id, &origin, value).await;
+        }
+        let mut resp = headers::response_to_agent(answer?);
+        // The API's own `Server-Timing` entries, if any, stay; Purser's come after them.
+        resp.headers_mut().append("server-timing", ctx.timing.header());
+        Ok(resp)
+    }
+
+    /// Sends the retry that carries a proof of payment. The payment is made: when the answer does not come,
+    /// or comes as a gateway error, the same proof is sent again (a few times, with pauses) rather than
+    /// losing it.
+    async fn send_proven(
+        &self,
+        method: &Method,
+        retry: &proof::Retry,
+        request_id: &str,
+    ) -> Result<Response<Incoming>, Failure> {
+        let send = || self.host.send(method, &retry.uri, retry.headers.clone(), body::full(retry.body.clone()));
+        let mut answer = send().await;
+        for pause in PAID_RETRY_BACKOFF {
+            // Not after a timeout: the API had its full time already.
+            let transient = match &answer {
+                Ok(resp) => matches!(resp.status().as_u16(), 502..=504),
+                Err(f) => matches!(f.reason(), "upstream_unreachable" | "upstream_bad_response"),
+            };
+            if !transient {
+                break;
+            }
+            tracing::warn!(request_id, "the paid retry was not answered; sending the same proof again");
+            tokio::time::sleep(pause).await;
+            answer = send().await;
+        }
+        answer
+    }
+}
+
+/// What the server said after a paid retry: MPP `Payment-Receipt` (base64url JSON) or x402
+/// `PAYMENT-RESPONSE` (base64 JSON), decoded when it decodes, kept as sent (bounded) otherwise.
+fn receipt(headers: &HeaderMap) -> Option<String> {
+    let raw = ["payment-receipt", "payment-response", "x-payment-response"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|v| v.to_str().ok())?;
+    let decoded = crate::challenge::decode_base64(raw)
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .map(|v| v.to_string());
+    Some(decoded.unwrap_or_else(|| raw.chars().take(2048).collect()))
+}
