@@ -11,7 +11,7 @@ use crate::events::Event;
 use crate::http::failure::Failure;
 use crate::invoice::CheckedInvoice;
 use crate::ledger::payments::Outcome;
-use crate::units::Preimage;
+use crate::units::{PaymentHash, Preimage};
 use crate::wallet;
 
 impl Flow<'_> {
@@ -86,35 +86,8 @@ impl Flow<'_> {
                 return Err(wallet_failure(ctx, &e));
             }
         };
-        let ledger = self.host.ledger().clone();
-        let bolt11 = checked.bolt11.clone();
-        let hash = checked.payment_hash;
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
-        let pay = async move {
-            // The `paying` step is on disk before the wallet hears of the invoice: after a crash, the row says
-            // the wallet may have paid it, and recovery asks the wallet.
-            let marked = ledger.mark_paying(payment_id).await;
-            if !matches!(marked, Ok(true)) {
-                let outcome = Outcome::Failed { reason: "ledger_unavailable".into() };
-                let written = ledger.finish(payment_id, &outcome).await;
-                let why = match marked {
-                    Err(e) => format!("the ledger could not record the payment step: {e}"),
-                    _ => "the reserved row was closed before the wallet was asked".into(),
-                };
-                return (Err(wallet::Error::Protocol(why)), outcome, written, std::time::Duration::ZERO);
-            }
-            let asked = tokio::time::Instant::now();
-            let paid = wallet.pay_invoice(&bolt11).await;
-            let waited = asked.elapsed();
-            let outcome = match &paid {
-                Ok(p) if p.preimage.matches(&hash) => Outcome::Settled { preimage: p.preimage.clone(), fee: p.fee },
-                Ok(p) => Outcome::BadPreimage { preimage: p.preimage.clone(), fee: p.fee },
-                Err(e) if e.nothing_was_paid() => Outcome::Failed { reason: e.reason().into() },
-                Err(e) => Outcome::Unknown { reason: e.reason().into() },
-            };
-            let written = ledger.finish(payment_id, &outcome).await;
-            (paid, outcome, written, waited)
-        };
+        let pay = paying(self.host.ledger().clone(), wallet, checked.bolt11.clone(), checked.payment_hash, payment_id);
         // On the runtime that outlives the serving threads: the wallet's connection is made by the first payment.
         let task = match self.host.background() {
             Some(runtime) => runtime.spawn(pay),
@@ -139,6 +112,17 @@ impl Flow<'_> {
         if let Err(e) = written {
             tracing::error!(request_id = ctx.request_id, payment_id, "the payment's outcome could not be written: {e}");
         }
+        self.answer(ctx, checked, outcome, paid).await
+    }
+
+    /// What the wallet's answer means for the agent, and the event it makes.
+    async fn answer(
+        &self,
+        ctx: &PayContext<'_>,
+        checked: &CheckedInvoice,
+        outcome: Outcome,
+        paid: wallet::Result<wallet::Paid>,
+    ) -> Result<Preimage, Failure> {
         let event = |reason: String| Event::PaymentFailed {
             request_id: ctx.request_id.into(),
             agent: ctx.agent.name.clone(),
@@ -187,4 +171,37 @@ impl Flow<'_> {
             (_, Ok(_)) => unreachable!("a wallet answer is settled or bad_preimage"),
         }
     }
+}
+
+/// The payment as its own task: `paying` written (and synced) before the wallet hears of the invoice, then
+/// the wallet's answer, checked against the payment hash, written as the row's outcome. Returns the answer,
+/// the outcome, whether it was written, and how long the wallet took.
+async fn paying(
+    ledger: crate::ledger::Ledger,
+    wallet: std::sync::Arc<dyn wallet::Wallet>,
+    bolt11: String,
+    hash: PaymentHash,
+    payment_id: i64,
+) -> (wallet::Result<wallet::Paid>, Outcome, crate::ledger::Result<()>, std::time::Duration) {
+    let marked = ledger.mark_paying(payment_id).await;
+    if !matches!(marked, Ok(true)) {
+        let outcome = Outcome::Failed { reason: "ledger_unavailable".into() };
+        let written = ledger.finish(payment_id, &outcome).await;
+        let why = match marked {
+            Err(e) => format!("the ledger could not record the payment step: {e}"),
+            _ => "the reserved row was closed before the wallet was asked".into(),
+        };
+        return (Err(wallet::Error::Protocol(why)), outcome, written, std::time::Duration::ZERO);
+    }
+    let asked = tokio::time::Instant::now();
+    let paid = wallet.pay_invoice(&bolt11).await;
+    let waited = asked.elapsed();
+    let outcome = match &paid {
+        Ok(p) if p.preimage.matches(&hash) => Outcome::Settled { preimage: p.preimage.clone(), fee: p.fee },
+        Ok(p) => Outcome::BadPreimage { preimage: p.preimage.clone(), fee: p.fee },
+        Err(e) if e.nothing_was_paid() => Outcome::Failed { reason: e.reason().into() },
+        Err(e) => Outcome::Unknown { reason: e.reason().into() },
+    };
+    let written = ledger.finish(payment_id, &outcome).await;
+    (paid, outcome, written, waited)
 }

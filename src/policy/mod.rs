@@ -168,54 +168,21 @@ pub fn tightest<'a>(budgets: &'a [BudgetUse], r: &Request) -> Option<&'a BudgetU
     budgets.iter().min_by_key(|b| b.remaining().0 as i128 - b.demand(r.amount, r.fee_reserve).0 as i128)
 }
 
+/// The decision for `r` over `s`, in order: pause, breaker, budgets, thresholds (with the price concern and
+/// remembered rules between the ask and auto-approve limits).
 pub fn decide(s: &Snapshot, r: &Request) -> Decision {
-    if s.paused_all || s.agent_paused {
-        let whom =
-            if s.paused_all { "all payments are paused".to_string() } else { format!("agent {} is paused", r.agent) };
-        return Decision::Refuse {
-            reason: "payments_paused",
-            explanation: format!("{whom}; resume with `purser resume`"),
-            details: json!({"paused": if s.paused_all { "all" } else { "agent" }}),
-        };
-    }
-    if let Some(trip) = &s.breaker {
-        return Decision::Refuse {
-            reason: "loop_detected",
-            explanation: format!(
-                "payments to {}{} are stopped: {}; reset with `purser breaker reset`",
-                trip.host, trip.path, trip.reason
-            ),
-            details: json!({"breaker": trip}),
-        };
+    if let Some(stop) = stopped(s, r) {
+        return stop;
     }
     let tight = tightest(&s.budgets, r);
-    if let Some(b) = tight {
-        let demand = b.demand(r.amount, r.fee_reserve);
-        if demand > b.remaining() {
-            return Decision::Refuse {
-                reason: "budget_exceeded",
-                explanation: format!(
-                    "{}: {} used, {} left; this payment needs {}",
-                    b.budget.describe(),
-                    b.used,
-                    b.remaining(),
-                    demand
-                ),
-                details: json!({"budget": b.details(), "needed_msat": demand.0}),
-            };
-        }
+    if let Some(over) = tight.and_then(|b| over_budget(b, r)) {
+        return over;
     }
     let room = tight
         .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.remaining()))
         .unwrap_or_default();
     let Some(t) = &s.threshold else {
-        if let Some(concern) = &r.price_concern {
-            if !r.approved {
-                return Decision::Ask(format!("{concern}{room}"));
-            }
-            return Decision::Allow(format!("approved by a person despite the price ({concern}){room}"));
-        }
-        return Decision::Allow(format!("no threshold applies{room}"));
+        return price_concern(r, &room).unwrap_or_else(|| Decision::Allow(format!("no threshold applies{room}")));
     };
     let scope = t.scope.describe();
     if r.amount > t.ask_max {
@@ -225,11 +192,8 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
             details: json!({"threshold": {"id": t.id, "scope": scope, "auto_max_msat": t.auto_max.0, "ask_max_msat": t.ask_max.0}}),
         };
     }
-    if let Some(concern) = &r.price_concern {
-        if !r.approved {
-            return Decision::Ask(format!("{concern}{room}"));
-        }
-        return Decision::Allow(format!("approved by a person despite the price ({concern}){room}"));
+    if let Some(concern) = price_concern(r, &room) {
+        return concern;
     }
     if r.amount <= t.auto_max {
         return Decision::Allow(format!(
@@ -258,6 +222,53 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
         "{} is above the auto-approve limit of {} for {scope} and within its ask limit of {}{room}",
         r.amount, t.auto_max, t.ask_max
     ))
+}
+
+/// A pause or a tripped breaker: nothing is paid, whatever the amount.
+fn stopped(s: &Snapshot, r: &Request) -> Option<Decision> {
+    if s.paused_all || s.agent_paused {
+        let whom =
+            if s.paused_all { "all payments are paused".to_string() } else { format!("agent {} is paused", r.agent) };
+        return Some(Decision::Refuse {
+            reason: "payments_paused",
+            explanation: format!("{whom}; resume with `purser resume`"),
+            details: json!({"paused": if s.paused_all { "all" } else { "agent" }}),
+        });
+    }
+    s.breaker.as_ref().map(|trip| Decision::Refuse {
+        reason: "loop_detected",
+        explanation: format!(
+            "payments to {}{} are stopped: {}; reset with `purser breaker reset`",
+            trip.host, trip.path, trip.reason
+        ),
+        details: json!({"breaker": trip}),
+    })
+}
+
+/// The refusal when the tightest budget `b` has no room for `r`.
+fn over_budget(b: &BudgetUse, r: &Request) -> Option<Decision> {
+    let demand = b.demand(r.amount, r.fee_reserve);
+    (demand > b.remaining()).then(|| Decision::Refuse {
+        reason: "budget_exceeded",
+        explanation: format!(
+            "{}: {} used, {} left; this payment needs {}",
+            b.budget.describe(),
+            b.used,
+            b.remaining(),
+            demand
+        ),
+        details: json!({"budget": b.details(), "needed_msat": demand.0}),
+    })
+}
+
+/// An invoice priced above the advertised or usual price goes to a person, and is allowed once they approve.
+fn price_concern(r: &Request, room: &str) -> Option<Decision> {
+    let concern = r.price_concern.as_ref()?;
+    Some(if r.approved {
+        Decision::Allow(format!("approved by a person despite the price ({concern}){room}"))
+    } else {
+        Decision::Ask(format!("{concern}{room}"))
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::http::body::{self, ProxyBody, RequestBody};
 use crate::http::headers;
 use crate::http::target::{self, Target};
 use crate::ledger::agents::Agent;
+use crate::ledger::credentials::Credential;
 use crate::policy::clock::Clock;
 
 /// A new request id: time-ordered, unique enough to find one request in the ledger.
@@ -157,20 +158,8 @@ async fn forward(
             detail: format!("the request body could not be read: {e}"),
         })?;
     let replayable = body.is_replayable();
-    // What goes upstream: the agent's headers less hop-by-hop fields, with a kept proof when one is sent. Built
-    // again on the rare paths that send once more, rather than copied for every request.
-    let upstream_headers = |with: Option<&crate::ledger::credentials::Credential>| {
-        let mut out = headers::to_upstream(&parts.headers, parts.version, replayable);
-        if let Some((name, value)) = with.and_then(|c| {
-            Some((
-                http::HeaderName::from_bytes(c.header.as_bytes()).ok()?,
-                HeaderValue::from_str(&c.authorization).ok()?,
-            ))
-        }) {
-            out.insert(name, value);
-        }
-        out
-    };
+    // Built again on the rare paths that send once more, rather than copied for every request.
+    let upstream_headers = |with: Option<&Credential>| to_upstream(&parts.headers, parts.version, replayable, with);
     let origin = target.origin();
     let kept = kept_proof(proxy, agent, &origin, target.path(), &parts.headers, dry_run).await;
     let (replay, first_body) = match body {
@@ -179,15 +168,8 @@ async fn forward(
     };
     let first = proxy.send(&parts.method, &target.uri, upstream_headers(kept.as_ref()), first_body);
     let sent = timing.wait(Wait::Upstream, first).await;
-    // A single-use proof taken for this request goes back if the API did not answer it.
-    if let Some(cred) = kept.as_ref().filter(|c| c.single_use)
-        && matches!(sent.as_ref().map(|r| r.status().as_u16()), Err(_) | Ok(500..=599))
-        && let Err(e) = proxy
-            .ledger
-            .keep_single_use(agent.id, &origin, &cred.path, &cred.header, &cred.authorization, cred.payment_id)
-            .await
-    {
-        tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
+    if matches!(sent.as_ref().map(|r| r.status().as_u16()), Err(_) | Ok(500..=599)) {
+        give_back(proxy, agent, &origin, kept.as_ref(), request_id).await;
     }
     let mut resp = sent?;
 
@@ -233,6 +215,34 @@ async fn forward(
     Flow::new(proxy).after_402(payable, resp).await
 }
 
+/// What goes upstream: the agent's headers less hop-by-hop fields, with a kept proof when one is sent.
+fn to_upstream(
+    agent_headers: &HeaderMap,
+    version: http::Version,
+    replayable: bool,
+    with: Option<&Credential>,
+) -> HeaderMap {
+    let mut out = headers::to_upstream(agent_headers, version, replayable);
+    if let Some((name, value)) = with.and_then(|c| {
+        Some((http::HeaderName::from_bytes(c.header.as_bytes()).ok()?, HeaderValue::from_str(&c.authorization).ok()?))
+    }) {
+        out.insert(name, value);
+    }
+    out
+}
+
+/// A single-use proof taken for this request goes back to be kept when the API did not answer it.
+async fn give_back(proxy: &Proxy, agent: &Agent, origin: &str, kept: Option<&Credential>, request_id: &str) {
+    if let Some(cred) = kept.filter(|c| c.single_use)
+        && let Err(e) = proxy
+            .ledger
+            .keep_single_use(agent.id, origin, &cred.path, &cred.header, &cred.authorization, cred.payment_id)
+            .await
+    {
+        tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
+    }
+}
+
 /// The kept proof to send with this request, if the agent did not bring its own: a single-use one is taken
 /// (removed) as it is sent, so two requests never send it both.
 async fn kept_proof(
@@ -242,7 +252,7 @@ async fn kept_proof(
     path: &str,
     headers: &HeaderMap,
     dry_run: bool,
-) -> Option<crate::ledger::credentials::Credential> {
+) -> Option<Credential> {
     let cred = proxy.ledger.credential(agent.id, origin, path).await.ok().flatten()?;
     // A dry run never spends a proof that answers one challenge.
     if headers.contains_key(cred.header.as_str()) || (dry_run && cred.single_use) {
