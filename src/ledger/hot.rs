@@ -16,7 +16,7 @@ use sqlx::{Connection, SqliteConnection};
 
 use super::agents::Agent;
 use super::credentials::Credential;
-use super::policy_store::PolicyTables;
+use super::snapshot::PolicyTables;
 
 /// How often other processes' writes are looked for.
 pub const POLL: Duration = Duration::from_millis(200);

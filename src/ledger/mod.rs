@@ -20,6 +20,7 @@ pub mod alerts;
 pub mod credentials;
 pub mod export;
 pub mod hot;
+mod payment_alerts;
 pub mod payments;
 pub mod policy_store;
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub mod queries;
 #[cfg(test)]
 mod queries_tests;
 pub mod recovery;
+mod snapshot;
 pub mod status;
 pub mod uninspected;
 

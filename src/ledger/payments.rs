@@ -7,10 +7,11 @@ use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 
 use super::alerts::{self, Alert, AlertKind, NewAlert};
-use super::policy_store::{self, spent};
+use super::payment_alerts::{allow_alerts, crossing, record_all};
+use super::snapshot;
 use super::{Ledger, Result};
 use crate::config::fee_reserve;
-use crate::policy::{self, BudgetUse, Decision, Period, Scope};
+use crate::policy::{self, Decision};
 use crate::units::{Msats, PaymentHash, Preimage};
 
 /// What is known of a payment when Purser decides on it.
@@ -146,7 +147,7 @@ impl Ledger {
                 },
             });
         }
-        let snapshot = policy_store::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
+        let snapshot = snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
         let reserve = fee_reserve(amount);
         let now = self.now_ms();
         let concern = super::price_checks::price_concern(&mut tx, self, p, amount).await?;
@@ -346,85 +347,6 @@ impl Ledger {
         tx.commit().await?;
         self.alerts_by_id(&ids).await
     }
-}
-
-async fn record_all(conn: &mut SqliteConnection, alerts: &[NewAlert], payment_id: i64, now: i64) -> Result<Vec<i64>> {
-    let mut ids = Vec::new();
-    for a in alerts {
-        ids.extend(alerts::record(conn, a, Some(payment_id), now).await?);
-    }
-    Ok(ids)
-}
-
-/// The budget-crossing alert for `level` percent of `b`, once per budget window.
-fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) -> Option<NewAlert> {
-    // A rolling window moves with every payment: alert at most once per window length.
-    let window = match b.budget.period {
-        Period::Rolling { hours } => b.window_start_ms? / (i64::from(hours) * 3_600_000),
-        _ => b.window_start_ms?,
-    };
-    Some(NewAlert {
-        kind: AlertKind::BudgetCrossing,
-        agent_id: Some(p.agent_id),
-        host: Some(p.host.clone()),
-        budget_id: Some(b.budget.id),
-        message: format!("{} {level} % {what} ({} of {} used)", b.budget.describe(), b.used, b.budget.limit),
-        dedupe_key: Some(format!("budget:{}:{level}:{window}", b.budget.id)),
-    })
-}
-
-/// Alerts a payment that goes ahead may raise: budget crossings, velocity, a first payment to an API.
-async fn allow_alerts(
-    conn: &mut SqliteConnection,
-    ledger: &Ledger,
-    p: &NewPayment,
-    amount: Msats,
-    reserve: Msats,
-    budgets: &[BudgetUse],
-    now: i64,
-) -> Result<Vec<NewAlert>> {
-    let mut out = Vec::new();
-    for b in budgets.iter().filter(|b| b.budget.period != Period::Request && b.budget.limit.0 > 0) {
-        let before = b.used.0 as u128 * 100;
-        let after = (b.used.0 + amount.0 + reserve.0) as u128 * 100;
-        for level in [50u64, 80, 100] {
-            let mark = level as u128 * b.budget.limit.0 as u128;
-            if before < mark && after >= mark {
-                let after_use = BudgetUse { used: Msats(b.used.0 + amount.0 + reserve.0), ..b.clone() };
-                out.extend(crossing(&after_use, level, p, "crossed"));
-            }
-        }
-    }
-    let limit = ledger.policy().velocity_limit_per_minute;
-    let agent_scope = Scope { agent_id: Some(p.agent_id), ..Scope::default() };
-    let last_minute = spent(conn, &agent_scope, now - 60_000).await?;
-    if last_minute <= limit && Msats(last_minute.0 + amount.0) > limit {
-        out.push(NewAlert {
-            kind: AlertKind::Velocity,
-            agent_id: Some(p.agent_id),
-            host: Some(p.host.clone()),
-            budget_id: None,
-            message: format!("agent {} spent more than {} in a minute", p.agent, limit),
-            dedupe_key: Some(format!("velocity:{}:{}", p.agent_id, now / 60_000)),
-        });
-    }
-    let host_paid_before: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM payments WHERE host = ? AND status IN ('pending', 'settled', 'unknown', 'bad_preimage'))",
-    )
-    .bind(&p.host)
-    .fetch_one(&mut *conn)
-    .await?;
-    if !host_paid_before {
-        out.push(NewAlert {
-            kind: AlertKind::FirstPaymentToApi,
-            agent_id: Some(p.agent_id),
-            host: Some(p.host.clone()),
-            budget_id: None,
-            message: format!("first payment to {} ({} by agent {})", p.host, amount, p.agent),
-            dedupe_key: Some(format!("first:{}", p.host)),
-        });
-    }
-    Ok(out)
 }
 
 async fn insert(

@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 
 use super::alerts::{AlertKind, NewAlert};
 use super::payments::NewPayment;
-use super::{Ledger, Result, policy_store};
+use super::{Ledger, Result};
 use crate::config::fee_reserve;
 use crate::policy::{self, Decision};
 use crate::units::Msats;
@@ -16,7 +16,7 @@ impl Ledger {
     pub async fn evaluate(&self, p: &NewPayment) -> Result<Decision> {
         let amount = p.amount.unwrap_or_default();
         let mut tx = self.pool().begin().await?;
-        let snapshot = policy_store::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
+        let snapshot = super::snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
         let concern = price_concern(&mut tx, self, p, amount).await?;
         tx.rollback().await?;
         if let Some(alert) = &concern

@@ -13,190 +13,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lightning_invoice::Currency;
-use macaroon::{ByteString, Format, Macaroon, MacaroonKey, Verifier};
-use rand::RngCore;
+use macaroon::{ByteString, Macaroon, MacaroonKey, Verifier};
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::demo_dialects;
-use super::mint::{FeatureField, InvoiceSpec, Mint};
+use super::demo_endpoints::{ENDPOINTS, Endpoint, Form, listed};
+use super::mint::{FeatureField, Mint};
 use crate::http::body::{BoxError, ProxyBody, full};
 use crate::units::{PaymentHash, Preimage};
-
-/// How the challenge is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// `L402 macaroon="…", invoice="…"`
-    L402Macaroon,
-    /// `L402 version="0", token="…", invoice="…"`
-    L402Token,
-    /// `LSAT …` then `L402 …`, as Aperture sends
-    Both,
-    /// `LSAT macaroon="…", invoice="…"` only
-    LsatOnly,
-    /// JSON body with `invoice` and `payment_hash`; proof is the hash in the JSON body
-    JsonHash,
-    /// `Payment … method="lightning"` (MPP)
-    Mpp,
-    /// x402 v2: `PAYMENT-REQUIRED` header with a Lightning `exact` offer
-    X402V2,
-    /// x402 v1: JSON body with a Lightning `exact` offer
-    X402V1,
-    /// `L402 macaroon="none", invoice="…"`: proof is the payment hash in `X-Payment-Hash`
-    HashOnly,
-    /// x402 v2 with an EVM offer only: nothing Purser can pay
-    EvmOnly,
-    /// L402, MPP and x402 offered at once, for the same invoice
-    Multi,
-}
-
-impl Form {
-    fn dialect(self) -> &'static str {
-        match self {
-            Form::L402Macaroon | Form::L402Token | Form::Both | Form::Multi => "l402",
-            Form::LsatOnly => "lsat",
-            Form::JsonHash => "json_payment_hash",
-            Form::Mpp => "mpp",
-            Form::X402V2 | Form::X402V1 | Form::EvmOnly => "x402",
-            Form::HashOnly => "hash_only",
-        }
-    }
-}
-
-struct Endpoint {
-    method: Method,
-    path: &'static str,
-    price_sats: u64,
-    form: Form,
-    /// What its invoices ask, when that is not the advertised price (`/surge` asks double).
-    charged_sats: u64,
-    /// Each token pays for one call (a second use gets a new 402), as per-call priced servers do.
-    per_call: bool,
-    /// Its invoices carry no feature field, as LNbits mints them.
-    bare_invoices: bool,
-    about: &'static str,
-}
-
-impl Endpoint {
-    const fn new(method: Method, path: &'static str, price_sats: u64, form: Form, about: &'static str) -> Self {
-        Endpoint {
-            method,
-            path,
-            price_sats,
-            form,
-            charged_sats: price_sats,
-            per_call: false,
-            bare_invoices: false,
-            about,
-        }
-    }
-}
-
-static ENDPOINTS: [Endpoint; 15] = [
-    Endpoint {
-        method: Method::GET,
-        path: "/joke",
-        price_sats: 1,
-        form: Form::L402Macaroon,
-        charged_sats: 1,
-        per_call: false,
-        bare_invoices: false,
-        about: "a joke (L402, macaroon form)",
-    },
-    Endpoint {
-        method: Method::GET,
-        path: "/fortune",
-        price_sats: 21,
-        form: Form::L402Token,
-        charged_sats: 21,
-        per_call: true,
-        bare_invoices: false,
-        about: "a fortune, 21 sats each call (L402, version/token form, single-use tokens)",
-    },
-    Endpoint {
-        method: Method::GET,
-        path: "/premium",
-        price_sats: 250,
-        form: Form::Both,
-        charged_sats: 250,
-        per_call: false,
-        bare_invoices: false,
-        about: "a premium report (LSAT and L402 headers)",
-    },
-    Endpoint {
-        method: Method::GET,
-        path: "/legacy",
-        price_sats: 5,
-        form: Form::LsatOnly,
-        charged_sats: 5,
-        per_call: false,
-        bare_invoices: false,
-        about: "an old-style answer (LSAT only)",
-    },
-    Endpoint {
-        method: Method::POST,
-        path: "/summarize",
-        price_sats: 21,
-        form: Form::JsonHash,
-        charged_sats: 21,
-        per_call: false,
-        bare_invoices: false,
-        about: "a summary of the JSON body's `text` (JSON payment_hash)",
-    },
-    Endpoint {
-        method: Method::GET,
-        path: "/daily",
-        price_sats: 10,
-        form: Form::L402Macaroon,
-        charged_sats: 10,
-        per_call: false,
-        bare_invoices: false,
-        about: "the daily tip: first call each UTC day is free",
-    },
-    Endpoint {
-        method: Method::GET,
-        path: "/stream",
-        price_sats: 1,
-        form: Form::L402Macaroon,
-        charged_sats: 1,
-        per_call: false,
-        bare_invoices: false,
-        about: "a server-sent-events stream",
-    },
-    Endpoint::new(Method::GET, "/mpp", 3, Form::Mpp, "a joke paid over MPP (Payment scheme, Lightning charge)"),
-    Endpoint::new(Method::GET, "/x402", 4, Form::X402V2, "a joke paid over x402 v2 (PAYMENT-REQUIRED header)"),
-    Endpoint::new(Method::GET, "/x402-v1", 4, Form::X402V1, "a joke paid over x402 v1 (JSON body)"),
-    Endpoint::new(Method::GET, "/hash-only", 2, Form::HashOnly, "a joke paid by payment hash (L402 without a token)"),
-    Endpoint::new(Method::GET, "/evm", 0, Form::EvmOnly, "offers only USDC on Base: Purser passes it on unpaid"),
-    Endpoint::new(Method::GET, "/multi", 6, Form::Multi, "offers L402, MPP and x402 at once: L402 is paid"),
-    Endpoint {
-        method: Method::GET,
-        path: "/surge",
-        price_sats: 10,
-        form: Form::L402Macaroon,
-        charged_sats: 20,
-        per_call: false,
-        bare_invoices: false,
-        about: "advertised at 10 sats, but its invoices ask 20: held for a person",
-    },
-    Endpoint {
-        method: Method::GET,
-        path: "/lnbits",
-        price_sats: 3,
-        form: Form::L402Macaroon,
-        charged_sats: 3,
-        per_call: false,
-        bare_invoices: true,
-        about: "a joke whose invoices carry no feature field, as LNbits mints them (L402)",
-    },
-];
 
 /// Knobs tests use to make the API misbehave on purpose; the sandbox uses the defaults.
 #[derive(Debug, Clone, Default)]
@@ -226,19 +58,19 @@ pub struct DemoOptions {
 }
 
 pub struct DemoApi {
-    mint: Arc<Mint>,
-    root_key: MacaroonKey,
-    opts: DemoOptions,
+    pub(super) mint: Arc<Mint>,
+    pub(super) root_key: MacaroonKey,
+    pub(super) opts: DemoOptions,
     /// Payment hashes already redeemed on the JSON endpoint (each pays for one call).
-    redeemed: Mutex<HashSet<PaymentHash>>,
+    pub(super) redeemed: Mutex<HashSet<PaymentHash>>,
     /// The UTC day number of the last free `/daily` call.
-    free_day: Mutex<Option<u64>>,
+    pub(super) free_day: Mutex<Option<u64>>,
     /// Token ids already used, when tokens are single-use.
-    used_tokens: Mutex<HashSet<Vec<u8>>>,
+    pub(super) used_tokens: Mutex<HashSet<Vec<u8>>>,
     /// How many 503s of [`DemoOptions::fail_proofs`] were sent.
-    proofs_failed: std::sync::atomic::AtomicU32,
+    pub(super) proofs_failed: std::sync::atomic::AtomicU32,
     /// Open MPP challenges: id → the payment hash of their invoice (each answered once).
-    mpp_open: Mutex<std::collections::HashMap<String, PaymentHash>>,
+    pub(super) mpp_open: Mutex<std::collections::HashMap<String, PaymentHash>>,
 }
 
 impl DemoApi {
@@ -281,7 +113,7 @@ where
     let _ = http1::Builder::new().serve_connection(io, service).await;
 }
 
-fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
+pub(super) fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
     let mut resp = Response::new(full(value.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -421,151 +253,6 @@ impl DemoApi {
         }
     }
 
-    fn mint_for(&self, ep: &Endpoint) -> super::mint::MintedInvoice {
-        let sats = ep.charged_sats.max(1) + u64::from(self.opts.overcharge);
-        let mut spec = InvoiceSpec::sats(sats, &format!("Purser sandbox {}", ep.path));
-        if let Some(expiry) = self.opts.invoice_expiry {
-            spec.expiry = expiry;
-        }
-        spec.currency = self.opts.currency.clone();
-        if self.opts.amountless {
-            spec.amount_msat = None;
-        }
-        spec.features = match &self.opts.invoice_features {
-            Some(features) => features.clone(),
-            None if ep.bare_invoices => FeatureField::Absent,
-            None => FeatureField::Usual,
-        };
-        self.mint.mint(spec)
-    }
-
-    fn macaroon(&self, hash: &PaymentHash, ep: &Endpoint) -> String {
-        let mut id = Vec::with_capacity(66);
-        id.extend_from_slice(&[0, 0]);
-        id.extend_from_slice(&hash.0);
-        let mut token_id = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut token_id);
-        id.extend_from_slice(&token_id);
-        let mut mac = Macaroon::create(Some("purser-sandbox".into()), &self.root_key, ByteString::from(id))
-            .expect("a macaroon with an identifier is always valid");
-        mac.add_first_party_caveat(ByteString::from("services=demo:0"));
-        mac.add_first_party_caveat(ByteString::from(format!("path={}", ep.path)));
-        let expires_ms = jiff::Timestamp::now().as_millisecond() + TOKEN_LIFETIME_MS;
-        mac.add_first_party_caveat(ByteString::from(format!("expiration={expires_ms}")));
-        mac.serialize(Format::V2).expect("V2 serialization of a fresh macaroon")
-    }
-
-    fn challenge(&self, ep: &Endpoint, url: String) -> Response<ProxyBody> {
-        if let Some(resp) = self.other_dialect_challenge(ep, &url) {
-            return resp;
-        }
-        let minted = self.mint_for(ep);
-        let inv = &minted.bolt11;
-        if ep.form == Form::JsonHash {
-            let named = if self.opts.wrong_payment_hash { PaymentHash([9; 32]) } else { minted.payment_hash };
-            return json_response(
-                StatusCode::PAYMENT_REQUIRED,
-                json!({
-                    "error": "payment required",
-                    "amount_sat": ep.charged_sats,
-                    "invoice": inv,
-                    "payment_hash": named.to_hex(),
-                    "payment_hints": {"payment_hash_in": "body", "name": "payment_hash"},
-                }),
-            );
-        }
-        let mac = self.macaroon(&minted.payment_hash, ep);
-        let mut resp = json_response(
-            StatusCode::PAYMENT_REQUIRED,
-            json!({"error": "payment required", "amount_sat": ep.charged_sats}),
-        );
-        let h = resp.headers_mut();
-        let mut add = |v: String| {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                h.append(header::WWW_AUTHENTICATE, v);
-            }
-        };
-        match ep.form {
-            Form::L402Macaroon => add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\"")),
-            Form::L402Token => add(format!("L402 version=\"0\", token=\"{mac}\", invoice=\"{inv}\"")),
-            Form::Both => {
-                add(format!("LSAT macaroon=\"{mac}\", invoice=\"{inv}\""));
-                add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\""));
-            }
-            Form::LsatOnly => add(format!("LSAT macaroon=\"{mac}\", invoice=\"{inv}\"")),
-            Form::Multi => {
-                add(format!("L402 macaroon=\"{mac}\", invoice=\"{inv}\""));
-                add(self.open_mpp(&minted, ep));
-                let offer = demo_dialects::x402_offer(inv, self.x402_stated(ep), ep.path);
-                if let Ok(v) = HeaderValue::from_str(&demo_dialects::x402_required(vec![offer], &url)) {
-                    h.insert("payment-required", v);
-                }
-            }
-            _ => {}
-        }
-        resp
-    }
-
-    /// The amount x402 offers state: the invoice's, unless told to misstate it.
-    fn x402_stated(&self, ep: &Endpoint) -> u64 {
-        ep.charged_sats + u64::from(self.opts.x402_amount_off)
-    }
-
-    /// An MPP challenge for `minted`, remembered until answered.
-    fn open_mpp(&self, minted: &super::mint::MintedInvoice, ep: &Endpoint) -> String {
-        let mut raw = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut raw);
-        let id = hex::encode(raw);
-        self.mpp_open.lock().unwrap().insert(id.clone(), minted.payment_hash);
-        let lifetime = if self.opts.mpp_expired { -60 } else { 600 };
-        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(lifetime);
-        demo_dialects::mpp_challenge(&id, &minted.bolt11, &minted.payment_hash, ep.charged_sats, expires)
-    }
-
-    /// The 402 of the MPP, x402, hash-only and EVM-only endpoints; `None` for the L402 and JSON forms.
-    fn other_dialect_challenge(&self, ep: &Endpoint, url: &str) -> Option<Response<ProxyBody>> {
-        let body = match ep.form {
-            Form::EvmOnly => json!({"error": "payment required", "accepts": "0.01 USDC on Base (x402)"}),
-            _ => json!({"error": "payment required", "amount_sat": ep.charged_sats}),
-        };
-        let mut resp = match ep.form {
-            Form::Mpp | Form::X402V2 | Form::HashOnly | Form::EvmOnly => {
-                json_response(StatusCode::PAYMENT_REQUIRED, body)
-            }
-            Form::X402V1 => {
-                let minted = self.mint_for(ep);
-                let offer = demo_dialects::x402_offer(&minted.bolt11, self.x402_stated(ep), ep.path);
-                return Some(json_response(StatusCode::PAYMENT_REQUIRED, demo_dialects::x402_v1_body(vec![offer])));
-            }
-            _ => return None,
-        };
-        let header_value = match ep.form {
-            Form::EvmOnly => demo_dialects::x402_required(vec![demo_dialects::evm_offer(ep.path)], url),
-            _ => {
-                let minted = self.mint_for(ep);
-                match ep.form {
-                    Form::Mpp => self.open_mpp(&minted, ep),
-                    Form::HashOnly => format!("L402 macaroon=\"none\", invoice=\"{}\"", minted.bolt11),
-                    _ => demo_dialects::x402_required(
-                        vec![
-                            demo_dialects::evm_offer(ep.path),
-                            demo_dialects::x402_offer(&minted.bolt11, self.x402_stated(ep), ep.path),
-                        ],
-                        url,
-                    ),
-                }
-            }
-        };
-        let name = match ep.form {
-            Form::Mpp | Form::HashOnly => header::WWW_AUTHENTICATE,
-            _ => http::HeaderName::from_static("payment-required"),
-        };
-        if let Ok(v) = HeaderValue::from_str(&header_value) {
-            resp.headers_mut().insert(name, v);
-        }
-        Some(resp)
-    }
-
     /// Checks `L402 <macaroon>:<preimage>` (or `LSAT …`; only `LSAT` on LSAT-only endpoints).
     fn verify_l402(&self, authorization: &str, ep: &Endpoint) -> bool {
         let Some((scheme, cred)) = authorization.split_once(' ') else {
@@ -615,23 +302,8 @@ impl DemoApi {
     }
 }
 
-/// The priced endpoints as the pricing documents list them (the EVM-only one has no sat price).
-fn listed() -> Vec<super::demo_pricing::Listed<'static>> {
-    ENDPOINTS
-        .iter()
-        .filter(|e| e.price_sats > 0)
-        .map(|e| super::demo_pricing::Listed {
-            method: e.method.as_str(),
-            path: e.path,
-            price_sats: e.price_sats,
-            about: e.about,
-            dialect: e.form.dialect(),
-        })
-        .collect()
-}
-
 /// How long a demo macaroon is good for (its `expiration=<ms>` caveat, as lsat-js writes it).
-const TOKEN_LIFETIME_MS: i64 = 3_600_000;
+pub(super) const TOKEN_LIFETIME_MS: i64 = 3_600_000;
 
 /// Accepts an `expiration=<ms since the epoch>` caveat that is still in the future.
 fn not_expired(caveat: &ByteString) -> bool {

@@ -11,11 +11,14 @@
 //! - [`demo_pricing`]: its prices in every published form.
 
 pub mod demo_api;
+mod demo_challenges;
 pub mod demo_dialects;
+mod demo_endpoints;
 pub mod demo_pricing;
 pub mod mint;
 pub mod relay;
 pub mod wallet_service;
+mod wallet_state;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

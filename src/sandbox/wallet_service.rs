@@ -20,6 +20,8 @@ use nostr_sdk::nips::{nip04, nip44};
 use nostr_sdk::prelude::*;
 
 use super::mint::{Mint, SettleError};
+pub use super::wallet_state::{SANDBOX_WALLET_FILE, SavedPayment, saved_payments};
+use super::wallet_state::{Sent, State, load, save};
 use crate::units::{Msats, PaymentHash};
 
 /// How the sandbox wallet behaves.
@@ -63,93 +65,6 @@ impl Default for WalletServiceOptions {
             state_file: None,
         }
     }
-}
-
-#[derive(Debug, Clone)]
-struct Sent {
-    invoice: String,
-    amount: Msats,
-    fee: Msats,
-    preimage: String,
-    at: Timestamp,
-}
-
-/// The sandbox wallet's state file in a data directory.
-pub const SANDBOX_WALLET_FILE: &str = "sandbox-wallet.json";
-
-/// The state file's form.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Saved {
-    balance_msat: u64,
-    payments: Vec<SavedPayment>,
-}
-
-/// One payment the sandbox wallet made, as its state file records it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SavedPayment {
-    pub payment_hash: String,
-    pub invoice: String,
-    pub amount_msat: u64,
-    pub fee_msat: u64,
-    pub preimage: String,
-    pub at_unix: u64,
-}
-
-/// The payments recorded in a sandbox wallet's state file (for checking a ledger against it).
-pub fn saved_payments(state_file: &std::path::Path) -> std::io::Result<Vec<SavedPayment>> {
-    let text = std::fs::read_to_string(state_file)?;
-    let saved: Saved = serde_json::from_str(&text).map_err(std::io::Error::other)?;
-    Ok(saved.payments)
-}
-
-fn load(state_file: &std::path::Path, balance: Msats) -> (Msats, HashMap<PaymentHash, Sent>) {
-    let Ok(text) = std::fs::read_to_string(state_file) else { return (balance, HashMap::new()) };
-    let Ok(saved) = serde_json::from_str::<Saved>(&text) else {
-        tracing::warn!("the sandbox wallet's state file {} is unreadable; starting afresh", state_file.display());
-        return (balance, HashMap::new());
-    };
-    let sent = saved
-        .payments
-        .into_iter()
-        .filter_map(|p| {
-            let hash = PaymentHash::from_hex(&p.payment_hash)?;
-            let sent = Sent {
-                invoice: p.invoice,
-                amount: Msats(p.amount_msat),
-                fee: Msats(p.fee_msat),
-                preimage: p.preimage,
-                at: Timestamp::from(p.at_unix),
-            };
-            Some((hash, sent))
-        })
-        .collect();
-    (Msats(saved.balance_msat), sent)
-}
-
-fn save(state_file: &std::path::Path, state: &State) -> std::io::Result<()> {
-    let saved = Saved {
-        balance_msat: state.balance.0,
-        payments: state
-            .sent
-            .iter()
-            .map(|(h, s)| SavedPayment {
-                payment_hash: h.to_hex(),
-                invoice: s.invoice.clone(),
-                amount_msat: s.amount.0,
-                fee_msat: s.fee.0,
-                preimage: s.preimage.clone(),
-                at_unix: s.at.as_secs(),
-            })
-            .collect(),
-    };
-    let json = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
-    crate::private_fs::write_atomic(state_file, &json, true)
-}
-
-struct State {
-    balance: Msats,
-    sent: HashMap<PaymentHash, Sent>,
-    pay_requests: u64,
 }
 
 /// A running sandbox wallet service.
