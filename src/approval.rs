@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::events::{Event, Events};
 use crate::policy::clock::{Clock, SystemClock};
 
 /// One approval as a person sees it.
@@ -54,6 +53,12 @@ pub enum Outcome {
     Approved,
     Denied,
     TimedOut,
+}
+
+/// Who hears of approvals as they open and close: the events channel (the window, notifications, the log).
+pub trait Announce: Send + Sync {
+    fn needed(&self, approval: ApprovalView);
+    fn decided(&self, id: u64, outcome: Outcome);
 }
 
 /// A payment waiting for a person.
@@ -131,7 +136,7 @@ pub async fn answer(
 pub struct Approvals {
     state: Mutex<State>,
     timeout: Duration,
-    events: Events,
+    announce: Box<dyn Announce>,
 }
 
 fn now_ms() -> i64 {
@@ -139,8 +144,8 @@ fn now_ms() -> i64 {
 }
 
 impl Approvals {
-    pub fn new(timeout: Duration, events: Events) -> Self {
-        Approvals { state: Mutex::new(State::default()), timeout, events }
+    pub fn new(timeout: Duration, announce: impl Announce + 'static) -> Self {
+        Approvals { state: Mutex::new(State::default()), timeout, announce: Box::new(announce) }
     }
 
     /// Holds `held` until a person answers or the timeout passes. The returned id names the approval.
@@ -179,7 +184,7 @@ impl Approvals {
             }
         };
         if let Some(view) = offered {
-            self.events.emit(Event::ApprovalNeeded { approval: view });
+            self.announce.needed(view);
         }
         let verdict = tokio::time::timeout(deadline, async {
             loop {
@@ -197,7 +202,7 @@ impl Approvals {
             Ok(Verdict::Deny) => Outcome::Denied,
             Err(_) => {
                 if self.close(id).is_some() {
-                    self.events.emit(Event::ApprovalDecided { id, outcome: Outcome::TimedOut });
+                    self.announce.decided(id, Outcome::TimedOut);
                 }
                 Outcome::TimedOut
             }
@@ -225,7 +230,7 @@ impl Approvals {
         let entry = self.close(id).ok_or(NotWaiting(id))?;
         let _ = entry.verdict.send(Some(verdict));
         let outcome = if verdict == Verdict::Approve { Outcome::Approved } else { Outcome::Denied };
-        self.events.emit(Event::ApprovalDecided { id, outcome });
+        self.announce.decided(id, outcome);
         Ok(entry.view)
     }
 
@@ -243,6 +248,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::events::Events;
 
     fn held(amount_msat: u64) -> Held {
         Held {

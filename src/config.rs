@@ -204,11 +204,6 @@ pub fn host_pattern(pattern: &str) -> Option<String> {
     valid.then_some(pattern)
 }
 
-/// What the fee of a payment may be at most while it is pending: 1 % of the amount, at least 1 sat.
-pub fn fee_reserve(amount: Msats) -> Msats {
-    Msats((amount.0 / 100).max(1_000))
-}
-
 /// `$PURSER_DATA_DIR`, else `$XDG_DATA_HOME/purser`, else `~/.local/share/purser`.
 pub fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PURSER_DATA_DIR") {
@@ -329,7 +324,7 @@ mod tests {
 
     #[test]
     fn fee_reserve_is_one_percent_with_a_floor() {
-        assert_eq!(fee_reserve(Msats::from_sats(21)), Msats(1_000));
-        assert_eq!(fee_reserve(Msats::from_sats(250_000)), Msats(2_500_000));
+        assert_eq!(crate::policy::fee_reserve(Msats::from_sats(21)), Msats(1_000));
+        assert_eq!(crate::policy::fee_reserve(Msats::from_sats(250_000)), Msats(2_500_000));
     }
 }

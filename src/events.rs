@@ -35,6 +35,16 @@ impl Event {
     }
 }
 
+impl crate::approval::Announce for Events {
+    fn needed(&self, approval: crate::approval::ApprovalView) {
+        self.emit(Event::ApprovalNeeded { approval });
+    }
+
+    fn decided(&self, id: u64, outcome: crate::approval::Outcome) {
+        self.emit(Event::ApprovalDecided { id, outcome });
+    }
+}
+
 /// The sending side, cloned into every part of the core that reports.
 #[derive(Debug, Clone)]
 pub struct Events(broadcast::Sender<Event>);

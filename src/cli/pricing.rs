@@ -33,7 +33,11 @@ pub async fn run(data_dir: PathBuf, args: PricingArgs) -> Result<()> {
     let (settings, policy) = purser::config::load(&data_dir)?;
     let tls = upstream::tls_config(settings.extra_ca_file.as_deref(), &[]).map_err(purser::proxy::StartError::from)?;
     let ledger = Ledger::open(&settings.ledger_path()).await?.with_policy(policy);
-    let fetcher = Fetcher::new(upstream::client(tls), Duration::from_secs(args.timeout.max(1)), Some(ledger));
+    let fetcher = Fetcher::new(
+        upstream::client(tls),
+        Duration::from_secs(args.timeout.max(1)),
+        Some(std::sync::Arc::new(ledger)),
+    );
     let list = fetcher.get(&origin).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&*list).unwrap_or_default());

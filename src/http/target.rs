@@ -95,6 +95,17 @@ fn build(scheme: &str, authority: &str, pq: &str, via: &'static str) -> Result<T
     })
 }
 
+/// `scheme://host:port` of `url`, lowercase, the port always written (as the proxy names origins); `None`
+/// for what is not an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url.trim()).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = parsed.host_str()?;
+    Some(format!("{}://{host}:{}", parsed.scheme(), parsed.port_or_known_default()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

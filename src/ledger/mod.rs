@@ -20,6 +20,7 @@ pub mod alerts;
 pub mod credentials;
 pub mod export;
 pub mod hot;
+mod new_payment;
 mod payment_alerts;
 pub mod payments;
 pub mod policy_store;

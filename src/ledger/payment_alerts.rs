@@ -4,7 +4,7 @@
 use sqlx::SqliteConnection;
 
 use super::alerts::{self, AlertKind, NewAlert};
-use super::payments::NewPayment;
+use super::new_payment::NewPayment;
 use super::snapshot::spent;
 use super::{Ledger, Result};
 use crate::policy::{BudgetUse, Period, Scope};

@@ -10,52 +10,10 @@ use super::alerts::{self, Alert, AlertKind, NewAlert};
 use super::payment_alerts::{allow_alerts, crossing, record_all};
 use super::snapshot;
 use super::{Ledger, Result};
-use crate::config::fee_reserve;
 use crate::policy::{self, Decision};
-use crate::units::{Msats, PaymentHash, Preimage};
+use crate::units::{Msats, Preimage};
 
-/// What is known of a payment when Purser decides on it.
-#[derive(Debug, Clone)]
-pub struct NewPayment {
-    pub request_id: String,
-    pub agent_id: i64,
-    pub agent: String,
-    pub method: String,
-    pub scheme: String,
-    /// `host[:port]`, lowercase.
-    pub host: String,
-    pub path: String,
-    pub challenge_kind: String,
-    pub amount: Option<Msats>,
-    pub payment_hash: Option<PaymentHash>,
-    pub invoice: Option<String>,
-    /// The price the API publishes for this endpoint, when it publishes one.
-    pub advertised: Option<Msats>,
-    /// `L402 <token>` for token proofs: with the preimage, the credential a payment yields.
-    pub proof_prefix: Option<String>,
-}
-
-#[cfg(test)]
-impl NewPayment {
-    /// A `sats` payment by `agent` to `https://{host}/p`, with invoice `n`'s payment hash.
-    pub(crate) fn sample(agent_id: i64, agent: &str, host: &str, n: u8, sats: u64) -> NewPayment {
-        NewPayment {
-            request_id: format!("req_{n}"),
-            agent_id,
-            agent: agent.into(),
-            method: "GET".into(),
-            scheme: "https".into(),
-            host: host.into(),
-            path: "/p".into(),
-            challenge_kind: "l402".into(),
-            amount: Some(Msats::from_sats(sats)),
-            payment_hash: Some(Preimage([n; 32]).payment_hash()),
-            invoice: None,
-            advertised: None,
-            proof_prefix: None,
-        }
-    }
-}
+pub use super::new_payment::NewPayment;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reservation {
@@ -148,7 +106,7 @@ impl Ledger {
             });
         }
         let snapshot = snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
-        let reserve = fee_reserve(amount);
+        let reserve = policy::fee_reserve(amount);
         let now = self.now_ms();
         let concern = super::price_checks::price_concern(&mut tx, self, p, amount).await?;
         if let Some(alert) = &concern

@@ -1,9 +1,7 @@
 //! Budgets, thresholds, remembered rules, pauses and circuit breakers as stored, and their validation; the
 //! snapshot a decision is made on is read by [`super::snapshot`].
 
-use sqlx::Row;
-
-use super::snapshot::{load_budgets, load_rules, load_thresholds, paused_all, spent};
+use super::snapshot::{load_budgets, load_rules, load_thresholds, paused_all, spent, trip_from_row};
 use super::{Error, Ledger, Result};
 use crate::policy::{BreakerTrip, Budget, BudgetUse, Period, Rule, Scope, Threshold};
 use crate::units::Msats;
@@ -257,17 +255,4 @@ async fn remove(ledger: &Ledger, sql: &'static str, what: &'static str, id: i64)
         return Err(Error::NotFound(what, id));
     }
     Ok(())
-}
-
-pub(super) fn scope_from_row(r: &sqlx::sqlite::SqliteRow) -> Scope {
-    Scope { agent_id: r.get("agent_id"), agent: r.get("agent"), host: r.get("host"), path_prefix: r.get("path_prefix") }
-}
-
-pub(super) fn trip_from_row(r: &sqlx::sqlite::SqliteRow) -> BreakerTrip {
-    BreakerTrip {
-        host: r.get("host"),
-        path: r.get("path"),
-        reason: r.get("reason"),
-        tripped_at_ms: r.get("tripped_at_ms"),
-    }
 }

@@ -5,9 +5,9 @@ use serde_json::json;
 use sqlx::SqliteConnection;
 
 use super::alerts::{AlertKind, NewAlert};
-use super::payments::NewPayment;
+use super::new_payment::NewPayment;
 use super::{Ledger, Result};
-use crate::config::fee_reserve;
+use crate::policy::fee_reserve;
 use crate::policy::{self, Decision};
 use crate::units::Msats;
 

@@ -67,3 +67,9 @@ impl Ledger {
             .collect())
     }
 }
+#[async_trait::async_trait]
+impl crate::pricing::fetch::PriceStore for Ledger {
+    async fn keep(&self, list: &PriceList) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.store_prices(list).await?)
+    }
+}

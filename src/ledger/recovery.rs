@@ -29,7 +29,7 @@ impl Unresolved {
     /// `scheme://host:port`, as kept credentials name origins.
     pub fn origin(&self) -> String {
         let url = format!("{}://{}", self.scheme, self.host);
-        crate::pricing::fetch::origin_of(&url).unwrap_or(url)
+        crate::http::target::origin_of(&url).unwrap_or(url)
     }
 }
 

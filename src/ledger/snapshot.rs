@@ -4,9 +4,8 @@
 
 use sqlx::{Row, SqliteConnection};
 
-use super::policy_store::{scope_from_row, trip_from_row};
 use super::{Ledger, Result};
-use crate::policy::{Budget, BudgetUse, Period, Rule, RuleUse, Scope, Snapshot, Threshold};
+use crate::policy::{BreakerTrip, Budget, BudgetUse, Period, Rule, RuleUse, Scope, Snapshot, Threshold};
 use crate::units::Msats;
 
 pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budget>> {
@@ -185,4 +184,17 @@ pub(crate) async fn snapshot(
         None => None,
     };
     Ok(Snapshot { paused_all, agent_paused, breaker, budgets, threshold, rule })
+}
+
+pub(super) fn scope_from_row(r: &sqlx::sqlite::SqliteRow) -> Scope {
+    Scope { agent_id: r.get("agent_id"), agent: r.get("agent"), host: r.get("host"), path_prefix: r.get("path_prefix") }
+}
+
+pub(super) fn trip_from_row(r: &sqlx::sqlite::SqliteRow) -> BreakerTrip {
+    BreakerTrip {
+        host: r.get("host"),
+        path: r.get("path"),
+        reason: r.get("reason"),
+        tripped_at_ms: r.get("tripped_at_ms"),
+    }
 }

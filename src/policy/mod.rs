@@ -163,6 +163,11 @@ pub enum Decision {
     Refuse { reason: &'static str, explanation: String, details: serde_json::Value },
 }
 
+/// What the fee of a payment may be at most while it is pending: 1 % of the amount, at least 1 sat.
+pub fn fee_reserve(amount: Msats) -> Msats {
+    Msats((amount.0 / 100).max(1_000))
+}
+
 /// The budget with the least room after this payment: the one that decides.
 pub fn tightest<'a>(budgets: &'a [BudgetUse], r: &Request) -> Option<&'a BudgetUse> {
     budgets.iter().min_by_key(|b| b.remaining().0 as i128 - b.demand(r.amount, r.fee_reserve).0 as i128)

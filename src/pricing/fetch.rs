@@ -14,7 +14,6 @@ use super::documents::{self, LOCATIONS};
 use super::{PriceList, Tried};
 use crate::http::body::{self, empty};
 use crate::http::client::UpstreamClient;
-use crate::ledger::Ledger;
 
 /// How long a result is kept when the API's `Cache-Control` says nothing.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -31,22 +30,20 @@ pub struct Fetcher {
     client: UpstreamClient,
     timeout: Duration,
     /// Where found prices are stored with when they were read; `None` for a one-off lookup.
-    ledger: Option<Ledger>,
+    store: Option<Arc<dyn PriceStore>>,
     cache: Mutex<HashMap<String, (Instant, Arc<PriceList>)>>,
     /// The fetch under way per origin, shared: a burst of first payments to an API asks it for its documents
     /// once and every caller gets that one answer, even when the API says not to cache it.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<PriceList>>>>>,
 }
 
-/// `scheme://host:port` of `url`, lowercase, the port always written (as the proxy names origins); `None`
-/// for what is not an http(s) URL.
-pub fn origin_of(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url.trim()).ok()?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return None;
-    }
-    let host = parsed.host_str()?;
-    Some(format!("{}://{host}:{}", parsed.scheme(), parsed.port_or_known_default()?))
+pub use crate::http::target::origin_of;
+
+/// Where prices found are kept, with when they were read (the ledger), so they are known while an API's
+/// documents cannot be read.
+#[async_trait::async_trait]
+pub trait PriceStore: Send + Sync {
+    async fn keep(&self, list: &PriceList) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// The lifetime `Cache-Control` allows: `None` when it says nothing about it.
@@ -65,8 +62,8 @@ fn max_age(value: Option<&HeaderValue>) -> Option<Duration> {
 }
 
 impl Fetcher {
-    pub fn new(client: UpstreamClient, timeout: Duration, ledger: Option<Ledger>) -> Self {
-        Fetcher { client, timeout, ledger, cache: Mutex::new(HashMap::new()), inflight: Mutex::new(HashMap::new()) }
+    pub fn new(client: UpstreamClient, timeout: Duration, store: Option<Arc<dyn PriceStore>>) -> Self {
+        Fetcher { client, timeout, store, cache: Mutex::new(HashMap::new()), inflight: Mutex::new(HashMap::new()) }
     }
 
     /// What `origin` publishes, from the cache while it is fresh.
@@ -91,9 +88,9 @@ impl Fetcher {
     async fn fetch_and_keep(&self, origin: &str) -> Arc<PriceList> {
         let (list, ttl) = self.fetch(origin).await;
         let list = Arc::new(list);
-        if let Some(ledger) = &self.ledger
+        if let Some(store) = &self.store
             && !list.is_empty()
-            && let Err(e) = ledger.store_prices(&list).await
+            && let Err(e) = store.keep(&list).await
         {
             tracing::warn!(origin, "cannot store prices: {e}");
         }

@@ -39,7 +39,7 @@ fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 pub async fn handle(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
     let (name, key) = credentials(req.headers()).ok_or(Failure::ProxyAuthRequired)?;
-    let agent = super::handler::check_agent(proxy, &name, &key).await?;
+    let agent = super::auth::check_agent(proxy, &name, &key).await?;
     let path = req.uri().path().trim_end_matches('/');
     match (req.method(), path.strip_prefix(PREFIX).unwrap_or(path)) {
         (&Method::GET, "") => overview(proxy, &agent).await,

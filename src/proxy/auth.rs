@@ -4,6 +4,9 @@ use base64::Engine;
 use http::HeaderMap;
 use http::header::PROXY_AUTHORIZATION;
 
+use crate::http::failure::Failure;
+use crate::ledger::agents::Agent;
+
 /// The name and key an agent presented, if it presented any in a readable form.
 pub fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
     basic_credentials(headers.get(PROXY_AUTHORIZATION)?.to_str().ok()?)
@@ -24,6 +27,19 @@ pub fn basic_credentials(value: &str) -> Option<(String, String)> {
 /// The header value an agent sends (used by `purser` itself and by tests).
 pub fn basic(name: &str, key: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{name}:{key}")))
+}
+
+/// The agent `name` whose key is `key`, or `407`.
+pub(super) async fn check_agent(proxy: &super::Proxy, name: &str, key: &str) -> Result<Agent, Failure> {
+    match proxy.ledger.authenticate(name, key).await {
+        Ok(Some(agent)) => Ok(agent),
+        Ok(None) => Err(Failure::ProxyAuthRequired),
+        Err(e) => Err(Failure::Unavailable {
+            reason: "ledger_unavailable".into(),
+            detail: format!("Purser could not read its ledger: {e}"),
+            retry_after_secs: 5,
+        }),
+    }
 }
 
 #[cfg(test)]

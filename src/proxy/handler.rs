@@ -34,6 +34,17 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Respons
     Ok(answer(result, &request_id))
 }
 
+/// [`handle_inside`] as the tunnel takes it.
+fn inside(
+    proxy: Arc<Proxy>,
+    credentials: Arc<(String, String)>,
+    scheme: &'static str,
+    authority: http::uri::Authority,
+    req: Request<Incoming>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>> {
+    Box::pin(handle_inside(proxy, credentials, scheme, authority, req))
+}
+
 /// The service function for a request inside a `CONNECT` tunnel to `authority`. The agent's name and key
 /// from the `CONNECT` are checked again for every request, so a rotated key stops an open tunnel too.
 pub async fn handle_inside(
@@ -45,7 +56,7 @@ pub async fn handle_inside(
 ) -> Result<Response<ProxyBody>, Infallible> {
     let request_id = new_request_id();
     let result = match target::inside_tunnel(scheme, &authority, req.uri()) {
-        Ok(target) => match check_agent(&proxy, &credentials.0, &credentials.1).await {
+        Ok(target) => match auth::check_agent(&proxy, &credentials.0, &credentials.1).await {
             Ok(agent) => forward(&proxy, &agent, target, req, &request_id).await,
             Err(failure) => Err(failure),
         },
@@ -90,7 +101,7 @@ async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> 
     let agent = authenticate(proxy, req.headers()).await?;
     if req.method() == Method::CONNECT {
         let credentials = auth::credentials(req.headers()).ok_or(Failure::ProxyAuthRequired)?;
-        return intercept::connect(proxy.clone(), agent, credentials, req).await;
+        return intercept::connect(proxy.clone(), agent, credentials, req, inside).await;
     }
     let target =
         target::resolve(req.uri()).map_err(|e| Failure::BadRequest { reason: "not_proxied", detail: e.to_string() })?;
@@ -266,19 +277,7 @@ async fn kept_proof(
 
 async fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Agent, Failure> {
     let (name, key) = auth::credentials(headers).ok_or(Failure::ProxyAuthRequired)?;
-    check_agent(proxy, &name, &key).await
-}
-
-pub(super) async fn check_agent(proxy: &Proxy, name: &str, key: &str) -> Result<Agent, Failure> {
-    match proxy.ledger.authenticate(name, key).await {
-        Ok(Some(agent)) => Ok(agent),
-        Ok(None) => Err(Failure::ProxyAuthRequired),
-        Err(e) => Err(Failure::Unavailable {
-            reason: "ledger_unavailable".into(),
-            detail: format!("Purser could not read its ledger: {e}"),
-            retry_after_secs: 5,
-        }),
-    }
+    auth::check_agent(proxy, &name, &key).await
 }
 
 impl crate::flow::Host for Proxy {

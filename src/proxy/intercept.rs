@@ -8,6 +8,9 @@
 //! the same handler as every other request, and the listener, the agent check and the upstream client
 //! already exist here.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,10 +22,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
+use super::Proxy;
 use super::prefixed::Prefixed;
 use super::refusal::Failure;
 use super::tunnel::{self, ConnectTarget};
-use super::{Proxy, handler};
 use crate::http::body::{ProxyBody, empty};
 use crate::ledger::agents::Agent;
 use crate::ledger::uninspected::Kind;
@@ -36,11 +39,22 @@ const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Answers an authenticated `CONNECT`: pass-through hosts are tunnelled untouched, every other is opened.
 /// `credentials` (name, key) are checked again for each request inside.
+/// How a request inside a tunnel is served: the handler's own service, handed in, so a tunnel's requests are
+/// handled exactly as any other.
+pub type Inside = fn(
+    Arc<Proxy>,
+    Arc<(String, String)>,
+    &'static str,
+    http::uri::Authority,
+    Request<Incoming>,
+) -> Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
+
 pub async fn connect(
     proxy: Arc<Proxy>,
     agent: Agent,
     credentials: (String, String),
     req: Request<Incoming>,
+    handle: Inside,
 ) -> Result<Response<ProxyBody>, Failure> {
     let target = tunnel::target(&req)?;
     if proxy.settings.passes_through(&target.host) {
@@ -59,7 +73,7 @@ pub async fn connect(
     let credentials = Arc::new(credentials);
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
-            Ok(upgraded) => inside(proxy, agent, credentials, target, TokioIo::new(upgraded)).await,
+            Ok(upgraded) => inside(proxy, agent, credentials, target, TokioIo::new(upgraded), handle).await,
             Err(e) => tracing::debug!("CONNECT upgrade to {} failed: {e}", target.authority),
         }
     });
@@ -78,6 +92,7 @@ async fn inside<S>(
     credentials: Arc<(String, String)>,
     target: ConnectTarget,
     mut io: S,
+    handle: Inside,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -90,7 +105,7 @@ async fn inside<S>(
     let io = Prefixed::new(Bytes::copy_from_slice(&first[..usize::from(first_byte.is_some())]), io);
     match first_byte {
         Some(TLS_HANDSHAKE) => {}
-        Some(b) if b.is_ascii_uppercase() => return serve(proxy, credentials, "http", target, io).await,
+        Some(b) if b.is_ascii_uppercase() => return serve(proxy, credentials, "http", target, io, handle).await,
         // Not HTTP, and not TLS: a protocol Purser cannot read. Tunnel it blind, and say so in the ledger.
         _ => {
             let Ok(upstream) = tunnel::dial(&target).await else { return };
@@ -120,7 +135,7 @@ async fn inside<S>(
         Err(_) => return,
     };
     match handshake {
-        Ok(tls) => serve(proxy, credentials, "https", target, tls).await,
+        Ok(tls) => serve(proxy, credentials, "https", target, tls, handle).await,
         Err(e) => {
             if rejected_certificate(&e) {
                 tracing::info!(
@@ -157,13 +172,12 @@ async fn serve<S>(
     scheme: &'static str,
     target: ConnectTarget,
     io: S,
+    handle: Inside,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let authority = target.authority.clone();
-    let service = service_fn(move |req| {
-        handler::handle_inside(proxy.clone(), credentials.clone(), scheme, authority.clone(), req)
-    });
+    let service = service_fn(move |req| handle(proxy.clone(), credentials.clone(), scheme, authority.clone(), req));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().max_headers(super::MAX_REQUEST_HEADERS).max_buf_size(super::MAX_REQUEST_HEAD_BYTES);
     builder.http2().max_header_list_size(super::MAX_REQUEST_HEAD_BYTES as u32);

@@ -89,7 +89,7 @@ impl Proxy {
         upgrade_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let clients = (0..workers::count()).map(|_| upstream::client(tls.clone())).collect();
         let client = upstream::client(tls);
-        let pricing = crate::pricing::Fetcher::new(client.clone(), PRICING_TIMEOUT, Some(ledger.clone()));
+        let pricing = crate::pricing::Fetcher::new(client.clone(), PRICING_TIMEOUT, Some(Arc::new(ledger.clone())));
         let authority = crate::ca::files::load_or_create(&settings.data_dir)?;
         let leaves = Arc::new(crate::ca::Leaves::new(Arc::new(authority), crate::ca::leaves::DEFAULT_CAPACITY));
         let approvals = Approvals::new(settings.approval_timeout, events.clone());

@@ -15,7 +15,8 @@ use crate::refusals::agent;
 
 fn fetcher(ledger: Option<purser::ledger::Ledger>) -> Fetcher {
     let client = upstream::client(upstream::tls_config(None, &[]).unwrap());
-    Fetcher::new(client, Duration::from_secs(5), ledger)
+    let store = ledger.map(|l| std::sync::Arc::new(l) as std::sync::Arc<dyn purser::pricing::fetch::PriceStore>);
+    Fetcher::new(client, Duration::from_secs(5), store)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
