@@ -22,6 +22,10 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every event's name, for whoever listens by name (the desktop UI's bindings are generated from it).
+    pub const NAMES: [&'static str; 6] =
+        ["payment:settled", "payment:refused", "payment:failed", "approval:needed", "approval:decided", "alert:raised"];
+
     /// The event's name in the `noun:verb` scheme.
     pub fn name(&self) -> &'static str {
         match self {
@@ -63,5 +67,65 @@ impl Events {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.0.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_name_is_listed() {
+        let view = crate::approval::ApprovalView {
+            id: 1,
+            agent: "a".into(),
+            method: "GET".into(),
+            host: "h".into(),
+            path: "/".into(),
+            amount_msat: 1,
+            explanation: String::new(),
+            budget: serde_json::Value::Null,
+            count: 1,
+            created_at_ms: 0,
+            expires_at_ms: 0,
+        };
+        let alert = crate::ledger::alerts::Alert {
+            id: 1,
+            kind: crate::ledger::alerts::AlertKind::Velocity,
+            agent: None,
+            host: None,
+            budget_id: None,
+            payment_id: None,
+            message: String::new(),
+            created_at: String::new(),
+        };
+        let all = [
+            Event::PaymentSettled {
+                request_id: "r".into(),
+                agent: "a".into(),
+                host: "h".into(),
+                amount_msat: 1,
+                fee_msat: 0,
+            },
+            Event::PaymentRefused {
+                request_id: "r".into(),
+                agent: "a".into(),
+                host: "h".into(),
+                amount_msat: None,
+                reason: "x".into(),
+            },
+            Event::PaymentFailed {
+                request_id: "r".into(),
+                agent: "a".into(),
+                host: "h".into(),
+                amount_msat: 1,
+                reason: "x".into(),
+            },
+            Event::ApprovalNeeded { approval: view },
+            Event::ApprovalDecided { id: 1, outcome: crate::approval::Outcome::Denied },
+            Event::Alert { alert },
+        ];
+        let names: Vec<&str> = all.iter().map(Event::name).collect();
+        assert_eq!(names, Event::NAMES);
     }
 }

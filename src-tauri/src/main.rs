@@ -37,7 +37,8 @@ fn main() {
     };
     let app = tauri::Builder::default()
         .setup(move |app| {
-            let core = tauri::async_runtime::block_on(runtime::start(app.handle().clone(), args))?;
+            let core = tauri::async_runtime::block_on(runtime::start(args))?;
+            notify::forward_events(app.handle().clone(), &core.proxy.events);
             app.manage(core);
             tray::build(app.handle())?;
             Ok(())

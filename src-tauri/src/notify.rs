@@ -7,6 +7,7 @@ use std::sync::{LazyLock, Mutex};
 
 use notify_rust::{Notification, Timeout};
 use purser::approval::{ApprovalView, Outcome};
+use purser::events::{Event, Events};
 use purser::ledger::alerts::AlertKind;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -26,7 +27,7 @@ pub fn open(app: &AppHandle, screen: &str) {
         let _ = w.unminimize();
         let _ = w.set_focus();
     }
-    let _ = app.emit("ui:navigate", screen);
+    let _ = app.emit(crate::dto::NAVIGATE_EVENT, screen);
 }
 
 pub fn approval(app: AppHandle, a: ApprovalView) {
@@ -99,4 +100,36 @@ pub fn alert(kind: AlertKind, message: &str) {
     if let Err(e) = Notification::new().appname("Purser").summary(kind.title()).body(message).show() {
         tracing::warn!("cannot show a notification: {e}");
     }
+}
+
+/// Sends every core event to the window (as `noun:verb`), and approvals and alerts to notifications.
+pub fn forward_events(app: AppHandle, events: &Events) {
+    let mut rx = events.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let event = match rx.recv().await {
+                Ok(e) => e,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            };
+            let _ = app.emit(event.name(), &event);
+            // Showing a notification is a blocking D-Bus call: never on the runtime's workers.
+            if let Event::ApprovalDecided { id, outcome } = &event {
+                let (id, outcome) = (*id, *outcome);
+                std::thread::spawn(move || answered(id, outcome));
+            }
+            let Some(core) = app.try_state::<AppCore>() else { continue };
+            if !core.notifications_on() {
+                continue;
+            }
+            match &event {
+                Event::ApprovalNeeded { approval: a } => approval(app.clone(), a.clone()),
+                Event::Alert { alert: raised } => {
+                    let (kind, message) = (raised.kind, raised.message.clone());
+                    std::thread::spawn(move || alert(kind, &message));
+                }
+                _ => {}
+            }
+        }
+    });
 }

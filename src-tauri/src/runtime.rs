@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use purser::agent_env::Shell;
 use purser::config;
-use purser::events::{Event, Events};
+use purser::events::Events;
 use purser::ledger::Ledger;
 use purser::proxy::Proxy;
 use purser::sandbox::Sandbox;
 use purser::startup;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tokio::sync::oneshot;
 
 /// Command-line options of the desktop app.
@@ -85,7 +85,7 @@ impl AppCore {
     }
 }
 
-pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
+pub async fn start(args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
     purser::install_crypto_provider();
     let (mut settings, ledger) = startup::open(&args.data_dir).await?;
     let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
@@ -116,7 +116,6 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
             tracing::error!("{e}");
         }
     });
-    forward_events(app, &events);
     tracing::info!("Purser is listening on http://{addr}");
     Ok(AppCore {
         proxy,
@@ -129,38 +128,6 @@ pub async fn start(app: AppHandle, args: Args) -> Result<AppCore, Box<dyn std::e
         notifications: AtomicBool::new(true),
         stop: Mutex::new(Some(stop)),
     })
-}
-
-/// Sends every core event to the window (as `noun:verb`), and approvals and alerts to notifications.
-fn forward_events(app: AppHandle, events: &Events) {
-    let mut rx = events.subscribe();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            let event = match rx.recv().await {
-                Ok(e) => e,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => break,
-            };
-            let _ = app.emit(event.name(), &event);
-            // Showing a notification is a blocking D-Bus call: never on the runtime's workers.
-            if let Event::ApprovalDecided { id, outcome } = &event {
-                let (id, outcome) = (*id, *outcome);
-                std::thread::spawn(move || crate::notify::answered(id, outcome));
-            }
-            let Some(core) = app.try_state::<AppCore>() else { continue };
-            if !core.notifications_on() {
-                continue;
-            }
-            match &event {
-                Event::ApprovalNeeded { approval } => crate::notify::approval(app.clone(), approval.clone()),
-                Event::Alert { alert } => {
-                    let (kind, message) = (alert.kind, alert.message.clone());
-                    std::thread::spawn(move || crate::notify::alert(kind, &message));
-                }
-                _ => {}
-            }
-        }
-    });
 }
 
 /// Quit: deny what waits for a person, stop accepting agents, remove the control file.

@@ -64,7 +64,7 @@ fn toggle_pause(app: &AppHandle) {
             if let Err(e) = core.ledger.set_paused_all(!paused).await {
                 tracing::error!("cannot change the pause: {e}");
             }
-            let _ = tauri::Emitter::emit(&app, "payments:paused", !paused);
+            let _ = tauri::Emitter::emit(&app, crate::dto::PAUSED_EVENT, !paused);
         }
     });
 }

@@ -75,16 +75,9 @@ export const api = {
     call<void>("save_settings", { listen, approvalTimeoutSecs }),
 };
 
-/** Event names follow one scheme: `noun:verb`. */
-export type EventName =
-  | "payment:settled"
-  | "payment:refused"
-  | "payment:failed"
-  | "approval:needed"
-  | "approval:decided"
-  | "alert:raised"
-  | "payments:paused"
-  | "ui:navigate";
+/** Event names follow one scheme, `noun:verb`, and come from the Rust side (bindings/values.ts). */
+export type { EventName } from "./bindings/values";
+import type { EventName } from "./bindings/values";
 
 export function on<T = unknown>(name: EventName, handler: (payload: T) => void): Promise<UnlistenFn> {
   return listen<T>(name, (e) => handler(e.payload));

@@ -1,6 +1,8 @@
 // The window: navigation, the paused banner, and the screen on show. Core events refresh what is on screen.
 import { useEffect, useState } from "preact/hooks";
 import { api, on } from "./api";
+import { EVENTS } from "./bindings/values";
+import { SCREENS, type Screen } from "./screen";
 import { OverviewScreen } from "./screens/overview";
 import { LedgerScreen } from "./screens/ledger";
 import { ApprovalsScreen } from "./screens/approvals";
@@ -10,18 +12,6 @@ import { ApisScreen } from "./screens/apis";
 import { WalletScreen } from "./screens/wallet";
 import { SettingsScreen } from "./screens/settings";
 
-export const SCREENS = [
-  ["overview", "Overview"],
-  ["ledger", "Ledger"],
-  ["approvals", "Approvals"],
-  ["budgets", "Budgets & rules"],
-  ["agents", "Agents"],
-  ["apis", "APIs & pricing"],
-  ["wallet", "Wallet"],
-  ["settings", "Settings"],
-] as const;
-export type Screen = (typeof SCREENS)[number][0];
-
 export function App() {
   const [screen, setScreen] = useState<Screen>("overview");
   const [tick, setTick] = useState(0);
@@ -30,15 +20,10 @@ export function App() {
 
   useEffect(() => {
     const refresh = () => setTick((t) => t + 1);
+    // Whatever the core or the tray reports changes what the screens show; a notification may ask for a screen.
     const subs = [
-      on("payment:settled", refresh),
-      on("payment:refused", refresh),
-      on("payment:failed", refresh),
-      on("approval:needed", refresh),
-      on("approval:decided", refresh),
-      on("alert:raised", refresh),
-      on("payments:paused", refresh),
-      on<string>("ui:navigate", (s) => setScreen(s as Screen)),
+      ...Object.values(EVENTS).filter((name) => name !== EVENTS.ui_navigate).map((name) => on(name, refresh)),
+      on<string>(EVENTS.ui_navigate, (s) => setScreen(s as Screen)),
     ];
     return () => subs.forEach((p) => p.then((un) => un()));
   }, []);
@@ -84,4 +69,3 @@ export function App() {
   );
 }
 
-export type ScreenProps = { tick: number; refresh: () => void; go: (s: Screen) => void };

@@ -7,3 +7,17 @@ export const PAYMENT_STATUSES: readonly PaymentStatus[] = ["settled", "refused",
 
 /** Every budget period, in the order forms offer them. */
 export const PERIOD_KINDS: readonly PeriodKind[] = ["request", "day", "week", "month", "rolling", "lifetime"];
+
+/** Every event the window hears: the core's, then the desktop shell's own. */
+export const EVENTS = {
+  payment_settled: "payment:settled",
+  payment_refused: "payment:refused",
+  payment_failed: "payment:failed",
+  approval_needed: "approval:needed",
+  approval_decided: "approval:decided",
+  alert_raised: "alert:raised",
+  payments_paused: "payments:paused",
+  ui_navigate: "ui:navigate",
+} as const;
+
+export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

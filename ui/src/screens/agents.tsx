@@ -1,7 +1,7 @@
 // Agents: add one (its key shown once), copy its proxy settings, rotate its key, see its spend.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { sats } from "../format";
 import type { AgentKey } from "../bindings/AgentKey";

@@ -3,7 +3,7 @@
 // could not look inside.
 import { useState } from "preact/hooks";
 import { api } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { ago, bytes, sats } from "../format";
 

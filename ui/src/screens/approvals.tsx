@@ -2,7 +2,7 @@
 // Approve, Deny, or Approve and remember (with the rule it will create).
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { parseSats, sats, secondsLeft } from "../format";
 import type { ApprovalView } from "../bindings/ApprovalView";

@@ -2,17 +2,13 @@
 // pause or resume all payments or one agent's.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { dateToMs, parseSats, percentUsed, sats } from "../format";
-import { periodName, scopeName } from "./overview";
+import { PERIOD_LABELS, periodName, scopeName } from "../describe";
 import type { PeriodKind } from "../bindings/PeriodKind";
 import { PERIOD_KINDS } from "../bindings/values";
 
-/** How the budget form names each period. */
-const PERIOD_LABELS: Record<PeriodKind, string> = {
-  request: "Per request", day: "Day", week: "Week", month: "Month", rolling: "Rolling hours", lifetime: "Lifetime",
-};
 
 export function BudgetsScreen({ tick, refresh }: ScreenProps) {
   const { data, error, reload } = useData(() => api.policy(), [tick]);

@@ -2,7 +2,7 @@
 // a detail pane (preimage only on demand); CSV export of the filtered view.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { ago, dateToMs, parseSats, sats } from "../format";
 import type { PaymentFilter } from "../bindings/PaymentFilter";
@@ -10,6 +10,7 @@ import type { PaymentRow } from "../bindings/PaymentRow";
 import type { SortBy } from "../bindings/SortBy";
 import type { PaymentStatus } from "../bindings/PaymentStatus";
 import { PAYMENT_STATUSES } from "../bindings/values";
+import { isSettled, words } from "../describe";
 
 const PAGE = 50;
 const EMPTY: PaymentFilter = {
@@ -76,7 +77,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
           <label>Status
             <select value={filter.status ?? ""} onChange={(e) => set({ status: (e.currentTarget.value || null) as PaymentStatus | null })}>
               <option value="">All</option>
-              {PAYMENT_STATUSES.map((s) => <option value={s}>{s.replace("_", " ")}</option>)}
+              {PAYMENT_STATUSES.map((s) => <option value={s}>{words(s)}</option>)}
             </select>
           </label>
           <label>Dialect
@@ -122,7 +123,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
                       <td class="mono">{r.method} {r.host}{r.path}</td>
                       <td class="num">{sats(r.amount_msat)}</td>
                       <td class="num">{sats(r.fee_msat)}</td>
-                      <td><span class={`status ${r.status}`}>{r.status.replace("_", " ")}</span>{r.reason && r.status !== "settled" ? <span class="muted"> {r.reason}</span> : null}</td>
+                      <td><span class={`status ${r.status}`}>{words(r.status)}</span>{r.reason && !isSettled(r.status) ? <span class="muted"> {r.reason}</span> : null}</td>
                       <td>{r.delivered === null ? "–" : r.delivered ? `yes (${r.upstream_status})` : `no (${r.upstream_status ?? "no answer"})`}</td>
                     </tr>
                   ))}

@@ -2,7 +2,8 @@
 // for approval, recent alerts, and the wallet.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
+import { periodName, scopeName, words } from "../describe";
 import { Card, Empty, ErrorBox, Loading, useData } from "../components";
 import { ago, percentUsed, sats } from "../format";
 import { drawSpendChart } from "../chart";
@@ -97,7 +98,7 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
           <ul class="plain alerts">
             {data.alerts.map((a) => (
               <li>
-                <span class={`tag ${a.kind}`}>{a.kind.replace(/_/g, " ")}</span> {a.message} <span class="muted">{ago(a.created_at)}</span>
+                <span class={`tag ${a.kind}`}>{words(a.kind)}</span> {a.message} <span class="muted">{ago(a.created_at)}</span>
               </li>
             ))}
           </ul>
@@ -134,20 +135,6 @@ function SpendChart({ tick }: { tick: number }) {
       </div>
     </Card>
   );
-}
-
-export function periodName(p: unknown): string {
-  if (typeof p === "string") return { day: "daily", week: "weekly", month: "monthly", lifetime: "lifetime", request: "per request" }[p] ?? p;
-  if (p && typeof p === "object" && "rolling" in p) return `rolling ${(p as { rolling: { hours: number } }).rolling.hours} h`;
-  return String(p);
-}
-
-export function scopeName(s: { agent: string | null; host: string | null; path_prefix: string | null }): string {
-  const api = s.host ? `${s.host}${s.path_prefix ?? ""}` : null;
-  if (s.agent && api) return `agent ${s.agent} on ${api}`;
-  if (s.agent) return `agent ${s.agent}`;
-  if (api) return `API ${api}`;
-  return "whole wallet";
 }
 
 function cap(s: string) {

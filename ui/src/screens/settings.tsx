@@ -2,7 +2,7 @@
 // start), notifications, the data directory, the time zone, and Purser's CA for HTTPS.
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
 import { Card, ErrorBox, Loading, Notice, useData } from "../components";
 import { parseSats } from "../format";
 

@@ -2,7 +2,7 @@
 // keyring), alias, network, balance, disconnect; a first-run path that includes trying the sandbox.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
-import type { ScreenProps } from "../app";
+import type { ScreenProps } from "../screen";
 import { Card, ErrorBox, Loading, Notice, useData } from "../components";
 import { sats } from "../format";
 
