@@ -72,10 +72,10 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
             if let Some(approve) = verdict {
                 let app = app.clone();
                 tauri::async_runtime::block_on(async move {
-                    if let Some(core) = app.try_state::<AppCore>() {
-                        if let Err(e) = crate::commands::decide(&core, id, approve, None).await {
-                            tracing::info!("approval #{id} from a notification: {}", e.message);
-                        }
+                    if let Some(core) = app.try_state::<AppCore>()
+                        && let Err(e) = crate::commands::decide(&core, id, approve, None).await
+                    {
+                        tracing::info!("approval #{id} from a notification: {}", e.message);
                     }
                 });
             }

@@ -80,30 +80,8 @@ impl Ledger {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = existing {
-            let status: String = row.get("status");
-            let same_requester = row.get::<i64, _>("agent_id") == p.agent_id && row.get::<String, _>("host") == p.host;
-            let pre: Option<String> = row.get("preimage");
             tx.commit().await?;
-            return Ok(match (status.as_str(), pre.as_deref().and_then(Preimage::from_hex)) {
-                ("settled", Some(preimage)) if same_requester => {
-                    Reservation::AlreadyPaid { payment_id: row.get("id"), preimage }
-                }
-                ("pending", _) => Reservation::InFlight,
-                ("settled", _) => Reservation::Duplicate {
-                    reason: "invoice_already_paid",
-                    explanation:
-                        "this invoice was already paid for another agent or API; Purser does not pay it again \
-                                  nor hand its proof across"
-                            .into(),
-                },
-                (other, _) => Reservation::Duplicate {
-                    reason: if other == "unknown" { "payment_unknown" } else { "bad_preimage" },
-                    explanation: format!(
-                        "this invoice was sent to the wallet before and its outcome is `{other}`; Purser does not \
-                         send it again"
-                    ),
-                },
-            });
+            return Ok(earlier(&row, p));
         }
         let snapshot = snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
         let reserve = policy::fee_reserve(amount);
@@ -136,13 +114,7 @@ impl Ledger {
                     ids.extend(alerts::record(&mut tx, alert, None, now).await?);
                 }
                 tx.commit().await?;
-                let mut details = policy::tightest(&snapshot.budgets, &request)
-                    .map(|b| json!({"budget_id": b.budget.id, "budget": b.budget.describe(), "remaining_msat": b.remaining().0}))
-                    .unwrap_or(json!({}));
-                if concern.is_some() {
-                    details["price_mismatch"] =
-                        json!({"asked_msat": amount.0, "advertised_msat": p.advertised.map(|a| a.0)});
-                }
+                let details = ask_details(&snapshot, &request, concern.is_some(), p);
                 let alerts = self.alerts_by_id(&ids).await?;
                 return Ok(Reservation::NeedsApproval { explanation, details, alerts });
             }
@@ -305,6 +277,51 @@ impl Ledger {
         tx.commit().await?;
         self.alerts_by_id(&ids).await
     }
+}
+
+/// What a reservation is when the invoice was reserved or paid before (`row`): the proof to reuse for the
+/// same requester, a payment in flight, or a refusal to pay it twice.
+fn earlier(row: &sqlx::sqlite::SqliteRow, p: &NewPayment) -> Reservation {
+    let status: String = row.get("status");
+    let same_requester = row.get::<i64, _>("agent_id") == p.agent_id && row.get::<String, _>("host") == p.host;
+    let pre: Option<String> = row.get("preimage");
+    match (status.as_str(), pre.as_deref().and_then(Preimage::from_hex)) {
+        ("settled", Some(preimage)) if same_requester => {
+            Reservation::AlreadyPaid { payment_id: row.get("id"), preimage }
+        }
+        ("pending", _) => Reservation::InFlight,
+        ("settled", _) => Reservation::Duplicate {
+            reason: "invoice_already_paid",
+            explanation: "this invoice was already paid for another agent or API; Purser does not pay it again \
+                          nor hand its proof across"
+                .into(),
+        },
+        (other, _) => Reservation::Duplicate {
+            reason: if other == "unknown" { "payment_unknown" } else { "bad_preimage" },
+            explanation: format!(
+                "this invoice was sent to the wallet before and its outcome is `{other}`; Purser does not \
+                 send it again"
+            ),
+        },
+    }
+}
+
+/// What a payment held for a person shows besides its explanation: the tightest budget, and the prices when
+/// the invoice asks more than expected.
+fn ask_details(
+    snapshot: &policy::Snapshot,
+    request: &policy::Request,
+    priced_above: bool,
+    p: &NewPayment,
+) -> serde_json::Value {
+    let mut details = policy::tightest(&snapshot.budgets, request)
+        .map(|b| json!({"budget_id": b.budget.id, "budget": b.budget.describe(), "remaining_msat": b.remaining().0}))
+        .unwrap_or(json!({}));
+    if priced_above {
+        details["price_mismatch"] =
+            json!({"asked_msat": request.amount.0, "advertised_msat": p.advertised.map(|a| a.0)});
+    }
+    details
 }
 
 async fn insert(
