@@ -7,7 +7,7 @@ use super::alerts::{self, AlertKind, NewAlert};
 use super::new_payment::NewPayment;
 use super::snapshot::spent;
 use super::{Ledger, Result};
-use crate::policy::{BudgetUse, Period, Scope};
+use crate::policy::{BudgetUse, Period, Scope, concerns};
 use crate::units::Msats;
 
 pub(super) async fn record_all(
@@ -51,21 +51,16 @@ pub(super) async fn allow_alerts(
     now: i64,
 ) -> Result<Vec<NewAlert>> {
     let mut out = Vec::new();
-    for b in budgets.iter().filter(|b| b.budget.period != Period::Request && b.budget.limit.0 > 0) {
-        let before = b.used.0 as u128 * 100;
-        let after = (b.used.0 + amount.0 + reserve.0) as u128 * 100;
-        for level in [50u64, 80, 100] {
-            let mark = level as u128 * b.budget.limit.0 as u128;
-            if before < mark && after >= mark {
-                let after_use = BudgetUse { used: Msats(b.used.0 + amount.0 + reserve.0), ..b.clone() };
-                out.extend(crossing(&after_use, level, p, "crossed"));
-            }
+    for b in budgets.iter().filter(|b| b.budget.period != Period::Request) {
+        for level in concerns::crossed_levels(b.used, Msats(amount.0 + reserve.0), b.budget.limit) {
+            let after_use = BudgetUse { used: Msats(b.used.0 + amount.0 + reserve.0), ..b.clone() };
+            out.extend(crossing(&after_use, level, p, "crossed"));
         }
     }
     let limit = ledger.policy().velocity_limit_per_minute;
     let agent_scope = Scope { agent_id: Some(p.agent_id), ..Scope::default() };
     let last_minute = spent(conn, &agent_scope, now - 60_000).await?;
-    if last_minute <= limit && Msats(last_minute.0 + amount.0) > limit {
+    if concerns::velocity_crossed(last_minute, amount, limit) {
         out.push(NewAlert {
             kind: AlertKind::Velocity,
             agent_id: Some(p.agent_id),

@@ -234,24 +234,21 @@ impl Ledger {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = update.fetch_one(&mut *tx).await?;
         let (host, path, agent_id): (String, String, i64) = (row.get("host"), row.get("path"), row.get("agent_id"));
-        let n = i64::from(self.policy().breaker_failures.max(1));
-        let reason = if upstream_status == Some(402) {
-            Some("it answered 402 again right after a payment".to_string())
-        } else if !delivered {
-            let recent: Vec<Option<bool>> = sqlx::query_scalar(
+        let failures = self.policy().breaker_failures;
+        let recent: Vec<Option<bool>> = if upstream_status == Some(402) {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(
                 "SELECT delivered FROM payments WHERE host = ? AND path = ? AND status = 'settled' AND delivered IS NOT NULL \
                  ORDER BY id DESC LIMIT ?",
             )
             .bind(&host)
             .bind(&path)
-            .bind(n)
+            .bind(i64::from(failures.max(1)))
             .fetch_all(&mut *tx)
-            .await?;
-            (recent.len() as i64 == n && recent.iter().all(|d| *d == Some(false)))
-                .then(|| format!("{n} paid requests in a row were not delivered"))
-        } else {
-            None
+            .await?
         };
+        let reason = policy::concerns::breaker_trip(upstream_status, &recent, failures);
         let mut ids = Vec::new();
         if let Some(reason) = reason {
             sqlx::query(

@@ -7,6 +7,7 @@ use sqlx::SqliteConnection;
 use super::alerts::{AlertKind, NewAlert};
 use super::new_payment::NewPayment;
 use super::{Ledger, Result};
+use crate::policy::concerns::{self, PriceConcern};
 use crate::policy::fee_reserve;
 use crate::policy::{self, Decision};
 use crate::units::Msats;
@@ -56,32 +57,31 @@ pub(super) async fn price_concern(
         message,
         dedupe_key: p.payment_hash.map(|h| format!("price:{}", h.to_hex())),
     };
-    if let Some(advertised) = p.advertised
-        && amount > advertised
-    {
-        return Ok(Some(alert(
+    let margin_pct = ledger.policy().price_alert_margin_pct;
+    // The usual price (once the endpoint has 3 settled payments) is read only when the advertised one is no
+    // concern.
+    let concern = match concerns::price_concern(amount, p.advertised, None, margin_pct) {
+        Some(above_advertised) => Some(above_advertised),
+        None => {
+            let usual: Option<(i64, f64)> = sqlx::query_as(
+                "SELECT COUNT(*), AVG(amount_msat) FROM (SELECT amount_msat FROM payments WHERE host = ? AND path = ? \
+                 AND status = 'settled' ORDER BY id DESC LIMIT 20) HAVING COUNT(*) >= 3",
+            )
+            .bind(&p.host)
+            .bind(&p.path)
+            .fetch_optional(&mut *conn)
+            .await?;
+            concerns::price_concern(amount, None, usual.map(|(_, avg)| avg), margin_pct)
+        }
+    };
+    Ok(concern.map(|c| match c {
+        PriceConcern::AboveAdvertised { advertised } => alert(
             AlertKind::PriceAboveAdvertised,
             format!("{}{} asks {amount}, above its advertised price of {advertised}", p.host, p.path),
-        )));
-    }
-    let usual: Option<(i64, f64)> = sqlx::query_as(
-        "SELECT COUNT(*), AVG(amount_msat) FROM (SELECT amount_msat FROM payments WHERE host = ? AND path = ? \
-         AND status = 'settled' ORDER BY id DESC LIMIT 20) HAVING COUNT(*) >= 3",
-    )
-    .bind(&p.host)
-    .bind(&p.path)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let margin_pct = ledger.policy().price_alert_margin_pct;
-    Ok(usual.filter(|(_, avg)| amount.0 as f64 > avg * (1.0 + margin_pct as f64 / 100.0)).map(|(_, avg)| {
-        alert(
+        ),
+        PriceConcern::AboveUsual { usual, margin_pct } => alert(
             AlertKind::PriceAboveUsual,
-            format!(
-                "{}{} asks {amount}, above its usual {} by more than {margin_pct} %",
-                p.host,
-                p.path,
-                Msats(avg as u64)
-            ),
-        )
+            format!("{}{} asks {amount}, above its usual {usual} by more than {margin_pct} %", p.host, p.path),
+        ),
     }))
 }

@@ -10,8 +10,11 @@
 //! - [`scope`]: what a budget, threshold or rule applies to.
 //! - [`period`]: budget periods and their windows in the user's time zone.
 //! - [`clock`]: injectable time.
+//! - [`concerns`]: what a payment should make a person aware of (budget levels crossed, velocity, prices above
+//!   the advertised or usual one) and when an endpoint's breaker trips.
 
 pub mod clock;
+pub mod concerns;
 pub mod period;
 pub mod scope;
 
