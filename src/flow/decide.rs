@@ -10,6 +10,7 @@ use crate::challenge::PaymentChallenge;
 use crate::http::failure::Failure;
 use crate::invoice::CheckedInvoice;
 use crate::ledger::payments::{NewPayment, Reservation};
+use crate::policy::Rules;
 use crate::units::Preimage;
 
 /// What the decision leaves: a reserved row to pay, or an earlier payment of the same invoice to reuse.
@@ -30,7 +31,7 @@ impl Flow<'_> {
         let amount_msat = Some(checked.amount.0);
         let mut approved = false;
         loop {
-            match self.host.ledger().reserve(record, approved).await.map_err(ledger_down)? {
+            match self.host.ledger().reserve(record, approved, &Rules).await.map_err(ledger_down)? {
                 Reservation::Reserved { payment_id, alerts, .. } => {
                     self.emit_alerts(alerts);
                     return Ok(Decided::Reserved(payment_id));

@@ -17,6 +17,7 @@ use super::context::{PayContext, new_payment};
 use crate::challenge::PaymentChallenge;
 use crate::http::body::{ProxyBody, full};
 use crate::policy::Decision;
+use crate::policy::Rules;
 
 /// The header that asks for a dry run, and marks its answer.
 pub const HEADER: &str = "purser-dry-run";
@@ -78,7 +79,7 @@ impl Flow<'_> {
                 out["advertised_msat"] = json!(record.advertised.map(|a| a.0));
                 match self.request_checks(ctx, ch, &checked) {
                     Err((reason, explanation)) => Decision::Refuse { reason, explanation, details: json!(null) },
-                    Ok(()) => match self.host.ledger().evaluate(&record).await {
+                    Ok(()) => match self.host.ledger().evaluate(&record, &Rules).await {
                         Ok(d) => d,
                         Err(e) => Decision::Refuse {
                             reason: "ledger_unavailable",

@@ -14,6 +14,7 @@ use crate::challenge::PaymentChallenge;
 use crate::http::body::{self, ProxyBody};
 use crate::http::failure::Failure;
 use crate::http::headers;
+use crate::policy::Rules;
 
 /// Pauses before each further try of a paid retry whose answer did not come, or came as 502/503/504.
 const PAID_RETRY_BACKOFF: [std::time::Duration; 2] =
@@ -64,7 +65,7 @@ impl Flow<'_> {
         let status = answer.as_ref().ok().map(|r| r.status().as_u16());
         let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
         if let Some(payment_id) = proven.payment_id {
-            match ledger.record_delivery(payment_id, status, receipt.as_deref()).await {
+            match ledger.record_delivery(payment_id, status, receipt.as_deref(), &Rules).await {
                 Ok(alerts) => self.emit_alerts(alerts),
                 Err(e) => tracing::error!(request_id, "cannot record delivery: {e}"),
             }

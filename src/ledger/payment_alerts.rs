@@ -7,7 +7,7 @@ use super::alerts::{self, AlertKind, NewAlert};
 use super::new_payment::NewPayment;
 use super::snapshot::spent;
 use super::{Ledger, Result};
-use crate::policy::{BudgetUse, Period, Scope, concerns};
+use crate::policy::{BudgetUse, Judge, Period, Scope};
 use crate::units::Msats;
 
 pub(super) async fn record_all(
@@ -46,13 +46,14 @@ pub(super) async fn allow_alerts(
     ledger: &Ledger,
     p: &NewPayment,
     amount: Msats,
-    reserve: Msats,
     budgets: &[BudgetUse],
     now: i64,
+    judge: &dyn Judge,
 ) -> Result<Vec<NewAlert>> {
+    let reserve = judge.fee_reserve(amount);
     let mut out = Vec::new();
     for b in budgets.iter().filter(|b| b.budget.period != Period::Request) {
-        for level in concerns::crossed_levels(b.used, Msats(amount.0 + reserve.0), b.budget.limit) {
+        for level in judge.crossed_levels(b.used, Msats(amount.0 + reserve.0), b.budget.limit) {
             let after_use = BudgetUse { used: Msats(b.used.0 + amount.0 + reserve.0), ..b.clone() };
             out.extend(crossing(&after_use, level, p, "crossed"));
         }
@@ -60,7 +61,7 @@ pub(super) async fn allow_alerts(
     let limit = ledger.policy().velocity_limit_per_minute;
     let agent_scope = Scope { agent_id: Some(p.agent_id), ..Scope::default() };
     let last_minute = spent(conn, &agent_scope, now - 60_000).await?;
-    if concerns::velocity_crossed(last_minute, amount, limit) {
+    if judge.velocity_crossed(last_minute, amount, limit) {
         out.push(NewAlert {
             kind: AlertKind::Velocity,
             agent_id: Some(p.agent_id),

@@ -10,7 +10,7 @@ use super::alerts::{self, Alert, AlertKind, NewAlert};
 use super::payment_alerts::{allow_alerts, crossing, record_all};
 use super::snapshot;
 use super::{Ledger, Result};
-use crate::policy::{self, Decision};
+use crate::policy::{self, Decision, Judge};
 use crate::units::{Msats, Preimage};
 
 pub use super::new_payment::NewPayment;
@@ -68,7 +68,7 @@ fn clamp(m: Msats) -> i64 {
 impl Ledger {
     /// Decides on a payment under the policy and, when it may go ahead, reserves it. `approved` says a person
     /// already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
-    pub async fn reserve(&self, p: &NewPayment, approved: bool) -> Result<Reservation> {
+    pub async fn reserve(&self, p: &NewPayment, approved: bool, judge: &dyn Judge) -> Result<Reservation> {
         let amount = p.amount.unwrap_or_default();
         let hash = p.payment_hash.map(|h| h.to_hex());
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -84,9 +84,9 @@ impl Ledger {
             return Ok(earlier(&row, p));
         }
         let snapshot = snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
-        let reserve = policy::fee_reserve(amount);
+        let reserve = judge.fee_reserve(amount);
         let now = self.now_ms();
-        let concern = super::price_checks::price_concern(&mut tx, self, p, amount).await?;
+        let concern = super::price_checks::price_concern(&mut tx, self, p, amount, judge).await?;
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch
         {
@@ -106,7 +106,7 @@ impl Ledger {
             approved,
             price_concern: concern.as_ref().map(|a| a.message.clone()),
         };
-        let decision = policy::decide(&snapshot, &request);
+        let decision = judge.decide(&snapshot, &request);
         let outcome = match decision {
             Decision::Ask(explanation) => {
                 let mut ids = Vec::new();
@@ -114,12 +114,12 @@ impl Ledger {
                     ids.extend(alerts::record(&mut tx, alert, None, now).await?);
                 }
                 tx.commit().await?;
-                let details = ask_details(&snapshot, &request, concern.is_some(), p);
+                let details = ask_details(judge.tightest(&snapshot.budgets, &request), &request, concern.is_some(), p);
                 let alerts = self.alerts_by_id(&ids).await?;
                 return Ok(Reservation::NeedsApproval { explanation, details, alerts });
             }
             Decision::Allow(decision) => {
-                let mut alerts = allow_alerts(&mut tx, self, p, amount, reserve, &snapshot.budgets, now).await?;
+                let mut alerts = allow_alerts(&mut tx, self, p, amount, &snapshot.budgets, now, judge).await?;
                 alerts.extend(concern);
                 let id = insert(&mut tx, p, "pending", &decision, None, reserve, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
@@ -128,7 +128,7 @@ impl Ledger {
             Decision::Refuse { reason, explanation, details } => {
                 let mut alerts = Vec::new();
                 if reason == "budget_exceeded"
-                    && let Some(b) = policy::tightest(&snapshot.budgets, &request)
+                    && let Some(b) = judge.tightest(&snapshot.budgets, &request)
                 {
                     alerts.extend(crossing(b, 100, p, "reached: a payment was refused"));
                 }
@@ -205,6 +205,7 @@ impl Ledger {
         payment_id: i64,
         upstream_status: Option<u16>,
         receipt: Option<&str>,
+        judge: &dyn Judge,
     ) -> Result<Vec<Alert>> {
         let delivered = upstream_status.is_some_and(|s| (200..400).contains(&s));
         let now = self.now_ms();
@@ -248,7 +249,7 @@ impl Ledger {
             .fetch_all(&mut *tx)
             .await?
         };
-        let reason = policy::concerns::breaker_trip(upstream_status, &recent, failures);
+        let reason = judge.breaker_trip(upstream_status, &recent, failures);
         let mut ids = Vec::new();
         if let Some(reason) = reason {
             sqlx::query(
@@ -306,12 +307,12 @@ fn earlier(row: &sqlx::sqlite::SqliteRow, p: &NewPayment) -> Reservation {
 /// What a payment held for a person shows besides its explanation: the tightest budget, and the prices when
 /// the invoice asks more than expected.
 fn ask_details(
-    snapshot: &policy::Snapshot,
+    tightest: Option<&policy::BudgetUse>,
     request: &policy::Request,
     priced_above: bool,
     p: &NewPayment,
 ) -> serde_json::Value {
-    let mut details = policy::tightest(&snapshot.budgets, request)
+    let mut details = tightest
         .map(|b| json!({"budget_id": b.budget.id, "budget": b.budget.describe(), "remaining_msat": b.remaining().0}))
         .unwrap_or(json!({}));
     if priced_above {

@@ -7,18 +7,17 @@ use sqlx::SqliteConnection;
 use super::alerts::{AlertKind, NewAlert};
 use super::new_payment::NewPayment;
 use super::{Ledger, Result};
-use crate::policy::concerns::{self, PriceConcern};
-use crate::policy::fee_reserve;
-use crate::policy::{self, Decision};
+use crate::policy::concerns::PriceConcern;
+use crate::policy::{self, Decision, Judge};
 use crate::units::Msats;
 
 impl Ledger {
     /// What [`Ledger::reserve`] would decide for `p` now, without writing anything (a dry run).
-    pub async fn evaluate(&self, p: &NewPayment) -> Result<Decision> {
+    pub async fn evaluate(&self, p: &NewPayment, judge: &dyn Judge) -> Result<Decision> {
         let amount = p.amount.unwrap_or_default();
         let mut tx = self.pool().begin().await?;
         let snapshot = super::snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
-        let concern = price_concern(&mut tx, self, p, amount).await?;
+        let concern = price_concern(&mut tx, self, p, amount, judge).await?;
         tx.rollback().await?;
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch
@@ -32,11 +31,11 @@ impl Ledger {
         let request = policy::Request {
             agent: p.agent.clone(),
             amount,
-            fee_reserve: fee_reserve(amount),
+            fee_reserve: judge.fee_reserve(amount),
             approved: false,
             price_concern: concern.map(|a| a.message),
         };
-        Ok(policy::decide(&snapshot, &request))
+        Ok(judge.decide(&snapshot, &request))
     }
 }
 
@@ -48,6 +47,7 @@ pub(super) async fn price_concern(
     ledger: &Ledger,
     p: &NewPayment,
     amount: Msats,
+    judge: &dyn Judge,
 ) -> Result<Option<NewAlert>> {
     let alert = |kind: AlertKind, message: String| NewAlert {
         kind,
@@ -60,7 +60,7 @@ pub(super) async fn price_concern(
     let margin_pct = ledger.policy().price_alert_margin_pct;
     // The usual price (once the endpoint has 3 settled payments) is read only when the advertised one is no
     // concern.
-    let concern = match concerns::price_concern(amount, p.advertised, None, margin_pct) {
+    let concern = match judge.price_concern(amount, p.advertised, None, margin_pct) {
         Some(above_advertised) => Some(above_advertised),
         None => {
             let usual: Option<(i64, f64)> = sqlx::query_as(
@@ -71,7 +71,7 @@ pub(super) async fn price_concern(
             .bind(&p.path)
             .fetch_optional(&mut *conn)
             .await?;
-            concerns::price_concern(amount, None, usual.map(|(_, avg)| avg), margin_pct)
+            judge.price_concern(amount, None, usual.map(|(_, avg)| avg), margin_pct)
         }
     };
     Ok(concern.map(|c| match c {

@@ -122,7 +122,7 @@ async fn policy_tables(
     Ok(tables)
 }
 
-/// Reads everything [`crate::policy::decide`] needs about a payment by `agent_id` to `host` + `path`.
+/// Reads everything a decision (`crate::policy::Judge::decide`) needs about a payment by `agent_id` to `host` + `path`.
 pub(crate) async fn snapshot(
     conn: &mut SqliteConnection,
     ledger: &Ledger,

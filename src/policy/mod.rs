@@ -10,11 +10,13 @@
 //! - [`scope`]: what a budget, threshold or rule applies to.
 //! - [`period`]: budget periods and their windows in the user's time zone.
 //! - [`clock`]: injectable time.
+//! - [`judge`]: these decisions as the ledger is handed them ([`Rules`]), so it never decides itself.
 //! - [`concerns`]: what a payment should make a person aware of (budget levels crossed, velocity, prices above
 //!   the advertised or usual one) and when an endpoint's breaker trips.
 
 pub mod clock;
 pub mod concerns;
+pub mod judge;
 pub mod period;
 pub mod scope;
 
@@ -22,6 +24,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use judge::{Judge, Rules};
 pub use period::{Period, PeriodError, PeriodKind};
 pub use scope::Scope;
 

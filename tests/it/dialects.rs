@@ -9,6 +9,7 @@ use http::Method;
 use purser::ledger::Ledger;
 use purser::ledger::alerts::AlertKind;
 use purser::ledger::payments::{NewPayment, Outcome, Reservation};
+use purser::policy::Rules;
 use purser::proxy::control;
 use purser::sandbox::demo_api::DemoOptions;
 use purser::units::{Msats, Preimage};
@@ -193,17 +194,18 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
         ..crate::harness::payment(agent.id, &agent.name, n, sats)
     };
     for n in 1..=3 {
-        let Reservation::Reserved { payment_id, .. } = ledger.reserve(&payment(n, 10), false).await.unwrap() else {
+        let Reservation::Reserved { payment_id, .. } = ledger.reserve(&payment(n, 10), false, &Rules).await.unwrap()
+        else {
             panic!("a usual payment goes ahead");
         };
         ledger.finish(payment_id, &Outcome::Settled { preimage: Preimage([n; 32]), fee: Msats(0) }).await.unwrap();
     }
-    let asked = ledger.reserve(&payment(9, 20), false).await.unwrap();
+    let asked = ledger.reserve(&payment(9, 20), false, &Rules).await.unwrap();
     let Reservation::NeedsApproval { explanation, alerts, .. } = asked else { panic!("{asked:?}") };
     assert!(explanation.contains("above its usual 10 sats"), "{explanation}");
     assert_eq!(alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [AlertKind::PriceAboveUsual]);
-    assert!(matches!(ledger.reserve(&payment(9, 20), true).await.unwrap(), Reservation::Reserved { .. }));
-    let usual = ledger.reserve(&payment(10, 14), false).await.unwrap();
+    assert!(matches!(ledger.reserve(&payment(9, 20), true, &Rules).await.unwrap(), Reservation::Reserved { .. }));
+    let usual = ledger.reserve(&payment(10, 14), false, &Rules).await.unwrap();
     assert!(matches!(usual, Reservation::Reserved { .. }), "{usual:?}");
 }
 
@@ -240,7 +242,7 @@ async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
     mac.add_first_party_caveat("expiration=1000".into());
     let token = mac.serialize(macaroon::Format::V2).unwrap();
     let Reservation::Reserved { payment_id, .. } =
-        ledger.reserve(&crate::harness::payment(agent.id, &agent.name, 1, 1), false).await.unwrap()
+        ledger.reserve(&crate::harness::payment(agent.id, &agent.name, 1, 1), false, &Rules).await.unwrap()
     else {
         panic!("a 1-sat payment goes ahead");
     };
