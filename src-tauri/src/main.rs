@@ -7,6 +7,7 @@
 //!
 //! - `runtime`: starts the core (ledger, wallet, proxy; or the sandbox) and forwards its events.
 //! - `commands`: the thin commands the UI invokes.
+//! - `handlers`: the one list of those commands, for Tauri and for the UI's generated client.
 //! - `dto`: the composite answers those commands give (their TypeScript types are generated).
 //! - `error`: the one mapping from core errors to `{kind, message}` for the UI.
 //! - `notify`: desktop notifications with Approve / Deny actions.
@@ -15,6 +16,7 @@
 mod commands;
 mod dto;
 mod error;
+mod handlers;
 mod notify;
 mod runtime;
 mod tray;
@@ -43,37 +45,7 @@ fn main() {
             tray::build(app.handle())?;
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::overview,
-            commands::spend_chart,
-            commands::ledger_page,
-            commands::payment_preimage,
-            commands::export_csv,
-            commands::approvals,
-            commands::decide_approval,
-            commands::budgets,
-            commands::add_budget,
-            commands::remove_budget,
-            commands::set_threshold,
-            commands::remove_threshold,
-            commands::add_rule,
-            commands::remove_rule,
-            commands::set_paused,
-            commands::agents,
-            commands::add_agent,
-            commands::rotate_agent_key,
-            commands::apis,
-            commands::uninspected,
-            commands::credentials,
-            commands::revoke_credential,
-            commands::prices,
-            commands::wallet_status,
-            commands::wallet_connect,
-            commands::wallet_disconnect,
-            commands::settings,
-            commands::set_notifications,
-            commands::save_settings,
-        ])
+        .invoke_handler(handlers::handler())
         .on_window_event(|window, event| {
             // Closing the window keeps Purser running in the tray.
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {

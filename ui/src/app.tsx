@@ -53,7 +53,7 @@ export function App() {
         {paused && (
           <div class="banner" role="status">
             All payments are paused: agents are refused with <code>payments_paused</code>.
-            <button onClick={() => api.setPaused(false).then(props.refresh)}>Resume</button>
+            <button onClick={() => api.setPaused(null, false).then(props.refresh)}>Resume</button>
           </div>
         )}
         {screen === "overview" && <OverviewScreen {...props} />}

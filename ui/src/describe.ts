@@ -4,13 +4,14 @@ import type { PaymentStatus } from "./bindings/PaymentStatus";
 import type { Period } from "./bindings/Period";
 import type { PeriodKind } from "./bindings/PeriodKind";
 import type { Scope } from "./bindings/Scope";
+import { STATUS, PERIOD } from "./bindings/values";
 
 /** How the budget form names each period. */
 export const PERIOD_LABELS: Record<PeriodKind, string> = {
   request: "Per request", day: "Day", week: "Week", month: "Month", rolling: "Rolling hours", lifetime: "Lifetime",
 };
 
-const PERIOD_ADJECTIVES: Record<Exclude<PeriodKind, "rolling">, string> = {
+const PERIOD_ADJECTIVES: Record<Exclude<PeriodKind, typeof PERIOD.rolling>, string> = {
   request: "per request", day: "daily", week: "weekly", month: "monthly", lifetime: "lifetime",
 };
 
@@ -35,5 +36,5 @@ export function words(name: string): string {
 
 /** Whether a payment went through (its reason, if any, is then not a failure's). */
 export function isSettled(status: PaymentStatus): boolean {
-  return status === "settled";
+  return status === STATUS.settled;
 }

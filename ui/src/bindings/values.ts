@@ -5,8 +5,29 @@ import type { PeriodKind } from "./PeriodKind";
 /** Every payment status, in the order listings offer them. */
 export const PAYMENT_STATUSES: readonly PaymentStatus[] = ["settled", "refused", "pending", "paying", "failed", "unknown", "bad_preimage"];
 
+/** Each payment status by name, for the screens that single one out. */
+export const STATUS = {
+  settled: "settled",
+  refused: "refused",
+  pending: "pending",
+  paying: "paying",
+  failed: "failed",
+  unknown: "unknown",
+  bad_preimage: "bad_preimage",
+} as const satisfies Record<PaymentStatus, PaymentStatus>;
+
 /** Every budget period, in the order forms offer them. */
 export const PERIOD_KINDS: readonly PeriodKind[] = ["request", "day", "week", "month", "rolling", "lifetime"];
+
+/** Each budget period by name, for the screens that single one out. */
+export const PERIOD = {
+  request: "request",
+  day: "day",
+  week: "week",
+  month: "month",
+  rolling: "rolling",
+  lifetime: "lifetime",
+} as const satisfies Record<PeriodKind, PeriodKind>;
 
 /** Every event the window hears: the core's, then the desktop shell's own. */
 export const EVENTS = {

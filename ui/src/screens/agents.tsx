@@ -53,7 +53,7 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
                   <td class="num">{sats(a.spent_msat)}</td>
                   <td>{a.agent.paused ? "paused" : "running"}</td>
                   <td>
-                    <button class="link" onClick={() => api.setPaused(!a.agent.paused, a.agent.name).then(refresh)}>{a.agent.paused ? "Resume" : "Pause"}</button>{" "}
+                    <button class="link" onClick={() => api.setPaused(a.agent.name, !a.agent.paused).then(refresh)}>{a.agent.paused ? "Resume" : "Pause"}</button>{" "}
                     <button class="link" onClick={() => api.rotateAgentKey(a.agent.name).then(setKey, (err) => setMsg({ error: toUiError(err).message }))}>New key</button>
                   </td>
                 </tr>

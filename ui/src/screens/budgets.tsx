@@ -7,11 +7,11 @@ import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { dateToMs, parseSats, percentUsed, sats } from "../format";
 import { PERIOD_LABELS, periodName, scopeName } from "../describe";
 import type { PeriodKind } from "../bindings/PeriodKind";
-import { PERIOD_KINDS } from "../bindings/values";
+import { PERIOD, PERIOD_KINDS } from "../bindings/values";
 
 
 export function BudgetsScreen({ tick, refresh }: ScreenProps) {
-  const { data, error, reload } = useData(() => api.policy(), [tick]);
+  const { data, error, reload } = useData(() => api.budgets(), [tick]);
   const agents = useData(() => api.agents(), [tick]);
   if (error) return <ErrorBox error={error} retry={reload} />;
   if (!data) return <Loading what="budgets" />;
@@ -20,13 +20,13 @@ export function BudgetsScreen({ tick, refresh }: ScreenProps) {
     <div class="screen">
       <h1>Budgets & rules</h1>
       <Card title="Pause" actions={
-        <button data-testid="pause-all" class={data.paused ? "primary" : "danger"} onClick={() => act(api.setPaused(!data.paused))}>
+        <button data-testid="pause-all" class={data.paused ? "primary" : "danger"} onClick={() => act(api.setPaused(null, !data.paused))}>
           {data.paused ? "Resume all payments" : "Pause all payments"}
         </button>}>
         <p class="muted">{data.paused ? "All payments are paused." : "Payments are running."} Pause one agent:</p>
         <div class="chips">
           {agents.data?.map((a) => (
-            <button class={a.agent.paused ? "chip on" : "chip"} onClick={() => act(api.setPaused(!a.agent.paused, a.agent.name))}>
+            <button class={a.agent.paused ? "chip on" : "chip"} onClick={() => act(api.setPaused(a.agent.name, !a.agent.paused))}>
               {a.agent.name}: {a.agent.paused ? "paused" : "running"}
             </button>
           ))}
@@ -102,7 +102,7 @@ function ScopeFields(props: { agents: string[]; agent: string; api: string; set:
 function BudgetForm({ agents, done }: { agents: string[]; done: () => void }) {
   const [agent, setAgent] = useState("");
   const [apiScope, setApi] = useState("");
-  const [period, setPeriod] = useState<PeriodKind>("day");
+  const [period, setPeriod] = useState<PeriodKind>(PERIOD.day);
   const [hours, setHours] = useState("6");
   const [amount, setAmount] = useState("");
   const [expires, setExpires] = useState("");
@@ -113,7 +113,7 @@ function BudgetForm({ agents, done }: { agents: string[]; done: () => void }) {
     let h: number | null = null;
     try {
       sats = parseSats(amount, "Limit");
-      if (period === "rolling") h = parseSats(hours, "Hours");
+      if (period === PERIOD.rolling) h = parseSats(hours, "Hours");
     } catch (err) {
       return setMsg({ error: (err as Error).message });
     }
@@ -128,7 +128,7 @@ function BudgetForm({ agents, done }: { agents: string[]; done: () => void }) {
           {PERIOD_KINDS.map((k) => <option value={k}>{PERIOD_LABELS[k]}</option>)}
         </select>
       </label>
-      {period === "rolling" && <label>Hours<input size={4} value={hours} onInput={(e) => setHours(e.currentTarget.value)} /></label>}
+      {period === PERIOD.rolling && <label>Hours<input size={4} value={hours} onInput={(e) => setHours(e.currentTarget.value)} /></label>}
       <label>Limit (sats)<input name="sats" size={8} value={amount} onInput={(e) => setAmount(e.currentTarget.value)} /></label>
       <label>Expires<input type="date" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} /></label>
       <button class="primary" type="submit">Add budget</button>
