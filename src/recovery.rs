@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use crate::ledger::payments::Outcome;
+use crate::ledger::payments::{Outcome, ProofToKeep};
 use crate::ledger::recovery::Unresolved;
 use crate::ledger::{self, Ledger};
 use crate::wallet::{self, Wallet};
@@ -71,16 +71,20 @@ pub async fn resolve(ledger: &Ledger, wallet: &dyn Wallet, pass: Pass) -> ledger
                 continue;
             }
         };
-        ledger.finish(row.id, &outcome).await?;
+        // A token proof (L402) is kept with the outcome, for the agent's next requests.
+        let keep = match (&outcome, &row.proof_prefix) {
+            (Outcome::Settled { preimage, .. }, Some(prefix)) => {
+                let authorization = format!("{prefix}:{}", preimage.to_hex());
+                Some(ProofToKeep::new(row.agent_id, &row.origin(), &row.path, "authorization", &authorization, false))
+            }
+            _ => None,
+        };
+        ledger.finish(row.id, &outcome, keep.as_ref()).await?;
         match &outcome {
-            Outcome::Settled { preimage, .. } => {
+            Outcome::Settled { .. } => {
                 report.settled += 1;
                 // The request that paid ended before this was known: paid, not delivered.
                 ledger.mark_interrupted(row.id).await?;
-                if let Some(prefix) = &row.proof_prefix {
-                    let authorization = format!("{prefix}:{}", preimage.to_hex());
-                    ledger.keep_credential(row.agent_id, &row.origin(), &row.path, &authorization, row.id).await?;
-                }
                 tracing::info!(payment_id = row.id, "recovered: the wallet paid it; the row is settled");
             }
             Outcome::Failed { reason } => {

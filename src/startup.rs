@@ -112,16 +112,19 @@ pub struct SandboxParts {
 }
 
 /// Starts the sandbox (relay, wallet with its balance kept in `data_dir`, demo API) for a proxy on `addr`:
-/// `settings` come to trust the demo API's certificate, and the `demo` agent gets a key if it has none.
+/// `settings` come to trust the demo API's certificate, and the `demo` agent gets a key if it has none. The
+/// wallet takes `pay_delay` to answer each payment.
 pub async fn sandbox(
     data_dir: &Path,
     settings: &mut Settings,
     ledger: &Ledger,
     addr: SocketAddr,
+    pay_delay: std::time::Duration,
 ) -> Result<SandboxParts> {
     let key = crate::agent_env::usable_key(ledger, data_dir, "demo").await?;
     let wallet_opts = WalletServiceOptions {
         state_file: Some(data_dir.join(SANDBOX_WALLET_FILE)),
+        pay_delay,
         ..WalletServiceOptions::default()
     };
     let sandbox = Sandbox::start(wallet_opts, Default::default()).await?;

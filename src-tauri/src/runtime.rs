@@ -92,7 +92,7 @@ pub async fn start(args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
     let listener = startup::bind(&listen).await?;
     let addr = listener.local_addr()?;
     let (sandbox, wallet, source, sandbox_env, agent_vars) = if args.sandbox {
-        let parts = startup::sandbox(&args.data_dir, &mut settings, &ledger, addr).await?;
+        let parts = startup::sandbox(&args.data_dir, &mut settings, &ledger, addr, std::time::Duration::ZERO).await?;
         let env = parts.env.render(Shell::Bash);
         let vars = parts.env.extra.clone();
         (Some(parts.sandbox), Some(parts.wallet), Some("the sandbox (play sats)".to_string()), Some(env), vars)

@@ -42,6 +42,10 @@ pub struct SandboxArgs {
     /// Where agents connect; loopback only (default: `listen` in purser.toml, else 127.0.0.1:8402)
     #[arg(long)]
     listen: Option<String>,
+    /// Milliseconds the sandbox wallet takes to answer each payment, as a real payment over the Lightning
+    /// network takes tens to hundreds (default: it answers at once)
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    wallet_delay_ms: u64,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -111,7 +115,14 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
     let listener = startup::bind(&listen).await?;
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
-    let SandboxParts { sandbox, wallet, env } = startup::sandbox(&data_dir, &mut settings, &ledger, addr).await?;
+    let SandboxParts { sandbox, wallet, env } = startup::sandbox(
+        &data_dir,
+        &mut settings,
+        &ledger,
+        addr,
+        std::time::Duration::from_millis(args.wallet_delay_ms),
+    )
+    .await?;
     let events = Events::default();
     log_events(&events);
     let proxy = startup::proxy(settings, ledger, Some(wallet), events)?;

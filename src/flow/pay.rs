@@ -4,13 +4,14 @@
 use super::Flow;
 use super::context::{PayContext, Proven, new_payment};
 use super::decide::Decided;
+use super::proof;
 use super::refuse::{ledger_down, wallet_failure};
 use super::timing::Wait;
 use crate::challenge::PaymentChallenge;
 use crate::events::Event;
 use crate::http::failure::Failure;
 use crate::invoice::CheckedInvoice;
-use crate::ledger::payments::Outcome;
+use crate::ledger::payments::{Outcome, ProofToKeep};
 use crate::units::{PaymentHash, Preimage};
 use crate::wallet;
 
@@ -61,7 +62,7 @@ impl Flow<'_> {
                 return Ok(Proven { payment_id: None, payment_hash: checked.payment_hash, preimage });
             }
         };
-        self.send_payment(ctx, &checked, payment_id).await.map(|preimage| Proven {
+        self.send_payment(ctx, ch, &checked, payment_id).await.map(|preimage| Proven {
             payment_id: Some(payment_id),
             payment_hash: checked.payment_hash,
             preimage,
@@ -73,6 +74,7 @@ impl Flow<'_> {
     async fn send_payment(
         &self,
         ctx: &PayContext<'_>,
+        ch: &PaymentChallenge,
         checked: &CheckedInvoice,
         payment_id: i64,
     ) -> Result<Preimage, Failure> {
@@ -82,12 +84,25 @@ impl Flow<'_> {
                 // Disconnected while the payment waited (e.g. for approval): the reserved row must not stay
                 // pending and counted.
                 let outcome = Outcome::Failed { reason: e.reason().into() };
-                self.host.ledger().finish(payment_id, &outcome).await.map_err(ledger_down)?;
+                self.host.ledger().finish(payment_id, &outcome, None).await.map_err(ledger_down)?;
                 return Err(wallet_failure(ctx, &e));
             }
         };
         tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "paying invoice");
-        let pay = paying(self.host.ledger().clone(), wallet, checked.bolt11.clone(), checked.payment_hash, payment_id);
+        // The proof is kept with the outcome: if the retry fails, the agent's next try sends it instead of
+        // paying again.
+        let (agent_id, origin, path, challenge) =
+            (ctx.agent.id, ctx.target.origin(), ctx.target.path().to_string(), ch.clone());
+        let keep = move |preimage: &Preimage| {
+            proof::kept(&challenge, preimage)
+                .map(|k| ProofToKeep::new(agent_id, &origin, &path, k.header, &k.value, k.single_use))
+        };
+        let pay = paying(
+            self.host.ledger().clone(),
+            wallet,
+            (checked.bolt11.clone(), checked.payment_hash, payment_id),
+            keep,
+        );
         // On the runtime that outlives the serving threads: the wallet's connection is made by the first payment.
         let task = match self.host.background() {
             Some(runtime) => runtime.spawn(pay),
@@ -100,8 +115,8 @@ impl Flow<'_> {
             }
             Err(e) => {
                 // The wallet may have been asked: the outcome is unknown, and stays counted.
-                let _ =
-                    self.host.ledger().finish(payment_id, &Outcome::Unknown { reason: "payment_unknown".into() }).await;
+                let unknown = Outcome::Unknown { reason: "payment_unknown".into() };
+                let _ = self.host.ledger().finish(payment_id, &unknown, None).await;
                 return Err(Failure::Unavailable {
                     reason: "payment_unknown".into(),
                     detail: format!("the payment task stopped: {e}"),
@@ -174,19 +189,18 @@ impl Flow<'_> {
 }
 
 /// The payment as its own task: `paying` written (and synced) before the wallet hears of the invoice, then
-/// the wallet's answer, checked against the payment hash, written as the row's outcome. Returns the answer,
-/// the outcome, whether it was written, and how long the wallet took.
+/// the wallet's answer, checked against the payment hash, written as the row's outcome with the proof it
+/// yields (`keep`). Returns the answer, the outcome, whether it was written, and how long the wallet took.
 async fn paying(
     ledger: crate::ledger::Ledger,
     wallet: std::sync::Arc<dyn wallet::Wallet>,
-    bolt11: String,
-    hash: PaymentHash,
-    payment_id: i64,
+    (bolt11, hash, payment_id): (String, PaymentHash, i64),
+    keep: impl FnOnce(&Preimage) -> Option<ProofToKeep>,
 ) -> (wallet::Result<wallet::Paid>, Outcome, crate::ledger::Result<()>, std::time::Duration) {
     let marked = ledger.mark_paying(payment_id).await;
     if !matches!(marked, Ok(true)) {
         let outcome = Outcome::Failed { reason: "ledger_unavailable".into() };
-        let written = ledger.finish(payment_id, &outcome).await;
+        let written = ledger.finish(payment_id, &outcome, None).await;
         let why = match marked {
             Err(e) => format!("the ledger could not record the payment step: {e}"),
             _ => "the reserved row was closed before the wallet was asked".into(),
@@ -202,6 +216,10 @@ async fn paying(
         Err(e) if e.nothing_was_paid() => Outcome::Failed { reason: e.reason().into() },
         Err(e) => Outcome::Unknown { reason: e.reason().into() },
     };
-    let written = ledger.finish(payment_id, &outcome).await;
+    let proof = match &outcome {
+        Outcome::Settled { preimage, .. } => keep(preimage),
+        _ => None,
+    };
+    let written = ledger.finish(payment_id, &outcome, proof.as_ref()).await;
     (paid, outcome, written, waited)
 }

@@ -25,29 +25,42 @@ pub struct Retry {
     pub single_use: Option<(&'static str, String)>,
 }
 
-pub fn apply(ch: &PaymentChallenge, hash: &PaymentHash, preimage: &Preimage, mut retry: Retry) -> Retry {
-    match &ch.proof {
-        ProofForm::Authorization { scheme, token } => {
-            let value = authorization(scheme, token, preimage);
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                retry.headers.insert(header::AUTHORIZATION, v);
-                retry.authorization = Some(value);
-            }
-        }
-        ProofForm::PaymentHash(placement) => place_hash(placement, &hash.to_hex(), &mut retry),
-        ProofForm::Mpp { challenge } => {
-            let value = mpp::credential(challenge, &preimage.to_hex());
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                retry.headers.insert(header::AUTHORIZATION, v);
-                retry.single_use = Some(("authorization", value));
-            }
-        }
+/// The proof a payment yields, as it is sent and kept for the agent's next requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// The header it goes in (lowercase).
+    pub header: &'static str,
+    pub value: String,
+    /// It answers one challenge only (MPP, x402): kept for one more try of the same request, not for reuse.
+    pub single_use: bool,
+}
+
+/// The proof `preimage` makes for `ch`, when it is one that goes in a header (a payment hash is not kept).
+pub fn kept(ch: &PaymentChallenge, preimage: &Preimage) -> Option<Kept> {
+    let (header, value, single_use) = match &ch.proof {
+        ProofForm::Authorization { scheme, token } => ("authorization", authorization(scheme, token, preimage), false),
+        ProofForm::PaymentHash(_) => return None,
+        ProofForm::Mpp { challenge } => ("authorization", mpp::credential(challenge, &preimage.to_hex()), true),
         ProofForm::X402 { version, accepted, resource } => {
             let (name, value) =
                 x402::payment_header(*version, accepted, resource.as_ref(), &ch.invoice, &preimage.to_hex());
-            header_field(name, &value, &mut retry);
-            retry.single_use = Some((name, value));
+            (name, value, true)
         }
+    };
+    HeaderValue::from_str(&value).is_ok().then_some(Kept { header, value, single_use })
+}
+
+pub fn apply(ch: &PaymentChallenge, hash: &PaymentHash, preimage: &Preimage, mut retry: Retry) -> Retry {
+    if let ProofForm::PaymentHash(placement) = &ch.proof {
+        place_hash(placement, &hash.to_hex(), &mut retry);
+        return retry;
+    }
+    let Some(proof) = kept(ch, preimage) else { return retry };
+    header_field(proof.header, &proof.value, &mut retry);
+    if proof.single_use {
+        retry.single_use = Some((proof.header, proof.value));
+    } else {
+        retry.authorization = Some(proof.value);
     }
     retry
 }

@@ -46,21 +46,8 @@ impl Flow<'_> {
                 single_use: None,
             },
         );
-        // The proof is kept as soon as it exists: if the retry fails, the agent's next try reuses it instead of
-        // paying again.
-        if let (Some(auth), Some(payment_id)) = (&retry.authorization, proven.payment_id)
-            && let Err(e) = ledger.keep_credential(agent.id, &origin, target.path(), auth, payment_id).await
-        {
-            tracing::warn!(request_id, "cannot keep the credential: {e}");
-        }
-        // A proof for one challenge is kept before it is sent: if the request is not delivered (or the agent
-        // hangs up meanwhile), the agent's next request for this path sends it once more instead of paying
-        // again.
-        if let (Some((name, value)), Some(payment_id)) = (&retry.single_use, proven.payment_id)
-            && let Err(e) = ledger.keep_single_use(agent.id, &origin, target.path(), name, value, payment_id).await
-        {
-            tracing::warn!(request_id, "cannot keep the proof for a later try: {e}");
-        }
+        // The proof was kept with the payment's outcome (see `pay`): if the retry fails, or the agent hangs up
+        // meanwhile, the agent's next try sends it instead of paying again.
         let answer = ctx.timing.wait(Wait::Upstream, self.send_proven(method, &retry, request_id)).await;
         let status = answer.as_ref().ok().map(|r| r.status().as_u16());
         let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));

@@ -48,6 +48,63 @@ pub struct CredentialInfo {
     pub expired: bool,
 }
 
+/// A proof of payment to keep: whose, where it was earned, the header it goes in and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofToKeep {
+    pub agent_id: i64,
+    /// `scheme://host:port`.
+    pub origin: String,
+    pub path: String,
+    pub header: String,
+    pub value: String,
+    /// Sent once more with the same request if it was not delivered, then gone (MPP, x402).
+    pub single_use: bool,
+}
+
+impl ProofToKeep {
+    pub fn new(agent_id: i64, origin: &str, path: &str, header: &str, value: &str, single_use: bool) -> Self {
+        ProofToKeep {
+            agent_id,
+            origin: origin.into(),
+            path: path.into(),
+            header: header.into(),
+            value: value.into(),
+            single_use,
+        }
+    }
+}
+
+/// Writes `proof` (one per agent, origin and path: a newer one replaces it); a token's expiry is read from
+/// its caveats. The caller makes the credentials in memory stale.
+pub(super) async fn keep(
+    conn: &mut sqlx::SqliteConnection,
+    proof: &ProofToKeep,
+    payment_id: i64,
+    now_ms: i64,
+) -> Result<()> {
+    let expires =
+        if proof.single_use { None } else { token_of(&proof.value).and_then(crate::challenge::caveats::expiry_ms) };
+    sqlx::query(
+        "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, expires_at_ms, \
+         header, single_use) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
+         authorization = excluded.authorization, payment_id = excluded.payment_id, \
+         created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms, \
+         header = excluded.header, single_use = excluded.single_use",
+    )
+    .bind(proof.agent_id)
+    .bind(&proof.origin)
+    .bind(&proof.path)
+    .bind(&proof.value)
+    .bind(payment_id)
+    .bind(now_ms)
+    .bind(expires)
+    .bind(&proof.header)
+    .bind(proof.single_use)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The token inside an `Authorization: <scheme> <token>:<preimage>` value.
 fn token_of(authorization: &str) -> Option<&str> {
     let (_, rest) = authorization.split_once(' ')?;
@@ -81,7 +138,7 @@ impl Ledger {
         if let Some(cached) = self.hot().credential(&key, self.now_ms()) {
             return Ok(cached);
         }
-        let generation = self.hot().generation();
+        let generation = self.hot().credentials_generation();
         let found = self.read_credential(agent_id, origin, path).await?;
         self.hot().put_credential(key, generation, found.clone());
         Ok(found)
@@ -122,22 +179,9 @@ impl Ledger {
         value: &str,
         payment_id: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, header, single_use) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
-             authorization = excluded.authorization, payment_id = excluded.payment_id, \
-             created_at_ms = excluded.created_at_ms, header = excluded.header, single_use = 1, expires_at_ms = NULL",
-        )
-        .bind(agent_id)
-        .bind(origin)
-        .bind(path)
-        .bind(value)
-        .bind(payment_id)
-        .bind(self.now_ms())
-        .bind(header)
-        .execute(self.pool())
-        .await?;
-        self.hot().invalidate();
+        let proof = ProofToKeep::new(agent_id, origin, path, header, value, true);
+        keep(&mut *self.pool().acquire().await?, &proof, payment_id, self.now_ms()).await?;
+        self.hot().invalidate_credentials();
         Ok(())
     }
 
@@ -147,10 +191,11 @@ impl Ledger {
             .bind(id)
             .execute(self.pool())
             .await?;
-        self.hot().invalidate();
+        self.hot().invalidate_credentials();
         Ok(done.rows_affected() == 1)
     }
 
+    /// Keeps an `Authorization` proof (L402, LSAT) for the agent's later requests to `origin`.
     pub async fn keep_credential(
         &self,
         agent_id: i64,
@@ -159,24 +204,9 @@ impl Ledger {
         authorization: &str,
         payment_id: i64,
     ) -> Result<()> {
-        let expires = token_of(authorization).and_then(crate::challenge::caveats::expiry_ms);
-        sqlx::query(
-            "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, expires_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
-             authorization = excluded.authorization, payment_id = excluded.payment_id, \
-             created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms, \
-             header = 'authorization', single_use = 0",
-        )
-        .bind(agent_id)
-        .bind(origin)
-        .bind(path)
-        .bind(authorization)
-        .bind(payment_id)
-        .bind(self.now_ms())
-        .bind(expires)
-        .execute(self.pool())
-        .await?;
-        self.hot().invalidate();
+        let proof = ProofToKeep::new(agent_id, origin, path, "authorization", authorization, false);
+        keep(&mut *self.pool().acquire().await?, &proof, payment_id, self.now_ms()).await?;
+        self.hot().invalidate_credentials();
         Ok(())
     }
 
@@ -188,7 +218,7 @@ impl Ledger {
             .bind(authorization)
             .execute(self.pool())
             .await?;
-        self.hot().invalidate();
+        self.hot().invalidate_credentials();
         Ok(())
     }
 
@@ -231,7 +261,7 @@ impl Ledger {
     /// Forgets kept proof `id`: the agent's next request there pays again, under policy.
     pub async fn revoke_credential(&self, id: i64) -> Result<()> {
         let done = sqlx::query("DELETE FROM credentials WHERE id = ?").bind(id).execute(self.pool()).await?;
-        self.hot().invalidate();
+        self.hot().invalidate_credentials();
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("credential", id));
         }

@@ -1,8 +1,9 @@
 //! In-memory copies of what every proxied request reads — agents' key hashes and the kept credentials — so
 //! a request that pays nothing asks SQLite nothing. Every write to them through this ledger bumps a
-//! generation; writes by another process (the CLI rotating a key, revoking a credential) are seen through
-//! SQLite's `PRAGMA data_version`, polled on a connection of its own every [`POLL`], which bumps it too. An
-//! entry from an older generation is read from SQLite again.
+//! generation (the credentials' own, when only a kept proof changed); writes by another process (the CLI
+//! rotating a key, revoking a credential) are seen through SQLite's `PRAGMA data_version`, polled on a
+//! connection of its own every [`POLL`], which bumps both. An entry from an older generation is read from
+//! SQLite again.
 //!
 //! Also the policy tables (budgets, thresholds, rules) every payment reads: those are checked against the
 //! database's `policy_generation` inside the payment's own transaction, so they are never stale.
@@ -31,6 +32,8 @@ pub type CredentialKey = (i64, String, String);
 #[derive(Debug, Default)]
 pub struct HotCache {
     generation: AtomicU64,
+    /// Bumped with `generation`, and also when only a kept proof changed (a payment keeps or uses one).
+    credentials_generation: AtomicU64,
     agents: Mutex<HashMap<String, (u64, AgentEntry)>>,
     credentials: Mutex<HashMap<CredentialKey, (u64, Option<Credential>)>>,
     /// Budgets, thresholds and rules; current while their `policy_generation` matches the database's.
@@ -45,6 +48,17 @@ impl HotCache {
     /// Something cached may have changed: everything is read again.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        self.credentials_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The generation kept credentials are read at.
+    pub fn credentials_generation(&self) -> u64 {
+        self.credentials_generation.load(Ordering::SeqCst)
+    }
+
+    /// A kept proof changed: credentials are read again, agents stay.
+    pub fn invalidate_credentials(&self) {
+        self.credentials_generation.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn agent(&self, name: &str) -> Option<AgentEntry> {
@@ -62,7 +76,7 @@ impl HotCache {
     }
 
     pub fn credential(&self, key: &CredentialKey, now_ms: i64) -> Option<Option<Credential>> {
-        let now = self.generation();
+        let now = self.credentials_generation();
         let credentials = self.credentials.lock().unwrap();
         let (g, cred) = credentials.get(key)?;
         // An entry whose proof has expired since is read again (the query leaves expired proofs out).
@@ -89,21 +103,28 @@ impl HotCache {
 
 /// Watches the database for other processes' commits while `cache` lives.
 pub async fn watch(cache: Weak<HotCache>, mut conn: SqliteConnection) {
-    let mut last: Option<i64> = None;
+    let mut last = data_version(&mut conn).await;
+    // What was read before this first look may already be stale (a change between that read and now would
+    // not show as a change later): read everything again.
+    match cache.upgrade() {
+        Some(cache) => cache.invalidate(),
+        None => return,
+    }
     loop {
         tokio::time::sleep(POLL).await;
         let Some(cache) = cache.upgrade() else { break };
-        match sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(&mut conn).await {
-            Ok(v) => {
-                if last.is_some_and(|l| l != v) {
-                    cache.invalidate();
-                }
-                last = Some(v);
-            }
-            Err(_) => cache.invalidate(),
+        let now = data_version(&mut conn).await;
+        if now.is_none() || now != last {
+            cache.invalidate();
         }
+        last = now;
     }
     let _ = conn.close().await;
+}
+
+/// SQLite's count of commits by other connections, as this connection sees it; `None` when it cannot say.
+async fn data_version(conn: &mut SqliteConnection) -> Option<i64> {
+    sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(conn).await.ok()
 }
 
 /// Starts [`watch`] when there is a runtime to run it on (the CLI's one-shot commands need none).
@@ -116,4 +137,28 @@ pub fn start_watch(cache: &Arc<HotCache>, opts: sqlx::sqlite::SqliteConnectOptio
             Err(e) => tracing::warn!("cannot watch the ledger for other processes' changes: {e}"),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ledger::Ledger;
+
+    /// A key rotated through another handle on the same file (another process, as the CLI is) stops working
+    /// through this handle within a few polls, also when it was rotated right after this handle opened and
+    /// read the agent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_rotated_by_another_handle_stops_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let ledger = Ledger::open(&path).await.unwrap();
+        let (_, key) = ledger.add_agent("a").await.unwrap();
+        assert!(ledger.authenticate("a", &key).await.unwrap().is_some());
+        let other = Ledger::open(&path).await.unwrap();
+        other.rotate_key("a").await.unwrap().unwrap();
+        let started = std::time::Instant::now();
+        while ledger.authenticate("a", &key).await.unwrap().is_some() {
+            assert!(started.elapsed() < super::POLL * 20, "the old key still works");
+            tokio::time::sleep(super::POLL / 4).await;
+        }
+    }
 }

@@ -18,6 +18,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod credentials;
+mod decision_read;
 pub mod export;
 pub mod hot;
 mod new_payment;

@@ -5,9 +5,8 @@ use sqlx::SqliteConnection;
 
 use super::alerts::{self, AlertKind, NewAlert};
 use super::new_payment::NewPayment;
-use super::snapshot::spent;
 use super::{Ledger, Result};
-use crate::policy::{BudgetUse, Judge, Period, Scope};
+use crate::policy::{BudgetUse, Judge, Period};
 use crate::units::Msats;
 
 pub(super) async fn record_all(
@@ -40,16 +39,23 @@ pub(super) fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) ->
     })
 }
 
+/// The ledger's figures the alerts of a payment that goes ahead depend on, besides its budgets.
+pub(super) struct Raised {
+    /// What the agent spent or holds back in the last minute, before this payment.
+    pub last_minute: Msats,
+    pub host_paid_before: bool,
+}
+
 /// Alerts a payment that goes ahead may raise: budget crossings, velocity, a first payment to an API.
-pub(super) async fn allow_alerts(
-    conn: &mut SqliteConnection,
+pub(super) fn allow_alerts(
     ledger: &Ledger,
     p: &NewPayment,
     amount: Msats,
     budgets: &[BudgetUse],
+    raised: Raised,
     now: i64,
     judge: &dyn Judge,
-) -> Result<Vec<NewAlert>> {
+) -> Vec<NewAlert> {
     let reserve = judge.fee_reserve(amount);
     let mut out = Vec::new();
     for b in budgets.iter().filter(|b| b.budget.period != Period::Request) {
@@ -59,9 +65,7 @@ pub(super) async fn allow_alerts(
         }
     }
     let limit = ledger.policy().velocity_limit_per_minute;
-    let agent_scope = Scope { agent_id: Some(p.agent_id), ..Scope::default() };
-    let last_minute = spent(conn, &agent_scope, now - 60_000).await?;
-    if judge.velocity_crossed(last_minute, amount, limit) {
+    if judge.velocity_crossed(raised.last_minute, amount, limit) {
         out.push(NewAlert {
             kind: AlertKind::Velocity,
             agent_id: Some(p.agent_id),
@@ -71,13 +75,7 @@ pub(super) async fn allow_alerts(
             dedupe_key: Some(format!("velocity:{}:{}", p.agent_id, now / 60_000)),
         });
     }
-    let host_paid_before: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM payments WHERE host = ? AND status IN ('pending', 'settled', 'unknown', 'bad_preimage'))",
-    )
-    .bind(&p.host)
-    .fetch_one(&mut *conn)
-    .await?;
-    if !host_paid_before {
+    if !raised.host_paid_before {
         out.push(NewAlert {
             kind: AlertKind::FirstPaymentToApi,
             agent_id: Some(p.agent_id),
@@ -87,5 +85,5 @@ pub(super) async fn allow_alerts(
             dedupe_key: Some(format!("first:{}", p.host)),
         });
     }
-    Ok(out)
+    out
 }

@@ -7,12 +7,13 @@ use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 
 use super::alerts::{self, Alert, AlertKind, NewAlert};
-use super::payment_alerts::{allow_alerts, crossing, record_all};
-use super::snapshot;
+use super::decision_read::{self, Earlier};
+use super::payment_alerts::{Raised, allow_alerts, crossing, record_all};
 use super::{Ledger, Result};
 use crate::policy::{self, Decision, Judge};
 use crate::units::{Msats, Preimage};
 
+pub use super::credentials::ProofToKeep;
 pub use super::new_payment::NewPayment;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,23 +71,16 @@ impl Ledger {
     /// already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
     pub async fn reserve(&self, p: &NewPayment, approved: bool, judge: &dyn Judge) -> Result<Reservation> {
         let amount = p.amount.unwrap_or_default();
-        let hash = p.payment_hash.map(|h| h.to_hex());
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let existing = sqlx::query(
-            "SELECT id, status, preimage, agent_id, host FROM payments WHERE payment_hash = ? \
-             AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')",
-        )
-        .bind(&hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
+        let read = decision_read::read(&mut tx, self, p).await?;
+        if let Some(row) = &read.earlier {
             tx.commit().await?;
-            return Ok(earlier(&row, p));
+            return Ok(earlier(row, p));
         }
-        let snapshot = snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
+        let snapshot = read.snapshot;
         let reserve = judge.fee_reserve(amount);
         let now = self.now_ms();
-        let concern = super::price_checks::price_concern(&mut tx, self, p, amount, judge).await?;
+        let concern = super::price_checks::price_concern(self, p, amount, read.usual_msat, judge);
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch
         {
@@ -119,7 +113,8 @@ impl Ledger {
                 return Ok(Reservation::NeedsApproval { explanation, details, alerts });
             }
             Decision::Allow(decision) => {
-                let mut alerts = allow_alerts(&mut tx, self, p, amount, &snapshot.budgets, now, judge).await?;
+                let raised = Raised { last_minute: read.last_minute, host_paid_before: read.host_paid_before };
+                let mut alerts = allow_alerts(self, p, amount, &snapshot.budgets, raised, now, judge);
                 alerts.extend(concern);
                 let id = insert(&mut tx, p, "pending", &decision, None, reserve, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
@@ -157,8 +152,9 @@ impl Ledger {
         Ok(id)
     }
 
-    /// Writes the wallet's answer for a reserved payment.
-    pub async fn finish(&self, payment_id: i64, outcome: &Outcome) -> Result<()> {
+    /// Writes the wallet's answer for a reserved payment and, when it settled, the proof it yields (`keep`),
+    /// in one transaction: a settled row never lacks the proof the agent's next try would send.
+    pub async fn finish(&self, payment_id: i64, outcome: &Outcome, keep: Option<&ProofToKeep>) -> Result<()> {
         let (status, reason, preimage, fee) = match outcome {
             Outcome::Settled { preimage, fee } => ("settled", None, Some(preimage.to_hex()), Some(clamp(*fee))),
             Outcome::Failed { reason } => ("failed", Some(reason.as_str()), None, None),
@@ -178,15 +174,26 @@ impl Ledger {
             "UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? \
              WHERE id = ? AND status IN {movable}"
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let now = self.now_ms();
+        let update = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(status)
             .bind(reason)
             .bind(preimage)
             .bind(fee)
-            .bind(self.now_ms())
-            .bind(payment_id)
-            .execute(self.pool())
-            .await?;
+            .bind(now)
+            .bind(payment_id);
+        let keep = keep.filter(|_| matches!(outcome, Outcome::Settled { .. }));
+        let done = match keep {
+            None => update.execute(self.pool()).await?,
+            Some(proof) => {
+                let mut tx = self.pool().begin().await?;
+                let done = update.execute(&mut *tx).await?;
+                super::credentials::keep(&mut tx, proof, payment_id, now).await?;
+                tx.commit().await?;
+                self.hot().invalidate_credentials();
+                done
+            }
+        };
         if done.rows_affected() == 0 {
             tracing::warn!(
                 payment_id,
@@ -279,14 +286,10 @@ impl Ledger {
 
 /// What a reservation is when the invoice was reserved or paid before (`row`): the proof to reuse for the
 /// same requester, a payment in flight, or a refusal to pay it twice.
-fn earlier(row: &sqlx::sqlite::SqliteRow, p: &NewPayment) -> Reservation {
-    let status: String = row.get("status");
-    let same_requester = row.get::<i64, _>("agent_id") == p.agent_id && row.get::<String, _>("host") == p.host;
-    let pre: Option<String> = row.get("preimage");
-    match (status.as_str(), pre.as_deref().and_then(Preimage::from_hex)) {
-        ("settled", Some(preimage)) if same_requester => {
-            Reservation::AlreadyPaid { payment_id: row.get("id"), preimage }
-        }
+fn earlier(row: &Earlier, p: &NewPayment) -> Reservation {
+    let same_requester = row.agent_id == p.agent_id && row.host == p.host;
+    match (row.status.as_str(), row.preimage.as_deref().and_then(Preimage::from_hex)) {
+        ("settled", Some(preimage)) if same_requester => Reservation::AlreadyPaid { payment_id: row.id, preimage },
         ("pending", _) => Reservation::InFlight,
         ("settled", _) => Reservation::Duplicate {
             reason: "invoice_already_paid",

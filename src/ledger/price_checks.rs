@@ -1,24 +1,21 @@
 //! Price checks on the ledger's figures: an invoice above the advertised price, or far above the endpoint's
 //! usual one (the reservation then asks a person, or refuses), and the read-only decision a dry run reports.
 
-use serde_json::json;
-use sqlx::SqliteConnection;
-
 use super::alerts::{AlertKind, NewAlert};
 use super::new_payment::NewPayment;
 use super::{Ledger, Result};
 use crate::policy::concerns::PriceConcern;
 use crate::policy::{self, Decision, Judge};
 use crate::units::Msats;
+use serde_json::json;
 
 impl Ledger {
     /// What [`Ledger::reserve`] would decide for `p` now, without writing anything (a dry run).
     pub async fn evaluate(&self, p: &NewPayment, judge: &dyn Judge) -> Result<Decision> {
         let amount = p.amount.unwrap_or_default();
-        let mut tx = self.pool().begin().await?;
-        let snapshot = super::snapshot::snapshot(&mut tx, self, p.agent_id, &p.host, &p.path).await?;
-        let concern = price_concern(&mut tx, self, p, amount, judge).await?;
-        tx.rollback().await?;
+        let read = super::decision_read::read(&mut *self.pool().acquire().await?, self, p).await?;
+        let snapshot = read.snapshot;
+        let concern = price_concern(self, p, amount, read.usual_msat, judge);
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch
         {
@@ -40,15 +37,15 @@ impl Ledger {
 }
 
 /// The alert for an invoice above the endpoint's advertised price, or above its usual price (the mean of its
-/// last 20 settled payments, once there are 3) by more than the configured margin; `None` when the price is as
-/// expected. Such a payment goes to a person, or is refused when `purser.toml` says so.
-pub(super) async fn price_concern(
-    conn: &mut SqliteConnection,
+/// last 20 settled payments, once there are 3: `usual_msat`) by more than the configured margin; `None` when
+/// the price is as expected. Such a payment goes to a person, or is refused when `purser.toml` says so.
+pub(super) fn price_concern(
     ledger: &Ledger,
     p: &NewPayment,
     amount: Msats,
+    usual_msat: Option<f64>,
     judge: &dyn Judge,
-) -> Result<Option<NewAlert>> {
+) -> Option<NewAlert> {
     let alert = |kind: AlertKind, message: String| NewAlert {
         kind,
         agent_id: Some(p.agent_id),
@@ -58,23 +55,10 @@ pub(super) async fn price_concern(
         dedupe_key: p.payment_hash.map(|h| format!("price:{}", h.to_hex())),
     };
     let margin_pct = ledger.policy().price_alert_margin_pct;
-    // The usual price (once the endpoint has 3 settled payments) is read only when the advertised one is no
-    // concern.
-    let concern = match judge.price_concern(amount, p.advertised, None, margin_pct) {
-        Some(above_advertised) => Some(above_advertised),
-        None => {
-            let usual: Option<(i64, f64)> = sqlx::query_as(
-                "SELECT COUNT(*), AVG(amount_msat) FROM (SELECT amount_msat FROM payments WHERE host = ? AND path = ? \
-                 AND status = 'settled' ORDER BY id DESC LIMIT 20) HAVING COUNT(*) >= 3",
-            )
-            .bind(&p.host)
-            .bind(&p.path)
-            .fetch_optional(&mut *conn)
-            .await?;
-            judge.price_concern(amount, None, usual.map(|(_, avg)| avg), margin_pct)
-        }
-    };
-    Ok(concern.map(|c| match c {
+    let concern = judge
+        .price_concern(amount, p.advertised, None, margin_pct)
+        .or_else(|| judge.price_concern(amount, None, usual_msat, margin_pct));
+    concern.map(|c| match c {
         PriceConcern::AboveAdvertised { advertised } => alert(
             AlertKind::PriceAboveAdvertised,
             format!("{}{} asks {amount}, above its advertised price of {advertised}", p.host, p.path),
@@ -83,5 +67,5 @@ pub(super) async fn price_concern(
             AlertKind::PriceAboveUsual,
             format!("{}{} asks {amount}, above its usual {usual} by more than {margin_pct} %", p.host, p.path),
         ),
-    }))
+    })
 }

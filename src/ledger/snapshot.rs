@@ -1,11 +1,11 @@
-//! The [`Snapshot`] a decision is made on, read inside the reserving transaction: the budgets, thresholds
-//! and rules that apply (from memory while their generation holds), what each budget window has used, the
-//! pauses and the breaker.
+//! Reading the policy tables (budgets, thresholds, rules), the pause switch and what a scope has spent: for
+//! the desktop's and the CLI's views, and for the one statement a decision reads
+//! ([`super::decision_read`]).
 
 use sqlx::{Row, SqliteConnection};
 
-use super::{Ledger, Result};
-use crate::policy::{BreakerTrip, Budget, BudgetUse, Period, Rule, RuleUse, Scope, Snapshot, Threshold};
+use super::Result;
+use crate::policy::{BreakerTrip, Budget, Period, Rule, Scope, Threshold};
 use crate::units::Msats;
 
 pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budget>> {
@@ -73,17 +73,28 @@ pub(crate) async fn paused_all(conn: &mut SqliteConnection) -> Result<bool> {
     Ok(v.as_deref() == Some("1"))
 }
 
-/// What payments in `scope` since `since_ms` have spent or hold back.
-pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: i64) -> Result<Msats> {
-    let sql = "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
+/// The sum of what payments in a scope since a time have spent or hold back, as an SQL expression over four
+/// parameters from `?{first}`: the scope's agent id, host and path prefix (each `NULL` for any), then the
+/// time in ms.
+pub(crate) fn spent_sql(first: usize) -> String {
+    let (agent, host, prefix, since) = (first, first + 1, first + 2, first + 3);
+    format!(
+        "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
          THEN MAX(COALESCE(fee_msat, 0), fee_reserve_msat) ELSE COALESCE(fee_msat, 0) END), 0) FROM payments \
          WHERE status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
-         AND (?1 IS NULL OR agent_id = ?1) \
-         AND (?2 IS NULL OR host = ?2 OR (instr(?2, ':') = 0 AND substr(host, 1, length(?2) + 1) = ?2 || ':')) \
-         AND (?3 IS NULL OR (substr(path, 1, length(?3)) = ?3 AND (length(path) = length(?3) \
-              OR substr(?3, -1) = '/' OR substr(path, length(?3) + 1, 1) = '/'))) \
-         AND created_at_ms >= ?4";
-    let total: i64 = sqlx::query_scalar(sql)
+         AND (?{agent} IS NULL OR agent_id = ?{agent}) \
+         AND (?{host} IS NULL OR host = ?{host} OR (instr(?{host}, ':') = 0 \
+              AND substr(host, 1, length(?{host}) + 1) = ?{host} || ':')) \
+         AND (?{prefix} IS NULL OR (substr(path, 1, length(?{prefix})) = ?{prefix} \
+              AND (length(path) = length(?{prefix}) OR substr(?{prefix}, -1) = '/' \
+              OR substr(path, length(?{prefix}) + 1, 1) = '/'))) \
+         AND created_at_ms >= ?{since}"
+    )
+}
+
+/// What payments in `scope` since `since_ms` have spent or hold back.
+pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: i64) -> Result<Msats> {
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(spent_sql(1)))
         .bind(scope.agent_id)
         .bind(&scope.host)
         .bind(&scope.path_prefix)
@@ -100,90 +111,6 @@ pub(crate) struct PolicyTables {
     pub budgets: Vec<Budget>,
     pub thresholds: Vec<Threshold>,
     pub rules: Vec<Rule>,
-}
-
-/// The policy tables at `generation`: the copy in memory when it is of that generation, read again otherwise
-/// (a change by this process or another bumps the generation in the same transaction).
-async fn policy_tables(
-    conn: &mut SqliteConnection,
-    ledger: &Ledger,
-    generation: Option<i64>,
-) -> Result<std::sync::Arc<PolicyTables>> {
-    if let Some(tables) = ledger.hot().policy().filter(|t| generation.is_some() && t.generation == generation) {
-        return Ok(tables);
-    }
-    let tables = std::sync::Arc::new(PolicyTables {
-        generation,
-        budgets: load_budgets(conn).await?,
-        thresholds: load_thresholds(conn).await?,
-        rules: load_rules(conn).await?,
-    });
-    ledger.hot().put_policy(tables.clone());
-    Ok(tables)
-}
-
-/// Reads everything a decision (`crate::policy::Judge::decide`) needs about a payment by `agent_id` to `host` + `path`.
-pub(crate) async fn snapshot(
-    conn: &mut SqliteConnection,
-    ledger: &Ledger,
-    agent_id: i64,
-    host: &str,
-    path: &str,
-) -> Result<Snapshot> {
-    let now = ledger.now_ms();
-    let tz = &ledger.policy().time_zone;
-    let cutoff = now - ledger.policy().breaker_cooldown_ms;
-    // The pause switches, the policy tables' generation and the endpoint's tripped breaker, in one statement.
-    let row = sqlx::query(
-        "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
-         (SELECT paused FROM agents WHERE id = ?1) AS agent_paused, \
-         (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy_generation') AS policy_generation, \
-         b.host, b.path, b.reason, b.tripped_at_ms \
-         FROM (SELECT 1) LEFT JOIN breakers b ON b.host = ?2 AND b.path = ?3 AND b.tripped_at_ms > ?4",
-    )
-    .bind(agent_id)
-    .bind(host)
-    .bind(path)
-    .bind(cutoff)
-    .fetch_one(&mut *conn)
-    .await?;
-    let paused_all = row.get::<Option<String>, _>("paused_all").as_deref() == Some("1");
-    let agent_paused: bool = row.try_get::<Option<bool>, _>("agent_paused")?.ok_or(sqlx::Error::RowNotFound)?;
-    let breaker = row.get::<Option<String>, _>("host").is_some().then(|| trip_from_row(&row));
-    let tables = policy_tables(conn, ledger, row.get("policy_generation")).await?;
-    let mut budgets = Vec::new();
-    for b in tables.budgets.iter().cloned() {
-        if !b.scope.matches(agent_id, host, path) || b.expires_at_ms.is_some_and(|e| e <= now) {
-            continue;
-        }
-        let start = b.period.window_start_ms(now, tz);
-        let used = match start {
-            Some(start) => spent(conn, &b.scope, start).await?,
-            None => Msats(0),
-        };
-        budgets.push(BudgetUse { budget: b, used, window_start_ms: start });
-    }
-    let threshold = tables
-        .thresholds
-        .iter()
-        .filter(|t| t.scope.matches(agent_id, host, path))
-        .max_by_key(|t| (t.scope.specificity(), t.id))
-        .cloned();
-    let rule = tables
-        .rules
-        .iter()
-        .filter(|r| r.scope.matches(agent_id, host, path))
-        .max_by_key(|r| (r.scope.specificity(), r.id))
-        .cloned();
-    let rule = match rule {
-        Some(rule) => {
-            let day = Period::Day.window_start_ms(now, tz).unwrap_or(now);
-            let used_today = spent(conn, &rule.scope, day).await?;
-            Some(RuleUse { rule, used_today })
-        }
-        None => None,
-    };
-    Ok(Snapshot { paused_all, agent_paused, breaker, budgets, threshold, rule })
 }
 
 pub(super) fn scope_from_row(r: &sqlx::sqlite::SqliteRow) -> Scope {

@@ -48,6 +48,9 @@ pub struct WalletServiceOptions {
     pub network: &'static str,
     /// Where the balance and the payments made are kept between runs; `None` keeps them in memory only.
     pub state_file: Option<std::path::PathBuf>,
+    /// How long each `pay_invoice` takes before it is answered, as a payment over the Lightning network
+    /// would; payments asked together wait together.
+    pub pay_delay: Duration,
 }
 
 impl Default for WalletServiceOptions {
@@ -63,6 +66,7 @@ impl Default for WalletServiceOptions {
             strict_invoices: false,
             network: "regtest",
             state_file: None,
+            pay_delay: Duration::ZERO,
         }
     }
 }
@@ -142,9 +146,17 @@ pub async fn start(
                 if event.kind != Kind::WalletConnectRequest {
                     continue;
                 }
-                if let Some(reply) = service.answer(&event) {
+                let Some((reply, method)) = service.answer(&event) else { continue };
+                let delay = service.opts.pay_delay;
+                if delay.is_zero() || method != Method::PayInvoice {
                     let _ = replier.send_event(&reply).await;
+                    continue;
                 }
+                let replier = replier.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = replier.send_event(&reply).await;
+                });
             }
         }
     });
@@ -188,7 +200,8 @@ fn ok(method: Method, result: ResponseResult) -> Response {
 }
 
 impl Service {
-    fn answer(&self, event: &Event) -> Option<Event> {
+    /// The signed reply to a request event, and the method it answers.
+    fn answer(&self, event: &Event) -> Option<(Event, Method)> {
         let nip44 = event
             .tags
             .iter()
@@ -216,6 +229,7 @@ impl Service {
             .tag(Tag::public_key(event.pubkey))
             .sign_with_keys(&self.keys)
             .ok()
+            .map(|reply| (reply, request.method))
     }
 
     /// `None` means "do not answer at all".

@@ -198,7 +198,10 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
         else {
             panic!("a usual payment goes ahead");
         };
-        ledger.finish(payment_id, &Outcome::Settled { preimage: Preimage([n; 32]), fee: Msats(0) }).await.unwrap();
+        ledger
+            .finish(payment_id, &Outcome::Settled { preimage: Preimage([n; 32]), fee: Msats(0) }, None)
+            .await
+            .unwrap();
     }
     let asked = ledger.reserve(&payment(9, 20), false, &Rules).await.unwrap();
     let Reservation::NeedsApproval { explanation, alerts, .. } = asked else { panic!("{asked:?}") };

@@ -94,9 +94,9 @@ async fn a_wallets_preimage_corrects_a_row_marked_failed_but_nothing_reopens_a_s
     let preimage = Preimage([5; 32]);
     let p = crate::harness::payment(agent, "research", 5, 1);
     let Reservation::Reserved { payment_id, .. } = h.ledger.reserve(&p, false, &Rules).await.unwrap() else { panic!() };
-    h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }).await.unwrap();
-    h.ledger.finish(payment_id, &Outcome::Settled { preimage: preimage.clone(), fee: Msats(0) }).await.unwrap();
+    h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }, None).await.unwrap();
+    h.ledger.finish(payment_id, &Outcome::Settled { preimage: preimage.clone(), fee: Msats(0) }, None).await.unwrap();
     assert_eq!(h.rows().await.pop().unwrap().status, "settled");
-    h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }).await.unwrap();
+    h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }, None).await.unwrap();
     assert_eq!(h.rows().await.pop().unwrap().status, "settled", "a settled row is never reopened");
 }

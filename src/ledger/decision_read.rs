@@ -1,0 +1,174 @@
+//! Everything a payment's decision reads, in one statement: an earlier payment of the same invoice, the
+//! pause switches, the policy tables' generation, the endpoint's tripped breaker, what each budget window
+//! and remembered rule that applies has used, what the agent spent in the last minute, the endpoint's usual
+//! price and whether its API was paid before. The budgets, thresholds and rules themselves come from memory
+//! while their generation holds; when it does not, they are read again and so is the statement.
+
+use std::sync::Arc;
+
+use sqlx::{Row, SqliteConnection};
+
+use super::new_payment::NewPayment;
+use super::snapshot::{PolicyTables, load_budgets, load_rules, load_thresholds, spent_sql, trip_from_row};
+use super::{Ledger, Result};
+use crate::policy::{BudgetUse, Period, RuleUse, Scope, Snapshot};
+use crate::units::Msats;
+
+/// A payment of the same invoice that is in flight or was paid (or may have been).
+#[derive(Debug, Clone)]
+pub(crate) struct Earlier {
+    pub id: i64,
+    pub status: String,
+    pub preimage: Option<String>,
+    pub agent_id: i64,
+    pub host: String,
+}
+
+/// What a decision on one payment is made on.
+#[derive(Debug)]
+pub(crate) struct DecisionRead {
+    pub earlier: Option<Earlier>,
+    pub snapshot: Snapshot,
+    /// The endpoint's mean price over its last 20 settled payments, once there are 3.
+    pub usual_msat: Option<f64>,
+    /// What the agent spent or holds back in the last minute.
+    pub last_minute: Msats,
+    /// Whether any payment went to this API before.
+    pub host_paid_before: bool,
+}
+
+/// The policy that applies to one payment, from the tables: the budgets with their windows, the threshold,
+/// the rule.
+struct Applying {
+    budgets: Vec<(crate::policy::Budget, Option<i64>)>,
+    threshold: Option<crate::policy::Threshold>,
+    rule: Option<(crate::policy::Rule, i64)>,
+}
+
+impl Applying {
+    fn of(tables: &PolicyTables, p: &NewPayment, now: i64, tz: &jiff::tz::TimeZone) -> Self {
+        let applies = |s: &Scope| s.matches(p.agent_id, &p.host, &p.path);
+        let budgets = tables
+            .budgets
+            .iter()
+            .filter(|b| applies(&b.scope) && b.expires_at_ms.is_none_or(|e| e > now))
+            .map(|b| (b.clone(), b.period.window_start_ms(now, tz)))
+            .collect();
+        let threshold = tables
+            .thresholds
+            .iter()
+            .filter(|t| applies(&t.scope))
+            .max_by_key(|t| (t.scope.specificity(), t.id))
+            .cloned();
+        let rule = tables.rules.iter().filter(|r| applies(&r.scope)).max_by_key(|r| (r.scope.specificity(), r.id));
+        let day = Period::Day.window_start_ms(now, tz).unwrap_or(now);
+        Applying { budgets, threshold, rule: rule.map(|r| (r.clone(), day)) }
+    }
+
+    /// The spending sums the statement reads, in column order: the agent's last minute, each budget window
+    /// that has a start, the rule's day.
+    fn sums(&self, p: &NewPayment, now: i64) -> Vec<(Scope, i64)> {
+        let mut sums = vec![(Scope { agent_id: Some(p.agent_id), ..Scope::default() }, now - 60_000)];
+        sums.extend(self.budgets.iter().filter_map(|(b, start)| Some((b.scope.clone(), (*start)?))));
+        sums.extend(self.rule.iter().map(|(r, day)| (r.scope.clone(), *day)));
+        sums
+    }
+}
+
+/// The statement, for `sums` spending sums (their parameters follow the first five, four each).
+fn statement(sums: usize) -> String {
+    let used: String = (0..sums).map(|i| format!(", ({}) AS used_{i}", spent_sql(6 + 4 * i))).collect();
+    format!(
+        "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
+         (SELECT paused FROM agents WHERE id = ?1) AS agent_paused, \
+         (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy_generation') AS policy_generation, \
+         b.host, b.path, b.reason, b.tripped_at_ms, \
+         e.id AS earlier_id, e.status AS earlier_status, e.preimage AS earlier_preimage, \
+         e.agent_id AS earlier_agent_id, e.host AS earlier_host, u.n AS usual_count, u.mean AS usual_mean, \
+         EXISTS (SELECT 1 FROM payments WHERE host = ?2 AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) \
+         AS host_paid_before{used} \
+         FROM (SELECT 1) \
+         LEFT JOIN breakers b ON b.host = ?2 AND b.path = ?3 AND b.tripped_at_ms > ?4 \
+         LEFT JOIN (SELECT id, status, preimage, agent_id, host FROM payments WHERE payment_hash = ?5 \
+           AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') LIMIT 1) e ON 1 \
+         LEFT JOIN (SELECT COUNT(*) AS n, AVG(amount_msat) AS mean FROM (SELECT amount_msat FROM payments \
+           WHERE host = ?2 AND path = ?3 AND status = 'settled' ORDER BY id DESC LIMIT 20)) u ON 1"
+    )
+}
+
+/// Reads what deciding on `p` needs: one statement while the policy tables in memory are current.
+pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPayment) -> Result<DecisionRead> {
+    let now = ledger.now_ms();
+    let tz = &ledger.policy().time_zone;
+    let mut tables = ledger.hot().policy().unwrap_or_default();
+    let mut reloaded = false;
+    loop {
+        let applying = Applying::of(&tables, p, now, tz);
+        let sums = applying.sums(p, now);
+        let sql = statement(sums.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(p.agent_id)
+            .bind(&p.host)
+            .bind(&p.path)
+            .bind(now - ledger.policy().breaker_cooldown_ms)
+            .bind(p.payment_hash.map(|h| h.to_hex()));
+        for (scope, since) in &sums {
+            query = query.bind(scope.agent_id).bind(scope.host.clone()).bind(scope.path_prefix.clone()).bind(*since);
+        }
+        let row = query.fetch_one(&mut *conn).await?;
+        let generation: Option<i64> = row.get("policy_generation");
+        if !reloaded && (generation.is_none() || generation != tables.generation) {
+            // The tables changed since they were read (or were never read): read them, then the statement again.
+            tables = Arc::new(PolicyTables {
+                generation,
+                budgets: load_budgets(conn).await?,
+                thresholds: load_thresholds(conn).await?,
+                rules: load_rules(conn).await?,
+            });
+            ledger.hot().put_policy(tables.clone());
+            reloaded = true;
+            continue;
+        }
+        return from_row(&row, applying);
+    }
+}
+
+fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<DecisionRead> {
+    let used = |i: usize| Msats(row.get::<i64, _>(format!("used_{i}").as_str()).max(0) as u64);
+    let mut column = 1;
+    let mut budgets = Vec::new();
+    for (budget, start) in applying.budgets {
+        let spent = match start {
+            Some(_) => {
+                column += 1;
+                used(column - 1)
+            }
+            None => Msats(0),
+        };
+        budgets.push(BudgetUse { budget, used: spent, window_start_ms: start });
+    }
+    let rule = applying.rule.map(|(rule, _)| RuleUse { rule, used_today: used(column) });
+    let snapshot = Snapshot {
+        paused_all: row.get::<Option<String>, _>("paused_all").as_deref() == Some("1"),
+        agent_paused: row.try_get::<Option<bool>, _>("agent_paused")?.ok_or(sqlx::Error::RowNotFound)?,
+        breaker: row.get::<Option<String>, _>("host").is_some().then(|| trip_from_row(row)),
+        budgets,
+        threshold: applying.threshold,
+        rule,
+    };
+    let earlier = row.get::<Option<i64>, _>("earlier_id").map(|id| Earlier {
+        id,
+        status: row.get("earlier_status"),
+        preimage: row.get("earlier_preimage"),
+        agent_id: row.get("earlier_agent_id"),
+        host: row.get("earlier_host"),
+    });
+    let usual_msat = (row.get::<i64, _>("usual_count") >= 3).then(|| row.get::<Option<f64>, _>("usual_mean")).flatten();
+    Ok(DecisionRead {
+        earlier,
+        snapshot,
+        usual_msat,
+        last_minute: used(0),
+        host_paid_before: row.get("host_paid_before"),
+    })
+}
