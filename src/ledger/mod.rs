@@ -3,6 +3,7 @@
 //!
 //! - [`agents`]: creating agents and checking their keys; pausing them.
 //! - [`payments`]: the reserve → settle/fail → delivered steps, each written before the next one starts.
+//! - `decision_read`: everything a payment's decision reads, in one statement inside the reservation.
 //! - [`policy_store`]: budgets, thresholds, remembered rules, pauses, breakers, and the snapshot a decision
 //!   is made on.
 //! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.

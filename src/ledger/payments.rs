@@ -1,7 +1,8 @@
 //! Payment rows through their life: a row is reserved (`pending`) in one `BEGIN IMMEDIATE` transaction that
-//! checks for a duplicate invoice, reads the policy snapshot and decides; only then is the wallet asked; the
-//! outcome is written before the request is retried; the retry's status is written last. Alerts that a
-//! reservation causes are written in the same transaction.
+//! reads, in one statement, an earlier payment of the invoice and the policy snapshot, hands them to the
+//! decision and writes the row; only then is the wallet asked; the outcome is written, with the proof it
+//! yields, before the request is retried; the retry's status is written last. Alerts that a reservation
+//! causes are written in the same transaction.
 
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
