@@ -72,6 +72,12 @@ impl AgentEnv {
     pub fn render(&self, shell: Shell) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# Purser: send this shell's HTTP(S) through Purser, trusting its local CA.");
+        let _ = writeln!(
+            out,
+            "# An agent started from this shell runs as you: it can read Purser's files and your keyring, approve \
+             its own payments and change your limits. `purser run --agent NAME -- COMMAND` starts it where it \
+             cannot (or run it as another OS user)."
+        );
         for (name, value) in self.vars() {
             let _ = match shell {
                 Shell::Bash => writeln!(out, "export {name}={}", quote_posix(&value)),
@@ -92,6 +98,17 @@ impl AgentEnv {
         };
         out
     }
+}
+
+/// The line that starts agent `name` through Purser inside its sandbox (`purser run`), for a person to copy;
+/// `COMMAND` stands for the agent's own command. Names the data directory when it is not the default one.
+pub fn run_line(data_dir: &Path, name: &str) -> String {
+    let dir = if data_dir == crate::config::default_data_dir() {
+        String::new()
+    } else {
+        format!(" --data-dir {}", quote_posix(&data_dir.display().to_string()))
+    };
+    format!("purser run{dir} --agent {name} -- COMMAND")
 }
 
 /// Single-quoted for POSIX shells: nothing inside is expanded.

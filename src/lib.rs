@@ -34,6 +34,7 @@
 //! - [`ca`]: the local certificate authority that lets the proxy read agents' HTTPS.
 //! - [`agent_env`]: what an agent's shell needs to go through Purser (`purser env`).
 //! - [`agent_keys`]: agents' keys kept user-only, so `purser env` can print an agent's settings again.
+//! - [`confine`]: the sandbox `purser run` starts an agent in, away from Purser's files and the keyring.
 //! - [`fuzzing`]: the fuzz targets' entry points (challenges, JSON bodies, invoices), shared with the tests.
 //! - [`fd_limit`]: the open-file limit raised for many held agent connections.
 //! - [`private_fs`]: owner-only files and folders, written whole or not at all.
@@ -44,6 +45,7 @@ pub mod approval;
 pub mod ca;
 pub mod challenge;
 pub mod config;
+pub mod confine;
 pub mod events;
 pub mod fd_limit;
 pub mod flow;

@@ -59,10 +59,11 @@ pub async fn payment_preimage(core: State<'_, AppCore>, id: i64) -> Result<Optio
 pub async fn export_csv(core: State<'_, AppCore>, filter: PaymentFilter) -> Result<Exported> {
     let csv = core.ledger.export_csv(&filter).await?;
     let dir = core.data_dir.join("exports");
-    std::fs::create_dir_all(&dir).map_err(|e| UiError::new("io", format!("cannot create {}: {e}", dir.display())))?;
     let name = format!("purser-ledger-{}.csv", core.ledger.now_ms());
     let path = dir.join(name);
-    std::fs::write(&path, &csv).map_err(|e| UiError::new("io", format!("cannot write {}: {e}", path.display())))?;
+    // Owner-only, like the ledger it comes from.
+    purser::private_fs::write_atomic(&path, csv.as_bytes(), true)
+        .map_err(|e| UiError::new("io", format!("cannot write {}: {e}", path.display())))?;
     let rows = csv.lines().count().saturating_sub(1) as u64;
     Ok(Exported { path: path.display().to_string(), rows })
 }
@@ -162,7 +163,11 @@ pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentView>> {
         .agents()
         .await?
         .into_iter()
-        .map(|agent| AgentView { spent_msat: spent.get(&agent.name).map_or(0, |m| m.0), agent })
+        .map(|agent| AgentView {
+            spent_msat: spent.get(&agent.name).map_or(0, |m| m.0),
+            run: purser::agent_env::run_line(&core.data_dir, &agent.name),
+            agent,
+        })
         .collect())
 }
 
@@ -181,7 +186,8 @@ fn keep_and_env(core: &AppCore, name: &str, key: &str) -> Result<String> {
 #[tauri::command]
 pub async fn add_agent(core: State<'_, AppCore>, name: String) -> Result<AgentKey> {
     let (agent, key) = core.ledger.add_agent(name.trim()).await?;
-    Ok(AgentKey { env: keep_and_env(&core, &agent.name, &key)?, name: agent.name, key })
+    let run = purser::agent_env::run_line(&core.data_dir, &agent.name);
+    Ok(AgentKey { env: keep_and_env(&core, &agent.name, &key)?, name: agent.name, key, run })
 }
 
 #[tauri::command]
@@ -191,7 +197,8 @@ pub async fn rotate_agent_key(core: State<'_, AppCore>, name: String) -> Result<
         .rotate_key(&name)
         .await?
         .ok_or_else(|| UiError::new("not_found", format!("no agent is named `{name}`")))?;
-    Ok(AgentKey { env: keep_and_env(&core, &name, &key)?, name, key })
+    let run = purser::agent_env::run_line(&core.data_dir, &name);
+    Ok(AgentKey { env: keep_and_env(&core, &name, &key)?, name, key, run })
 }
 
 #[tauri::command]

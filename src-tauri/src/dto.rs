@@ -44,6 +44,8 @@ pub struct AgentView {
     pub agent: Agent,
     #[ts(type = "number")]
     pub spent_msat: u64,
+    /// The line that starts it through Purser in its sandbox (`purser run …`).
+    pub run: String,
 }
 
 /// A new (or rotated) key, shown once, with the lines that point an agent's shell at Purser.
@@ -53,6 +55,8 @@ pub struct AgentKey {
     pub name: String,
     pub key: String,
     pub env: String,
+    /// The line that starts it through Purser in its sandbox (`purser run …`).
+    pub run: String,
 }
 
 #[derive(Debug, Serialize, TS)]

@@ -23,9 +23,22 @@ pub struct EnvArgs {
 /// `data_dir` is where to look; `sandbox_dir`, when the user named no data directory, is the running
 /// sandbox's, used when the agent is not found in `data_dir` but is the sandbox's.
 pub async fn run(data_dir: PathBuf, sandbox_dir: Option<PathBuf>, args: EnvArgs) -> Result<()> {
-    let data_dir = match (&args.agent, sandbox_dir) {
+    let (used, env) = agent_env(data_dir.clone(), sandbox_dir, args.agent.clone()).await?;
+    if used != data_dir {
+        println!("# agent `{}` of the running sandbox ({})", args.agent.unwrap_or_default(), used.display());
+    }
+    print!("{}", env.render(args.shell));
+    Ok(())
+}
+
+/// The settings agent `agent` (default: the only one) needs, and the data directory it belongs to.
+pub async fn agent_env(
+    data_dir: PathBuf,
+    sandbox_dir: Option<PathBuf>,
+    agent: Option<String>,
+) -> Result<(PathBuf, AgentEnv)> {
+    let data_dir = match (&agent, sandbox_dir) {
         (Some(name), Some(sandbox)) if !has_agent(&data_dir, name).await && has_running_agent(&sandbox, name).await => {
-            println!("# agent `{name}` of the running sandbox ({})", sandbox.display());
             sandbox
         }
         _ => data_dir,
@@ -33,7 +46,7 @@ pub async fn run(data_dir: PathBuf, sandbox_dir: Option<PathBuf>, args: EnvArgs)
     let (settings, _) = config::load(&data_dir)?;
     let ledger = Ledger::open(&settings.ledger_path()).await?;
     let agents = ledger.agents().await?;
-    let name = match args.agent {
+    let name = match agent {
         Some(name) => name,
         None => match agents.as_slice() {
             [only] => only.name.clone(),
@@ -62,8 +75,7 @@ pub async fn run(data_dir: PathBuf, sandbox_dir: Option<PathBuf>, args: EnvArgs)
     };
     let mut env = AgentEnv::new(&data_dir, addr, &name, &key)?;
     env.extra = extra;
-    print!("{}", env.render(args.shell));
-    Ok(())
+    Ok((data_dir, env))
 }
 
 async fn has_agent(data_dir: &std::path::Path, name: &str) -> bool {

@@ -8,6 +8,7 @@ mod env;
 mod ledger;
 mod policy;
 mod pricing;
+mod run;
 mod serve;
 mod wallet;
 
@@ -42,6 +43,9 @@ enum Command {
     Agent(agent::AgentCommand),
     /// Print the variables an agent's shell needs to go through Purser: eval "$(purser env --agent NAME)"
     Env(env::EnvArgs),
+    /// Start an agent through Purser inside a sandbox where it cannot read Purser's files, other agents' keys
+    /// or the keyring: purser run --agent NAME -- COMMAND...
+    Run(run::AgentRunArgs),
     /// Show or export Purser's local CA, which agents trust so Purser can read their HTTPS
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -99,6 +103,8 @@ pub enum Error {
     AgentEnv(#[from] purser::agent_env::Error),
     #[error(transparent)]
     AgentKeys(#[from] purser::agent_keys::Error),
+    #[error(transparent)]
+    Confine(#[from] purser::confine::Error),
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
     #[error(transparent)]
@@ -144,6 +150,11 @@ pub fn main() -> ExitCode {
             Command::Env(args) => {
                 let sandbox = cli.data_dir.is_none().then(|| purser::config::default_data_dir().join("sandbox"));
                 env::run(data_dir, sandbox, args).await
+            }
+            Command::Run(args) => {
+                let root = purser::config::default_data_dir();
+                let sandbox = cli.data_dir.is_none().then(|| root.join("sandbox"));
+                run::run(data_dir, sandbox, vec![root], args).await
             }
             Command::Ca(cmd) => ca::run(data_dir, cmd),
             Command::Uninspected => agent::uninspected(data_dir).await,

@@ -138,7 +138,9 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     println!("#             prices: purser pricing {demo}");
     println!("#   proxy     http://{addr}, agent `demo`; HTTPS is read with Purser's CA {}", env.ca_cert.display());
     println!("#   ledger    purser ledger --data-dir {dir}");
-    println!("# In the agent's shell, run these lines (or: eval \"$(purser env --agent demo --data-dir {dir})\"):");
+    let run = purser::agent_env::run_line(&data_dir, "demo").replace("COMMAND", "bash");
+    println!("# Start the agent's shell where it cannot reach Purser's files or your keyring:  {run}");
+    println!("# or, in a shell of yours, run these lines (or: eval \"$(purser env --agent demo --data-dir {dir})\"):");
     print!("{}", env.render(purser::agent_env::Shell::Bash));
     println!("# then try:  curl -s $PURSER_DEMO_API_HTTPS/joke");
     println!("# and see:   purser ledger --data-dir {dir}");

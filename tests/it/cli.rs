@@ -66,7 +66,7 @@ fn agents_are_added_once_and_listed() {
 }
 
 /// `purser sandbox` running as a child, with the lines it printed for the agent's shell.
-struct RunningSandbox {
+pub(crate) struct RunningSandbox {
     _child: Killed,
     exports: Vec<(String, String)>,
     printed: String,
@@ -77,7 +77,7 @@ impl RunningSandbox {
         Self::start_with(purser(data_dir))
     }
 
-    fn start_with(mut cmd: Command) -> RunningSandbox {
+    pub(crate) fn start_with(mut cmd: Command) -> RunningSandbox {
         let mut child = cmd
             .args(["sandbox", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -106,7 +106,7 @@ impl RunningSandbox {
         RunningSandbox { _child: guard, exports, printed }
     }
 
-    fn env(&self, k: &str) -> String {
+    pub(crate) fn env(&self, k: &str) -> String {
         self.exports
             .iter()
             .find(|(n, _)| n == k)
@@ -237,7 +237,7 @@ fn first_approval(dir: &std::path::Path) -> String {
 }
 
 /// The folder holding the `purser` binary under test, for scripts that call it by name.
-fn bin_dir() -> std::path::PathBuf {
+pub(crate) fn bin_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_BIN_EXE_purser")).parent().unwrap().to_path_buf()
 }
 

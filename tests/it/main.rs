@@ -4,6 +4,7 @@
 
 mod cli;
 mod clients;
+mod confined;
 mod crash;
 mod dialects;
 mod exposure;

@@ -86,6 +86,8 @@ for (const scheme of ["light", "dark"]) {
     await page.fill("input[placeholder=research]", "scout");
     await page.click(`button:text-is("Add")`);
     await page.waitForSelector("text=prints the same lines again later");
+    expect((await page.textContent("[data-testid=run-line]")).includes("purser run --agent scout"), "the purser run line");
+    expect((await page.textContent(".main")).includes("purser run --agent research"), "each agent's purser run line");
     await page.screenshot({ path: join(shots, `agents-${scheme}.png`) });
     await open("apis", "APIs & pricing");
     expect((await page.textContent(".main")).includes("89 %"), "success rate");

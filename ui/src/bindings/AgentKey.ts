@@ -3,4 +3,8 @@
 /**
  * A new (or rotated) key, shown once, with the lines that point an agent's shell at Purser.
  */
-export type AgentKey = { name: string, key: string, env: string, };
+export type AgentKey = { name: string, key: string, env: string, 
+/**
+ * The line that starts it through Purser in its sandbox (`purser run …`).
+ */
+run: string, };

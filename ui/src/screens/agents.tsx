@@ -1,4 +1,5 @@
-// Agents: add one (its key shown once), copy its proxy settings, rotate its key, see its spend.
+// Agents: add one (its key shown once), copy the line that starts it in its sandbox or its proxy settings,
+// rotate its key, see its spend.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
@@ -32,7 +33,14 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
           <div class="key">
             <p><strong>{key.name}</strong>'s key: <code>{key.key}</code></p>
             <p>
-              In the agent's shell (HTTP and HTTPS go through Purser, which the agent trusts through Purser's CA);
+              Start the agent with this line, putting its own command for <code>COMMAND</code>: it then runs in a
+              sandbox where it cannot read Purser's files or your keyring, approve its own payments or change your
+              limits.
+            </p>
+            <pre data-testid="run-line">{key.run}</pre>
+            <button onClick={() => copy(key.run)}>Copy the line</button>
+            <p>
+              Or set these in a shell the agent runs from (it then runs as you, with nothing kept from it);
               <code>eval "$(purser env --agent {key.name})"</code> prints the same lines again later:
             </p>
             <pre>{key.env}</pre>
@@ -45,13 +53,14 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
           <Empty>No agents yet. Add one, then point it at Purser with the lines shown.</Empty>
         ) : (
           <table class="table">
-            <thead><tr><th>Name</th><th class="num">Spent</th><th>State</th><th /></tr></thead>
+            <thead><tr><th>Name</th><th class="num">Spent</th><th>State</th><th>Start it with</th><th /></tr></thead>
             <tbody>
               {data.map((a) => (
                 <tr>
                   <td>{a.agent.name}</td>
                   <td class="num">{sats(a.spent_msat)}</td>
                   <td>{a.agent.paused ? "paused" : "running"}</td>
+                  <td><code>{a.run}</code> <button class="link" onClick={() => copy(a.run)}>Copy</button></td>
                   <td>
                     <button class="link" onClick={() => api.setPaused(a.agent.name, !a.agent.paused).then(refresh)}>{a.agent.paused ? "Resume" : "Pause"}</button>{" "}
                     <button class="link" onClick={() => api.rotateAgentKey(a.agent.name).then(setKey, (err) => setMsg({ error: toUiError(err).message }))}>New key</button>
