@@ -251,10 +251,9 @@ pub fn update(
     }
     let text = toml::to_string(&table).map_err(|e| invalid(e.to_string()))?;
     toml::from_str::<ConfigFile>(&text).map_err(|e| invalid(e.to_string()))?;
-    std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
-    let tmp = path.with_extension("toml.new");
-    std::fs::write(&tmp, text).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
-    std::fs::rename(&tmp, &path).map_err(|source| ConfigError::Read { path: shown, source })
+    // Owner-only, like every file Purser writes, whole or not at all.
+    crate::private_fs::write_atomic(&path, text.as_bytes(), true)
+        .map_err(|source| ConfigError::Read { path: shown, source })
 }
 
 /// Parses a listen address and refuses anything that is not loopback.
@@ -269,6 +268,16 @@ pub fn loopback_addr(s: &str) -> Result<SocketAddr, ListenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_config_file_is_written_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        update(dir.path(), Some("127.0.0.1:9402"), Some(30)).unwrap();
+        let mode = std::fs::metadata(dir.path().join(CONFIG_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(std::fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap().contains("127.0.0.1:9402"));
+    }
 
     #[test]
     fn only_loopback_is_accepted() {

@@ -17,6 +17,25 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Makes `dir` (Purser's data directory) owner-only (0700), creating it if missing; a directory that already
+/// existed readable by others is made owner-only too. Returns whether an existing directory's mode changed.
+pub fn private_data_dir(dir: &Path) -> std::io::Result<bool> {
+    if !dir.exists() {
+        create_dir(dir)?;
+        return Ok(false);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Writes `bytes` to `path` whole or not at all (a temporary file beside it, then a rename), owner-only
 /// (0600) when `private`, else readable by all (0644).
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
@@ -58,5 +77,24 @@ pub fn lock_dir(dir: &Path) -> std::io::Result<std::fs::File> {
             format!("another Purser is already running with the data directory {}", dir.display()),
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_existing_open_data_directory_is_made_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("purser");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(super::private_data_dir(&data).unwrap(), "the change is reported");
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+        assert!(!super::private_data_dir(&data).unwrap(), "nothing to change the second time");
+        let fresh = dir.path().join("fresh");
+        assert!(!super::private_data_dir(&fresh).unwrap());
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
     }
 }

@@ -177,8 +177,14 @@ impl Ledger {
     }
 }
 
+/// The ledger's directory, owner-only, also when it existed before readable by others (said in the log).
 fn private_dir(dir: &Path) -> Result<()> {
-    crate::private_fs::create_dir(dir).map_err(|source| Error::DataDir { path: dir.display().to_string(), source })
+    let changed = crate::private_fs::private_data_dir(dir)
+        .map_err(|source| Error::DataDir { path: dir.display().to_string(), source })?;
+    if changed {
+        tracing::warn!("the data directory {} was readable by other users; it is now yours only (0700)", dir.display());
+    }
+    Ok(())
 }
 
 /// Creates the database file as owner-only before SQLite opens it.
