@@ -202,12 +202,17 @@ pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<PaymentChallenge> {
     Ok(chosen)
 }
 
-/// The price a JSON 402 body quotes, in msat, when it quotes one as a whole number.
+/// The price a JSON 402 body quotes, in msat, when it quotes one as a whole number. A quote in sats too large
+/// for msat saturates: it never wraps around into a smaller price than the body states (the invoice is then
+/// judged by its own amount, as always).
 fn quoted_price(body: &[u8]) -> Option<u64> {
     let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
     let whole = |k: &str| doc.get(k).and_then(serde_json::Value::as_u64);
     whole("amount_msat").or_else(|| whole("price_msat")).or_else(|| {
-        ["amount_sat", "amount_sats", "price_sat", "price_sats"].iter().find_map(|k| whole(k)).map(|s| s * 1000)
+        ["amount_sat", "amount_sats", "price_sat", "price_sats"]
+            .iter()
+            .find_map(|k| whole(k))
+            .map(|s| s.saturating_mul(1000))
     })
 }
 
@@ -241,3 +246,14 @@ fn choose(found: Vec<Result<PaymentChallenge>>) -> Result<PaymentChallenge> {
 
 #[cfg(test)]
 mod vectors;
+
+#[cfg(test)]
+mod quote_tests {
+    #[test]
+    fn a_quote_too_large_for_msat_saturates_instead_of_overflowing() {
+        let body = format!(r#"{{"price_sats": {}}}"#, u64::MAX);
+        assert_eq!(super::quoted_price(body.as_bytes()), Some(u64::MAX));
+        assert_eq!(super::quoted_price(br#"{"price_sats": 21}"#), Some(21_000));
+        assert_eq!(super::quoted_price(br#"{"amount_msat": 5}"#), Some(5));
+    }
+}
