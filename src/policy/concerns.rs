@@ -26,7 +26,7 @@ pub fn crossed_levels(used: Msats, demand: Msats, limit: Msats) -> Vec<u64> {
 
 /// Whether `amount` takes an agent that spent `last_minute` in the last minute over `limit` a minute.
 pub fn velocity_crossed(last_minute: Msats, amount: Msats, limit: Msats) -> bool {
-    last_minute <= limit && Msats(last_minute.0 + amount.0) > limit
+    last_minute <= limit && Msats(last_minute.0.saturating_add(amount.0)) > limit
 }
 
 /// Why an invoice's price needs a person.

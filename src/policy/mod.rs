@@ -73,7 +73,7 @@ impl BudgetUse {
     pub fn demand(&self, amount: Msats, fee_reserve: Msats) -> Msats {
         match self.budget.period {
             Period::Request => amount,
-            _ => Msats(amount.0 + fee_reserve.0),
+            _ => Msats(amount.0.saturating_add(fee_reserve.0)),
         }
     }
 
@@ -219,7 +219,7 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
         ));
     }
     if let Some(u) = &s.rule
-        && u.used_today.0 + r.amount.0 <= u.rule.max_per_day.0
+        && u.used_today.0.saturating_add(r.amount.0) <= u.rule.max_per_day.0
     {
         return Decision::Allow(format!(
             "remembered rule #{}: {} up to {} a day, {} used today{room}",

@@ -90,3 +90,16 @@ fn a_remembered_rule_pays_what_would_be_asked_up_to_its_daily_limit() {
     assert!(matches!(decide(&s, &req(40)), Decision::Allow(t) if t.contains("remembered rule #4")));
     assert!(matches!(decide(&s, &req(41)), Decision::Ask(_)));
 }
+
+#[test]
+fn amounts_at_the_edge_of_u64_are_refused_not_wrapped() {
+    let huge = Request { amount: Msats(u64::MAX - 5), fee_reserve: Msats(u64::MAX / 100), ..req(0) };
+    let s = Snapshot {
+        budgets: vec![budget(1, Period::Day, 5_000, 4_000)],
+        threshold: threshold(u64::MAX / 1000, u64::MAX / 1000),
+        ..Snapshot::default()
+    };
+    assert!(matches!(decide(&s, &huge), Decision::Refuse { reason: "budget_exceeded", .. }));
+    assert!(crate::policy::concerns::velocity_crossed(Msats(u64::MAX - 1), Msats(10), Msats(u64::MAX - 1)));
+    assert!(crate::policy::concerns::velocity_crossed(Msats(5), Msats(u64::MAX), Msats(10)));
+}
