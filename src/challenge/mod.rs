@@ -17,6 +17,7 @@ pub mod caveats;
 mod json_body;
 pub mod l402;
 pub mod mpp;
+pub mod token_hash;
 pub mod x402;
 
 pub use auth_params::{AuthChallenge, parse as parse_auth_params};

@@ -1,12 +1,12 @@
 //! The checks a payment passes before policy is asked: the invoice itself (BOLT11, against the wallet's
-//! network), the amount the challenge states or the 402 quotes, the challenge's own expiry (again after a
+//! network), an L402 token minted for another invoice, the amount the challenge states or the 402 quotes, the challenge's own expiry (again after a
 //! person's approval), the request's `Purser-Max-Sats`, and the price the API advertises.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Flow;
 use super::context::PayContext;
-use crate::challenge::PaymentChallenge;
+use crate::challenge::{PaymentChallenge, ProofForm, token_hash};
 use crate::invoice::{self, CheckedInvoice, Expectations};
 use crate::units::Msats;
 
@@ -39,6 +39,21 @@ impl Flow<'_> {
         ch: &PaymentChallenge,
         checked: &CheckedInvoice,
     ) -> Result<(), (&'static str, String)> {
+        if let ProofForm::Authorization { token, .. } = &ch.proof
+            && let Some(named) = token_hash::payment_hash(token)
+            && named != checked.payment_hash
+        {
+            return Err((
+                "token_invoice_mismatch",
+                format!(
+                    "the {} token was minted for payment hash {} but the invoice's is {}: paying it would not make \
+                     the token valid",
+                    ch.kind.as_str(),
+                    named.to_hex(),
+                    checked.payment_hash.to_hex()
+                ),
+            ));
+        }
         if let Some(stated) = ch.stated_amount_msat
             && stated != checked.amount.0
         {

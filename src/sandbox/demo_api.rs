@@ -39,7 +39,8 @@ pub struct DemoOptions {
     pub currency: Option<Currency>,
     /// Mint invoices without an amount.
     pub amountless: bool,
-    /// Name a different payment hash in JSON challenges than the invoice's.
+    /// Name a different payment hash in JSON challenges than the invoice's, and mint L402 tokens for a
+    /// different payment hash than their invoice's.
     pub wrong_payment_hash: bool,
     /// Accept each L402 token once, as some servers do (a second use gets a new 402).
     pub single_use_tokens: bool,

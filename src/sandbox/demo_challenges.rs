@@ -68,7 +68,8 @@ impl DemoApi {
                 }),
             );
         }
-        let mac = self.macaroon(&minted.payment_hash, ep);
+        let token_hash = if self.opts.wrong_payment_hash { PaymentHash([9; 32]) } else { minted.payment_hash };
+        let mac = self.macaroon(&token_hash, ep);
         let mut resp = json_response(
             StatusCode::PAYMENT_REQUIRED,
             json!({"error": "payment required", "amount_sat": ep.charged_sats}),

@@ -308,7 +308,8 @@ impl Service {
             return failure(method, ErrorCode::PaymentFailed, "the invoice expired");
         }
         let hash = invoice.payment_hash;
-        let fee = Msats(u64::try_from(u128::from(amount.0) * u128::from(self.opts.fee_ppm) / 1_000_000).unwrap_or(u64::MAX));
+        let fee =
+            Msats(u64::try_from(u128::from(amount.0) * u128::from(self.opts.fee_ppm) / 1_000_000).unwrap_or(u64::MAX));
         let mut state = self.state.lock().unwrap();
         if state.balance.0 < amount.0.saturating_add(fee.0) {
             return failure(method, ErrorCode::InsufficientBalance, "not enough play sats");

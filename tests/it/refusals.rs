@@ -233,6 +233,20 @@ async fn a_challenge_naming_another_hash_is_refused() {
     .await;
 }
 
+/// An L402 token whose macaroon names another payment hash than its invoice's (Aperture's identifier layout)
+/// cannot be made valid by paying: refused unpaid, in both the `macaroon=` and the `token=` forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l402_token_minted_for_another_invoice_is_refused() {
+    for path in ["/joke", "/fortune"] {
+        refused_invoice(
+            DemoOptions { wrong_payment_hash: true, ..DemoOptions::default() },
+            path,
+            "token_invoice_mismatch",
+        )
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_too_large_to_replay_is_refused() {
     let h = Harness::start(Setup { body_buffer_limit_bytes: 16, ..Setup::default() }).await;
