@@ -30,6 +30,9 @@ pub struct Settings {
     pub invoice_expiry_margin: Duration,
     /// How long to wait for an upstream's response headers.
     pub upstream_timeout: Duration,
+    /// How long an agent may take to send a request's line and headers; a connection that sends none (or
+    /// half of one) for this long is closed, so slow or idle clients cannot hold the proxy's connections.
+    pub header_read_timeout: Duration,
     /// An extra PEM CA bundle trusted for HTTPS upstreams, besides the system roots.
     pub extra_ca_file: Option<PathBuf>,
     /// More trusted roots, given by the program rather than a file (the sandbox's own CA).
@@ -49,6 +52,7 @@ impl Settings {
             challenge_body_limit_bytes: 1024 * 1024,
             invoice_expiry_margin: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(30),
             extra_ca_file: None,
             extra_roots: Vec::new(),
             pass_through: Vec::new(),

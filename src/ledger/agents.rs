@@ -26,8 +26,8 @@ fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Names go into proxy URLs (`http://NAME:KEY@…`), so they stay URL-safe.
-fn valid_name(name: &str) -> bool {
+/// Names go into proxy URLs (`http://NAME:KEY@…`), so they stay URL-safe: 1–64 letters, digits, `-`, `_`, `.`.
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
@@ -81,6 +81,10 @@ impl Ledger {
 
     /// The agent with this name and key, or `None` when either is wrong.
     pub async fn authenticate(&self, name: &str, key: &str) -> Result<Option<Agent>> {
+        // A name no agent can have is not looked up, nor remembered as unknown.
+        if !valid_name(name) {
+            return Ok(None);
+        }
         let entry = match self.hot().agent(name) {
             Some(entry) => entry,
             None => {
@@ -120,5 +124,18 @@ mod tests {
         assert!(matches!(ledger.add_agent("research").await, Err(Error::AgentExists(_))));
         assert!(matches!(ledger.add_agent("a b").await, Err(Error::BadAgentName(_))));
         assert_eq!(ledger.agents().await.unwrap(), vec![agent]);
+    }
+
+    #[tokio::test]
+    async fn a_name_no_agent_can_have_is_neither_looked_up_nor_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        for name in ["x".repeat(200 * 1024), "a b".into(), String::new()] {
+            assert_eq!(ledger.authenticate(&name, "k").await.unwrap(), None);
+            assert!(ledger.hot().agent(&name).is_none(), "not kept in memory");
+        }
+        // A valid unknown name is remembered as unknown (so a stream of requests asks SQLite once).
+        assert_eq!(ledger.authenticate("nobody", "k").await.unwrap(), None);
+        assert_eq!(ledger.hot().agent("nobody"), Some(None));
     }
 }

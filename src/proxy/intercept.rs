@@ -177,9 +177,15 @@ async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let authority = target.authority.clone();
+    let header_read_timeout = proxy.settings.header_read_timeout;
     let service = service_fn(move |req| handle(proxy.clone(), credentials.clone(), scheme, authority.clone(), req));
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().max_headers(super::MAX_REQUEST_HEADERS).max_buf_size(super::MAX_REQUEST_HEAD_BYTES);
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .max_headers(super::MAX_REQUEST_HEADERS)
+        .max_buf_size(super::MAX_REQUEST_HEAD_BYTES);
     builder.http2().max_header_list_size(super::MAX_REQUEST_HEAD_BYTES as u32);
     if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(io), service).await {
         tracing::debug!("connection inside the tunnel to {} ended: {e}", target.authority);

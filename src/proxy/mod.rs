@@ -150,8 +150,11 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         move |stream: tokio::net::TcpStream| {
             let proxy = proxy.clone();
             async move {
+                let header_read_timeout = proxy.settings.header_read_timeout;
                 let service = service_fn(move |req| handler::handle(proxy.clone(), req));
                 let conn = http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_read_timeout)
                     .max_headers(MAX_REQUEST_HEADERS)
                     .max_header_size(MAX_REQUEST_HEAD_BYTES)
                     .serve_connection(TokioIo::new(stream), service)

@@ -77,3 +77,25 @@ async fn a_key_rotated_elsewhere_stops_working_promptly() {
         collect(send(h.proxy_addr, Method::GET, &h.demo("/joke"), "", &[("proxy-authorization", &auth)]).await).await;
     assert_eq!(stale.status, 407);
 }
+
+/// Slow or idle clients cannot hold the proxy's connections: 200 connections that send half a request and
+/// then nothing are closed by the header-read timeout, while another agent is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_closed_by_the_header_timeout_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::start(Setup { header_read_timeout: std::time::Duration::from_secs(1), ..Setup::default() }).await;
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(h.proxy_addr).await.unwrap();
+        s.write_all(b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+        idle.push(s);
+    }
+    assert_eq!(h.get("/joke").await.status, 200, "another agent is served while they hang");
+    for mut s in idle {
+        let mut rest = Vec::new();
+        // Closed by the proxy (an end of stream, a reset, or a 408 then the end): not left hanging.
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(15), s.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "a half-sent request still holds its connection");
+        assert!(rest.is_empty() || rest.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&rest));
+    }
+}

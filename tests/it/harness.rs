@@ -62,6 +62,8 @@ pub struct Setup {
     pub invoice_expiry_margin: Duration,
     /// How long an upstream may take to answer (default 60 s).
     pub upstream_timeout: Duration,
+    /// How long an agent may take to send a request's headers (default 30 s).
+    pub header_read_timeout: Duration,
     /// The sandbox wallet as the fallback behind `wallet_uri` (used when that one cannot be reached).
     pub sandbox_as_fallback: bool,
 }
@@ -84,6 +86,7 @@ impl Default for Setup {
             refuse_price_mismatch: false,
             invoice_expiry_margin: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(30),
             sandbox_as_fallback: false,
         }
     }
@@ -129,6 +132,7 @@ impl Harness {
         settings.approval_timeout = setup.approval_timeout;
         settings.invoice_expiry_margin = setup.invoice_expiry_margin;
         settings.upstream_timeout = setup.upstream_timeout;
+        settings.header_read_timeout = setup.header_read_timeout;
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
         settings.pass_through = setup.pass_through;
