@@ -336,8 +336,9 @@ mod tests {
     }
 
     #[test]
-    fn fee_reserve_is_one_percent_with_a_floor() {
-        assert_eq!(crate::policy::fee_reserve(Msats::from_sats(21)), Msats(1_000));
+    fn fee_reserve_is_one_percent_with_a_ten_sat_floor() {
+        assert_eq!(crate::policy::fee_reserve(Msats::from_sats(21)), Msats(10_000));
+        assert_eq!(crate::policy::fee_reserve(Msats::from_sats(1_000)), Msats(10_000));
         assert_eq!(crate::policy::fee_reserve(Msats::from_sats(250_000)), Msats(2_500_000));
     }
 }

@@ -1,5 +1,6 @@
 //! The checks a payment passes before policy is asked: the invoice itself (BOLT11, against the wallet's
-//! network), an L402 token minted for another invoice, the amount the challenge states or the 402 quotes, the challenge's own expiry (again after a
+//! network), an L402 token minted for another invoice, route hints that cost more than the fee allowed, the
+//! amount the challenge states or the 402 quotes, the challenge's own expiry (again after a
 //! person's approval), the request's `Purser-Max-Sats`, and the price the API advertises.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -76,13 +77,27 @@ impl Flow<'_> {
             ));
         }
         self.still_payable(ch, checked)?;
+        let reserve = crate::policy::fee_reserve(checked.amount);
+        if let Some(fee) = checked.route_hint_fee
+            && fee > reserve
+        {
+            return Err((
+                "fee_too_high",
+                format!(
+                    "the invoice's route hints alone charge {fee} to reach the payee, above the {reserve} Purser \
+                     allows as the routing fee of a {} payment",
+                    checked.amount
+                ),
+            ));
+        }
         if let Some(max) = ctx.max_msat
-            && checked.amount.0 > max
+            && checked.amount.0.saturating_add(reserve.0) > max
         {
             return Err((
                 "max_sats_exceeded",
                 format!(
-                    "the invoice asks {}, above the {} this request allows (Purser-Max-Sats)",
+                    "the invoice asks {} and its routing fee may take up to {reserve} more, above the {} this \
+                     request allows (Purser-Max-Sats)",
                     checked.amount,
                     Msats(max)
                 ),

@@ -147,6 +147,7 @@ impl Flow<'_> {
         };
         match (outcome, paid) {
             (Outcome::Settled { preimage, fee }, _) => {
+                self.alert_fee_above_cap(ctx, checked, fee).await;
                 self.host.events().emit(Event::PaymentSettled {
                     request_id: ctx.request_id.into(),
                     agent: ctx.agent.name.clone(),

@@ -8,6 +8,7 @@ use crate::events::Event;
 use crate::http::failure::Failure;
 use crate::invoice::CheckedInvoice;
 use crate::ledger::alerts::{Alert, AlertKind, NewAlert};
+use crate::units::Msats;
 use crate::wallet;
 
 pub(crate) fn ledger_down(e: crate::ledger::Error) -> Failure {
@@ -96,6 +97,30 @@ impl Flow<'_> {
             budget_id: None,
             message: format!("the wallet cannot be reached: {e}; agents are told to retry later"),
             dedupe_key: Some(format!("wallet_down:{}", self.host.ledger().now_ms() / 600_000)),
+        };
+        match self.host.ledger().record_alerts(&[alert], None).await {
+            Ok(alerts) => self.emit_alerts(alerts),
+            Err(le) => tracing::error!("cannot record an alert: {le}"),
+        }
+    }
+
+    /// The wallet took more routing fee than the cap (`policy::fee_reserve`): counted as it was, and said.
+    pub(crate) async fn alert_fee_above_cap(&self, ctx: &PayContext<'_>, checked: &CheckedInvoice, fee: Msats) {
+        let cap = crate::policy::fee_reserve(checked.amount);
+        if fee <= cap {
+            return;
+        }
+        let alert = NewAlert {
+            kind: AlertKind::FeeAboveCap,
+            agent_id: Some(ctx.agent.id),
+            host: Some(ctx.host()),
+            budget_id: None,
+            message: format!(
+                "the wallet took {fee} of routing fee to pay {} to {}, above the {cap} allowed; it is counted",
+                checked.amount,
+                ctx.host()
+            ),
+            dedupe_key: Some(format!("fee:{}", checked.payment_hash.to_hex())),
         };
         match self.host.ledger().record_alerts(&[alert], None).await {
             Ok(alerts) => self.emit_alerts(alerts),

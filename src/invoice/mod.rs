@@ -21,6 +21,9 @@ pub struct CheckedInvoice {
     pub amount: Msats,
     /// Seconds since the Unix epoch after which the invoice can no longer be paid.
     pub expires_at_unix: u64,
+    /// The least its route hints charge to reach the payee (every hop's base fee and proportional fee on
+    /// the amount), when it names any: a floor under the routing fee, whatever route the wallet finds to them.
+    pub route_hint_fee: Option<Msats>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,7 +123,22 @@ pub fn check(bolt11: &str, want: &Expectations<'_>) -> Result<CheckedInvoice> {
         return Err(Error::HashMismatch);
     }
     let expires_at_unix = invoice.expires_at_unix();
-    Ok(CheckedInvoice { bolt11: bolt11.to_string(), payment_hash, amount, expires_at_unix })
+    let route_hint_fee = cheapest_hint(&invoice.route_hints, amount);
+    Ok(CheckedInvoice { bolt11: bolt11.to_string(), payment_hash, amount, expires_at_unix, route_hint_fee })
+}
+
+/// What the cheapest of `hints` charges to forward `amount`.
+fn cheapest_hint(hints: &[Vec<lightning_invoice::RoutingFees>], amount: Msats) -> Option<Msats> {
+    hints
+        .iter()
+        .map(|hops| {
+            hops.iter().fold(0u128, |sum, fees| {
+                sum + u128::from(fees.base_msat)
+                    + u128::from(amount.0) * u128::from(fees.proportional_millionths) / 1_000_000
+            })
+        })
+        .min()
+        .map(|fee| Msats(u64::try_from(fee).unwrap_or(u64::MAX)))
 }
 
 #[cfg(test)]

@@ -60,6 +60,8 @@ pub struct Decoded {
     pub created_at: Duration,
     /// How long after `created_at` it can be paid (BOLT 11's default of an hour when it says nothing).
     pub expiry: Duration,
+    /// The private routes (`r` fields) it names, each a list of hops' fees.
+    pub route_hints: Vec<Vec<lightning_invoice::RoutingFees>>,
 }
 
 impl Decoded {
@@ -147,6 +149,7 @@ pub fn read(bolt11: &str) -> Result<Decoded, Flaw> {
         payee,
         created_at: signed.data.timestamp.as_duration_since_epoch(),
         expiry: signed.expiry_time().map_or(Duration::from_secs(DEFAULT_EXPIRY_TIME), |e| *e.as_duration()),
+        route_hints: signed.private_routes().iter().map(|r| r.0.iter().map(|hop| hop.fees).collect()).collect(),
     })
 }
 

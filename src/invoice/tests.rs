@@ -35,6 +35,20 @@ fn accepts_a_fresh_regtest_invoice() {
 }
 
 #[test]
+fn a_route_hint_gives_the_least_fee_to_reach_the_payee() {
+    let mint = Mint::new(Currency::Regtest);
+    let plain = mint.mint(InvoiceSpec::sats(21, "plain"));
+    assert_eq!(check(&plain.bolt11, &want(None, None)).unwrap().route_hint_fee, None);
+    let fees = lightning_invoice::RoutingFees { base_msat: 1_000, proportional_millionths: 1_000 };
+    let hinted = mint.mint(InvoiceSpec { route_hint: Some(fees), ..InvoiceSpec::sats(21, "hinted") });
+    // 1 sat of base fee, and 0.1 % of 21 sats.
+    assert_eq!(check(&hinted.bolt11, &want(None, None)).unwrap().route_hint_fee, Some(Msats(1_021)));
+    let huge = lightning_invoice::RoutingFees { base_msat: u32::MAX, proportional_millionths: u32::MAX };
+    let dear = mint.mint(InvoiceSpec { route_hint: Some(huge), ..InvoiceSpec::sats(21_000_000, "dear") });
+    assert!(check(&dear.bolt11, &want(None, None)).unwrap().route_hint_fee.unwrap() > Msats::from_sats(21_000_000));
+}
+
+#[test]
 fn refuses_each_bad_invoice_with_its_reason() {
     let mint = Mint::new(Currency::Regtest);
     let amountless = mint.mint(InvoiceSpec { amount_msat: None, ..InvoiceSpec::sats(1, "x") });

@@ -26,6 +26,8 @@ pub enum AlertKind {
     BreakerTripped,
     /// The wallet or its relay cannot be reached.
     WalletDown,
+    /// The wallet reported a routing fee above the most Purser allows for the payment (it is counted).
+    FeeAboveCap,
 }
 
 impl AlertKind {
@@ -39,6 +41,7 @@ impl AlertKind {
             AlertKind::PriceAboveUsual => "price_above_usual",
             AlertKind::BreakerTripped => "breaker_tripped",
             AlertKind::WalletDown => "wallet_down",
+            AlertKind::FeeAboveCap => "fee_above_cap",
         }
     }
 
@@ -52,6 +55,7 @@ impl AlertKind {
             AlertKind::PriceAboveUsual => "Unusual price",
             AlertKind::BreakerTripped => "Payments stopped to an endpoint",
             AlertKind::WalletDown => "Wallet unreachable",
+            AlertKind::FeeAboveCap => "Routing fee above the cap",
         }
     }
 }

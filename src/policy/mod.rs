@@ -169,9 +169,10 @@ pub enum Decision {
     Refuse { reason: &'static str, explanation: String, details: serde_json::Value },
 }
 
-/// What the fee of a payment may be at most while it is pending: 1 % of the amount, at least 1 sat.
+/// The most a payment's routing fee may be, held back in budgets while the payment is pending: the larger of
+/// 1 % of the amount and 10 sats, the bound NWC wallet services use.
 pub fn fee_reserve(amount: Msats) -> Msats {
-    Msats((amount.0 / 100).max(1_000))
+    Msats((amount.0 / 100).max(10_000))
 }
 
 /// The budget with the least room after this payment: the one that decides.

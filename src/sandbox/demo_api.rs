@@ -42,6 +42,8 @@ pub struct DemoOptions {
     /// Name a different payment hash in JSON challenges than the invoice's, and mint L402 tokens for a
     /// different payment hash than their invoice's.
     pub wrong_payment_hash: bool,
+    /// Mint invoices with a private route hint charging these fees.
+    pub route_hint: Option<lightning_invoice::RoutingFees>,
     /// Accept each L402 token once, as some servers do (a second use gets a new 402).
     pub single_use_tokens: bool,
     /// Answer every request with a new 402, paid or not (a broken or looping server).

@@ -22,6 +22,7 @@ impl DemoApi {
             spec.expiry = expiry;
         }
         spec.currency = self.opts.currency.clone();
+        spec.route_hint = self.opts.route_hint;
         if self.opts.amountless {
             spec.amount_msat = None;
         }

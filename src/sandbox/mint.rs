@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bitcoin::hashes::{Hash, sha256};
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
-use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret, RawTaggedField, TaggedField};
+use lightning_invoice::{
+    Currency, InvoiceBuilder, PaymentSecret, RawTaggedField, RouteHint, RouteHintHop, RoutingFees, TaggedField,
+};
 use rand::RngCore;
 
 use crate::units::{Msats, PaymentHash, Preimage};
@@ -24,6 +26,8 @@ pub struct InvoiceSpec {
     pub currency: Option<Currency>,
     /// What the invoice's feature field (`9`) says.
     pub features: FeatureField,
+    /// A private route of one hop charging these fees, as a payee behind a private channel writes.
+    pub route_hint: Option<RoutingFees>,
 }
 
 /// The feature field a minted invoice carries.
@@ -46,6 +50,7 @@ impl InvoiceSpec {
             expiry: Duration::from_secs(600),
             currency: None,
             features: FeatureField::Usual,
+            route_hint: None,
         }
     }
 }
@@ -104,6 +109,17 @@ impl Mint {
             .expiry_time(spec.expiry);
         if let Some(msat) = spec.amount_msat {
             builder = builder.amount_milli_satoshis(msat);
+        }
+        if let Some(fees) = spec.route_hint {
+            let hop = RouteHintHop {
+                src_node_id: self.node_key.public_key(&Secp256k1::new()),
+                short_channel_id: 0x0001_0000_0100_0001,
+                fees,
+                cltv_expiry_delta: 40,
+                htlc_minimum_msat: None,
+                htlc_maximum_msat: None,
+            };
+            builder = builder.private_route(RouteHint(vec![hop]));
         }
         let mut raw = builder.build_raw().expect("every required invoice field is set above");
         let fields = &mut raw.data.tagged_fields;

@@ -136,11 +136,16 @@ async fn purser_max_sats_caps_what_one_request_may_pay() {
     let reply = h.forward(Method::GET, &h.demo("/premium"), "", &[("purser-max-sats", "100")]).await;
     assert_refused(&reply, "max_sats_exceeded");
     assert_eq!(h.rows().await[0].reason.as_deref(), Some("max_sats_exceeded"));
-    let ok = h.forward(Method::GET, &h.demo("/joke"), "", &[("purser-max-sats", "5")]).await;
+    // The cap covers the invoice and its fee reserve (10 sats at least): 1 sat asks for 11.
+    let over = h.forward(Method::GET, &h.demo("/joke"), "", &[("purser-max-sats", "10")]).await;
+    assert_refused(&over, "max_sats_exceeded");
+    let ok = h.forward(Method::GET, &h.demo("/joke"), "", &[("purser-max-sats", "11")]).await;
     assert_eq!(ok.status, 200);
     let bad = h.forward(Method::GET, &h.demo("/joke"), "", &[("purser-max-sats", "lots")]).await;
     assert_eq!((bad.status, bad.json()["reason"].as_str()), (400, Some("bad_max_sats")));
-    assert_eq!(h.rows().await.len(), 2);
+    let rows = h.rows().await;
+    let reasons: Vec<Option<&str>> = rows.iter().map(|r| r.reason.as_deref()).collect();
+    assert_eq!(reasons, [Some("max_sats_exceeded"), Some("max_sats_exceeded"), None], "the 400 writes no row");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

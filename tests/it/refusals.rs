@@ -67,9 +67,10 @@ async fn over_the_ask_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_cap_holds_under_concurrency() {
-    // 21 sats + 1 sat of fee reserve each: two fit under 50, a third would not.
+    // 21 sats + 10 sats of fee reserve while pending: two fit under 70, a third would not, whether the two are
+    // still pending (93) or settled (21.021 each: 73.042).
     let h =
-        Harness::start(Setup { budgets: vec![(agent("research"), Period::Lifetime, 50)], ..Setup::default() }).await;
+        Harness::start(Setup { budgets: vec![(agent("research"), Period::Lifetime, 70)], ..Setup::default() }).await;
     let h = std::sync::Arc::new(h);
     let mut tasks = Vec::new();
     for n in 0..8 {
@@ -94,7 +95,7 @@ async fn the_agent_cap_holds_under_concurrency() {
     assert_eq!(rows.iter().filter(|r| r.reason.as_deref() == Some("budget_exceeded")).count(), 6);
     let spent: i64 =
         rows.iter().filter(|r| r.status == "settled").map(|r| r.amount_msat.unwrap() + r.fee_msat.unwrap()).sum();
-    assert!(spent <= 50_000, "spent {spent} msat");
+    assert!(spent <= 70_000, "spent {spent} msat");
     assert_eq!(h.sandbox.wallet.pay_requests(), 2);
 }
 
@@ -123,7 +124,10 @@ async fn a_fallback_wallet_pays_when_the_first_cannot_be_reached() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_is_down_gives_503() {
     let uri = ghost_wallet("ws://127.0.0.1:1");
-    let h = Harness::start(Setup { wallet_uri: Some(uri), ..Setup::default() }).await;
+    // The ledger's clock held mid-way through a 10-minute window, so "once" does not depend on the hour.
+    let clock =
+        purser::policy::ManualClock::new("2026-03-14T22:45:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
+    let h = Harness::start(Setup { wallet_uri: Some(uri), clock: Some(clock), ..Setup::default() }).await;
     let reply = h.get("/joke").await;
     assert_eq!(reply.status, 503, "{:?}", reply.body);
     assert!(reply.header("retry-after").is_some());
@@ -154,14 +158,14 @@ async fn a_wallet_that_does_not_answer_gives_503() {
 async fn a_payment_without_answer_stays_unknown_and_counted() {
     let wallet = WalletServiceOptions { ignore_payments: true, ..WalletServiceOptions::default() };
     let h =
-        Harness::start(Setup { wallet, budgets: vec![(agent("research"), Period::Lifetime, 30)], ..Setup::default() })
+        Harness::start(Setup { wallet, budgets: vec![(agent("research"), Period::Lifetime, 40)], ..Setup::default() })
             .await;
     let reply = h.get("/fortune").await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.json()["reason"], "wallet_timeout");
     let rows = h.rows().await;
     assert_eq!(rows[0].status, "unknown");
-    // The 21 sats may have left: a second 21 would pass the 30 sat limit.
+    // The 21 sats (and up to 10 of fee) may have left: a second 21 would pass the 40 sat limit.
     let again = h.get("/fortune").await;
     assert_refused(&again, "budget_exceeded");
     assert_eq!(h.sandbox.wallet.pay_requests(), 1);
@@ -231,6 +235,36 @@ async fn a_challenge_naming_another_hash_is_refused() {
         "payment_hash_mismatch",
     )
     .await;
+}
+
+/// Routing fees are bounded: an invoice whose route hint alone charges more than the fee reserve (the larger
+/// of 1 % and 10 sats) is refused unpaid; one within it is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_whose_route_hints_cost_more_than_the_fee_cap_is_refused() {
+    let dear = lightning_invoice::RoutingFees { base_msat: 10_001, proportional_millionths: 0 };
+    refused_invoice(DemoOptions { route_hint: Some(dear), ..DemoOptions::default() }, "/joke", "fee_too_high").await;
+    let cheap = lightning_invoice::RoutingFees { base_msat: 1_000, proportional_millionths: 1_000 };
+    let h = Harness::start(Setup {
+        demo: DemoOptions { route_hint: Some(cheap), ..DemoOptions::default() },
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(h.get("/joke").await.status, 200);
+}
+
+/// A wallet that takes more routing fee than the cap: the payment stands, its fee is counted as taken, and an
+/// alert says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_fee_above_the_cap_is_counted_and_raises_an_alert() {
+    // Half the amount as fee: 10.5 sats on 21, above the 10 sat cap.
+    let wallet = WalletServiceOptions { fee_ppm: 500_000, ..WalletServiceOptions::default() };
+    let h = Harness::start(Setup { wallet, ..Setup::default() }).await;
+    assert_eq!(h.get("/fortune").await.status, 200);
+    let rows = h.rows().await;
+    assert_eq!((rows[0].status.as_str(), rows[0].fee_msat), ("settled", Some(10_500)));
+    let alerts = h.ledger.alerts(10).await.unwrap();
+    let fee = alerts.iter().find(|a| a.kind == AlertKind::FeeAboveCap).expect("a fee alert");
+    assert!(fee.message.contains("10.500 sats") && fee.message.contains("10 sats allowed"), "{}", fee.message);
 }
 
 /// An L402 token whose macaroon names another payment hash than its invoice's (Aperture's identifier layout)
