@@ -12,6 +12,9 @@ pub struct Target {
     /// `host` or `host:port`, as given.
     pub authority: String,
     pub path_and_query: String,
+    /// The path as scopes, rules, prices and the ledger see it ([`normalize_path`]); what is sent upstream is
+    /// `uri`, unchanged.
+    path: String,
     /// Which way the agent came in: `forward`, `gateway` or `tunnel` (inside a `CONNECT`).
     pub via: &'static str,
 }
@@ -27,10 +30,66 @@ impl Target {
         self.uri.host().unwrap_or_default()
     }
 
-    /// The path without the query, for the ledger.
+    /// The path without the query, normalised: what scopes, rules, prices and the ledger match and record.
     pub fn path(&self) -> &str {
-        self.uri.path()
+        &self.path
     }
+}
+
+/// A path as it names a resource, so `/v1//x`, `/v1/%78` and `/v1/a/../x` all name `/v1/x`: unreserved
+/// characters percent-decoded (other escapes kept, in upper case), repeated slashes collapsed, `.` and `..`
+/// segments resolved (RFC 3986, 6.2.2). A trailing slash stays.
+pub fn normalize_path(path: &str) -> String {
+    let decoded = decode_unreserved(path);
+    let mut segments: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = decoded.split('/').collect();
+    let last = parts.len().saturating_sub(1);
+    let mut trailing = false;
+    for (i, part) in parts.iter().enumerate() {
+        match *part {
+            "" => trailing = i == last && i > 0,
+            "." => trailing = i == last,
+            ".." => {
+                segments.pop();
+                trailing = i == last;
+            }
+            other => {
+                segments.push(other);
+                trailing = false;
+            }
+        }
+    }
+    let mut out = format!("/{}", segments.join("/"));
+    if trailing && !segments.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// `%XX` escapes of unreserved characters (letters, digits, `-`, `.`, `_`, `~`) decoded; others upper-cased.
+fn decode_unreserved(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = path.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                out.push(char::from(byte));
+            } else {
+                out.push('%');
+                out.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+            continue;
+        }
+        let ch = path[i..].chars().next().unwrap_or('\u{fffd}');
+        out.push(ch);
+        i += ch.len_utf8().max(1);
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,12 +144,19 @@ fn build(scheme: &str, authority: &str, pq: &str, via: &'static str) -> Result<T
     if auth.host().is_empty() || authority.contains('@') || !(scheme == "http" || scheme == "https") {
         return Err(bad());
     }
+    // `host:443` over HTTPS (`host:80` over HTTP) is `host`: one API, however it is written.
+    let authority = match (scheme, auth.port_u16()) {
+        ("https", Some(443)) | ("http", Some(80)) => auth.host(),
+        _ => authority,
+    };
     let uri: Uri = format!("{scheme}://{authority}{pq}").parse().map_err(|_| bad())?;
+    let path = normalize_path(uri.path());
     Ok(Target {
         uri,
         scheme: scheme.to_string(),
         authority: authority.to_string(),
         path_and_query: pq.to_string(),
+        path,
         via,
     })
 }
@@ -129,6 +195,36 @@ mod tests {
         assert_eq!(bare.uri, "http://127.0.0.1:9000/");
         let q = resolve(&"/http/h?x=1".parse().unwrap()).unwrap();
         assert_eq!(q.uri, "http://h/?x=1");
+    }
+
+    #[test]
+    fn paths_are_normalised_for_matching_but_sent_as_given() {
+        for (given, named) in [
+            ("/v1//x", "/v1/x"),
+            ("/v1/%78", "/v1/x"),
+            ("/v1/%2e%2E/v1/x", "/v1/x"),
+            ("/v1/./x", "/v1/x"),
+            ("/v1/a/../x", "/v1/x"),
+            ("/../../x", "/x"),
+            ("/v1/x/", "/v1/x/"),
+            ("//", "/"),
+            ("/a%2fb", "/a%2Fb"),
+            ("/caf%C3%A9", "/caf%C3%A9"),
+            ("/%zz", "/%zz"),
+        ] {
+            assert_eq!(normalize_path(given), named, "{given}");
+        }
+        let t = resolve(&"http://api.example/v1//%78?q=1".parse().unwrap()).unwrap();
+        assert_eq!(t.path(), "/v1/x");
+        assert_eq!(t.uri, "http://api.example/v1//%78?q=1", "sent upstream as the agent wrote it");
+    }
+
+    #[test]
+    fn the_default_port_names_the_same_api() {
+        let t = resolve(&"https://api.example:443/x".parse().unwrap()).unwrap();
+        assert_eq!((t.authority.as_str(), t.origin().as_str()), ("api.example", "https://api.example:443"));
+        let other = resolve(&"https://api.example:8443/x".parse().unwrap()).unwrap();
+        assert_eq!(other.authority, "api.example:8443");
     }
 
     #[test]

@@ -286,3 +286,28 @@ async fn api_budgets_with_a_path_prefix_cover_whole_segments() {
     assert_refused(&refused, "budget_exceeded");
     assert!(refused.json()["budget"]["scope"].as_str().unwrap().ends_with("/summarize"), "{}", refused.json());
 }
+
+/// Scopes match what was sent, however the path is written: `/v1//x`, `/v1/%78` and `/v1/a/../x` are all
+/// `/v1/x` to a budget on `/v1/x`, and the ledger records them so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_scope_catches_every_spelling_of_its_path() {
+    let h = Harness::start(Setup::default()).await;
+    let invoice = h.sandbox.mint.mint(purser::sandbox::mint::InvoiceSpec::sats(5, "scoped")).bolt11;
+    let response: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 402 Payment Required\r\nwww-authenticate: L402 macaroon=\"AgE\", invoice=\"{invoice}\"\r\n\
+             content-length: 0\r\n\r\n"
+        )
+        .into_boxed_str(),
+    );
+    let (addr, _) = crate::harness::canned_server(response).await;
+    let scope = ScopeSpec { host: Some("127.0.0.1".into()), path_prefix: Some("/v1/x".into()), ..ScopeSpec::default() };
+    h.ledger.add_budget(&scope, Period::Lifetime, purser::units::Msats::from_sats(1), None, None).await.unwrap();
+    for spelling in ["/v1//x", "/v1/%78", "/v1/a/../x", "/v1/./x/"] {
+        let reply = h.forward(Method::GET, &format!("http://{addr}{spelling}"), "", &[]).await;
+        assert_refused(&reply, "budget_exceeded");
+    }
+    let paths: Vec<String> = h.rows().await.iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/v1/x", "/v1/x", "/v1/x", "/v1/x/"]);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0);
+}
