@@ -26,12 +26,14 @@ pub enum Error {
     )]
     Unusable(String),
     #[error(
-        "the desktop session bus is an abstract socket ({0}), which a sandbox that keeps the network cannot \
-         hide; start the agent as another OS user, or pass --no-sandbox to run it unconfined"
+        "the desktop session bus is not a socket file ({0}): a sandbox that keeps the network cannot hide it; \
+         start the agent as another OS user, or pass --no-sandbox to run it unconfined"
     )]
     AbstractBus(String),
-    #[error("the working directory {0} is inside Purser's data directory; start the agent somewhere else")]
+    #[error("{0} is inside Purser's data directory, which the agent must not reach; use another directory")]
     InsideData(PathBuf),
+    #[error("{0} holds Purser's data directory, which the agent must not reach; name a directory inside it")]
+    HoldsData(PathBuf),
     #[error("{path} does not exist")]
     Missing { path: PathBuf },
 }
@@ -53,6 +55,10 @@ pub struct Confinement {
     pub bus_address: Option<String>,
     /// Variables the agent gets (the proxy and CA ones).
     pub env: Vec<(String, String)>,
+    /// Variables the agent must not inherit (Purser's own, the wallet's connection string among them).
+    pub unset: Vec<String>,
+    /// Files to show empty (an X authority cookie).
+    pub covered: Vec<PathBuf>,
 }
 
 impl Confinement {
@@ -64,11 +70,19 @@ impl Confinement {
                 return Err(Error::Missing { path: path.clone() });
             }
         }
-        if self.hidden.iter().any(|h| self.work_dir.starts_with(h)) {
-            return Err(Error::InsideData(self.work_dir.clone()));
+        for path in self.writable.iter().chain([&self.work_dir]) {
+            if self.hidden.iter().any(|h| path.starts_with(h)) {
+                return Err(Error::InsideData(path.clone()));
+            }
+        }
+        // A read-only path is shown after the hidden ones are emptied: it must not hold one of them.
+        for path in &self.read_only {
+            if self.hidden.iter().any(|h| h.starts_with(path)) {
+                return Err(Error::HoldsData(path.clone()));
+            }
         }
         if let Some(address) = &self.bus_address
-            && address.split(';').any(|a| a.starts_with("unix:abstract="))
+            && address.split(';').any(|a| !a.starts_with("unix:path=") && !a.is_empty())
         {
             return Err(Error::AbstractBus(address.clone()));
         }
@@ -85,14 +99,17 @@ impl Confinement {
         push(&["--unshare-pid".as_ref(), "--unshare-ipc".as_ref()]);
         push(&["--dev".as_ref(), "/dev".as_ref(), "--proc".as_ref(), "/proc".as_ref()]);
         push(&["--tmpfs".as_ref(), "/tmp".as_ref()]);
+        // What the agent may write, before anything is hidden: a hidden directory inside one stays hidden.
+        push(&["--bind".as_ref(), self.work_dir.as_os_str(), self.work_dir.as_os_str()]);
+        for path in &self.writable {
+            push(&["--bind".as_ref(), path.as_os_str(), path.as_os_str()]);
+        }
         for dir in self.hidden.iter().filter(|d| d.is_dir()) {
             push(&["--tmpfs".as_ref(), dir.as_os_str()]);
         }
-        for socket in self.bus_sockets() {
-            // A socket outside the hidden directories (`/tmp` is already the agent's own).
-            if socket.exists() && !socket.starts_with("/tmp") && !self.hidden.iter().any(|h| socket.starts_with(h)) {
-                push(&["--ro-bind".as_ref(), "/dev/null".as_ref(), socket.as_os_str()]);
-            }
+        let outside_hidden = |p: &PathBuf| !p.starts_with("/tmp") && !self.hidden.iter().any(|h| p.starts_with(h));
+        for file in self.bus_sockets().iter().chain(&self.covered).filter(|p| p.exists() && outside_hidden(p)) {
+            push(&["--ro-bind".as_ref(), "/dev/null".as_ref(), file.as_os_str()]);
         }
         for path in &self.shown {
             push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
@@ -105,13 +122,11 @@ impl Confinement {
         for path in &self.read_only {
             push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
         }
-        push(&["--bind".as_ref(), self.work_dir.as_os_str(), self.work_dir.as_os_str()]);
-        for path in &self.writable {
-            push(&["--bind".as_ref(), path.as_os_str(), path.as_os_str()]);
-        }
         push(&["--chdir".as_ref(), self.work_dir.as_os_str()]);
-        // No bus address to find the keyring by; no NO_PROXY to let local APIs bypass Purser.
-        for name in ["DBUS_SESSION_BUS_ADDRESS", "NO_PROXY", "no_proxy"] {
+        // No bus address to find the keyring by, no display to type into the person's windows, no NO_PROXY to
+        // let local APIs bypass Purser, none of Purser's own variables.
+        let fixed = ["DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "NO_PROXY", "no_proxy"];
+        for name in fixed.iter().copied().chain(self.unset.iter().map(String::as_str)) {
             push(&["--unsetenv".as_ref(), name.as_ref()]);
         }
         for (name, value) in &self.env {
@@ -175,7 +190,44 @@ mod tests {
             read_only: vec![],
             bus_address: None,
             env: vec![("HTTP_PROXY".into(), "http://a:k@127.0.0.1:8402".into())],
+            unset: vec!["PURSER_NWC_URI".into()],
+            covered: vec![],
         }
+    }
+
+    fn position(args: &[String], pair: [&str; 2]) -> Option<usize> {
+        args.windows(2).position(|w| w[0] == pair[0] && w[1] == pair[1])
+    }
+
+    #[test]
+    fn a_working_directory_above_the_data_dir_still_hides_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let mut c = confinement(dir.path());
+        c.work_dir = dir.path().to_path_buf();
+        assert!(c.check().is_ok());
+        let args: Vec<String> = c.bwrap_args().iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let work = position(&args, ["--bind", &dir.path().display().to_string()]).unwrap();
+        let hidden = position(&args, ["--tmpfs", &dir.path().join("data").display().to_string()]).unwrap();
+        assert!(work < hidden, "the data directory is emptied after the working directory is bound: {args:?}");
+        assert!(position(&args, ["--unsetenv", "PURSER_NWC_URI"]).is_some(), "{args:?}");
+        assert!(position(&args, ["--unsetenv", "DISPLAY"]).is_some(), "{args:?}");
+    }
+
+    #[test]
+    fn paths_that_would_show_the_data_dir_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data/inner")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        let mut c = confinement(dir.path());
+        c.read_only = vec![dir.path().to_path_buf()];
+        assert!(matches!(c.check(), Err(Error::HoldsData(_))), "a read-only path holding it");
+        let mut c = confinement(dir.path());
+        c.writable = vec![dir.path().join("data/inner")];
+        assert!(matches!(c.check(), Err(Error::InsideData(_))), "a writable path inside it");
+        let mut c = confinement(dir.path());
+        c.bus_address = Some("tcp:host=127.0.0.1,port=4000".into());
+        assert!(matches!(c.check(), Err(Error::AbstractBus(_))), "a bus on TCP");
     }
 
     #[test]

@@ -66,22 +66,44 @@ pub async fn run(
         read_only: absolute(args.read_only)?,
         bus_address: std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().filter(|a| !a.is_empty()),
         env: vars,
+        // Purser's own variables (the wallet's connection string may be among them).
+        unset: std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| k.starts_with("PURSER_"))
+            .collect(),
+        covered: x_authority(),
     };
     confinement.check()?;
     let err = std::process::Command::new(bwrap).args(confinement.bwrap_args()).arg(program).args(rest).exec();
     Err(Error::Usage(format!("cannot start bubblewrap: {err}")))
 }
 
-/// Purser's data directories and the user's runtime directory (where the session bus and keyring sockets
-/// live), those that exist.
+/// Purser's data directories, the user's runtime directory (the session bus, the keyring's and systemd's
+/// sockets) and the keyrings' files, those that exist.
 fn hidden_dirs(data_dir: &Path, more: Vec<PathBuf>) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let mut dirs: Vec<PathBuf> = std::iter::once(data_dir.to_path_buf()).chain(more).chain(runtime).collect();
+    // Also when `XDG_RUNTIME_DIR` is not set (su, ssh): the runtime directory of this process's user.
+    let uid_runtime = std::fs::metadata("/proc/self").ok().map(|m| PathBuf::from(format!("/run/user/{}", m.uid())));
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    let keyrings = data_home.iter().flat_map(|d| [d.join("keyrings"), d.join("kwalletd")]).collect::<Vec<_>>();
+    let mut dirs: Vec<PathBuf> =
+        std::iter::once(data_dir.to_path_buf()).chain(more).chain(runtime).chain(uid_runtime).chain(keyrings).collect();
     dirs.retain(|d| d.is_dir());
     dirs.iter_mut().for_each(|d| *d = d.canonicalize().unwrap_or_else(|_| d.clone()));
     dirs.sort();
     dirs.dedup();
     dirs
+}
+
+/// The X authority file (its cookie lets a program type into the person's windows), shown empty.
+fn x_authority() -> Vec<PathBuf> {
+    let named = std::env::var_os("XAUTHORITY").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".Xauthority"));
+    named.into_iter().chain(home).filter(|p| p.is_file()).collect()
 }
 
 fn absolute(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>> {

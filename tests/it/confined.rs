@@ -18,6 +18,8 @@ purser budget add --period day --sats 1 >/dev/null 2>&1 && echo LEAK:budget
 purser --data-dir "$data" budget add --period day --sats 1 >/dev/null 2>&1 && echo LEAK:budget-data-dir
 secret-tool lookup purser-test confined >/dev/null 2>&1 && echo LEAK:keyring
 DBUS_SESSION_BUS_ADDRESS="$OUTER_BUS" secret-tool lookup purser-test confined >/dev/null 2>&1 && echo LEAK:keyring-address
+[ -n "${PURSER_NWC_URI:-}" ] && echo LEAK:wallet-variable
+[ -n "${DISPLAY:-}" ] && echo LEAK:display
 echo "home-write:$(touch "$HOME/.purser-run-test" 2>/dev/null && echo yes || echo no)"
 echo "work-write:$(touch ./written && echo yes || echo no)"
 echo done
@@ -26,7 +28,6 @@ echo done
 #[test]
 fn an_agent_in_purser_run_pays_but_cannot_reach_what_guards_the_money() {
     let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
     let purser = |args: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_purser"));
         cmd.args(args)
@@ -71,8 +72,11 @@ fn an_agent_in_purser_run_pays_but_cannot_reach_what_guards_the_money() {
             .collect::<Vec<_>>()
     };
     let budgets_before = budgets();
+    // Started from the directory that holds Purser's data directory: it stays hidden all the same.
     let out = purser(&["run", "--agent", "demo", "--", "bash", "-c", AGENT])
-        .current_dir(work.path())
+        .current_dir(home.path())
+        .env("PURSER_NWC_URI", "nostr+walletconnect://in-the-person-s-environment")
+        .env("DISPLAY", ":0")
         .env("OUTER_BUS", std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default())
         .output()
         .unwrap();
@@ -82,7 +86,7 @@ fn an_agent_in_purser_run_pays_but_cannot_reach_what_guards_the_money() {
     assert!(!said.contains("LEAK"), "{said}");
     assert!(said.contains("home-write:no") && said.contains("work-write:yes"), "{said}");
     assert!(said.trim_end().ends_with("done"), "{said}");
-    assert!(work.path().join("written").is_file(), "the working directory is the real one");
+    assert!(home.path().join("written").is_file(), "the working directory is the real one");
     assert_eq!(budgets(), budgets_before, "the person's budgets are unchanged");
     assert_eq!(budgets_before.len(), 1, "{budgets_before:?}");
 }
