@@ -135,19 +135,15 @@ pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPa
 
 fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<DecisionRead> {
     let used = |i: usize| Msats(row.get::<i64, _>(format!("used_{i}").as_str()).max(0) as u64);
-    let mut column = 1;
-    let mut budgets = Vec::new();
-    for (budget, start) in applying.budgets {
-        let spent = match start {
-            Some(_) => {
-                column += 1;
-                used(column - 1)
-            }
-            None => Msats(0),
-        };
-        budgets.push(BudgetUse { budget, used: spent, window_start_ms: start });
-    }
-    let rule = applying.rule.map(|(rule, _)| RuleUse { rule, used_today: used(column) });
+    // The sums follow the agent's last minute (`used_0`) in the order `Applying::sums` wrote them.
+    let mut columns = 1..;
+    let mut next = || used(columns.next().unwrap_or_default());
+    let budgets = applying
+        .budgets
+        .into_iter()
+        .map(|(budget, start)| BudgetUse { budget, used: start.map_or(Msats(0), |_| next()), window_start_ms: start })
+        .collect();
+    let rule = applying.rule.map(|(rule, _)| RuleUse { rule, used_today: next() });
     let snapshot = Snapshot {
         paused_all: row.get::<Option<String>, _>("paused_all").as_deref() == Some("1"),
         agent_paused: row.try_get::<Option<bool>, _>("agent_paused")?.ok_or(sqlx::Error::RowNotFound)?,
