@@ -47,6 +47,10 @@ impl crate::approval::Announce for Events {
     fn decided(&self, id: u64, outcome: crate::approval::Outcome) {
         self.emit(Event::ApprovalDecided { id, outcome });
     }
+
+    fn alerted(&self, alert: crate::ledger::alerts::Alert) {
+        self.emit(Event::Alert { alert });
+    }
 }
 
 /// The sending side, cloned into every part of the core that reports.
@@ -86,6 +90,8 @@ mod tests {
             explanation: String::new(),
             budget: serde_json::Value::Null,
             count: 1,
+            total_msat: 1,
+            confirm: false,
             created_at_ms: 0,
             expires_at_ms: 0,
         };

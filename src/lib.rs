@@ -17,6 +17,7 @@
 //!   required features).
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
 //! - [`approval`]: payments held for a person's decision, and a person's answer from wherever it comes.
+//! - [`consent`]: the passphrase (or typed amount) a confirm-tier approval or a change from the CLI needs.
 //! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, the handle to the wallet in use,
 //!   and where the connection URI is kept.
 //! - [`ledger`]: the SQLite store (agents, payments, policy, credentials, alerts, prices) and its exports;
@@ -46,6 +47,7 @@ pub mod ca;
 pub mod challenge;
 pub mod config;
 pub mod confine;
+pub mod consent;
 pub mod events;
 pub mod fd_limit;
 pub mod flow;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use purser::approval::{ApprovalView, Verdict};
+use purser::approval::{Answer, ApprovalView, Verdict};
 use purser::ledger::credentials::CredentialInfo;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::ledger::prices::StoredPrice;
@@ -73,21 +73,53 @@ pub async fn approvals(core: State<'_, AppCore>) -> Result<Vec<ApprovalView>> {
     Ok(core.proxy.approvals.list())
 }
 
-/// Approves or denies a held payment; `remember_sats_per_day` also remembers a rule for its agent and API.
+/// Approves or denies the `count` requests of a held payment the person was shown; `remember_sats_per_day`
+/// also remembers a rule for its agent and API; an approval that needs confirming takes the passphrase (or
+/// the typed total).
 #[tauri::command]
-pub async fn decide_approval(
-    core: State<'_, AppCore>,
-    id: u64,
-    approve: bool,
-    remember_sats_per_day: Option<u64>,
-) -> Result<()> {
-    decide(&core, id, approve, remember_sats_per_day).await
+pub async fn decide_approval(core: State<'_, AppCore>, id: u64, answer: ApprovalAnswer) -> Result<()> {
+    let verdict = if answer.approve { Verdict::Approve } else { Verdict::Deny };
+    let answer = Answer {
+        verdict,
+        seen: answer.count,
+        remember_sats_per_day: answer.remember_sats_per_day,
+        proof: purser::consent::Proof { passphrase: answer.passphrase, typed_sats: answer.typed_sats },
+    };
+    purser::approval::answer(&core.proxy.approvals, &core.ledger, id, answer).await?;
+    Ok(())
 }
 
-pub async fn decide(core: &AppCore, id: u64, approve: bool, remember_sats_per_day: Option<u64>) -> Result<()> {
+/// A click in a notification: a plain answer to the `seen` requests it showed.
+pub async fn decide_from_notification(core: &AppCore, id: u64, approve: bool, seen: u32) -> Result<()> {
     let verdict = if approve { Verdict::Approve } else { Verdict::Deny };
-    purser::approval::answer(&core.proxy.approvals, &core.ledger, id, verdict, remember_sats_per_day).await?;
+    purser::approval::answer(&core.proxy.approvals, &core.ledger, id, Answer::new(verdict, seen)).await?;
     Ok(())
+}
+
+/// Sets, changes or removes (`new_passphrase` empty) the passphrase; once one is set, `current` must match it.
+#[tauri::command]
+pub async fn set_passphrase(
+    core: State<'_, AppCore>,
+    current: Option<String>,
+    new_passphrase: Option<String>,
+) -> Result<()> {
+    purser::consent::authorize_change(&core.ledger, current.as_deref()).await?;
+    match new_passphrase.filter(|n| !n.is_empty()) {
+        Some(new) => {
+            let phc = tokio::task::spawn_blocking(move || purser::consent::hash(&new))
+                .await
+                .map_err(|e| UiError::new("internal", e.to_string()))??;
+            core.ledger.set_passphrase_hash(Some(&phc)).await?;
+        }
+        None => core.ledger.set_passphrase_hash(None).await?,
+    }
+    Ok(())
+}
+
+/// Whether every approval needs the passphrase, not only those above a confirm limit.
+#[tauri::command]
+pub async fn set_confirm_every_approval(core: State<'_, AppCore>, on: bool) -> Result<()> {
+    Ok(core.ledger.set_confirm_every_approval(on).await?)
 }
 
 #[tauri::command]
@@ -122,7 +154,10 @@ pub async fn remove_budget(core: State<'_, AppCore>, id: i64) -> Result<()> {
 #[tauri::command]
 pub async fn set_threshold(core: State<'_, AppCore>, input: ThresholdInput) -> Result<()> {
     let spec = ScopeSpec::parse(input.agent.as_deref(), input.api.as_deref());
-    core.ledger.set_threshold(&spec, Msats::from_sats(input.auto_sats), Msats::from_sats(input.ask_sats)).await?;
+    let confirm = input.confirm_above_sats.map(Msats::from_sats);
+    core.ledger
+        .set_threshold(&spec, Msats::from_sats(input.auto_sats), Msats::from_sats(input.ask_sats), confirm)
+        .await?;
     Ok(())
 }
 
@@ -293,6 +328,8 @@ pub async fn settings(core: State<'_, AppCore>) -> Result<SettingsView> {
         time_zone: core.ledger.policy().time_zone.iana_name().unwrap_or("UTC").to_string(),
         ca_cert_path: core.proxy.settings.ca_cert_path().display().to_string(),
         pass_through: core.proxy.settings.pass_through.clone(),
+        passphrase_set: core.ledger.passphrase_hash().await?.is_some(),
+        confirm_every_approval: core.ledger.confirm_every_approval().await?,
     })
 }
 

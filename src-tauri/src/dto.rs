@@ -93,6 +93,23 @@ pub struct ThresholdInput {
     pub auto_sats: u64,
     #[ts(type = "number")]
     pub ask_sats: u64,
+    /// Above this, approving takes the passphrase (or the amount typed).
+    #[ts(type = "number | null")]
+    pub confirm_above_sats: Option<u64>,
+}
+
+/// A person's answer in the Approvals screen.
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct ApprovalAnswer {
+    pub approve: bool,
+    /// The count of requests the screen showed: at most these are answered.
+    pub count: u32,
+    #[ts(type = "number | null")]
+    pub remember_sats_per_day: Option<u64>,
+    pub passphrase: Option<String>,
+    #[ts(type = "number | null")]
+    pub typed_sats: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, TS)]
@@ -119,6 +136,10 @@ pub struct SettingsView {
     pub ca_cert_path: String,
     /// Hosts tunnelled without inspection (`pass_through` in the config file).
     pub pass_through: Vec<String>,
+    /// A passphrase confirms large payments (and changes from the command line).
+    pub passphrase_set: bool,
+    /// Every approval needs the passphrase, not only those above a confirm limit.
+    pub confirm_every_approval: bool,
 }
 
 #[derive(Debug, Serialize, TS)]

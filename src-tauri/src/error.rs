@@ -66,10 +66,17 @@ impl From<purser::approval::AnswerError> for UiError {
     fn from(e: purser::approval::AnswerError) -> Self {
         use purser::approval::AnswerError as E;
         match e {
-            E::NoDailyLimit => UiError::new("invalid", e.to_string()),
+            E::NoDailyLimit | E::NothingSeen => UiError::new("invalid", e.to_string()),
             E::NotWaiting(gone) => gone.into(),
+            E::Consent(c) => c.into(),
             E::RuleNotSaved(_) => UiError::new("ledger", e.to_string()),
         }
+    }
+}
+
+impl From<purser::consent::ConsentError> for UiError {
+    fn from(e: purser::consent::ConsentError) -> Self {
+        UiError::new(e.code(), e.to_string())
     }
 }
 

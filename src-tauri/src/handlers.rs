@@ -48,7 +48,7 @@ command_list! {
     payment_preimage(id: i64) -> Option<String>;
     export_csv(filter: purser::ledger::queries::PaymentFilter) -> crate::dto::Exported;
     approvals() -> Vec<purser::approval::ApprovalView>;
-    decide_approval(id: u64, approve: bool, remember_sats_per_day: Option<u64>) -> ();
+    decide_approval(id: u64, answer: crate::dto::ApprovalAnswer) -> ();
     budgets() -> crate::dto::PolicyView;
     add_budget(input: crate::dto::BudgetInput) -> ();
     remove_budget(id: i64) -> ();
@@ -71,6 +71,8 @@ command_list! {
     settings() -> crate::dto::SettingsView;
     set_notifications(on: bool) -> ();
     save_settings(listen: String, approval_timeout_secs: u64) -> ();
+    set_passphrase(current: Option<String>, new_passphrase: Option<String>) -> ();
+    set_confirm_every_approval(on: bool) -> ();
 }
 
 /// A command's signature in TypeScript terms, and the typed client written from all of them.

@@ -1,6 +1,8 @@
 //! Desktop notifications (`notify-rust`): an approval request with Approve and Deny actions that decide the
-//! held request (clicking the body opens the Approvals screen), and alerts once per event. When the
-//! notification server cannot show actions, the notification says to open Purser instead.
+//! requests it showed (clicking the body opens the Approvals screen), and alerts once per event. An approval
+//! that needs the person's confirmation is never approved from a notification: its Approve opens the
+//! Approvals screen, where the passphrase is asked. When the notification server cannot show actions, the
+//! notification says to open Purser instead.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -32,16 +34,20 @@ pub fn open(app: &AppHandle, screen: &str) {
 
 pub fn approval(app: AppHandle, a: ApprovalView) {
     std::thread::spawn(move || {
-        let sats = a.amount_msat as f64 / 1000.0;
         let with_actions = actions_supported();
         let mut body = format!("Agent {} → {} {}{}", a.agent, a.method, a.host, a.path);
-        if !with_actions {
+        if a.count > 1 {
+            body.push_str(&format!("\n{} identical requests", a.count));
+        }
+        if a.confirm {
+            body.push_str("\nNeeds your passphrase: Approve opens Purser to confirm.");
+        } else if !with_actions {
             body.push_str("\nOpen Purser to approve or deny.");
         }
         let left_ms = (a.expires_at_ms - a.created_at_ms).max(1000) as u32;
         let mut n = Notification::new();
         n.appname("Purser")
-            .summary(&format!("Approve {sats} sats?"))
+            .summary(&format!("Approve {}?", a.describe_amount()))
             .body(&body)
             .timeout(Timeout::Milliseconds(left_ms));
         if with_actions {
@@ -54,13 +60,17 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
                 return;
             }
         };
-        let id = a.id;
+        let (id, seen, confirm) = (a.id, a.count, a.confirm);
         SHOWN.lock().unwrap().insert(id, handle.id());
         if !with_actions {
             return;
         }
         handle.wait_for_action(|action| {
             let verdict = match action {
+                "approve" if confirm => {
+                    open(&app, "approvals");
+                    None
+                }
                 "approve" => Some(true),
                 "deny" => Some(false),
                 "default" => {
@@ -73,7 +83,7 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
                 let app = app.clone();
                 tauri::async_runtime::block_on(async move {
                     if let Some(core) = app.try_state::<AppCore>()
-                        && let Err(e) = crate::commands::decide(&core, id, approve, None).await
+                        && let Err(e) = crate::commands::decide_from_notification(&core, id, approve, seen).await
                     {
                         tracing::info!("approval #{id} from a notification: {}", e.message);
                     }

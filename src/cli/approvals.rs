@@ -1,16 +1,20 @@
 //! `purser approvals`, `purser approve ID`, `purser deny ID`: answering held payments through the running
-//! proxy's control endpoint.
+//! proxy's control endpoint. Answers name the count the person was shown, so requests that join later wait
+//! for a new decision; an approval that needs confirming reads the passphrase (or the typed amount) from the
+//! terminal.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use http::Method;
+use purser::approval::ApprovalView;
 use purser::config::Settings;
 use purser::policy::Clock;
 use purser::proxy::control;
 use serde_json::json;
 
-use super::Result;
+use super::passphrase::read_hidden;
+use super::{Error, Result};
 
 #[derive(Args)]
 pub struct ApproveArgs {
@@ -31,36 +35,58 @@ fn control_path(data_dir: PathBuf) -> PathBuf {
 
 pub async fn list(data_dir: PathBuf) -> Result<()> {
     let list = control::call(&control_path(data_dir), Method::GET, "approvals", None).await?;
-    let items = list.as_array().cloned().unwrap_or_default();
+    let items: Vec<ApprovalView> = serde_json::from_value(list).unwrap_or_default();
     if items.is_empty() {
         println!("Nothing is waiting for your approval.");
     }
-    let now = purser::policy::clock::SystemClock.now_ms();
     for a in items {
-        let left = (a["expires_at_ms"].as_i64().unwrap_or(0) - now).max(0) / 1000;
-        let count = a["count"].as_u64().unwrap_or(1);
-        let times = if count > 1 { format!(" ×{count}") } else { String::new() };
+        let confirm = if a.confirm { "  needs your passphrase" } else { "" };
         println!(
-            "#{}  {} sats  agent {}  {} {}{}{times}  ({} s left)",
-            a["id"],
-            a["amount_msat"].as_u64().unwrap_or(0) as f64 / 1000.0,
-            a["agent"].as_str().unwrap_or("?"),
-            a["method"].as_str().unwrap_or("?"),
-            a["host"].as_str().unwrap_or("?"),
-            a["path"].as_str().unwrap_or(""),
-            left
+            "#{}  {}  agent {}  {} {}{}  ({} s left){confirm}",
+            a.id,
+            a.describe_amount(),
+            a.agent,
+            a.method,
+            a.host,
+            a.path,
+            seconds_left(&a)
         );
-        println!("      {}", a["explanation"].as_str().unwrap_or(""));
+        println!("      {}", a.explanation);
     }
     Ok(())
 }
 
+fn seconds_left(a: &ApprovalView) -> i64 {
+    (a.expires_at_ms - purser::policy::clock::SystemClock.now_ms()).max(0) / 1000
+}
+
+/// The approval as the proxy holds it now: what the person is shown before answering.
+async fn waiting(control: &std::path::Path, id: u64) -> Result<ApprovalView> {
+    let list = control::call(control, Method::GET, "approvals", None).await?;
+    let items: Vec<ApprovalView> = serde_json::from_value(list).unwrap_or_default();
+    items.into_iter().find(|a| a.id == id).ok_or_else(|| {
+        Error::Usage(format!("no approval with id {id} is waiting (it may have been answered or timed out)"))
+    })
+}
+
 pub async fn approve(data_dir: PathBuf, args: ApproveArgs) -> Result<()> {
-    let body = json!({"remember_max_sats_per_day": args.remember_per_day});
-    let answer =
-        control::call(&control_path(data_dir), Method::POST, &format!("approvals/{}/approve", args.id), Some(body))
-            .await?;
-    println!("Approved #{}.", args.id);
+    let control = control_path(data_dir.clone());
+    let a = waiting(&control, args.id).await?;
+    println!("#{}: {} for agent {}, {} {}{}", a.id, a.describe_amount(), a.agent, a.method, a.host, a.path);
+    let mut body = json!({"remember_max_sats_per_day": args.remember_per_day, "count": a.count});
+    if a.confirm {
+        let ledger = purser::ledger::Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+        if ledger.passphrase_hash().await?.is_some() {
+            body["passphrase"] = json!(read_hidden("This payment needs your passphrase: ")?);
+        } else {
+            let sats = a.total_msat.div_ceil(1000);
+            let typed = read_hidden(&format!("To confirm, type the amount in sats ({sats}): "))?;
+            body["typed_sats"] = json!(typed.trim().replace([',', '_', ' '], "").parse::<u64>().unwrap_or(0));
+        }
+    }
+    let answer = control::call(&control, Method::POST, &format!("approvals/{}/approve", args.id), Some(body)).await?;
+    let released = answer["approval"]["count"].as_u64().unwrap_or(1);
+    println!("Approved #{} ({released} request{}).", args.id, if released == 1 { "" } else { "s" });
     if let Some(rule) = answer["rule"].as_object() {
         println!("Remembered as rule #{}: no need to ask again up to that amount a day.", rule["id"]);
     }
@@ -68,7 +94,10 @@ pub async fn approve(data_dir: PathBuf, args: ApproveArgs) -> Result<()> {
 }
 
 pub async fn deny(data_dir: PathBuf, args: DenyArgs) -> Result<()> {
-    control::call(&control_path(data_dir), Method::POST, &format!("approvals/{}/deny", args.id), None).await?;
-    println!("Denied #{}.", args.id);
+    let control = control_path(data_dir);
+    let a = waiting(&control, args.id).await?;
+    control::call(&control, Method::POST, &format!("approvals/{}/deny", args.id), Some(json!({"count": a.count})))
+        .await?;
+    println!("Denied #{}: {} for agent {}.", a.id, a.describe_amount(), a.agent);
     Ok(())
 }

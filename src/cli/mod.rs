@@ -6,6 +6,7 @@ mod ca;
 mod credentials;
 mod env;
 mod ledger;
+mod passphrase;
 mod policy;
 mod pricing;
 mod run;
@@ -63,7 +64,7 @@ enum Command {
     /// Add, list and remove budgets (per request, day, week, month, rolling hours, lifetime)
     #[command(subcommand)]
     Budget(policy::BudgetCommand),
-    /// Set, list and remove auto-approve / ask thresholds
+    /// Set, list and remove auto-approve / ask / confirm thresholds
     #[command(subcommand)]
     Threshold(policy::ThresholdCommand),
     /// Add, list and remove remembered rules ("approve this API up to N sats a day for this agent")
@@ -84,6 +85,9 @@ enum Command {
     /// Show or reset circuit breakers
     #[command(subcommand)]
     Breaker(policy::BreakerCommand),
+    /// Set the passphrase that confirms large payments and changes to what guards your money
+    #[command(subcommand)]
+    Passphrase(passphrase::PassphraseCommand),
 }
 
 /// Everything a command can fail with; printed as one clear line.
@@ -123,6 +127,8 @@ pub enum Error {
     Control(#[from] purser::proxy::control::ClientError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Consent(purser::consent::ConsentError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -172,6 +178,7 @@ pub fn main() -> ExitCode {
             Command::Pause(args) => policy::pause(data_dir, args, true).await,
             Command::Resume(args) => policy::pause(data_dir, args, false).await,
             Command::Breaker(cmd) => policy::breaker(data_dir, cmd).await,
+            Command::Passphrase(cmd) => passphrase::run(&data_dir, cmd).await,
         }
     });
     match result {

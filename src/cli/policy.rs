@@ -1,5 +1,6 @@
 //! `purser budget|threshold|rule|alerts|pause|resume|breaker`: the spending policy from the command line.
-//! Changes go straight to the ledger; a running proxy applies them to the next payment.
+//! Changes go straight to the ledger; a running proxy applies them to the next payment. Once a passphrase is
+//! set, every change that could loosen spending asks for it first (pausing does not).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use purser::ledger::policy_store::ScopeSpec;
 use purser::policy::{Period, PeriodError, PeriodKind};
 use purser::units::Msats;
 
+use super::passphrase::authorize;
 use super::{Error, Result};
 
 async fn open(data_dir: &std::path::Path) -> Result<Ledger> {
@@ -93,6 +95,9 @@ pub enum ThresholdCommand {
         /// Ask a person up to this many sats; refuse above
         #[arg(long)]
         ask: u64,
+        /// Above this many sats a click is not enough: approving takes your passphrase (or the amount typed)
+        #[arg(long, value_name = "SATS")]
+        confirm_above: Option<u64>,
         #[command(flatten)]
         scope: ScopeArgs,
     },
@@ -162,6 +167,11 @@ fn expires_ms(text: &str, tz: &jiff::tz::TimeZone) -> Result<i64> {
     Ok(zoned.timestamp().as_millisecond())
 }
 
+fn describe_threshold(t: &purser::policy::Threshold) -> String {
+    let confirm = t.confirm_above.map(|c| format!(", confirm with your passphrase above {c}")).unwrap_or_default();
+    format!("pay at once up to {}, ask up to {}{confirm}, refuse above", t.auto_max, t.ask_max)
+}
+
 fn sats(m: Msats) -> String {
     m.to_string()
 }
@@ -170,6 +180,7 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
     let ledger = open(&data_dir).await?;
     match cmd {
         BudgetCommand::Add { sats: amount, period, hours, scope, expires } => {
+            authorize(&ledger).await?;
             let period = Period::new(period.into(), hours).map_err(|e| match e {
                 PeriodError::RollingWithoutHours => Error::Usage("a rolling budget needs --hours N (N ≥ 1)".into()),
                 PeriodError::HoursWithoutRolling => Error::Usage("--hours goes with --period rolling only".into()),
@@ -206,6 +217,7 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
             );
         }
         BudgetCommand::Remove { id } => {
+            authorize(&ledger).await?;
             ledger.remove_budget(id).await?;
             println!("Removed budget #{id}.");
         }
@@ -216,22 +228,19 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
 pub async fn threshold(data_dir: PathBuf, cmd: ThresholdCommand) -> Result<()> {
     let ledger = open(&data_dir).await?;
     match cmd {
-        ThresholdCommand::Set { auto, ask, scope } => {
-            let t = ledger.set_threshold(&scope.spec(), Msats::from_sats(auto), Msats::from_sats(ask)).await?;
-            println!(
-                "#{}: {}: pay at once up to {}, ask up to {}, refuse above.",
-                t.id,
-                t.scope.describe(),
-                t.auto_max,
-                t.ask_max
-            );
+        ThresholdCommand::Set { auto, ask, confirm_above, scope } => {
+            authorize(&ledger).await?;
+            let confirm = confirm_above.map(Msats::from_sats);
+            let t = ledger.set_threshold(&scope.spec(), Msats::from_sats(auto), Msats::from_sats(ask), confirm).await?;
+            println!("#{}: {}: {}.", t.id, t.scope.describe(), describe_threshold(&t));
         }
         ThresholdCommand::List => {
             for t in ledger.thresholds().await? {
-                println!("#{:<4} {:<40} auto ≤ {}, ask ≤ {}", t.id, t.scope.describe(), t.auto_max, t.ask_max);
+                println!("#{:<4} {:<40} {}", t.id, t.scope.describe(), describe_threshold(&t));
             }
         }
         ThresholdCommand::Remove { id } => {
+            authorize(&ledger).await?;
             ledger.remove_threshold(id).await?;
             println!("Removed thresholds #{id}.");
         }
@@ -243,6 +252,7 @@ pub async fn rule(data_dir: PathBuf, cmd: RuleCommand) -> Result<()> {
     let ledger = open(&data_dir).await?;
     match cmd {
         RuleCommand::Add { agent, api, max_sats_per_day } => {
+            authorize(&ledger).await?;
             let spec = ScopeArgs { agent: Some(agent.clone()), api: Some(api) }.spec();
             let host = spec.host.unwrap_or_default();
             let r = ledger
@@ -266,6 +276,7 @@ pub async fn rule(data_dir: PathBuf, cmd: RuleCommand) -> Result<()> {
             }
         }
         RuleCommand::Remove { id } => {
+            authorize(&ledger).await?;
             ledger.remove_rule(id).await?;
             println!("Removed rule #{id}.");
         }
@@ -292,6 +303,9 @@ pub async fn alerts(data_dir: PathBuf, args: AlertsArgs) -> Result<()> {
 pub async fn pause(data_dir: PathBuf, args: PauseArgs, paused: bool) -> Result<()> {
     let ledger = open(&data_dir).await?;
     let verb = if paused { "paused" } else { "resumed" };
+    if !paused {
+        authorize(&ledger).await?;
+    }
     match args.agent {
         Some(agent) => {
             ledger.set_agent_paused(&agent, paused).await?;
@@ -318,6 +332,7 @@ pub async fn breaker(data_dir: PathBuf, cmd: BreakerCommand) -> Result<()> {
             }
         }
         BreakerCommand::Reset { api, path } => {
+            authorize(&ledger).await?;
             let n = ledger.reset_breakers(api.as_deref(), path.as_deref()).await?;
             println!("Reset {n} breaker(s).");
         }

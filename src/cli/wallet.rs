@@ -49,6 +49,7 @@ async fn describe(wallet: &NwcWallet) -> Result<()> {
 pub async fn run(data_dir: PathBuf, cmd: WalletCommand) -> Result<()> {
     match cmd {
         WalletCommand::Connect { uri } => {
+            super::passphrase::authorize_in(&data_dir).await?;
             let uri = match uri.filter(|u| u != "-") {
                 Some(uri) => uri,
                 None => {
@@ -78,6 +79,7 @@ pub async fn run(data_dir: PathBuf, cmd: WalletCommand) -> Result<()> {
             describe(&wallet).await?;
         }
         WalletCommand::Disconnect => {
+            super::passphrase::authorize_in(&data_dir).await?;
             let dir = data_dir.clone();
             if blocking(move || uri_store::forget(&dir)).await? {
                 println!("The wallet connection string was removed from the OS keyring.");

@@ -10,7 +10,7 @@ use crate::challenge::PaymentChallenge;
 use crate::http::failure::Failure;
 use crate::invoice::CheckedInvoice;
 use crate::ledger::payments::{NewPayment, Reservation};
-use crate::policy::Rules;
+use crate::policy::{Approved, Rules};
 use crate::units::Preimage;
 
 /// What the decision leaves: a reserved row to pay, or an earlier payment of the same invoice to reuse.
@@ -29,7 +29,7 @@ impl Flow<'_> {
         record: &NewPayment,
     ) -> Result<Decided, Failure> {
         let amount_msat = Some(checked.amount.0);
-        let mut approved = false;
+        let mut approved = Approved::Not;
         loop {
             match self.host.ledger().reserve(record, approved, &Rules).await.map_err(ledger_down)? {
                 Reservation::Reserved { payment_id, alerts, .. } => {
@@ -51,7 +51,21 @@ impl Flow<'_> {
                     self.emit_alerts(alerts);
                     return Err(self.refused(ctx, amount_msat, reason, explanation, details));
                 }
-                Reservation::NeedsApproval { explanation, details, alerts } if !approved => {
+                Reservation::NeedsApproval { explanation, confirm, details, alerts } => {
+                    // A person is asked again only for more than they gave (a click, when the confirm tier
+                    // came into force meanwhile); never twice for the same.
+                    let needed = if confirm { Approved::Confirmed } else { Approved::Clicked };
+                    if approved >= needed {
+                        return Err(self
+                            .refuse_unpaid(
+                                ctx,
+                                Some(ch),
+                                Some(checked),
+                                "denied_by_user",
+                                "the policy still asks after an approval".into(),
+                            )
+                            .await);
+                    }
                     self.emit_alerts(alerts);
                     let held = Held {
                         agent_id: ctx.agent.id,
@@ -60,6 +74,7 @@ impl Flow<'_> {
                         host: ctx.host(),
                         path: ctx.target.path().to_string(),
                         amount_msat: checked.amount.0,
+                        confirm,
                         explanation,
                         budget: details,
                     };
@@ -68,7 +83,7 @@ impl Flow<'_> {
                     let (reason, detail) = match outcome {
                         Approval::Approved => match self.still_payable(ch, checked) {
                             Ok(()) => {
-                                approved = true;
+                                approved = needed;
                                 continue;
                             }
                             Err((reason, detail)) => (reason, format!("approved too late (approval #{id}): {detail}")),
@@ -86,7 +101,6 @@ impl Flow<'_> {
                     };
                     return Err(self.refuse_unpaid(ctx, Some(ch), Some(checked), reason, detail).await);
                 }
-                Reservation::NeedsApproval { .. } => unreachable!("an approved payment is never asked again"),
             }
         }
     }

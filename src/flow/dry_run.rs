@@ -92,7 +92,10 @@ impl Flow<'_> {
         };
         let (decision, reason, explanation) = match verdict {
             Decision::Allow(why) => ("allow", None, why),
-            Decision::Ask(why) => ("ask", None, format!("a person would be asked: {why}")),
+            Decision::Ask { why, confirm: false } => ("ask", None, format!("a person would be asked: {why}")),
+            Decision::Ask { why, confirm: true } => {
+                ("confirm", None, format!("a person would be asked for their passphrase: {why}"))
+            }
             Decision::Refuse { reason, explanation, .. } => ("refuse", Some(reason), explanation),
         };
         out["decision"] = json!(decision);

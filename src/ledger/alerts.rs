@@ -28,6 +28,8 @@ pub enum AlertKind {
     WalletDown,
     /// The wallet reported a routing fee above the most Purser allows for the payment (it is counted).
     FeeAboveCap,
+    /// Too many wrong passphrases (or typed amounts): confirmations are locked for a while.
+    ConfirmationsLocked,
 }
 
 impl AlertKind {
@@ -42,6 +44,7 @@ impl AlertKind {
             AlertKind::BreakerTripped => "breaker_tripped",
             AlertKind::WalletDown => "wallet_down",
             AlertKind::FeeAboveCap => "fee_above_cap",
+            AlertKind::ConfirmationsLocked => "confirmations_locked",
         }
     }
 
@@ -56,6 +59,7 @@ impl AlertKind {
             AlertKind::BreakerTripped => "Payments stopped to an endpoint",
             AlertKind::WalletDown => "Wallet unreachable",
             AlertKind::FeeAboveCap => "Routing fee above the cap",
+            AlertKind::ConfirmationsLocked => "Confirmations locked",
         }
     }
 }

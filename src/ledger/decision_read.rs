@@ -82,6 +82,8 @@ fn statement(sums: usize) -> String {
         "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
          (SELECT paused FROM agents WHERE id = ?1) AS agent_paused, \
          (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy_generation') AS policy_generation, \
+         EXISTS (SELECT 1 FROM settings WHERE key = 'confirm_every_approval' AND value = '1') \
+           AND EXISTS (SELECT 1 FROM settings WHERE key = 'passphrase_hash') AS confirm_every_approval, \
          b.host, b.path, b.reason, b.tripped_at_ms, \
          e.id AS earlier_id, e.status AS earlier_status, e.preimage AS earlier_preimage, \
          e.agent_id AS earlier_agent_id, e.host AS earlier_host, u.n AS usual_count, u.mean AS usual_mean, \
@@ -151,6 +153,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
         budgets,
         threshold: applying.threshold,
         rule,
+        confirm_every_approval: row.get("confirm_every_approval"),
     };
     let earlier = row.get::<Option<i64>, _>("earlier_id").map(|id| Earlier {
         id,

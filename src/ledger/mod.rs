@@ -7,6 +7,7 @@
 //! - [`policy_store`]: budgets, thresholds, remembered rules, pauses, breakers, and the snapshot a decision
 //!   is made on.
 //! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.
+//! - [`confirmations`]: the passphrase's hash, "every approval needs it", wrong tries and their lock.
 //! - [`credentials`]: proofs kept per agent and origin, listed and revoked by a person.
 //! - [`price_checks`]: invoices above the advertised or usual price; the decision a dry run reports.
 //! - [`prices`]: the prices APIs publish, per origin, with when they were read.
@@ -18,6 +19,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod confirmations;
 pub mod credentials;
 mod decision_read;
 pub mod export;

@@ -11,7 +11,7 @@ use super::alerts::{self, Alert, AlertKind, NewAlert};
 use super::decision_read::{self, Earlier};
 use super::payment_alerts::{Raised, allow_alerts, crossing, record_all};
 use super::{Ledger, Result};
-use crate::policy::{self, Decision, Judge};
+use crate::policy::{self, Approved, Decision, Judge};
 use crate::units::{Msats, Preimage};
 
 pub use super::credentials::ProofToKeep;
@@ -29,8 +29,9 @@ pub enum Reservation {
     /// outcome, a bad preimage): the reason code and its explanation.
     Duplicate { reason: &'static str, explanation: String },
     /// Within budgets but above the auto-approve limit, or priced above what the API advertises or usually
-    /// asks: a person decides. No payment row is written yet; a price alert may be.
-    NeedsApproval { explanation: String, details: serde_json::Value, alerts: Vec<Alert> },
+    /// asks: a person decides, with their confirmation when `confirm`. No payment row is written yet; a price
+    /// alert may be.
+    NeedsApproval { explanation: String, confirm: bool, details: serde_json::Value, alerts: Vec<Alert> },
     /// The policy said no; a `refused` row records it.
     Refused {
         payment_id: i64,
@@ -68,9 +69,9 @@ fn clamp(m: Msats) -> i64 {
 }
 
 impl Ledger {
-    /// Decides on a payment under the policy and, when it may go ahead, reserves it. `approved` says a person
-    /// already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
-    pub async fn reserve(&self, p: &NewPayment, approved: bool, judge: &dyn Judge) -> Result<Reservation> {
+    /// Decides on a payment under the policy and, when it may go ahead, reserves it. `approved` says how far a
+    /// person already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
+    pub async fn reserve(&self, p: &NewPayment, approved: Approved, judge: &dyn Judge) -> Result<Reservation> {
         let amount = p.amount.unwrap_or_default();
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let read = decision_read::read(&mut tx, self, p).await?;
@@ -103,7 +104,7 @@ impl Ledger {
         };
         let decision = judge.decide(&snapshot, &request);
         let outcome = match decision {
-            Decision::Ask(explanation) => {
+            Decision::Ask { why: explanation, confirm } => {
                 let mut ids = Vec::new();
                 if let Some(alert) = &concern {
                     ids.extend(alerts::record(&mut tx, alert, None, now).await?);
@@ -111,7 +112,7 @@ impl Ledger {
                 tx.commit().await?;
                 let details = ask_details(judge.tightest(&snapshot.budgets, &request), &request, concern.is_some(), p);
                 let alerts = self.alerts_by_id(&ids).await?;
-                return Ok(Reservation::NeedsApproval { explanation, details, alerts });
+                return Ok(Reservation::NeedsApproval { explanation, confirm, details, alerts });
             }
             Decision::Allow(decision) => {
                 let raised = Raised { last_minute: read.last_minute, host_paid_before: read.host_paid_before };

@@ -123,11 +123,25 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Sets the thresholds of a scope, replacing any it had.
-    pub async fn set_threshold(&self, scope: &ScopeSpec, auto_max: Msats, ask_max: Msats) -> Result<Threshold> {
+    /// Sets the thresholds of a scope, replacing any it had: paid at once up to `auto_max`, asked up to
+    /// `ask_max`, and above `confirm_above` (when given) only with the person's confirmation.
+    pub async fn set_threshold(
+        &self,
+        scope: &ScopeSpec,
+        auto_max: Msats,
+        ask_max: Msats,
+        confirm_above: Option<Msats>,
+    ) -> Result<Threshold> {
         if ask_max < auto_max {
             return Err(Error::Invalid(format!(
                 "the ask limit ({ask_max}) cannot be below the auto-approve limit ({auto_max})"
+            )));
+        }
+        if let Some(confirm) = confirm_above
+            && confirm >= ask_max
+        {
+            return Err(Error::Invalid(format!(
+                "the confirm limit ({confirm}) must be below the ask limit ({ask_max}): above the ask limit payments are refused"
             )));
         }
         let scope = self.resolve_scope(scope).await?;
@@ -139,19 +153,21 @@ impl Ledger {
             .execute(&mut *tx)
             .await?;
         let id = sqlx::query(
-            "INSERT INTO thresholds (agent_id, host, path_prefix, auto_max_msat, ask_max_msat, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO thresholds (agent_id, host, path_prefix, auto_max_msat, ask_max_msat, confirm_above_msat, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(scope.agent_id)
         .bind(&scope.host)
         .bind(&scope.path_prefix)
         .bind(auto_max.0 as i64)
         .bind(ask_max.0 as i64)
+        .bind(confirm_above.map(|c| c.0 as i64))
         .bind(self.now_ms())
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
         tx.commit().await?;
-        Ok(Threshold { id, scope, auto_max, ask_max })
+        Ok(Threshold { id, scope, auto_max, ask_max, confirm_above })
     }
 
     pub async fn thresholds(&self) -> Result<Vec<Threshold>> {

@@ -1,7 +1,7 @@
 //! The payment path keeps budgets, thresholds and rules in memory; these tests change them the ways a
 //! person can — through this ledger, and from another process — and check that the next payment obeys.
 
-use crate::policy::Rules;
+use crate::policy::{Approved, Rules};
 use sqlx::Connection;
 
 use super::Ledger;
@@ -24,26 +24,26 @@ async fn a_policy_change_applies_to_the_very_next_payment() {
     let ledger = Ledger::open(&path).await.unwrap();
     let (agent, _) = ledger.add_agent("alpha").await.unwrap();
     let any = ScopeSpec::default();
-    ledger.set_threshold(&any, Msats::from_sats(10), Msats::from_sats(1000)).await.unwrap();
-    assert!(reserved(&ledger.reserve(&payment(agent.id, 1), false, &Rules).await.unwrap()));
+    ledger.set_threshold(&any, Msats::from_sats(10), Msats::from_sats(1000), None).await.unwrap();
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 1), Approved::Not, &Rules).await.unwrap()));
     // Read from memory this time: the same answer.
-    assert!(reserved(&ledger.reserve(&payment(agent.id, 2), false, &Rules).await.unwrap()));
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 2), Approved::Not, &Rules).await.unwrap()));
 
     // Another process (the CLI) lowers the auto-approve limit: the next payment goes to a person.
     let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
     sqlx::query("UPDATE thresholds SET auto_max_msat = 0").execute(&mut other).await.unwrap();
-    let asked = ledger.reserve(&payment(agent.id, 3), false, &Rules).await.unwrap();
+    let asked = ledger.reserve(&payment(agent.id, 3), Approved::Not, &Rules).await.unwrap();
     assert!(matches!(asked, Reservation::NeedsApproval { .. }), "{asked:?}");
 
     // This ledger adds a budget with no room left: refused at once.
     sqlx::query("UPDATE thresholds SET auto_max_msat = 100000").execute(&mut other).await.unwrap();
-    assert!(reserved(&ledger.reserve(&payment(agent.id, 4), false, &Rules).await.unwrap()));
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 4), Approved::Not, &Rules).await.unwrap()));
     let daily = crate::policy::Period::Day;
     ledger.add_budget(&any, daily, Msats::from_sats(12), None, None).await.unwrap();
-    let refused = ledger.reserve(&payment(agent.id, 5), false, &Rules).await.unwrap();
+    let refused = ledger.reserve(&payment(agent.id, 5), Approved::Not, &Rules).await.unwrap();
     assert!(matches!(refused, Reservation::Refused { reason: "budget_exceeded", .. }), "{refused:?}");
 
     // The other process removes it again: paid.
     sqlx::query("DELETE FROM budgets").execute(&mut other).await.unwrap();
-    assert!(reserved(&ledger.reserve(&payment(agent.id, 6), false, &Rules).await.unwrap()));
+    assert!(reserved(&ledger.reserve(&payment(agent.id, 6), Approved::Not, &Rules).await.unwrap()));
 }

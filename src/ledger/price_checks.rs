@@ -29,7 +29,7 @@ impl Ledger {
             agent: p.agent.clone(),
             amount,
             fee_reserve: judge.fee_reserve(amount),
-            approved: false,
+            approved: crate::policy::Approved::Not,
             price_concern: concern.map(|a| a.message),
         };
         Ok(judge.decide(&snapshot, &request))

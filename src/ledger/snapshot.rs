@@ -33,7 +33,7 @@ pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budg
 
 pub(crate) async fn load_thresholds(conn: &mut SqliteConnection) -> Result<Vec<Threshold>> {
     let rows = sqlx::query(
-        "SELECT t.id, t.agent_id, a.name AS agent, t.host, t.path_prefix, t.auto_max_msat, t.ask_max_msat \
+        "SELECT t.id, t.agent_id, a.name AS agent, t.host, t.path_prefix, t.auto_max_msat, t.ask_max_msat, t.confirm_above_msat \
          FROM thresholds t LEFT JOIN agents a ON a.id = t.agent_id ORDER BY t.id",
     )
     .fetch_all(conn)
@@ -45,6 +45,7 @@ pub(crate) async fn load_thresholds(conn: &mut SqliteConnection) -> Result<Vec<T
             scope: scope_from_row(r),
             auto_max: Msats(r.get::<i64, _>("auto_max_msat").max(0) as u64),
             ask_max: Msats(r.get::<i64, _>("ask_max_msat").max(0) as u64),
+            confirm_above: r.get::<Option<i64>, _>("confirm_above_msat").map(|m| Msats(m.max(0) as u64)),
         })
         .collect())
 }

@@ -101,6 +101,17 @@ pub struct Threshold {
     /// Asked up to here; refused above.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ask_max: Msats,
+    /// Above this, a payment needs the person's confirmation (the passphrase, or the amount typed when no
+    /// passphrase is set); a click, a notification or a remembered rule is not enough. `None`: never.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub confirm_above: Option<Msats>,
+}
+
+impl Threshold {
+    /// Whether `amount` is in this threshold's confirm tier.
+    pub fn needs_confirmation(&self, amount: Msats) -> bool {
+        self.confirm_above.is_some_and(|c| amount > c)
+    }
 }
 
 /// "Approve this API up to N sats per day for this agent."
@@ -144,6 +155,8 @@ pub struct Snapshot {
     pub threshold: Option<Threshold>,
     /// A remembered rule that applies, if any.
     pub rule: Option<RuleUse>,
+    /// Every approval needs the passphrase (the option is on and a passphrase is set).
+    pub confirm_every_approval: bool,
 }
 
 /// The payment being decided on.
@@ -152,19 +165,31 @@ pub struct Request {
     pub agent: String,
     pub amount: Msats,
     pub fee_reserve: Msats,
-    /// A person already approved this payment.
-    pub approved: bool,
+    /// What a person already said to this payment.
+    pub approved: Approved,
     /// Why the price looks wrong (above the advertised or usual price): a person decides even when a
     /// threshold or a remembered rule would allow it.
     pub price_concern: Option<String>,
+}
+
+/// How far a person approved a payment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Approved {
+    /// Not yet asked, or not yet answered.
+    #[default]
+    Not,
+    /// Approved with a click (the window, a notification, `purser approve`).
+    Clicked,
+    /// Approved with the passphrase, or with the amount typed when no passphrase is set.
+    Confirmed,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Pay; the text names the rule that allowed it.
     Allow(String),
-    /// Wait for a person.
-    Ask(String),
+    /// Wait for a person; `confirm` says a click is not enough (see [`Threshold::confirm_above`]).
+    Ask { why: String, confirm: bool },
     /// Do not pay: a reason code, the text a person reads, and the same in machine-readable form.
     Refuse { reason: &'static str, explanation: String, details: serde_json::Value },
 }
@@ -181,7 +206,8 @@ pub fn tightest<'a>(budgets: &'a [BudgetUse], r: &Request) -> Option<&'a BudgetU
 }
 
 /// The decision for `r` over `s`, in order: pause, breaker, budgets, thresholds (with the price concern and
-/// remembered rules between the ask and auto-approve limits).
+/// remembered rules between the ask and auto-approve limits). Above a threshold's confirm limit, and for every
+/// approval when the person chose so, only a confirmed approval ([`Approved::Confirmed`]) lets it through.
 pub fn decide(s: &Snapshot, r: &Request) -> Decision {
     if let Some(stop) = stopped(s, r) {
         return stop;
@@ -194,7 +220,7 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
         .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.remaining()))
         .unwrap_or_default();
     let Some(t) = &s.threshold else {
-        return price_concern(r, &room).unwrap_or_else(|| Decision::Allow(format!("no threshold applies{room}")));
+        return price_concern(s, r, &room).unwrap_or_else(|| Decision::Allow(format!("no threshold applies{room}")));
     };
     let scope = t.scope.describe();
     if r.amount > t.ask_max {
@@ -204,7 +230,17 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
             details: json!({"threshold": {"id": t.id, "scope": scope, "auto_max_msat": t.auto_max.0, "ask_max_msat": t.ask_max.0}}),
         };
     }
-    if let Some(concern) = price_concern(r, &room) {
+    if t.needs_confirmation(r.amount) && r.approved < Approved::Confirmed {
+        let above = t.confirm_above.unwrap_or_default();
+        return Decision::Ask {
+            why: format!(
+                "{} is above the confirm limit of {above} for {scope}: it needs your passphrase{room}",
+                r.amount
+            ),
+            confirm: true,
+        };
+    }
+    if let Some(concern) = price_concern(s, r, &room) {
         return concern;
     }
     if r.amount <= t.auto_max {
@@ -213,13 +249,13 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
             r.amount, t.auto_max
         ));
     }
-    if r.approved {
-        return Decision::Allow(format!(
-            "approved by a person ({} is above the auto-approve limit of {}){room}",
-            r.amount, t.auto_max
-        ));
+    if let Some(allow) =
+        approved(s, r, &format!(" ({} is above the auto-approve limit of {})", r.amount, t.auto_max), &room)
+    {
+        return allow;
     }
     if let Some(u) = &s.rule
+        && !s.confirm_every_approval
         && u.used_today.0.saturating_add(r.amount.0) <= u.rule.max_per_day.0
     {
         return Decision::Allow(format!(
@@ -230,10 +266,24 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
             u.used_today
         ));
     }
-    Decision::Ask(format!(
-        "{} is above the auto-approve limit of {} for {scope} and within its ask limit of {}{room}",
-        r.amount, t.auto_max, t.ask_max
-    ))
+    ask(
+        s,
+        format!(
+            "{} is above the auto-approve limit of {} for {scope} and within its ask limit of {}{room}",
+            r.amount, t.auto_max, t.ask_max
+        ),
+    )
+}
+
+/// A person's answer when it is enough: a click, unless every approval needs the passphrase.
+fn approved(s: &Snapshot, r: &Request, what: &str, room: &str) -> Option<Decision> {
+    let enough = if s.confirm_every_approval { Approved::Confirmed } else { Approved::Clicked };
+    (r.approved >= enough).then(|| Decision::Allow(format!("approved by a person{what}{room}")))
+}
+
+/// Asking a person: with the passphrase when every approval needs it.
+fn ask(s: &Snapshot, why: String) -> Decision {
+    Decision::Ask { why, confirm: s.confirm_every_approval }
 }
 
 /// A pause or a tripped breaker: nothing is paid, whatever the amount.
@@ -274,13 +324,12 @@ fn over_budget(b: &BudgetUse, r: &Request) -> Option<Decision> {
 }
 
 /// An invoice priced above the advertised or usual price goes to a person, and is allowed once they approve.
-fn price_concern(r: &Request, room: &str) -> Option<Decision> {
+fn price_concern(s: &Snapshot, r: &Request, room: &str) -> Option<Decision> {
     let concern = r.price_concern.as_ref()?;
-    Some(if r.approved {
-        Decision::Allow(format!("approved by a person despite the price ({concern}){room}"))
-    } else {
-        Decision::Ask(format!("{concern}{room}"))
-    })
+    Some(
+        approved(s, r, &format!(" despite the price ({concern})"), room)
+            .unwrap_or_else(|| ask(s, format!("{concern}{room}"))),
+    )
 }
 
 #[cfg(test)]

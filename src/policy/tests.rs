@@ -13,7 +13,7 @@ fn budget(id: i64, period: Period, limit: u64, used: u64) -> BudgetUse {
 }
 
 fn threshold(auto: u64, ask: u64) -> Option<Threshold> {
-    Some(Threshold { id: 1, scope: Scope::default(), auto_max: sats(auto), ask_max: sats(ask) })
+    Some(Threshold { id: 1, scope: Scope::default(), auto_max: sats(auto), ask_max: sats(ask), confirm_above: None })
 }
 
 fn req(amount: u64) -> Request {
@@ -21,7 +21,7 @@ fn req(amount: u64) -> Request {
         agent: "research".into(),
         amount: sats(amount),
         fee_reserve: sats(1),
-        approved: false,
+        approved: Approved::Not,
         price_concern: None,
     }
 }
@@ -30,10 +30,10 @@ fn req(amount: u64) -> Request {
 fn thresholds_route_to_pay_ask_and_refuse() {
     let s = Snapshot { threshold: threshold(10, 1000), ..Snapshot::default() };
     assert!(matches!(decide(&s, &req(10)), Decision::Allow(_)));
-    assert!(matches!(decide(&s, &req(11)), Decision::Ask(_)));
-    assert!(matches!(decide(&s, &req(1000)), Decision::Ask(_)));
+    assert!(matches!(decide(&s, &req(11)), Decision::Ask { confirm: false, .. }));
+    assert!(matches!(decide(&s, &req(1000)), Decision::Ask { confirm: false, .. }));
     assert!(matches!(decide(&s, &req(1001)), Decision::Refuse { reason: "over_threshold_denied", .. }));
-    assert!(matches!(decide(&s, &Request { approved: true, ..req(500) }), Decision::Allow(_)));
+    assert!(matches!(decide(&s, &Request { approved: Approved::Clicked, ..req(500) }), Decision::Allow(_)));
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn a_remembered_rule_pays_what_would_be_asked_up_to_its_daily_limit() {
         ..Snapshot::default()
     };
     assert!(matches!(decide(&s, &req(40)), Decision::Allow(t) if t.contains("remembered rule #4")));
-    assert!(matches!(decide(&s, &req(41)), Decision::Ask(_)));
+    assert!(matches!(decide(&s, &req(41)), Decision::Ask { confirm: false, .. }));
 }
 
 #[test]
@@ -102,4 +102,43 @@ fn amounts_at_the_edge_of_u64_are_refused_not_wrapped() {
     assert!(matches!(decide(&s, &huge), Decision::Refuse { reason: "budget_exceeded", .. }));
     assert!(crate::policy::concerns::velocity_crossed(Msats(u64::MAX - 1), Msats(10), Msats(u64::MAX - 1)));
     assert!(crate::policy::concerns::velocity_crossed(Msats(5), Msats(u64::MAX), Msats(10)));
+}
+
+#[test]
+fn above_the_confirm_limit_a_click_is_not_enough() {
+    let mut t = threshold(10, 1000).unwrap();
+    t.confirm_above = Some(sats(100));
+    let s = Snapshot { threshold: Some(t.clone()), ..Snapshot::default() };
+    assert!(matches!(decide(&s, &req(50)), Decision::Ask { confirm: false, .. }));
+    assert!(matches!(decide(&s, &req(101)), Decision::Ask { confirm: true, .. }));
+    let clicked = Request { approved: Approved::Clicked, ..req(101) };
+    assert!(matches!(decide(&s, &clicked), Decision::Ask { confirm: true, .. }));
+    let confirmed = Request { approved: Approved::Confirmed, ..req(101) };
+    assert!(matches!(decide(&s, &confirmed), Decision::Allow(_)));
+    // The ask limit still refuses, confirmed or not.
+    let over = Request { approved: Approved::Confirmed, ..req(1001) };
+    assert!(matches!(decide(&s, &over), Decision::Refuse { reason: "over_threshold_denied", .. }));
+    // A confirm limit below the auto-approve limit takes those amounts out of auto-approval.
+    t.confirm_above = Some(sats(5));
+    let s = Snapshot { threshold: Some(t), ..Snapshot::default() };
+    assert!(matches!(decide(&s, &req(6)), Decision::Ask { confirm: true, .. }));
+    assert!(matches!(decide(&s, &req(5)), Decision::Allow(_)));
+}
+
+#[test]
+fn every_approval_can_need_the_passphrase_and_rules_then_do_not_apply() {
+    let rule = RuleUse {
+        rule: Rule { id: 3, scope: Scope::default(), max_per_day: sats(1000), source: "test".into() },
+        used_today: sats(0),
+    };
+    let open = Snapshot { threshold: threshold(10, 1000), rule: Some(rule), ..Snapshot::default() };
+    assert!(matches!(decide(&open, &req(50)), Decision::Allow(t) if t.contains("rule #3")));
+    let strict = Snapshot { confirm_every_approval: true, ..open };
+    assert!(matches!(decide(&strict, &req(50)), Decision::Ask { confirm: true, .. }));
+    let clicked = Request { approved: Approved::Clicked, ..req(50) };
+    assert!(matches!(decide(&strict, &clicked), Decision::Ask { confirm: true, .. }));
+    let confirmed = Request { approved: Approved::Confirmed, ..req(50) };
+    assert!(matches!(decide(&strict, &confirmed), Decision::Allow(_)));
+    // Within the auto-approve limit nothing is asked.
+    assert!(matches!(decide(&strict, &req(10)), Decision::Allow(_)));
 }

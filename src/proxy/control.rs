@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Proxy;
-use crate::approval::{AnswerError, Verdict};
+use crate::approval::{Answer, AnswerError, Verdict};
+use crate::consent::ConsentError;
 use crate::http::body::{ProxyBody, full};
 
 /// Paths under this prefix are Purser's own, not agent traffic.
@@ -61,6 +62,8 @@ enum ControlError {
     Gone(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Consent(crate::consent::ConsentError),
 }
 
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
@@ -77,14 +80,29 @@ fn error_response(e: &ControlError) -> Response<ProxyBody> {
         ControlError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         ControlError::Gone(_) => (StatusCode::GONE, "not_waiting"),
         ControlError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        ControlError::Consent(c) => {
+            let status = match c {
+                ConsentError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+                ConsentError::Ledger(_) | ConsentError::Hash(_) => StatusCode::SERVICE_UNAVAILABLE,
+                ConsentError::TooShort => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            };
+            (status, c.code())
+        }
     };
     json_response(status, json!({"kind": kind, "message": e.to_string()}))
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct ApproveBody {
+struct AnswerBody {
     /// Remember the decision as a rule: approve this agent on this API up to this many sats a day.
     remember_max_sats_per_day: Option<u64>,
+    /// How many of the approval's requests the person was shown (the `count` listed); at most these are
+    /// answered. Without it, one.
+    count: Option<u32>,
+    /// The passphrase, or the total typed in sats, for an approval that needs confirming.
+    #[serde(flatten)]
+    proof: crate::consent::Proof,
 }
 
 pub async fn handle(proxy: &Proxy, req: Request<Incoming>) -> Response<ProxyBody> {
@@ -111,22 +129,27 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
         (Method::POST, ["approvals", id, action @ ("approve" | "deny")]) => {
             let id: u64 = id.parse().map_err(|_| ControlError::BadRequest(format!("`{id}` is not an approval id")))?;
             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let ask: ApproveBody = if body.is_empty() {
-                ApproveBody::default()
+            let ask: AnswerBody = if body.is_empty() {
+                AnswerBody::default()
             } else {
                 serde_json::from_slice(&body)
                     .map_err(|e| ControlError::BadRequest(format!("the body is not valid: {e}")))?
             };
             let verdict = if *action == "approve" { Verdict::Approve } else { Verdict::Deny };
+            let answer = Answer {
+                verdict,
+                seen: ask.count.unwrap_or(1),
+                remember_sats_per_day: ask.remember_max_sats_per_day,
+                proof: ask.proof,
+            };
             let (view, rule) =
-                crate::approval::answer(&proxy.approvals, &proxy.ledger, id, verdict, ask.remember_max_sats_per_day)
-                    .await
-                    .map_err(|e| match e {
-                        AnswerError::NotWaiting(gone) => ControlError::Gone(gone.to_string()),
-                        AnswerError::NoDailyLimit | AnswerError::RuleNotSaved(_) => {
-                            ControlError::BadRequest(e.to_string())
-                        }
-                    })?;
+                crate::approval::answer(&proxy.approvals, &proxy.ledger, id, answer).await.map_err(|e| match e {
+                    AnswerError::NotWaiting(gone) => ControlError::Gone(gone.to_string()),
+                    AnswerError::Consent(c) => ControlError::Consent(c),
+                    AnswerError::NoDailyLimit | AnswerError::NothingSeen | AnswerError::RuleNotSaved(_) => {
+                        ControlError::BadRequest(e.to_string())
+                    }
+                })?;
             Ok(json_response(StatusCode::OK, json!({"approval": view, "decision": action, "rule": rule})))
         }
         _ => Err(ControlError::NotFound(format!("{} {path}", req.method()))),

@@ -115,7 +115,7 @@ impl RunningSandbox {
     }
 
     /// `curl -s -i $PURSER_DEMO_API<path>` through the proxy, as the agent would run it.
-    fn curl(&self, path: &str) -> String {
+    pub(crate) fn curl(&self, path: &str) -> String {
         self.curl_with(path, &[])
     }
 

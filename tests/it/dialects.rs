@@ -193,13 +193,14 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
     let (agent, _) = ledger.add_agent("research").await.unwrap();
     // Up to 1000 sats would be auto-approved: only the price sends the 20-sat invoice to a person.
     let all = purser::ledger::policy_store::ScopeSpec::default();
-    ledger.set_threshold(&all, Msats::from_sats(1000), Msats::from_sats(1000)).await.unwrap();
+    ledger.set_threshold(&all, Msats::from_sats(1000), Msats::from_sats(1000), None).await.unwrap();
     let payment = |n: u8, sats: u64| NewPayment {
         path: "/quote".into(),
         ..crate::harness::payment(agent.id, &agent.name, n, sats)
     };
     for n in 1..=3 {
-        let Reservation::Reserved { payment_id, .. } = ledger.reserve(&payment(n, 10), false, &Rules).await.unwrap()
+        let Reservation::Reserved { payment_id, .. } =
+            ledger.reserve(&payment(n, 10), purser::policy::Approved::Not, &Rules).await.unwrap()
         else {
             panic!("a usual payment goes ahead");
         };
@@ -208,12 +209,15 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
             .await
             .unwrap();
     }
-    let asked = ledger.reserve(&payment(9, 20), false, &Rules).await.unwrap();
+    let asked = ledger.reserve(&payment(9, 20), purser::policy::Approved::Not, &Rules).await.unwrap();
     let Reservation::NeedsApproval { explanation, alerts, .. } = asked else { panic!("{asked:?}") };
     assert!(explanation.contains("above its usual 10 sats"), "{explanation}");
     assert_eq!(alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [AlertKind::PriceAboveUsual]);
-    assert!(matches!(ledger.reserve(&payment(9, 20), true, &Rules).await.unwrap(), Reservation::Reserved { .. }));
-    let usual = ledger.reserve(&payment(10, 14), false, &Rules).await.unwrap();
+    assert!(matches!(
+        ledger.reserve(&payment(9, 20), purser::policy::Approved::Clicked, &Rules).await.unwrap(),
+        Reservation::Reserved { .. }
+    ));
+    let usual = ledger.reserve(&payment(10, 14), purser::policy::Approved::Not, &Rules).await.unwrap();
     assert!(matches!(usual, Reservation::Reserved { .. }), "{usual:?}");
 }
 
@@ -249,8 +253,10 @@ async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
     let mut mac = macaroon::Macaroon::create(None, &key, "id".into()).unwrap();
     mac.add_first_party_caveat("expiration=1000".into());
     let token = mac.serialize(macaroon::Format::V2).unwrap();
-    let Reservation::Reserved { payment_id, .. } =
-        ledger.reserve(&crate::harness::payment(agent.id, &agent.name, 1, 1), false, &Rules).await.unwrap()
+    let Reservation::Reserved { payment_id, .. } = ledger
+        .reserve(&crate::harness::payment(agent.id, &agent.name, 1, 1), purser::policy::Approved::Not, &Rules)
+        .await
+        .unwrap()
     else {
         panic!("a 1-sat payment goes ahead");
     };

@@ -43,6 +43,8 @@ pub struct Setup {
     /// The whole wallet's thresholds: paid at once up to `auto_sats`, asked up to `ask_sats`.
     pub auto_sats: u64,
     pub ask_sats: u64,
+    /// Above this, approvals need the person's confirmation.
+    pub confirm_above_sats: Option<u64>,
     /// Budgets to add: (scope, period, sats).
     pub budgets: Vec<(ScopeSpec, Period, u64)>,
     pub approval_timeout: Duration,
@@ -75,6 +77,7 @@ impl Default for Setup {
             demo: DemoOptions::default(),
             auto_sats: 1_000,
             ask_sats: 1_000,
+            confirm_above_sats: None,
             budgets: Vec::new(),
             approval_timeout: Duration::from_secs(30),
             clock: None,
@@ -146,7 +149,12 @@ impl Harness {
         }
         let (_, key) = ledger.add_agent("research").await.unwrap();
         ledger
-            .set_threshold(&ScopeSpec::default(), Msats::from_sats(setup.auto_sats), Msats::from_sats(setup.ask_sats))
+            .set_threshold(
+                &ScopeSpec::default(),
+                Msats::from_sats(setup.auto_sats),
+                Msats::from_sats(setup.ask_sats),
+                setup.confirm_above_sats.map(Msats::from_sats),
+            )
             .await
             .unwrap();
         for (scope, period, sats) in setup.budgets {

@@ -5,6 +5,7 @@
 mod cli;
 mod clients;
 mod confined;
+mod confirm;
 mod crash;
 mod dialects;
 mod exposure;

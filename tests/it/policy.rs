@@ -82,21 +82,35 @@ async fn no_answer_in_time_means_deny() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identical_concurrent_402s_are_one_approval_with_a_count() {
+async fn four_joined_requests_are_one_approval_released_only_as_shown() {
     let h = Arc::new(Harness::start(Setup { auto_sats: 10, ..Setup::default() }).await);
-    let calls: Vec<_> = (0..3)
-        .map(|_| {
-            let h = h.clone();
-            tokio::spawn(async move { h.get("/fortune").await })
-        })
-        .collect();
-    let waiting = h.held(3).await;
+    let call = |h: &Arc<Harness>| {
+        let h = h.clone();
+        tokio::spawn(async move { h.get("/fortune").await })
+    };
+    let shown_calls: Vec<_> = (0..4).map(|_| call(&h)).collect();
+    let waiting = h.held(4).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
-    assert_eq!(waiting[0]["count"], 3);
-    answer(&h, &waiting[0]["id"], "approve", None).await;
-    for c in calls {
+    let shown = &waiting[0];
+    assert_eq!((shown["count"].as_u64(), shown["total_msat"].as_u64()), (Some(4), Some(84_000)), "{shown}");
+    // A fifth arrives after the person looked.
+    let late = call(&h);
+    h.held(5).await;
+    let answered = answer(&h, &shown["id"], "approve", Some(json!({"count": 4}))).await;
+    assert_eq!(answered["approval"]["count"], 4, "{answered}");
+    for c in shown_calls {
         assert_eq!(c.await.unwrap().status, 200);
     }
+    assert_eq!(h.sandbox.wallet.pay_requests(), 4);
+    // The fifth waits on a new approval of its own, and a decision on that one answers it.
+    let again = h.held(1).await;
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0]["id"], shown["id"]);
+    assert_eq!(again[0]["count"], 1);
+    assert!(!late.is_finished());
+    answer(&h, &again[0]["id"], "deny", Some(json!({"count": 1}))).await;
+    assert_refused(&late.await.unwrap(), "denied_by_user");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

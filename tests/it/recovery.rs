@@ -44,7 +44,10 @@ async fn a_row_reserved_but_never_sent_is_closed_at_start_and_stops_counting() {
     let h = Harness::start(Setup::default()).await;
     let agent = h.ledger.agent_id("research").await.unwrap();
     let p = crate::harness::payment(agent, "research", 3, 40);
-    let Reservation::Reserved { .. } = h.ledger.reserve(&p, false, &Rules).await.unwrap() else { panic!() };
+    let Reservation::Reserved { .. } = h.ledger.reserve(&p, purser::policy::Approved::Not, &Rules).await.unwrap()
+    else {
+        panic!()
+    };
     let nwc = NwcWallet::new(&h.sandbox.wallet.uri, quick_nwc()).unwrap();
     // A periodic pass leaves a fresh row alone: it may be in flight in this process.
     let report = recovery::resolve(&h.ledger, &nwc, Pass::Periodic).await.unwrap();
@@ -93,7 +96,11 @@ async fn a_wallets_preimage_corrects_a_row_marked_failed_but_nothing_reopens_a_s
     let agent = h.ledger.agent_id("research").await.unwrap();
     let preimage = Preimage([5; 32]);
     let p = crate::harness::payment(agent, "research", 5, 1);
-    let Reservation::Reserved { payment_id, .. } = h.ledger.reserve(&p, false, &Rules).await.unwrap() else { panic!() };
+    let Reservation::Reserved { payment_id, .. } =
+        h.ledger.reserve(&p, purser::policy::Approved::Not, &Rules).await.unwrap()
+    else {
+        panic!()
+    };
     h.ledger.finish(payment_id, &Outcome::Failed { reason: "payment_failed".into() }, None).await.unwrap();
     h.ledger.finish(payment_id, &Outcome::Settled { preimage: preimage.clone(), fee: Msats(0) }, None).await.unwrap();
     assert_eq!(h.rows().await.pop().unwrap().status, "settled");

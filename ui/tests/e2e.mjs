@@ -137,6 +137,45 @@ try {
     await driver.wait(async () => (await driver.findElements(By.css(".banner"))).length === 0, 5000);
   });
 
+  await check("with a passphrase and a confirm limit, a notification's Approve opens the app and pays nothing; the passphrase pays", async () => {
+    await open("settings", "Settings");
+    await driver.findElement(By.css("[data-testid=passphrase-new]")).sendKeys("correct horse battery");
+    await driver.findElement(By.css("[data-testid=passphrase-again]")).sendKeys("correct horse battery");
+    await driver.findElement(By.css("[data-testid=passphrase-form] button[type=submit]")).click();
+    await waitText(".main", "only its Argon2id hash is kept");
+    await open("budgets", "Budgets & rules");
+    await driver.findElement(By.css("[data-testid=threshold-auto]")).sendKeys("10");
+    await driver.findElement(By.css("[data-testid=threshold-ask]")).sendKeys("1000");
+    // /premium's proof is kept from the approval above; /fortune's single-use tokens pay 21 sats each call.
+    await driver.findElement(By.css("[data-testid=confirm-above]")).sendKeys("20");
+    await driver.findElement(By.css("[data-testid=threshold-form] button[type=submit]")).click();
+    await waitText(".main", "Thresholds set.");
+    await open("overview", "Overview");
+    await writeFile(join(work, "pick"), "Approve");
+    await writeFile(join(work, "menu"), "");
+    let finished = false;
+    const call = agent("/fortune").then((r) => ((finished = true), r));
+    let menu = "";
+    for (let i = 0; i < 50 && !menu.includes("#Approve "); i++) {
+      await run("dunstctl", ["context"]);
+      menu = await readFile(join(work, "menu"), "utf8").catch(() => "");
+      if (!menu.includes("#Approve ")) await driver.sleep(100);
+    }
+    const early = finished ? await call : "still waiting";
+    expect(menu.includes("Approve 21 sats?"), `the notification offered: ${menu} (the agent: ${early})`);
+    // Approve opened the Approvals screen, where the passphrase is asked; nothing was paid.
+    await driver.wait(until.elementLocated(By.xpath(`//h1[text()="Approvals"]`)), 5000);
+    const field = await driver.wait(until.elementLocated(By.css("[data-testid^=passphrase-]")), 5000);
+    await driver.sleep(1000);
+    expect(!finished, "a notification click did not pay the confirm-tier payment");
+    await shot("approvals-confirm");
+    await field.sendKeys("correct horse battery");
+    await driver.findElement(By.css("[data-testid^=approve-]")).click();
+    const reply = await call;
+    expect(reply.startsWith("HTTP/1.1 200"), reply);
+    await open("budgets", "Budgets & rules");
+  });
+
   await check("a budget added in the UI takes effect", async () => {
     const form = await driver.findElement(By.css("[data-testid=budget-form]"));
     await form.findElement(By.css("input[name=sats]")).sendKeys("5");

@@ -28,7 +28,11 @@ const approvals = [
   { id: 7, agent: "research", method: "GET", host: "api.example.com", path: "/premium", amount_msat: 250000,
     explanation: "250 sats is above the auto-approve limit of 50 sats for agent research and within its ask limit of 1000 sats",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 2,
-    created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
+    total_msat: 500000, confirm: false, created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
+  { id: 8, agent: "writer", method: "POST", host: "api.example.com", path: "/render", amount_msat: 2000000,
+    explanation: "2000 sats is above the confirm limit of 1000 sats for the whole wallet: it needs your passphrase",
+    budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 1,
+    total_msat: 2000000, confirm: true, created_at_ms: now - 5_000, expires_at_ms: now + 115_000 },
 ];
 const days = [...Array(14)].map((_, i) => {
   const d = new Date(now - (13 - i) * 86_400_000);
@@ -59,8 +63,8 @@ const fixtures: Record<string, (args: any) => unknown> = {
   budgets: () => ({
     budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(3, scope(null, "api.example.com"), { rolling: { hours: 6 } }, 300_000, 42_000)],
     thresholds: [
-      { id: 1, scope: scope(null), auto_max: 10_000, ask_max: 1_000_000 },
-      { id: 2, scope: scope("research"), auto_max: 50_000, ask_max: 1_000_000 },
+      { id: 1, scope: scope(null), auto_max: 10_000, ask_max: 5_000_000, confirm_above: 1_000_000 },
+      { id: 2, scope: scope("research"), auto_max: 50_000, ask_max: 1_000_000, confirm_above: null },
     ],
     rules: [{ id: 1, scope: scope("research", "api.example.com"), max_per_day: 500_000, source: "remembered from approval #4" }],
     paused: false, time_zone: "Europe/Berlin",
@@ -95,7 +99,10 @@ const fixtures: Record<string, (args: any) => unknown> = {
   wallet_connect: () => fixtures.wallet_status({}),
   wallet_disconnect: () => null,
   settings: () => ({ data_dir: "/home/you/.local/share/purser", proxy_url: "http://127.0.0.1:8402", approval_timeout_secs: 120, notifications: true, config_file: "/home/you/.local/share/purser/purser.toml", time_zone: "Europe/Berlin",
-    ca_cert_path: "/home/you/.local/share/purser/ca/purser-ca.pem", pass_through: ["*.bank.example"] }),
+    ca_cert_path: "/home/you/.local/share/purser/ca/purser-ca.pem", pass_through: ["*.bank.example"],
+    passphrase_set: true, confirm_every_approval: false }),
+  set_passphrase: () => null,
+  set_confirm_every_approval: () => null,
   set_notifications: () => null,
   save_settings: () => null,
 };

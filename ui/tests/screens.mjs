@@ -46,7 +46,7 @@ for (const scheme of ["light", "dark"]) {
     expect(text.includes("research → api.example.com/premium"), "the waiting approval");
     expect(text.includes("80 % crossed"), "an alert");
     expect(await page.isVisible(".chart canvas"), "the chart");
-    expect((await page.textContent(".badge")).trim() === "2", "the approvals badge counts waiting requests");
+    expect((await page.textContent(".badge")).trim() === "3", "the approvals badge counts waiting requests");
   });
   await check(`${scheme}: ledger filters, shows details and exports`, async () => {
     await open("ledger", "Ledger");
@@ -64,10 +64,24 @@ for (const scheme of ["light", "dark"]) {
   });
   await check(`${scheme}: approvals approve, deny and remember`, async () => {
     await open("approvals", "Approvals");
-    expect((await page.textContent(".main")).includes("×2 identical requests"), "the count");
-    await page.click("text=Approve and remember");
+    const main = await page.textContent(".main");
+    expect(main.includes("2 × 250 sats = 500 sats for research") && main.includes("2 identical requests"), "the count and total");
+    await page.click("text=Approve and remember >> nth=0");
     const call = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").pop());
-    expect(call.args.id === 7 && call.args.approve === true && call.args.rememberSatsPerDay === 1250, JSON.stringify(call.args));
+    const a = call.args.answer;
+    expect(call.args.id === 7 && a.approve === true && a.count === 2 && a.remember_sats_per_day === 1250, JSON.stringify(call.args));
+  });
+  await check(`${scheme}: a confirm-tier approval takes the passphrase, not a click`, async () => {
+    const before = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").length);
+    await page.click("[data-testid=approve-8]");
+    await page.waitForSelector("text=Type your passphrase to approve this payment.");
+    const after = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").length);
+    expect(after === before, "a click alone sends nothing");
+    await page.fill("[data-testid=passphrase-8]", "correct horse battery");
+    await page.click("[data-testid=approve-8]");
+    const call = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").pop());
+    expect(call.args.id === 8 && call.args.answer.passphrase === "correct horse battery" && call.args.answer.count === 1, JSON.stringify(call.args));
+    await page.screenshot({ path: join(shots, `approvals-confirm-${scheme}.png`) });
   });
   await check(`${scheme}: budgets validate in place`, async () => {
     await open("budgets", "Budgets & rules");
@@ -107,6 +121,17 @@ for (const scheme of ["light", "dark"]) {
     expect((await page.textContent("[data-testid=wallet-balance]")).includes("99,706 sats"), "the balance");
     await open("settings", "Settings");
     expect((await page.textContent("[data-testid=ca-path]")).endsWith("ca/purser-ca.pem"), "the CA path is shown");
+    await page.fill("[data-testid=passphrase-current]", "old passphrase");
+    await page.fill("[data-testid=passphrase-new]", "new passphrase");
+    await page.fill("[data-testid=passphrase-again]", "new passphrase!");
+    await page.click("text=Change");
+    await page.waitForSelector("text=The two new passphrases differ.");
+    await page.fill("[data-testid=passphrase-again]", "new passphrase");
+    await page.click("text=Change");
+    await page.waitForSelector("text=only its Argon2id hash is kept");
+    const changed = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "set_passphrase").pop());
+    expect(changed.args.current === "old passphrase" && changed.args.newPassphrase === "new passphrase", JSON.stringify(changed.args));
+    await page.screenshot({ path: join(shots, `settings-${scheme}.png`) });
     await page.fill("[data-testid=settings-form] input >> nth=0", "0.0.0.0:8402");
     await page.click("text=Save");
     await page.waitForSelector("text=listens on loopback only");

@@ -3,7 +3,23 @@
 /**
  * One approval as a person sees it.
  */
-export type ApprovalView = { id: number, agent: string, method: string, host: string, path: string, amount_msat: number, 
+export type ApprovalView = { id: number, agent: string, method: string, host: string, path: string, 
+/**
+ * What one request costs.
+ */
+amount_msat: number, 
+/**
+ * How many identical requests wait on this approval.
+ */
+count: number, 
+/**
+ * `count` × `amount_msat`: what approving pays.
+ */
+total_msat: number, 
+/**
+ * A click is not enough: approving takes the passphrase (or the total typed, when none is set).
+ */
+confirm: boolean, 
 /**
  * Why it is asked (the threshold, and the tightest budget's room).
  */
@@ -11,8 +27,4 @@ explanation: string,
 /**
  * Budget figures, machine-readable.
  */
-budget: unknown, 
-/**
- * How many identical requests wait on this approval.
- */
-count: number, created_at_ms: number, expires_at_ms: number, };
+budget: unknown, created_at_ms: number, expires_at_ms: number, };

@@ -12,4 +12,12 @@ ca_cert_path: string,
 /**
  * Hosts tunnelled without inspection (`pass_through` in the config file).
  */
-pass_through: Array<string>, };
+pass_through: Array<string>, 
+/**
+ * A passphrase confirms large payments (and changes from the command line).
+ */
+passphrase_set: boolean, 
+/**
+ * Every approval needs the passphrase, not only those above a confirm limit.
+ */
+confirm_every_approval: boolean, };

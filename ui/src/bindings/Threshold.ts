@@ -9,4 +9,9 @@ auto_max: number,
 /**
  * Asked up to here; refused above.
  */
-ask_max: number, };
+ask_max: number, 
+/**
+ * Above this, a payment needs the person's confirmation (the passphrase, or the amount typed when no
+ * passphrase is set); a click, a notification or a remembered rule is not enough. `None`: never.
+ */
+confirm_above: number | null, };

@@ -2,6 +2,7 @@
 import type { AgentKey } from "./AgentKey";
 import type { AgentView } from "./AgentView";
 import type { ApiSummary } from "./ApiSummary";
+import type { ApprovalAnswer } from "./ApprovalAnswer";
 import type { ApprovalView } from "./ApprovalView";
 import type { BudgetInput } from "./BudgetInput";
 import type { CredentialInfo } from "./CredentialInfo";
@@ -32,7 +33,7 @@ export function commands(invoke: Invoke) {
     paymentPreimage: (id: number) => invoke<string | null>("payment_preimage", { id }),
     exportCsv: (filter: PaymentFilter) => invoke<Exported>("export_csv", { filter }),
     approvals: () => invoke<Array<ApprovalView>>("approvals", {}),
-    decideApproval: (id: number, approve: boolean, rememberSatsPerDay: number | null) => invoke<void>("decide_approval", { id, approve, rememberSatsPerDay }),
+    decideApproval: (id: number, answer: ApprovalAnswer) => invoke<void>("decide_approval", { id, answer }),
     budgets: () => invoke<PolicyView>("budgets", {}),
     addBudget: (input: BudgetInput) => invoke<void>("add_budget", { input }),
     removeBudget: (id: number) => invoke<void>("remove_budget", { id }),
@@ -55,5 +56,7 @@ export function commands(invoke: Invoke) {
     settings: () => invoke<SettingsView>("settings", {}),
     setNotifications: (on: boolean) => invoke<void>("set_notifications", { on }),
     saveSettings: (listen: string, approvalTimeoutSecs: number) => invoke<void>("save_settings", { listen, approvalTimeoutSecs }),
+    setPassphrase: (current: string | null, newPassphrase: string | null) => invoke<void>("set_passphrase", { current, newPassphrase }),
+    setConfirmEveryApproval: (on: boolean) => invoke<void>("set_confirm_every_approval", { on }),
   };
 }

@@ -1,5 +1,7 @@
 // Approvals: payments held for a person, with agent, API, amount, the budget left and the time left;
-// Approve, Deny, or Approve and remember (with the rule it will create).
+// Approve, Deny, or Approve and remember (with the rule it will create). Joined identical requests show as
+// "4 × 250 sats = 1000 sats" and an answer covers the four shown. Payments in the confirm tier take the
+// passphrase (or the amount typed when none is set) right in their card.
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
@@ -9,6 +11,7 @@ import type { ApprovalView } from "../bindings/ApprovalView";
 
 export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
   const { data, error, reload } = useData(() => api.approvals(), [tick]);
+  const settings = useData(() => api.settings(), [tick]);
   const [, setNow] = useState(0);
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
@@ -27,37 +30,59 @@ export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
           </Empty>
         </Card>
       ) : (
-        data.map((a) => <Approval a={a} done={refresh} />)
+        data.map((a) => <Approval a={a} passphraseSet={settings.data?.passphrase_set ?? false} done={refresh} />)
       )}
     </div>
   );
 }
 
-function Approval({ a, done }: { a: ApprovalView; done: () => void }) {
+function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: boolean; done: () => void }) {
   const [remember, setRemember] = useState(String(Math.ceil((a.amount_msat / 1000) * 5)));
+  const [secret, setSecret] = useState("");
   const [err, setErr] = useState<string | null>(null);
   const left = secondsLeft(a.expires_at_ms);
   const budget = a.budget as { budget?: string; remaining_msat?: number };
+  // What the person sees is what they answer: the count shown, never requests that joined since.
+  const count = a.count;
   const decide = (approve: boolean, rememberPerDay: boolean) => {
     let perDay: number | null = null;
+    let typed: number | null = null;
     try {
       if (rememberPerDay) perDay = parseSats(remember, "Remember up to");
+      if (approve && a.confirm && !passphraseSet) typed = parseSats(secret, "The amount");
     } catch (e) {
       return setErr((e as Error).message);
     }
-    api.decideApproval(a.id, approve, perDay).then(done, (e) => setErr(toUiError(e).message));
+    if (approve && a.confirm && passphraseSet && secret === "") return setErr("Type your passphrase to approve this payment.");
+    const passphrase = approve && a.confirm && passphraseSet ? secret : null;
+    api.decideApproval(a.id, { approve, count, remember_sats_per_day: perDay, passphrase, typed_sats: typed })
+      .then(done, (e) => (setSecret(""), setErr(toUiError(e).message)));
   };
+  const total = count > 1 ? `${count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat);
   return (
-    <Card class="approval" title={`${sats(a.amount_msat)} for ${a.agent}`}>
-      <p class="mono">{a.method} {a.host}{a.path} {a.count > 1 && <span class="badge">×{a.count} identical requests</span>}</p>
+    <Card class="approval" title={`${total} for ${a.agent}`}>
+      <p class="mono">{a.method} {a.host}{a.path} {count > 1 && <span class="badge" data-testid="approval-count">{count} identical requests</span>}</p>
       <p class="muted">{a.explanation}</p>
       <p>
         {budget.remaining_msat !== undefined && <>Budget left: <strong>{sats(budget.remaining_msat)}</strong> ({budget.budget}) · </>}
         <span data-testid="time-left">{left} s left</span> (then it is denied)
       </p>
+      {a.confirm && (
+        <p class="confirm" data-testid={`confirm-${a.id}`}>
+          {passphraseSet ? (
+            <label>A click is not enough for this payment: type your passphrase
+              <input type="password" autoComplete="off" data-testid={`passphrase-${a.id}`} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+            </label>
+          ) : (
+            <label>A click is not enough for this payment: type the amount, {Math.ceil(a.total_msat / 1000)}, in sats
+              <input size={8} autoComplete="off" data-testid={`typed-${a.id}`} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+            </label>
+          )}
+        </p>
+      )}
       <div class="actions">
-        <button class="primary" data-testid={`approve-${a.id}`} onClick={() => decide(true, false)}>Approve</button>
-        <button class="danger" data-testid={`deny-${a.id}`} onClick={() => decide(false, false)}>Deny</button>
+        <button class="primary" data-testid={`approve-${a.id}`} onClick={() => decide(true, false)}>{count > 1 ? `Approve all ${count}` : "Approve"}</button>
+        <button class="danger" data-testid={`deny-${a.id}`} onClick={() => decide(false, false)}>{count > 1 ? `Deny all ${count}` : "Deny"}</button>
         <span class="remember">
           <button onClick={() => decide(true, true)}>Approve and remember</button>
           up to <input size={6} value={remember} onInput={(e) => setRemember(e.currentTarget.value)} /> sats a day for {a.agent} on {a.host}

@@ -55,19 +55,24 @@ export function BudgetsScreen({ tick, refresh }: ScreenProps) {
       </Card>
       <Card title="Thresholds">
         <table class="table">
-          <thead><tr><th>#</th><th>Scope</th><th class="num">Pay at once up to</th><th class="num">Ask up to</th><th /></tr></thead>
+          <thead><tr><th>#</th><th>Scope</th><th class="num">Pay at once up to</th><th class="num">Ask up to</th><th class="num">Passphrase above</th><th /></tr></thead>
           <tbody>
             {data.thresholds.map((t) => (
               <tr>
                 <td>{t.id}</td><td>{scopeName(t.scope)}</td>
                 <td class="num">{sats(t.auto_max)}</td><td class="num">{sats(t.ask_max)}</td>
+                <td class="num">{t.confirm_above === null ? "—" : sats(t.confirm_above)}</td>
                 <td><button class="link danger" onClick={() => act(api.removeThreshold(t.id))}>Delete</button></td>
               </tr>
             ))}
           </tbody>
         </table>
         <ThresholdForm agents={agents.data?.map((a) => a.agent.name) ?? []} done={refresh} />
-        <p class="muted small">The most specific threshold that matches a payment applies. Above the ask limit, payments are refused.</p>
+        <p class="muted small">
+          The most specific threshold that matches a payment applies. Above the ask limit, payments are refused. Above
+          the passphrase limit, a click (in the app or a notification) is not enough: approving takes your passphrase
+          (set it under Settings), or the amount typed while none is set.
+        </p>
       </Card>
       <Card title="Remembered rules">
         {data.rules.length === 0 ? <Empty>No rules. “Approve and remember” on an approval creates one.</Empty> : (
@@ -142,25 +147,29 @@ function ThresholdForm({ agents, done }: { agents: string[]; done: () => void })
   const [apiScope, setApi] = useState("");
   const [auto, setAuto] = useState("");
   const [ask, setAsk] = useState("");
+  const [confirm, setConfirm] = useState("");
   const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
   const submit = (e: Event) => {
     e.preventDefault();
-    let a: number, k: number;
+    let a: number, k: number, c: number | null;
     try {
       a = parseSats(auto, "Pay at once up to");
       k = parseSats(ask, "Ask up to");
+      c = confirm.trim() === "" ? null : parseSats(confirm, "Passphrase above");
     } catch (err) {
       return setMsg({ error: (err as Error).message });
     }
     if (k < a) return setMsg({ error: "“Ask up to” cannot be below “Pay at once up to”." });
-    api.setThreshold({ agent: agent || null, api: apiScope || null, auto_sats: a, ask_sats: k })
+    if (c !== null && c >= k) return setMsg({ error: "“Passphrase above” must be below “Ask up to”: above it payments are refused." });
+    api.setThreshold({ agent: agent || null, api: apiScope || null, auto_sats: a, ask_sats: k, confirm_above_sats: c })
       .then(() => (setMsg({ ok: "Thresholds set." }), done()), (err) => setMsg({ error: toUiError(err).message }));
   };
   return (
-    <form class="form" onSubmit={submit}>
+    <form class="form" onSubmit={submit} data-testid="threshold-form">
       <ScopeFields agents={agents} agent={agent} api={apiScope} set={(a, p) => (setAgent(a), setApi(p))} />
-      <label>Pay at once up to (sats)<input size={6} value={auto} onInput={(e) => setAuto(e.currentTarget.value)} /></label>
-      <label>Ask up to (sats)<input size={6} value={ask} onInput={(e) => setAsk(e.currentTarget.value)} /></label>
+      <label>Pay at once up to (sats)<input size={6} data-testid="threshold-auto" value={auto} onInput={(e) => setAuto(e.currentTarget.value)} /></label>
+      <label>Ask up to (sats)<input size={6} data-testid="threshold-ask" value={ask} onInput={(e) => setAsk(e.currentTarget.value)} /></label>
+      <label>Passphrase above (sats, optional)<input size={6} data-testid="confirm-above" value={confirm} onInput={(e) => setConfirm(e.currentTarget.value)} /></label>
       <button class="primary" type="submit">Set thresholds</button>
       <Notice error={msg.error} ok={msg.ok} />
     </form>

@@ -1,5 +1,6 @@
 // Settings: where agents connect and the approval timeout (saved to purser.toml, applied on the next
-// start), notifications, the data directory, the time zone, and Purser's CA for HTTPS.
+// start), the passphrase that confirms large payments, notifications, the data directory, the time zone, and
+// Purser's CA for HTTPS.
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
@@ -50,6 +51,7 @@ export function SettingsScreen({ tick }: ScreenProps) {
           Agents connect to <code>{data.proxy_url}</code> now. No answer within the timeout denies a payment.
         </p>
       </Card>
+      <PassphraseCard set={data.passphrase_set} every={data.confirm_every_approval} done={reload} />
       <Card title="Notifications">
         <label class="switch">
           <input type="checkbox" checked={data.notifications} onChange={(e) => api.setNotifications(e.currentTarget.checked).then(reload)} />
@@ -77,5 +79,45 @@ export function SettingsScreen({ tick }: ScreenProps) {
         </p>
       </Card>
     </div>
+  );
+}
+
+function PassphraseCard({ set, every, done }: { set: boolean; every: boolean; done: () => void }) {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [again, setAgain] = useState("");
+  const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
+  const clear = () => (setCurrent(""), setNext(""), setAgain(""));
+  const save = (remove: boolean) => (e: Event) => {
+    e.preventDefault();
+    if (!remove && next.length < 8) return setMsg({ error: "A passphrase needs at least 8 characters." });
+    if (!remove && next !== again) return setMsg({ error: "The two new passphrases differ." });
+    api.setPassphrase(set ? current : null, remove ? null : next).then(
+      () => (clear(), setMsg({ ok: remove ? "Passphrase removed." : "Passphrase saved (only its Argon2id hash is kept)." }), done()),
+      (err) => (setCurrent(""), setMsg({ error: toUiError(err).message })),
+    );
+  };
+  return (
+    <Card title="Passphrase">
+      <form class="form" onSubmit={save(false)} data-testid="passphrase-form">
+        {set && <label>Current passphrase<input type="password" autoComplete="off" data-testid="passphrase-current" value={current} onInput={(e) => setCurrent(e.currentTarget.value)} /></label>}
+        <label>{set ? "New passphrase" : "Passphrase"}<input type="password" autoComplete="off" data-testid="passphrase-new" value={next} onInput={(e) => setNext(e.currentTarget.value)} /></label>
+        <label>Again<input type="password" autoComplete="off" data-testid="passphrase-again" value={again} onInput={(e) => setAgain(e.currentTarget.value)} /></label>
+        <button class="primary" type="submit">{set ? "Change" : "Set passphrase"}</button>
+        {set && <button class="danger" type="button" onClick={save(true)}>Remove</button>}
+      </form>
+      <Notice error={msg.error} ok={msg.ok} />
+      <label class="switch">
+        <input type="checkbox" disabled={!set} checked={every && set} data-testid="confirm-every"
+          onChange={(e) => api.setConfirmEveryApproval(e.currentTarget.checked).then(done, (err) => setMsg({ error: toUiError(err).message }))} />
+        Every approval needs the passphrase (not only those above a threshold's passphrase limit)
+      </label>
+      <p class="muted small">
+        {set ? "A passphrase is set." : "No passphrase is set: payments above a passphrase limit ask for their amount typed."} An
+        agent on this computer can click a notification or run <code>purser approve</code>; it cannot type a passphrase it
+        does not know. With one set, changes to budgets, thresholds, rules and the wallet from the command line ask for it
+        too, and five wrong tries lock confirmations for five minutes.
+      </p>
+    </Card>
   );
 }
