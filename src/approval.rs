@@ -340,6 +340,11 @@ impl Approvals {
         all
     }
 
+    /// Requests held for a person now (each approval's count, summed).
+    pub fn waiting(&self) -> usize {
+        self.state.lock().unwrap().open.values().map(|e| e.waiters.len()).sum()
+    }
+
     pub fn get(&self, id: u64) -> Option<ApprovalView> {
         self.state.lock().unwrap().open.get(&id).map(|e| e.view.clone())
     }

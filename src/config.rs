@@ -33,6 +33,9 @@ pub struct Settings {
     /// How long an agent may take to send a request's line and headers; a connection that sends none (or
     /// half of one) for this long is closed, so slow or idle clients cannot hold the proxy's connections.
     pub header_read_timeout: Duration,
+    /// Agent connections served at once, not counting those held for a person's approval (they count
+    /// separately); past it a new connection is answered `503` (`too_many_connections`) and closed.
+    pub max_agent_connections: usize,
     /// An extra PEM CA bundle trusted for HTTPS upstreams, besides the system roots.
     pub extra_ca_file: Option<PathBuf>,
     /// More trusted roots, given by the program rather than a file (the sandbox's own CA).
@@ -53,6 +56,7 @@ impl Settings {
             invoice_expiry_margin: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
+            max_agent_connections: 1024,
             extra_ca_file: None,
             extra_roots: Vec::new(),
             pass_through: Vec::new(),
@@ -83,6 +87,11 @@ impl Settings {
     /// Where a running proxy writes how to reach its control endpoint (address and token).
     pub fn control_path(&self) -> PathBuf {
         self.data_dir.join("control.json")
+    }
+
+    /// The Unix socket the CLI reaches the control endpoint through, inside the owner-only data directory.
+    pub fn control_socket_path(&self) -> PathBuf {
+        self.data_dir.join("control.sock")
     }
 }
 

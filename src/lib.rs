@@ -39,10 +39,13 @@
 //! - [`fuzzing`]: the fuzz targets' entry points (challenges, JSON bodies, invoices), shared with the tests.
 //! - [`fd_limit`]: the open-file limit raised for many held agent connections.
 //! - [`private_fs`]: owner-only files and folders, written whole or not at all.
+//! - [`port_owner`]: who holds the port Purser was told to listen on, when it is taken.
+//! - [`bounded`]: the map caches fed by agents and APIs are kept in, bounded in entries and bytes.
 
 pub mod agent_env;
 pub mod agent_keys;
 pub mod approval;
+pub mod bounded;
 pub mod ca;
 pub mod challenge;
 pub mod config;
@@ -56,6 +59,7 @@ pub mod http;
 pub mod invoice;
 pub mod ledger;
 pub mod policy;
+pub mod port_owner;
 pub mod pricing;
 pub mod private_fs;
 pub mod proxy;

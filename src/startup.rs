@@ -43,6 +43,8 @@ pub enum Error {
     Start(#[from] proxy::StartError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: it is taken by {holder}. Stop it, or choose another port with --listen")]
+    PortTaken { addr: String, holder: String },
     #[error("cannot write {path}: {source}")]
     ControlFile { path: String, source: std::io::Error },
 }
@@ -59,7 +61,15 @@ pub async fn open(data_dir: &Path) -> Result<(Settings, Ledger)> {
 /// Binds `listen` (from the command line or `purser.toml`), refusing any address but loopback.
 pub async fn bind(listen: &str) -> Result<TcpListener> {
     let addr = config::loopback_addr(listen)?;
-    TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })
+    TcpListener::bind(addr).await.map_err(|source| match source.kind() {
+        std::io::ErrorKind::AddrInUse => Error::PortTaken {
+            addr: addr.to_string(),
+            holder: crate::port_owner::holder(addr.port())
+                .map(|h| h.describe())
+                .unwrap_or_else(|| "a program this user cannot see".into()),
+        },
+        _ => Error::Bind { addr: addr.to_string(), source },
+    })
 }
 
 /// The wallet a person connected (OS keyring, or `PURSER_NWC_URI`), with the fallback wallet behind it, and
@@ -155,9 +165,22 @@ pub async fn serve(
 ) -> Result<()> {
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: "the listener".into(), source })?;
     let control = proxy.settings.control_path();
-    control::write_control_file(&control, addr, &proxy.control_token, agent_vars)
+    let socket = proxy.settings.control_socket_path();
+    let unix = match control::bind_socket(&socket) {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::warn!("cannot make the control socket {} ({e}); the CLI uses the proxy's port", socket.display());
+            None
+        }
+    };
+    control::write_control_file(&control, addr, unix.is_some().then_some(&*socket), &proxy.control_token, agent_vars)
         .map_err(|source| Error::ControlFile { path: control.display().to_string(), source })?;
+    let answering = unix.map(|listener| tokio::spawn(control::serve_socket(listener, proxy.clone())));
     proxy::run(listener, proxy, shutdown).await;
+    if let Some(answering) = answering {
+        answering.abort();
+        let _ = std::fs::remove_file(&socket);
+    }
     let _ = std::fs::remove_file(control);
     Ok(())
 }

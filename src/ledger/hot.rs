@@ -8,7 +8,6 @@
 //! Also the policy tables (budgets, thresholds, rules) every payment reads: those are checked against the
 //! database's `policy_generation` inside the payment's own transaction, so they are never stale.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -18,29 +17,58 @@ use sqlx::{Connection, SqliteConnection};
 use super::agents::Agent;
 use super::credentials::Credential;
 use super::snapshot::PolicyTables;
+use crate::bounded::BoundedMap;
 
 /// How often other processes' writes are looked for.
 pub const POLL: Duration = Duration::from_millis(200);
 /// Entries kept at most per map; past it the map starts again empty.
 const MAX_ENTRIES: usize = 10_000;
+/// Bytes kept at most per map (names, paths and proofs come from agents and APIs); past it the same.
+const MAX_BYTES: usize = 8 << 20;
 
 /// An agent as authentication needs it: its key's SHA-256 (hex) and the agent.
 pub type AgentEntry = Option<(String, Agent)>;
 /// Agent id, origin, path.
 pub type CredentialKey = (i64, String, String);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HotCache {
     generation: AtomicU64,
     /// Bumped with `generation`, and also when only a kept proof changed (a payment keeps or uses one).
     credentials_generation: AtomicU64,
-    agents: Mutex<HashMap<String, (u64, AgentEntry)>>,
-    credentials: Mutex<HashMap<CredentialKey, (u64, Option<Credential>)>>,
+    agents: Mutex<BoundedMap<String, (u64, AgentEntry)>>,
+    credentials: Mutex<BoundedMap<CredentialKey, (u64, Option<Credential>)>>,
     /// Budgets, thresholds and rules; current while their `policy_generation` matches the database's.
     policy: Mutex<Option<Arc<PolicyTables>>>,
 }
 
+impl Default for HotCache {
+    fn default() -> Self {
+        HotCache {
+            generation: AtomicU64::new(0),
+            credentials_generation: AtomicU64::new(0),
+            agents: Mutex::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES)),
+            credentials: Mutex::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES)),
+            policy: Mutex::new(None),
+        }
+    }
+}
+
+/// What an entry holds in memory, roughly: its strings and a fixed part.
+fn agent_bytes(name: &str, entry: &AgentEntry) -> usize {
+    128 + name.len() + entry.as_ref().map_or(0, |(hash, agent)| hash.len() + agent.name.len())
+}
+
+fn credential_bytes(key: &CredentialKey, cred: &Option<Credential>) -> usize {
+    128 + key.1.len() + key.2.len() + cred.as_ref().map_or(0, |c| c.authorization.len() + c.path.len() + c.header.len())
+}
+
 impl HotCache {
+    /// Entries and bytes held for agents, then for kept credentials.
+    pub fn footprint(&self) -> [(usize, usize); 2] {
+        [self.agents.lock().unwrap().footprint(), self.credentials.lock().unwrap().footprint()]
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
@@ -68,11 +96,8 @@ impl HotCache {
 
     /// Keeps what was read at `generation` (taken before the read, so a write meanwhile wins).
     pub fn put_agent(&self, name: &str, generation: u64, entry: AgentEntry) {
-        let mut agents = self.agents.lock().unwrap();
-        if agents.len() >= MAX_ENTRIES {
-            agents.clear();
-        }
-        agents.insert(name.to_string(), (generation, entry));
+        let bytes = agent_bytes(name, &entry);
+        self.agents.lock().unwrap().insert(name.to_string(), (generation, entry), bytes);
     }
 
     pub fn credential(&self, key: &CredentialKey, now_ms: i64) -> Option<Option<Credential>> {
@@ -93,11 +118,8 @@ impl HotCache {
     }
 
     pub fn put_credential(&self, key: CredentialKey, generation: u64, cred: Option<Credential>) {
-        let mut credentials = self.credentials.lock().unwrap();
-        if credentials.len() >= MAX_ENTRIES {
-            credentials.clear();
-        }
-        credentials.insert(key, (generation, cred));
+        let bytes = credential_bytes(&key, &cred);
+        self.credentials.lock().unwrap().insert(key, (generation, cred), bytes);
     }
 }
 

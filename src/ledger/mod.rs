@@ -156,6 +156,11 @@ impl Ledger {
         self
     }
 
+    /// Entries and bytes the in-memory copies of agents and kept credentials take now.
+    pub fn cache_footprint(&self) -> [(usize, usize); 2] {
+        self.hot().footprint()
+    }
+
     pub(crate) fn hot(&self) -> &hot::HotCache {
         &self.hot
     }

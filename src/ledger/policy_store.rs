@@ -6,7 +6,7 @@ use super::{Error, Ledger, Result};
 use crate::policy::{BreakerTrip, Budget, BudgetUse, Period, Rule, Scope, Threshold};
 use crate::units::Msats;
 
-/// A scope as a person names it: agent by name, API as `host[:port]` with an optional path prefix.
+/// A scope as a person names it: agent by name, API as `[scheme://]host[:port]` with an optional path prefix.
 #[derive(Debug, Clone, Default)]
 pub struct ScopeSpec {
     pub agent: Option<String>,
@@ -15,15 +15,43 @@ pub struct ScopeSpec {
 }
 
 impl ScopeSpec {
-    /// A scope from what a person typed: an agent's name and an API as `host[:port][/path-prefix]`; blank
-    /// fields mean "any".
+    /// A scope from what a person typed: an agent's name and an API as `[scheme://]host[:port][/path-prefix]`
+    /// (a URL pasted from the agent's logs works); blank fields mean "any". The host is named as the ledger
+    /// records it: lowercase, and without the scheme's default port (`https://API.example.com:443/v1` is
+    /// `api.example.com` with `/v1`); the path prefix is normalised as requests' paths are (`/v1//x` is
+    /// `/v1/x`). The scheme itself only says which port is the default: the ledger records no scheme, so a
+    /// scope covers the API over both.
     pub fn parse(agent: Option<&str>, api: Option<&str>) -> ScopeSpec {
         let agent = agent.map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
         let (host, path_prefix) = match api.map(str::trim).filter(|a| !a.is_empty()) {
-            Some(api) => match api.find('/') {
-                Some(i) => (Some(api[..i].to_string()), Some(api[i..].to_string())),
-                None => (Some(api.to_string()), None),
-            },
+            Some(api) => {
+                let lower = api.to_ascii_lowercase();
+                let (default_port, rest) = if lower.starts_with("https://") {
+                    (Some(":443"), &api[8..])
+                } else if lower.starts_with("http://") {
+                    (Some(":80"), &api[7..])
+                } else if lower.contains("://") {
+                    // Another scheme: kept whole, so the check names it.
+                    return ScopeSpec { agent, host: Some(api.to_string()), path_prefix: None };
+                } else {
+                    (None, api)
+                };
+                let (host, path) = match rest.find(['/', '?', '#']) {
+                    Some(i) => (&rest[..i], Some(&rest[i..])),
+                    None => (rest, None),
+                };
+                let mut host = crate::policy::scope::normalize_host(host);
+                if let Some(port) = default_port
+                    && host.ends_with(port)
+                {
+                    host.truncate(host.len() - port.len());
+                }
+                let path = path
+                    .map(|p| p.split(['?', '#']).next().unwrap_or_default())
+                    .filter(|p| !p.is_empty() && *p != "/")
+                    .map(|p| if p.starts_with('/') { crate::http::target::normalize_path(p) } else { p.to_string() });
+                (Some(host), path)
+            }
             None => (None, None),
         };
         ScopeSpec { agent, host, path_prefix }
@@ -43,7 +71,9 @@ impl Ledger {
         if let Some(h) = &spec.host
             && (h.is_empty() || h.contains('/') || h.contains(char::is_whitespace))
         {
-            return Err(Error::Invalid(format!("`{h}` is not a host or host:port")));
+            return Err(Error::Invalid(format!(
+                "`{h}` is not an API: write host, host:port, or an http:// or https:// address"
+            )));
         }
         let agent_id = match &spec.agent {
             Some(name) => Some(self.agent_id(name).await?),
@@ -271,4 +301,26 @@ async fn remove(ledger: &Ledger, sql: &'static str, what: &'static str, id: i64)
         return Err(Error::NotFound(what, id));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScopeSpec;
+
+    fn api(text: &str) -> (Option<String>, Option<String>) {
+        let s = ScopeSpec::parse(None, Some(text));
+        (s.host, s.path_prefix)
+    }
+
+    #[test]
+    fn an_api_may_be_named_with_its_scheme_and_is_stored_as_the_ledger_records_it() {
+        let want = |h: &str, p: Option<&str>| (Some(h.to_string()), p.map(str::to_string));
+        assert_eq!(api("api.example.com"), want("api.example.com", None));
+        assert_eq!(api("https://API.example.com:443/v1//x?q=1"), want("api.example.com", Some("/v1/x")));
+        assert_eq!(api("http://api.example.com:80"), want("api.example.com", None));
+        assert_eq!(api("http://api.example.com:8080/"), want("api.example.com:8080", None));
+        assert_eq!(api("https://api.example.com:8443/%78"), want("api.example.com:8443", Some("/x")));
+        assert_eq!(api("api.example.com/v1"), want("api.example.com", Some("/v1")));
+        assert_eq!(api("ftp://files.example.com"), want("ftp://files.example.com", None));
+    }
 }

@@ -12,6 +12,7 @@ use http::{Method, Request, StatusCode, Uri};
 
 use super::documents::{self, LOCATIONS};
 use super::{PriceList, Tried};
+use crate::bounded::BoundedMap;
 use crate::http::body::{self, empty};
 use crate::http::client::UpstreamClient;
 
@@ -24,6 +25,9 @@ const UNANSWERED_TTL: Duration = Duration::from_secs(30);
 const MAX_TTL: Duration = Duration::from_secs(86_400);
 /// The largest pricing document read.
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+/// Origins whose prices are kept in memory at most, and the bytes they may take together.
+const CACHED_ORIGINS: usize = 1_000;
+const CACHED_BYTES: usize = 16 << 20;
 
 /// Fetches and caches pricing documents; one per proxy.
 pub struct Fetcher {
@@ -31,7 +35,8 @@ pub struct Fetcher {
     timeout: Duration,
     /// Where found prices are stored with when they were read; `None` for a one-off lookup.
     store: Option<Arc<dyn PriceStore>>,
-    cache: Mutex<HashMap<String, (Instant, Arc<PriceList>)>>,
+    /// Bounded in entries and bytes: every origin an agent calls can put a document here.
+    cache: Mutex<BoundedMap<String, (Instant, Arc<PriceList>)>>,
     /// The fetch under way per origin, shared: a burst of first payments to an API asks it for its documents
     /// once and every caller gets that one answer, even when the API says not to cache it.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<PriceList>>>>>,
@@ -63,7 +68,13 @@ fn max_age(value: Option<&HeaderValue>) -> Option<Duration> {
 
 impl Fetcher {
     pub fn new(client: UpstreamClient, timeout: Duration, store: Option<Arc<dyn PriceStore>>) -> Self {
-        Fetcher { client, timeout, store, cache: Mutex::new(HashMap::new()), inflight: Mutex::new(HashMap::new()) }
+        Fetcher {
+            client,
+            timeout,
+            store,
+            cache: Mutex::new(BoundedMap::new(CACHED_ORIGINS, CACHED_BYTES)),
+            inflight: Mutex::new(HashMap::new()),
+        }
     }
 
     /// What `origin` publishes, from the cache while it is fresh.
@@ -95,7 +106,8 @@ impl Fetcher {
             tracing::warn!(origin, "cannot store prices: {e}");
         }
         if !ttl.is_zero() {
-            self.cache.lock().unwrap().insert(origin.to_string(), (Instant::now() + ttl, list.clone()));
+            let bytes = origin.len() + serde_json::to_string(&*list).map_or(MAX_DOCUMENT_BYTES, |s| s.len());
+            self.cache.lock().unwrap().insert(origin.to_string(), (Instant::now() + ttl, list.clone()), bytes);
         }
         list
     }

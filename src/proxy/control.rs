@@ -1,7 +1,9 @@
-//! The local control endpoint, on the proxy's own listener under `/_purser/`, for the CLI (and later the
-//! desktop shell): list the payments waiting for a person, and approve or deny them. Every call needs
-//! `Authorization: Bearer <token>`; the token and address are written to `control.json` in the data
-//! directory, readable by the user only, so agents that hold only their own key cannot approve payments.
+//! The local control endpoint under `/_purser/`, for the CLI: list the payments waiting for a person, and
+//! approve or deny them. The CLI reaches it through a Unix socket in the owner-only data directory
+//! (`control.sock`), so another local user who listens on the proxy's port while Purser is down never sees
+//! the token; it is also on the proxy's own listener. Every call needs `Authorization: Bearer <token>`; the
+//! token, the socket and the address are written to `control.json` in the data directory, readable by the
+//! user only, so agents that hold only their own key cannot approve payments.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -34,20 +36,30 @@ pub fn new_token() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ControlFile {
     pub url: String,
+    /// The Unix socket the endpoint answers on; absent when it could not be made (a data directory path too
+    /// long for a socket), and then the CLI uses `url`.
+    #[serde(default)]
+    pub socket: Option<String>,
     pub token: String,
     /// Variables `purser env` adds for agents of this proxy (the sandbox's demo API addresses).
     #[serde(default)]
     pub agent_env: Vec<(String, String)>,
 }
 
-/// Writes `control.json` (owner-only) for a proxy listening on `addr`.
+/// Writes `control.json` (owner-only) for a proxy listening on `addr` and, when it has one, `socket`.
 pub fn write_control_file(
     path: &Path,
     addr: SocketAddr,
+    socket: Option<&Path>,
     token: &str,
     agent_env: &[(String, String)],
 ) -> std::io::Result<()> {
-    let body = ControlFile { url: format!("http://{addr}"), token: token.to_string(), agent_env: agent_env.to_vec() };
+    let body = ControlFile {
+        url: format!("http://{addr}"),
+        socket: socket.map(|s| s.display().to_string()),
+        token: token.to_string(),
+        agent_env: agent_env.to_vec(),
+    };
     crate::private_fs::write_atomic(path, serde_json::to_string_pretty(&body).unwrap_or_default().as_bytes(), true)
 }
 
@@ -156,6 +168,43 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
     }
 }
 
+/// Makes the control socket at `path` (owner-only), replacing one a stopped proxy left behind.
+pub fn bind_socket(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Answers control calls on `listener` until dropped; anything but `/_purser/…` is not found.
+pub async fn serve_socket(listener: tokio::net::UnixListener, proxy: std::sync::Arc<Proxy>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let proxy = proxy.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(if req.uri().path().starts_with(PREFIX) {
+                        handle(&proxy, req).await
+                    } else {
+                        error_response(&ControlError::NotFound(req.uri().path().to_string()))
+                    })
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("no running Purser found for this data directory ({0}): start `purser serve` or `purser sandbox`")]
@@ -186,12 +235,27 @@ pub async fn call(
     let cf: ControlFile =
         serde_json::from_str(&text).map_err(|_| ClientError::NotRunning(control_file.display().to_string()))?;
     let authority = cf.url.trim_start_matches("http://").to_string();
-    let stream =
-        tokio::net::TcpStream::connect(&authority).await.map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
-    tokio::spawn(conn);
+    let mut sender = match &cf.socket {
+        Some(socket) => {
+            let stream =
+                tokio::net::UnixStream::connect(socket).await.map_err(|_| ClientError::Unreachable(socket.clone()))?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|_| ClientError::Unreachable(socket.clone()))?;
+            tokio::spawn(conn);
+            sender
+        }
+        None => {
+            let stream = tokio::net::TcpStream::connect(&authority)
+                .await
+                .map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
+            tokio::spawn(conn);
+            sender
+        }
+    };
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let req = Request::builder()
         .method(method)

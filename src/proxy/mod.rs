@@ -28,6 +28,7 @@ pub mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -127,6 +128,43 @@ const MAX_REQUEST_HEADERS: usize = 200;
 /// The most bytes an agent's request line and headers may take (more: `431`).
 const MAX_REQUEST_HEAD_BYTES: usize = 256 * 1024;
 
+/// One open agent connection, counted until dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Answers a connection past the cap with `503 too_many_connections` once its request head is in (or after
+/// two seconds), without serving it, and closes it.
+async fn turn_away(mut stream: tokio::net::TcpStream, busy: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let failure = refusal::Failure::Unavailable {
+        reason: "too_many_connections".into(),
+        detail: format!("Purser is serving {busy} agent connections, its most at once; try again in a moment"),
+        retry_after_secs: 1,
+    };
+    let bytes = refusal::response_bytes(&failure).await;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while head.len() < 64 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let _ = stream.write_all(&bytes).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
 /// Serves agents on `listener` until `shutdown` completes, then denies every payment still waiting for a
 /// person. Connections already open finish on their own.
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
@@ -145,11 +183,17 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || proxy.wallet.wallet().ok()))
     };
     let _ = proxy.background.set(tokio::runtime::Handle::current());
+    // Agent connections being served now: counted from when a serving thread takes one to its end.
+    let open = Arc::new(AtomicUsize::new(0));
     let serve = {
         let proxy = proxy.clone();
+        let open = open.clone();
         move |stream: tokio::net::TcpStream| {
             let proxy = proxy.clone();
+            open.fetch_add(1, Ordering::SeqCst);
+            let counted = Counted(open.clone());
             async move {
+                let _counted = counted;
                 let header_read_timeout = proxy.settings.header_read_timeout;
                 let service = service_fn(move |req| handler::handle(proxy.clone(), req));
                 let conn = http1::Builder::new()
@@ -187,6 +231,12 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             }
         };
         let _ = stream.set_nodelay(true);
+        // Connections held for a person's approval count apart: they have their own bound.
+        let busy = open.load(Ordering::SeqCst).saturating_sub(proxy.approvals.waiting());
+        if busy >= proxy.settings.max_agent_connections {
+            tokio::spawn(turn_away(stream, busy));
+            continue;
+        }
         match &workers {
             Some(workers) => workers.hand(stream),
             None => {

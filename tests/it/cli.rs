@@ -30,6 +30,17 @@ impl Drop for Killed {
 }
 
 #[test]
+fn serve_refuses_a_taken_port_and_says_by_what() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = purser(dir.path()).args(["serve", "--listen", &addr.to_string()]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{addr}: it is taken by process {}", std::process::id())), "{err}");
+}
+
+#[test]
 fn serve_refuses_a_non_loopback_address() {
     let dir = tempfile::tempdir().unwrap();
     let out = purser(dir.path()).args(["serve", "--listen", "0.0.0.0:8402"]).output().unwrap();

@@ -99,3 +99,121 @@ async fn half_sent_requests_are_closed_by_the_header_timeout_while_others_are_se
         assert!(rest.is_empty() || rest.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&rest));
     }
 }
+
+/// Past the cap on open agent connections a new one is answered `503 too_many_connections` at once, while
+/// requests held for a person count apart (eight of them leave room under a cap of four).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_agents_get_a_clear_503_and_held_approvals_count_apart() {
+    use std::sync::Arc;
+    let h = Arc::new(Harness::start(Setup { auto_sats: 10, max_agent_connections: 4, ..Setup::default() }).await);
+    let held: Vec<_> = (0..8)
+        .map(|_| {
+            let h = h.clone();
+            tokio::spawn(async move { h.get("/fortune").await })
+        })
+        .collect();
+    h.held(8).await;
+    assert_eq!(h.get("/joke").await.status, 200, "held requests leave the cap to other agents");
+    // Four idle connections fill the cap; the next agent is told so, and why.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(h.proxy_addr).await.unwrap());
+    }
+    let mut refused = None;
+    for _ in 0..250 {
+        let reply = h.get("/joke").await;
+        if reply.status == 503 {
+            refused = Some(reply);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a connection past the cap is refused");
+    assert_eq!(refused.json()["reason"], "too_many_connections", "{:?}", refused.body);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Room again once they close.
+    drop(idle);
+    let mut served = false;
+    for _ in 0..250 {
+        if h.get("/joke").await.status == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(served, "closed connections free the cap");
+    for a in h.held(8).await {
+        control::call(
+            &h.control,
+            Method::POST,
+            &format!("approvals/{}/deny", a["id"]),
+            Some(serde_json::json!({"count": 8})),
+        )
+        .await
+        .unwrap();
+    }
+    for c in held {
+        assert_eq!(c.await.unwrap().status, 402);
+    }
+}
+
+/// An agent name of 200 KiB in `Proxy-Authorization` is refused before any lookup and leaves nothing in
+/// memory; neither does a flood of made-up names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_or_made_up_agent_names_cost_no_memory() {
+    let h = Harness::start(Setup::default()).await;
+    let before = h.ledger.cache_footprint()[0];
+    // 200 KiB of name is past the request head limit once encoded (431); 150 KiB reaches the name check (407).
+    for (kib, status) in [(200, 431), (150, 407)] {
+        let huge = purser::proxy::auth::basic(&"n".repeat(kib * 1024), "key");
+        let reply =
+            collect(send(h.proxy_addr, Method::GET, &h.demo("/joke"), "", &[("proxy-authorization", &huge)]).await)
+                .await;
+        assert_eq!(reply.status, status, "{kib} KiB");
+        assert_eq!(h.ledger.cache_footprint()[0], before, "a name no agent can have is not remembered");
+    }
+    for i in 0..300 {
+        let made_up = purser::proxy::auth::basic(&format!("agent-{i}-{}", "x".repeat(40)), "key");
+        let reply =
+            collect(send(h.proxy_addr, Method::GET, &h.demo("/joke"), "", &[("proxy-authorization", &made_up)]).await)
+                .await;
+        assert_eq!(reply.status, 407);
+    }
+    let (entries, bytes) = h.ledger.cache_footprint()[0];
+    assert!(entries <= 301 && bytes < 301 * 300, "{entries} entries, {bytes} bytes for 300 unknown names");
+}
+
+/// The CLI reaches the control endpoint through an owner-only Unix socket, never the recorded port: with
+/// Purser stopped and another program listening on its port, `purser approvals` sends it nothing, so the
+/// token stays unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_never_sends_the_control_token_to_whoever_holds_the_port() {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::AsyncReadExt;
+    let h = Harness::start(Setup::default()).await;
+    let cf: control::ControlFile = serde_json::from_str(&std::fs::read_to_string(&h.control).unwrap()).unwrap();
+    let socket = std::path::PathBuf::from(cf.socket.clone().expect("control.json names the socket"));
+    assert!(socket.starts_with(h.dir.path()));
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(control::call(&h.control, Method::GET, "approvals", None).await.unwrap().is_array());
+
+    // Purser stops (its socket goes); an impostor listens where control.json says the proxy was.
+    let impostor = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stale = control::ControlFile { url: format!("http://{}", impostor.local_addr().unwrap()), ..cf };
+    std::fs::remove_file(&socket).unwrap();
+    std::fs::write(&h.control, serde_json::to_string(&stale).unwrap()).unwrap();
+    let heard = tokio::spawn(async move {
+        let mut heard = Vec::new();
+        if let Ok(Ok((mut s, _))) = tokio::time::timeout(std::time::Duration::from_secs(3), impostor.accept()).await {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), s.read_to_end(&mut heard)).await;
+        }
+        heard
+    });
+    let out = crate::cli::purser(h.dir.path()).arg("approvals").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach Purser"), "{err}");
+    let heard = heard.await.unwrap();
+    assert!(!String::from_utf8_lossy(&heard).contains(&stale.token), "the impostor read the token");
+    assert!(heard.is_empty(), "the impostor was not even called: {}", String::from_utf8_lossy(&heard));
+}

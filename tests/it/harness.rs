@@ -66,6 +66,8 @@ pub struct Setup {
     pub upstream_timeout: Duration,
     /// How long an agent may take to send a request's headers (default 30 s).
     pub header_read_timeout: Duration,
+    /// Agent connections served at once (held approvals apart).
+    pub max_agent_connections: usize,
     /// The sandbox wallet as the fallback behind `wallet_uri` (used when that one cannot be reached).
     pub sandbox_as_fallback: bool,
 }
@@ -90,6 +92,7 @@ impl Default for Setup {
             invoice_expiry_margin: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
+            max_agent_connections: 1024,
             sandbox_as_fallback: false,
         }
     }
@@ -136,6 +139,7 @@ impl Harness {
         settings.invoice_expiry_margin = setup.invoice_expiry_margin;
         settings.upstream_timeout = setup.upstream_timeout;
         settings.header_read_timeout = setup.header_read_timeout;
+        settings.max_agent_connections = setup.max_agent_connections;
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
         settings.pass_through = setup.pass_through;
