@@ -77,6 +77,8 @@ pub enum Outcome {
     Approved,
     Denied,
     TimedOut,
+    /// Every request on it went away (the agents closed their connections) before anyone answered.
+    Withdrawn,
 }
 
 /// Who hears of approvals as they open and close, and of alerts a person's answer raises: the events
@@ -208,7 +210,9 @@ pub async fn answer(
     } else {
         None
     };
-    let view = approvals.decide(id, answer.verdict, answer.seen, confirmed).map_err(|e| match e {
+    // Never more than the confirmation covered, whatever count the caller sent.
+    let seen = answer.seen.min(view.count);
+    let view = approvals.decide(id, answer.verdict, seen, confirmed).map_err(|e| match e {
         DecideError::NotWaiting(gone) => AnswerError::NotWaiting(gone),
         DecideError::NeedsConfirmation(_) => AnswerError::Consent(ConsentError::PassphraseNeeded),
     })?;
@@ -226,6 +230,18 @@ pub async fn answer(
         _ => None,
     };
     Ok((view, rule))
+}
+
+/// Takes a waiter off its approval when its wait ends for any reason; after an answer it is gone already.
+struct Leaves<'a> {
+    approvals: &'a Approvals,
+    waiter: u64,
+}
+
+impl Drop for Leaves<'_> {
+    fn drop(&mut self) {
+        self.approvals.leave(self.waiter);
+    }
 }
 
 pub struct Approvals {
@@ -270,7 +286,9 @@ impl Approvals {
             state.next_waiter += 1;
             let waiter = Waiter { id: state.next_waiter, answer: tx };
             let id = waiter.id;
-            match state.open.values_mut().find(|e| e.key == key) {
+            // An approval past its deadline is being timed out: a newcomer gets one of its own.
+            let now = Instant::now();
+            match state.open.values_mut().find(|e| e.key == key && e.deadline > now) {
                 Some(entry) => {
                     entry.waiters.push(waiter);
                     let n = entry.waiters.len();
@@ -300,6 +318,8 @@ impl Approvals {
         if let Some(view) = offered {
             self.announce.needed(view);
         }
+        // The agent may go away while it waits (its connection closed): the request then leaves its approval.
+        let _leaves = Leaves { approvals: self, waiter };
         loop {
             let deadline = self.state.lock().unwrap().holding(waiter).map(|e| e.deadline);
             let Some(deadline) = deadline else {
@@ -315,6 +335,25 @@ impl Approvals {
                 }
             }
         }
+    }
+
+    /// Takes `waiter` off the approval holding it, if it still waits; an approval left with no requests is
+    /// closed as withdrawn.
+    fn leave(&self, waiter: u64) {
+        let emptied = {
+            let mut state = self.state.lock().unwrap();
+            let Some(id) = state.holding(waiter).map(|e| e.view.id) else { return };
+            let Some(entry) = state.open.get_mut(&id) else { return };
+            entry.waiters.retain(|w| w.id != waiter);
+            let n = entry.waiters.len();
+            entry.view.set_count(n);
+            if n > 0 {
+                return;
+            }
+            state.open.remove(&id);
+            id
+        };
+        self.announce.decided(emptied, Outcome::Withdrawn);
     }
 
     /// Times out the approval holding `waiter` when its deadline has passed (the waiter may have moved to a
@@ -505,6 +544,23 @@ mod tests {
         let approvals = Approvals::new(Duration::from_secs(120), Events::default());
         assert_eq!(approvals.wait(held(1)).await.1, Outcome::TimedOut);
         assert!(approvals.list().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_agent_went_away_leaves_its_approval() {
+        let approvals = Arc::new(Approvals::new(Duration::from_secs(30), Events::default()));
+        let waits = spawn_waits(&approvals, 2, held(1_000));
+        until_waiting(&approvals, 2).await;
+        waits[0].abort();
+        while approvals.waiting() != 1 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(approvals.list()[0].count, 1);
+        waits[1].abort();
+        while !approvals.list().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(approvals.waiting(), 0, "no ghost approval stays behind");
     }
 
     #[tokio::test(start_paused = true)]

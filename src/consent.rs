@@ -111,9 +111,14 @@ async fn matches_off_thread(phc: String, passphrase: String) -> bool {
     tokio::task::spawn_blocking(move || matches(&phc, &passphrase)).await.unwrap_or(false)
 }
 
+/// One check at a time in this process: tries sent together are counted one by one (none slips past a lock
+/// another set), and Argon2's memory is taken once.
+static CHECKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Confirms approving `total` (the amount times the requests the person saw): the passphrase when one is set,
 /// otherwise the total typed in whole sats (rounded up).
 pub async fn confirm_payment(ledger: &Ledger, total: Msats, proof: &Proof) -> Result<Confirmed, ConsentError> {
+    let _one_at_a_time = CHECKING.lock().await;
     refuse_while_locked(ledger).await?;
     match ledger.passphrase_hash().await? {
         Some(phc) => {
@@ -140,6 +145,7 @@ pub async fn confirm_payment(ledger: &Ledger, total: Msats, proof: &Proof) -> Re
 /// control endpoint: free while no passphrase is set, with the passphrase once one is.
 pub async fn authorize_change(ledger: &Ledger, passphrase: Option<&str>) -> Result<(), ConsentError> {
     let Some(phc) = ledger.passphrase_hash().await? else { return Ok(()) };
+    let _one_at_a_time = CHECKING.lock().await;
     refuse_while_locked(ledger).await?;
     let Some(given) = passphrase else { return Err(ConsentError::PassphraseNeeded) };
     if matches_off_thread(phc, given.to_string()).await {

@@ -13,10 +13,10 @@ pub struct Holder {
 }
 
 impl Holder {
-    /// E.g. "process 4242 (python3)", "another Purser (process 4242)", "a process of user id 1001".
+    /// E.g. "process 4242 (python3)" (the name is the one the process gives itself), "a process of user id
+    /// 1001 that this user cannot look into".
     pub fn describe(&self) -> String {
         match &self.process {
-            Some((pid, name)) if name.starts_with("purser") => format!("another Purser (process {pid})"),
             Some((pid, name)) => format!("process {pid} ({name})"),
             None => format!("a process of user id {} that this user cannot look into", self.uid),
         }

@@ -101,6 +101,7 @@ pub fn answered(approval_id: u64, outcome: Outcome) {
         Outcome::Approved => "Payment approved",
         Outcome::Denied => "Payment denied",
         Outcome::TimedOut => "Approval timed out: payment denied",
+        Outcome::Withdrawn => "The agent stopped waiting: nothing paid",
     };
     let _ = Notification::new().id(nid).appname("Purser").summary(summary).timeout(Timeout::Milliseconds(3000)).show();
 }

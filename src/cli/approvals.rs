@@ -74,15 +74,20 @@ pub async fn approve(data_dir: PathBuf, args: ApproveArgs) -> Result<()> {
     let a = waiting(&control, args.id).await?;
     println!("#{}: {} for agent {}, {} {}{}", a.id, a.describe_amount(), a.agent, a.method, a.host, a.path);
     let mut body = json!({"remember_max_sats_per_day": args.remember_per_day, "count": a.count});
-    if a.confirm {
-        let ledger = purser::ledger::Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
-        if ledger.passphrase_hash().await?.is_some() {
-            body["passphrase"] = json!(read_hidden("This payment needs your passphrase: ")?);
+    let ledger = purser::ledger::Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let passphrase_set = ledger.passphrase_hash().await?.is_some();
+    if passphrase_set && (a.confirm || args.remember_per_day.is_some()) {
+        let why = if a.confirm {
+            "This payment needs your passphrase: "
         } else {
-            let sats = a.total_msat.div_ceil(1000);
-            let typed = read_hidden(&format!("To confirm, type the amount in sats ({sats}): "))?;
-            body["typed_sats"] = json!(typed.trim().replace([',', '_', ' '], "").parse::<u64>().unwrap_or(0));
-        }
+            "Remembering a rule needs your passphrase: "
+        };
+        body["passphrase"] = json!(read_hidden(why)?);
+    }
+    if a.confirm && !passphrase_set {
+        let sats = a.total_msat.div_ceil(1000);
+        let typed = read_hidden(&format!("To confirm, type the amount in sats ({sats}): "))?;
+        body["typed_sats"] = json!(typed.trim().replace([',', '_', ' '], "").parse::<u64>().unwrap_or(0));
     }
     let answer = control::call(&control, Method::POST, &format!("approvals/{}/approve", args.id), Some(body)).await?;
     let released = answer["approval"]["count"].as_u64().unwrap_or(1);

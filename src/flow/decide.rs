@@ -13,6 +13,9 @@ use crate::ledger::payments::{NewPayment, Reservation};
 use crate::policy::{Approved, Rules};
 use crate::units::Preimage;
 
+/// Requests held for a person at most at once; past it a request that would wait is refused.
+pub const MAX_HELD: usize = 1_000;
+
 /// What the decision leaves: a reserved row to pay, or an earlier payment of the same invoice to reuse.
 pub(crate) enum Decided {
     Reserved(i64),
@@ -52,56 +55,69 @@ impl Flow<'_> {
                     return Err(self.refused(ctx, amount_msat, reason, explanation, details));
                 }
                 Reservation::NeedsApproval { explanation, confirm, details, alerts } => {
-                    // A person is asked again only for more than they gave (a click, when the confirm tier
-                    // came into force meanwhile); never twice for the same.
-                    let needed = if confirm { Approved::Confirmed } else { Approved::Clicked };
-                    if approved >= needed {
-                        return Err(self
-                            .refuse_unpaid(
-                                ctx,
-                                Some(ch),
-                                Some(checked),
-                                "denied_by_user",
-                                "the policy still asks after an approval".into(),
-                            )
-                            .await);
-                    }
                     self.emit_alerts(alerts);
-                    let held = Held {
-                        agent_id: ctx.agent.id,
-                        agent: ctx.agent.name.clone(),
-                        method: ctx.method.to_string(),
-                        host: ctx.host(),
-                        path: ctx.target.path().to_string(),
-                        amount_msat: checked.amount.0,
-                        confirm,
-                        explanation,
-                        budget: details,
-                    };
-                    tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "waiting for a person's approval");
-                    let (id, outcome) = ctx.timing.wait(Wait::Approval, self.host.approvals().wait(held)).await;
-                    let (reason, detail) = match outcome {
-                        Approval::Approved => match self.still_payable(ch, checked) {
-                            Ok(()) => {
-                                approved = needed;
-                                continue;
-                            }
-                            Err((reason, detail)) => (reason, format!("approved too late (approval #{id}): {detail}")),
-                        },
-                        Approval::Denied => {
-                            ("denied_by_user", format!("a person denied this payment (approval #{id})"))
-                        }
-                        Approval::TimedOut => (
-                            "approval_timeout",
-                            format!(
-                                "nobody answered approval #{id} within {} s",
-                                self.host.settings().approval_timeout.as_secs()
-                            ),
-                        ),
-                    };
-                    return Err(self.refuse_unpaid(ctx, Some(ch), Some(checked), reason, detail).await);
+                    let asked = Asked { confirm, explanation, budget: details };
+                    approved = self.ask_person(ctx, ch, checked, approved, asked).await?;
                 }
             }
         }
+    }
+}
+
+/// What the policy asks a person, as the reservation said.
+struct Asked {
+    confirm: bool,
+    explanation: String,
+    budget: serde_json::Value,
+}
+
+impl Flow<'_> {
+    /// Holds the request for a person's answer; returns how far they approved it, or the refusal (denied,
+    /// timed out, too late, or too many already waiting).
+    async fn ask_person(
+        &self,
+        ctx: &PayContext<'_>,
+        ch: &PaymentChallenge,
+        checked: &CheckedInvoice,
+        approved: Approved,
+        asked: Asked,
+    ) -> Result<Approved, Failure> {
+        // A person is asked again only for more than they gave (a click, when the confirm tier came into force
+        // meanwhile); never twice for the same.
+        let needed = if asked.confirm { Approved::Confirmed } else { Approved::Clicked };
+        let refuse =
+            |reason: &'static str, detail: String| self.refuse_unpaid(ctx, Some(ch), Some(checked), reason, detail);
+        if approved >= needed {
+            return Err(refuse("denied_by_user", "the policy still asks after an approval".into()).await);
+        }
+        if self.host.approvals().waiting() >= MAX_HELD {
+            let detail = format!("{MAX_HELD} requests already wait for a person; this one is refused rather than held");
+            return Err(refuse("too_many_approvals", detail).await);
+        }
+        let held = Held {
+            agent_id: ctx.agent.id,
+            agent: ctx.agent.name.clone(),
+            method: ctx.method.to_string(),
+            host: ctx.host(),
+            path: ctx.target.path().to_string(),
+            amount_msat: checked.amount.0,
+            confirm: asked.confirm,
+            explanation: asked.explanation,
+            budget: asked.budget,
+        };
+        tracing::info!(request_id = ctx.request_id, agent = %ctx.agent.name, amount = %checked.amount, "waiting for a person's approval");
+        let (id, outcome) = ctx.timing.wait(Wait::Approval, self.host.approvals().wait(held)).await;
+        let (reason, detail) = match outcome {
+            Approval::Approved => match self.still_payable(ch, checked) {
+                Ok(()) => return Ok(needed),
+                Err((reason, detail)) => (reason, format!("approved too late (approval #{id}): {detail}")),
+            },
+            Approval::Denied => ("denied_by_user", format!("a person denied this payment (approval #{id})")),
+            Approval::TimedOut | Approval::Withdrawn => (
+                "approval_timeout",
+                format!("nobody answered approval #{id} within {} s", self.host.settings().approval_timeout.as_secs()),
+            ),
+        };
+        Err(refuse(reason, detail).await)
     }
 }

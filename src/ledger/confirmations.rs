@@ -58,7 +58,8 @@ impl Ledger {
         Ok(until.filter(|u| *u > self.now_ms()))
     }
 
-    /// Counts a wrong try; the `max_tries`-th in a row locks confirmations for `lock_ms` and records an alert.
+    /// Counts a wrong try; the `max_tries`-th in a row, and every one after it until a right one, locks
+    /// confirmations for `lock_ms` and records an alert.
     pub async fn count_wrong_try(&self, max_tries: u32, lock_ms: i64, what: &str) -> Result<WrongTry> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let failures: u32 = sqlx::query("SELECT value FROM settings WHERE key = ?")
@@ -75,7 +76,7 @@ impl Ledger {
             return Ok(WrongTry { tries_left: max_tries - failures, locked_until_ms: None, alert: None });
         }
         let until = now.saturating_add(lock_ms);
-        put(&mut tx, FAILURES, "0").await?;
+        put(&mut tx, FAILURES, &failures.to_string()).await?;
         put(&mut tx, LOCKED_UNTIL, &until.to_string()).await?;
         let alert = NewAlert {
             kind: AlertKind::ConfirmationsLocked,
@@ -95,7 +96,7 @@ impl Ledger {
         Ok(WrongTry { tries_left: 0, locked_until_ms: Some(until), alert })
     }
 
-    /// A right try: the count of wrong ones starts again.
+    /// A right try: the count of wrong ones starts again (a lock in force stays until it ends).
     pub async fn clear_wrong_tries(&self) -> Result<()> {
         let mut conn = self.pool().acquire().await?;
         put(&mut conn, FAILURES, "0").await

@@ -69,7 +69,7 @@ impl Ledger {
             return Err(Error::Invalid(format!("a path prefix starts with '/'; `{p}` does not")));
         }
         if let Some(h) = &spec.host
-            && (h.is_empty() || h.contains('/') || h.contains(char::is_whitespace))
+            && (h.is_empty() || h.contains(['/', '@']) || h.ends_with(':') || h.contains(char::is_whitespace))
         {
             return Err(Error::Invalid(format!(
                 "`{h}` is not an API: write host, host:port, or an http:// or https:// address"

@@ -148,6 +148,18 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
                     .map_err(|e| ControlError::BadRequest(format!("the body is not valid: {e}")))?
             };
             let verdict = if *action == "approve" { Verdict::Approve } else { Verdict::Deny };
+            // A remembered rule is a change to what guards money: like `purser rule add`, it takes the
+            // passphrase once one is set.
+            if verdict == Verdict::Approve && ask.remember_max_sats_per_day.is_some() {
+                crate::consent::authorize_change(&proxy.ledger, ask.proof.passphrase.as_deref()).await.map_err(
+                    |mut e| {
+                        if let Some(alert) = e.take_alert() {
+                            proxy.events.emit(crate::events::Event::Alert { alert });
+                        }
+                        ControlError::Consent(e)
+                    },
+                )?;
+            }
             let answer = Answer {
                 verdict,
                 seen: ask.count.unwrap_or(1),
@@ -256,6 +268,11 @@ pub async fn call(
             sender
         }
     };
+    if cf.socket.is_none() && body.as_ref().is_some_and(|b| b.get("passphrase").is_some()) {
+        return Err(ClientError::Answer(
+            "Purser's control socket is missing, so the passphrase is not sent: restart Purser, or use the app".into(),
+        ));
+    }
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let req = Request::builder()
         .method(method)

@@ -59,7 +59,9 @@ pub async fn connect(
     let target = tunnel::target(&req)?;
     if proxy.settings.passes_through(&target.host) {
         let upstream = tunnel::dial(&target).await?;
+        let counted = proxy.count_connection();
         tokio::spawn(async move {
+            let _counted = counted;
             match hyper::upgrade::on(req).await {
                 Ok(upgraded) => {
                     let io = TokioIo::new(upgraded);
@@ -71,7 +73,9 @@ pub async fn connect(
         return Ok(ok());
     }
     let credentials = Arc::new(credentials);
+    let counted = proxy.count_connection();
     tokio::spawn(async move {
+        let _counted = counted;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => inside(proxy, agent, credentials, target, TokioIo::new(upgraded), handle).await,
             Err(e) => tracing::debug!("CONNECT upgrade to {} failed: {e}", target.authority),

@@ -53,6 +53,8 @@ pub struct Proxy {
     pub approvals: Approvals,
     /// The bearer token the control endpoint asks for.
     pub control_token: String,
+    /// Agent connections and the tunnels and upgrades they opened, being served now.
+    connections: Arc<AtomicUsize>,
     /// One pooled client for every upstream, so connections are reused: `client` for work on the caller's
     /// runtime, and one per serving thread in `clients` (its pooled connections live on that thread).
     client: upstream::UpstreamClient,
@@ -101,6 +103,7 @@ impl Proxy {
             events,
             approvals,
             control_token: control::new_token(),
+            connections: Arc::new(AtomicUsize::new(0)),
             client,
             clients,
             background: std::sync::OnceLock::new(),
@@ -114,6 +117,12 @@ impl Proxy {
 }
 
 impl Proxy {
+    /// Counts a tunnel or upgrade that outlives the connection that opened it, until the guard drops.
+    pub(crate) fn count_connection(&self) -> Counted {
+        self.connections.fetch_add(1, Ordering::SeqCst);
+        Counted(self.connections.clone())
+    }
+
     /// The upstream client for the thread this runs on.
     fn client(&self) -> &upstream::UpstreamClient {
         workers::current().and_then(|i| self.clients.get(i)).unwrap_or(&self.client)
@@ -128,8 +137,8 @@ const MAX_REQUEST_HEADERS: usize = 200;
 /// The most bytes an agent's request line and headers may take (more: `431`).
 const MAX_REQUEST_HEAD_BYTES: usize = 256 * 1024;
 
-/// One open agent connection, counted until dropped.
-struct Counted(Arc<AtomicUsize>);
+/// One open agent connection (or a tunnel it opened), counted until dropped.
+pub(crate) struct Counted(Arc<AtomicUsize>);
 
 impl Drop for Counted {
     fn drop(&mut self) {
@@ -137,9 +146,24 @@ impl Drop for Counted {
     }
 }
 
+/// Connections being turned away at most at once; past it they are closed without an answer.
+const MAX_TURNING_AWAY: usize = 256;
+static TURNING_AWAY: AtomicUsize = AtomicUsize::new(0);
+
 /// Answers a connection past the cap with `503 too_many_connections` once its request head is in (or after
 /// two seconds), without serving it, and closes it.
-async fn turn_away(mut stream: tokio::net::TcpStream, busy: usize) {
+fn turn_away(stream: tokio::net::TcpStream, busy: usize) {
+    if TURNING_AWAY.fetch_add(1, Ordering::SeqCst) >= MAX_TURNING_AWAY {
+        TURNING_AWAY.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    tokio::spawn(async move {
+        answer_busy(stream, busy).await;
+        TURNING_AWAY.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+async fn answer_busy(mut stream: tokio::net::TcpStream, busy: usize) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let failure = refusal::Failure::Unavailable {
         reason: "too_many_connections".into(),
@@ -183,17 +207,15 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || proxy.wallet.wallet().ok()))
     };
     let _ = proxy.background.set(tokio::runtime::Handle::current());
-    // Agent connections being served now: counted from when a serving thread takes one to its end.
-    let open = Arc::new(AtomicUsize::new(0));
+    // Agent connections are counted when accepted, and uncounted when served to the end.
     let serve = {
         let proxy = proxy.clone();
-        let open = open.clone();
-        move |stream: tokio::net::TcpStream| {
+        move |stream: std::net::TcpStream| {
             let proxy = proxy.clone();
-            open.fetch_add(1, Ordering::SeqCst);
-            let counted = Counted(open.clone());
+            let counted = Counted(proxy.connections.clone());
             async move {
                 let _counted = counted;
+                let Ok(stream) = tokio::net::TcpStream::from_std(stream) else { return };
                 let header_read_timeout = proxy.settings.header_read_timeout;
                 let service = service_fn(move |req| handler::handle(proxy.clone(), req));
                 let conn = http1::Builder::new()
@@ -231,12 +253,14 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             }
         };
         let _ = stream.set_nodelay(true);
-        // Connections held for a person's approval count apart: they have their own bound.
-        let busy = open.load(Ordering::SeqCst).saturating_sub(proxy.approvals.waiting());
+        // Connections held for a person's approval count apart: they have their own bound (`MAX_HELD`).
+        let busy = proxy.connections.load(Ordering::SeqCst).saturating_sub(proxy.approvals.waiting());
         if busy >= proxy.settings.max_agent_connections {
-            tokio::spawn(turn_away(stream, busy));
+            turn_away(stream, busy);
             continue;
         }
+        let Ok(stream) = stream.into_std() else { continue };
+        proxy.connections.fetch_add(1, Ordering::SeqCst);
         match &workers {
             Some(workers) => workers.hand(stream),
             None => {

@@ -92,7 +92,9 @@ pub async fn forward(
     }
     let upstream_side = hyper::upgrade::on(&mut resp);
     let authority = target.authority.clone();
+    let counted = proxy.count_connection();
     tokio::spawn(async move {
+        let _counted = counted;
         match tokio::try_join!(agent_side, upstream_side) {
             Ok((agent, upstream)) => {
                 let (mut agent, mut upstream) = (TokioIo::new(agent), TokioIo::new(upstream));

@@ -36,7 +36,7 @@ impl Workers {
     /// After [`Workers::stop`], a thread ends once its last connection has.
     pub fn start<F, Fut>(n: usize, serve: F) -> std::io::Result<Workers>
     where
-        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + Clone + 'static,
+        F: Fn(std::net::TcpStream) -> Fut + Send + Sync + Clone + 'static,
         Fut: std::future::Future<Output = ()> + 'static,
     {
         let mut streams = Vec::with_capacity(n);
@@ -51,7 +51,6 @@ impl Workers {
                     let mut connections = tokio::task::JoinSet::new();
                     while let Some(stream) = rx.recv().await {
                         while connections.try_join_next().is_some() {}
-                        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else { continue };
                         connections.spawn_local(serve(stream));
                     }
                     // Stopped: connections already open finish on their own.
@@ -64,8 +63,7 @@ impl Workers {
     }
 
     /// Hands an accepted connection to the next thread.
-    pub fn hand(&self, stream: tokio::net::TcpStream) {
-        let Ok(stream) = stream.into_std() else { return };
+    pub fn hand(&self, stream: std::net::TcpStream) {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.streams.len().max(1);
         if let Some(thread) = self.streams.get(index) {
             let _ = thread.send(stream);

@@ -76,6 +76,26 @@ async fn above_the_confirm_limit_only_the_passphrase_pays() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembering_a_rule_from_the_control_endpoint_takes_the_passphrase() {
+    let h = confirm_tier().await;
+    h.ledger.set_passphrase_hash(Some(&consent::hash(PASSPHRASE).unwrap())).await.unwrap();
+    let fortune = {
+        let h = h.clone();
+        tokio::spawn(async move { h.get("/fortune").await })
+    };
+    let id = h.held(1).await[0]["id"].clone();
+    let unlocked = approve(&h, &id, json!({"count": 1, "remember_max_sats_per_day": 100_000_000})).await.unwrap_err();
+    assert!(unlocked.contains("needs your passphrase"), "{unlocked}");
+    assert!(h.ledger.rules().await.unwrap().is_empty());
+    assert!(!fortune.is_finished(), "still waiting");
+    let answered = approve(&h, &id, json!({"count": 1, "remember_max_sats_per_day": 100, "passphrase": PASSPHRASE}))
+        .await
+        .unwrap();
+    assert_eq!(answered["rule"]["max_per_day"], 100_000);
+    assert_eq!(fortune.await.unwrap().status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_passphrase_the_confirm_tier_takes_the_amount_typed() {
     let h = confirm_tier().await;
     let call = premium(&h);

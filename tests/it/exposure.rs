@@ -106,13 +106,13 @@ async fn half_sent_requests_are_closed_by_the_header_timeout_while_others_are_se
 async fn past_the_connection_cap_agents_get_a_clear_503_and_held_approvals_count_apart() {
     use std::sync::Arc;
     let h = Arc::new(Harness::start(Setup { auto_sats: 10, max_agent_connections: 4, ..Setup::default() }).await);
-    let held: Vec<_> = (0..8)
-        .map(|_| {
-            let h = h.clone();
-            tokio::spawn(async move { h.get("/fortune").await })
-        })
-        .collect();
-    h.held(8).await;
+    // One after another: a request counts against the cap until it is held.
+    let mut held = Vec::new();
+    for n in 1..=8 {
+        let h2 = h.clone();
+        held.push(tokio::spawn(async move { h2.get("/fortune").await }));
+        h.held(n).await;
+    }
     assert_eq!(h.get("/joke").await.status, 200, "held requests leave the cap to other agents");
     // Four idle connections fill the cap; the next agent is told so, and why.
     let mut idle = Vec::new();

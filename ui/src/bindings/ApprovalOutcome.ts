@@ -3,4 +3,4 @@
 /**
  * How the wait ended.
  */
-export type ApprovalOutcome = "approved" | "denied" | "timed_out";
+export type ApprovalOutcome = "approved" | "denied" | "timed_out" | "withdrawn";
