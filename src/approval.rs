@@ -50,7 +50,7 @@ pub struct ApprovalView {
 }
 
 impl ApprovalView {
-    /// "4 × 250 sats = 1000 sats", or "250 sats" for one request.
+    /// "4 × 250 sats = 1,000 sats", or "250 sats" for one request.
     pub fn describe_amount(&self) -> String {
         let one = Msats(self.amount_msat);
         if self.count > 1 { format!("{} × {one} = {}", self.count, Msats(self.total_msat)) } else { one.to_string() }
@@ -499,7 +499,7 @@ mod tests {
         let first = spawn_waits(approvals, 4, held(250_000));
         until_waiting(approvals, 4).await;
         let shown = approvals.list().pop().unwrap();
-        assert_eq!(shown.describe_amount(), "4 × 250 sats = 1000 sats");
+        assert_eq!(shown.describe_amount(), "4 × 250 sats = 1,000 sats");
         // Two more arrive after the person looked.
         let later = spawn_waits(approvals, 2, held(250_000));
         until_waiting(approvals, 6).await;

@@ -19,12 +19,26 @@ impl Msats {
     }
 }
 
+/// "4,963": a whole number with a comma between thousands, as the UI writes it.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "1 sat", "21 sats", "4,963.964 sats": thousands grouped, millisats kept.
 impl fmt::Display for Msats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.0 / 1000, self.0 % 1000) {
             (1, 0) => f.write_str("1 sat"),
-            (sats, 0) => write!(f, "{sats} sats"),
-            (sats, msat) => write!(f, "{sats}.{msat:03} sats"),
+            (sats, 0) => write!(f, "{} sats", grouped(sats)),
+            (sats, msat) => write!(f, "{}.{msat:03} sats", grouped(sats)),
         }
     }
 }
@@ -89,6 +103,11 @@ mod tests {
         assert_eq!(Msats(21_000).to_string(), "21 sats");
         assert_eq!(Msats(1_500).to_string(), "1.500 sats");
         assert_eq!(Msats(1_000).to_string(), "1 sat");
+        assert_eq!(Msats(4_963_964_000).to_string(), "4,963,964 sats");
+        assert_eq!(Msats(4_963_964).to_string(), "4,963.964 sats");
+        assert_eq!(Msats(999_000).to_string(), "999 sats");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(0), "0");
         assert_eq!(Msats(1_001).sats_ceil(), 2);
         assert_eq!(Msats::from_sats(3), Msats(3_000));
     }

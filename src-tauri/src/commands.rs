@@ -26,6 +26,8 @@ pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
         approvals: core.proxy.approvals.list(),
         alerts: core.ledger.alerts(10).await?,
         paused: core.ledger.paused_all().await?,
+        paused_agents: core.ledger.agents().await?.into_iter().filter(|a| a.paused).map(|a| a.name).collect(),
+        breakers: core.ledger.breakers().await?,
         proxy_url: core.proxy_url.clone(),
         sandbox: core.sandbox.is_some(),
         sandbox_env: core.sandbox_env.clone(),
@@ -187,6 +189,13 @@ pub async fn set_paused(core: State<'_, AppCore>, agent: Option<String>, paused:
         Some(a) => core.ledger.set_agent_paused(&a, paused).await?,
         None => core.ledger.set_paused_all(paused).await?,
     }
+    Ok(())
+}
+
+/// Lets payments to one endpoint go ahead again after its circuit breaker tripped.
+#[tauri::command]
+pub async fn reset_breaker(core: State<'_, AppCore>, host: String, path: String) -> Result<()> {
+    core.ledger.reset_breakers(Some(&host), Some(&path)).await?;
     Ok(())
 }
 

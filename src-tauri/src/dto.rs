@@ -18,6 +18,10 @@ pub struct Overview {
     pub approvals: Vec<ApprovalView>,
     pub alerts: Vec<Alert>,
     pub paused: bool,
+    /// Agents whose payments are paused, by name.
+    pub paused_agents: Vec<String>,
+    /// Endpoints whose payments the circuit breaker stopped.
+    pub breakers: Vec<purser::policy::BreakerTrip>,
     pub proxy_url: String,
     pub sandbox: bool,
     /// With the sandbox: the shell lines that make an agent of the current shell.

@@ -57,6 +57,7 @@ command_list! {
     add_rule(input: crate::dto::RuleInput) -> ();
     remove_rule(id: i64) -> ();
     set_paused(agent: Option<String>, paused: bool) -> ();
+    reset_breaker(host: String, path: String) -> ();
     agents() -> Vec<crate::dto::AgentView>;
     add_agent(name: String) -> crate::dto::AgentKey;
     rotate_agent_key(name: String) -> crate::dto::AgentKey;

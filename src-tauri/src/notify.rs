@@ -15,8 +15,9 @@ use tauri::{AppHandle, Emitter, Manager};
 
 use crate::runtime::AppCore;
 
-/// Approval id → the notification showing it, so an approval answered elsewhere can update its notification.
-static SHOWN: LazyLock<Mutex<HashMap<u64, u32>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Approval id → the notification showing it and what it was about ("250 sats for demo → GET host/path"), so
+/// an approval answered elsewhere can update its notification and say which payment it was.
+static SHOWN: LazyLock<Mutex<HashMap<u64, (u32, String)>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn actions_supported() -> bool {
     notify_rust::get_capabilities().map(|caps| caps.iter().any(|c| c == "actions")).unwrap_or(false)
@@ -35,7 +36,7 @@ pub fn open(app: &AppHandle, screen: &str) {
 pub fn approval(app: AppHandle, a: ApprovalView) {
     std::thread::spawn(move || {
         let with_actions = actions_supported();
-        let mut body = format!("Agent {} → {} {}{}", a.agent, a.method, a.host, a.path);
+        let mut body = format!("Agent {} → {} {}{}\n{}", a.agent, a.method, a.host, a.path, a.explanation);
         if a.count > 1 {
             body.push_str(&format!("\n{} identical requests", a.count));
         }
@@ -61,7 +62,8 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
             }
         };
         let (id, seen, confirm) = (a.id, a.count, a.confirm);
-        SHOWN.lock().unwrap().insert(id, handle.id());
+        let what = format!("{} for {} → {} {}{}", a.describe_amount(), a.agent, a.method, a.host, a.path);
+        SHOWN.lock().unwrap().insert(id, (handle.id(), what));
         if !with_actions {
             return;
         }
@@ -96,14 +98,20 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
 /// Replaces an approval's notification once it is answered (in the window, the CLI, or by timing out), so no
 /// stale Approve button stays on screen.
 pub fn answered(approval_id: u64, outcome: Outcome) {
-    let Some(nid) = SHOWN.lock().unwrap().remove(&approval_id) else { return };
+    let Some((nid, what)) = SHOWN.lock().unwrap().remove(&approval_id) else { return };
     let summary = match outcome {
         Outcome::Approved => "Payment approved",
         Outcome::Denied => "Payment denied",
         Outcome::TimedOut => "Approval timed out: payment denied",
         Outcome::Withdrawn => "The agent stopped waiting: nothing paid",
     };
-    let _ = Notification::new().id(nid).appname("Purser").summary(summary).timeout(Timeout::Milliseconds(3000)).show();
+    let _ = Notification::new()
+        .id(nid)
+        .appname("Purser")
+        .summary(summary)
+        .body(&what)
+        .timeout(Timeout::Milliseconds(3000))
+        .show();
 }
 
 /// One notification per alert.

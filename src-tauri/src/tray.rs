@@ -1,5 +1,6 @@
 //! The tray icon: spend today, approvals waiting, Pause / Resume all payments, Open, Quit. Its texts are
-//! refreshed every two seconds from the ledger.
+//! refreshed every two seconds from the ledger; its title ("Purser", "Purser · 2 waiting") shows when something
+//! waits for the person.
 
 use std::time::Duration;
 
@@ -18,22 +19,23 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let quit = MenuItem::with_id(app, "quit", "Quit Purser", true, None::<&str>)?;
     let sep = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(app, &[&spent, &approvals, &sep, &pause, &open, &quit])?;
-    let mut tray = TrayIconBuilder::with_id("purser").menu(&menu).tooltip("Purser").on_menu_event(|app, event| {
-        match event.id.as_ref() {
-            "open" => crate::notify::open(app, "overview"),
-            "approvals" => crate::notify::open(app, "approvals"),
-            "pause" => toggle_pause(app),
-            "quit" => {
-                crate::runtime::shut_down(app);
-                app.exit(0);
+    let mut tray =
+        TrayIconBuilder::with_id("purser").menu(&menu).title("Purser").tooltip("Purser").on_menu_event(|app, event| {
+            match event.id.as_ref() {
+                "open" => crate::notify::open(app, "overview"),
+                "approvals" => crate::notify::open(app, "approvals"),
+                "pause" => toggle_pause(app),
+                "quit" => {
+                    crate::runtime::shut_down(app);
+                    app.exit(0);
+                }
+                _ => {}
             }
-            _ => {}
-        }
-    });
+        });
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }
-    tray.build(app)?;
+    let icon = tray.build(app)?;
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         loop {
@@ -42,6 +44,13 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
                     let _ = spent.set_text(format!("Spent today: {}", Msats(t.today_msat)));
                 }
                 let waiting = core.proxy.approvals.list().len();
+                // Something waits for the person: the tray says so beside its icon.
+                let title = match waiting {
+                    0 => "Purser".to_string(),
+                    n => format!("Purser · {n} waiting"),
+                };
+                let _ = icon.set_title(Some(&title));
+                let _ = icon.set_tooltip(Some(&title));
                 let _ = approvals.set_text(match waiting {
                     0 => "No approvals waiting".to_string(),
                     1 => "1 approval waiting".to_string(),

@@ -60,12 +60,16 @@ pub struct PaymentPage {
 pub struct Totals {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub today_msat: u64,
+    /// The routing fees within `today_msat`, shown apart.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub today_fee_msat: u64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub week_msat: u64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub month_msat: u64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub settled_count_today: u64,
+    /// Payments Purser refused today; offers it could not pay (another chain) and passed on are not counted.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub refused_count_today: u64,
 }
@@ -182,7 +186,9 @@ impl Ledger {
              COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?2 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
              COALESCE(SUM(CASE WHEN p.status = 'settled' THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
              COUNT(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN 1 END), \
-             COUNT(CASE WHEN p.status = 'refused' AND p.created_at_ms >= ?1 THEN 1 END) \
+             COUNT(CASE WHEN p.status = 'refused' AND p.created_at_ms >= ?1 \
+               AND COALESCE(p.failure_reason, '') <> 'unsupported_scheme' THEN 1 END), \
+             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN COALESCE(p.fee_msat, 0) END), 0) \
              FROM payments p WHERE p.created_at_ms >= ?3";
         let r = sqlx::query(sql).bind(day).bind(week).bind(month.min(week)).fetch_one(self.pool()).await?;
         let month_total: i64 = if month <= week {
@@ -194,6 +200,7 @@ impl Ledger {
         let u = |v: i64| v.max(0) as u64;
         Ok(Totals {
             today_msat: u(r.get(0)),
+            today_fee_msat: u(r.get(5)),
             week_msat: u(r.get(1)),
             month_msat: u(month_total),
             settled_count_today: u(r.get(3)),

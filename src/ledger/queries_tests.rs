@@ -158,3 +158,32 @@ async fn spend_per_day_sums_each_calendar_day_in_the_configured_zone() {
         assert_eq!(got, want, "{group:?}");
     }
 }
+
+/// Today's total carries its fees apart, and offers passed on unpaid (another chain) are not refusals.
+#[tokio::test]
+async fn totals_show_fees_apart_and_count_only_real_refusals() {
+    let (_dir, ledger) = ledger_with_payments(400).await;
+    // The newest refusal (today's) becomes an offer passed on.
+    sqlx::query(
+        "UPDATE payments SET failure_reason = 'unsupported_scheme' \
+         WHERE id = (SELECT id FROM payments WHERE status = 'refused' ORDER BY created_at_ms DESC LIMIT 1)",
+    )
+    .execute(ledger.pool())
+    .await
+    .unwrap();
+    let totals = ledger.totals().await.unwrap();
+    let day_start = crate::policy::Period::Day.window_start_ms(ledger.now_ms(), &ledger.policy().time_zone).unwrap();
+    let direct = sqlx::query(
+        "SELECT COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(fee_msat, 0) END), 0), \
+         COUNT(CASE WHEN status = 'refused' AND COALESCE(failure_reason, '') <> 'unsupported_scheme' THEN 1 END), \
+         COUNT(CASE WHEN status = 'refused' THEN 1 END) FROM payments WHERE created_at_ms >= ?",
+    )
+    .bind(day_start)
+    .fetch_one(ledger.pool())
+    .await
+    .unwrap();
+    assert_eq!(totals.today_fee_msat as i64, direct.get::<i64, _>(0));
+    assert_eq!(totals.refused_count_today as i64, direct.get::<i64, _>(1));
+    assert!(totals.today_fee_msat <= totals.today_msat);
+    assert!(direct.get::<i64, _>(2) > direct.get::<i64, _>(1), "some of today's refusals were offers passed on");
+}

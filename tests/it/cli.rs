@@ -331,7 +331,7 @@ async fn wallet_info_reads_the_environment_variable() {
     let out = tokio::task::spawn_blocking(move || run_ok(&mut cmd)).await.unwrap();
     assert!(out.contains("PURSER_NWC_URI"), "{out}");
     assert!(out.contains("regtest"), "{out}");
-    assert!(out.contains("100000 sats"), "{out}");
+    assert!(out.contains("100,000 sats"), "{out}");
     assert!(!out.contains(&h.sandbox.wallet.uri), "the connection string must not be printed");
 }
 

@@ -1,4 +1,5 @@
 // The spend chart: stacked bars per day, one colour per API or agent (Chart.js).
+import { sats } from "./format";
 import {
   BarController,
   BarElement,
@@ -56,7 +57,10 @@ export function drawSpendChart(canvas: HTMLCanvasElement, rows: DaySpend[], days
         x: { stacked: true, grid: { display: false }, ticks: { color: text } },
         y: { stacked: true, grid: { color: grid }, ticks: { color: text }, title: { display: true, text: "sats", color: text } },
       },
-      plugins: { legend: { position: "bottom", labels: { color: text, boxWidth: 12 } } },
+      plugins: {
+        legend: { position: "bottom", labels: { color: text, boxWidth: 12 } },
+        tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${sats(Number(item.raw) * 1000)}` } },
+      },
     },
   });
   return () => chart.destroy();

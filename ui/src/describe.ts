@@ -38,3 +38,39 @@ export function words(name: string): string {
 export function isSettled(status: PaymentStatus): boolean {
   return status === STATUS.settled;
 }
+
+/** Refusal reasons as a person reads them; the code itself stays in the detail and the API. */
+const REASONS: Record<string, string> = {
+  budget_exceeded: "over budget",
+  over_threshold_denied: "above the ask limit",
+  denied_by_user: "denied by you",
+  approval_timeout: "nobody answered in time",
+  payments_paused: "payments paused",
+  loop_detected: "stopped: repeated payments",
+  price_mismatch: "price above the advertised one",
+  max_sats_exceeded: "above the agent's own maximum",
+  invoice_already_paid: "invoice paid before",
+  payment_unknown: "outcome unknown",
+  invoice_expired: "invoice expired",
+  challenge_expired: "challenge expired",
+  wrong_network: "invoice for another network",
+  amountless_invoice: "invoice without an amount",
+  invalid_invoice: "unreadable invoice",
+  payment_hash_mismatch: "token and invoice disagree",
+  token_invoice_mismatch: "token minted for another invoice",
+  fee_too_high: "routing fee above the cap",
+  malformed_challenge: "unreadable challenge",
+  body_too_large: "request too large to replay",
+  insufficient_balance: "wallet balance too low",
+  payment_failed: "payment failed",
+  wallet_not_configured: "no wallet connected",
+  wallet_unreachable: "wallet unreachable",
+  wallet_timeout: "wallet too slow",
+  too_many_approvals: "too many waiting for you",
+  unsupported_scheme: "offer passed on (not Lightning)",
+};
+
+/** "over budget" for `budget_exceeded`; an unknown code as words. */
+export function reasonWords(code: string): string {
+  return REASONS[code] ?? words(code);
+}

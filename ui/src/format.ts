@@ -1,4 +1,5 @@
 // Formatting shared by every screen: amounts, times, scopes.
+import { useEffect, useState } from "preact/hooks";
 
 /** "1 sat", "21 sats", "1.5 sats", "12,345 sats". */
 export function sats(msat: number | null | undefined): string {
@@ -8,6 +9,31 @@ export function sats(msat: number | null | undefined): string {
     ? s.toLocaleString("en-US")
     : s.toLocaleString("en-US", { minimumFractionDigits: 0, maximumFractionDigits: 3 });
   return `${text} ${s === 1 ? "sat" : "sats"}`;
+}
+
+/** Whole sats for headlines: "578 sats", "4,963 sats" (rounded to the nearest sat). */
+export function satsWhole(msat: number): string {
+  const s = Math.round(msat / 1000);
+  return `${s.toLocaleString("en-US")} ${s === 1 ? "sat" : "sats"}`;
+}
+
+/** A fee, small as it usually is: "0.58 sat", "0.001 sat", "12 sats". */
+export function feeText(msat: number): string {
+  if (msat >= 1000) return sats(msat);
+  return `${(msat / 1000).toLocaleString("en-US", { maximumFractionDigits: msat < 10 ? 3 : 2 })} sat`;
+}
+
+/** What was spent, amounts in whole sats and fees apart: "578 sats + 0.58 sat in fees". */
+export function spentText(totalMsat: number, feeMsat: number): string {
+  const amount = satsWhole(Math.max(0, totalMsat - feeMsat));
+  return feeMsat > 0 ? `${amount} + ${feeText(feeMsat)} in fees` : amount;
+}
+
+/** A budget's use: its true percentage (307 of 300 is 102), the bar's width (at most 100) and its tone. */
+export function budgetUse(used: number, limit: number): { percent: number; width: number; tone: "ok" | "hot" | "over" } {
+  const percent = limit <= 0 ? 100 : Math.round((used / limit) * 100);
+  const tone = used > limit ? "over" : percent >= 80 ? "hot" : "ok";
+  return { percent, width: Math.min(100, percent), tone };
 }
 
 /** "512 B", "1.5 KiB", "12.3 MiB". */
@@ -34,15 +60,20 @@ export function ago(iso: string, now: number = Date.now()): string {
   return new Date(t).toLocaleString();
 }
 
+/** A moment in the person's own time zone: "2 Dec 2026, 14:03:07". */
+export function localTime(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(t).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" });
+}
+
 /** Seconds left until `ms` (epoch), never negative. */
 export function secondsLeft(ms: number, now: number = Date.now()): number {
   return Math.max(0, Math.round((ms - now) / 1000));
 }
 
-/** The share of a budget used, 0–100, for progress bars. */
+/** The share of a budget used, in percent, uncapped (see [`budgetUse`] for bars). */
 export function percentUsed(used: number, limit: number): number {
-  if (limit <= 0) return 100;
-  return Math.min(100, Math.round((used / limit) * 100));
+  return budgetUse(used, limit).percent;
 }
 
 /** A date input's value (`YYYY-MM-DD`, local) as epoch ms at local midnight; `null` when empty. */
@@ -61,4 +92,14 @@ export function parseSats(text: string, what: string): number {
   const n = Number(t);
   if (!Number.isSafeInteger(n)) throw new Error(`${what}: that is more sats than exist`);
   return n;
+}
+
+/** Re-renders the calling screen every `ms`, so "3 min ago" stays true while it is open. */
+export function useClock(ms = 15_000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
 }

@@ -80,7 +80,7 @@ try {
   await check("an agent's paid call shows up in the overview within a second", async () => {
     const reply = await agent("/joke");
     expect(reply.startsWith("HTTP/1.1 200"), reply);
-    await waitText("[data-testid=spent-today]", "1.001 sats", 1000);
+    await waitText("[data-testid=spent-today]", "1 sat + 0.001 sat in fees", 1000);
     await shot("overview");
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, bytes, dateToMs, parseSats, percentUsed, sats, secondsLeft } from "../src/format";
+import { ago, budgetUse, bytes, dateToMs, feeText, parseSats, percentUsed, sats, satsWhole, secondsLeft, spentText } from "../src/format";
 import { lastDays, series } from "../src/chart";
 
 describe("sats", () => {
@@ -37,7 +37,7 @@ describe("time", () => {
   });
   it("caps budget bars", () => {
     expect(percentUsed(50, 100)).toBe(50);
-    expect(percentUsed(150, 100)).toBe(100);
+    expect(percentUsed(150, 100)).toBe(150);
     expect(percentUsed(1, 0)).toBe(100);
   });
 });
@@ -64,5 +64,24 @@ describe("bytes", () => {
     expect(bytes(1023)).toBe("1023 B");
     expect(bytes(1536)).toBe("1.5 KiB");
     expect(bytes(1_572_864)).toBe("1.5 MiB");
+  });
+});
+
+describe("readable amounts", () => {
+  it("shows whole sats in headlines and fees apart", () => {
+    expect(satsWhole(578_578)).toBe("579 sats");
+    expect(satsWhole(4_963_964_000)).toBe("4,963,964 sats");
+    expect(satsWhole(1_000)).toBe("1 sat");
+    expect(feeText(578)).toBe("0.58 sat");
+    expect(feeText(1)).toBe("0.001 sat");
+    expect(feeText(12_000)).toBe("12 sats");
+    expect(spentText(578_578, 578)).toBe("578 sats + 0.58 sat in fees");
+    expect(spentText(21_000, 0)).toBe("21 sats");
+  });
+  it("tells a budget's true share, its bar and when it is over", () => {
+    expect(budgetUse(307, 300)).toEqual({ percent: 102, width: 100, tone: "over" });
+    expect(budgetUse(300, 300)).toEqual({ percent: 100, width: 100, tone: "hot" });
+    expect(budgetUse(240, 300)).toEqual({ percent: 80, width: 80, tone: "hot" });
+    expect(budgetUse(30, 300)).toEqual({ percent: 10, width: 10, tone: "ok" });
   });
 });

@@ -26,11 +26,11 @@ const rows = [
 ];
 const approvals = [
   { id: 7, agent: "research", method: "GET", host: "api.example.com", path: "/premium", amount_msat: 250000,
-    explanation: "250 sats is above the auto-approve limit of 50 sats for agent research and within its ask limit of 1000 sats",
+    explanation: "250 sats is above the auto-approve limit of 50 sats for agent research and within its ask limit of 1,000 sats",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 2,
     total_msat: 500000, confirm: false, created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
   { id: 8, agent: "writer", method: "POST", host: "api.example.com", path: "/render", amount_msat: 2000000,
-    explanation: "2000 sats is above the confirm limit of 1000 sats for the whole wallet: it needs your passphrase",
+    explanation: "2,000 sats is above the confirm limit of 1,000 sats for the whole wallet: it needs your passphrase",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 1,
     total_msat: 2000000, confirm: true, created_at_ms: now - 5_000, expires_at_ms: now + 115_000 },
 ];
@@ -40,13 +40,15 @@ const days = [...Array(14)].map((_, i) => {
 });
 const fixtures: Record<string, (args: any) => unknown> = {
   overview: () => ({
-    totals: { today_msat: 293293, week_msat: 1204000, month_msat: 4810500, settled_count_today: 5, refused_count_today: 2 },
-    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084)],
+    totals: { today_msat: 293293, today_fee_msat: 293, week_msat: 1204000, month_msat: 4810500, settled_count_today: 5, refused_count_today: 3 },
+    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(4, scope("writer"), "day", 300_000, 307_000)],
     approvals, alerts: [
       { id: 3, kind: "budget_crossing", agent: "research", host: "api.example.com", budget_id: 2, payment_id: 2, message: "daily budget #2 of agent research (100 sats) 80 % crossed (85.063 sats of 100 sats used)", created_at: iso(120_000) },
       { id: 1, kind: "first_payment_to_api", agent: "research", host: "api.example.com", budget_id: null, payment_id: 1, message: "first payment to api.example.com (21 sats by agent research)", created_at: iso(600_000) },
     ],
     paused: false, proxy_url: "http://127.0.0.1:8402", sandbox: true, sandbox_env: null,
+    paused_agents: ["writer"],
+    breakers: [{ host: "data.example.org", path: "/v2/render", reason: "3 paid requests in a row were not delivered", tripped_at_ms: now - 60_000 }],
   }),
   spend_chart: ({ group }) => days.flatMap((day, i) =>
     group === "api"
@@ -70,7 +72,7 @@ const fixtures: Record<string, (args: any) => unknown> = {
     paused: false, time_zone: "Europe/Berlin",
   }),
   add_budget: () => null, remove_budget: () => null, set_threshold: () => null, remove_threshold: () => null,
-  add_rule: () => null, remove_rule: () => null, set_paused: () => null,
+  add_rule: () => null, remove_rule: () => null, set_paused: () => null, reset_breaker: () => null,
   agents: () => [
     { agent: { id: 1, name: "research", created_at_ms: now - 86_400_000, paused: false }, spent_msat: 380_000, run: "purser run --agent research -- COMMAND" },
     { agent: { id: 2, name: "writer", created_at_ms: now - 3_600_000, paused: true }, spent_msat: 3_000, run: "purser run --agent writer -- COMMAND" },

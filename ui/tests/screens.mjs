@@ -41,12 +41,29 @@ for (const scheme of ["light", "dark"]) {
   await check(`${scheme}: overview shows totals, budgets, approvals and alerts`, async () => {
     await open("overview", "Overview");
     const text = await page.textContent(".main");
-    expect(text.includes("293.293 sats"), "today's total");
-    expect(text.includes("84.084 sats of 100 sats"), "a budget's use");
+    expect(text.includes("293 sats + 0.29 sat in fees"), "today's total, whole sats and fees apart");
+    expect(text.includes("84 sats of 100 sats (84 %)"), "a budget's use");
     expect(text.includes("research → api.example.com/premium"), "the waiting approval");
     expect(text.includes("80 % crossed"), "an alert");
     expect(await page.isVisible(".chart canvas"), "the chart");
     expect((await page.textContent(".badge")).trim() === "3", "the approvals badge counts waiting requests");
+    const strip = await page.textContent("[data-testid=attention]");
+    expect(strip.includes("Agent writer's payments are paused"), strip);
+    expect(strip.includes("daily budget of agent writer is used up (102 %)"), strip);
+    expect(strip.includes("Payments to data.example.org/v2/render are stopped"), strip);
+    expect(text.includes("307 sats of 300 sats (102 %)"), "over budget shows its true share");
+    await page.click("[data-testid=attention] >> text=Resume");
+    const resumed = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "set_paused").pop());
+    expect(resumed.args.agent === "writer" && resumed.args.paused === false, JSON.stringify(resumed.args));
+    await page.click("[data-testid=attention] >> text=Let them go ahead");
+    const reset = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "reset_breaker").pop());
+    expect(reset.args.host === "data.example.org" && reset.args.path === "/v2/render", JSON.stringify(reset?.args));
+    await page.click("[data-testid=refused-today]");
+    await page.waitForSelector("xpath=//h1[text()='Ledger']");
+    const filtered = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "ledger_page").pop());
+    expect(filtered.args.filter.status === "refused", JSON.stringify(filtered.args));
+    await page.screenshot({ path: join(shots, `overview-attention-${scheme}.png`) });
+    await open("overview", "Overview");
   });
   await check(`${scheme}: ledger filters, shows details and exports`, async () => {
     await open("ledger", "Ledger");

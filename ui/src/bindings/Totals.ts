@@ -3,4 +3,12 @@
 /**
  * What was spent in a period: settled amounts plus fees.
  */
-export type Totals = { today_msat: number, week_msat: number, month_msat: number, settled_count_today: number, refused_count_today: number, };
+export type Totals = { today_msat: number, 
+/**
+ * The routing fees within `today_msat`, shown apart.
+ */
+today_fee_msat: number, week_msat: number, month_msat: number, settled_count_today: number, 
+/**
+ * Payments Purser refused today; offers it could not pay (another chain) and passed on are not counted.
+ */
+refused_count_today: number, };

@@ -42,6 +42,7 @@ export function commands(invoke: Invoke) {
     addRule: (input: RuleInput) => invoke<void>("add_rule", { input }),
     removeRule: (id: number) => invoke<void>("remove_rule", { id }),
     setPaused: (agent: string | null, paused: boolean) => invoke<void>("set_paused", { agent, paused }),
+    resetBreaker: (host: string, path: string) => invoke<void>("reset_breaker", { host, path }),
     agents: () => invoke<Array<AgentView>>("agents", {}),
     addAgent: (name: string) => invoke<AgentKey>("add_agent", { name }),
     rotateAgentKey: (name: string) => invoke<AgentKey>("rotate_agent_key", { name }),

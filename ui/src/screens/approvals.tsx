@@ -1,6 +1,6 @@
 // Approvals: payments held for a person, with agent, API, amount, the budget left and the time left;
 // Approve, Deny, or Approve and remember (with the rule it will create). Joined identical requests show as
-// "4 × 250 sats = 1000 sats" and an answer covers the four shown. Payments in the confirm tier take the
+// "4 × 250 sats = 1,000 sats" and an answer covers the four shown. Payments in the confirm tier take the
 // passphrase (or the amount typed when none is set) right in their card.
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
@@ -30,7 +30,8 @@ export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
           </Empty>
         </Card>
       ) : (
-        data.map((a) => <Approval a={a} passphraseSet={settings.data?.passphrase_set ?? false} done={refresh} />)
+        // Keyed by approval: a card's own fields (the amount to remember) never pass to the next one.
+        data.map((a) => <Approval key={a.id} a={a} passphraseSet={settings.data?.passphrase_set ?? false} done={refresh} />)
       )}
     </div>
   );

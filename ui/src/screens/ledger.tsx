@@ -2,15 +2,15 @@
 // a detail pane (preimage only on demand); CSV export of the filtered view.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
-import type { ScreenProps } from "../screen";
+import { takeLedgerStart, type ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
-import { ago, dateToMs, parseSats, sats } from "../format";
+import { ago, dateToMs, localTime, parseSats, sats, useClock } from "../format";
 import type { PaymentFilter } from "../bindings/PaymentFilter";
 import type { PaymentRow } from "../bindings/PaymentRow";
 import type { SortBy } from "../bindings/SortBy";
 import type { PaymentStatus } from "../bindings/PaymentStatus";
 import { PAYMENT_STATUSES } from "../bindings/values";
-import { isSettled, words } from "../describe";
+import { isSettled, reasonWords, words } from "../describe";
 
 const PAGE = 50;
 const EMPTY: PaymentFilter = {
@@ -20,13 +20,14 @@ const EMPTY: PaymentFilter = {
 const KINDS = ["l402", "lsat", "json_l402", "mpp", "x402", "hash_only", "json_payment_hash", "unreadable"];
 
 export function LedgerScreen({ tick }: ScreenProps) {
-  const [filter, setFilter] = useState<PaymentFilter>(EMPTY);
+  const [filter, setFilter] = useState<PaymentFilter>(() => ({ ...EMPTY, ...takeLedgerStart() }));
   const [sort, setSort] = useState<SortBy>("newest");
   const [offset, setOffset] = useState(0);
   const [selected, setSelected] = useState<PaymentRow | null>(null);
   const [notice, setNotice] = useState<{ error?: string; ok?: string }>({});
   const page = useData(() => api.ledgerPage(filter, sort, offset, PAGE), [tick, filter, sort, offset]);
   const agents = useData(() => api.agents(), []);
+  useClock();
   const apis = useData(() => api.apis(), [tick]);
 
   const set = (patch: Partial<PaymentFilter>) => {
@@ -118,12 +119,12 @@ export function LedgerScreen({ tick }: ScreenProps) {
                 <tbody>
                   {page.data.rows.map((r) => (
                     <tr class={selected?.id === r.id ? "sel" : ""} onClick={() => setSelected(r)}>
-                      <td title={r.created_at}>{ago(r.created_at)}</td>
+                      <td title={localTime(r.created_at)}>{ago(r.created_at)}</td>
                       <td>{r.agent}</td>
                       <td class="mono">{r.method} {r.host}{r.path}</td>
                       <td class="num">{sats(r.amount_msat)}</td>
                       <td class="num">{sats(r.fee_msat)}</td>
-                      <td><span class={`status ${r.status}`}>{words(r.status)}</span>{r.reason && !isSettled(r.status) ? <span class="muted"> {r.reason}</span> : null}</td>
+                      <td><span class={`status ${r.status}`}>{words(r.status)}</span>{r.reason && !isSettled(r.status) ? <span class="muted" title={r.reason}> {reasonWords(r.reason)}</span> : null}</td>
                       <td>{r.delivered === null ? "–" : r.delivered ? `yes (${r.upstream_status})` : `no (${r.upstream_status ?? "no answer"})`}</td>
                     </tr>
                   ))}
@@ -170,7 +171,7 @@ function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
         {field("Payment hash", row.payment_hash)}
         {field("Invoice", row.invoice)}
         {row.receipt && field("Receipt", row.receipt)}
-        {field("When", `${row.created_at} (updated ${row.updated_at})`)}
+        {field("When", `${localTime(row.created_at)} (updated ${localTime(row.updated_at)})`)}
         <dt>Preimage</dt>
         <dd class="mono">{preimage ?? <button class="link" onClick={show}>Show the preimage</button>}</dd>
       </dl>

@@ -1,23 +1,69 @@
-// Overview: spent today / this week / this month against budgets, spend per day by API or agent, what waits
-// for approval, recent alerts, and the wallet.
+// Overview: what needs the person (no wallet, a budget used up, a pause, a tripped breaker, repeated
+// refusals, each with its fix), spent today / this week / this month against budgets, spend per day by API or
+// agent, what waits for approval, recent alerts, and the wallet.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
-import type { ScreenProps } from "../screen";
+import { openLedgerWith, type Screen, type ScreenProps } from "../screen";
+import type { Overview } from "../bindings/Overview";
+import type { WalletStatus } from "../bindings/WalletStatus";
 import { periodName, scopeName, words } from "../describe";
 import { Card, Empty, ErrorBox, Loading, useData } from "../components";
-import { ago, percentUsed, sats } from "../format";
+import { ago, budgetUse, sats, satsWhole, spentText, useClock } from "../format";
 import { drawSpendChart } from "../chart";
 import type { GroupBy } from "../bindings/GroupBy";
+
+type Attention = { text: string; fix: string; run: () => void };
+
+/** Everything that stops an agent's payments now, each with the one action that fixes it. */
+function attention(o: Overview, wallet: WalletStatus | null, go: (s: Screen) => void, reload: () => void): Attention[] {
+  const items: Attention[] = [];
+  if (wallet && !wallet.connected) {
+    items.push({ text: "No wallet is connected: every payment an agent needs is refused.", fix: "Connect a wallet", run: () => go("wallet") });
+  }
+  if (o.paused) {
+    items.push({ text: "All payments are paused.", fix: "Resume", run: () => void api.setPaused(null, false).then(reload) });
+  }
+  for (const name of o.paused_agents) {
+    items.push({ text: `Agent ${name}'s payments are paused.`, fix: "Resume", run: () => void api.setPaused(name, false).then(reload) });
+  }
+  for (const b of o.budgets.filter((b) => b.budget.period !== "request" && b.used >= b.budget.limit)) {
+    items.push({
+      text: `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope)} is used up (${budgetUse(b.used, b.budget.limit).percent} %): its payments are refused.`,
+      fix: "Budgets",
+      run: () => go("budgets"),
+    });
+  }
+  for (const t of o.breakers) {
+    items.push({ text: `Payments to ${t.host}${t.path} are stopped: ${t.reason}.`, fix: "Let them go ahead", run: () => void api.resetBreaker(t.host, t.path).then(reload) });
+  }
+  if (o.totals.refused_count_today >= 3) {
+    items.push({ text: `${o.totals.refused_count_today} payments were refused today.`, fix: "See them", run: () => openLedgerWith({ status: "refused" }, go) });
+  }
+  return items;
+}
 
 export function OverviewScreen({ tick, go }: ScreenProps) {
   const { data, error, reload } = useData(() => api.overview(), [tick]);
   const wallet = useData(() => api.walletStatus(), []);
+  useClock();
   if (error) return <ErrorBox error={error} retry={reload} />;
   if (!data) return <Loading what="the overview" />;
   const t = data.totals;
   return (
     <div class="screen">
       <h1>Overview</h1>
+      {(() => {
+        const items = attention(data, wallet.data ?? null, go, reload);
+        return items.length > 0 && (
+          <Card title="Needs attention" class="attention">
+            <ul class="attention-list" data-testid="attention">
+              {items.map((i) => (
+                <li><span>{i.text}</span> <button class="primary" onClick={i.run}>{i.fix}</button></li>
+              ))}
+            </ul>
+          </Card>
+        );
+      })()}
       {data.sandbox_env && t.settled_count_today + t.refused_count_today === 0 && (
         <Card title="Try it with play sats" class="try">
           <p>This is the sandbox: a play-sats wallet and a demo paid API. In a terminal, make it an agent:</p>
@@ -28,18 +74,21 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
       <div class="tiles">
         <div class="tile" data-testid="spent-today">
           <span class="label">Spent today</span>
-          <span class="value">{sats(t.today_msat)}</span>
+          <span class="value">{spentText(t.today_msat, t.today_fee_msat)}</span>
           <span class="sub">
-            {t.settled_count_today} paid · {t.refused_count_today} refused
+            {t.settled_count_today} paid ·{" "}
+            <button class="link" data-testid="refused-today" onClick={() => openLedgerWith({ status: "refused" }, go)}>
+              {t.refused_count_today} refused
+            </button>
           </span>
         </div>
         <div class="tile">
           <span class="label">This week</span>
-          <span class="value">{sats(t.week_msat)}</span>
+          <span class="value">{satsWhole(t.week_msat)}</span>
         </div>
         <div class="tile">
           <span class="label">This month</span>
-          <span class="value">{sats(t.month_msat)}</span>
+          <span class="value">{satsWhole(t.month_msat)}</span>
         </div>
         <div class="tile" onClick={() => go("wallet")}>
           <span class="label">Wallet</span>
@@ -62,13 +111,15 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
                     <span>
                       {b.budget.period === "request" ? "Per request" : cap(periodName(b.budget.period))} · {scopeName(b.budget.scope)}
                     </span>
-                    <span class="muted">
-                      {b.budget.period === "request" ? `≤ ${sats(b.budget.limit)}` : `${sats(b.used)} of ${sats(b.budget.limit)}`}
+                    <span class={budgetUse(b.used, b.budget.limit).tone === "over" ? "over" : "muted"}>
+                      {b.budget.period === "request"
+                        ? `≤ ${satsWhole(b.budget.limit)}`
+                        : `${satsWhole(b.used)} of ${satsWhole(b.budget.limit)} (${budgetUse(b.used, b.budget.limit).percent} %)`}
                     </span>
                   </div>
                   {b.budget.period !== "request" && (
-                    <div class="bar" aria-label={`${percentUsed(b.used, b.budget.limit)} % used`}>
-                      <div class={`fill ${percentUsed(b.used, b.budget.limit) >= 80 ? "hot" : ""}`} style={{ width: `${percentUsed(b.used, b.budget.limit)}%` }} />
+                    <div class="bar" aria-label={`${budgetUse(b.used, b.budget.limit).percent} % used`}>
+                      <div class={`fill ${budgetUse(b.used, b.budget.limit).tone}`} style={{ width: `${budgetUse(b.used, b.budget.limit).width}%` }} />
                     </div>
                   )}
                 </li>
@@ -83,7 +134,7 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
             <ul class="plain">
               {data.approvals.map((a) => (
                 <li>
-                  <strong>{sats(a.amount_msat)}</strong> · {a.agent} → {a.host}
+                  <strong>{a.count > 1 ? `${a.count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat)}</strong> · {a.agent} → {a.host}
                   {a.path} {a.count > 1 && <span class="badge">×{a.count}</span>}
                 </li>
               ))}
