@@ -161,6 +161,36 @@ for (const scheme of ["light", "dark"]) {
   await check(`${scheme}: no script errors`, async () => expect(errors.length === 0, errors.join("; ")));
   await page.close();
 }
+// The window at the sizes people use: nothing scrolls sideways, and the ledger detail's Close stays in view.
+for (const [width, height] of [[1024, 700], [1366, 900]]) {
+  const page = await browser.newPage({ viewport: { width, height } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  await check(`${width}×${height}: no screen scrolls sideways, the detail's Close is in view`, async () => {
+    for (const [screen, heading] of [["overview", "Overview"], ["ledger", "Ledger"], ["approvals", "Approvals"], ["budgets", "Budgets & rules"], ["agents", "Agents"], ["apis", "APIs & pricing"], ["wallet", "Wallet"], ["settings", "Settings"]]) {
+      await page.click(`[data-screen=${screen}]`);
+      await page.waitForSelector(`h1:text-is("${heading}")`);
+      await page.waitForTimeout(100);
+      const wide = await page.evaluate(() => {
+        const main = document.querySelector(".main");
+        return { page: document.documentElement.scrollWidth - window.innerWidth, main: main.scrollWidth - main.clientWidth };
+      });
+      expect(wide.page <= 0 && wide.main <= 0, `${screen} overflows sideways by ${JSON.stringify(wide)}`);
+    }
+    await page.click("[data-screen=ledger]");
+    await page.click("[data-testid=ledger-table] tbody tr");
+    const close = await page.waitForSelector(".detail >> text=Close");
+    await close.scrollIntoViewIfNeeded();
+    const box = await close.boundingBox();
+    expect(box && box.x >= 0 && box.x + box.width <= width, `Close at ${JSON.stringify(box)}`);
+    const nav = await page.evaluate(() => { document.querySelector(".main").scrollTop = 10000; return document.querySelector(".nav").getBoundingClientRect().top; });
+    expect(nav === 0, `the sidebar moved with the page (${nav})`);
+    await page.screenshot({ path: join(shots, `ledger-detail-${width}.png`) });
+  });
+  await check(`${width}×${height}: no script errors`, async () => expect(errors.length === 0, errors.join("; ")));
+  await page.close();
+}
 await browser.close();
 server.close();
 finish();

@@ -121,7 +121,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
                     <tr class={selected?.id === r.id ? "sel" : ""} onClick={() => setSelected(r)}>
                       <td title={localTime(r.created_at)}>{ago(r.created_at)}</td>
                       <td>{r.agent}</td>
-                      <td class="mono">{r.method} {r.host}{r.path}</td>
+                      <td class="mono request" title={`${r.method} ${r.host}${r.path}`}>{r.method} {r.host}{r.path}</td>
                       <td class="num">{sats(r.amount_msat)}</td>
                       <td class="num">{sats(r.fee_msat)}</td>
                       <td><span class={`status ${r.status}`}>{words(r.status)}</span>{r.reason && !isSettled(r.status) ? <span class="muted" title={r.reason}> {reasonWords(r.reason)}</span> : null}</td>
