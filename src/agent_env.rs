@@ -103,12 +103,21 @@ impl AgentEnv {
 /// The line that starts agent `name` through Purser inside its sandbox (`purser run`), for a person to copy;
 /// `COMMAND` stands for the agent's own command. Names the data directory when it is not the default one.
 pub fn run_line(data_dir: &Path, name: &str) -> String {
-    let dir = if data_dir == crate::config::default_data_dir() {
+    format!("purser run{} --agent {name} -- COMMAND", data_dir_flag(data_dir))
+}
+
+/// The line that sets agent `name`'s variables in a bash or zsh shell, as it works when pasted: with the data
+/// directory when it is not the default one.
+pub fn env_line(data_dir: &Path, name: &str) -> String {
+    format!("eval \"$(purser env{} --agent {name})\"", data_dir_flag(data_dir))
+}
+
+fn data_dir_flag(data_dir: &Path) -> String {
+    if data_dir == crate::config::default_data_dir() {
         String::new()
     } else {
         format!(" --data-dir {}", quote_posix(&data_dir.display().to_string()))
-    };
-    format!("purser run{dir} --agent {name} -- COMMAND")
+    }
 }
 
 /// Single-quoted for POSIX shells: nothing inside is expanded.
@@ -140,6 +149,15 @@ pub async fn usable_key(ledger: &Ledger, data_dir: &Path, name: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lines_a_person_copies_name_a_data_directory_that_is_not_the_default() {
+        let default = crate::config::default_data_dir();
+        assert_eq!(env_line(&default, "research"), "eval \"$(purser env --agent research)\"");
+        assert_eq!(run_line(&default, "research"), "purser run --agent research -- COMMAND");
+        let other = Path::new("/tmp/it's here");
+        assert_eq!(env_line(other, "demo"), "eval \"$(purser env --data-dir '/tmp/it'\\''s here' --agent demo)\"");
+    }
 
     fn sample() -> AgentEnv {
         AgentEnv {

@@ -210,6 +210,7 @@ pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentView>> {
         .map(|agent| AgentView {
             spent_msat: spent.get(&agent.name).map_or(0, |m| m.0),
             run: purser::agent_env::run_line(&core.data_dir, &agent.name),
+            env_line: purser::agent_env::env_line(&core.data_dir, &agent.name),
             agent,
         })
         .collect())
@@ -231,7 +232,8 @@ fn keep_and_env(core: &AppCore, name: &str, key: &str) -> Result<String> {
 pub async fn add_agent(core: State<'_, AppCore>, name: String) -> Result<AgentKey> {
     let (agent, key) = core.ledger.add_agent(name.trim()).await?;
     let run = purser::agent_env::run_line(&core.data_dir, &agent.name);
-    Ok(AgentKey { env: keep_and_env(&core, &agent.name, &key)?, name: agent.name, key, run })
+    let env_line = purser::agent_env::env_line(&core.data_dir, &agent.name);
+    Ok(AgentKey { env: keep_and_env(&core, &agent.name, &key)?, name: agent.name, key, run, env_line })
 }
 
 #[tauri::command]
@@ -242,7 +244,19 @@ pub async fn rotate_agent_key(core: State<'_, AppCore>, name: String) -> Result<
         .await?
         .ok_or_else(|| UiError::new("not_found", format!("no agent is named `{name}`")))?;
     let run = purser::agent_env::run_line(&core.data_dir, &name);
-    Ok(AgentKey { env: keep_and_env(&core, &name, &key)?, name, key, run })
+    let env_line = purser::agent_env::env_line(&core.data_dir, &name);
+    Ok(AgentKey { env: keep_and_env(&core, &name, &key)?, name, key, run, env_line })
+}
+
+/// An agent's settings again, with the key it has now (kept in `agent-keys.toml`): nothing changes.
+#[tauri::command]
+pub async fn agent_settings(core: State<'_, AppCore>, name: String) -> Result<AgentKey> {
+    let key = purser::agent_keys::get(&core.data_dir, &name)?.ok_or_else(|| {
+        UiError::new("not_found", format!("no key is kept for `{name}`: New key makes one (and cuts off the old)"))
+    })?;
+    let run = purser::agent_env::run_line(&core.data_dir, &name);
+    let env_line = purser::agent_env::env_line(&core.data_dir, &name);
+    Ok(AgentKey { env: keep_and_env(&core, &name, &key)?, name, key, run, env_line })
 }
 
 #[tauri::command]

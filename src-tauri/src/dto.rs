@@ -50,6 +50,8 @@ pub struct AgentView {
     pub spent_msat: u64,
     /// The line that starts it through Purser in its sandbox (`purser run …`).
     pub run: String,
+    /// The line that sets its variables in a shell (`eval "$(purser env …)"`).
+    pub env_line: String,
 }
 
 /// A new (or rotated) key, shown once, with the lines that point an agent's shell at Purser.
@@ -61,6 +63,8 @@ pub struct AgentKey {
     pub env: String,
     /// The line that starts it through Purser in its sandbox (`purser run …`).
     pub run: String,
+    /// The line that prints `env` again later (`eval "$(purser env …)"`).
+    pub env_line: String,
 }
 
 #[derive(Debug, Serialize, TS)]

@@ -61,6 +61,7 @@ command_list! {
     agents() -> Vec<crate::dto::AgentView>;
     add_agent(name: String) -> crate::dto::AgentKey;
     rotate_agent_key(name: String) -> crate::dto::AgentKey;
+    agent_settings(name: String) -> crate::dto::AgentKey;
     apis() -> Vec<purser::ledger::queries::ApiSummary>;
     uninspected() -> Vec<purser::ledger::uninspected::UninspectedHost>;
     credentials() -> Vec<purser::ledger::credentials::CredentialInfo>;

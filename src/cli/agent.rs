@@ -27,7 +27,7 @@ pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
             keep_key(&data_dir, &agent.name, &key);
             println!();
             println!("Point the agent's shell at Purser (proxy variables and Purser's CA) with:");
-            println!("  eval \"$(purser env --agent {})\"", agent.name);
+            println!("  {}", purser::agent_env::env_line(&data_dir, &agent.name));
         }
         AgentCommand::Rotate { name } => {
             let Some(key) = ledger.rotate_key(&name).await? else {
@@ -36,7 +36,8 @@ pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
             println!("Agent `{name}` has a new key: {key}");
             keep_key(&data_dir, &name, &key);
             println!(
-                "Shells set up before use the old key and get 407 now; run `eval \"$(purser env --agent {name})\"` in them."
+                "Shells set up before use the old key and get 407 now; run `{}` in them.",
+                purser::agent_env::env_line(&data_dir, &name)
             );
         }
         AgentCommand::List => {

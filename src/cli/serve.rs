@@ -105,7 +105,7 @@ pub async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<()> {
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: listen.clone(), source })?;
     eprintln!("Purser is listening on http://{addr}. `purser budget list` shows the limits; Ctrl-C stops it.");
     eprintln!("Agents trust its CA for HTTPS: {}", proxy.settings.ca_cert_path().display());
-    eprintln!("In an agent's shell: eval \"$(purser env --agent NAME)\"");
+    eprintln!("In an agent's shell: {}", purser::agent_env::env_line(&data_dir, "NAME"));
     Ok(startup::serve(listener, proxy, &[], shutdown_signal()).await?)
 }
 

@@ -55,7 +55,9 @@ fn agents_are_added_once_and_listed() {
     let added = run_ok(purser(dir.path()).args(["agent", "add", "research"]));
     let key = added.split_whitespace().find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()));
     let key = key.unwrap_or_else(|| panic!("no key in {added}"));
-    assert!(added.contains("eval \"$(purser env --agent research)\""), "{added}");
+    // The hint works as printed: it names this (not the default) data directory.
+    let hint = format!("eval \"$(purser env --data-dir '{}' --agent research)\"", dir.path().display());
+    assert!(added.contains(&hint), "{added}");
     // `purser env` prints the agent's settings again, with the same key.
     let env = run_ok(purser(dir.path()).args(["env", "--agent", "research"]));
     assert!(env.contains(&format!("export HTTPS_PROXY='http://research:{key}@127.0.0.1:8402'\n")), "{env}");

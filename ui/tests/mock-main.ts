@@ -77,8 +77,9 @@ const fixtures: Record<string, (args: any) => unknown> = {
     { agent: { id: 1, name: "research", created_at_ms: now - 86_400_000, paused: false }, spent_msat: 380_000, run: "purser run --agent research -- COMMAND" },
     { agent: { id: 2, name: "writer", created_at_ms: now - 3_600_000, paused: true }, spent_msat: 3_000, run: "purser run --agent writer -- COMMAND" },
   ],
-  add_agent: ({ name }) => ({ name, key: "3f9c0b1e2d4a5b6c7d8e9f0a1b2c3d4e", run: `purser run --agent ${name} -- COMMAND`, env: `export HTTPS_PROXY='http://${name}:3f9c…@127.0.0.1:8402'\nexport SSL_CERT_FILE='/home/you/.local/share/purser/ca/bundle.pem'` }),
+  add_agent: ({ name }) => ({ name, key: "3f9c0b1e2d4a5b6c7d8e9f0a1b2c3d4e", run: `purser run --agent ${name} -- COMMAND`, env_line: `eval "$(purser env --agent ${name})"`, env: `export HTTPS_PROXY='http://${name}:3f9c…@127.0.0.1:8402'\nexport SSL_CERT_FILE='/home/you/.local/share/purser/ca/bundle.pem'` }),
   rotate_agent_key: ({ name }) => fixtures.add_agent({ name }),
+  agent_settings: ({ name }) => fixtures.add_agent({ name }),
   apis: () => [
     { host: "api.example.com", payments: 12, settled: 9, delivered: 8, paid_not_delivered: 1, spent_msat: 380_000, usual_price_msat: 21_000 },
     { host: "data.example.org", payments: 3, settled: 3, delivered: 3, paid_not_delivered: 0, spent_msat: 30_000, usual_price_msat: 10_000 },

@@ -119,6 +119,14 @@ for (const scheme of ["light", "dark"]) {
     await page.waitForSelector("text=prints the same lines again later");
     expect((await page.textContent("[data-testid=run-line]")).includes("purser run --agent scout"), "the purser run line");
     expect((await page.textContent(".main")).includes("purser run --agent research"), "each agent's purser run line");
+    await page.click("[data-testid=settings-research]");
+    await page.waitForSelector("text=research's key");
+    const shown = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "rotate_agent_key").length);
+    expect(shown === 0, "showing the settings again changes no key");
+    await page.click("[data-testid=rotate-research]");
+    await page.waitForSelector("[data-testid=rotate-confirm-research]");
+    expect((await page.evaluate(() => window.__calls.filter((c) => c.cmd === "rotate_agent_key").length)) === 0, "New key asks first");
+    await page.click("[data-testid=rotate-confirm-research] >> text=Cancel");
     await page.screenshot({ path: join(shots, `agents-${scheme}.png`) });
     await open("apis", "APIs & pricing");
     expect((await page.textContent(".main")).includes("89 %"), "success rate");

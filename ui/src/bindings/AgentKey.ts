@@ -7,4 +7,8 @@ export type AgentKey = { name: string, key: string, env: string,
 /**
  * The line that starts it through Purser in its sandbox (`purser run …`).
  */
-run: string, };
+run: string, 
+/**
+ * The line that prints `env` again later (`eval "$(purser env …)"`).
+ */
+env_line: string, };

@@ -5,4 +5,8 @@ export type AgentView = { agent: Agent, spent_msat: number,
 /**
  * The line that starts it through Purser in its sandbox (`purser run …`).
  */
-run: string, };
+run: string, 
+/**
+ * The line that sets its variables in a shell (`eval "$(purser env …)"`).
+ */
+env_line: string, };

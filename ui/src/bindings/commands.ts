@@ -46,6 +46,7 @@ export function commands(invoke: Invoke) {
     agents: () => invoke<Array<AgentView>>("agents", {}),
     addAgent: (name: string) => invoke<AgentKey>("add_agent", { name }),
     rotateAgentKey: (name: string) => invoke<AgentKey>("rotate_agent_key", { name }),
+    agentSettings: (name: string) => invoke<AgentKey>("agent_settings", { name }),
     apis: () => invoke<Array<ApiSummary>>("apis", {}),
     uninspected: () => invoke<Array<UninspectedHost>>("uninspected", {}),
     credentials: () => invoke<Array<CredentialInfo>>("credentials", {}),

@@ -1,5 +1,5 @@
-// Agents: add one (its key shown once), copy the line that starts it in its sandbox or its proxy settings,
-// rotate its key, see its spend.
+// Agents: add one, copy the line that starts it in its sandbox or its proxy settings (shown again at any time
+// with the key it has), rotate its key (asked first: it cuts off the agent), see its spend.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
@@ -12,6 +12,8 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
   const [name, setName] = useState("");
   const [key, setKey] = useState<AgentKey | null>(null);
   const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
+  // "New key" cuts off whoever uses the old one: asked first, in place.
+  const [rotating, setRotating] = useState<string | null>(null);
   const add = (e: Event) => {
     e.preventDefault();
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
@@ -40,8 +42,8 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
             <pre data-testid="run-line">{key.run}</pre>
             <button onClick={() => copy(key.run)}>Copy the line</button>
             <p>
-              Or set these in a shell the agent runs from (it then runs as you, with nothing kept from it);
-              <code>eval "$(purser env --agent {key.name})"</code> prints the same lines again later:
+              Or set these in a shell the agent runs from (it then runs as you, with nothing kept from it);{" "}
+              <code>{key.env_line}</code> prints the same lines again later:
             </p>
             <pre>{key.env}</pre>
             <button onClick={() => copy(key.env)}>Copy proxy settings</button>
@@ -63,7 +65,16 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
                   <td><code>{a.run}</code> <button class="link" onClick={() => copy(a.run)}>Copy</button></td>
                   <td>
                     <button class="link" onClick={() => api.setPaused(a.agent.name, !a.agent.paused).then(refresh)}>{a.agent.paused ? "Resume" : "Pause"}</button>{" "}
-                    <button class="link" onClick={() => api.rotateAgentKey(a.agent.name).then(setKey, (err) => setMsg({ error: toUiError(err).message }))}>New key</button>
+                    <button class="link" data-testid={`settings-${a.agent.name}`} onClick={() => api.agentSettings(a.agent.name).then(setKey, (err) => setMsg({ error: toUiError(err).message }))}>Show settings</button>{" "}
+                    {rotating === a.agent.name ? (
+                      <span class="confirm-inline" data-testid={`rotate-confirm-${a.agent.name}`}>
+                        A new key cuts off {a.agent.name} where it runs with the old one.{" "}
+                        <button class="link danger" onClick={() => (setRotating(null), api.rotateAgentKey(a.agent.name).then(setKey, (err) => setMsg({ error: toUiError(err).message })))}>Make a new key</button>
+                        <button class="link" onClick={() => setRotating(null)}>Cancel</button>
+                      </span>
+                    ) : (
+                      <button class="link" data-testid={`rotate-${a.agent.name}`} onClick={() => setRotating(a.agent.name)}>New key</button>
+                    )}
                   </td>
                 </tr>
               ))}
