@@ -23,12 +23,6 @@ export function feeText(msat: number): string {
   return `${(msat / 1000).toLocaleString("en-US", { maximumFractionDigits: msat < 10 ? 3 : 2 })} sat`;
 }
 
-/** What was spent, amounts in whole sats and fees apart: "578 sats + 0.58 sat in fees". */
-export function spentText(totalMsat: number, feeMsat: number): string {
-  const amount = satsWhole(Math.max(0, totalMsat - feeMsat));
-  return feeMsat > 0 ? `${amount} + ${feeText(feeMsat)} in fees` : amount;
-}
-
 /** A budget's use: its true percentage (307 of 300 is 102), the bar's width (at most 100) and its tone. */
 export function budgetUse(used: number, limit: number): { percent: number; width: number; tone: "ok" | "hot" | "over" } {
   const percent = limit <= 0 ? 100 : Math.round((used / limit) * 100);

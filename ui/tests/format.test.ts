@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, budgetUse, bytes, dateToMs, feeText, parseSats, percentUsed, sats, satsWhole, secondsLeft, spentText } from "../src/format";
+import { ago, budgetUse, bytes, dateToMs, feeText, parseSats, percentUsed, sats, satsWhole, secondsLeft } from "../src/format";
 import { lastDays, series } from "../src/chart";
 
 describe("sats", () => {
@@ -75,8 +75,6 @@ describe("readable amounts", () => {
     expect(feeText(578)).toBe("0.58 sat");
     expect(feeText(1)).toBe("0.001 sat");
     expect(feeText(12_000)).toBe("12 sats");
-    expect(spentText(578_578, 578)).toBe("578 sats + 0.58 sat in fees");
-    expect(spentText(21_000, 0)).toBe("21 sats");
   });
   it("tells a budget's true share, its bar and when it is over", () => {
     expect(budgetUse(307, 300)).toEqual({ percent: 102, width: 100, tone: "over" });

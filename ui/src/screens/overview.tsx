@@ -8,7 +8,7 @@ import type { Overview } from "../bindings/Overview";
 import type { WalletStatus } from "../bindings/WalletStatus";
 import { periodName, scopeName, words } from "../describe";
 import { Card, Empty, ErrorBox, Loading, useData } from "../components";
-import { ago, budgetUse, sats, satsWhole, spentText, useClock } from "../format";
+import { ago, budgetUse, feeText, sats, satsWhole, useClock } from "../format";
 import { drawSpendChart } from "../chart";
 import type { GroupBy } from "../bindings/GroupBy";
 
@@ -28,7 +28,7 @@ function attention(o: Overview, wallet: WalletStatus | null, go: (s: Screen) => 
   }
   for (const b of o.budgets.filter((b) => b.budget.period !== "request" && b.used >= b.budget.limit)) {
     items.push({
-      text: `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope)} is used up (${budgetUse(b.used, b.budget.limit).percent} %): its payments are refused.`,
+      text: `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope).replace(/^whole wallet$/, "the whole wallet")} is used up (${budgetUse(b.used, b.budget.limit).percent} %): its payments are refused.`,
       fix: "Budgets",
       run: () => go("budgets"),
     });
@@ -74,7 +74,10 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
       <div class="tiles">
         <div class="tile" data-testid="spent-today">
           <span class="label">Spent today</span>
-          <span class="value">{spentText(t.today_msat, t.today_fee_msat)}</span>
+          <span class="value">
+            {satsWhole(Math.max(0, t.today_msat - t.today_fee_msat))}
+            {t.today_fee_msat > 0 && <span class="fees"> + {feeText(t.today_fee_msat)} in fees</span>}
+          </span>
           <span class="sub">
             {t.settled_count_today} paid ·{" "}
             <button class="link" data-testid="refused-today" onClick={() => openLedgerWith({ status: "refused" }, go)}>
