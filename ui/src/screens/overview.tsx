@@ -96,7 +96,7 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
         <div class="tile" onClick={() => go("wallet")}>
           <span class="label">Wallet</span>
           <span class="value">
-            {wallet.data ? (wallet.data.balance_msat !== null ? sats(wallet.data.balance_msat) : wallet.data.connected ? "unreachable" : "not connected") : "…"}
+            {wallet.data ? (wallet.data.balance_msat !== null ? satsWhole(wallet.data.balance_msat) : wallet.data.connected ? "unreachable" : "not connected") : "…"}
           </span>
           <span class="sub">{wallet.data?.info?.alias ?? (wallet.data?.connected ? wallet.data?.error : "Connect a wallet to pay")}</span>
         </div>
