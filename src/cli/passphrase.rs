@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use clap::Subcommand;
-use purser::config;
 use purser::consent::{self, ConsentError};
 use purser::ledger::Ledger;
 
+use super::policy::open;
 use super::{Error, Result};
 
 #[derive(Subcommand)]
@@ -25,11 +25,6 @@ pub enum PassphraseCommand {
     },
     /// Whether a passphrase is set and what needs it
     Status,
-}
-
-async fn open(data_dir: &Path) -> Result<Ledger> {
-    let (settings, policy) = config::load(data_dir)?;
-    Ok(Ledger::open(&settings.ledger_path()).await?.with_policy(policy))
 }
 
 /// Reads a line from the terminal with echo off.

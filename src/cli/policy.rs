@@ -14,7 +14,8 @@ use purser::units::Msats;
 use super::passphrase::authorize;
 use super::{Error, Result};
 
-async fn open(data_dir: &std::path::Path) -> Result<Ledger> {
+/// The ledger with the config file's policy settings, as every command that changes policy opens it.
+pub(super) async fn open(data_dir: &std::path::Path) -> Result<Ledger> {
     let (settings, policy) = config::load(data_dir)?;
     Ok(Ledger::open(&settings.ledger_path()).await?.with_policy(policy))
 }

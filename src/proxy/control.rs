@@ -235,6 +235,22 @@ pub fn running(control_file: &Path) -> Option<(SocketAddr, Vec<(String, String)>
     Some((cf.url.trim_start_matches("http://").parse().ok()?, cf.agent_env))
 }
 
+/// An HTTP/1 client connection over `stream` (the socket or the port), named `at` when it fails.
+async fn handshake<S>(
+    stream: std::io::Result<S>,
+    at: &str,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, ClientError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let unreachable = || ClientError::Unreachable(at.to_string());
+    let stream = stream.map_err(|_| unreachable())?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|_| unreachable())?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
 /// Calls the control endpoint of the proxy running for `data_dir`; returns the JSON answer.
 pub async fn call(
     control_file: &Path,
@@ -248,25 +264,8 @@ pub async fn call(
         serde_json::from_str(&text).map_err(|_| ClientError::NotRunning(control_file.display().to_string()))?;
     let authority = cf.url.trim_start_matches("http://").to_string();
     let mut sender = match &cf.socket {
-        Some(socket) => {
-            let stream =
-                tokio::net::UnixStream::connect(socket).await.map_err(|_| ClientError::Unreachable(socket.clone()))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|_| ClientError::Unreachable(socket.clone()))?;
-            tokio::spawn(conn);
-            sender
-        }
-        None => {
-            let stream = tokio::net::TcpStream::connect(&authority)
-                .await
-                .map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|_| ClientError::Unreachable(cf.url.clone()))?;
-            tokio::spawn(conn);
-            sender
-        }
+        Some(socket) => handshake(tokio::net::UnixStream::connect(socket).await, socket).await?,
+        None => handshake(tokio::net::TcpStream::connect(&authority).await, &cf.url).await?,
     };
     if cf.socket.is_none() && body.as_ref().is_some_and(|b| b.get("passphrase").is_some()) {
         return Err(ClientError::Answer(

@@ -137,6 +137,19 @@ const MAX_REQUEST_HEADERS: usize = 200;
 /// The most bytes an agent's request line and headers may take (more: `431`).
 const MAX_REQUEST_HEAD_BYTES: usize = 256 * 1024;
 
+/// A connection accepted under the cap, counted from now; past it, turned away. Connections held for a
+/// person's approval count apart: they have their own bound (`MAX_HELD`).
+fn admit(proxy: &Proxy, stream: tokio::net::TcpStream) -> Option<std::net::TcpStream> {
+    let busy = proxy.connections.load(Ordering::SeqCst).saturating_sub(proxy.approvals.waiting());
+    if busy >= proxy.settings.max_agent_connections {
+        turn_away(stream, busy);
+        return None;
+    }
+    let stream = stream.into_std().ok()?;
+    proxy.connections.fetch_add(1, Ordering::SeqCst);
+    Some(stream)
+}
+
 /// One open agent connection (or a tunnel it opened), counted until dropped.
 pub(crate) struct Counted(Arc<AtomicUsize>);
 
@@ -150,43 +163,31 @@ impl Drop for Counted {
 const MAX_TURNING_AWAY: usize = 256;
 static TURNING_AWAY: AtomicUsize = AtomicUsize::new(0);
 
-/// Answers a connection past the cap with `503 too_many_connections` once its request head is in (or after
-/// two seconds), without serving it, and closes it.
+/// Answers a connection past the cap with `503 too_many_connections` (through the one mapping in
+/// [`refusal`]) once its request head is in, then closes it; a client that sends nothing for two seconds is
+/// dropped.
 fn turn_away(stream: tokio::net::TcpStream, busy: usize) {
     if TURNING_AWAY.fetch_add(1, Ordering::SeqCst) >= MAX_TURNING_AWAY {
         TURNING_AWAY.fetch_sub(1, Ordering::SeqCst);
         return;
     }
     tokio::spawn(async move {
-        answer_busy(stream, busy).await;
+        let service = service_fn(move |_req| async move {
+            let failure = refusal::Failure::Unavailable {
+                reason: "too_many_connections".into(),
+                detail: format!("Purser is serving {busy} agent connections, its most at once; try again in a moment"),
+                retry_after_secs: 1,
+            };
+            Ok::<_, std::convert::Infallible>(refusal::response(&failure, ""))
+        });
+        let conn = http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(std::time::Duration::from_secs(2))
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(4), conn).await;
         TURNING_AWAY.fetch_sub(1, Ordering::SeqCst);
     });
-}
-
-async fn answer_busy(mut stream: tokio::net::TcpStream, busy: usize) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let failure = refusal::Failure::Unavailable {
-        reason: "too_many_connections".into(),
-        detail: format!("Purser is serving {busy} agent connections, its most at once; try again in a moment"),
-        retry_after_secs: 1,
-    };
-    let bytes = refusal::response_bytes(&failure).await;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        while head.len() < 64 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        let _ = stream.write_all(&bytes).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
 }
 
 /// Serves agents on `listener` until `shutdown` completes, then denies every payment still waiting for a
@@ -253,14 +254,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             }
         };
         let _ = stream.set_nodelay(true);
-        // Connections held for a person's approval count apart: they have their own bound (`MAX_HELD`).
-        let busy = proxy.connections.load(Ordering::SeqCst).saturating_sub(proxy.approvals.waiting());
-        if busy >= proxy.settings.max_agent_connections {
-            turn_away(stream, busy);
-            continue;
-        }
-        let Ok(stream) = stream.into_std() else { continue };
-        proxy.connections.fetch_add(1, Ordering::SeqCst);
+        let Some(stream) = admit(&proxy, stream) else { continue };
         match &workers {
             Some(workers) => workers.hand(stream),
             None => {

@@ -64,23 +64,3 @@ pub fn response(failure: &Failure, request_id: &str) -> Response<ProxyBody> {
     }
     resp
 }
-
-/// The answer for `failure` as bytes on the wire, for a connection answered before its request is read
-/// (`Connection: close`).
-pub async fn response_bytes(failure: &Failure) -> Vec<u8> {
-    use http_body_util::BodyExt;
-    let (parts, body) = response(failure, "").into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let mut out =
-        format!("HTTP/1.1 {} {}\r\n", parts.status.as_u16(), parts.status.canonical_reason().unwrap_or("Error"))
-            .into_bytes();
-    for (name, value) in &parts.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()).as_bytes());
-    out.extend_from_slice(&body);
-    out
-}

@@ -32,9 +32,14 @@ async fn confirm_tier() -> Arc<Harness> {
     Arc::new(h)
 }
 
-fn premium(h: &Arc<Harness>) -> tokio::task::JoinHandle<crate::harness::Reply> {
+/// The agent's call to `path`, left running while it waits for a person.
+fn call(h: &Arc<Harness>, path: &'static str) -> tokio::task::JoinHandle<crate::harness::Reply> {
     let h = h.clone();
-    tokio::spawn(async move { h.get("/premium").await })
+    tokio::spawn(async move { h.get(path).await })
+}
+
+fn premium(h: &Arc<Harness>) -> tokio::task::JoinHandle<crate::harness::Reply> {
+    call(h, "/premium")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,10 +47,7 @@ async fn above_the_confirm_limit_only_the_passphrase_pays() {
     let h = confirm_tier().await;
     h.ledger.set_passphrase_hash(Some(&consent::hash(PASSPHRASE).unwrap())).await.unwrap();
     // Below the confirm limit, a click still does.
-    let fortune = {
-        let h = h.clone();
-        tokio::spawn(async move { h.get("/fortune").await })
-    };
+    let fortune = call(&h, "/fortune");
     let waiting = h.held(1).await;
     assert_eq!(waiting[0]["confirm"], false);
     approve(&h, &waiting[0]["id"], json!({"count": 1})).await.unwrap();
@@ -79,10 +81,7 @@ async fn above_the_confirm_limit_only_the_passphrase_pays() {
 async fn remembering_a_rule_from_the_control_endpoint_takes_the_passphrase() {
     let h = confirm_tier().await;
     h.ledger.set_passphrase_hash(Some(&consent::hash(PASSPHRASE).unwrap())).await.unwrap();
-    let fortune = {
-        let h = h.clone();
-        tokio::spawn(async move { h.get("/fortune").await })
-    };
+    let fortune = call(&h, "/fortune");
     let id = h.held(1).await[0]["id"].clone();
     let unlocked = approve(&h, &id, json!({"count": 1, "remember_max_sats_per_day": 100_000_000})).await.unwrap_err();
     assert!(unlocked.contains("needs your passphrase"), "{unlocked}");
@@ -114,10 +113,7 @@ async fn every_approval_can_need_the_passphrase() {
     let h = confirm_tier().await;
     h.ledger.set_passphrase_hash(Some(&consent::hash(PASSPHRASE).unwrap())).await.unwrap();
     h.ledger.set_confirm_every_approval(true).await.unwrap();
-    let fortune = {
-        let h = h.clone();
-        tokio::spawn(async move { h.get("/fortune").await })
-    };
+    let fortune = call(&h, "/fortune");
     let waiting = h.held(1).await;
     assert_eq!(waiting[0]["confirm"], true, "21 sats is below the confirm limit, but every approval needs it");
     assert!(approve(&h, &waiting[0]["id"], json!({"count": 1})).await.is_err());
