@@ -4,7 +4,7 @@
 use super::alerts::{AlertKind, NewAlert};
 use super::new_payment::NewPayment;
 use super::{Ledger, Result};
-use crate::policy::concerns::PriceConcern;
+use crate::policy::concerns::{self, PriceConcern};
 use crate::policy::{self, Decision, Judge};
 use crate::units::Msats;
 use serde_json::json;
@@ -61,11 +61,21 @@ pub(super) fn price_concern(
     concern.map(|c| match c {
         PriceConcern::AboveAdvertised { advertised } => alert(
             AlertKind::PriceAboveAdvertised,
-            format!("{}{} asks {amount}, above its advertised price of {advertised}", p.host, p.path),
+            format!(
+                "{}{} asks {amount}, {}",
+                p.host,
+                p.path,
+                concerns::how_far_above(amount, advertised, "advertised")
+            ),
         ),
         PriceConcern::AboveUsual { usual, margin_pct } => alert(
             AlertKind::PriceAboveUsual,
-            format!("{}{} asks {amount}, above its usual {usual} by more than {margin_pct} %", p.host, p.path),
+            format!(
+                "{}{} asks {amount}, {} (the margin is {margin_pct} %)",
+                p.host,
+                p.path,
+                concerns::how_far_above(amount, usual, "usual")
+            ),
         ),
     })
 }

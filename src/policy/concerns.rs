@@ -55,6 +55,26 @@ pub fn price_concern(
     Some(PriceConcern::AboveUsual { usual: Msats(usual as u64), margin_pct })
 }
 
+/// How far `amount` is above `reference`, as a person reads it at a glance: "2× its advertised 10 sats" from
+/// twice upwards (one decimal when not whole: "2.5×"), "50 % above its usual 10 sats" below that. `what` names
+/// the reference ("advertised", "usual").
+pub fn how_far_above(amount: Msats, reference: Msats, what: &str) -> String {
+    if reference.0 == 0 {
+        return format!("above its {what} {reference}");
+    }
+    let tenths = (amount.0 as u128 * 10 + reference.0 as u128 / 2) / reference.0 as u128;
+    if tenths >= 20 {
+        let times = if tenths.is_multiple_of(10) {
+            format!("{}", tenths / 10)
+        } else {
+            format!("{}.{}", tenths / 10, tenths % 10)
+        };
+        return format!("{times}× its {what} {reference}");
+    }
+    let pct = ((amount.0.saturating_sub(reference.0)) as u128 * 100).div_ceil(reference.0 as u128);
+    format!("{pct} % above its {what} {reference}")
+}
+
 /// Why an endpoint's breaker trips after a paid request that was not delivered, if it does: the API asked
 /// again right after a payment, or the last `failures` paid requests (newest first in `recent`, `Some(false)`
 /// for not delivered) all failed.
@@ -101,6 +121,17 @@ mod tests {
         );
         assert_eq!(price_concern(Msats(1500), None, Some(1000.0), 50), None);
         assert_eq!(price_concern(Msats(1501), None, None, 50), None);
+    }
+
+    #[test]
+    fn how_far_above_reads_as_a_multiple_or_a_percentage() {
+        let ten = Msats::from_sats(10);
+        assert_eq!(how_far_above(Msats::from_sats(20), ten, "advertised"), "2× its advertised 10 sats");
+        assert_eq!(how_far_above(Msats::from_sats(25), ten, "advertised"), "2.5× its advertised 10 sats");
+        assert_eq!(how_far_above(Msats::from_sats(15), ten, "usual"), "50 % above its usual 10 sats");
+        assert_eq!(how_far_above(Msats(10_001), ten, "usual"), "1 % above its usual 10 sats");
+        assert_eq!(how_far_above(Msats(u64::MAX), Msats(1), "usual"), format!("{}× its usual 0.001 sats", u64::MAX));
+        assert_eq!(how_far_above(Msats(5), Msats(0), "advertised"), "above its advertised 0 sats");
     }
 
     #[test]

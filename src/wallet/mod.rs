@@ -5,6 +5,7 @@
 pub mod failover;
 pub mod handle;
 pub mod nwc;
+pub mod uri_check;
 pub mod uri_store;
 
 use async_trait::async_trait;

@@ -88,7 +88,9 @@ pub struct NwcWallet {
 
 impl NwcWallet {
     pub fn new(uri: &str, opts: NwcOptions) -> Result<Self> {
-        let uri = NostrWalletConnectURI::parse(uri.trim()).map_err(|e| Error::BadUri(e.to_string()))?;
+        // The parser decides; when it refuses, the person is told which part is wrong.
+        let uri = NostrWalletConnectURI::parse(uri.trim())
+            .map_err(|e| Error::BadUri(super::uri_check::problem(uri).unwrap_or_else(|| e.to_string())))?;
         let keys = Keys::new(uri.secret.clone());
         Ok(NwcWallet {
             uri,

@@ -344,15 +344,21 @@ async fn wallet_connect_keeps_the_uri_in_the_os_keyring() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let uri = h.sandbox.wallet.uri.clone();
-    let (connected, info, gone) = tokio::task::spawn_blocking(move || {
+    let (cut, connected, info, gone) = tokio::task::spawn_blocking(move || {
+        // A string cut short is refused with the part named, and nothing is kept.
+        let secret = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+        let cut = uri.replace(secret, &secret[..40]);
+        let cut = purser(&path).args(["wallet", "connect", &cut]).output().unwrap();
         let connected = run_ok(purser(&path).args(["wallet", "connect", &uri]));
         let info = run_ok(purser(&path).args(["wallet", "info"]));
         run_ok(purser(&path).args(["wallet", "disconnect"]));
         let gone = purser(&path).args(["wallet", "info"]).output().unwrap();
-        (connected, info, gone)
+        (cut, connected, info, gone)
     })
     .await
     .unwrap();
+    let cut_says = String::from_utf8_lossy(&cut.stderr);
+    assert!(!cut.status.success() && cut_says.contains("the secret must be 64 hexadecimal characters"), "{cut_says}");
     assert!(connected.contains("Purser sandbox wallet"), "{connected}");
     assert!(connected.contains("OS keyring"), "{connected}");
     assert!(info.contains("the OS keyring"), "{info}");
@@ -411,7 +417,7 @@ fn every_dialect_priced_and_paid_from_the_command_line() {
     let held = std::thread::scope(|s| {
         let call = s.spawn(|| sb.curl("/surge"));
         let waiting = first_approval(dir.path());
-        assert!(waiting.contains("advertised price of 10 sats"), "{waiting}");
+        assert!(waiting.contains("2× its advertised 10 sats"), "{waiting}");
         let alerts = run_ok(purser(dir.path()).arg("alerts"));
         assert!(alerts.contains("price_above_advertised"), "{alerts}");
         run_ok(purser(dir.path()).args(["approve", "1"]));

@@ -84,7 +84,7 @@ async fn an_invoice_above_the_advertised_price_goes_to_a_person_with_an_alert() 
     let agent = h.forward(Method::GET, &url, "", &[]);
     let approval = async {
         let held = h.held(1).await.remove(0);
-        assert!(held["explanation"].as_str().unwrap().contains("advertised price of 10 sats"), "{held}");
+        assert!(held["explanation"].as_str().unwrap().contains("2× its advertised 10 sats"), "{held}");
         let alerts = h.ledger.alerts(10).await.unwrap();
         assert!(alerts.iter().any(|a| a.kind == AlertKind::PriceAboveAdvertised), "{alerts:?}");
         control::call(&h.control, Method::POST, &format!("approvals/{}/approve", held["id"]), None).await.unwrap();
@@ -211,7 +211,7 @@ async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
     }
     let asked = ledger.reserve(&payment(9, 20), purser::policy::Approved::Not, &Rules).await.unwrap();
     let Reservation::NeedsApproval { explanation, alerts, .. } = asked else { panic!("{asked:?}") };
-    assert!(explanation.contains("above its usual 10 sats"), "{explanation}");
+    assert!(explanation.contains("2× its usual 10 sats"), "{explanation}");
     assert_eq!(alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [AlertKind::PriceAboveUsual]);
     assert!(matches!(
         ledger.reserve(&payment(9, 20), purser::policy::Approved::Clicked, &Rules).await.unwrap(),
