@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 
 use purser::approval::{Answer, ApprovalView, Verdict};
 use purser::ledger::credentials::CredentialInfo;
+use purser::ledger::endpoints::EndpointSummary;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::ledger::prices::StoredPrice;
 use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
@@ -264,6 +265,12 @@ pub async fn apis(core: State<'_, AppCore>) -> Result<Vec<ApiSummary>> {
     Ok(core.ledger.apis().await?)
 }
 
+/// One API's endpoints with their own usual prices.
+#[tauri::command]
+pub async fn api_endpoints(core: State<'_, AppCore>, host: String) -> Result<Vec<EndpointSummary>> {
+    Ok(core.ledger.endpoints(&host).await?)
+}
+
 /// Connections Purser could not look inside, per host.
 #[tauri::command]
 pub async fn uninspected(core: State<'_, AppCore>) -> Result<Vec<UninspectedHost>> {
@@ -329,15 +336,31 @@ pub async fn wallet_connect(core: State<'_, AppCore>, uri: String) -> Result<Wal
     wallet_status(core).await
 }
 
+/// Stops paying: forgets the stored connection string (the sandbox's play wallet is only let go, to be
+/// reconnected with [`wallet_reconnect_sandbox`]).
 #[tauri::command]
 pub async fn wallet_disconnect(core: State<'_, AppCore>) -> Result<()> {
-    let dir = core.data_dir.clone();
-    tokio::task::spawn_blocking(move || uri_store::forget(&dir))
-        .await
-        .map_err(|e| UiError::new("keyring", e.to_string()))??;
+    if core.sandbox.is_none() {
+        let dir = core.data_dir.clone();
+        tokio::task::spawn_blocking(move || uri_store::forget(&dir))
+            .await
+            .map_err(|e| UiError::new("keyring", e.to_string()))??;
+    }
     core.proxy.wallet.replace(None);
     *core.wallet_source.lock().unwrap() = None;
     Ok(())
+}
+
+/// Connects the sandbox's play wallet again after a disconnect (nothing is stored).
+#[tauri::command]
+pub async fn wallet_reconnect_sandbox(core: State<'_, AppCore>) -> Result<WalletStatus> {
+    let Some(sandbox) = &core.sandbox else {
+        return Err(UiError::new("invalid", "this Purser does not run the sandbox"));
+    };
+    let wallet = NwcWallet::new(&sandbox.wallet.uri, NwcOptions::default())?;
+    core.proxy.wallet.replace(Some(std::sync::Arc::new(wallet) as std::sync::Arc<dyn Wallet>));
+    *core.wallet_source.lock().unwrap() = Some(crate::runtime::SANDBOX_WALLET_SOURCE.to_string());
+    wallet_status(core).await
 }
 
 #[tauri::command]

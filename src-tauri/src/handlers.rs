@@ -63,6 +63,7 @@ command_list! {
     rotate_agent_key(name: String) -> crate::dto::AgentKey;
     agent_settings(name: String) -> crate::dto::AgentKey;
     apis() -> Vec<purser::ledger::queries::ApiSummary>;
+    api_endpoints(host: String) -> Vec<purser::ledger::endpoints::EndpointSummary>;
     uninspected() -> Vec<purser::ledger::uninspected::UninspectedHost>;
     credentials() -> Vec<purser::ledger::credentials::CredentialInfo>;
     revoke_credential(id: i64) -> ();
@@ -70,6 +71,7 @@ command_list! {
     wallet_status() -> crate::dto::WalletStatus;
     wallet_connect(uri: String) -> crate::dto::WalletStatus;
     wallet_disconnect() -> ();
+    wallet_reconnect_sandbox() -> crate::dto::WalletStatus;
     settings() -> crate::dto::SettingsView;
     set_notifications(on: bool) -> ();
     save_settings(listen: String, approval_timeout_secs: u64) -> ();

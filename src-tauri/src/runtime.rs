@@ -61,6 +61,9 @@ impl Args {
     }
 }
 
+/// Where the sandbox's wallet comes from, as the Wallet screen says it.
+pub const SANDBOX_WALLET_SOURCE: &str = "the sandbox (play sats)";
+
 /// The core as the app holds it.
 pub struct AppCore {
     pub proxy: Arc<Proxy>,
@@ -95,7 +98,7 @@ pub async fn start(args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
         let parts = startup::sandbox(&args.data_dir, &mut settings, &ledger, addr, std::time::Duration::ZERO).await?;
         let env = parts.env.render(Shell::Bash);
         let vars = parts.env.extra.clone();
-        (Some(parts.sandbox), Some(parts.wallet), Some("the sandbox (play sats)".to_string()), Some(env), vars)
+        (Some(parts.sandbox), Some(parts.wallet), Some(SANDBOX_WALLET_SOURCE.to_string()), Some(env), vars)
     } else {
         let (wallet, source) = startup::stored_wallet(&args.data_dir).await.unwrap_or_else(|e| {
             tracing::warn!("{e}");

@@ -22,6 +22,7 @@ pub mod alerts;
 pub mod confirmations;
 pub mod credentials;
 mod decision_read;
+pub mod endpoints;
 pub mod export;
 pub mod hot;
 mod new_payment;

@@ -255,9 +255,7 @@ impl Ledger {
              SUM(CASE WHEN status = 'settled' THEN payments ELSE 0 END) AS settled, \
              SUM(CASE WHEN status = 'settled' AND delivered = 1 THEN payments ELSE 0 END) AS delivered, \
              SUM(CASE WHEN status = 'settled' AND delivered = 0 THEN payments ELSE 0 END) AS paid_not_delivered, \
-             SUM(CASE WHEN status = 'settled' THEN amount_msat + fee_msat ELSE 0 END) AS spent, \
-             SUM(CASE WHEN status = 'settled' THEN amount_msat ELSE 0 END) \
-               / NULLIF(SUM(CASE WHEN status = 'settled' THEN amount_count ELSE 0 END), 0) AS usual \
+             SUM(CASE WHEN status = 'settled' THEN amount_msat + fee_msat ELSE 0 END) AS spent \
              FROM payment_rollup GROUP BY host HAVING SUM(payments) > 0 ORDER BY spent DESC, host",
         )
         .fetch_all(self.pool())
@@ -271,7 +269,6 @@ impl Ledger {
                 delivered: r.get("delivered"),
                 paid_not_delivered: r.get("paid_not_delivered"),
                 spent_msat: r.get("spent"),
-                usual_price_msat: r.get("usual"),
             })
             .collect())
     }
@@ -288,7 +285,7 @@ impl Ledger {
     }
 }
 
-/// An API as the ledger knows it.
+/// An API as the ledger knows it (its endpoints' prices: [`Ledger::endpoints`]).
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ApiSummary {
@@ -303,8 +300,6 @@ pub struct ApiSummary {
     pub paid_not_delivered: i64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub spent_msat: i64,
-    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-    pub usual_price_msat: Option<i64>,
 }
 
 impl Ledger {

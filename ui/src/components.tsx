@@ -2,6 +2,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { toUiError, type UiError } from "./api";
+import { wrapPoints } from "./format";
 
 export function Card(props: { title?: string; actions?: ComponentChildren; children: ComponentChildren; class?: string }) {
   return (
@@ -60,4 +61,9 @@ export function Notice(props: { error?: string | null; ok?: string | null }) {
   if (props.error) return <p class="notice bad" role="alert">{props.error}</p>;
   if (props.ok) return <p class="notice good" role="status">{props.ok}</p>;
   return null;
+}
+
+/** Text (a request, an address) that may wrap only at its own separators: see `wrapPoints`. */
+export function Wrapping({ text }: { text: string }) {
+  return <>{wrapPoints(text).map((p, i) => (i === 0 ? p : <><wbr />{p}</>))}</>;
 }

@@ -97,3 +97,9 @@ export function useClock(ms = 15_000): number {
   }, [ms]);
   return now;
 }
+
+/** A request or address cut into pieces after each "/", "?", "&" and "=" (and before a long run goes on), so
+ *  a narrow column wraps it at its own separators rather than inside a word. */
+export function wrapPoints(text: string): string[] {
+  return text.split(/(?<=[/?&=])/).filter((p) => p !== "");
+}

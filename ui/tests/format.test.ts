@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, budgetUse, bytes, dateToMs, feeText, parseSats, percentUsed, sats, satsWhole, secondsLeft } from "../src/format";
+import { ago, budgetUse, bytes, dateToMs, feeText, parseSats, percentUsed, sats, satsWhole, secondsLeft, wrapPoints } from "../src/format";
 import { lastDays, series } from "../src/chart";
 
 describe("sats", () => {
@@ -81,5 +81,13 @@ describe("readable amounts", () => {
     expect(budgetUse(300, 300)).toEqual({ percent: 100, width: 100, tone: "hot" });
     expect(budgetUse(240, 300)).toEqual({ percent: 80, width: 80, tone: "hot" });
     expect(budgetUse(30, 300)).toEqual({ percent: 10, width: 10, tone: "ok" });
+  });
+});
+
+describe("wrapPoints", () => {
+  it("cuts after a request's separators, never inside a word", () => {
+    expect(wrapPoints("GET api.example.com/v1/search/item-0?q=a&n=2")).toEqual(["GET api.example.com/", "v1/", "search/", "item-0?", "q=", "a&", "n=", "2"]);
+    expect(wrapPoints("/").join("")).toBe("/");
+    expect(wrapPoints("")).toEqual([]);
   });
 });

@@ -23,6 +23,8 @@ const rows = [
   row(2, "research", "/fortune", 21000, "refused"),
   row(3, "writer", "/joke", 1000, "settled"),
   row(4, "research", "/premium", 250000, "settled"),
+  // A day's steady traffic, so the ledger has more rows than fit the window.
+  ...[...Array(8)].map((_, i) => row(5 + i, "research", `/v1/search/item-${i}`, 1000 * (i + 1), "settled")),
 ];
 const approvals = [
   { id: 7, agent: "research", method: "GET", host: "api.example.com", path: "/premium", amount_msat: 250000,
@@ -81,8 +83,15 @@ const fixtures: Record<string, (args: any) => unknown> = {
   rotate_agent_key: ({ name }) => fixtures.add_agent({ name }),
   agent_settings: ({ name }) => fixtures.add_agent({ name }),
   apis: () => [
-    { host: "api.example.com", payments: 12, settled: 9, delivered: 8, paid_not_delivered: 1, spent_msat: 380_000, usual_price_msat: 21_000 },
-    { host: "data.example.org", payments: 3, settled: 3, delivered: 3, paid_not_delivered: 0, spent_msat: 30_000, usual_price_msat: 10_000 },
+    { host: "api.example.com", payments: 12, settled: 9, delivered: 8, paid_not_delivered: 1, spent_msat: 380_000 },
+    { host: "data.example.org", payments: 3, settled: 3, delivered: 3, paid_not_delivered: 0, spent_msat: 30_000 },
+    { host: "127.0.0.1:4001", payments: 2, settled: 2, delivered: 2, paid_not_delivered: 0, spent_msat: 2_002 },
+    { host: "127.0.0.1:4002", payments: 1, settled: 1, delivered: 1, paid_not_delivered: 0, spent_msat: 1_001 },
+  ],
+  api_endpoints: () => [
+    { path: "/premium", payments: 2, settled: 1, spent_msat: 250_250, usual_price_msat: 250_000 },
+    { path: "/fortune", payments: 8, settled: 6, spent_msat: 126_060, usual_price_msat: 21_000 },
+    { path: "/joke", payments: 2, settled: 2, spent_msat: 2_002, usual_price_msat: 1_000 },
   ],
   uninspected: () => [
     { host: "secure.bank.example", port: 443, kind: "pass_through", agents: ["research"], connections: 4, bytes_to_upstream: 2_048, bytes_to_agent: 1_572_864, last_opened_at: new Date(now - 120_000).toISOString() },
@@ -101,6 +110,7 @@ const fixtures: Record<string, (args: any) => unknown> = {
     info: { alias: "Purser sandbox wallet (play sats)", network: "regtest", methods: ["get_info", "get_balance", "pay_invoice", "lookup_invoice"], encryption: "nip44_v2" } }),
   wallet_connect: () => fixtures.wallet_status({}),
   wallet_disconnect: () => null,
+  wallet_reconnect_sandbox: () => fixtures.wallet_status({}),
   settings: () => ({ data_dir: "/home/you/.local/share/purser", proxy_url: "http://127.0.0.1:8402", approval_timeout_secs: 120, notifications: true, config_file: "/home/you/.local/share/purser/purser.toml", time_zone: "Europe/Berlin",
     ca_cert_path: "/home/you/.local/share/purser/ca/purser-ca.pem", pass_through: ["*.bank.example"],
     passphrase_set: true, confirm_every_approval: false }),

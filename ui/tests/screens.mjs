@@ -67,7 +67,22 @@ for (const scheme of ["light", "dark"]) {
   });
   await check(`${scheme}: ledger filters, shows details and exports`, async () => {
     await open("ledger", "Ledger");
-    expect((await page.$$("[data-testid=ledger-table] tbody tr")).length === 4, "four rows");
+    expect((await page.$$("[data-testid=ledger-table] tbody tr")).length === 12, "twelve rows");
+    // The less used filters fold away; one set under the fold is counted on its button, and Clear empties it.
+    expect(!(await page.isVisible("[data-testid=filter-from]")), "dates are folded away at first");
+    await page.click("[data-testid=more-filters]");
+    expect(await page.$eval("[data-testid=filter-from]", (e) => e.classList.contains("empty")), "an empty date reads as empty");
+    await page.fill("[data-testid=filter-from]", "2026-11-01");
+    await page.waitForFunction(() => window.__calls.filter((c) => c.cmd === "ledger_page").pop().args.filter.from_ms !== null);
+    expect(!(await page.$eval("[data-testid=filter-from]", (e) => e.classList.contains("empty"))), "a set date does not");
+    await page.click("[data-testid=more-filters]");
+    expect((await page.textContent("[data-testid=more-filters]")).includes("(1 on)"), "the folded filter is counted");
+    await page.click("[data-testid=clear-filters]");
+    await page.click("[data-testid=more-filters]");
+    expect((await page.inputValue("[data-testid=filter-from]")) === "", "Clear empties the date field");
+    const cleared = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "ledger_page").pop());
+    expect(cleared.args.filter.from_ms === null, JSON.stringify(cleared.args.filter));
+    await page.click("[data-testid=more-filters]");
     await page.selectOption("[data-testid=filter-agent]", "writer");
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=ledger-table] tbody tr").length === 1);
     await page.click("[data-testid=ledger-table] tbody tr");
@@ -130,6 +145,14 @@ for (const scheme of ["light", "dark"]) {
     await page.screenshot({ path: join(shots, `agents-${scheme}.png`) });
     await open("apis", "APIs & pricing");
     expect((await page.textContent(".main")).includes("89 %"), "success rate");
+    // Usual prices are per endpoint, never one average over an API's differently priced endpoints.
+    await page.click("[data-testid='endpoints-api.example.com']");
+    const endpoints = await page.textContent("[data-testid=endpoints]");
+    expect(endpoints.includes("/premium") && endpoints.includes("250 sats") && endpoints.includes("/joke") && endpoints.includes("1 sat"), endpoints);
+    const asked = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "api_endpoints").pop());
+    expect(asked.args.host === "api.example.com", JSON.stringify(asked.args));
+    const sameHost = await page.textContent("[data-testid=same-host] >> nth=0");
+    expect(sameHost.includes("Also seen on 127.0.0.1:4002") && sameHost.includes("each port is its own API"), sameHost);
     const uninspected = await page.textContent("[data-testid=uninspected]");
     expect(uninspected.includes("secure.bank.example:443") && uninspected.includes("1.5 MiB"), uninspected);
     expect(uninspected.includes("refused Purser's certificate"), "a refused certificate is named");
@@ -144,6 +167,8 @@ for (const scheme of ["light", "dark"]) {
     await page.screenshot({ path: join(shots, `apis-${scheme}.png`) });
     await open("wallet", "Wallet");
     expect((await page.textContent("[data-testid=wallet-balance]")).includes("99,706 sats"), "the balance");
+    await page.click("[data-testid=wallet-disconnect]");
+    expect(await page.evaluate(() => window.__calls.some((c) => c.cmd === "wallet_disconnect")), "the sandbox wallet can be let go");
     await open("settings", "Settings");
     expect((await page.textContent("[data-testid=ca-path]")).endsWith("ca/purser-ca.pem"), "the CA path is shown");
     await page.fill("[data-testid=passphrase-current]", "old passphrase");
@@ -195,6 +220,10 @@ for (const [width, height] of [[1024, 700], [1366, 900]]) {
     const nav = await page.evaluate(() => { document.querySelector(".main").scrollTop = 10000; return document.querySelector(".nav").getBoundingClientRect().top; });
     expect(nav === 0, `the sidebar moved with the page (${nav})`);
     await page.screenshot({ path: join(shots, `ledger-detail-${width}.png`) });
+    await page.click(".detail >> text=Close");
+    const rowsInView = await page.evaluate(() => { document.querySelector(".main").scrollTop = 0;
+      return [...document.querySelectorAll("[data-testid=ledger-table] tbody tr")].filter((r) => r.getBoundingClientRect().bottom <= window.innerHeight).length; });
+    expect(rowsInView > 6, `only ${rowsInView} ledger rows in view`);
   });
   await check(`${width}×${height}: no script errors`, async () => expect(errors.length === 0, errors.join("; ")));
   await page.close();

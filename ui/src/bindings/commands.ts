@@ -7,6 +7,7 @@ import type { ApprovalView } from "./ApprovalView";
 import type { BudgetInput } from "./BudgetInput";
 import type { CredentialInfo } from "./CredentialInfo";
 import type { DaySpend } from "./DaySpend";
+import type { EndpointSummary } from "./EndpointSummary";
 import type { Exported } from "./Exported";
 import type { GroupBy } from "./GroupBy";
 import type { Overview } from "./Overview";
@@ -48,6 +49,7 @@ export function commands(invoke: Invoke) {
     rotateAgentKey: (name: string) => invoke<AgentKey>("rotate_agent_key", { name }),
     agentSettings: (name: string) => invoke<AgentKey>("agent_settings", { name }),
     apis: () => invoke<Array<ApiSummary>>("apis", {}),
+    apiEndpoints: (host: string) => invoke<Array<EndpointSummary>>("api_endpoints", { host }),
     uninspected: () => invoke<Array<UninspectedHost>>("uninspected", {}),
     credentials: () => invoke<Array<CredentialInfo>>("credentials", {}),
     revokeCredential: (id: number) => invoke<void>("revoke_credential", { id }),
@@ -55,6 +57,7 @@ export function commands(invoke: Invoke) {
     walletStatus: () => invoke<WalletStatus>("wallet_status", {}),
     walletConnect: (uri: string) => invoke<WalletStatus>("wallet_connect", { uri }),
     walletDisconnect: () => invoke<void>("wallet_disconnect", {}),
+    walletReconnectSandbox: () => invoke<WalletStatus>("wallet_reconnect_sandbox", {}),
     settings: () => invoke<SettingsView>("settings", {}),
     setNotifications: (on: boolean) => invoke<void>("set_notifications", { on }),
     saveSettings: (listen: string, approvalTimeoutSecs: number) => invoke<void>("save_settings", { listen, approvalTimeoutSecs }),

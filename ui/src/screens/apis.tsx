@@ -9,6 +9,7 @@ import { ago, bytes, sats } from "../format";
 
 export function ApisScreen({ tick }: ScreenProps) {
   const { data, error, reload } = useData(() => api.apis(), [tick]);
+  const [open, setOpen] = useState<string | null>(null);
   return (
     <div class="screen">
       <h1>APIs & pricing</h1>
@@ -16,18 +17,35 @@ export function ApisScreen({ tick }: ScreenProps) {
         {error ? <ErrorBox error={error} retry={reload} /> : !data ? <Loading what="APIs" /> : data.length === 0 ? (
           <Empty>No API has asked for a payment yet.</Empty>
         ) : (
-          <table class="table">
-            <thead><tr><th>API</th><th class="num">Usual price</th><th class="num">Spent</th><th class="num">Paid</th><th class="num">Success</th><th class="num">Paid, not delivered</th></tr></thead>
+          <table class="table" data-testid="apis">
+            <thead><tr><th>API</th><th class="num">Spent</th><th class="num">Paid</th><th class="num">Success</th><th class="num">Paid, not delivered</th><th>Prices</th></tr></thead>
             <tbody>
               {data.map((a) => (
-                <tr>
-                  <td class="mono">{a.host}</td>
-                  <td class="num">{sats(a.usual_price_msat)}</td>
-                  <td class="num">{sats(a.spent_msat)}</td>
-                  <td class="num">{a.settled}</td>
-                  <td class="num">{a.settled > 0 ? `${Math.round((a.delivered / a.settled) * 100)} %` : "–"}</td>
-                  <td class={`num ${a.paid_not_delivered > 0 ? "bad" : ""}`}>{a.paid_not_delivered}</td>
-                </tr>
+                <>
+                  <tr>
+                    <td class="mono">
+                      {a.host}
+                      {otherPorts(a.host, data).length > 0 && (
+                        <div class="muted small note" data-testid="same-host">
+                          Also seen on {otherPorts(a.host, data).join(", ")}: each port is its own API (its own origin,
+                          prices and proofs), as browsers treat it.
+                        </div>
+                      )}
+                    </td>
+                    <td class="num">{sats(a.spent_msat)}</td>
+                    <td class="num">{a.settled}</td>
+                    <td class="num">{a.settled > 0 ? `${Math.round((a.delivered / a.settled) * 100)} %` : "–"}</td>
+                    <td class={`num ${a.paid_not_delivered > 0 ? "bad" : ""}`}>{a.paid_not_delivered}</td>
+                    <td>
+                      <button class="link" data-testid={`endpoints-${a.host}`} onClick={() => setOpen(open === a.host ? null : a.host)}>
+                        {open === a.host ? "Hide endpoints" : "Per endpoint"}
+                      </button>
+                    </td>
+                  </tr>
+                  {open === a.host && (
+                    <tr class="nested"><td colSpan={6}><Endpoints host={a.host} tick={tick} /></td></tr>
+                  )}
+                </>
               ))}
             </tbody>
           </table>
@@ -37,11 +55,44 @@ export function ApisScreen({ tick }: ScreenProps) {
       <CredentialsCard tick={tick} />
       <UninspectedCard tick={tick} />
       <p class="muted small">
-        Usual prices are what the ledger has seen. Published prices are read from each API's <code>/pricing</code>,
-        <code>/.well-known/l402-services</code>, <code>/.well-known/l402.json</code> and <code>/openapi.json</code> on
-        its first payment (or with <code>purser pricing URL</code>); an invoice above them waits for you.
+        Usual prices are per endpoint: the mean of its last 20 paid calls. Published prices are read from each API's
+        <code>/pricing</code>, <code>/.well-known/l402-services</code>, <code>/.well-known/l402.json</code> and
+        <code>/openapi.json</code> on its first payment (or with <code>purser pricing URL</code>); an invoice above
+        them waits for you.
       </p>
     </div>
+  );
+}
+
+/** The other ports the same host name was paid on ("127.0.0.1:4001" beside "127.0.0.1:4002"). */
+function otherPorts(host: string, all: { host: string }[]): string[] {
+  const name = hostName(host);
+  return all.map((a) => a.host).filter((h) => h !== host && hostName(h) === name);
+}
+
+function hostName(host: string): string {
+  return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0];
+}
+
+/** One API's endpoints, each with its own usual price. */
+function Endpoints({ host, tick }: { host: string; tick: number }) {
+  const { data, error, reload } = useData(() => api.apiEndpoints(host), [host, tick]);
+  if (error) return <ErrorBox error={error} retry={reload} />;
+  if (!data) return <Loading what="endpoints" />;
+  return (
+    <table class="table inner" data-testid="endpoints">
+      <thead><tr><th>Endpoint</th><th class="num">Usual price</th><th class="num">Paid</th><th class="num">Spent</th></tr></thead>
+      <tbody>
+        {data.map((e) => (
+          <tr>
+            <td class="mono">{e.path}</td>
+            <td class="num">{sats(e.usual_price_msat)}</td>
+            <td class="num">{e.settled} of {e.payments}</td>
+            <td class="num">{sats(e.spent_msat)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

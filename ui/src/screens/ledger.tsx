@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import { takeLedgerStart, type ScreenProps } from "../screen";
-import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
+import { Card, Empty, ErrorBox, Loading, Notice, useData, Wrapping } from "../components";
 import { ago, dateToMs, localTime, parseSats, sats, useClock } from "../format";
 import type { PaymentFilter } from "../bindings/PaymentFilter";
 import type { PaymentRow } from "../bindings/PaymentRow";
@@ -17,10 +17,15 @@ const EMPTY: PaymentFilter = {
   agent: null, host: null, status: null, challenge_kind: null,
   from_ms: null, to_ms: null, min_amount_msat: null, max_amount_msat: null,
 };
+type Typed = { from: string; to: string; min: string; max: string };
+const NOTHING_TYPED: Typed = { from: "", to: "", min: "", max: "" };
 const KINDS = ["l402", "lsat", "json_l402", "mpp", "x402", "hash_only", "json_payment_hash", "unreadable"];
 
 export function LedgerScreen({ tick }: ScreenProps) {
   const [filter, setFilter] = useState<PaymentFilter>(() => ({ ...EMPTY, ...takeLedgerStart() }));
+  // What the person typed in the free-text fields, kept so Clear empties them too.
+  const [typed, setTyped] = useState<Typed>(NOTHING_TYPED);
+  const [more, setMore] = useState(false);
   const [sort, setSort] = useState<SortBy>("newest");
   const [offset, setOffset] = useState(0);
   const [selected, setSelected] = useState<PaymentRow | null>(null);
@@ -34,6 +39,10 @@ export function LedgerScreen({ tick }: ScreenProps) {
     setFilter({ ...filter, ...patch });
     setOffset(0);
   };
+  const type = (field: keyof Typed, text: string, patch: Partial<PaymentFilter>) => {
+    setTyped({ ...typed, [field]: text });
+    set(patch);
+  };
   const amount = (text: string, what: string): number | null => {
     if (!text.trim()) return null;
     try {
@@ -44,23 +53,37 @@ export function LedgerScreen({ tick }: ScreenProps) {
       return null;
     }
   };
+  const clear = () => {
+    setFilter(EMPTY);
+    setTyped(NOTHING_TYPED);
+    setNotice({});
+    setOffset(0);
+  };
   const exportCsv = () =>
     api.exportCsv(filter).then(
       (r) => setNotice({ ok: `Exported ${r.rows} payments to ${r.path}` }),
       (e) => setNotice({ error: toUiError(e).message }),
     );
+  // Filters kept under "More filters" that are set, so folding never hides an active one unseen.
+  const hiddenOn = [filter.host, filter.challenge_kind, filter.from_ms, filter.to_ms, filter.min_amount_msat, filter.max_amount_msat]
+    .filter((v) => v !== null).length;
+  const active = hiddenOn + (filter.agent !== null ? 1 : 0) + (filter.status !== null ? 1 : 0);
 
   return (
     <div class="screen">
       <h1>Ledger</h1>
       <Card
-        title="Filters"
+        class="filter-card"
         actions={
           <>
-            <button class="link" onClick={() => (setFilter(EMPTY), setOffset(0))}>Clear</button>
+            <button class="link" data-testid="more-filters" aria-expanded={more} onClick={() => setMore(!more)}>
+              {more ? "Fewer filters" : hiddenOn > 0 ? `More filters (${hiddenOn} on)` : "More filters"}
+            </button>
+            {active > 0 && <button class="link" data-testid="clear-filters" onClick={clear}>Clear</button>}
             <button data-testid="export-csv" onClick={exportCsv}>Export CSV</button>
           </>
         }
+        title="Filters"
       >
         <div class="filters">
           <label>Agent
@@ -69,28 +92,12 @@ export function LedgerScreen({ tick }: ScreenProps) {
               {agents.data?.map((a) => <option value={a.agent.name}>{a.agent.name}</option>)}
             </select>
           </label>
-          <label>API
-            <select value={filter.host ?? ""} onChange={(e) => set({ host: e.currentTarget.value || null })}>
-              <option value="">All</option>
-              {apis.data?.map((a) => <option value={a.host}>{a.host}</option>)}
-            </select>
-          </label>
           <label>Status
-            <select value={filter.status ?? ""} onChange={(e) => set({ status: (e.currentTarget.value || null) as PaymentStatus | null })}>
+            <select data-testid="filter-status" value={filter.status ?? ""} onChange={(e) => set({ status: (e.currentTarget.value || null) as PaymentStatus | null })}>
               <option value="">All</option>
               {PAYMENT_STATUSES.map((s) => <option value={s}>{words(s)}</option>)}
             </select>
           </label>
-          <label>Dialect
-            <select value={filter.challenge_kind ?? ""} onChange={(e) => set({ challenge_kind: e.currentTarget.value || null })}>
-              <option value="">All</option>
-              {KINDS.map((k) => <option value={k}>{k}</option>)}
-            </select>
-          </label>
-          <label>From<input type="date" onChange={(e) => set({ from_ms: dateToMs(e.currentTarget.value) })} /></label>
-          <label>To<input type="date" onChange={(e) => set({ to_ms: dateToMs(e.currentTarget.value, true) })} /></label>
-          <label>Min sats<input inputMode="numeric" placeholder="0" onChange={(e) => set({ min_amount_msat: amount(e.currentTarget.value, "Min sats") })} /></label>
-          <label>Max sats<input inputMode="numeric" placeholder="any" onChange={(e) => set({ max_amount_msat: amount(e.currentTarget.value, "Max sats") })} /></label>
           <label>Sort
             <select value={sort} onChange={(e) => setSort(e.currentTarget.value as SortBy)}>
               <option value="newest">Newest first</option>
@@ -99,6 +106,38 @@ export function LedgerScreen({ tick }: ScreenProps) {
               <option value="smallest_amount">Smallest amount</option>
             </select>
           </label>
+          {more && (
+            <>
+              <label>API
+                <select data-testid="filter-host" value={filter.host ?? ""} onChange={(e) => set({ host: e.currentTarget.value || null })}>
+                  <option value="">All</option>
+                  {apis.data?.map((a) => <option value={a.host}>{a.host}</option>)}
+                </select>
+              </label>
+              <label>Dialect
+                <select value={filter.challenge_kind ?? ""} onChange={(e) => set({ challenge_kind: e.currentTarget.value || null })}>
+                  <option value="">All</option>
+                  {KINDS.map((k) => <option value={k}>{k}</option>)}
+                </select>
+              </label>
+              <label>From
+                <input type="date" data-testid="filter-from" class={typed.from ? "" : "empty"} value={typed.from}
+                  onChange={(e) => type("from", e.currentTarget.value, { from_ms: dateToMs(e.currentTarget.value) })} />
+              </label>
+              <label>To
+                <input type="date" data-testid="filter-to" class={typed.to ? "" : "empty"} value={typed.to}
+                  onChange={(e) => type("to", e.currentTarget.value, { to_ms: dateToMs(e.currentTarget.value, true) })} />
+              </label>
+              <label>Min sats
+                <input inputMode="numeric" placeholder="0" value={typed.min}
+                  onChange={(e) => type("min", e.currentTarget.value, { min_amount_msat: amount(e.currentTarget.value, "Min sats") })} />
+              </label>
+              <label>Max sats
+                <input inputMode="numeric" placeholder="any" value={typed.max}
+                  onChange={(e) => type("max", e.currentTarget.value, { max_amount_msat: amount(e.currentTarget.value, "Max sats") })} />
+              </label>
+            </>
+          )}
         </div>
         <Notice error={notice.error} ok={notice.ok} />
       </Card>
@@ -109,7 +148,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
           ) : !page.data ? (
             <Loading what="payments" />
           ) : page.data.rows.length === 0 ? (
-            <Empty>{filter === EMPTY ? "No payments yet. When an agent meets a 402, it shows up here." : "No payment matches these filters."}</Empty>
+            <Empty>{active === 0 ? "No payments yet. When an agent meets a 402, it shows up here." : "No payment matches these filters."}</Empty>
           ) : (
             <>
               <table class="table" data-testid="ledger-table">
@@ -119,13 +158,13 @@ export function LedgerScreen({ tick }: ScreenProps) {
                 <tbody>
                   {page.data.rows.map((r) => (
                     <tr class={selected?.id === r.id ? "sel" : ""} onClick={() => setSelected(r)}>
-                      <td title={localTime(r.created_at)}>{ago(r.created_at)}</td>
+                      <td class="nowrap" title={localTime(r.created_at)}>{ago(r.created_at)}</td>
                       <td>{r.agent}</td>
-                      <td class="mono request" title={`${r.method} ${r.host}${r.path}`}>{r.method} {r.host}{r.path}</td>
+                      <td class="mono request" title={`${r.method} ${r.host}${r.path}`}><Wrapping text={`${r.method} ${r.host}${r.path}`} /></td>
                       <td class="num">{sats(r.amount_msat)}</td>
                       <td class="num">{sats(r.fee_msat)}</td>
                       <td><span class={`status ${r.status}`}>{words(r.status)}</span>{r.reason && !isSettled(r.status) ? <span class="muted" title={r.reason}> {reasonWords(r.reason)}</span> : null}</td>
-                      <td>{r.delivered === null ? "–" : r.delivered ? `yes (${r.upstream_status})` : `no (${r.upstream_status ?? "no answer"})`}</td>
+                      <td class="nowrap">{r.delivered === null ? "–" : r.delivered ? `yes (${r.upstream_status})` : `no (${r.upstream_status ?? "no answer"})`}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -64,12 +64,14 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
           </Card>
         );
       })()}
-      {data.sandbox_env && t.settled_count_today + t.refused_count_today === 0 && (
-        <Card title="Try it with play sats" class="try">
+      {data.sandbox_env && (
+        // Open until the first payment, folded after it (still one click away for the next terminal).
+        <details class="card try" open={t.settled_count_today + t.refused_count_today === 0}>
+          <summary><h2>Try it with play sats</h2></summary>
           <p>This is the sandbox: a play-sats wallet and a demo paid API. In a terminal, make it an agent:</p>
           <pre data-testid="sandbox-env">{data.sandbox_env}</pre>
           <p>then <code>curl -s $PURSER_DEMO_API/joke</code> (1 sat, paid at once) or <code>curl -s $PURSER_DEMO_API/premium</code> (250 sats: it waits for your approval).</p>
-        </Card>
+        </details>
       )}
       <div class="tiles">
         <div class="tile" data-testid="spent-today">

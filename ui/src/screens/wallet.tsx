@@ -1,5 +1,6 @@
 // Wallet: connect by pasting a nostr+walletconnect:// string (checked with get_info, kept only in the OS
-// keyring), alias, network, balance, disconnect; a first-run path that includes trying the sandbox.
+// keyring), alias, network, balance, disconnect; a first-run path that includes trying the sandbox. The sandbox's
+// play wallet can be disconnected and reconnected, to see what agents meet with no wallet.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
@@ -39,7 +40,19 @@ export function WalletScreen({ tick }: ScreenProps) {
             <dt>Connection from</dt><dd>{s.source ?? "–"}</dd>
           </dl>
           {s.error && <p class="notice bad">The wallet did not answer: {s.error}</p>}
-          {!s.sandbox && <button class="danger" onClick={() => api.walletDisconnect().then(status.reload)}>Disconnect</button>}
+          <button class="danger" data-testid="wallet-disconnect" onClick={() => api.walletDisconnect().then(status.reload, (e) => setMsg({ error: toUiError(e).message }))}>
+            Disconnect
+          </button>
+          {s.sandbox && <span class="muted small"> The play wallet comes back with one click: try what agents meet with no wallet.</span>}
+          <Notice error={msg.error} />
+        </Card>
+      ) : s.sandbox ? (
+        <Card title="Sandbox wallet disconnected">
+          <p>Agents' payments are refused (<code>wallet_not_configured</code>) until a wallet is connected again.</p>
+          <button class="primary" data-testid="wallet-reconnect-sandbox" onClick={() => api.walletReconnectSandbox().then(status.reload, (e) => setMsg({ error: toUiError(e).message }))}>
+            Reconnect the sandbox wallet
+          </button>
+          <Notice error={msg.error} />
         </Card>
       ) : (
         <Card title="Connect your wallet">
