@@ -31,9 +31,34 @@ const open = async (screen, heading) => {
   await driver.wait(until.elementLocated(By.xpath(`//h1[text()="${heading}"]`)), 5000);
   await driver.sleep(300);
 };
-// Screenshots of the whole X display (window, and any notification over it). WebKitWebDriver's own
-// screenshot call can hang on some pages under Xvfb; the display is what a person would see anyway.
-const shot = async (name) => run("import", ["-window", "root", join(shots, `${name}.png`)]);
+// Screenshots of the app's window (X's own capture: WebKitWebDriver's screenshot call can hang on some pages
+// under Xvfb), or of the whole display when a notification is the point (`{ display: true }`).
+let windowId = null;
+async function shot(name, { display = false } = {}) {
+  if (!display && !windowId) {
+    const tree = (await run("xwininfo", ["-root", "-tree"])).stdout;
+    windowId = tree.match(/^\s*(0x[0-9a-f]+) "Purser": .* 1200x800\+/m)?.[1] ?? null;
+    if (!windowId) throw new Error(`the app's window is not among the display's windows:\n${tree}`);
+  }
+  await run("import", ["-window", display ? "root" : windowId, join(shots, `${name}.png`)]);
+}
+
+// What the notification daemon showed: [{ summary, body }], oldest first (scripts/e2e writes each one).
+async function notified() {
+  const text = await readFile(join(work, "notified"), "utf8").catch(() => "");
+  return text.split("\n--\n").filter((n) => n.trim()).map((n) => {
+    const [summary, ...body] = n.split("\n");
+    return { summary, body: body.join("\n") };
+  });
+}
+async function waitNotified(summary, bodyPart, ms = 5000) {
+  let seen = [];
+  for (const end = Date.now() + ms; Date.now() < end; await driver.sleep(100)) {
+    seen = await notified();
+    if (seen.some((n) => n.summary === summary && n.body.includes(bodyPart))) return;
+  }
+  throw new Error(`no notification "${summary}" saying "${bodyPart}"; shown: ${JSON.stringify(seen)}`);
+}
 
 // The tray menu, driven over D-Bus the way a tray host would (com.canonical.dbusmenu): Xvfb has no tray.
 const MENU = "/org/ayatana/NotificationItem/tray_icon_tray_app_purser/Menu";
@@ -92,6 +117,24 @@ try {
     await shot("ledger");
   });
 
+  await check("with the wallet disconnected, a call is refused and the Overview says what to do", async () => {
+    await open("wallet", "Wallet");
+    await waitText(".main", "Purser sandbox wallet");
+    await driver.findElement(By.css("[data-testid=wallet-disconnect]")).click();
+    await waitText(".main", "Sandbox wallet disconnected");
+    const refused = await agent("/legacy");
+    expect(refused.startsWith("HTTP/1.1 503") && refused.includes('"reason":"wallet_not_configured"'), refused);
+    await open("overview", "Overview");
+    await waitText("[data-testid=attention]", "No wallet is connected");
+    await shot("overview-no-wallet");
+    await driver.findElement(By.xpath("//*[@data-testid='attention']//button[text()='Connect a wallet']")).click();
+    await driver.wait(until.elementLocated(By.xpath(`//h1[text()="Wallet"]`)), 5000);
+    await driver.findElement(By.css("[data-testid=wallet-reconnect-sandbox]")).click();
+    await waitText(".main", "Purser sandbox wallet");
+    const paid = await agent("/legacy");
+    expect(paid.startsWith("HTTP/1.1 200"), paid);
+  });
+
   await check("a call above the auto limit raises a notification whose Approve finishes the agent's request", async () => {
     await writeFile(join(work, "pick"), "Approve");
     const call = agent("/premium");
@@ -102,7 +145,7 @@ try {
     // until the approval's notification is among them.
     let menu = "";
     for (let i = 0; i < 50 && !menu.includes("#Approve "); i++) {
-      if (i === 0) await shot("notification");
+      if (i === 0) await shot("notification", { display: true });
       await run("dunstctl", ["context"]);
       menu = await readFile(join(work, "menu"), "utf8").catch(() => "");
       if (!menu.includes("#Approve ")) await driver.sleep(100);
@@ -111,6 +154,27 @@ try {
     const reply = await call;
     expect(reply.startsWith("HTTP/1.1 200"), reply);
     expect(reply.includes("report"), reply);
+    // Each notification says who, what and how much: the request, then its answer.
+    const where = env.PURSER_DEMO_API.replace(/^https?:\/\//, "");
+    await waitNotified("Approve 250 sats?", `Agent demo → GET ${where}/premium`);
+    await waitNotified("Payment approved", `250 sats for demo → GET ${where}/premium`);
+  });
+
+  await check("two identical calls above the advertised price wait on one counted card whose countdown runs", async () => {
+    await writeFile(join(work, "pick"), "none");
+    const calls = [agent("/surge"), agent("/surge")];
+    await open("approvals", "Approvals");
+    await waitText(".main", "2 × 20 sats = 40 sats for demo", 10000);
+    const card = await text(".approval");
+    expect(card.includes("2 identical requests") && card.includes("2× its advertised 10 sats"), card);
+    const first = Number((await text("[data-testid=time-left]")).split(" ")[0]);
+    await driver.sleep(2200);
+    const later = Number((await text("[data-testid=time-left]")).split(" ")[0]);
+    expect(later < first && later > 0, `the countdown went from ${first} s to ${later} s`);
+    await waitNotified("Approve 20 sats?", "2× its advertised 10 sats");
+    await shot("approvals-counted");
+    await driver.findElement(By.css("[data-testid^=approve-]")).click();
+    for (const reply of await Promise.all(calls)) expect(reply.startsWith("HTTP/1.1 200"), reply);
   });
 
   await check("pausing in the UI makes the next call refused", async () => {
