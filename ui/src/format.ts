@@ -65,9 +65,9 @@ export function secondsLeft(ms: number, now: number = Date.now()): number {
   return Math.max(0, Math.round((ms - now) / 1000));
 }
 
-/** The share of a budget used, in percent, uncapped (see [`budgetUse`] for bars). */
-export function percentUsed(used: number, limit: number): number {
-  return budgetUse(used, limit).percent;
+/** The share of a budget used, uncapped and with the one thousands separator: "50 %", "6,346 %". */
+export function percentUsed(used: number, limit: number): string {
+  return `${budgetUse(used, limit).percent.toLocaleString("en-US")} %`;
 }
 
 /** A date input's value (`YYYY-MM-DD`, local) as epoch ms at local midnight; `null` when empty. */

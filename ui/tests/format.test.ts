@@ -36,9 +36,10 @@ describe("time", () => {
     expect(secondsLeft(now - 1, now)).toBe(0);
   });
   it("caps budget bars", () => {
-    expect(percentUsed(50, 100)).toBe(50);
-    expect(percentUsed(150, 100)).toBe(150);
-    expect(percentUsed(1, 0)).toBe(100);
+    expect(percentUsed(50, 100)).toBe("50 %");
+    expect(percentUsed(150, 100)).toBe("150 %");
+    expect(percentUsed(317_000, 5_000)).toBe("6,340 %");
+    expect(percentUsed(1, 0)).toBe("100 %");
   });
 });
 

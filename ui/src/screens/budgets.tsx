@@ -44,7 +44,7 @@ export function BudgetsScreen({ tick, refresh }: ScreenProps) {
                   <td>{periodName(b.budget.period)}</td>
                   <td class="num">{sats(b.budget.limit)}</td>
                   <td class={b.budget.period !== "request" && b.used > b.budget.limit ? "over" : ""}>
-                    {b.budget.period === "request" ? "–" : `${sats(b.used)} (${percentUsed(b.used, b.budget.limit)} %)`}
+                    {b.budget.period === "request" ? "–" : `${sats(b.used)} (${percentUsed(b.used, b.budget.limit)})`}
                   </td>
                   <td><button class="link danger" onClick={() => act(api.removeBudget(b.budget.id))}>Delete</button></td>
                 </tr>

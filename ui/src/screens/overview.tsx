@@ -8,7 +8,7 @@ import type { Overview } from "../bindings/Overview";
 import type { WalletStatus } from "../bindings/WalletStatus";
 import { periodName, scopeName, words } from "../describe";
 import { Card, Empty, ErrorBox, Loading, useData } from "../components";
-import { ago, budgetUse, feeText, sats, satsWhole, useClock } from "../format";
+import { ago, budgetUse, feeText, percentUsed, sats, satsWhole, useClock } from "../format";
 import { drawSpendChart } from "../chart";
 import type { GroupBy } from "../bindings/GroupBy";
 
@@ -28,7 +28,7 @@ function attention(o: Overview, wallet: WalletStatus | null, go: (s: Screen) => 
   }
   for (const b of o.budgets.filter((b) => b.budget.period !== "request" && b.used >= b.budget.limit)) {
     items.push({
-      text: `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope).replace(/^whole wallet$/, "the whole wallet")} is used up (${budgetUse(b.used, b.budget.limit).percent} %): its payments are refused.`,
+      text: `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope).replace(/^whole wallet$/, "the whole wallet")} is used up (${percentUsed(b.used, b.budget.limit)}): its payments are refused.`,
       fix: "Budgets",
       run: () => go("budgets"),
     });
@@ -119,11 +119,11 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
                     <span class={budgetUse(b.used, b.budget.limit).tone === "over" ? "over" : "muted"}>
                       {b.budget.period === "request"
                         ? `≤ ${satsWhole(b.budget.limit)}`
-                        : `${satsWhole(b.used)} of ${satsWhole(b.budget.limit)} (${budgetUse(b.used, b.budget.limit).percent} %)`}
+                        : `${satsWhole(b.used)} of ${satsWhole(b.budget.limit)} (${percentUsed(b.used, b.budget.limit)})`}
                     </span>
                   </div>
                   {b.budget.period !== "request" && (
-                    <div class="bar" aria-label={`${budgetUse(b.used, b.budget.limit).percent} % used`}>
+                    <div class="bar" aria-label={`${percentUsed(b.used, b.budget.limit)} used`}>
                       <div class={`fill ${budgetUse(b.used, b.budget.limit).tone}`} style={{ width: `${budgetUse(b.used, b.budget.limit).width}%` }} />
                     </div>
                   )}
