@@ -66,7 +66,8 @@ const gdbus = (...args) => run("gdbus", ["call", "--session", ...args]);
 async function trayMenu() {
   const names = (await gdbus("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.ListNames")).stdout.match(/:1\.\d+/g) ?? [];
   for (const dest of names) {
-    const layout = await gdbus("--dest", dest, "--object-path", MENU, "--method", "com.canonical.dbusmenu.GetLayout", "0", "int32 -1", "@as []").catch(() => null);
+    // A name that does not answer (a portal starting up) is skipped after two seconds, not D-Bus's 25.
+    const layout = await gdbus("--timeout", "2", "--dest", dest, "--object-path", MENU, "--method", "com.canonical.dbusmenu.GetLayout", "0", "int32 -1", "@as []").catch(() => null);
     if (!layout) continue;
     const items = [...layout.stdout.matchAll(/\((\d+), \{[^}]*?'label': <'([^']*)'>/g)].map((m) => ({ id: m[1], label: m[2] }));
     return { dest, items };
