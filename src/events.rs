@@ -19,12 +19,24 @@ pub enum Event {
     ApprovalDecided { id: u64, outcome: crate::approval::Outcome },
     /// `alert:raised`
     Alert { alert: crate::ledger::alerts::Alert },
+    /// `allowance:requested`: an agent asks a person for a task allowance.
+    AllowanceRequested { allowance: crate::ledger::allowances::Allowance },
+    /// `allowance:changed`: answered, raised or closed.
+    AllowanceChanged { allowance: crate::ledger::allowances::Allowance },
 }
 
 impl Event {
     /// Every event's name, for whoever listens by name (the desktop UI's bindings are generated from it).
-    pub const NAMES: [&'static str; 6] =
-        ["payment:settled", "payment:refused", "payment:failed", "approval:needed", "approval:decided", "alert:raised"];
+    pub const NAMES: [&'static str; 8] = [
+        "payment:settled",
+        "payment:refused",
+        "payment:failed",
+        "approval:needed",
+        "approval:decided",
+        "alert:raised",
+        "allowance:requested",
+        "allowance:changed",
+    ];
 
     /// The event's name in the `noun:verb` scheme.
     pub fn name(&self) -> &'static str {
@@ -35,6 +47,8 @@ impl Event {
             Event::ApprovalNeeded { .. } => "approval:needed",
             Event::ApprovalDecided { .. } => "approval:decided",
             Event::Alert { .. } => "alert:raised",
+            Event::AllowanceRequested { .. } => "allowance:requested",
+            Event::AllowanceChanged { .. } => "allowance:changed",
         }
     }
 }
@@ -105,6 +119,28 @@ mod tests {
             message: String::new(),
             created_at: String::new(),
         };
+        let allowance = crate::ledger::allowances::Allowance {
+            id: 1,
+            agent: "a".into(),
+            purpose: "p".into(),
+            state: crate::policy::allowance::AllowanceState::Requested,
+            max_msat: 1,
+            asked_max_msat: 1,
+            per_payment_max_msat: None,
+            apis: Vec::new(),
+            used_msat: 0,
+            calls: 0,
+            asked_duration_ms: 1,
+            confirmed: false,
+            opened_by: "agent".into(),
+            created_at_ms: 0,
+            decided_at_ms: None,
+            expires_at_ms: 1,
+            closed_at_ms: None,
+            closed_by: None,
+            plan: None,
+            summary: None,
+        };
         let all = [
             Event::PaymentSettled {
                 request_id: "r".into(),
@@ -130,6 +166,8 @@ mod tests {
             Event::ApprovalNeeded { approval: view },
             Event::ApprovalDecided { id: 1, outcome: crate::approval::Outcome::Denied },
             Event::Alert { alert },
+            Event::AllowanceRequested { allowance: allowance.clone() },
+            Event::AllowanceChanged { allowance },
         ];
         let names: Vec<&str> = all.iter().map(Event::name).collect();
         assert_eq!(names, Event::NAMES);

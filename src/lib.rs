@@ -17,6 +17,7 @@
 //!   required features).
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
 //! - [`approval`]: payments held for a person's decision, and a person's answer from wherever it comes.
+//! - [`allowances`]: task allowances as a person answers, opens, raises and closes them.
 //! - [`consent`]: the passphrase (or typed amount) a confirm-tier approval or a change from the CLI needs.
 //! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, the handle to the wallet in use,
 //!   and where the connection URI is kept.
@@ -44,6 +45,7 @@
 
 pub mod agent_env;
 pub mod agent_keys;
+pub mod allowances;
 pub mod approval;
 pub mod bounded;
 pub mod ca;

@@ -20,6 +20,10 @@ pub struct PayContext<'a> {
     pub challenge_headers: &'a HeaderMap,
     /// The most this one request may pay (`Purser-Max-Sats`), in msat.
     pub max_msat: Option<u64>,
+    /// The task allowance the request names (`Purser-Allowance`).
+    pub allowance: Option<i64>,
+    /// Why the agent needs it (`Purser-Reason`).
+    pub agent_reason: Option<String>,
     /// Where the request's time goes: Purser's own work against waiting for the API, wallet and person.
     pub timing: &'a Timing,
 }
@@ -62,5 +66,7 @@ pub(crate) fn new_payment(
             crate::challenge::ProofForm::Authorization { scheme, token } => Some(format!("{scheme} {token}")),
             _ => None,
         }),
+        allowance: ctx.allowance,
+        agent_reason: ctx.agent_reason.clone(),
     }
 }

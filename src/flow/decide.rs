@@ -94,6 +94,8 @@ impl Flow<'_> {
             let detail = format!("{MAX_HELD} requests already wait for a person; this one is refused rather than held");
             return Err(refuse("too_many_approvals", detail).await);
         }
+        let overage =
+            asked.budget["allowance"]["overage"].as_bool().filter(|o| *o).and(asked.budget["allowance"]["id"].as_i64());
         let held = Held {
             agent_id: ctx.agent.id,
             agent: ctx.agent.name.clone(),
@@ -112,7 +114,13 @@ impl Flow<'_> {
                 Ok(()) => return Ok(needed),
                 Err((reason, detail)) => (reason, format!("approved too late (approval #{id}): {detail}")),
             },
-            Approval::Denied => ("denied_by_user", format!("a person denied this payment (approval #{id})")),
+            Approval::Denied => match overage {
+                Some(allowance) => (
+                    "allowance_exceeded",
+                    format!("a person denied going past allowance #{allowance} (approval #{id})"),
+                ),
+                None => ("denied_by_user", format!("a person denied this payment (approval #{id})")),
+            },
             Approval::TimedOut | Approval::Withdrawn => (
                 "approval_timeout",
                 format!("nobody answered approval #{id} within {} s", self.host.settings().approval_timeout.as_secs()),

@@ -86,6 +86,10 @@ pub struct Payable<'a> {
     pub timing: &'a Timing,
     /// The most this request may pay (`Purser-Max-Sats`), in msat.
     pub max_msat: Option<u64>,
+    /// The task allowance the request names (`Purser-Allowance`).
+    pub allowance: Option<i64>,
+    /// Why the agent needs it (`Purser-Reason`), for a person who is asked.
+    pub agent_reason: Option<String>,
     /// `Purser-Dry-Run`: say what would happen, pay nothing.
     pub dry_run: bool,
     /// The request body to send again with the proof; `None` when it was too large to keep.
@@ -143,6 +147,8 @@ impl<'a> Flow<'a> {
             target: req.target,
             challenge_headers: &resp_parts.headers,
             max_msat: req.max_msat,
+            allowance: req.allowance,
+            agent_reason: req.agent_reason.clone(),
             timing: req.timing,
         };
         let ch = match parsed {

@@ -10,6 +10,8 @@ pub enum Failure {
     ProxyAuthRequired,
     /// The request is not for an upstream Purser can reach: `400`.
     BadRequest { reason: &'static str, detail: String },
+    /// An agent asked Purser for something that is not there (or not its own): `404`.
+    NotFound { reason: &'static str, detail: String },
     /// Purser decided not to pay, or could not read what to pay: `402`. `details` (an object, or null)
     /// carries the deciding budget or threshold in machine-readable form.
     Refused { reason: String, detail: String, challenge: Box<HeaderMap>, details: serde_json::Value },
@@ -26,6 +28,7 @@ impl Failure {
         match self {
             Failure::ProxyAuthRequired => "proxy_auth_required",
             Failure::BadRequest { reason, .. } | Failure::BadGateway { reason, .. } => reason,
+            Failure::NotFound { reason, .. } => reason,
             Failure::Refused { reason, .. } | Failure::Unavailable { reason, .. } => reason,
             Failure::GatewayTimeout { .. } => "upstream_timeout",
         }
@@ -39,6 +42,7 @@ impl Failure {
                  e.g. HTTP_PROXY=http://NAME:KEY@127.0.0.1:8402. Create one with `purser agent add NAME`."
             }
             Failure::BadRequest { detail, .. }
+            | Failure::NotFound { detail, .. }
             | Failure::Refused { detail, .. }
             | Failure::Unavailable { detail, .. }
             | Failure::BadGateway { detail, .. }

@@ -154,6 +154,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
         threshold: applying.threshold,
         rule,
         confirm_every_approval: row.get("confirm_every_approval"),
+        allowance: None,
     };
     let earlier = row.get::<Option<i64>, _>("earlier_id").map(|id| Earlier {
         id,

@@ -27,7 +27,37 @@ pub struct EndpointSummary {
     pub usual_price_msat: Option<i64>,
 }
 
+/// What an endpoint's last settled payments cost, for a quote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecentPrices {
+    pub payments: i64,
+    pub median_msat: u64,
+    pub highest_msat: u64,
+}
+
 impl Ledger {
+    /// The median and highest of the last 20 settled payments to `host` + `path`; `None` before the first.
+    pub async fn recent_prices(&self, host: &str, path: &str) -> Result<Option<RecentPrices>> {
+        let mut amounts: Vec<i64> = sqlx::query_scalar(
+            "SELECT amount_msat FROM payments WHERE host = ? AND path = ? AND status = 'settled'              AND amount_msat IS NOT NULL ORDER BY id DESC LIMIT 20",
+        )
+        .bind(host)
+        .bind(path)
+        .fetch_all(self.pool())
+        .await?;
+        if amounts.is_empty() {
+            return Ok(None);
+        }
+        amounts.sort_unstable();
+        let n = amounts.len();
+        let median = if n % 2 == 1 { amounts[n / 2] } else { (amounts[n / 2 - 1] + amounts[n / 2]) / 2 };
+        Ok(Some(RecentPrices {
+            payments: n as i64,
+            median_msat: median.max(0) as u64,
+            highest_msat: amounts[n - 1].max(0) as u64,
+        }))
+    }
+
     /// `host`'s endpoints (paths as recorded), the ones it was paid most on first.
     pub async fn endpoints(&self, host: &str) -> Result<Vec<EndpointSummary>> {
         let rows = sqlx::query(
@@ -96,6 +126,11 @@ mod tests {
         assert_eq!(by("/dear").spent_msat, 21_000 + 30 * 50_000 + 20 * 21_000);
         assert_eq!((by("/unpaid").usual_price_msat, by("/unpaid").spent_msat), (None, 0));
         assert_eq!(found.len(), 3, "another host's endpoints stay out");
+        let recent = ledger.recent_prices("api.example", "/dear").await.unwrap().unwrap();
+        assert_eq!((recent.payments, recent.median_msat, recent.highest_msat), (20, 21_000, 21_000));
+        let cheap = ledger.recent_prices("api.example", "/cheap").await.unwrap().unwrap();
+        assert_eq!((cheap.payments, cheap.median_msat), (2, 1_000));
+        assert_eq!(ledger.recent_prices("api.example", "/unpaid").await.unwrap(), None);
     }
 
     async fn insert(ledger: &Ledger, n: i64, host: &str, path: &str, amount_msat: i64, status: &str) {

@@ -19,6 +19,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod allowances;
 pub mod confirmations;
 pub mod credentials;
 mod decision_read;

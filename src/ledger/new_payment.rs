@@ -23,6 +23,10 @@ pub struct NewPayment {
     pub advertised: Option<Msats>,
     /// `L402 <token>` for token proofs: with the preimage, the credential a payment yields.
     pub proof_prefix: Option<String>,
+    /// The task allowance the request names (`Purser-Allowance`); else the agent's only active one applies.
+    pub allowance: Option<i64>,
+    /// Why the agent says it needs this payment (`Purser-Reason`), shown to a person who is asked.
+    pub agent_reason: Option<String>,
 }
 
 #[cfg(test)]
@@ -43,6 +47,8 @@ impl NewPayment {
             invoice: None,
             advertised: None,
             proof_prefix: None,
+            allowance: None,
+            agent_reason: None,
         }
     }
 }

@@ -79,21 +79,26 @@ impl Ledger {
             tx.commit().await?;
             return Ok(earlier(row, p));
         }
-        let snapshot = read.snapshot;
+        let mut snapshot = read.snapshot;
         let reserve = judge.fee_reserve(amount);
         let now = self.now_ms();
+        match super::allowances::applicable(&mut tx, p.agent_id, &p.host, &p.path, p.allowance, now).await? {
+            Ok(task) => snapshot.allowance = task,
+            Err(super::allowances::NotUsable(explanation)) => {
+                let details = json!({"allowance_id": p.allowance});
+                let refusal = ("allowance_not_usable", explanation, details);
+                return self.refused_now(tx, p, refusal, &[], now).await;
+            }
+        }
         let concern = super::price_checks::price_concern(self, p, amount, read.usual_msat, judge);
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch
         {
             let explanation = format!("{}; purser.toml says to refuse such payments", alert.message);
-            let id = insert(&mut tx, p, "refused", &explanation, Some("price_mismatch"), Msats(0), now).await?;
-            let ids = record_all(&mut tx, std::slice::from_ref(alert), id, now).await?;
-            tx.commit().await?;
             let details =
                 json!({"price_mismatch": {"asked_msat": amount.0, "advertised_msat": p.advertised.map(|a| a.0)}});
-            let alerts = self.alerts_by_id(&ids).await?;
-            return Ok(Reservation::Refused { payment_id: id, reason: "price_mismatch", explanation, details, alerts });
+            let refusal = ("price_mismatch", explanation, details);
+            return self.refused_now(tx, p, refusal, std::slice::from_ref(alert), now).await;
         }
         let request = policy::Request {
             agent: p.agent.clone(),
@@ -104,13 +109,14 @@ impl Ledger {
         };
         let decision = judge.decide(&snapshot, &request);
         let outcome = match decision {
-            Decision::Ask { why: explanation, confirm } => {
+            Decision::Ask { why, confirm } => {
+                let explanation = with_agent_reason(why, p);
                 let mut ids = Vec::new();
                 if let Some(alert) = &concern {
                     ids.extend(alerts::record(&mut tx, alert, None, now).await?);
                 }
                 tx.commit().await?;
-                let details = ask_details(judge.tightest(&snapshot.budgets, &request), &request, concern.is_some(), p);
+                let details = ask_details(&snapshot, judge, &request, concern.is_some(), p);
                 let alerts = self.alerts_by_id(&ids).await?;
                 return Ok(Reservation::NeedsApproval { explanation, confirm, details, alerts });
             }
@@ -119,6 +125,7 @@ impl Ledger {
                 let mut alerts = allow_alerts(self, p, amount, &snapshot.budgets, raised, now, judge);
                 alerts.extend(concern);
                 let id = insert(&mut tx, p, "pending", &decision, None, reserve, now).await?;
+                carry_allowance(&mut tx, id, snapshot.allowance.as_ref()).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
                 (Ok((id, decision)), ids)
             }
@@ -143,6 +150,23 @@ impl Ledger {
                 Reservation::Refused { payment_id, reason, explanation, details, alerts }
             }
         })
+    }
+
+    /// Writes a refusal decided before the policy ran (an allowance the request cannot use, a price
+    /// `purser.toml` says to refuse) with its alerts, and ends the transaction.
+    async fn refused_now(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        p: &NewPayment,
+        (reason, explanation, details): (&'static str, String, serde_json::Value),
+        raised: &[NewAlert],
+        now: i64,
+    ) -> Result<Reservation> {
+        let id = insert(&mut tx, p, "refused", &explanation, Some(reason), Msats(0), now).await?;
+        let ids = record_all(&mut tx, raised, id, now).await?;
+        tx.commit().await?;
+        let alerts = self.alerts_by_id(&ids).await?;
+        Ok(Reservation::Refused { payment_id: id, reason, explanation, details, alerts })
     }
 
     /// Records a 402 Purser did not pay before or without a policy decision (unreadable challenge, bad
@@ -312,19 +336,48 @@ fn earlier(row: &Earlier, p: &NewPayment) -> Reservation {
 /// What a payment held for a person shows besides its explanation: the tightest budget, and the prices when
 /// the invoice asks more than expected.
 fn ask_details(
-    tightest: Option<&policy::BudgetUse>,
+    snapshot: &policy::Snapshot,
+    judge: &dyn Judge,
     request: &policy::Request,
     priced_above: bool,
     p: &NewPayment,
 ) -> serde_json::Value {
-    let mut details = tightest
+    let mut details = judge
+        .tightest(&snapshot.budgets, request)
         .map(|b| json!({"budget_id": b.budget.id, "budget": b.budget.describe(), "remaining_msat": b.remaining().0}))
         .unwrap_or(json!({}));
     if priced_above {
         details["price_mismatch"] =
             json!({"asked_msat": request.amount.0, "advertised_msat": p.advertised.map(|a| a.0)});
     }
+    // An overage: the task's figures, for the person and for the answer to the agent.
+    if let Some(a) = &snapshot.allowance
+        && a.room(request.amount, request.fee_reserve) != policy::allowance::Room::Fits
+    {
+        details["allowance"] = json!({"id": a.id, "purpose": a.purpose, "used_msat": a.used.0,
+            "max_msat": a.max.0, "left_msat": a.left().0, "overage": true});
+    }
     details
+}
+
+/// What a person asked reads, with the agent's own words on why it needs the payment (`Purser-Reason`).
+fn with_agent_reason(why: String, p: &NewPayment) -> String {
+    match &p.agent_reason {
+        Some(said) => format!("{why}; the agent says: {said}"),
+        None => why,
+    }
+}
+
+/// Marks payment `id` as made under `allowance`, so it counts against it.
+async fn carry_allowance(
+    conn: &mut SqliteConnection,
+    id: i64,
+    allowance: Option<&policy::allowance::AllowanceUse>,
+) -> Result<()> {
+    if let Some(a) = allowance {
+        sqlx::query("UPDATE payments SET allowance_id = ? WHERE id = ?").bind(a.id).bind(id).execute(conn).await?;
+    }
+    Ok(())
 }
 
 async fn insert(

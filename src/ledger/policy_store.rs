@@ -59,7 +59,7 @@ impl ScopeSpec {
 }
 
 impl Ledger {
-    async fn resolve_scope(&self, spec: &ScopeSpec) -> Result<Scope> {
+    pub(crate) async fn resolve_scope(&self, spec: &ScopeSpec) -> Result<Scope> {
         if spec.path_prefix.is_some() && spec.host.is_none() {
             return Err(Error::Invalid("a path prefix needs an API host (--api HOST)".into()));
         }

@@ -7,6 +7,10 @@
 //! person (unless a remembered rule covers it, or a person already approved it), above that it is refused
 //! (`over_threshold_denied`).
 //!
+//! An active task allowance ([`allowance`]) takes the place of the threshold's "ask": a payment that fits it
+//! is paid, one that does not is held for the person as an overage.
+//!
+//! - [`allowance`]: task allowances as the decision sees them.
 //! - [`scope`]: what a budget, threshold or rule applies to.
 //! - [`period`]: budget periods and their windows in the user's time zone.
 //! - [`clock`]: injectable time.
@@ -14,6 +18,7 @@
 //! - [`concerns`]: what a payment should make a person aware of (budget levels crossed, velocity, prices above
 //!   the advertised or usual one) and when an endpoint's breaker trips.
 
+pub mod allowance;
 pub mod clock;
 pub mod concerns;
 pub mod judge;
@@ -157,6 +162,8 @@ pub struct Snapshot {
     pub rule: Option<RuleUse>,
     /// Every approval needs the passphrase (the option is on and a passphrase is set).
     pub confirm_every_approval: bool,
+    /// The task allowance the payment is made under, if any.
+    pub allowance: Option<allowance::AllowanceUse>,
 }
 
 /// The payment being decided on.
@@ -219,23 +226,22 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
     let room = tight
         .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.remaining()))
         .unwrap_or_default();
-    let Some(t) = &s.threshold else {
-        return price_concern(s, r, &room).unwrap_or_else(|| Decision::Allow(format!("no threshold applies{room}")));
-    };
-    let scope = t.scope.describe();
-    if r.amount > t.ask_max {
-        return Decision::Refuse {
-            reason: "over_threshold_denied",
-            explanation: format!("{} is above the ask limit of {} for {scope}", r.amount, t.ask_max),
-            details: json!({"threshold": {"id": t.id, "scope": scope, "auto_max_msat": t.auto_max.0, "ask_max_msat": t.ask_max.0}}),
-        };
+    let threshold = s.threshold.as_ref();
+    if let Some(refused) = threshold.and_then(|t| above_ask_limit(t, r)) {
+        return refused;
     }
-    if t.needs_confirmation(r.amount) && r.approved < Approved::Confirmed {
+    let covered = s.allowance.as_ref().filter(|a| a.room(r.amount, r.fee_reserve) == allowance::Room::Fits);
+    if let Some(t) = threshold
+        && t.needs_confirmation(r.amount)
+        && r.approved < Approved::Confirmed
+        && !covered.is_some_and(|a| a.confirmed)
+    {
         let above = t.confirm_above.unwrap_or_default();
         return Decision::Ask {
             why: format!(
-                "{} is above the confirm limit of {above} for {scope}: it needs your passphrase{room}",
-                r.amount
+                "{} is above the confirm limit of {above} for {}: it needs your passphrase{room}",
+                r.amount,
+                t.scope.describe()
             ),
             confirm: true,
         };
@@ -243,6 +249,13 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
     if let Some(concern) = price_concern(s, r, &room) {
         return concern;
     }
+    if let Some(a) = &s.allowance {
+        return within_allowance(s, r, a, &room);
+    }
+    let Some(t) = threshold else {
+        return Decision::Allow(format!("no threshold applies{room}"));
+    };
+    let scope = t.scope.describe();
     if r.amount <= t.auto_max {
         return Decision::Allow(format!(
             "auto-approved: {} is within the auto-approve limit of {} for {scope}{room}",
@@ -273,6 +286,26 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
             r.amount, t.auto_max, t.ask_max
         ),
     )
+}
+
+/// The refusal of an amount above `t`'s ask limit: no approval or allowance pays it.
+fn above_ask_limit(t: &Threshold, r: &Request) -> Option<Decision> {
+    (r.amount > t.ask_max).then(|| Decision::Refuse {
+        reason: "over_threshold_denied",
+        explanation: format!("{} is above the ask limit of {} for {}", r.amount, t.ask_max, t.scope.describe()),
+        details: json!({"threshold": {"id": t.id, "scope": t.scope.describe(), "auto_max_msat": t.auto_max.0, "ask_max_msat": t.ask_max.0}}),
+    })
+}
+
+/// A payment under a task allowance: paid when it fits, an overage for the person when it does not.
+fn within_allowance(s: &Snapshot, r: &Request, a: &allowance::AllowanceUse, room: &str) -> Decision {
+    match a.room(r.amount, r.fee_reserve) {
+        allowance::Room::Fits => {
+            Decision::Allow(format!("within {}: {} of {} used before this payment{room}", a.describe(), a.used, a.max))
+        }
+        allowance::Room::Over(why) => approved(s, r, &format!(" beyond {} ({why})", a.describe()), room)
+            .unwrap_or_else(|| ask(s, format!("overage on {}: {why}{room}", a.describe()))),
+    }
 }
 
 /// A person's answer when it is enough: a click, unless every approval needs the passphrase.

@@ -142,3 +142,54 @@ fn every_approval_can_need_the_passphrase_and_rules_then_do_not_apply() {
     // Within the auto-approve limit nothing is asked.
     assert!(matches!(decide(&strict, &req(10)), Decision::Allow(_)));
 }
+
+fn task(used: u64, max: u64, confirmed: bool) -> Option<allowance::AllowanceUse> {
+    Some(allowance::AllowanceUse {
+        id: 3,
+        purpose: "summarise 20 papers".into(),
+        max: sats(max),
+        per_payment_max: None,
+        used: sats(used),
+        confirmed,
+    })
+}
+
+#[test]
+fn an_allowance_takes_the_place_of_asking_and_holds_its_overage() {
+    let s = Snapshot { threshold: threshold(10, 1000), allowance: task(200, 250, false), ..Snapshot::default() };
+    // Above the auto-approve limit, within the allowance: paid without a question.
+    assert!(matches!(decide(&s, &req(40)), Decision::Allow(t) if t.contains("within allowance #3")));
+    // Past its maximum: held for the person, as an overage with the task's figures.
+    let Decision::Ask { why, confirm: false } = decide(&s, &req(60)) else { panic!() };
+    assert!(why.starts_with("overage on allowance #3") && why.contains("50 sats left"), "{why}");
+    let clicked = Request { approved: Approved::Clicked, ..req(60) };
+    assert!(matches!(decide(&s, &clicked), Decision::Allow(t) if t.contains("beyond allowance #3")));
+    // Even an amount the threshold would auto-approve is an overage once the allowance has no room.
+    let full = Snapshot { allowance: task(250, 250, false), ..s.clone() };
+    assert!(matches!(decide(&full, &req(1)), Decision::Ask { .. }));
+}
+
+#[test]
+fn an_allowance_never_overrides_a_limit() {
+    let s = Snapshot { threshold: threshold(10, 1000), allowance: task(0, 5000, true), ..Snapshot::default() };
+    assert!(matches!(decide(&s, &req(1001)), Decision::Refuse { reason: "over_threshold_denied", .. }));
+    let paused = Snapshot { paused_all: true, ..s.clone() };
+    assert!(matches!(decide(&paused, &req(5)), Decision::Refuse { reason: "payments_paused", .. }));
+    let budgeted = Snapshot { budgets: vec![budget(2, Period::Day, 100, 95)], ..s.clone() };
+    assert!(matches!(decide(&budgeted, &req(20)), Decision::Refuse { reason: "budget_exceeded", .. }));
+    let pricey = Request { price_concern: Some("2× its advertised 10 sats".into()), ..req(20) };
+    assert!(matches!(decide(&s, &pricey), Decision::Ask { .. }));
+}
+
+#[test]
+fn only_a_confirmed_allowance_covers_the_confirm_tier() {
+    let mut t = threshold(10, 1000).unwrap();
+    t.confirm_above = Some(sats(100));
+    let clicked = Snapshot { threshold: Some(t), allowance: task(0, 500, false), ..Snapshot::default() };
+    assert!(matches!(decide(&clicked, &req(200)), Decision::Ask { confirm: true, .. }));
+    let confirmed = Snapshot { allowance: task(0, 500, true), ..clicked.clone() };
+    assert!(matches!(decide(&confirmed, &req(200)), Decision::Allow(_)));
+    // An overage in the confirm tier still needs the passphrase.
+    let spent = Snapshot { allowance: task(450, 500, true), ..clicked };
+    assert!(matches!(decide(&spent, &req(200)), Decision::Ask { confirm: true, .. }));
+}

@@ -7,7 +7,8 @@
 //!   everyone's use: the room left is what the agent needs to know);
 //! - `GET /_purser/agent/prices?api=<URL>`: the prices that API publishes (fetched and cached as for payments).
 //!
-//! Nothing here pays, approves or changes a setting; other agents are never named.
+//! Nothing here pays, approves or changes a setting; other agents are never named. Task allowances
+//! ([`super::allowance_api`]) and quotes ([`super::quote_api`]) are reached the same way, with the same key.
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -22,7 +23,7 @@ use crate::ledger::agents::Agent;
 /// Paths under this prefix are the agent endpoint.
 pub const PREFIX: &str = "/_purser/agent";
 
-fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
+pub(super) fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
     let mut resp = Response::new(full(value.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -37,9 +38,20 @@ fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
         .or_else(|| super::auth::basic_credentials(headers.get(header::AUTHORIZATION)?.to_str().ok()?))
 }
 
+/// Whether `path` is one of the endpoints agents call with their own key: this one, allowances, quotes.
+pub fn is_agent_path(path: &str) -> bool {
+    path.starts_with(PREFIX) || path.starts_with(super::allowance_api::PREFIX) || path == super::quote_api::PATH
+}
+
 pub async fn handle(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
     let (name, key) = credentials(req.headers()).ok_or(Failure::ProxyAuthRequired)?;
     let agent = super::auth::check_agent(proxy, &name, &key).await?;
+    if req.uri().path().starts_with(super::allowance_api::PREFIX) {
+        return super::allowance_api::handle(proxy, &agent, req).await;
+    }
+    if req.uri().path() == super::quote_api::PATH {
+        return super::quote_api::handle(proxy, &agent, req).await;
+    }
     let path = req.uri().path().trim_end_matches('/');
     match (req.method(), path.strip_prefix(PREFIX).unwrap_or(path)) {
         (&Method::GET, "") => overview(proxy, &agent).await,

@@ -1,5 +1,5 @@
 //! The local control endpoint under `/_purser/`, for the CLI: list the payments waiting for a person, and
-//! approve or deny them. The CLI reaches it through a Unix socket in the owner-only data directory
+//! approve or deny them; task allowances ([`super::allowance_control`]). The CLI reaches it through a Unix socket in the owner-only data directory
 //! (`control.sock`), so another local user who listens on the proxy's port while Purser is down never sees
 //! the token; it is also on the proxy's own listener. Every call needs `Authorization: Bearer <token>`; the
 //! token, the socket and the address are written to `control.json` in the data directory, readable by the
@@ -65,7 +65,7 @@ pub fn write_control_file(
 
 /// What the control endpoint answers with when a call fails.
 #[derive(Debug, thiserror::Error)]
-enum ControlError {
+pub(super) enum ControlError {
     #[error("the control endpoint needs `Authorization: Bearer <token>` from control.json")]
     Unauthorized,
     #[error("no such control call: {0}")]
@@ -78,7 +78,7 @@ enum ControlError {
     Consent(crate::consent::ConsentError),
 }
 
-fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
+pub(super) fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ProxyBody> {
     let mut resp = Response::new(full(value.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -176,6 +176,7 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
                 })?;
             Ok(json_response(StatusCode::OK, json!({"approval": view, "decision": action, "rule": rule})))
         }
+        (_, ["allowances", ..]) => super::allowance_control::route(proxy, req, &parts[1..]).await,
         _ => Err(ControlError::NotFound(format!("{} {path}", req.method()))),
     }
 }

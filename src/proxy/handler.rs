@@ -91,7 +91,7 @@ async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> 
         });
     }
     if is_own(proxy, req.uri()) {
-        if req.uri().path().starts_with(agent_api::PREFIX) {
+        if agent_api::is_agent_path(req.uri().path()) {
             return agent_api::handle(proxy, req).await;
         }
         if req.uri().path().starts_with(control::PREFIX) {
@@ -146,6 +146,26 @@ fn max_msat(headers: &HeaderMap) -> Result<Option<u64>, Failure> {
             detail: "Purser-Max-Sats must be a whole number of sats, e.g. `Purser-Max-Sats: 50`".into(),
         },
     )
+}
+
+/// `Purser-Allowance: ID`: the task allowance a payment for this request comes from.
+fn allowance(headers: &HeaderMap) -> Result<Option<i64>, Failure> {
+    let Some(value) = headers.get("purser-allowance") else {
+        return Ok(None);
+    };
+    value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).filter(|id| *id > 0).map(Some).ok_or(
+        Failure::BadRequest {
+            reason: "bad_allowance",
+            detail: "Purser-Allowance must be an allowance's id, e.g. `Purser-Allowance: 3`".into(),
+        },
+    )
+}
+
+/// `Purser-Reason: …`: the agent's words on why it needs a payment, shown (at most 300 characters) to a
+/// person asked about it.
+fn agent_reason(headers: &HeaderMap) -> Option<String> {
+    let text = String::from_utf8_lossy(headers.get("purser-reason")?.as_bytes()).trim().to_string();
+    (!text.is_empty()).then(|| text.chars().filter(|c| !c.is_control()).take(300).collect())
 }
 
 /// Sends one agent request to `target`, paying a `402` on the way if policy allows.
@@ -219,6 +239,8 @@ async fn forward(
         target: &target,
         timing: &timing,
         max_msat,
+        allowance: allowance(&parts.headers)?,
+        agent_reason: agent_reason(&parts.headers),
         dry_run,
         replay,
         retry_headers: upstream_headers(if kept_sent { kept.as_ref() } else { None }),

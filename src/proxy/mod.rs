@@ -9,6 +9,7 @@
 //! - [`refusal`]: the one mapping from failures to HTTP answers.
 //! - [`control`]: the local control endpoint (`/_purser/…`) the CLI uses to list and answer approvals.
 //! - [`agent_api`]: the read-only endpoint (`/_purser/agent…`) where an agent reads its budgets and prices.
+//! - [`allowance_api`], [`quote_api`]: where an agent asks for a task allowance and a quote.
 //! - [`intercept`]: `CONNECT` opened: TLS accepted with a minted leaf, requests inside handled as any other.
 //! - [`tunnel`]: `CONNECT` targets, and blind tunnels for `pass_through` hosts.
 //! - [`upgrade`]: WebSocket and other protocol upgrades, passed through.
@@ -16,11 +17,14 @@
 //! - [`auth`], [`prefixed`]: the pieces they use, besides the shared [`crate::http`] ones.
 
 pub mod agent_api;
+pub mod allowance_api;
+pub mod allowance_control;
 pub mod auth;
 pub mod control;
 pub mod handler;
 pub mod intercept;
 pub mod prefixed;
+pub mod quote_api;
 pub mod refusal;
 pub mod tunnel;
 pub mod upgrade;

@@ -15,6 +15,7 @@ impl Failure {
         match self {
             Failure::ProxyAuthRequired => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
             Failure::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Failure::NotFound { .. } => StatusCode::NOT_FOUND,
             Failure::Refused { .. } => StatusCode::PAYMENT_REQUIRED,
             Failure::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Failure::BadGateway { .. } => StatusCode::BAD_GATEWAY,

@@ -372,5 +372,7 @@ pub fn payment(agent_id: i64, agent: &str, n: u8, sats: u64) -> purser::ledger::
         invoice: None,
         advertised: None,
         proof_prefix: None,
+        allowance: None,
+        agent_reason: None,
     }
 }

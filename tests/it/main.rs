@@ -2,6 +2,7 @@
 //! One test binary, so the crate links once. Scenario tests read top to bottom, however long.
 #![allow(clippy::too_many_lines)]
 
+mod allowances;
 mod cli;
 mod clients;
 mod confined;

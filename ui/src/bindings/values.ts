@@ -37,6 +37,8 @@ export const EVENTS = {
   approval_needed: "approval:needed",
   approval_decided: "approval:decided",
   alert_raised: "alert:raised",
+  allowance_requested: "allowance:requested",
+  allowance_changed: "allowance:changed",
   payments_paused: "payments:paused",
   ui_navigate: "ui:navigate",
 } as const;

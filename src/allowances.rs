@@ -1,0 +1,117 @@
+//! The person's side of task allowances, shared by the CLI (through the control endpoint) and the desktop
+//! app: answering a request (lowering its maximum or shortening its time), opening one for an agent, raising
+//! one at an overage, closing one. An allowance whose maximum is above the confirm tier, or any allowance
+//! when every approval needs the passphrase, takes the same confirmation as a payment there; every change is
+//! told to listeners (`allowance:changed`), so an agent waiting on its request hears at once.
+
+use crate::consent::{ConsentError, Proof};
+use crate::events::{Event, Events};
+use crate::ledger::Ledger;
+use crate::ledger::allowances::{Allowance, AllowanceAnswer, AllowanceAsk, OpenedBy};
+use crate::units::Msats;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AllowanceError {
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::Error),
+    #[error(transparent)]
+    Consent(ConsentError),
+}
+
+/// A person's answer to a requested allowance.
+#[derive(Debug, Clone, Default)]
+pub struct Decision {
+    pub approve: bool,
+    pub max: Option<Msats>,
+    pub duration_ms: Option<i64>,
+    pub proof: Proof,
+}
+
+/// Whether letting `agent` spend up to `max` without asking needs the person's confirmation: every approval
+/// does, or `max` is above the lowest confirm limit of a threshold that can apply to the agent.
+async fn needs_confirmation(ledger: &Ledger, agent: &str, max: Msats) -> crate::ledger::Result<bool> {
+    if ledger.confirm_every_approval().await? {
+        return Ok(true);
+    }
+    let lowest = ledger
+        .thresholds()
+        .await?
+        .into_iter()
+        .filter(|t| t.scope.agent.as_deref().is_none_or(|a| a == agent))
+        .filter_map(|t| t.confirm_above)
+        .min();
+    Ok(lowest.is_some_and(|limit| max > limit))
+}
+
+/// Checks the confirmation when one is needed; `Ok(true)` when it was given.
+async fn confirm(
+    ledger: &Ledger,
+    events: &Events,
+    agent: &str,
+    max: Msats,
+    proof: &Proof,
+) -> Result<bool, AllowanceError> {
+    if !needs_confirmation(ledger, agent, max).await? {
+        return Ok(false);
+    }
+    match crate::consent::confirm_payment(ledger, max, proof).await {
+        Ok(_) => Ok(true),
+        Err(mut e) => {
+            if let Some(alert) = e.take_alert() {
+                events.emit(Event::Alert { alert });
+            }
+            Err(AllowanceError::Consent(e))
+        }
+    }
+}
+
+/// Answers requested allowance `id`.
+pub async fn answer(ledger: &Ledger, events: &Events, id: i64, d: Decision) -> Result<Allowance, AllowanceError> {
+    let asked = ledger.allowance(id).await?;
+    let mut confirmed = false;
+    if d.approve {
+        let max = d.max.unwrap_or(Msats(asked.asked_max_msat));
+        confirmed = confirm(ledger, events, &asked.agent, max, &d.proof).await?;
+    }
+    let answer = AllowanceAnswer { approve: d.approve, max: d.max, duration_ms: d.duration_ms, confirmed };
+    let decided = ledger.decide_allowance(id, &answer).await?;
+    tracing::info!(id, state = decided.state.as_str(), max = %Msats(decided.max_msat), "an allowance is answered");
+    events.emit(Event::AllowanceChanged { allowance: decided.clone() });
+    Ok(decided)
+}
+
+/// Opens an allowance for an agent, active at once (the person is the one who approves).
+pub async fn open(
+    ledger: &Ledger,
+    events: &Events,
+    ask: &AllowanceAsk,
+    proof: &Proof,
+) -> Result<Allowance, AllowanceError> {
+    ledger.agent_id(&ask.agent).await?;
+    let confirmed = confirm(ledger, events, &ask.agent, ask.max, proof).await?;
+    let opened = ledger.open_allowance(ask, OpenedBy::Person { confirmed }).await?;
+    events.emit(Event::AllowanceChanged { allowance: opened.clone() });
+    Ok(opened)
+}
+
+/// Raises allowance `id` to `max` (an answer to its overage).
+pub async fn raise(
+    ledger: &Ledger,
+    events: &Events,
+    id: i64,
+    max: Msats,
+    proof: &Proof,
+) -> Result<Allowance, AllowanceError> {
+    let current = ledger.allowance(id).await?;
+    let confirmed = confirm(ledger, events, &current.agent, max, proof).await?;
+    let raised = ledger.raise_allowance(id, max, confirmed || current.confirmed).await?;
+    events.emit(Event::AllowanceChanged { allowance: raised.clone() });
+    Ok(raised)
+}
+
+/// Closes allowance `id` for the person; the summary is recorded.
+pub async fn close(ledger: &Ledger, events: &Events, id: i64) -> Result<Allowance, AllowanceError> {
+    let closed = ledger.close_allowance(id, "person").await?;
+    events.emit(Event::AllowanceChanged { allowance: closed.clone() });
+    Ok(closed)
+}

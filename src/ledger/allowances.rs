@@ -1,0 +1,383 @@
+//! Task allowances in the ledger: asked for by an agent (or opened by a person), decided once by the person
+//! (who may lower the maximum or shorten the time), spent by the payments that carry them, raised at an
+//! overage, and closed with a summary. What a payment may take from one is decided in
+//! [`crate::policy::allowance`], inside the reservation's transaction (see [`applicable`]).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::{Row, SqliteConnection};
+
+use super::policy_store::ScopeSpec;
+use super::{Error, Ledger, Result};
+use crate::policy::Scope;
+use crate::policy::allowance::{AllowanceState, AllowanceUse};
+use crate::units::Msats;
+
+/// The longest time limit an allowance may have.
+pub const MAX_DURATION_MS: i64 = 7 * 24 * 3_600_000;
+
+/// What an agent (or a person) asks for.
+#[derive(Debug, Clone)]
+pub struct AllowanceAsk {
+    pub agent: String,
+    pub purpose: String,
+    pub max: Msats,
+    pub per_payment_max: Option<Msats>,
+    /// APIs as `[scheme://]host[:port][/path-prefix]`; none: any API.
+    pub apis: Vec<String>,
+    pub duration_ms: i64,
+    /// The calls the agent plans and their quote, shown to the person.
+    pub plan: Option<Value>,
+}
+
+/// Who opened an allowance: an agent asks; a person's is active at once (`true`: with the passphrase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenedBy {
+    Agent,
+    Person { confirmed: bool },
+}
+
+/// A person's answer to a requested allowance.
+#[derive(Debug, Clone, Default)]
+pub struct AllowanceAnswer {
+    pub approve: bool,
+    /// A lower maximum than asked.
+    pub max: Option<Msats>,
+    /// A shorter time limit than asked.
+    pub duration_ms: Option<i64>,
+    /// Given with the passphrase (needed above the confirm tier).
+    pub confirmed: bool,
+}
+
+/// An allowance as agents, people and the UI read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Allowance {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: i64,
+    pub agent: String,
+    pub purpose: String,
+    pub state: AllowanceState,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_msat: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub asked_max_msat: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub per_payment_max_msat: Option<u64>,
+    /// The APIs it covers; empty: any.
+    pub apis: Vec<String>,
+    /// Spent or held back by its payments, fees included.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub used_msat: u64,
+    /// Its paid (or in-flight) calls.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub calls: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub asked_duration_ms: i64,
+    pub confirmed: bool,
+    pub opened_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub created_at_ms: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub decided_at_ms: Option<i64>,
+    /// When it ends (while requested: when the request lapses).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub expires_at_ms: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub closed_at_ms: Option<i64>,
+    pub closed_by: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub plan: Option<Value>,
+    /// Written when it closes: spent, calls, APIs, delivered or not.
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub summary: Option<Value>,
+}
+
+/// What an allowance's payments spent or hold back (budgets count the same way).
+const USED_SQL: &str = "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
+     THEN MAX(COALESCE(fee_msat, 0), fee_reserve_msat) ELSE COALESCE(fee_msat, 0) END), 0) FROM payments \
+     WHERE allowance_id = a.id AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')";
+
+fn select_sql(filter: &str) -> String {
+    format!(
+        "SELECT a.*, g.name AS agent, ({USED_SQL}) AS used_msat, \
+         (SELECT COUNT(*) FROM payments WHERE allowance_id = a.id \
+           AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) AS calls \
+         FROM allowances a JOIN agents g ON g.id = a.agent_id {filter}"
+    )
+}
+
+fn from_row(r: &sqlx::sqlite::SqliteRow, now_ms: i64) -> Allowance {
+    let json = |col: &str| r.get::<Option<String>, _>(col).and_then(|t| serde_json::from_str(&t).ok());
+    let scopes: Vec<Scope> = json("scopes").map(scopes_from).unwrap_or_default();
+    let max = r.get::<i64, _>("max_msat").max(0) as u64;
+    let used = r.get::<i64, _>("used_msat").max(0) as u64;
+    let expires_at_ms = r.get("expires_at_ms");
+    let stored: String = r.get("state");
+    Allowance {
+        id: r.get("id"),
+        agent: r.get("agent"),
+        purpose: r.get("purpose"),
+        state: AllowanceState::read(&stored, now_ms, expires_at_ms, Msats(used), Msats(max)),
+        max_msat: max,
+        asked_max_msat: r.get::<i64, _>("asked_max_msat").max(0) as u64,
+        per_payment_max_msat: r.get::<Option<i64>, _>("per_payment_max_msat").map(|m| m.max(0) as u64),
+        apis: scopes.iter().map(api_of).collect(),
+        used_msat: used,
+        calls: r.get("calls"),
+        asked_duration_ms: r.get("asked_duration_ms"),
+        confirmed: r.get("confirmed"),
+        opened_by: r.get("opened_by"),
+        created_at_ms: r.get("created_at_ms"),
+        decided_at_ms: r.get("decided_at_ms"),
+        expires_at_ms,
+        closed_at_ms: r.get("closed_at_ms"),
+        closed_by: r.get("closed_by"),
+        plan: json("plan"),
+        summary: json("summary"),
+    }
+}
+
+fn scopes_from(v: Value) -> Vec<Scope> {
+    let Value::Array(items) = v else { return Vec::new() };
+    items
+        .iter()
+        .map(|s| Scope {
+            agent_id: None,
+            agent: None,
+            host: s["host"].as_str().map(str::to_string),
+            path_prefix: s["path_prefix"].as_str().map(str::to_string),
+        })
+        .collect()
+}
+
+fn api_of(s: &Scope) -> String {
+    format!("{}{}", s.host.as_deref().unwrap_or_default(), s.path_prefix.as_deref().unwrap_or_default())
+}
+
+impl Ledger {
+    /// Records an allowance: requested (an agent asked) or active at once (a person opened it).
+    pub async fn open_allowance(&self, ask: &AllowanceAsk, by: OpenedBy) -> Result<Allowance> {
+        let agent_id = self.agent_id(&ask.agent).await?;
+        let purpose = ask.purpose.trim();
+        if purpose.is_empty() || purpose.chars().count() > 500 {
+            return Err(Error::Invalid("an allowance needs a purpose of 1 to 500 characters".into()));
+        }
+        if ask.max.0 == 0 || ask.per_payment_max.is_some_and(|p| p.0 == 0 || p > ask.max) {
+            return Err(Error::Invalid(
+                "an allowance needs a maximum above 0 sats, and a per-payment maximum between 1 sat and it".into(),
+            ));
+        }
+        if !(1_000..=MAX_DURATION_MS).contains(&ask.duration_ms) {
+            return Err(Error::Invalid("an allowance's time limit is between 1 second and 7 days".into()));
+        }
+        let mut scopes = Vec::new();
+        for api in &ask.apis {
+            let scope = self.resolve_scope(&ScopeSpec::parse(None, Some(api))).await?;
+            scopes.push(json!({"host": scope.host, "path_prefix": scope.path_prefix}));
+        }
+        let now = self.now_ms();
+        let (state, decided, confirmed) = match by {
+            OpenedBy::Agent => ("requested", None, false),
+            OpenedBy::Person { confirmed } => ("active", Some(now), confirmed),
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO allowances (agent_id, purpose, asked_max_msat, max_msat, per_payment_max_msat, scopes, \
+             asked_duration_ms, plan, state, confirmed, opened_by, created_at_ms, decided_at_ms, expires_at_ms) \
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11 + ?6) RETURNING id",
+        )
+        .bind(agent_id)
+        .bind(purpose)
+        .bind(clamp(ask.max))
+        .bind(ask.per_payment_max.map(clamp))
+        .bind(Value::Array(scopes).to_string())
+        .bind(ask.duration_ms)
+        .bind(ask.plan.as_ref().map(Value::to_string))
+        .bind(state)
+        .bind(confirmed)
+        .bind(if by == OpenedBy::Agent { "agent" } else { "person" })
+        .bind(now)
+        .bind(decided)
+        .fetch_one(self.pool())
+        .await?;
+        self.allowance(id).await
+    }
+
+    pub async fn allowance(&self, id: i64) -> Result<Allowance> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(select_sql("WHERE a.id = ?")))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(Error::NotFound("allowance", id))?;
+        Ok(from_row(&row, self.now_ms()))
+    }
+
+    /// Allowances, newest first: those still open first when `open_only`, else the last `limit`.
+    pub async fn allowances(&self, agent: Option<&str>, open_only: bool, limit: i64) -> Result<Vec<Allowance>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select_sql(
+            "WHERE (?1 IS NULL OR g.name = ?1) AND (?2 = 0 OR a.state IN ('requested', 'active')) \
+             ORDER BY a.id DESC LIMIT ?3",
+        )))
+        .bind(agent)
+        .bind(open_only)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let now = self.now_ms();
+        Ok(rows.iter().map(|r| from_row(r, now)).filter(|a| !open_only || a.state.is_open()).collect())
+    }
+
+    /// A person's answer to a requested allowance. The maximum may only be lowered and the time only
+    /// shortened; the time limit runs from the answer.
+    pub async fn decide_allowance(&self, id: i64, answer: &AllowanceAnswer) -> Result<Allowance> {
+        let current = self.allowance(id).await?;
+        if current.state != AllowanceState::Requested {
+            return Err(Error::Invalid(format!(
+                "allowance #{id} is {}, not waiting for an answer",
+                current.state.as_str()
+            )));
+        }
+        let max = answer.max.map_or(current.asked_max_msat, |m| m.0);
+        let duration = answer.duration_ms.unwrap_or(current.asked_duration_ms);
+        if answer.approve && (max == 0 || max > current.asked_max_msat) {
+            return Err(Error::Invalid(format!(
+                "the maximum can be lowered, not raised: between 1 sat and the {} asked",
+                Msats(current.asked_max_msat)
+            )));
+        }
+        if answer.approve && !(1_000..=current.asked_duration_ms).contains(&duration) {
+            return Err(Error::Invalid("the time limit can be shortened, not lengthened".into()));
+        }
+        let now = self.now_ms();
+        let changed = sqlx::query(
+            "UPDATE allowances SET state = ?2, max_msat = ?3, confirmed = ?4, decided_at_ms = ?5, \
+             expires_at_ms = CASE WHEN ?2 = 'active' THEN ?5 + ?6 ELSE expires_at_ms END \
+             WHERE id = ?1 AND state = 'requested'",
+        )
+        .bind(id)
+        .bind(if answer.approve { "active" } else { "denied" })
+        .bind(clamp(Msats(max)))
+        .bind(answer.confirmed)
+        .bind(now)
+        .bind(duration)
+        .execute(self.pool())
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Err(Error::Invalid(format!("allowance #{id} was answered meanwhile")));
+        }
+        self.allowance(id).await
+    }
+
+    /// Raises an open allowance's maximum (a person's answer to an overage).
+    pub async fn raise_allowance(&self, id: i64, max: Msats, confirmed: bool) -> Result<Allowance> {
+        let current = self.allowance(id).await?;
+        if !matches!(current.state, AllowanceState::Active | AllowanceState::Exhausted) || max.0 <= current.max_msat {
+            return Err(Error::Invalid(format!(
+                "allowance #{id} can only be raised while active, above its {}",
+                Msats(current.max_msat)
+            )));
+        }
+        sqlx::query("UPDATE allowances SET max_msat = ?, confirmed = ? WHERE id = ? AND state = 'active'")
+            .bind(clamp(max))
+            .bind(confirmed)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        self.allowance(id).await
+    }
+
+    /// Closes an allowance (the rest is released) and records its summary; `by` is "agent" or "person".
+    pub async fn close_allowance(&self, id: i64, by: &str) -> Result<Allowance> {
+        let summary = self.allowance_summary(id).await?;
+        let now = self.now_ms();
+        sqlx::query(
+            "UPDATE allowances SET state = 'closed', closed_at_ms = ?2, closed_by = ?3, summary = ?4, \
+             expires_at_ms = MIN(expires_at_ms, ?2) WHERE id = ?1 AND state IN ('requested', 'active')",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(by)
+        .bind(summary.to_string())
+        .execute(self.pool())
+        .await?;
+        self.allowance(id).await
+    }
+
+    /// Spent, calls, APIs, and how many paid calls were delivered, from the allowance's payments.
+    async fn allowance_summary(&self, id: i64) -> Result<Value> {
+        let rows = sqlx::query(
+            "SELECT host, COUNT(*) AS calls, \
+             COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) \
+               AS spent, COUNT(CASE WHEN delivered = 1 THEN 1 END) AS delivered, \
+             COUNT(CASE WHEN status = 'settled' AND delivered = 0 THEN 1 END) AS not_delivered \
+             FROM payments WHERE allowance_id = ? AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
+             GROUP BY host ORDER BY spent DESC, host",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        let sum = |col: &str| rows.iter().map(|r| r.get::<i64, _>(col)).sum::<i64>();
+        Ok(json!({
+            "spent_msat": sum("spent"),
+            "calls": sum("calls"),
+            "delivered": sum("delivered"),
+            "paid_not_delivered": sum("not_delivered"),
+            "apis": rows.iter().map(|r| r.get::<String, _>("host")).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+/// Why an allowance a request names cannot carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotUsable(pub String);
+
+/// The allowance a payment by `agent_id` to `host` + `path` is made under, read inside the reservation's
+/// transaction: the one `named` (`Purser-Allowance`), which must be this agent's, active and cover the API;
+/// or else the agent's only active allowance that covers it. `Ok(None)`: none applies.
+pub(crate) async fn applicable(
+    conn: &mut SqliteConnection,
+    agent_id: i64,
+    host: &str,
+    path: &str,
+    named: Option<i64>,
+    now_ms: i64,
+) -> Result<std::result::Result<Option<AllowanceUse>, NotUsable>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT a.id, a.purpose, a.max_msat, a.per_payment_max_msat, a.scopes, a.confirmed, ({USED_SQL}) AS used \
+         FROM allowances a WHERE a.agent_id = ?1 AND a.state = 'active' AND a.expires_at_ms > ?2 \
+         AND (?3 IS NULL OR a.id = ?3)"
+    )))
+    .bind(agent_id)
+    .bind(now_ms)
+    .bind(named)
+    .fetch_all(&mut *conn)
+    .await?;
+    let covering: Vec<AllowanceUse> = rows
+        .iter()
+        .filter(|r| {
+            let scopes = serde_json::from_str(&r.get::<String, _>("scopes")).map(scopes_from).unwrap_or_default();
+            scopes.is_empty() || scopes.iter().any(|s| s.matches(agent_id, host, path))
+        })
+        .map(|r| AllowanceUse {
+            id: r.get("id"),
+            purpose: r.get("purpose"),
+            max: Msats(r.get::<i64, _>("max_msat").max(0) as u64),
+            per_payment_max: r.get::<Option<i64>, _>("per_payment_max_msat").map(|m| Msats(m.max(0) as u64)),
+            used: Msats(r.get::<i64, _>("used").max(0) as u64),
+            confirmed: r.get("confirmed"),
+        })
+        .collect();
+    Ok(match (named, rows.len(), covering.len()) {
+        (Some(id), 0, _) => Err(NotUsable(format!(
+            "allowance #{id} is not an active allowance of this agent (it may have expired, been closed or \
+             never been approved)"
+        ))),
+        (Some(id), _, 0) => Err(NotUsable(format!("allowance #{id} does not cover {host}{path}"))),
+        (_, _, 1) => Ok(covering.into_iter().next()),
+        _ => Ok(None),
+    })
+}
+
+fn clamp(m: Msats) -> i64 {
+    i64::try_from(m.0).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,175 @@
+//! Quotes: what a list of planned calls would cost and what today's policy would do with each, before an
+//! agent starts a task. `POST /_purser/quote` `{"calls": [{"method"?, "url", "count"?}]}` on the proxy's own
+//! port (the agent's own key) answers, per call, the published price (the API's pricing documents), the usual
+//! price (median and highest of the ledger's last 20 settled payments to that endpoint) and the policy's
+//! decision for one such call; and a total as a range (lowest, expected, highest) naming its sources and the
+//! calls with no known price. Nothing is paid, no payment row is written, no wallet is asked.
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+
+use super::Proxy;
+use super::agent_api::json_response;
+use super::refusal::Failure;
+use crate::ledger::agents::Agent;
+use crate::ledger::payments::NewPayment;
+use crate::policy::{Decision, Rules};
+use crate::units::Msats;
+
+/// The path of the quote endpoint.
+pub const PATH: &str = "/_purser/quote";
+
+/// The most calls one quote covers.
+pub const MAX_CALLS: usize = 100;
+
+/// One planned call.
+#[derive(Debug, Clone)]
+pub struct PlannedCall {
+    pub method: String,
+    pub url: String,
+    pub count: u64,
+    pub target: crate::http::target::Target,
+}
+
+/// The planned calls in an agent's list (`[{"method"?, "url", "count"?}]`), or what is wrong with it.
+pub fn planned_calls(items: &[Value]) -> Result<Vec<PlannedCall>, String> {
+    if items.len() > MAX_CALLS {
+        return Err(format!("a quote covers at most {MAX_CALLS} different calls"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let url = item["url"].as_str().ok_or_else(|| format!("call {} has no \"url\"", i + 1))?;
+            let uri: http::Uri = url.parse().map_err(|_| format!("call {}: `{url}` is not a URL", i + 1))?;
+            let target = crate::http::target::resolve(&uri)
+                .ok()
+                .filter(|t| matches!(t.scheme.as_str(), "http" | "https"))
+                .ok_or_else(|| format!("call {}: `{url}` is not an http(s) URL", i + 1))?;
+            let method = item["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
+            let count = item["count"].as_u64().unwrap_or(1).clamp(1, 1_000_000);
+            Ok(PlannedCall { method, url: url.to_string(), count, target })
+        })
+        .collect()
+}
+
+pub async fn handle(proxy: &Proxy, agent: &Agent, req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
+    let bad = |detail: String| Failure::BadRequest { reason: "bad_quote_call", detail };
+    if req.method() != http::Method::POST {
+        return Err(bad(format!("send POST {PATH} with {{\"calls\": [{{\"url\": \"…\", \"count\": 20}}]}}")));
+    }
+    let body = super::allowance_api::read_body(req).await?;
+    let asked: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
+    let calls = planned_calls(asked["calls"].as_array().map_or(&[][..], Vec::as_slice)).map_err(bad)?;
+    if calls.is_empty() {
+        return Err(bad("name the calls to quote: {\"calls\": [{\"url\": \"…\", \"count\": 20}]}".into()));
+    }
+    let quote = quote(proxy, agent, &calls).await.map_err(|e| Failure::Unavailable {
+        reason: "ledger_unavailable".into(),
+        detail: format!("Purser could not read its ledger: {e}"),
+        retry_after_secs: 5,
+    })?;
+    Ok(json_response(StatusCode::OK, quote))
+}
+
+use crate::http::body::ProxyBody;
+
+/// The quote for `calls` by `agent`.
+pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall]) -> crate::ledger::Result<Value> {
+    let mut lines = Vec::new();
+    let (mut lowest, mut expected, mut highest) = (0u64, 0u64, 0u64);
+    let mut unpriced = Vec::new();
+    let mut sources = std::collections::BTreeSet::new();
+    for call in calls {
+        let line = quote_one(proxy, agent, call).await?;
+        match (line["lowest_msat"].as_u64(), line["expected_msat"].as_u64(), line["highest_msat"].as_u64()) {
+            (Some(lo), Some(ex), Some(hi)) => {
+                lowest = lowest.saturating_add(lo.saturating_mul(call.count));
+                expected = expected.saturating_add(ex.saturating_mul(call.count));
+                highest = highest.saturating_add(hi.saturating_mul(call.count));
+            }
+            _ => unpriced.push(format!("{} {}", call.method, call.url)),
+        }
+        if line["published_msat"].is_u64() {
+            sources.insert("published prices");
+        }
+        if line["usual"].is_object() {
+            sources.insert("the ledger's recent payments");
+        }
+        lines.push(line);
+    }
+    Ok(json!({
+        "calls": lines,
+        "total": {
+            "lowest_msat": lowest,
+            "expected_msat": expected,
+            "highest_msat": highest,
+            "sources": sources,
+            "unpriced": unpriced,
+        },
+        "paid": false,
+    }))
+}
+
+async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall) -> crate::ledger::Result<Value> {
+    let host = crate::policy::scope::normalize_host(&call.target.authority);
+    let path = call.target.path().to_string();
+    let list = proxy.pricing.get(&call.target.origin()).await;
+    let published = list.price_for(&call.method, &path).cloned();
+    let usual = proxy.ledger.recent_prices(&host, &path).await?;
+    let published_msat = published.as_ref().map(|p| p.price_msat);
+    let expected = published_msat.or(usual.as_ref().map(|u| u.median_msat));
+    let known = [published_msat, usual.as_ref().map(|u| u.median_msat), usual.as_ref().map(|u| u.highest_msat)];
+    let lowest = known.iter().flatten().min().copied();
+    let highest = known.iter().flatten().max().copied();
+    let policy = match expected {
+        Some(amount) => {
+            let p = NewPayment {
+                request_id: String::new(),
+                agent_id: agent.id,
+                agent: agent.name.clone(),
+                method: call.method.clone(),
+                scheme: call.target.scheme.clone(),
+                host: host.clone(),
+                path: path.clone(),
+                challenge_kind: String::new(),
+                amount: Some(Msats(amount)),
+                payment_hash: None,
+                invoice: None,
+                advertised: published_msat.map(Msats),
+                proof_prefix: None,
+                allowance: None,
+                agent_reason: None,
+            };
+            decision_json(proxy.ledger.evaluate(&p, &Rules).await?)
+        }
+        None => json!({"decision": "unknown", "explanation": "no published or usual price: Purser cannot tell"}),
+    };
+    Ok(json!({
+        "method": call.method,
+        "url": call.url,
+        "count": call.count,
+        "api": host,
+        "path": path,
+        "published_msat": published_msat,
+        "published_source": published.map(|p| p.source),
+        "usual": usual,
+        "lowest_msat": lowest,
+        "expected_msat": expected,
+        "highest_msat": highest,
+        "policy": policy,
+    }))
+}
+
+/// What the policy would do with one call, as the quote says it.
+fn decision_json(d: Decision) -> Value {
+    match d {
+        Decision::Allow(why) => json!({"decision": "pay", "explanation": why}),
+        Decision::Ask { why, confirm: false } => json!({"decision": "ask", "explanation": why}),
+        Decision::Ask { why, confirm: true } => json!({"decision": "confirm", "explanation": why}),
+        Decision::Refuse { reason, explanation, .. } => {
+            json!({"decision": "refuse", "reason": reason, "explanation": explanation})
+        }
+    }
+}
