@@ -1,6 +1,7 @@
 //! The command line: argument definitions, one error type, and dispatch to the commands' files.
 
 mod agent;
+mod allowances;
 mod approvals;
 mod ca;
 mod credentials;
@@ -76,6 +77,11 @@ enum Command {
     Approve(approvals::ApproveArgs),
     /// Deny a waiting payment
     Deny(approvals::DenyArgs),
+    /// List task allowances (open ones; --all for every one)
+    Allowances(allowances::ListArgs),
+    /// Approve, deny, open, raise or close a task allowance
+    #[command(subcommand)]
+    Allowance(allowances::AllowanceCommand),
     /// Show alerts, newest first
     Alerts(policy::AlertsArgs),
     /// Stop all payments, or one agent's, until resumed
@@ -174,6 +180,8 @@ pub fn main() -> ExitCode {
             Command::Approvals => approvals::list(data_dir).await,
             Command::Approve(args) => approvals::approve(data_dir, args).await,
             Command::Deny(args) => approvals::deny(data_dir, args).await,
+            Command::Allowances(args) => allowances::list(data_dir, args).await,
+            Command::Allowance(command) => allowances::run(data_dir, command).await,
             Command::Alerts(args) => policy::alerts(data_dir, args).await,
             Command::Pause(args) => policy::pause(data_dir, args, true).await,
             Command::Resume(args) => policy::pause(data_dir, args, false).await,

@@ -285,3 +285,48 @@ async fn a_quote_for_every_demo_endpoint_pays_nothing_and_writes_nothing() {
     let bad = own(&h, Method::POST, "/_purser/quote", json!({"calls": [{"url": "ftp://x"}]})).await;
     assert_eq!((bad.status, bad.json()["reason"].as_str()), (400, Some("bad_quote_call")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_lists_answers_opens_and_closes_allowances() {
+    let h = Harness::start(Setup { auto_sats: 10, ask_sats: 1000, ..Setup::default() }).await;
+    let asked = own(&h, Method::POST, "/_purser/allowances", json!({"purpose": "nightly digest", "max_sats": 100}));
+    let id = asked.await.json()["id"].as_i64().unwrap();
+    let dir = h.dir.path().to_path_buf();
+    let (listed, approved, opened, closed) = tokio::task::spawn_blocking(move || {
+        let cli = |args: &[&str]| crate::cli::run_ok(crate::cli::purser(&dir).args(args));
+        let listed = cli(&["allowances"]);
+        let approved = cli(&["allowance", "approve", &id.to_string(), "--max", "50", "--for", "30m"]);
+        let opened = cli(&["allowance", "open", "--agent", "research", "--purpose", "backfill", "--max", "20"]);
+        let closed = cli(&["allowance", "close", &id.to_string()]);
+        (listed, approved, opened, closed)
+    })
+    .await
+    .unwrap();
+    assert!(listed.contains(&format!("#{id}  requested")) && listed.contains("\"nightly digest\""), "{listed}");
+    assert!(approved.contains("active") && approved.contains("0 sats of 50 sats"), "{approved}");
+    assert!(opened.contains("active") && opened.contains("of 20 sats"), "{opened}");
+    assert!(closed.contains("closed") && closed.contains("summary"), "{closed}");
+    let a = h.ledger.allowance(id).await.unwrap();
+    assert_eq!((a.max_msat, a.closed_by.as_deref()), (50_000, Some("person")));
+    assert!(a.expires_at_ms - a.decided_at_ms.unwrap() <= 1_800_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowance_above_the_confirm_tier_needs_the_passphrase_and_then_covers_it() {
+    let h =
+        Harness::start(Setup { auto_sats: 10, ask_sats: 1000, confirm_above_sats: Some(20), ..Setup::default() }).await;
+    h.ledger.set_passphrase_hash(Some(&purser::consent::hash("correct horse battery").unwrap())).await.unwrap();
+    let asked = own(&h, Method::POST, "/_purser/allowances", json!({"purpose": "fortunes", "max_sats": 100})).await;
+    let id = asked.json()["id"].as_i64().unwrap();
+    let path = format!("allowances/{id}/approve");
+    let click = control::call(&h.control, Method::POST, &path, Some(json!({}))).await.unwrap_err().to_string();
+    assert!(click.contains("needs your passphrase"), "{click}");
+    let wrong = control::call(&h.control, Method::POST, &path, Some(json!({"passphrase": "nope nope nope"}))).await;
+    assert!(wrong.unwrap_err().to_string().contains("wrong passphrase"));
+    assert_eq!(h.ledger.allowance(id).await.unwrap().state.as_str(), "requested");
+    let ok = person(&h, &path, json!({"passphrase": "correct horse battery"})).await;
+    assert_eq!((ok["state"].as_str(), ok["confirmed"].as_bool()), (Some("active"), Some(true)));
+    // 21 sats is in the confirm tier: the confirmed allowance covers it, no one is asked.
+    assert_eq!(h.get("/fortune").await.status, 200);
+    assert_eq!(allowance_ids(&h).await, [Some(id)]);
+}
