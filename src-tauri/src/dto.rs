@@ -120,6 +120,38 @@ pub struct ApprovalAnswer {
     pub typed_sats: Option<u64>,
 }
 
+/// A person's answer to a requested task allowance: a lower maximum and a shorter time are allowed.
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct AllowanceAnswer {
+    pub approve: bool,
+    #[ts(type = "number | null")]
+    pub max_sats: Option<u64>,
+    #[ts(type = "number | null")]
+    pub time_limit_secs: Option<u64>,
+    pub passphrase: Option<String>,
+    #[ts(type = "number | null")]
+    pub typed_sats: Option<u64>,
+}
+
+/// A task allowance a person opens for an agent.
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct AllowanceInput {
+    pub agent: String,
+    pub purpose: String,
+    #[ts(type = "number")]
+    pub max_sats: u64,
+    #[ts(type = "number | null")]
+    pub per_payment_sats: Option<u64>,
+    pub apis: Vec<String>,
+    #[ts(type = "number")]
+    pub time_limit_secs: u64,
+    pub passphrase: Option<String>,
+    #[ts(type = "number | null")]
+    pub typed_sats: Option<u64>,
+}
+
 #[derive(Debug, Deserialize, TS)]
 #[ts(export)]
 pub struct RuleInput {

@@ -74,6 +74,15 @@ impl From<purser::approval::AnswerError> for UiError {
     }
 }
 
+impl From<purser::allowances::AllowanceError> for UiError {
+    fn from(e: purser::allowances::AllowanceError) -> Self {
+        match e {
+            purser::allowances::AllowanceError::Ledger(l) => l.into(),
+            purser::allowances::AllowanceError::Consent(c) => c.into(),
+        }
+    }
+}
+
 impl From<purser::consent::ConsentError> for UiError {
     fn from(e: purser::consent::ConsentError) -> Self {
         UiError::new(e.code(), e.to_string())

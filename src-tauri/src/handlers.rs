@@ -1,14 +1,14 @@
 //! The one list of the commands the window may invoke: what Tauri answers, and (in the bindings test) the
 //! typed client the UI calls them through, so a command's name, arguments and result are written once.
 //!
-//! Each entry names a function in `commands` with its arguments and result; the compiler checks that the
+//! Each entry names a command function (in `commands`, or `task_commands` for allowances) with its arguments and result; the compiler checks that the
 //! entry matches the function, so the generated TypeScript cannot drift from what the shell answers.
 
 macro_rules! command_list {
-    ($( $name:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty; )*) => {
+    ($( $module:ident :: $name:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty; )*) => {
         /// Tauri's handler for every listed command.
         pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
-            tauri::generate_handler![$( crate::commands::$name ),*]
+            tauri::generate_handler![$( crate::$module::$name ),*]
         }
 
         /// Fails to compile when an entry's arguments or result differ from its function's.
@@ -17,7 +17,7 @@ macro_rules! command_list {
             $({
                 let core = core.clone();
                 let _ = move |$( $arg: $ty ),*| async move {
-                    let _: crate::error::Result<$ret> = crate::commands::$name(core, $( $arg ),*).await;
+                    let _: crate::error::Result<$ret> = crate::$module::$name(core, $( $arg ),*).await;
                 };
             })*
         }
@@ -37,46 +37,51 @@ macro_rules! command_list {
 }
 
 command_list! {
-    overview() -> crate::dto::Overview;
-    spend_chart(days: u32, group: purser::ledger::queries::GroupBy) -> Vec<purser::ledger::queries::DaySpend>;
-    ledger_page(
+    commands::overview() -> crate::dto::Overview;
+    commands::spend_chart(days: u32, group: purser::ledger::queries::GroupBy) -> Vec<purser::ledger::queries::DaySpend>;
+    commands::ledger_page(
         filter: purser::ledger::queries::PaymentFilter,
         sort: purser::ledger::queries::SortBy,
         offset: i64,
         limit: i64
     ) -> purser::ledger::queries::PaymentPage;
-    payment_preimage(id: i64) -> Option<String>;
-    export_csv(filter: purser::ledger::queries::PaymentFilter) -> crate::dto::Exported;
-    approvals() -> Vec<purser::approval::ApprovalView>;
-    decide_approval(id: u64, answer: crate::dto::ApprovalAnswer) -> ();
-    budgets() -> crate::dto::PolicyView;
-    add_budget(input: crate::dto::BudgetInput) -> ();
-    remove_budget(id: i64) -> ();
-    set_threshold(input: crate::dto::ThresholdInput) -> ();
-    remove_threshold(id: i64) -> ();
-    add_rule(input: crate::dto::RuleInput) -> ();
-    remove_rule(id: i64) -> ();
-    set_paused(agent: Option<String>, paused: bool) -> ();
-    reset_breaker(host: String, path: String) -> ();
-    agents() -> Vec<crate::dto::AgentView>;
-    add_agent(name: String) -> crate::dto::AgentKey;
-    rotate_agent_key(name: String) -> crate::dto::AgentKey;
-    agent_settings(name: String) -> crate::dto::AgentKey;
-    apis() -> Vec<purser::ledger::queries::ApiSummary>;
-    api_endpoints(host: String) -> Vec<purser::ledger::endpoints::EndpointSummary>;
-    uninspected() -> Vec<purser::ledger::uninspected::UninspectedHost>;
-    credentials() -> Vec<purser::ledger::credentials::CredentialInfo>;
-    revoke_credential(id: i64) -> ();
-    prices() -> Vec<purser::ledger::prices::StoredPrice>;
-    wallet_status() -> crate::dto::WalletStatus;
-    wallet_connect(uri: String) -> crate::dto::WalletStatus;
-    wallet_disconnect() -> ();
-    wallet_reconnect_sandbox() -> crate::dto::WalletStatus;
-    settings() -> crate::dto::SettingsView;
-    set_notifications(on: bool) -> ();
-    save_settings(listen: String, approval_timeout_secs: u64) -> ();
-    set_passphrase(current: Option<String>, new_passphrase: Option<String>) -> ();
-    set_confirm_every_approval(on: bool) -> ();
+    commands::payment_preimage(id: i64) -> Option<String>;
+    commands::export_csv(filter: purser::ledger::queries::PaymentFilter) -> crate::dto::Exported;
+    commands::approvals() -> Vec<purser::approval::ApprovalView>;
+    commands::decide_approval(id: u64, answer: crate::dto::ApprovalAnswer) -> ();
+    commands::budgets() -> crate::dto::PolicyView;
+    commands::add_budget(input: crate::dto::BudgetInput) -> ();
+    commands::remove_budget(id: i64) -> ();
+    commands::set_threshold(input: crate::dto::ThresholdInput) -> ();
+    commands::remove_threshold(id: i64) -> ();
+    commands::add_rule(input: crate::dto::RuleInput) -> ();
+    commands::remove_rule(id: i64) -> ();
+    commands::set_paused(agent: Option<String>, paused: bool) -> ();
+    commands::reset_breaker(host: String, path: String) -> ();
+    commands::agents() -> Vec<crate::dto::AgentView>;
+    commands::add_agent(name: String) -> crate::dto::AgentKey;
+    commands::rotate_agent_key(name: String) -> crate::dto::AgentKey;
+    commands::agent_settings(name: String) -> crate::dto::AgentKey;
+    commands::apis() -> Vec<purser::ledger::queries::ApiSummary>;
+    commands::api_endpoints(host: String) -> Vec<purser::ledger::endpoints::EndpointSummary>;
+    commands::uninspected() -> Vec<purser::ledger::uninspected::UninspectedHost>;
+    commands::credentials() -> Vec<purser::ledger::credentials::CredentialInfo>;
+    commands::revoke_credential(id: i64) -> ();
+    commands::prices() -> Vec<purser::ledger::prices::StoredPrice>;
+    task_commands::allowances(all: bool) -> Vec<purser::ledger::allowances::Allowance>;
+    task_commands::decide_allowance(id: i64, answer: crate::dto::AllowanceAnswer) -> purser::ledger::allowances::Allowance;
+    task_commands::open_allowance(input: crate::dto::AllowanceInput) -> purser::ledger::allowances::Allowance;
+    task_commands::raise_allowance(id: i64, max_sats: u64, passphrase: Option<String>) -> purser::ledger::allowances::Allowance;
+    task_commands::close_allowance(id: i64) -> purser::ledger::allowances::Allowance;
+    commands::wallet_status() -> crate::dto::WalletStatus;
+    commands::wallet_connect(uri: String) -> crate::dto::WalletStatus;
+    commands::wallet_disconnect() -> ();
+    commands::wallet_reconnect_sandbox() -> crate::dto::WalletStatus;
+    commands::settings() -> crate::dto::SettingsView;
+    commands::set_notifications(on: bool) -> ();
+    commands::save_settings(listen: String, approval_timeout_secs: u64) -> ();
+    commands::set_passphrase(current: Option<String>, new_passphrase: Option<String>) -> ();
+    commands::set_confirm_every_approval(on: bool) -> ();
 }
 
 /// A command's signature in TypeScript terms, and the typed client written from all of them.

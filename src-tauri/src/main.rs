@@ -6,7 +6,7 @@
 //! # Layout
 //!
 //! - `runtime`: starts the core (ledger, wallet, proxy; or the sandbox) and forwards its events.
-//! - `commands`: the thin commands the UI invokes.
+//! - `commands`: the thin commands the UI invokes; `task_commands`: those for task allowances.
 //! - `handlers`: the one list of those commands, for Tauri and for the UI's generated client.
 //! - `dto`: the composite answers those commands give (their TypeScript types are generated).
 //! - `error`: the one mapping from core errors to `{kind, message}` for the UI.
@@ -19,6 +19,7 @@ mod error;
 mod handlers;
 mod notify;
 mod runtime;
+mod task_commands;
 mod tray;
 
 use tauri::Manager;

@@ -1,5 +1,6 @@
 //! Desktop notifications (`notify-rust`): an approval request with Approve and Deny actions that decide the
-//! requests it showed (clicking the body opens the Approvals screen), and alerts once per event. An approval
+//! requests it showed (clicking the body opens the Approvals screen), a task allowance asked for (opening the
+//! Tasks screen), and alerts once per event. An approval
 //! that needs the person's confirmation is never approved from a notification: its Approve opens the
 //! Approvals screen, where the passphrase is asked. When the notification server cannot show actions, the
 //! notification says to open Purser instead.
@@ -11,6 +12,8 @@ use notify_rust::{Notification, Timeout};
 use purser::approval::{ApprovalView, Outcome};
 use purser::events::{Event, Events};
 use purser::ledger::alerts::AlertKind;
+use purser::ledger::allowances::Allowance;
+use purser::units::Msats;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::runtime::AppCore;
@@ -114,6 +117,34 @@ pub fn answered(approval_id: u64, outcome: Outcome) {
         .show();
 }
 
+/// An agent asks for a task allowance: who, how much, what for, the quote; clicking opens the Tasks screen,
+/// where it is answered (a maximum can be lowered there, so the notification has no Approve).
+pub fn allowance_requested(app: AppHandle, a: Allowance) {
+    std::thread::spawn(move || {
+        let mut body = format!("Agent {}: \"{}\"", a.agent, a.purpose);
+        if let Some(total) = a.plan.as_ref().map(|p| &p["quote"]["total"]) {
+            let sats = |k: &str| Msats(total[k].as_u64().unwrap_or(0));
+            body.push_str(&format!("\nQuote: {} to {}", sats("lowest_msat"), sats("highest_msat")));
+        }
+        body.push_str(&format!("\nFor {} min. Open Purser to approve, lower or deny.", a.asked_duration_ms / 60_000));
+        let mut n = Notification::new();
+        n.appname("Purser")
+            .summary(&format!("Allowance asked: up to {} for {}", Msats(a.max_msat), a.agent))
+            .body(&body);
+        if actions_supported() {
+            n.action("default", "Open Purser");
+        }
+        match n.show() {
+            Ok(handle) => handle.wait_for_action(|action| {
+                if action == "default" {
+                    open(&app, "tasks");
+                }
+            }),
+            Err(e) => tracing::warn!("cannot show a notification: {e}"),
+        }
+    });
+}
+
 /// One notification per alert.
 pub fn alert(kind: AlertKind, message: &str) {
     if let Err(e) = Notification::new().appname("Purser").summary(kind.title()).body(message).show() {
@@ -143,6 +174,7 @@ pub fn forward_events(app: AppHandle, events: &Events) {
             }
             match &event {
                 Event::ApprovalNeeded { approval: a } => approval(app.clone(), a.clone()),
+                Event::AllowanceRequested { allowance } => allowance_requested(app.clone(), allowance.clone()),
                 Event::Alert { alert: raised } => {
                     let (kind, message) = (raised.kind, raised.message.clone());
                     std::thread::spawn(move || alert(kind, &message));

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use purser::config::Settings;
+use purser::ledger::queries::PaymentFilter;
 use purser::ledger::{Ledger, export};
 
 use super::Result;
@@ -19,12 +20,17 @@ pub struct LedgerArgs {
     /// At most this many rows, newest first (the table shows 50 by default)
     #[arg(long)]
     limit: Option<i64>,
+    /// Only the payments made under this task allowance
+    #[arg(long, value_name = "ID")]
+    allowance: Option<i64>,
 }
 
 pub async fn run(data_dir: PathBuf, args: LedgerArgs) -> Result<()> {
     let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
     let machine = args.json || args.csv;
-    let rows = ledger.payments(args.limit.unwrap_or(if machine { i64::MAX } else { 50 })).await?;
+    let limit = args.limit.unwrap_or(if machine { i64::MAX } else { 50 });
+    let filter = PaymentFilter { allowance_id: args.allowance, ..PaymentFilter::default() };
+    let rows = ledger.payments_matching(&filter, limit).await?;
     if args.json {
         println!("{}", export::to_json(&rows));
     } else if args.csv {

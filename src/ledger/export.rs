@@ -37,6 +37,9 @@ pub struct PaymentRow {
     pub updated_at: String,
     /// What the API answered the paid retry with, when its dialect has receipts (MPP, x402), decoded.
     pub receipt: Option<String>,
+    /// The task allowance the payment was made under.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub allowance_id: Option<i64>,
 }
 
 /// The columns every payment listing selects, in the order [`row`] reads them.
@@ -46,8 +49,8 @@ pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM a
      p.failure_reason, p.decision, \
      p.upstream_status, p.delivered, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
-     strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at, p.receipt \
-     FROM payments p";
+     strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at, p.receipt, \
+     p.allowance_id FROM payments p";
 
 pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
     PaymentRow {
@@ -71,6 +74,7 @@ pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
         receipt: r.get("receipt"),
+        allowance_id: r.get("allowance_id"),
     }
 }
 
@@ -99,7 +103,7 @@ pub fn to_csv(rows: &[PaymentRow]) -> std::result::Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-const CSV_HEADER: [&str; 20] = [
+const CSV_HEADER: [&str; 21] = [
     "id",
     "request_id",
     "agent",
@@ -120,6 +124,7 @@ const CSV_HEADER: [&str; 20] = [
     "created_at",
     "updated_at",
     "receipt",
+    "allowance_id",
 ];
 
 fn sats(msat: Option<i64>) -> String {

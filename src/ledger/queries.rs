@@ -32,6 +32,10 @@ pub struct PaymentFilter {
     pub min_amount_msat: Option<i64>,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub max_amount_msat: Option<i64>,
+    /// Payments made under this task allowance.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    #[serde(default)]
+    pub allowance_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +115,9 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &PaymentFilter) {
             _ => q.push(" AND p.status = ").push_bind(v.as_str()),
         };
     }
+    if let Some(v) = f.allowance_id {
+        q.push(" AND p.allowance_id = ").push_bind(v);
+    }
     if let Some(v) = &f.challenge_kind {
         q.push(" AND p.challenge_kind = ").push_bind(v.clone());
     }
@@ -151,6 +158,7 @@ impl Ledger {
         let rows = q.build().fetch_all(self.pool()).await?;
         // Narrowed by agent, API and status at most, the count comes from the running totals.
         let by_rollup = filter.challenge_kind.is_none()
+            && filter.allowance_id.is_none()
             && filter.from_ms.is_none()
             && filter.to_ms.is_none()
             && filter.min_amount_msat.is_none()
@@ -164,6 +172,14 @@ impl Ledger {
         push_filter(&mut count, filter);
         let total: i64 = count.build().fetch_one(self.pool()).await?.get(0);
         Ok(PaymentPage { rows: rows.iter().map(export::row).collect(), total })
+    }
+
+    /// The payments `filter` matches, newest first; at most `limit`.
+    pub async fn payments_matching(&self, filter: &PaymentFilter, limit: i64) -> Result<Vec<PaymentRow>> {
+        let mut q = QueryBuilder::<Sqlite>::new(COLUMNS);
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY p.id DESC LIMIT ").push_bind(limit);
+        Ok(q.build().fetch_all(self.pool()).await?.iter().map(export::row).collect())
     }
 
     /// The CSV of every payment `filter` matches, newest first.

@@ -107,6 +107,13 @@ async fn asked_approved_lower_spent_overage_held_then_closed_with_its_summary() 
     let denied = fourth.await.unwrap();
     assert_eq!((denied.status, denied.header("purser-refused")), (402, Some("allowance_exceeded")));
 
+    // The ledger shows and filters by the allowance, in the CSV too.
+    let filter = purser::ledger::queries::PaymentFilter { allowance_id: Some(id), ..Default::default() };
+    let rows = h.ledger.payments_matching(&filter, 100).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.allowance_id).collect::<Vec<_>>(), [Some(id); 3]);
+    let csv = h.ledger.export_csv(&filter).await.unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",allowance_id") && csv.lines().count() == 4, "{csv}");
+
     // The agent closes it: the summary counts the three paid calls.
     let closed = own(&h, Method::POST, &format!("/_purser/allowances/{id}/close"), Value::Null).await.json();
     assert_eq!(closed["state"], "closed");

@@ -6,6 +6,7 @@ import { SCREENS, type Screen } from "./screen";
 import { OverviewScreen } from "./screens/overview";
 import { LedgerScreen } from "./screens/ledger";
 import { ApprovalsScreen } from "./screens/approvals";
+import { TasksScreen } from "./screens/tasks";
 import { BudgetsScreen } from "./screens/budgets";
 import { AgentsScreen } from "./screens/agents";
 import { ApisScreen } from "./screens/apis";
@@ -17,6 +18,7 @@ export function App() {
   const [tick, setTick] = useState(0);
   const [waiting, setWaiting] = useState(0);
   const [paused, setPaused] = useState(false);
+  const [asked, setAsked] = useState(0);
 
   useEffect(() => {
     const refresh = () => setTick((t) => t + 1);
@@ -33,6 +35,7 @@ export function App() {
       setWaiting(o.approvals.reduce((n, a) => n + a.count, 0));
       setPaused(o.paused);
     }).catch(() => {});
+    api.allowances(false).then((list) => setAsked(list.filter((a) => a.state === "requested").length)).catch(() => {});
   }, [tick, screen]);
 
   const props = { tick, refresh: () => setTick((t) => t + 1), go: setScreen };
@@ -46,6 +49,7 @@ export function App() {
           <button class={`nav-item ${screen === id ? "active" : ""}`} data-screen={id} onClick={() => setScreen(id)}>
             {label}
             {id === "approvals" && waiting > 0 && <span class="badge">{waiting}</span>}
+            {id === "tasks" && asked > 0 && <span class="badge" data-testid="tasks-badge">{asked}</span>}
           </button>
         ))}
       </nav>
@@ -59,6 +63,7 @@ export function App() {
         {screen === "overview" && <OverviewScreen {...props} />}
         {screen === "ledger" && <LedgerScreen {...props} />}
         {screen === "approvals" && <ApprovalsScreen {...props} />}
+        {screen === "tasks" && <TasksScreen {...props} />}
         {screen === "budgets" && <BudgetsScreen {...props} />}
         {screen === "agents" && <AgentsScreen {...props} />}
         {screen === "apis" && <ApisScreen {...props} />}

@@ -6,6 +6,7 @@ export const SCREENS = [
   ["overview", "Overview"],
   ["ledger", "Ledger"],
   ["approvals", "Approvals"],
+  ["tasks", "Tasks"],
   ["budgets", "Budgets & rules"],
   ["agents", "Agents"],
   ["apis", "APIs & pricing"],

@@ -29,12 +29,26 @@ const rows = [
 const approvals = [
   { id: 7, agent: "research", method: "GET", host: "api.example.com", path: "/premium", amount_msat: 250000,
     explanation: "250 sats is above the auto-approve limit of 50 sats for agent research and within its ask limit of 1,000 sats",
-    budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 2,
+    budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000,
+      allowance: { id: 11, purpose: "summarise 20 papers", used_msat: 180_180, max_msat: 250_000, left_msat: 69_820, overage: true } }, count: 2,
     total_msat: 500000, confirm: false, created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
   { id: 8, agent: "writer", method: "POST", host: "api.example.com", path: "/render", amount_msat: 2000000,
     explanation: "2,000 sats is above the confirm limit of 1,000 sats for the whole wallet: it needs your passphrase",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 1,
     total_msat: 2000000, confirm: true, created_at_ms: now - 5_000, expires_at_ms: now + 115_000 },
+];
+const allowance = (id: number, state: string, extra: object = {}) => ({
+  id, agent: "research", purpose: "summarise 20 papers", state, max_msat: 250_000, asked_max_msat: 300_000,
+  per_payment_max_msat: null, apis: [], used_msat: 0, calls: 0, asked_duration_ms: 3_600_000, confirmed: false,
+  opened_by: "agent", created_at_ms: now - 60_000, decided_at_ms: null, expires_at_ms: now + 3_000_000,
+  closed_at_ms: null, closed_by: null, plan: null, summary: null, ...extra,
+});
+const allowances = [
+  allowance(12, "requested", { max_msat: 300_000, plan: { calls: [], quote: {
+    calls: [{ method: "GET", url: "http://127.0.0.1:4001/mpp", count: 20, published_msat: 3_000, usual: null, policy: { decision: "pay" } }],
+    total: { lowest_msat: 60_000, expected_msat: 60_000, highest_msat: 60_000, sources: ["published prices"], unpriced: [] } } } }),
+  allowance(11, "active", { used_msat: 180_180, calls: 12, decided_at_ms: now - 600_000 }),
+  allowance(9, "closed", { used_msat: 42_000, calls: 2, closed_at_ms: now - 86_400_000, closed_by: "agent", summary: { calls: 2 } }),
 ];
 const days = [...Array(14)].map((_, i) => {
   const d = new Date(now - (13 - i) * 86_400_000);
@@ -110,6 +124,11 @@ const fixtures: Record<string, (args: any) => unknown> = {
     info: { alias: "Purser sandbox wallet (play sats)", network: "regtest", methods: ["get_info", "get_balance", "pay_invoice", "lookup_invoice"], encryption: "nip44_v2" } }),
   wallet_connect: () => fixtures.wallet_status({}),
   wallet_disconnect: () => null,
+  allowances: ({ all }) => (all ? allowances : allowances.filter((a) => a.state !== "closed")),
+  decide_allowance: ({ id }) => ({ ...allowances[0], id, state: "active" }),
+  open_allowance: ({ input }) => allowance(13, "active", { agent: input.agent, purpose: input.purpose, max_msat: input.max_sats * 1000 }),
+  raise_allowance: ({ id }) => ({ ...allowances[1], id }),
+  close_allowance: ({ id }) => ({ ...allowances[1], id, state: "closed" }),
   wallet_reconnect_sandbox: () => fixtures.wallet_status({}),
   settings: () => ({ data_dir: "/home/you/.local/share/purser", proxy_url: "http://127.0.0.1:8402", approval_timeout_secs: 120, notifications: true, config_file: "/home/you/.local/share/purser/purser.toml", time_zone: "Europe/Berlin",
     ca_cert_path: "/home/you/.local/share/purser/ca/purser-ca.pem", pass_through: ["*.bank.example"],

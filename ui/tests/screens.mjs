@@ -103,6 +103,40 @@ for (const scheme of ["light", "dark"]) {
     const a = call.args.answer;
     expect(call.args.id === 7 && a.approve === true && a.count === 2 && a.remember_sats_per_day === 1250, JSON.stringify(call.args));
   });
+  await check(`${scheme}: an overage shows the task's figures and can raise the task`, async () => {
+    const overage = await page.textContent("[data-testid=overage-7]");
+    expect(overage.includes("Task #11") && overage.includes("180.18 sats of 250 sats used, 69.82 sats left"), overage);
+    const asked = await page.textContent(".main");
+    expect(asked.includes("Allowance asked: up to 300 sats for research"), "a requested allowance waits on the Approvals screen too");
+    await page.click("[data-testid=raise-7]");
+    await page.waitForFunction(() => window.__calls.filter((c) => c.cmd === "decide_approval").length >= 2);
+    const raised = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "raise_allowance").pop());
+    expect(raised.args.id === 11 && raised.args.maxSats === 750, JSON.stringify(raised.args));
+  });
+  await check(`${scheme}: tasks: a request with its quote, approved lower; progress; close; open one`, async () => {
+    expect((await page.textContent("[data-testid=tasks-badge]")).trim() === "1", "the Tasks badge counts requests");
+    await open("tasks", "Tasks");
+    const quote = await page.textContent("[data-testid=allowance-quote-12]");
+    expect(quote.includes("60 sats expected") && quote.includes("GET http://127.0.0.1:4001/mpp"), quote);
+    await page.fill("[data-testid=allowance-max-12]", "250");
+    await page.click("[data-testid=allowance-approve-12]");
+    const decided = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_allowance").pop());
+    expect(decided.args.id === 12 && decided.args.answer.approve && decided.args.answer.max_sats === 250 && decided.args.answer.time_limit_secs === 3600, JSON.stringify(decided.args));
+    const progress = await page.textContent("[data-testid=task-progress-11]");
+    expect(progress.includes("180.18 sats of 250 sats (72 %)") && progress.includes("12 calls") && progress.includes("min left"), progress);
+    await page.click("[data-testid=task-close-11]");
+    const closed = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "close_allowance").pop());
+    expect(closed.args.id === 11, JSON.stringify(closed.args));
+    expect((await page.textContent("[data-testid=tasks-ended]")).includes("#9 summarise 20 papers"), "an ended task");
+    await page.fill("[data-testid=allowance-form] input[name=purpose]", "backfill");
+    await page.fill("[data-testid=allowance-form] input[name=max]", "40");
+    await page.click("[data-testid=allowance-form] button[type=submit]");
+    await page.waitForSelector("text=Allowance #13 is open.");
+    const opened = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "open_allowance").pop());
+    expect(opened.args.input.max_sats === 40 && opened.args.input.agent === "research" && opened.args.input.time_limit_secs === 3600, JSON.stringify(opened.args));
+    await page.screenshot({ path: join(shots, `tasks-${scheme}.png`) });
+    await open("approvals", "Approvals");
+  });
   await check(`${scheme}: a confirm-tier approval takes the passphrase, not a click`, async () => {
     const before = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").length);
     await page.click("[data-testid=approve-8]");
@@ -201,7 +235,7 @@ for (const [width, height] of [[1024, 700], [1366, 900]]) {
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(url);
   await check(`${width}×${height}: no screen scrolls sideways, the detail's Close is in view`, async () => {
-    for (const [screen, heading] of [["overview", "Overview"], ["ledger", "Ledger"], ["approvals", "Approvals"], ["budgets", "Budgets & rules"], ["agents", "Agents"], ["apis", "APIs & pricing"], ["wallet", "Wallet"], ["settings", "Settings"]]) {
+    for (const [screen, heading] of [["overview", "Overview"], ["ledger", "Ledger"], ["approvals", "Approvals"], ["tasks", "Tasks"], ["budgets", "Budgets & rules"], ["agents", "Agents"], ["apis", "APIs & pricing"], ["wallet", "Wallet"], ["settings", "Settings"]]) {
       await page.click(`[data-screen=${screen}]`);
       await page.waitForSelector(`h1:text-is("${heading}")`);
       await page.waitForTimeout(100);

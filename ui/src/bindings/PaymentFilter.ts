@@ -16,4 +16,8 @@ from_ms: number | null,
 /**
  * Milliseconds since the epoch, exclusive.
  */
-to_ms: number | null, min_amount_msat: number | null, max_amount_msat: number | null, };
+to_ms: number | null, min_amount_msat: number | null, max_amount_msat: number | null, 
+/**
+ * Payments made under this task allowance.
+ */
+allowance_id: number | null, };

@@ -12,4 +12,8 @@ created_at: string, updated_at: string,
 /**
  * What the API answered the paid retry with, when its dialect has receipts (MPP, x402), decoded.
  */
-receipt: string | null, };
+receipt: string | null, 
+/**
+ * The task allowance the payment was made under.
+ */
+allowance_id: number | null, };

@@ -8,10 +8,13 @@ import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { parseSats, sats, secondsLeft } from "../format";
 import type { ApprovalView } from "../bindings/ApprovalView";
+import { AllowanceRequest } from "./tasks";
 
 export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
   const { data, error, reload } = useData(() => api.approvals(), [tick]);
   const settings = useData(() => api.settings(), [tick]);
+  const asked = useData(() => api.allowances(false), [tick]);
+  const allowances = (asked.data ?? []).filter((a) => a.state === "requested");
   const [, setNow] = useState(0);
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
@@ -22,7 +25,10 @@ export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
   return (
     <div class="screen">
       <h1>Approvals</h1>
-      {data.length === 0 ? (
+      {allowances.map((a) => (
+        <AllowanceRequest key={`allowance-${a.id}`} a={a} passphraseSet={settings.data?.passphrase_set ?? false} done={refresh} />
+      ))}
+      {data.length === 0 && allowances.length === 0 ? (
         <Card>
           <Empty>
             Nothing waits for your approval. Payments above an auto-approve limit and within its ask limit wait here
@@ -39,6 +45,9 @@ export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
 
 function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: boolean; done: () => void }) {
   const [remember, setRemember] = useState(String(Math.ceil((a.amount_msat / 1000) * 5)));
+  // An overage on a task allowance: the task's figures, and raising its maximum as a third answer.
+  const task = (a.budget as { allowance?: { id: number; purpose: string; used_msat: number; max_msat: number; left_msat: number } }).allowance;
+  const [raiseTo, setRaiseTo] = useState(task ? String(Math.ceil((task.max_msat + a.total_msat) / 1000)) : "");
   const [secret, setSecret] = useState("");
   const [err, setErr] = useState<string | null>(null);
   const left = secondsLeft(a.expires_at_ms);
@@ -59,10 +68,26 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
     api.decideApproval(a.id, { approve, count, remember_sats_per_day: perDay, passphrase, typed_sats: typed })
       .then(done, (e) => (setSecret(""), setErr(toUiError(e).message)));
   };
+  const raise = () => {
+    if (!task) return;
+    let to = 0;
+    try {
+      to = parseSats(raiseTo, "The new maximum");
+    } catch (e) {
+      return setErr((e as Error).message);
+    }
+    api.raiseAllowance(task.id, to, passphraseSet && secret ? secret : null)
+      .then(() => decide(true, false), (e) => setErr(toUiError(e).message));
+  };
   const total = count > 1 ? `${count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat);
   return (
     <Card class="approval" title={`${total} for ${a.agent}`}>
       <p class="mono">{a.method} {a.host}{a.path} {count > 1 && <span class="badge" data-testid="approval-count">{count} identical requests</span>}</p>
+      {task && (
+        <p class="overage" data-testid={`overage-${a.id}`}>
+          Task #{task.id} “{task.purpose}”: {sats(task.used_msat)} of {sats(task.max_msat)} used, {sats(task.left_msat)} left; this payment needs {total}.
+        </p>
+      )}
       <p class="muted">{a.explanation}</p>
       <p>
         {budget.remaining_msat !== undefined && <>Budget left: <strong>{sats(budget.remaining_msat)}</strong> ({budget.budget}) · </>}
@@ -84,6 +109,12 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
       <div class="actions">
         <button class="primary" data-testid={`approve-${a.id}`} onClick={() => decide(true, false)}>{count > 1 ? `Approve all ${count}` : "Approve"}</button>
         <button class="danger" data-testid={`deny-${a.id}`} onClick={() => decide(false, false)}>{count > 1 ? `Deny all ${count}` : "Deny"}</button>
+        {task && (
+          <span class="remember">
+            <button data-testid={`raise-${a.id}`} onClick={raise}>Raise the task to</button>
+            <input size={6} value={raiseTo} onInput={(e) => setRaiseTo(e.currentTarget.value)} /> sats and approve
+          </span>
+        )}
         <span class="remember">
           <button onClick={() => decide(true, true)}>Approve and remember</button>
           up to <input size={6} value={remember} onInput={(e) => setRemember(e.currentTarget.value)} /> sats a day for {a.agent} on {a.host}

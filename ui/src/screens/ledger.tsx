@@ -15,7 +15,7 @@ import { isSettled, reasonWords, words } from "../describe";
 const PAGE = 50;
 const EMPTY: PaymentFilter = {
   agent: null, host: null, status: null, challenge_kind: null,
-  from_ms: null, to_ms: null, min_amount_msat: null, max_amount_msat: null,
+  from_ms: null, to_ms: null, min_amount_msat: null, max_amount_msat: null, allowance_id: null,
 };
 type Typed = { from: string; to: string; min: string; max: string };
 const NOTHING_TYPED: Typed = { from: "", to: "", min: "", max: "" };
@@ -67,7 +67,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
   // Filters kept under "More filters" that are set, so folding never hides an active one unseen.
   const hiddenOn = [filter.host, filter.challenge_kind, filter.from_ms, filter.to_ms, filter.min_amount_msat, filter.max_amount_msat]
     .filter((v) => v !== null).length;
-  const active = hiddenOn + (filter.agent !== null ? 1 : 0) + (filter.status !== null ? 1 : 0);
+  const active = hiddenOn + (filter.agent !== null ? 1 : 0) + (filter.status !== null ? 1 : 0) + (filter.allowance_id !== null ? 1 : 0);
 
   return (
     <div class="screen">
@@ -139,6 +139,11 @@ export function LedgerScreen({ tick }: ScreenProps) {
             </>
           )}
         </div>
+        {filter.allowance_id !== null && (
+          <p data-testid="filter-task">
+            Only task #{filter.allowance_id}'s payments. <button class="link" onClick={() => set({ allowance_id: null })}>Show all</button>
+          </p>
+        )}
         <Notice error={notice.error} ok={notice.ok} />
       </Card>
       <div class={selected ? "split" : ""}>
@@ -206,6 +211,7 @@ function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
         {field("Fee", sats(row.fee_msat))}
         {field("Status", row.reason ? `${row.status} (${row.reason})` : row.status)}
         {field("Decision", row.decision)}
+        {row.allowance_id !== null && field("Task", `allowance #${row.allowance_id}`)}
         {field("Delivered", row.delivered === null ? null : `${row.delivered ? "yes" : "no"}, upstream answered ${row.upstream_status ?? "nothing"}`)}
         {field("Payment hash", row.payment_hash)}
         {field("Invoice", row.invoice)}
