@@ -23,9 +23,44 @@ CREATE TABLE allowances (
     closed_at_ms INTEGER,
     closed_by TEXT,
     -- JSON: spent, calls, APIs, delivered or not, written when it closes.
-    summary TEXT
+    summary TEXT,
+    -- What its payments spent or hold back (amounts, fees, fee reserves in flight), kept by the triggers
+    -- below in the same transaction as every payment change, so a reservation reads it in one row.
+    used_msat INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX allowances_agent ON allowances(agent_id, state);
 
 ALTER TABLE payments ADD COLUMN allowance_id INTEGER REFERENCES allowances(id);
+-- What one payment row takes from its allowance: as budgets count it.
+CREATE TRIGGER allowance_use_insert AFTER INSERT ON payments WHEN NEW.allowance_id IS NOT NULL BEGIN
+    UPDATE allowances SET used_msat = used_msat
+        + CASE WHEN NEW.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(NEW.amount_msat, 0)
+            + CASE WHEN NEW.status IN ('pending', 'unknown')
+                THEN MAX(COALESCE(NEW.fee_msat, 0), COALESCE(NEW.fee_reserve_msat, 0)) ELSE COALESCE(NEW.fee_msat, 0) END
+          ELSE 0 END
+        WHERE id = NEW.allowance_id;
+END;
+CREATE TRIGGER allowance_use_update AFTER UPDATE OF allowance_id, status, amount_msat, fee_msat, fee_reserve_msat
+    ON payments WHEN OLD.allowance_id IS NOT NULL OR NEW.allowance_id IS NOT NULL BEGIN
+    UPDATE allowances SET used_msat = used_msat
+        - CASE WHEN OLD.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(OLD.amount_msat, 0)
+            + CASE WHEN OLD.status IN ('pending', 'unknown')
+                THEN MAX(COALESCE(OLD.fee_msat, 0), COALESCE(OLD.fee_reserve_msat, 0)) ELSE COALESCE(OLD.fee_msat, 0) END
+          ELSE 0 END
+        WHERE id = OLD.allowance_id;
+    UPDATE allowances SET used_msat = used_msat
+        + CASE WHEN NEW.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(NEW.amount_msat, 0)
+            + CASE WHEN NEW.status IN ('pending', 'unknown')
+                THEN MAX(COALESCE(NEW.fee_msat, 0), COALESCE(NEW.fee_reserve_msat, 0)) ELSE COALESCE(NEW.fee_msat, 0) END
+          ELSE 0 END
+        WHERE id = NEW.allowance_id;
+END;
+CREATE TRIGGER allowance_use_delete AFTER DELETE ON payments WHEN OLD.allowance_id IS NOT NULL BEGIN
+    UPDATE allowances SET used_msat = used_msat
+        - CASE WHEN OLD.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(OLD.amount_msat, 0)
+            + CASE WHEN OLD.status IN ('pending', 'unknown')
+                THEN MAX(COALESCE(OLD.fee_msat, 0), COALESCE(OLD.fee_reserve_msat, 0)) ELSE COALESCE(OLD.fee_msat, 0) END
+          ELSE 0 END
+        WHERE id = OLD.allowance_id;
+END;
 CREATE INDEX payments_allowance ON payments(allowance_id) WHERE allowance_id IS NOT NULL;

@@ -93,14 +93,16 @@ pub struct Allowance {
     pub summary: Option<Value>,
 }
 
-/// What an allowance's payments spent or hold back (budgets count the same way).
+/// What an allowance's payments spent or hold back, summed the slow way: the triggers keep
+/// `allowances.used_msat` equal to it (checked by the tests).
+#[cfg(test)]
 const USED_SQL: &str = "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
-     THEN MAX(COALESCE(fee_msat, 0), fee_reserve_msat) ELSE COALESCE(fee_msat, 0) END), 0) FROM payments \
-     WHERE allowance_id = a.id AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')";
+     THEN MAX(COALESCE(fee_msat, 0), COALESCE(fee_reserve_msat, 0)) ELSE COALESCE(fee_msat, 0) END), 0) \
+     FROM payments WHERE allowance_id = a.id AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')";
 
 fn select_sql(filter: &str) -> String {
     format!(
-        "SELECT a.*, g.name AS agent, ({USED_SQL}) AS used_msat, \
+        "SELECT a.*, g.name AS agent, \
          (SELECT COUNT(*) FROM payments WHERE allowance_id = a.id \
            AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) AS calls \
          FROM allowances a JOIN agents g ON g.id = a.agent_id {filter}"
@@ -342,11 +344,11 @@ pub(crate) async fn applicable(
     named: Option<i64>,
     now_ms: i64,
 ) -> Result<std::result::Result<Option<AllowanceUse>, NotUsable>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT a.id, a.purpose, a.max_msat, a.per_payment_max_msat, a.scopes, a.confirmed, ({USED_SQL}) AS used \
+    let rows = sqlx::query(
+        "SELECT a.id, a.purpose, a.max_msat, a.per_payment_max_msat, a.scopes, a.confirmed, a.used_msat AS used \
          FROM allowances a WHERE a.agent_id = ?1 AND a.state = 'active' AND a.expires_at_ms > ?2 \
-         AND (?3 IS NULL OR a.id = ?3)"
-    )))
+         AND (?3 IS NULL OR a.id = ?3)",
+    )
     .bind(agent_id)
     .bind(now_ms)
     .bind(named)
@@ -380,4 +382,67 @@ pub(crate) async fn applicable(
 
 fn clamp(m: Msats) -> i64 {
     i64::try_from(m.0).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The running use the triggers keep equals the slow sum after inserts, status and amount changes, a move
+    /// to another allowance and deletes.
+    #[tokio::test]
+    async fn the_running_use_matches_the_payments() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        ledger.add_agent("a").await.unwrap();
+        let ask = AllowanceAsk {
+            agent: "a".into(),
+            purpose: "p".into(),
+            max: Msats::from_sats(1_000),
+            per_payment_max: None,
+            apis: Vec::new(),
+            duration_ms: 60_000,
+            plan: None,
+        };
+        let one = ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap().id;
+        let two = ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap().id;
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) \
+             INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
+             fee_msat, fee_reserve_msat, payment_hash, status, decision, created_at_ms, updated_at_ms, allowance_id) \
+             SELECT 'r' || i, 1, 'GET', 'https', 'h', '/p', 'l402', CASE WHEN i % 7 = 0 THEN NULL ELSE 1000 * i END, \
+             CASE WHEN i % 3 = 0 THEN NULL ELSE i END, 10000, printf('%064x', i), \
+             CASE i % 5 WHEN 0 THEN 'refused' WHEN 1 THEN 'failed' WHEN 2 THEN 'pending' WHEN 3 THEN 'unknown' \
+             ELSE 'settled' END, 't', i, i, CASE WHEN i % 4 = 0 THEN NULL WHEN i % 2 = 0 THEN ?2 ELSE ?1 END FROM n",
+        )
+        .bind(one)
+        .bind(two)
+        .execute(ledger.pool())
+        .await
+        .unwrap();
+        let check = || async {
+            for id in [one, two] {
+                let slow: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT ({USED_SQL}) FROM allowances a WHERE a.id = ?"
+                )))
+                .bind(id)
+                .fetch_one(ledger.pool())
+                .await
+                .unwrap();
+                assert_eq!(ledger.allowance(id).await.unwrap().used_msat as i64, slow, "allowance #{id}");
+            }
+        };
+        check().await;
+        for sql in [
+            "UPDATE payments SET status = 'settled', fee_msat = 7 WHERE status = 'pending' AND id % 2 = 0",
+            "UPDATE payments SET status = 'failed' WHERE status = 'unknown'",
+            "UPDATE payments SET amount_msat = amount_msat + 5 WHERE id % 3 = 1",
+            "UPDATE payments SET allowance_id = NULL WHERE id % 11 = 0",
+            "UPDATE payments SET allowance_id = 2 WHERE id % 13 = 0",
+            "DELETE FROM payments WHERE id % 17 = 0",
+        ] {
+            sqlx::query(sql).execute(ledger.pool()).await.unwrap();
+            check().await;
+        }
+    }
 }

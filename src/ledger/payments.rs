@@ -124,8 +124,8 @@ impl Ledger {
                 let raised = Raised { last_minute: read.last_minute, host_paid_before: read.host_paid_before };
                 let mut alerts = allow_alerts(self, p, amount, &snapshot.budgets, raised, now, judge);
                 alerts.extend(concern);
-                let id = insert(&mut tx, p, "pending", &decision, None, reserve, now).await?;
-                carry_allowance(&mut tx, id, snapshot.allowance.as_ref()).await?;
+                let task = snapshot.allowance.as_ref().map(|a| a.id);
+                let id = insert(&mut tx, p, ("pending", &decision, None), reserve, task, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
                 (Ok((id, decision)), ids)
             }
@@ -136,7 +136,7 @@ impl Ledger {
                 {
                     alerts.extend(crossing(b, 100, p, "reached: a payment was refused"));
                 }
-                let id = insert(&mut tx, p, "refused", &explanation, Some(reason), Msats(0), now).await?;
+                let id = insert(&mut tx, p, ("refused", &explanation, Some(reason)), Msats(0), None, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
                 (Err((id, reason, explanation, details)), ids)
             }
@@ -162,7 +162,7 @@ impl Ledger {
         raised: &[NewAlert],
         now: i64,
     ) -> Result<Reservation> {
-        let id = insert(&mut tx, p, "refused", &explanation, Some(reason), Msats(0), now).await?;
+        let id = insert(&mut tx, p, ("refused", &explanation, Some(reason)), Msats(0), None, now).await?;
         let ids = record_all(&mut tx, raised, id, now).await?;
         tx.commit().await?;
         let alerts = self.alerts_by_id(&ids).await?;
@@ -173,7 +173,7 @@ impl Ledger {
     /// invoice, a body too large to replay, a person's denial, a wallet that cannot be reached…).
     pub async fn record_refusal(&self, p: &NewPayment, reason: &str, explanation: &str) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
-        let id = insert(&mut tx, p, "refused", explanation, Some(reason), Msats(0), self.now_ms()).await?;
+        let id = insert(&mut tx, p, ("refused", explanation, Some(reason)), Msats(0), None, self.now_ms()).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -368,31 +368,20 @@ fn with_agent_reason(why: String, p: &NewPayment) -> String {
     }
 }
 
-/// Marks payment `id` as made under `allowance`, so it counts against it.
-async fn carry_allowance(
-    conn: &mut SqliteConnection,
-    id: i64,
-    allowance: Option<&policy::allowance::AllowanceUse>,
-) -> Result<()> {
-    if let Some(a) = allowance {
-        sqlx::query("UPDATE payments SET allowance_id = ? WHERE id = ?").bind(a.id).bind(id).execute(conn).await?;
-    }
-    Ok(())
-}
-
+/// Writes a payment row: `(status, decision, reason)`, the fee held back, and the task allowance it is made
+/// under (the allowance's running use follows by trigger).
 async fn insert(
     conn: &mut SqliteConnection,
     p: &NewPayment,
-    status: &str,
-    decision: &str,
-    reason: Option<&str>,
+    (status, decision, reason): (&str, &str, Option<&str>),
     reserve: Msats,
+    allowance_id: Option<i64>,
     now: i64,
 ) -> Result<i64> {
     let done = sqlx::query(
         "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
          fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, created_at_ms, updated_at_ms, \
-         proof_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         proof_prefix, allowance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&p.request_id)
     .bind(p.agent_id)
@@ -411,6 +400,7 @@ async fn insert(
     .bind(now)
     .bind(now)
     .bind(&p.proof_prefix)
+    .bind(allowance_id)
     .execute(conn)
     .await?;
     Ok(done.last_insert_rowid())

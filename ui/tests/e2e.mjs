@@ -178,6 +178,45 @@ try {
     for (const reply of await Promise.all(calls)) expect(reply.startsWith("HTTP/1.1 200"), reply);
   });
 
+  await check("a task allowance: asked with a quote, approved lower in Tasks, spent without questions, its overage held and denied", async () => {
+    const proxy = new URL(env.http_proxy);
+    const own = async (path, body) => {
+      const { stdout } = await run("curl", ["-s", "-X", "POST", "-H", "content-type: application/json", "-d", JSON.stringify(body), `http://${proxy.host}${path}`], {
+        env: { ...process.env, http_proxy: env.http_proxy, no_proxy: "", NO_PROXY: "" },
+      });
+      return JSON.parse(stdout);
+    };
+    await writeFile(join(work, "pick"), "none");
+    const asked = await own("/_purser/allowances", { purpose: "summarise 20 papers", max_sats: 300, calls: [{ url: `${env.PURSER_DEMO_API}/mpp`, count: 20 }] });
+    expect(asked.state === "requested", JSON.stringify(asked));
+    await waitNotified("Allowance asked: up to 300 sats for demo", "summarise 20 papers");
+    await open("tasks", "Tasks");
+    await waitText(`[data-testid=allowance-quote-${asked.id}]`, "60 sats expected");
+    const max = await driver.findElement(By.css(`[data-testid=allowance-max-${asked.id}]`));
+    await max.clear();
+    // Lowered to 20 sats: three 3-sat calls fit (each holds a 10-sat fee reserve while in flight), a fourth not.
+    await max.sendKeys("20");
+    await driver.findElement(By.css(`[data-testid=allowance-approve-${asked.id}]`)).click();
+    await waitText(`[data-testid=task-progress-${asked.id}]`, "of 20 sats");
+    const header = ["-H", `Purser-Allowance: ${asked.id}`];
+    for (let i = 0; i < 3; i++) {
+      const reply = await agent("/mpp", header);
+      expect(reply.startsWith("HTTP/1.1 200"), reply);
+    }
+    await waitText(`[data-testid=task-progress-${asked.id}]`, "3 calls");
+    await shot("tasks");
+    // The fourth would pass the 20 approved: an overage, shown with what is used and left.
+    const overage = agent("/mpp", [...header, "-H", "Purser-Reason: one more paper"]);
+    await open("approvals", "Approvals");
+    await waitText(".main", `Task #${asked.id}`, 10000);
+    const card = await text(".approval");
+    expect(card.includes("of 20 sats used") && card.includes("left") && card.includes("the agent says: one more paper"), card);
+    await shot("approvals-overage");
+    await driver.findElement(By.css("[data-testid^=deny-]")).click();
+    const denied = await overage;
+    expect(/purser-refused: allowance_exceeded/i.test(denied), denied);
+  });
+
   await check("pausing in the UI makes the next call refused", async () => {
     await open("budgets", "Budgets & rules");
     await driver.findElement(By.css("[data-testid=pause-all]")).click();
