@@ -354,8 +354,9 @@ fn ask_details(
     if let Some(a) = &snapshot.allowance
         && a.room(request.amount, request.fee_reserve) != policy::allowance::Room::Fits
     {
+        let needed = request.amount.0.saturating_add(request.fee_reserve.0);
         details["allowance"] = json!({"id": a.id, "purpose": a.purpose, "used_msat": a.used.0,
-            "max_msat": a.max.0, "left_msat": a.left().0, "overage": true});
+            "max_msat": a.max.0, "left_msat": a.left().0, "needed_msat": needed, "overage": true});
     }
     details
 }

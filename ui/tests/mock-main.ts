@@ -30,7 +30,7 @@ const approvals = [
   { id: 7, agent: "research", method: "GET", host: "api.example.com", path: "/premium", amount_msat: 250000,
     explanation: "250 sats is above the auto-approve limit of 50 sats for agent research and within its ask limit of 1,000 sats",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000,
-      allowance: { id: 11, purpose: "summarise 20 papers", used_msat: 180_180, max_msat: 250_000, left_msat: 69_820, overage: true } }, count: 2,
+      allowance: { id: 11, purpose: "summarise 20 papers", used_msat: 180_180, max_msat: 250_000, left_msat: 69_820, needed_msat: 260_000, overage: true } }, count: 2,
     total_msat: 500000, confirm: false, created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
   { id: 8, agent: "writer", method: "POST", host: "api.example.com", path: "/render", amount_msat: 2000000,
     explanation: "2,000 sats is above the confirm limit of 1,000 sats for the whole wallet: it needs your passphrase",

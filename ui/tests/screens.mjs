@@ -106,12 +106,13 @@ for (const scheme of ["light", "dark"]) {
   await check(`${scheme}: an overage shows the task's figures and can raise the task`, async () => {
     const overage = await page.textContent("[data-testid=overage-7]");
     expect(overage.includes("Task #11") && overage.includes("180.18 sats of 250 sats used, 69.82 sats left"), overage);
+    expect(overage.includes("this payment needs 260 sats with its fee reserve, each of 2"), overage);
     const asked = await page.textContent(".main");
     expect(asked.includes("Allowance asked: up to 300 sats for research"), "a requested allowance waits on the Approvals screen too");
     await page.click("[data-testid=raise-7]");
     await page.waitForFunction(() => window.__calls.filter((c) => c.cmd === "decide_approval").length >= 2);
     const raised = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "raise_allowance").pop());
-    expect(raised.args.id === 11 && raised.args.maxSats === 750, JSON.stringify(raised.args));
+    expect(raised.args.id === 11 && raised.args.maxSats === 701, JSON.stringify(raised.args));
   });
   await check(`${scheme}: tasks: a request with its quote, approved lower; progress; close; open one`, async () => {
     expect((await page.textContent("[data-testid=tasks-badge]")).trim() === "1", "the Tasks badge counts requests");

@@ -46,8 +46,9 @@ export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
 function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: boolean; done: () => void }) {
   const [remember, setRemember] = useState(String(Math.ceil((a.amount_msat / 1000) * 5)));
   // An overage on a task allowance: the task's figures, and raising its maximum as a third answer.
-  const task = (a.budget as { allowance?: { id: number; purpose: string; used_msat: number; max_msat: number; left_msat: number } }).allowance;
-  const [raiseTo, setRaiseTo] = useState(task ? String(Math.ceil((task.max_msat + a.total_msat) / 1000)) : "");
+  const task = (a.budget as { allowance?: { id: number; purpose: string; used_msat: number; max_msat: number; left_msat: number; needed_msat: number } }).allowance;
+  // Enough for the requests shown, each with its fee reserve.
+  const [raiseTo, setRaiseTo] = useState(task ? String(Math.ceil((task.used_msat + task.needed_msat * a.count) / 1000)) : "");
   const [secret, setSecret] = useState("");
   const [err, setErr] = useState<string | null>(null);
   const left = secondsLeft(a.expires_at_ms);
@@ -85,7 +86,8 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
       <p class="mono">{a.method} {a.host}{a.path} {count > 1 && <span class="badge" data-testid="approval-count">{count} identical requests</span>}</p>
       {task && (
         <p class="overage" data-testid={`overage-${a.id}`}>
-          Task #{task.id} “{task.purpose}”: {sats(task.used_msat)} of {sats(task.max_msat)} used, {sats(task.left_msat)} left; this payment needs {total}.
+          Task #{task.id} “{task.purpose}”: {sats(task.used_msat)} of {sats(task.max_msat)} used, {sats(task.left_msat)} left;
+          this payment needs {sats(task.needed_msat)} with its fee reserve{count > 1 ? `, each of ${count}` : ""}.
         </p>
       )}
       <p class="muted">{a.explanation}</p>
