@@ -99,6 +99,9 @@ fn print(a: &Allowance) {
         a.calls,
         if a.calls == 1 { "" } else { "s" }
     );
+    let apis = if a.apis.is_empty() { "any API".to_string() } else { a.apis.join(", ") };
+    let each = a.per_payment_max_msat.map(|m| format!(", at most {} a payment", Msats(m))).unwrap_or_default();
+    println!("      on {apis}{each}");
     if let Some(total) = a.plan.as_ref().and_then(|p| p["quote"]["total"].as_object()) {
         let range = |k: &str| Msats(total.get(k).and_then(Value::as_u64).unwrap_or(0)).to_string();
         println!(

@@ -161,24 +161,30 @@ impl Ledger {
     /// Records an allowance: requested (an agent asked) or active at once (a person opened it).
     pub async fn open_allowance(&self, ask: &AllowanceAsk, by: OpenedBy) -> Result<Allowance> {
         let agent_id = self.agent_id(&ask.agent).await?;
-        let purpose = ask.purpose.trim();
-        if purpose.is_empty() || purpose.chars().count() > 500 {
-            return Err(Error::Invalid("an allowance needs a purpose of 1 to 500 characters".into()));
-        }
-        if ask.max.0 == 0 || ask.per_payment_max.is_some_and(|p| p.0 == 0 || p > ask.max) {
-            return Err(Error::Invalid(
-                "an allowance needs a maximum above 0 sats, and a per-payment maximum between 1 sat and it".into(),
-            ));
-        }
-        if !(1_000..=MAX_DURATION_MS).contains(&ask.duration_ms) {
-            return Err(Error::Invalid("an allowance's time limit is between 1 second and 7 days".into()));
-        }
+        let purpose = validate(ask)?;
         let mut scopes = Vec::new();
         for api in &ask.apis {
             let scope = self.resolve_scope(&ScopeSpec::parse(None, Some(api))).await?;
+            if scope.host.is_none() {
+                return Err(Error::Invalid(format!("`{api}` names no API: write host, host:port or a URL")));
+            }
             scopes.push(json!({"host": scope.host, "path_prefix": scope.path_prefix}));
         }
         let now = self.now_ms();
+        if by == OpenedBy::Agent {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM allowances WHERE agent_id = ? AND state = 'requested' AND expires_at_ms > ?",
+            )
+            .bind(agent_id)
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?;
+            if waiting >= MAX_REQUESTED_PER_AGENT {
+                return Err(Error::Invalid(format!(
+                    "{MAX_REQUESTED_PER_AGENT} of this agent's allowance requests already wait for the person"
+                )));
+            }
+        }
         let (state, decided, confirmed) = match by {
             OpenedBy::Agent => ("requested", None, false),
             OpenedBy::Person { confirmed } => ("active", Some(now), confirmed),
@@ -189,7 +195,7 @@ impl Ledger {
              VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11 + ?6) RETURNING id",
         )
         .bind(agent_id)
-        .bind(purpose)
+        .bind(&purpose)
         .bind(clamp(ask.max))
         .bind(ask.per_payment_max.map(clamp))
         .bind(Value::Array(scopes).to_string())
@@ -254,7 +260,7 @@ impl Ledger {
         let changed = sqlx::query(
             "UPDATE allowances SET state = ?2, max_msat = ?3, confirmed = ?4, decided_at_ms = ?5, \
              expires_at_ms = CASE WHEN ?2 = 'active' THEN ?5 + ?6 ELSE expires_at_ms END \
-             WHERE id = ?1 AND state = 'requested'",
+             WHERE id = ?1 AND state = 'requested' AND expires_at_ms > ?5",
         )
         .bind(id)
         .bind(if answer.approve { "active" } else { "denied" })
@@ -265,7 +271,7 @@ impl Ledger {
         .execute(self.pool())
         .await?;
         if changed.rows_affected() == 0 {
-            return Err(Error::Invalid(format!("allowance #{id} was answered meanwhile")));
+            return Err(Error::Invalid(format!("allowance #{id} was answered or lapsed meanwhile")));
         }
         self.allowance(id).await
     }
@@ -279,17 +285,28 @@ impl Ledger {
                 Msats(current.max_msat)
             )));
         }
-        sqlx::query("UPDATE allowances SET max_msat = ?, confirmed = ? WHERE id = ? AND state = 'active'")
-            .bind(clamp(max))
-            .bind(confirmed)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let changed = sqlx::query(
+            "UPDATE allowances SET max_msat = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
+             AND expires_at_ms > ?4 AND max_msat < ?1",
+        )
+        .bind(clamp(max))
+        .bind(confirmed)
+        .bind(id)
+        .bind(self.now_ms())
+        .execute(self.pool())
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Err(Error::Invalid(format!("allowance #{id} ended or changed meanwhile: nothing was raised")));
+        }
         self.allowance(id).await
     }
 
     /// Closes an allowance (the rest is released) and records its summary; `by` is "agent" or "person".
     pub async fn close_allowance(&self, id: i64, by: &str) -> Result<Allowance> {
+        let current = self.allowance(id).await?;
+        if !current.state.is_open() {
+            return Err(Error::Invalid(format!("allowance #{id} is already {}", current.state.as_str())));
+        }
         let summary = self.allowance_summary(id).await?;
         let now = self.now_ms();
         sqlx::query(
@@ -329,6 +346,38 @@ impl Ledger {
     }
 }
 
+/// The most allowances one agent may have waiting for the person at once.
+pub const MAX_REQUESTED_PER_AGENT: i64 = 5;
+
+/// What is wrong with `ask`, before anything is read or written; its purpose as stored (control and
+/// direction characters removed, so it reads as written wherever it is shown).
+pub fn validate(ask: &AllowanceAsk) -> Result<String> {
+    let purpose: String = ask
+        .purpose
+        .chars()
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+        })
+        .collect::<String>()
+        .trim()
+        .to_string();
+    if purpose.is_empty() || purpose.chars().count() > 500 {
+        return Err(Error::Invalid("an allowance needs a purpose of 1 to 500 characters".into()));
+    }
+    if ask.max.0 == 0 || ask.per_payment_max.is_some_and(|p| p.0 == 0 || p > ask.max) {
+        return Err(Error::Invalid(
+            "an allowance needs a maximum above 0 sats, and a per-payment maximum between 1 sat and it".into(),
+        ));
+    }
+    if !(1_000..=MAX_DURATION_MS).contains(&ask.duration_ms) {
+        return Err(Error::Invalid("an allowance's time limit is between 1 second and 7 days".into()));
+    }
+    if ask.apis.len() > 20 {
+        return Err(Error::Invalid("an allowance names at most 20 APIs".into()));
+    }
+    Ok(purpose)
+}
+
 /// Why an allowance a request names cannot carry it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotUsable(pub String);
@@ -357,8 +406,12 @@ pub(crate) async fn applicable(
     let covering: Vec<AllowanceUse> = rows
         .iter()
         .filter(|r| {
-            let scopes = serde_json::from_str(&r.get::<String, _>("scopes")).map(scopes_from).unwrap_or_default();
-            scopes.is_empty() || scopes.iter().any(|s| s.matches(agent_id, host, path))
+            // Unreadable scopes, or one naming no API, cover nothing: only a readable empty list means any API.
+            match serde_json::from_str::<Value>(&r.get::<String, _>("scopes")) {
+                Ok(Value::Array(items)) if items.is_empty() => true,
+                Ok(v) => scopes_from(v).iter().any(|s| s.host.is_some() && s.matches(agent_id, host, path)),
+                Err(_) => false,
+            }
         })
         .map(|r| AllowanceUse {
             id: r.get("id"),

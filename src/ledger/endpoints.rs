@@ -36,11 +36,14 @@ pub struct RecentPrices {
 }
 
 impl Ledger {
-    /// The median and highest of the last 20 settled payments to `host` + `path`; `None` before the first.
-    pub async fn recent_prices(&self, host: &str, path: &str) -> Result<Option<RecentPrices>> {
+    /// The median and highest of `agent_id`'s last 20 settled payments to `host` + `path` (an agent's quote
+    /// never tells what other agents paid); `None` before the first.
+    pub async fn recent_prices(&self, agent_id: i64, host: &str, path: &str) -> Result<Option<RecentPrices>> {
         let mut amounts: Vec<i64> = sqlx::query_scalar(
-            "SELECT amount_msat FROM payments WHERE host = ? AND path = ? AND status = 'settled'              AND amount_msat IS NOT NULL ORDER BY id DESC LIMIT 20",
+            "SELECT amount_msat FROM payments WHERE agent_id = ? AND host = ? AND path = ? \
+             AND status = 'settled' AND amount_msat IS NOT NULL ORDER BY id DESC LIMIT 20",
         )
+        .bind(agent_id)
         .bind(host)
         .bind(path)
         .fetch_all(self.pool())
@@ -126,11 +129,11 @@ mod tests {
         assert_eq!(by("/dear").spent_msat, 21_000 + 30 * 50_000 + 20 * 21_000);
         assert_eq!((by("/unpaid").usual_price_msat, by("/unpaid").spent_msat), (None, 0));
         assert_eq!(found.len(), 3, "another host's endpoints stay out");
-        let recent = ledger.recent_prices("api.example", "/dear").await.unwrap().unwrap();
+        let recent = ledger.recent_prices(1, "api.example", "/dear").await.unwrap().unwrap();
         assert_eq!((recent.payments, recent.median_msat, recent.highest_msat), (20, 21_000, 21_000));
-        let cheap = ledger.recent_prices("api.example", "/cheap").await.unwrap().unwrap();
+        let cheap = ledger.recent_prices(1, "api.example", "/cheap").await.unwrap().unwrap();
         assert_eq!((cheap.payments, cheap.median_msat), (2, 1_000));
-        assert_eq!(ledger.recent_prices("api.example", "/unpaid").await.unwrap(), None);
+        assert_eq!(ledger.recent_prices(1, "api.example", "/unpaid").await.unwrap(), None);
     }
 
     async fn insert(ledger: &Ledger, n: i64, host: &str, path: &str, amount_msat: i64, status: &str) {

@@ -110,14 +110,14 @@ impl Ledger {
         let decision = judge.decide(&snapshot, &request);
         let outcome = match decision {
             Decision::Ask { why, confirm } => {
-                let explanation = with_agent_reason(why, p);
+                let overage = policy::is_overage(&Decision::Ask { why: why.clone(), confirm });
                 let mut ids = Vec::new();
                 if let Some(alert) = &concern {
                     ids.extend(alerts::record(&mut tx, alert, None, now).await?);
                 }
                 tx.commit().await?;
-                let details = ask_details(&snapshot, judge, &request, concern.is_some(), p);
-                let alerts = self.alerts_by_id(&ids).await?;
+                let details = ask_details(&snapshot, judge, &request, concern.is_some(), overage, p);
+                let (explanation, alerts) = (with_agent_reason(why, p), self.alerts_by_id(&ids).await?);
                 return Ok(Reservation::NeedsApproval { explanation, confirm, details, alerts });
             }
             Decision::Allow(decision) => {
@@ -340,6 +340,7 @@ fn ask_details(
     judge: &dyn Judge,
     request: &policy::Request,
     priced_above: bool,
+    overage: bool,
     p: &NewPayment,
 ) -> serde_json::Value {
     let mut details = judge
@@ -351,9 +352,7 @@ fn ask_details(
             json!({"asked_msat": request.amount.0, "advertised_msat": p.advertised.map(|a| a.0)});
     }
     // An overage: the task's figures, for the person and for the answer to the agent.
-    if let Some(a) = &snapshot.allowance
-        && a.room(request.amount, request.fee_reserve) != policy::allowance::Room::Fits
-    {
+    if let Some(a) = snapshot.allowance.as_ref().filter(|_| overage) {
         let needed = request.amount.0.saturating_add(request.fee_reserve.0);
         details["allowance"] = json!({"id": a.id, "purpose": a.purpose, "used_msat": a.used.0,
             "max_msat": a.max.0, "left_msat": a.left().0, "needed_msat": needed, "overage": true});

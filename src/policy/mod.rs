@@ -249,7 +249,8 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
     if let Some(concern) = price_concern(s, r, &room) {
         return concern;
     }
-    if let Some(a) = &s.allowance {
+    // A click-approved allowance stops carrying payments once every approval needs the passphrase.
+    if let Some(a) = s.allowance.as_ref().filter(|a| a.confirmed || !s.confirm_every_approval) {
         return within_allowance(s, r, a, &room);
     }
     let Some(t) = threshold else {
@@ -304,8 +305,17 @@ fn within_allowance(s: &Snapshot, r: &Request, a: &allowance::AllowanceUse, room
             Decision::Allow(format!("within {}: {} of {} used before this payment{room}", a.describe(), a.used, a.max))
         }
         allowance::Room::Over(why) => approved(s, r, &format!(" beyond {} ({why})", a.describe()), room)
-            .unwrap_or_else(|| ask(s, format!("overage on {}: {why}{room}", a.describe()))),
+            .unwrap_or_else(|| ask(s, format!("{OVERAGE}{}: {why}{room}", a.describe()))),
     }
+}
+
+/// How an overage's question starts: [`is_overage`] tells it from the other reasons to ask.
+const OVERAGE: &str = "overage on ";
+
+/// Whether `d` asks the person about an overage on a task allowance (rather than a price, the confirm tier
+/// or a threshold): a denial then tells the agent `allowance_exceeded`.
+pub fn is_overage(d: &Decision) -> bool {
+    matches!(d, Decision::Ask { why, .. } if why.starts_with(OVERAGE))
 }
 
 /// A person's answer when it is enough: a click, unless every approval needs the passphrase.

@@ -182,6 +182,22 @@ fn an_allowance_never_overrides_a_limit() {
 }
 
 #[test]
+fn once_every_approval_needs_the_passphrase_only_a_confirmed_allowance_carries_payments() {
+    let s = Snapshot {
+        threshold: threshold(10, 1000),
+        allowance: task(0, 250, false),
+        confirm_every_approval: true,
+        ..Snapshot::default()
+    };
+    assert!(matches!(decide(&s, &req(40)), Decision::Ask { confirm: true, .. }));
+    let confirmed = Snapshot { allowance: task(0, 250, true), ..s };
+    assert!(matches!(decide(&confirmed, &req(40)), Decision::Allow(_)));
+    assert!(is_overage(&decide(&Snapshot { allowance: task(240, 250, true), ..confirmed.clone() }, &req(40))));
+    let pricey = Request { price_concern: Some("2× its advertised 10 sats".into()), ..req(40) };
+    assert!(!is_overage(&decide(&Snapshot { allowance: task(240, 250, true), ..confirmed }, &pricey)));
+}
+
+#[test]
 fn only_a_confirmed_allowance_covers_the_confirm_tier() {
     let mut t = threshold(10, 1000).unwrap();
     t.confirm_above = Some(sats(100));

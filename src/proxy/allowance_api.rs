@@ -125,13 +125,7 @@ async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<Proxy
         ))
     })?;
     let calls = super::quote_api::planned_calls(&ask.calls).map_err(bad)?;
-    let plan = if calls.is_empty() {
-        None
-    } else {
-        let quote = super::quote_api::quote(proxy, agent, &calls).await.map_err(unavailable)?;
-        Some(json!({ "calls": ask.calls, "quote": quote }))
-    };
-    let asked = AllowanceAsk {
+    let mut asked = AllowanceAsk {
         agent: agent.name.clone(),
         purpose: ask.purpose,
         max: Msats::from_sats(ask.max_sats),
@@ -139,8 +133,14 @@ async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<Proxy
         apis: ask.apis,
         duration_ms: i64::try_from(ask.time_limit_secs.unwrap_or(DEFAULT_TIME_LIMIT_SECS).saturating_mul(1000))
             .unwrap_or(i64::MAX),
-        plan,
+        plan: None,
     };
+    // What is wrong with the request is said before any price is fetched for its quote.
+    crate::ledger::allowances::validate(&asked).map_err(unavailable)?;
+    if !calls.is_empty() {
+        let quote = super::quote_api::quote(proxy, agent, &calls, false).await.map_err(unavailable)?;
+        asked.plan = Some(json!({ "calls": ask.calls, "quote": quote }));
+    }
     let allowance = proxy.ledger.open_allowance(&asked, OpenedBy::Agent).await.map_err(unavailable)?;
     tracing::info!(agent = %agent.name, id = allowance.id, max = %Msats(allowance.max_msat), "an allowance is asked for");
     proxy.events.emit(Event::AllowanceRequested { allowance: allowance.clone() });

@@ -91,7 +91,9 @@ async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> 
         });
     }
     if is_own(proxy, req.uri()) {
-        if agent_api::is_agent_path(req.uri().path()) {
+        // The control endpoint's calls carry its bearer token; an agent's carry its key.
+        let bearer = req.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
+        if agent_api::is_agent_path(req.uri().path()) && !bearer {
             return agent_api::handle(proxy, req).await;
         }
         if req.uri().path().starts_with(control::PREFIX) {

@@ -128,7 +128,7 @@ impl Proxy {
     }
 
     /// The upstream client for the thread this runs on.
-    fn client(&self) -> &upstream::UpstreamClient {
+    pub(crate) fn client(&self) -> &upstream::UpstreamClient {
         workers::current().and_then(|i| self.clients.get(i)).unwrap_or(&self.client)
     }
 }

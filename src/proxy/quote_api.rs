@@ -1,9 +1,11 @@
 //! Quotes: what a list of planned calls would cost and what today's policy would do with each, before an
 //! agent starts a task. `POST /_purser/quote` `{"calls": [{"method"?, "url", "count"?}]}` on the proxy's own
 //! port (the agent's own key) answers, per call, the published price (the API's pricing documents), the usual
-//! price (median and highest of the ledger's last 20 settled payments to that endpoint) and the policy's
+//! price (median and highest of the agent's own last 20 settled payments to that endpoint) and the policy's
 //! decision for one such call; and a total as a range (lowest, expected, highest) naming its sources and the
-//! calls with no known price. Nothing is paid, no payment row is written, no wallet is asked.
+//! calls with no known price. Nothing is paid, no payment row is written, no wallet is asked. With
+//! `"probe": true`, a GET or HEAD call with no known price is sent once, unpaid, and the price its `402`
+//! asks is read (`probed_msat`); only when the agent asks, and never with a body.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -65,7 +67,8 @@ pub async fn handle(proxy: &Proxy, agent: &Agent, req: Request<Incoming>) -> Res
     if calls.is_empty() {
         return Err(bad("name the calls to quote: {\"calls\": [{\"url\": \"…\", \"count\": 20}]}".into()));
     }
-    let quote = quote(proxy, agent, &calls).await.map_err(|e| Failure::Unavailable {
+    let probe = asked["probe"].as_bool().unwrap_or(false);
+    let quote = quote(proxy, agent, &calls, probe).await.map_err(|e| Failure::Unavailable {
         reason: "ledger_unavailable".into(),
         detail: format!("Purser could not read its ledger: {e}"),
         retry_after_secs: 5,
@@ -76,13 +79,13 @@ pub async fn handle(proxy: &Proxy, agent: &Agent, req: Request<Incoming>) -> Res
 use crate::http::body::ProxyBody;
 
 /// The quote for `calls` by `agent`.
-pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall]) -> crate::ledger::Result<Value> {
+pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall], probe: bool) -> crate::ledger::Result<Value> {
     let mut lines = Vec::new();
     let (mut lowest, mut expected, mut highest) = (0u64, 0u64, 0u64);
     let mut unpriced = Vec::new();
     let mut sources = std::collections::BTreeSet::new();
     for call in calls {
-        let line = quote_one(proxy, agent, call).await?;
+        let line = quote_one(proxy, agent, call, probe).await?;
         match (line["lowest_msat"].as_u64(), line["expected_msat"].as_u64(), line["highest_msat"].as_u64()) {
             (Some(lo), Some(ex), Some(hi)) => {
                 lowest = lowest.saturating_add(lo.saturating_mul(call.count));
@@ -112,15 +115,21 @@ pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall]) -> crate
     }))
 }
 
-async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall) -> crate::ledger::Result<Value> {
+async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool) -> crate::ledger::Result<Value> {
     let host = crate::policy::scope::normalize_host(&call.target.authority);
     let path = call.target.path().to_string();
     let list = proxy.pricing.get(&call.target.origin()).await;
     let published = list.price_for(&call.method, &path).cloned();
-    let usual = proxy.ledger.recent_prices(&host, &path).await?;
+    let usual = proxy.ledger.recent_prices(agent.id, &host, &path).await?;
     let published_msat = published.as_ref().map(|p| p.price_msat);
-    let expected = published_msat.or(usual.as_ref().map(|u| u.median_msat));
-    let known = [published_msat, usual.as_ref().map(|u| u.median_msat), usual.as_ref().map(|u| u.highest_msat)];
+    let probed = match (published_msat, &usual, probe) {
+        (None, None, true) => Some(probe_price(proxy, call).await),
+        _ => None,
+    };
+    let probed_msat = probed.as_ref().and_then(|p| p.as_ref().ok().copied());
+    let expected = published_msat.or(usual.as_ref().map(|u| u.median_msat)).or(probed_msat);
+    let known =
+        [published_msat, usual.as_ref().map(|u| u.median_msat), usual.as_ref().map(|u| u.highest_msat), probed_msat];
     let lowest = known.iter().flatten().min().copied();
     let highest = known.iter().flatten().max().copied();
     let policy = match expected {
@@ -155,11 +164,44 @@ async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall) -> crate::l
         "published_msat": published_msat,
         "published_source": published.map(|p| p.source),
         "usual": usual,
+        "probed_msat": probed_msat,
+        "probe": probed.map(|p| p.err().unwrap_or_else(|| "one unpaid request: its 402 asked this".into())),
         "lowest_msat": lowest,
         "expected_msat": expected,
         "highest_msat": highest,
         "policy": policy,
     }))
+}
+
+/// The price one unpaid request to `call` is asked (`0` when it is answered without a `402`), or why not.
+async fn probe_price(proxy: &Proxy, call: &PlannedCall) -> Result<u64, String> {
+    if !matches!(call.method.as_str(), "GET" | "HEAD") {
+        return Err("not probed: only GET and HEAD calls are sent unpaid".into());
+    }
+    let req = Request::builder()
+        .method(call.method.as_str())
+        .uri(&call.target.uri)
+        .body(crate::http::body::empty())
+        .map_err(|e| format!("not probed: {e}"))?;
+    let sent = tokio::time::timeout(proxy.settings.upstream_timeout, proxy.client().request(req)).await;
+    let resp = match sent {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => return Err(format!("the probe could not reach the API: {e}")),
+        Err(_) => return Err("the probe timed out".into()),
+    };
+    if resp.status() != StatusCode::PAYMENT_REQUIRED {
+        return if resp.status().is_success() {
+            Ok(0)
+        } else {
+            Err(format!("the probe was answered {}", resp.status()))
+        };
+    }
+    let (parts, body) = resp.into_parts();
+    let limit = proxy.settings.challenge_body_limit_bytes;
+    let (head, _) = crate::http::body::read_bounded(body, limit).await.map_err(|e| format!("the probe's 402: {e}"))?;
+    let ch = crate::challenge::parse(&parts.headers, &head).map_err(|e| format!("the probe's 402: {e}"))?;
+    let invoice = crate::invoice::reader::read(&ch.invoice).map_err(|e| format!("the probe's invoice: {e:?}"))?;
+    invoice.amount.map(|a| a.0).ok_or_else(|| "the probe's invoice names no amount".into())
 }
 
 /// What the policy would do with one call, as the quote says it.

@@ -121,6 +121,9 @@ async fn asked_approved_lower_spent_overage_held_then_closed_with_its_summary() 
     assert_eq!(closed["summary"]["delivered"], 3, "{closed}");
     assert!(closed["summary"]["spent_msat"].as_i64().unwrap() >= 63_000, "{closed}");
     assert_eq!(closed["used_msat"].as_u64(), closed["summary"]["spent_msat"].as_u64());
+    let again = own(&h, Method::POST, &format!("/_purser/allowances/{id}/close"), Value::Null).await;
+    assert_eq!(again.status, 400, "closing twice is said, not silently accepted");
+    assert!(String::from_utf8_lossy(&again.body).contains("already closed"));
     // Closed, it no longer carries payments: the next is asked about as usual, outside any task.
     let after = {
         let h = h.clone();
@@ -218,6 +221,9 @@ async fn the_header_chooses_among_an_agents_allowances_and_no_agent_uses_another
     assert_eq!(closing.status, 404);
     assert_eq!(h.ledger.allowance(second.id).await.unwrap().state.as_str(), "active");
 
+    // An API entry that names no host is refused: it would read as a limit and cover everything.
+    let blank = h.ledger.open_allowance(&ask("research", 10, vec![" ".into()]), by_person).await;
+    assert!(blank.unwrap_err().to_string().contains("names no API"));
     // An allowance limited to another API does not carry this one's payments, even when named.
     let elsewhere = h
         .ledger
@@ -336,4 +342,44 @@ async fn an_allowance_above_the_confirm_tier_needs_the_passphrase_and_then_cover
     // 21 sats is in the confirm tier: the confirmed allowance covers it, no one is asked.
     assert_eq!(h.get("/fortune").await.status, 200);
     assert_eq!(allowance_ids(&h).await, [Some(id)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_probes_an_unpriced_endpoint_once_and_only_when_asked() {
+    let h = Harness::start(Setup::default()).await;
+    // A real server's 402 (captured from lsat-js: 21 sats), from an API that publishes no prices.
+    let captured: Value = serde_json::from_str(include_str!("../data/captured-402-responses.json")).unwrap();
+    let first = &captured["responses"][0];
+    let (www, body) = (first["www_authenticate"][0].as_str().unwrap(), first["body"].as_str().unwrap());
+    let canned = format!(
+        "HTTP/1.1 402 Payment Required\r\nwww-authenticate: {www}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (addr, mut seen) = crate::harness::canned_server(Box::leak(canned.into_boxed_str())).await;
+    let url = format!("http://{addr}/l402/21");
+    let probes = |seen: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
+        std::iter::from_fn(|| seen.try_recv().ok()).filter(|r| r.starts_with("GET /l402/21 ")).count()
+    };
+
+    let unasked = own(&h, Method::POST, "/_purser/quote", json!({"calls": [{"url": url}]})).await.json();
+    assert_eq!(unasked["calls"][0]["policy"]["decision"], "unknown", "{unasked}");
+    assert_eq!(probes(&mut seen), 0, "no request to the endpoint unless the agent asks");
+
+    let probed = own(&h, Method::POST, "/_purser/quote", json!({"calls": [{"url": url, "count": 3}], "probe": true}));
+    let probed = probed.await.json();
+    let line = &probed["calls"][0];
+    assert_eq!(
+        (line["probed_msat"].as_u64(), line["expected_msat"].as_u64()),
+        (Some(21_000), Some(21_000)),
+        "{probed}"
+    );
+    assert_eq!(line["policy"]["decision"], "pay", "{probed}");
+    assert_eq!(probed["total"]["expected_msat"], 63_000);
+    assert_eq!(probes(&mut seen), 1, "one unpaid request");
+    assert_eq!((h.rows().await.len(), h.sandbox.wallet.pay_requests()), (0, 0));
+
+    let posted = json!({"calls": [{"method": "POST", "url": url}], "probe": true});
+    let post = own(&h, Method::POST, "/_purser/quote", posted).await.json();
+    assert!(post["calls"][0]["probe"].as_str().unwrap().contains("only GET and HEAD"), "{post}");
 }
