@@ -10,11 +10,22 @@ use crate::units::Msats;
 use serde_json::json;
 
 impl Ledger {
-    /// What [`Ledger::reserve`] would decide for `p` now, without writing anything (a dry run).
+    /// What [`Ledger::reserve`] would decide for `p` now, without writing anything (a dry run, a quote),
+    /// task allowance included.
     pub async fn evaluate(&self, p: &NewPayment, judge: &dyn Judge) -> Result<Decision> {
         let amount = p.amount.unwrap_or_default();
-        let read = super::decision_read::read(&mut *self.pool().acquire().await?, self, p).await?;
-        let snapshot = read.snapshot;
+        let mut conn = self.pool().acquire().await?;
+        let read = super::decision_read::read(&mut conn, self, p).await?;
+        let mut snapshot = read.snapshot;
+        // The allowance the payment would be made under, as the reservation reads it.
+        match super::allowances::applicable(&mut conn, p.agent_id, &p.host, &p.path, p.allowance, self.now_ms()).await?
+        {
+            Ok(task) => snapshot.allowance = task,
+            Err(super::allowances::NotUsable(explanation)) => {
+                let details = json!({"allowance_id": p.allowance});
+                return Ok(Decision::Refuse { reason: "allowance_not_usable", explanation, details });
+            }
+        }
         let concern = price_concern(self, p, amount, read.usual_msat, judge);
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch

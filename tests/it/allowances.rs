@@ -143,6 +143,10 @@ async fn exhausted_and_expired_by_the_ledgers_clock() {
     let a =
         h.ledger.open_allowance(&ask("research", 31, Vec::new()), OpenedBy::Person { confirmed: false }).await.unwrap();
     assert_eq!(a.state.as_str(), "active");
+    // A dry run says what the allowance would do: pay, without asking.
+    let dry = h.forward(Method::GET, &h.demo("/fortune"), "", &[("purser-dry-run", "1")]).await.json();
+    assert_eq!(dry["decision"], "allow", "{dry}");
+    assert!(dry["explanation"].as_str().unwrap().contains(&format!("within allowance #{}", a.id)), "{dry}");
     assert_eq!(h.get("/fortune").await.status, 200);
     let spent = h.ledger.allowance(a.id).await.unwrap();
     assert_eq!(spent.calls, 1);
