@@ -13,8 +13,9 @@ use purser::ledger::policy_store::ScopeSpec;
 use purser::policy::{Approved, Rules};
 use purser::units::{Msats, Preimage};
 
-/// Calls by each of the two agents.
+/// Calls by each of the two agents (`cargo bench`); `cargo test --all-targets` runs a few, to show it works.
 const CALLS: usize = 1_500;
+const SMOKE_CALLS: usize = 20;
 
 fn payment(agent_id: i64, n: usize) -> NewPayment {
     let mut seed = [0u8; 32];
@@ -81,8 +82,9 @@ async fn main() {
     ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap();
     // Alternating call by call, so both agents meet the same ledger (the first-run daily budget's window
     // grows with every call): one with no allowance, one whose allowance carries every payment it makes.
+    let calls = if std::env::args().any(|a| a == "--bench") { CALLS } else { SMOKE_CALLS };
     let (mut without, mut with, mut added) = (Vec::new(), Vec::new(), Vec::new());
-    for n in 0..CALLS {
+    for n in 0..calls {
         // Which goes first alternates too, so neither always meets a warmer cache.
         let (a, b) = if n % 2 == 0 {
             let a = reserve_one(&ledger, plain.id, "plain", 2 * n).await;
@@ -97,7 +99,7 @@ async fn main() {
     }
     added.sort_by(f64::total_cmp);
     let (a, b) = (median(without), median(with));
-    println!("reservation, no allowance                 {:>8.1} µs (median of {CALLS})", a.as_secs_f64() * 1e6);
-    println!("reservation, under an allowance           {:>8.1} µs (median of {CALLS})", b.as_secs_f64() * 1e6);
-    println!("the allowance check adds                  {:>+8.1} µs (median of the {CALLS} pairs)", added[CALLS / 2]);
+    println!("reservation, no allowance                 {:>8.1} µs (median of {calls})", a.as_secs_f64() * 1e6);
+    println!("reservation, under an allowance           {:>8.1} µs (median of {calls})", b.as_secs_f64() * 1e6);
+    println!("the allowance check adds                  {:>+8.1} µs (median of the {calls} pairs)", added[calls / 2]);
 }
