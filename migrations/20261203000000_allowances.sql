@@ -31,36 +31,22 @@ CREATE TABLE allowances (
 CREATE INDEX allowances_agent ON allowances(agent_id, state);
 
 ALTER TABLE payments ADD COLUMN allowance_id INTEGER REFERENCES allowances(id);
--- What one payment row takes from its allowance: as budgets count it.
+-- What one payment row takes from its allowance, as budgets count it: amount and fee once settled (or in
+-- doubt), amount and the larger of fee and fee reserve while in flight, nothing otherwise.
+ALTER TABLE payments ADD COLUMN allowance_take_msat INTEGER GENERATED ALWAYS AS (
+    CASE WHEN status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(amount_msat, 0)
+        + CASE WHEN status IN ('pending', 'unknown')
+            THEN MAX(COALESCE(fee_msat, 0), COALESCE(fee_reserve_msat, 0)) ELSE COALESCE(fee_msat, 0) END
+    ELSE 0 END) VIRTUAL;
 CREATE TRIGGER allowance_use_insert AFTER INSERT ON payments WHEN NEW.allowance_id IS NOT NULL BEGIN
-    UPDATE allowances SET used_msat = used_msat
-        + CASE WHEN NEW.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(NEW.amount_msat, 0)
-            + CASE WHEN NEW.status IN ('pending', 'unknown')
-                THEN MAX(COALESCE(NEW.fee_msat, 0), COALESCE(NEW.fee_reserve_msat, 0)) ELSE COALESCE(NEW.fee_msat, 0) END
-          ELSE 0 END
-        WHERE id = NEW.allowance_id;
+    UPDATE allowances SET used_msat = used_msat + NEW.allowance_take_msat WHERE id = NEW.allowance_id;
 END;
 CREATE TRIGGER allowance_use_update AFTER UPDATE OF allowance_id, status, amount_msat, fee_msat, fee_reserve_msat
     ON payments WHEN OLD.allowance_id IS NOT NULL OR NEW.allowance_id IS NOT NULL BEGIN
-    UPDATE allowances SET used_msat = used_msat
-        - CASE WHEN OLD.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(OLD.amount_msat, 0)
-            + CASE WHEN OLD.status IN ('pending', 'unknown')
-                THEN MAX(COALESCE(OLD.fee_msat, 0), COALESCE(OLD.fee_reserve_msat, 0)) ELSE COALESCE(OLD.fee_msat, 0) END
-          ELSE 0 END
-        WHERE id = OLD.allowance_id;
-    UPDATE allowances SET used_msat = used_msat
-        + CASE WHEN NEW.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(NEW.amount_msat, 0)
-            + CASE WHEN NEW.status IN ('pending', 'unknown')
-                THEN MAX(COALESCE(NEW.fee_msat, 0), COALESCE(NEW.fee_reserve_msat, 0)) ELSE COALESCE(NEW.fee_msat, 0) END
-          ELSE 0 END
-        WHERE id = NEW.allowance_id;
+    UPDATE allowances SET used_msat = used_msat - OLD.allowance_take_msat WHERE id = OLD.allowance_id;
+    UPDATE allowances SET used_msat = used_msat + NEW.allowance_take_msat WHERE id = NEW.allowance_id;
 END;
 CREATE TRIGGER allowance_use_delete AFTER DELETE ON payments WHEN OLD.allowance_id IS NOT NULL BEGIN
-    UPDATE allowances SET used_msat = used_msat
-        - CASE WHEN OLD.status IN ('pending', 'settled', 'unknown', 'bad_preimage') THEN COALESCE(OLD.amount_msat, 0)
-            + CASE WHEN OLD.status IN ('pending', 'unknown')
-                THEN MAX(COALESCE(OLD.fee_msat, 0), COALESCE(OLD.fee_reserve_msat, 0)) ELSE COALESCE(OLD.fee_msat, 0) END
-          ELSE 0 END
-        WHERE id = OLD.allowance_id;
+    UPDATE allowances SET used_msat = used_msat - OLD.allowance_take_msat WHERE id = OLD.allowance_id;
 END;
 CREATE INDEX payments_allowance ON payments(allowance_id) WHERE allowance_id IS NOT NULL;

@@ -382,17 +382,20 @@ pub fn validate(ask: &AllowanceAsk) -> Result<String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotUsable(pub String);
 
-/// The allowance a payment by `agent_id` to `host` + `path` is made under, read inside the reservation's
-/// transaction: the one `named` (`Purser-Allowance`), which must be this agent's, active and cover the API;
-/// or else the agent's only active allowance that covers it. `Ok(None)`: none applies.
+/// The allowance payment `p` is made under, read inside the decision's transaction: the one it names
+/// (`Purser-Allowance`), which must be its agent's, active and cover the API; or else the agent's only active
+/// allowance that covers it. `Ok(None)`: none applies. `any_active` (from the decision's statement) says
+/// whether the agent has one at all: when it has none and names none, nothing more is read.
 pub(crate) async fn applicable(
     conn: &mut SqliteConnection,
-    agent_id: i64,
-    host: &str,
-    path: &str,
-    named: Option<i64>,
+    p: &super::new_payment::NewPayment,
+    any_active: bool,
     now_ms: i64,
 ) -> Result<std::result::Result<Option<AllowanceUse>, NotUsable>> {
+    let (agent_id, host, path, named) = (p.agent_id, p.host.as_str(), p.path.as_str(), p.allowance);
+    if !any_active && named.is_none() {
+        return Ok(Ok(None));
+    }
     let rows = sqlx::query(
         "SELECT a.id, a.purpose, a.max_msat, a.per_payment_max_msat, a.scopes, a.confirmed, a.used_msat AS used \
          FROM allowances a WHERE a.agent_id = ?1 AND a.state = 'active' AND a.expires_at_ms > ?2 \

@@ -1,8 +1,9 @@
 //! Everything a payment's decision reads, in one statement: an earlier payment of the same invoice, the
 //! pause switches, the policy tables' generation, the endpoint's tripped breaker, what each budget window
 //! and remembered rule that applies has used, what the agent spent in the last minute, the endpoint's usual
-//! price and whether its API was paid before. The budgets, thresholds and rules themselves come from memory
-//! while their generation holds; when it does not, they are read again and so is the statement.
+//! price, whether its API was paid before and whether the agent has a task allowance. The budgets, thresholds
+//! and rules themselves come from memory while their generation holds; when it does not, they are read again
+//! and so is the statement.
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub(crate) struct DecisionRead {
     pub last_minute: Msats,
     /// Whether any payment went to this API before.
     pub host_paid_before: bool,
+    /// Whether the agent has an active task allowance (only then is [`super::allowances::applicable`] read).
+    pub has_allowance: bool,
 }
 
 /// The policy that applies to one payment, from the tables: the budgets with their windows, the threshold,
@@ -88,7 +91,8 @@ fn statement(sums: usize) -> String {
          e.id AS earlier_id, e.status AS earlier_status, e.preimage AS earlier_preimage, \
          e.agent_id AS earlier_agent_id, e.host AS earlier_host, u.n AS usual_count, u.mean AS usual_mean, \
          EXISTS (SELECT 1 FROM payments WHERE host = ?2 AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) \
-         AS host_paid_before{used} \
+         AS host_paid_before, \
+         EXISTS (SELECT 1 FROM allowances WHERE agent_id = ?1 AND state = 'active') AS has_allowance{used} \
          FROM (SELECT 1) \
          LEFT JOIN breakers b ON b.host = ?2 AND b.path = ?3 AND b.tripped_at_ms > ?4 \
          LEFT JOIN (SELECT id, status, preimage, agent_id, host FROM payments WHERE payment_hash = ?5 \
@@ -170,5 +174,6 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
         usual_msat,
         last_minute: used(0),
         host_paid_before: row.get("host_paid_before"),
+        has_allowance: row.get("has_allowance"),
     })
 }

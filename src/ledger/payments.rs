@@ -82,7 +82,7 @@ impl Ledger {
         let mut snapshot = read.snapshot;
         let reserve = judge.fee_reserve(amount);
         let now = self.now_ms();
-        match super::allowances::applicable(&mut tx, p.agent_id, &p.host, &p.path, p.allowance, now).await? {
+        match super::allowances::applicable(&mut tx, p, read.has_allowance, now).await? {
             Ok(task) => snapshot.allowance = task,
             Err(super::allowances::NotUsable(explanation)) => {
                 let details = json!({"allowance_id": p.allowance});

@@ -18,8 +18,7 @@ impl Ledger {
         let read = super::decision_read::read(&mut conn, self, p).await?;
         let mut snapshot = read.snapshot;
         // The allowance the payment would be made under, as the reservation reads it.
-        match super::allowances::applicable(&mut conn, p.agent_id, &p.host, &p.path, p.allowance, self.now_ms()).await?
-        {
+        match super::allowances::applicable(&mut conn, p, read.has_allowance, self.now_ms()).await? {
             Ok(task) => snapshot.allowance = task,
             Err(super::allowances::NotUsable(explanation)) => {
                 let details = json!({"allowance_id": p.allowance});
