@@ -60,6 +60,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod invoice;
 pub mod ledger;
+pub mod mcp;
 pub mod policy;
 pub mod port_owner;
 pub mod pricing;

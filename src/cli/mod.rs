@@ -7,6 +7,7 @@ mod ca;
 mod credentials;
 mod env;
 mod ledger;
+mod mcp;
 mod passphrase;
 mod policy;
 mod pricing;
@@ -48,6 +49,9 @@ enum Command {
     /// Start an agent through Purser inside a sandbox where it cannot read Purser's files, other agents' keys
     /// or the keyring: purser run --agent NAME -- COMMAND...
     Run(run::AgentRunArgs),
+    /// Serve Purser's tools to an MCP client over stdio as an agent (budgets, quotes, allowances, a paid
+    /// fetch, its payments); --print-config prints the client configuration
+    Mcp(mcp::McpArgs),
     /// Show or export Purser's local CA, which agents trust so Purser can read their HTTPS
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -162,6 +166,10 @@ pub fn main() -> ExitCode {
             Command::Env(args) => {
                 let sandbox = cli.data_dir.is_none().then(|| purser::config::default_data_dir().join("sandbox"));
                 env::run(data_dir, sandbox, args).await
+            }
+            Command::Mcp(args) => {
+                let sandbox = cli.data_dir.is_none().then(|| purser::config::default_data_dir().join("sandbox"));
+                mcp::run(data_dir, sandbox, args).await
             }
             Command::Run(args) => {
                 let root = purser::config::default_data_dir();

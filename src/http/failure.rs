@@ -8,6 +8,9 @@ use http::HeaderMap;
 pub enum Failure {
     /// No valid agent key: `407`.
     ProxyAuthRequired,
+    /// No valid agent key on an endpoint a client calls directly rather than as a proxy (MCP over HTTP):
+    /// `401`.
+    AuthRequired,
     /// The request is not for an upstream Purser can reach: `400`.
     BadRequest { reason: &'static str, detail: String },
     /// An agent asked Purser for something that is not there (or not its own): `404`.
@@ -27,6 +30,7 @@ impl Failure {
     pub fn reason(&self) -> &str {
         match self {
             Failure::ProxyAuthRequired => "proxy_auth_required",
+            Failure::AuthRequired => "auth_required",
             Failure::BadRequest { reason, .. } | Failure::BadGateway { reason, .. } => reason,
             Failure::NotFound { reason, .. } => reason,
             Failure::Refused { reason, .. } | Failure::Unavailable { reason, .. } => reason,
@@ -40,6 +44,9 @@ impl Failure {
             Failure::ProxyAuthRequired => {
                 "Purser needs the agent's name and key: Proxy-Authorization: Basic base64(name:key), \
                  e.g. HTTP_PROXY=http://NAME:KEY@127.0.0.1:8402. Create one with `purser agent add NAME`."
+            }
+            Failure::AuthRequired => {
+                "Purser needs the agent's name and key: Authorization: Basic base64(name:key).                  `purser mcp --print-config --agent NAME` prints a client configuration that has them."
             }
             Failure::BadRequest { detail, .. }
             | Failure::NotFound { detail, .. }

@@ -50,7 +50,7 @@ pub struct AllowanceAnswer {
 }
 
 /// An allowance as agents, people and the UI read it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Allowance {
     #[cfg_attr(feature = "ts", ts(type = "number"))]

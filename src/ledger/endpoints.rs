@@ -28,8 +28,9 @@ pub struct EndpointSummary {
 }
 
 /// What an endpoint's last settled payments cost, for a quote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RecentPrices {
+    /// How many settled payments the figures come from (at most the last 20).
     pub payments: i64,
     pub median_msat: u64,
     pub highest_msat: u64,

@@ -175,6 +175,13 @@ impl Ledger {
     }
 
     /// The payments `filter` matches, newest first; at most `limit`.
+    /// The payment rows agent `agent_id`'s request `request_id` wrote, oldest first.
+    pub async fn payments_of_request(&self, agent_id: i64, request_id: &str) -> Result<Vec<PaymentRow>> {
+        let sql = format!("{COLUMNS} WHERE p.agent_id = ? AND p.request_id = ? ORDER BY p.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agent_id).bind(request_id).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(export::row).collect())
+    }
+
     pub async fn payments_matching(&self, filter: &PaymentFilter, limit: i64) -> Result<Vec<PaymentRow>> {
         let mut q = QueryBuilder::<Sqlite>::new(COLUMNS);
         push_filter(&mut q, filter);

@@ -149,6 +149,19 @@ impl Period {
         };
         Some(start.timestamp().as_millisecond())
     }
+    /// When the current window ends and a new one starts, in ms since the epoch: for calendar periods only
+    /// (a rolling window frees each payment's share as it ages out; per-request and lifetime budgets never
+    /// reset).
+    pub fn window_end_ms(&self, now_ms: i64, tz: &TimeZone) -> Option<i64> {
+        let start = Timestamp::from_millisecond(self.window_start_ms(now_ms, tz)?).ok()?.to_zoned(tz.clone());
+        let next = match self {
+            Period::Day => start.date().tomorrow().ok()?,
+            Period::Week => start.date().checked_add(7.days()).ok()?,
+            Period::Month => start.date().checked_add(1.month()).ok()?,
+            Period::Request | Period::Rolling { .. } | Period::Lifetime => return None,
+        };
+        Some(next.to_zoned(tz.clone()).ok()?.start_of_day().ok()?.timestamp().as_millisecond())
+    }
 }
 
 /// A time zone name that is not one.
@@ -184,6 +197,20 @@ mod tests {
         // 15 March 2026 is a Sunday: the week began on Monday the 9th.
         assert_eq!(Period::Week.window_start_ms(now, &berlin), Some(ms("2026-03-08T23:00:00Z")));
         assert_eq!(Period::Month.window_start_ms(now, &berlin), Some(ms("2026-02-28T23:00:00Z")));
+    }
+
+    #[test]
+    fn calendar_windows_end_at_the_users_next_midnight() {
+        let berlin = time_zone("Europe/Berlin").unwrap();
+        let now = ms("2026-03-14T23:30:00Z");
+        assert_eq!(Period::Day.window_end_ms(now, &berlin), Some(ms("2026-03-15T23:00:00Z")));
+        // The week of Monday 9 March ends on Monday 16 March, the month at 1 April (after the change to
+        // summer time: 22:00 UTC).
+        assert_eq!(Period::Week.window_end_ms(now, &berlin), Some(ms("2026-03-15T23:00:00Z")));
+        assert_eq!(Period::Month.window_end_ms(now, &berlin), Some(ms("2026-03-31T22:00:00Z")));
+        assert_eq!(Period::Rolling { hours: 6 }.window_end_ms(now, &berlin), None);
+        assert_eq!(Period::Lifetime.window_end_ms(now, &berlin), None);
+        assert_eq!(Period::Request.window_end_ms(now, &berlin), None);
     }
 
     #[test]

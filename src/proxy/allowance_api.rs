@@ -2,8 +2,9 @@
 //! (authenticated as the agent endpoint is: the agent's own name and key):
 //!
 //! - `POST /_purser/allowances` `{"purpose", "max_sats", "max_sats_per_payment"?, "apis"?: [..],
-//!   "time_limit_secs"?, "calls"?: [{"method"?, "url", "count"?}]}`: asks the person; `201` with the
-//!   allowance, `"state": "requested"`.
+//!   "time_limit_secs"?, "calls"?: [{"method"?, "url", "count"?}], "wait_secs"?}`: asks the person; `201`
+//!   with the allowance, `"state": "requested"` (with `wait_secs`, once the person answered or after at most
+//!   60 s).
 //! - `GET /_purser/allowances`: this agent's allowances, newest first.
 //! - `GET /_purser/allowances/<id>[?wait=SECS]`: one of them; with `wait`, answered once the person decided
 //!   (or after at most 60 s).
@@ -17,7 +18,8 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Proxy;
@@ -43,17 +45,41 @@ pub const MAX_WAIT_SECS: u64 = 60;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What an agent asks for.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Ask {
-    purpose: String,
-    max_sats: u64,
-    max_sats_per_payment: Option<u64>,
-    #[serde(default)]
-    apis: Vec<String>,
-    time_limit_secs: Option<u64>,
-    #[serde(default)]
-    calls: Vec<serde_json::Value>,
+pub struct AllowanceRequest {
+    /// The task, in a sentence the person reads when asked (e.g. "Summarise 40 papers on X").
+    pub purpose: String,
+    /// The most the whole task may spend, in sats, routing fees included.
+    pub max_sats: u64,
+    /// The most one payment may be, in sats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sats_per_payment: Option<u64>,
+    /// The APIs it may pay (`https://api.example.com`, `api.example.com`); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<String>,
+    /// How long the task may take, in seconds (default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_secs: Option<u64>,
+    /// The planned calls, quoted for the person to see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<PlannedCallAsk>,
+    /// Wait up to this many seconds (at most 60) for the person's answer before answering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_secs: Option<u64>,
+}
+
+/// One planned call in a quote or an allowance request.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PlannedCallAsk {
+    /// GET when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The full URL of the call.
+    pub url: String,
+    /// How many such calls are planned (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 fn bad(detail: impl Into<String>) -> Failure {
@@ -109,22 +135,27 @@ pub async fn handle(proxy: &Proxy, agent: &Agent, req: Request<Incoming>) -> Res
 }
 
 pub(super) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Failure> {
-    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES);
-    limited
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| bad(format!("the request body could not be read (at most {MAX_BODY_BYTES} bytes): {e}")))
+    read_body_up_to(req, MAX_BODY_BYTES).await
+}
+
+/// The request's body, at most `limit` bytes.
+pub(super) async fn read_body_up_to(req: Request<Incoming>, limit: usize) -> Result<Bytes, Failure> {
+    let limited = http_body_util::Limited::new(req.into_body(), limit);
+    limited.collect().await.map(|c| c.to_bytes()).map_err(|e| Failure::BadRequest {
+        reason: "request_body_unreadable",
+        detail: format!("the request body could not be read (at most {limit} bytes): {e}"),
+    })
 }
 
 async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<ProxyBody>, Failure> {
-    let ask: Ask = serde_json::from_slice(body).map_err(|e| {
+    let ask: AllowanceRequest = serde_json::from_slice(body).map_err(|e| {
         bad(format!(
             "the body is not an allowance request ({e}); send {{\"purpose\": \"…\", \"max_sats\": 300, \
              \"time_limit_secs\": 3600}}"
         ))
     })?;
-    let calls = super::quote_api::planned_calls(&ask.calls).map_err(bad)?;
+    let planned: Vec<serde_json::Value> = ask.calls.iter().map(|c| json!(c)).collect();
+    let calls = super::quote_api::planned_calls(&planned).map_err(bad)?;
     let mut asked = AllowanceAsk {
         agent: agent.name.clone(),
         purpose: ask.purpose,
@@ -139,11 +170,13 @@ async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<Proxy
     crate::ledger::allowances::validate(&asked).map_err(unavailable)?;
     if !calls.is_empty() {
         let quote = super::quote_api::quote(proxy, agent, &calls, false).await.map_err(unavailable)?;
-        asked.plan = Some(json!({ "calls": ask.calls, "quote": quote }));
+        asked.plan = Some(json!({ "calls": planned, "quote": quote }));
     }
     let allowance = proxy.ledger.open_allowance(&asked, OpenedBy::Agent).await.map_err(unavailable)?;
     tracing::info!(agent = %agent.name, id = allowance.id, max = %Msats(allowance.max_msat), "an allowance is asked for");
     proxy.events.emit(Event::AllowanceRequested { allowance: allowance.clone() });
+    let wait = Duration::from_secs(ask.wait_secs.unwrap_or(0).min(MAX_WAIT_SECS));
+    let allowance = if wait.is_zero() { allowance } else { wait_for_answer(proxy, allowance.id, wait).await? };
     Ok(json_response(StatusCode::CREATED, json!(allowance)))
 }
 

@@ -30,7 +30,7 @@ pub fn basic(name: &str, key: &str) -> String {
 }
 
 /// The agent `name` whose key is `key`, or `407`.
-pub(super) async fn check_agent(proxy: &super::Proxy, name: &str, key: &str) -> Result<Agent, Failure> {
+pub(crate) async fn check_agent(proxy: &super::Proxy, name: &str, key: &str) -> Result<Agent, Failure> {
     match proxy.ledger.authenticate(name, key).await {
         Ok(Some(agent)) => Ok(agent),
         Ok(None) => Err(Failure::ProxyAuthRequired),

@@ -93,8 +93,11 @@ async fn serve(proxy: &Arc<Proxy>, req: Request<Incoming>, request_id: &str) -> 
     if is_own(proxy, req.uri()) {
         // The control endpoint's calls carry its bearer token; an agent's carry its key.
         let bearer = req.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
+        if req.uri().path() == crate::mcp::http::PATH {
+            return crate::mcp::http::handle(proxy, req).await;
+        }
         if agent_api::is_agent_path(req.uri().path()) && !bearer {
-            return agent_api::handle(proxy, req).await;
+            return agent_api::handle(proxy, req, request_id).await;
         }
         if req.uri().path().starts_with(control::PREFIX) {
             return Ok(control::handle(proxy, req).await);
@@ -181,15 +184,28 @@ async fn forward(
     if upgrade::is_upgrade(req.headers()) {
         return upgrade::forward(proxy, &target, req).await;
     }
-    let timing = Timing::new();
     let (parts, incoming) = req.into_parts();
-    let max_msat = max_msat(&parts.headers)?;
-    let dry_run = dry_run::asked(&parts.headers);
     let body =
         body::buffer(incoming, proxy.settings.body_buffer_limit_bytes).await.map_err(|e| Failure::BadRequest {
             reason: "request_body_unreadable",
             detail: format!("the request body could not be read: {e}"),
         })?;
+    send_and_pay(proxy, agent, target, parts, body, request_id).await
+}
+
+/// Sends a request whose body is read (or streaming past the buffer limit) to `target`, paying a `402` on
+/// the way if policy allows: proxied requests and the fetch endpoint's alike.
+pub(super) async fn send_and_pay(
+    proxy: &Proxy,
+    agent: &Agent,
+    target: Target,
+    parts: http::request::Parts,
+    body: RequestBody,
+    request_id: &str,
+) -> Result<Response<ProxyBody>, Failure> {
+    let timing = Timing::new();
+    let max_msat = max_msat(&parts.headers)?;
+    let dry_run = dry_run::asked(&parts.headers);
     let replayable = body.is_replayable();
     // Built again on the rare paths that send once more, rather than copied for every request.
     let upstream_headers = |with: Option<&Credential>| to_upstream(&parts.headers, parts.version, replayable, with);

@@ -19,10 +19,13 @@
 pub mod agent_api;
 pub mod allowance_api;
 pub mod allowance_control;
+pub mod answers;
 pub mod auth;
 pub mod control;
+pub mod fetch_api;
 pub mod handler;
 pub mod intercept;
+pub mod payments_api;
 pub mod prefixed;
 pub mod quote_api;
 pub mod refusal;

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use super::Proxy;
 use super::agent_api::json_response;
+use super::answers::{PolicyView, Quote, QuoteLine, QuoteTotal};
 use super::refusal::Failure;
+use crate::http::body::ProxyBody;
 use crate::ledger::agents::Agent;
 use crate::ledger::payments::NewPayment;
 use crate::policy::{Decision, Rules};
@@ -73,49 +75,37 @@ pub async fn handle(proxy: &Proxy, agent: &Agent, req: Request<Incoming>) -> Res
         detail: format!("Purser could not read its ledger: {e}"),
         retry_after_secs: 5,
     })?;
-    Ok(json_response(StatusCode::OK, quote))
+    Ok(json_response(StatusCode::OK, json!(quote)))
 }
 
-use crate::http::body::ProxyBody;
-
 /// The quote for `calls` by `agent`.
-pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall], probe: bool) -> crate::ledger::Result<Value> {
+pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall], probe: bool) -> crate::ledger::Result<Quote> {
     let mut lines = Vec::new();
-    let (mut lowest, mut expected, mut highest) = (0u64, 0u64, 0u64);
-    let mut unpriced = Vec::new();
+    let mut total = QuoteTotal::default();
     let mut sources = std::collections::BTreeSet::new();
     for call in calls {
         let line = quote_one(proxy, agent, call, probe).await?;
-        match (line["lowest_msat"].as_u64(), line["expected_msat"].as_u64(), line["highest_msat"].as_u64()) {
+        match (line.lowest_msat, line.expected_msat, line.highest_msat) {
             (Some(lo), Some(ex), Some(hi)) => {
-                lowest = lowest.saturating_add(lo.saturating_mul(call.count));
-                expected = expected.saturating_add(ex.saturating_mul(call.count));
-                highest = highest.saturating_add(hi.saturating_mul(call.count));
+                total.lowest_msat = total.lowest_msat.saturating_add(lo.saturating_mul(call.count));
+                total.expected_msat = total.expected_msat.saturating_add(ex.saturating_mul(call.count));
+                total.highest_msat = total.highest_msat.saturating_add(hi.saturating_mul(call.count));
             }
-            _ => unpriced.push(format!("{} {}", call.method, call.url)),
+            _ => total.unpriced.push(format!("{} {}", call.method, call.url)),
         }
-        if line["published_msat"].is_u64() {
+        if line.published_msat.is_some() {
             sources.insert("published prices");
         }
-        if line["usual"].is_object() {
+        if line.usual.is_some() {
             sources.insert("the ledger's recent payments");
         }
         lines.push(line);
     }
-    Ok(json!({
-        "calls": lines,
-        "total": {
-            "lowest_msat": lowest,
-            "expected_msat": expected,
-            "highest_msat": highest,
-            "sources": sources,
-            "unpriced": unpriced,
-        },
-        "paid": false,
-    }))
+    total.sources = sources.into_iter().map(String::from).collect();
+    Ok(Quote { calls: lines, total, paid: false })
 }
 
-async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool) -> crate::ledger::Result<Value> {
+async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool) -> crate::ledger::Result<QuoteLine> {
     let host = crate::policy::scope::normalize_host(&call.target.authority);
     let path = call.target.path().to_string();
     let list = proxy.pricing.get(&call.target.origin()).await;
@@ -130,8 +120,6 @@ async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool
     let expected = published_msat.or(usual.as_ref().map(|u| u.median_msat)).or(probed_msat);
     let known =
         [published_msat, usual.as_ref().map(|u| u.median_msat), usual.as_ref().map(|u| u.highest_msat), probed_msat];
-    let lowest = known.iter().flatten().min().copied();
-    let highest = known.iter().flatten().max().copied();
     let policy = match expected {
         Some(amount) => {
             let p = NewPayment {
@@ -151,26 +139,30 @@ async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool
                 allowance: None,
                 agent_reason: None,
             };
-            decision_json(proxy.ledger.evaluate(&p, &Rules).await?)
+            policy_view(proxy.ledger.evaluate(&p, &Rules).await?)
         }
-        None => json!({"decision": "unknown", "explanation": "no published or usual price: Purser cannot tell"}),
+        None => PolicyView {
+            decision: "unknown".into(),
+            reason: None,
+            explanation: "no published or usual price: Purser cannot tell".into(),
+        },
     };
-    Ok(json!({
-        "method": call.method,
-        "url": call.url,
-        "count": call.count,
-        "api": host,
-        "path": path,
-        "published_msat": published_msat,
-        "published_source": published.map(|p| p.source),
-        "usual": usual,
-        "probed_msat": probed_msat,
-        "probe": probed.map(|p| p.err().unwrap_or_else(|| "one unpaid request: its 402 asked this".into())),
-        "lowest_msat": lowest,
-        "expected_msat": expected,
-        "highest_msat": highest,
-        "policy": policy,
-    }))
+    Ok(QuoteLine {
+        method: call.method.clone(),
+        url: call.url.clone(),
+        count: call.count,
+        api: host,
+        path,
+        published_msat,
+        published_source: published.map(|p| p.source),
+        usual,
+        probed_msat,
+        probe: probed.map(|p| p.err().unwrap_or_else(|| "one unpaid request: its 402 asked this".into())),
+        lowest_msat: known.iter().flatten().min().copied(),
+        expected_msat: expected,
+        highest_msat: known.iter().flatten().max().copied(),
+        policy,
+    })
 }
 
 /// The price one unpaid request to `call` is asked (`0` when it is answered without a `402`), or why not.
@@ -205,13 +197,12 @@ async fn probe_price(proxy: &Proxy, call: &PlannedCall) -> Result<u64, String> {
 }
 
 /// What the policy would do with one call, as the quote says it.
-fn decision_json(d: Decision) -> Value {
-    match d {
-        Decision::Allow(why) => json!({"decision": "pay", "explanation": why}),
-        Decision::Ask { why, confirm: false } => json!({"decision": "ask", "explanation": why}),
-        Decision::Ask { why, confirm: true } => json!({"decision": "confirm", "explanation": why}),
-        Decision::Refuse { reason, explanation, .. } => {
-            json!({"decision": "refuse", "reason": reason, "explanation": explanation})
-        }
-    }
+fn policy_view(d: Decision) -> PolicyView {
+    let (decision, reason, explanation) = match d {
+        Decision::Allow(why) => ("pay", None, why),
+        Decision::Ask { why, confirm: false } => ("ask", None, why),
+        Decision::Ask { why, confirm: true } => ("confirm", None, why),
+        Decision::Refuse { reason, explanation, .. } => ("refuse", Some(reason.to_string()), explanation),
+    };
+    PolicyView { decision: decision.into(), reason, explanation }
 }

@@ -14,6 +14,7 @@ impl Failure {
     fn status(&self) -> StatusCode {
         match self {
             Failure::ProxyAuthRequired => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            Failure::AuthRequired => StatusCode::UNAUTHORIZED,
             Failure::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Failure::NotFound { .. } => StatusCode::NOT_FOUND,
             Failure::Refused { .. } => StatusCode::PAYMENT_REQUIRED,
@@ -49,6 +50,9 @@ pub fn response(failure: &Failure, request_id: &str) -> Response<ProxyBody> {
     match failure {
         Failure::ProxyAuthRequired => {
             headers.insert(header::PROXY_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Purser\""));
+        }
+        Failure::AuthRequired => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Purser\""));
         }
         Failure::Refused { reason, challenge, .. } => {
             for value in challenge.get_all(header::WWW_AUTHENTICATE) {

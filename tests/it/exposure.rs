@@ -14,8 +14,9 @@ async fn requests_addressed_to_another_name_are_not_answered() {
     let token: control::ControlFile = serde_json::from_str(&token).unwrap();
     let bearer = format!("Bearer {}", token.token);
     let rebound = format!("evil.example:{}", h.proxy_addr.port());
-    let cases: [(&str, (&str, &str)); 3] = [
+    let cases: [(&str, (&str, &str)); 4] = [
         ("/_purser/agent", ("authorization", auth.as_str())),
+        ("/_purser/payments", ("authorization", auth.as_str())),
         ("/_purser/approvals", ("authorization", bearer.as_str())),
         (&h.gateway_path("/joke"), ("proxy-authorization", auth.as_str())),
     ];

@@ -13,6 +13,7 @@ mod exposure;
 mod harness;
 mod hostile;
 mod intercept;
+mod mcp;
 mod nwc;
 mod paid;
 mod policy;
