@@ -112,6 +112,11 @@ pub fn env_line(data_dir: &Path, name: &str) -> String {
     format!("eval \"$(purser env{} --agent {name})\"", data_dir_flag(data_dir))
 }
 
+/// The line that prints agent `name`'s MCP client configuration (`purser mcp --print-config …`).
+pub fn mcp_config_line(data_dir: &Path, name: &str) -> String {
+    format!("purser mcp --print-config{} --agent {name}", data_dir_flag(data_dir))
+}
+
 fn data_dir_flag(data_dir: &Path) -> String {
     if data_dir == crate::config::default_data_dir() {
         String::new()

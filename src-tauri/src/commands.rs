@@ -217,15 +217,33 @@ pub async fn agents(core: State<'_, AppCore>) -> Result<Vec<AgentView>> {
         .collect())
 }
 
+/// The MCP client configuration for agent `name`: over stdio (no secret) and over HTTP (with its kept key).
+#[tauri::command]
+pub async fn agent_mcp(core: State<'_, AppCore>, name: String) -> Result<McpSetup> {
+    let key = purser::agent_keys::get(&core.data_dir, &name)?.ok_or_else(|| {
+        UiError::new("not_found", format!("no key is kept for `{name}`: New key makes one (and cuts off the old)"))
+    })?;
+    let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default();
+    Ok(McpSetup {
+        stdio: pretty(purser::mcp::config::stdio(&core.data_dir, &name)),
+        http: pretty(purser::mcp::config::http(proxy_addr(&core)?, &name, &key)),
+        print_line: purser::agent_env::mcp_config_line(&core.data_dir, &name),
+        name,
+    })
+}
+
+/// The address agents reach the proxy at.
+fn proxy_addr(core: &AppCore) -> Result<std::net::SocketAddr> {
+    core.proxy_url
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|_| UiError::new("invalid", format!("the proxy address {} is not an address", core.proxy_url)))
+}
+
 /// Keeps the agent's key for `purser env` and returns the shell lines that point the agent at Purser.
 fn keep_and_env(core: &AppCore, name: &str, key: &str) -> Result<String> {
     purser::agent_keys::put(&core.data_dir, name, key)?;
-    let addr = core
-        .proxy_url
-        .trim_start_matches("http://")
-        .parse()
-        .map_err(|_| UiError::new("invalid", format!("the proxy address {} is not an address", core.proxy_url)))?;
-    let env = purser::agent_env::AgentEnv::new(&core.data_dir, addr, name, key)?;
+    let env = purser::agent_env::AgentEnv::new(&core.data_dir, proxy_addr(core)?, name, key)?;
     Ok(env.render(purser::agent_env::Shell::Bash))
 }
 

@@ -67,6 +67,19 @@ pub struct AgentKey {
     pub env_line: String,
 }
 
+/// How an MCP client (a desktop assistant, a coding agent) reaches Purser's tools as one agent.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct McpSetup {
+    pub name: String,
+    /// The `mcpServers` JSON that starts `purser mcp` inside the agent's sandbox: no secret in it.
+    pub stdio: String,
+    /// The `mcpServers` JSON for Streamable HTTP on the proxy's port, with the agent's key.
+    pub http: String,
+    /// The command that prints both again (`purser mcp --print-config …`).
+    pub print_line: String,
+}
+
 #[derive(Debug, Serialize, TS)]
 #[ts(export)]
 pub struct PolicyView {

@@ -62,6 +62,7 @@ command_list! {
     commands::add_agent(name: String) -> crate::dto::AgentKey;
     commands::rotate_agent_key(name: String) -> crate::dto::AgentKey;
     commands::agent_settings(name: String) -> crate::dto::AgentKey;
+    commands::agent_mcp(name: String) -> crate::dto::McpSetup;
     commands::apis() -> Vec<purser::ledger::queries::ApiSummary>;
     commands::api_endpoints(host: String) -> Vec<purser::ledger::endpoints::EndpointSummary>;
     commands::uninspected() -> Vec<purser::ledger::uninspected::UninspectedHost>;

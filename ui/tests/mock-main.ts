@@ -96,6 +96,12 @@ const fixtures: Record<string, (args: any) => unknown> = {
   add_agent: ({ name }) => ({ name, key: "3f9c0b1e2d4a5b6c7d8e9f0a1b2c3d4e", run: `purser run --agent ${name} -- COMMAND`, env_line: `eval "$(purser env --agent ${name})"`, env: `export HTTPS_PROXY='http://${name}:3f9c…@127.0.0.1:8402'\nexport SSL_CERT_FILE='/home/you/.local/share/purser/ca/bundle.pem'` }),
   rotate_agent_key: ({ name }) => fixtures.add_agent({ name }),
   agent_settings: ({ name }) => fixtures.add_agent({ name }),
+  agent_mcp: ({ name }) => ({
+    name,
+    stdio: JSON.stringify({ mcpServers: { purser: { command: "purser", args: ["run", "--agent", name, "--", "purser", "mcp", "--agent", name] } } }, null, 2),
+    http: JSON.stringify({ mcpServers: { purser: { type: "http", url: "http://127.0.0.1:8402/_purser/mcp", headers: { Authorization: "Basic cmVzZWFyY2g6a2V5" } } } }, null, 2),
+    print_line: `purser mcp --print-config --agent ${name}`,
+  }),
   apis: () => [
     { host: "api.example.com", payments: 12, settled: 9, delivered: 8, paid_not_delivered: 1, spent_msat: 380_000 },
     { host: "data.example.org", payments: 3, settled: 3, delivered: 3, paid_not_delivered: 0, spent_msat: 30_000 },

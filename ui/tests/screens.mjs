@@ -177,6 +177,12 @@ for (const scheme of ["light", "dark"]) {
     await page.waitForSelector("[data-testid=rotate-confirm-research]");
     expect((await page.evaluate(() => window.__calls.filter((c) => c.cmd === "rotate_agent_key").length)) === 0, "New key asks first");
     await page.click("[data-testid=rotate-confirm-research] >> text=Cancel");
+    await page.click("[data-testid=mcp-research]");
+    await page.waitForSelector("[data-testid=mcp-setup]");
+    const stdio = JSON.parse(await page.textContent("[data-testid=mcp-stdio]"));
+    expect(stdio.mcpServers.purser.args.join(" ") === "run --agent research -- purser mcp --agent research", "the MCP configuration starts purser mcp in the agent's sandbox");
+    expect((await page.textContent("[data-testid=mcp-http]")).includes("/_purser/mcp"), "the HTTP form");
+    expect((await page.textContent("[data-testid=mcp-setup]")).includes("purser mcp --print-config --agent research"), "the CLI line");
     await page.screenshot({ path: join(shots, `agents-${scheme}.png`) });
     await open("apis", "APIs & pricing");
     expect((await page.textContent(".main")).includes("89 %"), "success rate");

@@ -13,6 +13,7 @@ import type { DaySpend } from "./DaySpend";
 import type { EndpointSummary } from "./EndpointSummary";
 import type { Exported } from "./Exported";
 import type { GroupBy } from "./GroupBy";
+import type { McpSetup } from "./McpSetup";
 import type { Overview } from "./Overview";
 import type { PaymentFilter } from "./PaymentFilter";
 import type { PaymentPage } from "./PaymentPage";
@@ -51,6 +52,7 @@ export function commands(invoke: Invoke) {
     addAgent: (name: string) => invoke<AgentKey>("add_agent", { name }),
     rotateAgentKey: (name: string) => invoke<AgentKey>("rotate_agent_key", { name }),
     agentSettings: (name: string) => invoke<AgentKey>("agent_settings", { name }),
+    agentMcp: (name: string) => invoke<McpSetup>("agent_mcp", { name }),
     apis: () => invoke<Array<ApiSummary>>("apis", {}),
     apiEndpoints: (host: string) => invoke<Array<EndpointSummary>>("api_endpoints", { host }),
     uninspected: () => invoke<Array<UninspectedHost>>("uninspected", {}),

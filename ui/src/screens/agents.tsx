@@ -1,16 +1,19 @@
 // Agents: add one, copy the line that starts it in its sandbox or its proxy settings (shown again at any time
-// with the key it has), rotate its key (asked first: it cuts off the agent), see its spend.
+// with the key it has), copy the MCP configuration a desktop assistant or coding agent reads, rotate its key
+// (asked first: it cuts off the agent), see its spend.
 import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
 import { sats } from "../format";
 import type { AgentKey } from "../bindings/AgentKey";
+import type { McpSetup } from "../bindings/McpSetup";
 
 export function AgentsScreen({ tick, refresh }: ScreenProps) {
   const { data, error, reload } = useData(() => api.agents(), [tick]);
   const [name, setName] = useState("");
   const [key, setKey] = useState<AgentKey | null>(null);
+  const [mcp, setMcp] = useState<McpSetup | null>(null);
   const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
   // "New key" cuts off whoever uses the old one: asked first, in place.
   const [rotating, setRotating] = useState<string | null>(null);
@@ -50,6 +53,28 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
           </div>
         )}
       </Card>
+      {mcp && (
+        <Card title={`MCP for ${mcp.name}`}>
+          <div class="key" data-testid="mcp-setup">
+            <p>
+              For desktop assistants and coding agents that take tools over MCP: put this in the client's MCP
+              configuration (its <code>mcpServers</code>). It starts Purser's tools inside {mcp.name}'s sandbox
+              and holds no key. The agent can then check its budget, get quotes, ask you for a task allowance and
+              make paid calls — each one under your limits and approvals, in the ledger as {mcp.name}.
+            </p>
+            <pre data-testid="mcp-stdio">{mcp.stdio}</pre>
+            <button onClick={() => copy(mcp.stdio)}>Copy MCP configuration</button>
+            <p>
+              For clients that take a URL instead: Streamable HTTP on Purser's port. This one holds {mcp.name}'s
+              key: keep it as private as the key.
+            </p>
+            <pre data-testid="mcp-http">{mcp.http}</pre>
+            <button onClick={() => copy(mcp.http)}>Copy HTTP configuration</button>
+            <p><code>{mcp.print_line}</code> prints both again.</p>
+            <button class="link" onClick={() => setMcp(null)}>Close</button>
+          </div>
+        </Card>
+      )}
       <Card title="Agents">
         {error ? <ErrorBox error={error} retry={reload} /> : !data ? <Loading what="agents" /> : data.length === 0 ? (
           <Empty>No agents yet. Add one, then point it at Purser with the lines shown.</Empty>
@@ -65,6 +90,7 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
                   <td><code>{a.run}</code> <button class="link" onClick={() => copy(a.run)}>Copy</button></td>
                   <td>
                     <button class="link" onClick={() => api.setPaused(a.agent.name, !a.agent.paused).then(refresh)}>{a.agent.paused ? "Resume" : "Pause"}</button>{" "}
+                    <button class="link" data-testid={`mcp-${a.agent.name}`} onClick={() => api.agentMcp(a.agent.name).then(setMcp, (err) => setMsg({ error: toUiError(err).message }))}>MCP</button>{" "}
                     <button class="link" data-testid={`settings-${a.agent.name}`} onClick={() => api.agentSettings(a.agent.name).then(setKey, (err) => setMsg({ error: toUiError(err).message }))}>Show settings</button>{" "}
                     {rotating === a.agent.name ? (
                       <span class="confirm-inline" data-testid={`rotate-confirm-${a.agent.name}`}>
