@@ -323,3 +323,56 @@ async fn mcp_inspector_cli_over_stdio_and_http() {
     let statuses: Vec<String> = h.rows().await.iter().map(|r| format!("{} {}", r.path, r.status)).collect();
     assert_eq!(statuses, ["/joke settled", "/fortune settled", "/premium refused"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_config_and_a_key_read_from_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Where Purser would listen: a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(dir.path().join("purser.toml"), format!("listen = \"127.0.0.1:{port}\"\n")).unwrap();
+    let added = crate::cli::run_ok(crate::cli::purser(dir.path()).args(["agent", "add", "research"]));
+    let key = added.split_whitespace().find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit())).unwrap();
+    let print = |form: &str| {
+        let out = crate::cli::run_ok(crate::cli::purser(dir.path()).args([
+            "mcp",
+            "--print-config",
+            form,
+            "--agent",
+            "research",
+        ]));
+        serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{form}: not JSON ({e}): {out}"))
+    };
+    let stdio = &print("stdio")["mcpServers"]["purser"];
+    let data_dir = dir.path().display().to_string();
+    let args =
+        json!(["run", "--data-dir", data_dir, "--agent", "research", "--", "purser", "mcp", "--agent", "research"]);
+    assert_eq!((&stdio["command"], &stdio["args"]), (&json!("purser"), &args));
+    let http = &print("http")["mcpServers"]["purser"];
+    assert_eq!(http["url"], format!("http://127.0.0.1:{port}/_purser/mcp"));
+    assert_eq!(http["headers"]["Authorization"], purser::proxy::auth::basic("research", key));
+    let both =
+        crate::cli::run_ok(crate::cli::purser(dir.path()).args(["mcp", "--print-config", "--agent", "research"]));
+    assert!(both.contains("# Over stdio") && both.contains("# Over HTTP"), "{both}");
+    assert!(both.contains(&purser::proxy::auth::basic("research", key)), "{both}");
+
+    // Outside a sandbox the server reads the agent's key as `purser env` does; with no Purser running, each
+    // call says so and what to start.
+    let bin = env!("CARGO_BIN_EXE_purser").to_string();
+    let args = [
+        "mcp_client.py".into(),
+        "stdio".into(),
+        bin,
+        "--data-dir".into(),
+        data_dir,
+        "mcp".into(),
+        "--agent".into(),
+        "research".into(),
+    ];
+    let out: Value = serde_json::from_str(&run(&python(), &args, &[], r#"[{"tool": "get_budget"}]"#).await).unwrap();
+    let error = &out["calls"][0]["error"];
+    assert_eq!(error["code"], -32603, "{out}");
+    assert!(
+        error["message"].as_str().unwrap().contains(&format!("Purser is not reachable at 127.0.0.1:{port}")),
+        "{out}"
+    );
+}

@@ -161,6 +161,45 @@ try {
     await waitNotified("Payment approved", `250 sats for demo → GET ${where}/premium`);
   });
 
+  await check("an MCP client set up with the Agents screen's configuration lists the tools, pays under the agent, and a fetch above the auto limit asks the person", async () => {
+    await open("agents", "Agents");
+    await driver.findElement(By.css("[data-testid=mcp-demo]")).click();
+    await waitText("[data-testid=mcp-stdio]", "mcpServers");
+    await shot("agents-mcp");
+    // The client starts the configured command as it is (`purser run … -- purser mcp …`, in the agent's sandbox).
+    const server = JSON.parse(await text("[data-testid=mcp-stdio]")).mcpServers.purser;
+    const client = (calls) => {
+      const child = execFile(process.env.PURSER_E2E_PYTHON, ["tests/clients/mcp_client.py", "stdio", server.command, ...server.args], { maxBuffer: 1 << 24 });
+      child.stdin.end(JSON.stringify(calls));
+      return new Promise((resolve, reject) => {
+        let out = "", err = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (err += d));
+        child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the MCP client failed (${code}): ${err}`))));
+      });
+    };
+    const paid = await client([{ tool: "get_budget" }, { tool: "fetch", args: { url: `${env.PURSER_DEMO_API}/hash-only` } }]);
+    expect(paid.tools.length === 7 && paid.tools.some((t) => t.name === "fetch"), JSON.stringify(paid.tools));
+    expect(paid.calls[0].structured.agent === "demo", JSON.stringify(paid.calls[0]));
+    const payment = paid.calls[1].structured.payment;
+    expect(payment?.status === "settled" && payment.amount_msat === 2000, JSON.stringify(paid.calls[1]));
+    await open("ledger", "Ledger");
+    await waitText("[data-testid=ledger-table] tbody tr", "/hash-only");
+    expect((await text("[data-testid=ledger-table] tbody tr")).includes("demo"), "the MCP payment is the agent's");
+
+    // /fortune (21 sats, every call paid) needs the person: the notification comes, the person denies it in Approvals.
+    const before = (await notified()).length;
+    const costly = client([{ tool: "fetch", args: { url: `${env.PURSER_DEMO_API}/fortune`, reason: "a fortune for the report" } }]);
+    const where = env.PURSER_DEMO_API.replace(/^https?:\/\//, "");
+    for (let i = 0; i < 100 && !(await notified()).slice(before).some((n) => n.summary === "Approve 21 sats?" && n.body.includes(`${where}/fortune`)); i++) await driver.sleep(100);
+    expect((await notified()).slice(before).some((n) => n.summary === "Approve 21 sats?" && n.body.includes("a fortune for the report")), JSON.stringify((await notified()).slice(before)));
+    await open("approvals", "Approvals");
+    await waitText(".main", "a fortune for the report", 5000);
+    await driver.findElement(By.css("button[data-testid^=deny-]")).click();
+    const refused = (await costly).calls[0].structured;
+    expect(refused.status === 402 && refused.problem?.reason && refused.payment?.status === "refused", JSON.stringify(refused));
+  });
+
   await check("two identical calls above the advertised price wait on one counted card whose countdown runs", async () => {
     await writeFile(join(work, "pick"), "none");
     const calls = [agent("/surge"), agent("/surge")];
