@@ -13,6 +13,8 @@ pub enum Failure {
     AuthRequired,
     /// The request is not for an upstream Purser can reach: `400`.
     BadRequest { reason: &'static str, detail: String },
+    /// A request from where Purser does not answer (a web page of another site): `403`.
+    Forbidden { reason: &'static str, detail: String },
     /// An agent asked Purser for something that is not there (or not its own): `404`.
     NotFound { reason: &'static str, detail: String },
     /// Purser decided not to pay, or could not read what to pay: `402`. `details` (an object, or null)
@@ -32,7 +34,7 @@ impl Failure {
             Failure::ProxyAuthRequired => "proxy_auth_required",
             Failure::AuthRequired => "auth_required",
             Failure::BadRequest { reason, .. } | Failure::BadGateway { reason, .. } => reason,
-            Failure::NotFound { reason, .. } => reason,
+            Failure::NotFound { reason, .. } | Failure::Forbidden { reason, .. } => reason,
             Failure::Refused { reason, .. } | Failure::Unavailable { reason, .. } => reason,
             Failure::GatewayTimeout { .. } => "upstream_timeout",
         }
@@ -46,10 +48,12 @@ impl Failure {
                  e.g. HTTP_PROXY=http://NAME:KEY@127.0.0.1:8402. Create one with `purser agent add NAME`."
             }
             Failure::AuthRequired => {
-                "Purser needs the agent's name and key: Authorization: Basic base64(name:key).                  `purser mcp --print-config --agent NAME` prints a client configuration that has them."
+                "Purser needs the agent's name and key: Authorization: Basic base64(name:key). \
+                 `purser mcp --print-config --agent NAME` prints a client configuration that has them."
             }
             Failure::BadRequest { detail, .. }
             | Failure::NotFound { detail, .. }
+            | Failure::Forbidden { detail, .. }
             | Failure::Refused { detail, .. }
             | Failure::Unavailable { detail, .. }
             | Failure::BadGateway { detail, .. }

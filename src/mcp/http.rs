@@ -30,13 +30,23 @@ fn service() -> &'static Service {
             .with_json_response(true)
             .with_sse_keep_alive(None)
             .with_allowed_hosts(loopback)
-            .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "null"]);
+            .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]);
         StreamableHttpService::new(|| Ok(PurserTools::over_http()), Arc::new(NeverSessionManager::default()), config)
     })
 }
 
 /// Answers one MCP request from an agent.
 pub async fn handle(proxy: &Proxy, mut req: Request<Incoming>) -> Result<Response<ProxyBody>, Failure> {
+    // A page from elsewhere is turned away before the key is asked for (no browser login prompt for it).
+    if let Some(origin) = req.headers().get(http::header::ORIGIN)
+        && !loopback_origin(origin.as_bytes())
+    {
+        return Err(Failure::Forbidden {
+            reason: "origin_not_allowed",
+            detail: "Purser's MCP endpoint answers MCP clients and pages on this machine's loopback address only"
+                .into(),
+        });
+    }
     let unknown = |f: Failure| if matches!(f, Failure::ProxyAuthRequired) { Failure::AuthRequired } else { f };
     let (name, key) = crate::proxy::agent_api::credentials(req.headers()).ok_or(Failure::AuthRequired)?;
     crate::proxy::auth::check_agent(proxy, &name, &key).await.map_err(unknown)?;
@@ -48,4 +58,33 @@ pub async fn handle(proxy: &Proxy, mut req: Request<Incoming>) -> Result<Respons
     req.extensions_mut().insert(Arc::new(Link::new(addr, &name, &key)));
     let resp = service().handle(req).await;
     Ok(resp.map(|body| body.map_err(|never| match never {}).boxed()))
+}
+
+/// Whether an `Origin` is `http://` on a loopback name (`localhost`, `127.0.0.1`, `[::1]`), any port.
+fn loopback_origin(origin: &[u8]) -> bool {
+    let Some(rest) = std::str::from_utf8(origin).ok().and_then(|o| o.strip_prefix("http://")) else {
+        return false;
+    };
+    let host =
+        rest.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(rest, |(h, _)| h);
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_loopback_pages_are_origins_it_answers() {
+        for ok in ["http://localhost:3000", "http://127.0.0.1", "http://[::1]:8080"] {
+            assert!(super::loopback_origin(ok.as_bytes()), "{ok}");
+        }
+        for no in [
+            "null",
+            "http://evil.example",
+            "https://localhost",
+            "http://localhost.evil.example:80",
+            "http://127.0.0.1.nip.io",
+        ] {
+            assert!(!super::loopback_origin(no.as_bytes()), "{no}");
+        }
+    }
 }

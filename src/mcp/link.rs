@@ -49,7 +49,9 @@ impl Link {
         let mut authorization =
             HeaderValue::from_str(&format!("Basic {basic}")).unwrap_or_else(|_| HeaderValue::from_static("Basic"));
         authorization.set_sensitive(true);
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         Link { addr, agent: agent.to_string(), authorization, client }
     }
 

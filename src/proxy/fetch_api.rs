@@ -102,7 +102,7 @@ pub async fn fetch(proxy: &Proxy, agent: &Agent, ask: FetchAsk, request_id: &str
         }
     };
     let (parts, body) = resp.into_parts();
-    let (kept, total, complete) = read_body(body, keep).await;
+    let (kept, total, ended) = read_body(body, keep, proxy.settings.upstream_timeout).await;
     let payment = proxy
         .ledger
         .payments_of_request(agent.id, request_id)
@@ -111,13 +111,17 @@ pub async fn fetch(proxy: &Proxy, agent: &Agent, ask: FetchAsk, request_id: &str
         .and_then(|rows| rows.into_iter().last())
         .map(AgentPayment::from);
     let (text, encoding, kept_len) = encode(kept);
-    let truncated = total > kept_len || !complete;
-    let note = truncated.then(|| {
-        let size = if complete { format!("{total} bytes") } else { format!("more than {total} bytes") };
-        format!(
-            "the body ({size}) is cut at {kept_len} bytes; ask with a larger max_body_bytes (up to {MAX_BODY_BYTES})"
-        )
-    });
+    let truncated = total > kept_len || ended != BodyEnd::Complete;
+    let idle_secs = proxy.settings.upstream_timeout.as_secs();
+    let note = match ended {
+        BodyEnd::Complete if truncated => Some(format!(
+            "the body ({total} bytes) is cut at {kept_len} bytes; ask with a larger max_body_bytes (up to {MAX_BODY_BYTES})"
+        )),
+        BodyEnd::Complete => None,
+        BodyEnd::Broken => Some(format!("the API broke off the body after {total} bytes")),
+        BodyEnd::Stalled => Some(format!("the API sent nothing more for {idle_secs} s after {total} bytes")),
+        BodyEnd::TooLong => Some(format!("Purser stopped reading the body after {total} bytes")),
+    };
     Ok(FetchAnswer {
         request_id: request_id.to_string(),
         status: parts.status.as_u16(),
@@ -159,15 +163,20 @@ fn request(ask: &FetchAsk) -> Result<(crate::http::target::Target, http::request
             HeaderValue::from_str(value).map_err(|_| bad(format!("the value of `{name}` is not a header value")))?;
         headers.append(name, value);
     }
+    if ask.allowance.is_some_and(|id| id <= 0) {
+        return Err(bad("allowance must be an allowance's id, e.g. 3"));
+    }
+    // The reason goes as UTF-8 bytes (any language, dashes and quotes), control characters dropped.
+    let reason = ask.reason.as_ref().map(|r| r.chars().filter(|c| !c.is_control()).collect::<String>());
     let own = [
         ("purser-max-sats", ask.max_sats.map(|s| s.to_string())),
         ("purser-allowance", ask.allowance.map(|id| id.to_string())),
-        ("purser-reason", ask.reason.clone()),
+        ("purser-reason", reason),
     ];
     for (name, value) in own {
         if let Some(value) = value {
-            let value =
-                HeaderValue::from_str(&value).map_err(|_| bad(format!("`{value}` cannot be sent as {name}")))?;
+            let value = HeaderValue::from_bytes(value.as_bytes())
+                .map_err(|_| bad(format!("`{value}` cannot be sent as {name}")))?;
             headers.insert(name, value);
         }
     }
@@ -181,24 +190,39 @@ fn request(ask: &FetchAsk) -> Result<(crate::http::target::Target, http::request
     Ok((target, req.into_parts().0, RequestBody::Replayable(body)))
 }
 
-/// The first `keep` bytes of `body`, how many bytes were read in all, and whether it was read to its end.
-async fn read_body(mut body: ProxyBody, keep: usize) -> (Vec<u8>, usize, bool) {
+/// How reading a response body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyEnd {
+    Complete,
+    /// The API closed or reset the connection mid-body.
+    Broken,
+    /// Nothing came for the idle limit.
+    Stalled,
+    /// Past [`READ_AT_MOST_BYTES`].
+    TooLong,
+}
+
+/// The first `keep` bytes of `body`, how many bytes were read in all, and how reading ended; a body that
+/// sends nothing for `idle` is given up on.
+async fn read_body(mut body: ProxyBody, keep: usize, idle: std::time::Duration) -> (Vec<u8>, usize, BodyEnd) {
     let mut kept = Vec::new();
     let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return (kept, total, false);
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return (kept, total, BodyEnd::Stalled),
+            Ok(None) => return (kept, total, BodyEnd::Complete),
+            Ok(Some(Err(_))) => return (kept, total, BodyEnd::Broken),
+            Ok(Some(Ok(frame))) => frame,
         };
         if let Ok(data) = frame.into_data() {
             let room = keep.saturating_sub(kept.len());
             kept.extend_from_slice(&data[..room.min(data.len())]);
             total += data.len();
             if total > READ_AT_MOST_BYTES {
-                return (kept, total, false);
+                return (kept, total, BodyEnd::TooLong);
             }
         }
     }
-    (kept, total, true)
 }
 
 /// `bytes` as text when it is UTF-8 (a character cut at the end is dropped), else base64; with its length.
@@ -260,10 +284,15 @@ mod tests {
         let mut header = ask("http://example.com/");
         header.headers.insert("bad header".into(), "x".into());
         assert!(detail(&header).contains("not a header name"));
+        let mut zero = ask("http://example.com/");
+        zero.allowance = Some(0);
+        assert!(detail(&zero).contains("allowance must be"));
         let mut ok = ask("http://example.com/paid");
         ok.max_sats = Some(5);
+        ok.reason = Some("un résumé — «vite»\n".into());
         let (_, parts, _) = request(&ok).unwrap();
         assert_eq!(parts.method, Method::GET);
         assert_eq!(parts.headers["purser-max-sats"], "5");
+        assert_eq!(parts.headers["purser-reason"].as_bytes(), "un résumé — «vite»".as_bytes());
     }
 }

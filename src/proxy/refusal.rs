@@ -17,6 +17,7 @@ impl Failure {
             Failure::AuthRequired => StatusCode::UNAUTHORIZED,
             Failure::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Failure::NotFound { .. } => StatusCode::NOT_FOUND,
+            Failure::Forbidden { .. } => StatusCode::FORBIDDEN,
             Failure::Refused { .. } => StatusCode::PAYMENT_REQUIRED,
             Failure::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Failure::BadGateway { .. } => StatusCode::BAD_GATEWAY,

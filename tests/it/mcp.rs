@@ -246,7 +246,14 @@ async fn wrong_keys_foreign_hosts_and_origins_are_refused() {
 
     let mut from_a_page = base(&good);
     from_a_page.push(("origin", "http://evil.example".into()));
-    assert_eq!(ask(from_a_page).await.status, 403);
+    let turned_away = ask(from_a_page).await;
+    assert_eq!((turned_away.status, turned_away.json()["reason"].as_str()), (403, Some("origin_not_allowed")));
+    // Without a key too: a page of another site is not asked for one (a browser would prompt for it).
+    for origin in ["http://evil.example", "null"] {
+        let keyless =
+            ask(vec![("origin", origin.into()), (accept.0, accept.1.into()), (json_type.0, json_type.1.into())]).await;
+        assert_eq!((keyless.status, keyless.header("www-authenticate")), (403, None), "{origin}");
+    }
     let mut rebound = base(&good);
     rebound.push(("host", "evil.example".into()));
     assert_eq!(ask(rebound).await.status, 400);

@@ -66,7 +66,8 @@ export function AgentsScreen({ tick, refresh }: ScreenProps) {
             <button onClick={() => copy(mcp.stdio)}>Copy MCP configuration</button>
             <p>
               For clients that take a URL instead: Streamable HTTP on Purser's port. This one holds {mcp.name}'s
-              key: keep it as private as the key.
+              key: any program that can read the file you put it in can spend as {mcp.name}, other agents started
+              with <code>purser run</code> among them (they can read your home folder). Prefer the form above.
             </p>
             <pre data-testid="mcp-http">{mcp.http}</pre>
             <button onClick={() => copy(mcp.http)}>Copy HTTP configuration</button>
