@@ -225,7 +225,7 @@ pub async fn agent_mcp(core: State<'_, AppCore>, name: String) -> Result<McpSetu
     })?;
     let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default();
     Ok(McpSetup {
-        stdio: pretty(purser::mcp::config::stdio(&core.data_dir, &name)),
+        stdio: pretty(purser::mcp::config::stdio(&core.data_dir, &name, &purser::mcp::config::purser_program())),
         http: pretty(purser::mcp::config::http(proxy_addr(&core)?, &name, &key)),
         print_line: purser::agent_env::mcp_config_line(&core.data_dir, &name),
         name,

@@ -73,7 +73,7 @@ async fn print_config(
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    let stdio = purser::mcp::config::stdio(&data_dir, link.agent());
+    let stdio = purser::mcp::config::stdio(&data_dir, link.agent(), &purser::mcp::config::purser_program());
     let http = purser::mcp::config::http(link.addr(), link.agent(), &key);
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     match form {

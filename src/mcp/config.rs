@@ -11,16 +11,26 @@ use serde_json::{Value, json};
 /// The name the server goes by in a client's configuration.
 pub const SERVER_NAME: &str = "purser";
 
-/// `purser run --agent NAME -- purser mcp --agent NAME`: the key comes from the proxy settings `purser run`
-/// gives the sandbox, so the configuration holds no secret. Names the data directory when it is not the
-/// default one.
-pub fn stdio(data_dir: &Path, agent: &str) -> Value {
+/// The `purser` program a configuration names: this one's full path (or that of the one beside the desktop
+/// app) when there is one, so a client needs no `PATH` set up; else `purser`, found on the `PATH`.
+pub fn purser_program() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "purser".into();
+    };
+    let cli = if exe.file_stem().is_some_and(|s| s == "purser") { exe.clone() } else { exe.with_file_name("purser") };
+    if cli.is_file() { cli.display().to_string() } else { "purser".into() }
+}
+
+/// `PURSER run --agent NAME -- PURSER mcp --agent NAME`, `PURSER` being `program`: the key comes from the
+/// proxy settings `purser run` gives the sandbox, so the configuration holds no secret. Names the data
+/// directory when it is not the default one.
+pub fn stdio(data_dir: &Path, agent: &str, program: &str) -> Value {
     let mut args = vec!["run".to_string()];
     if data_dir != crate::config::default_data_dir() {
         args.extend(["--data-dir".to_string(), data_dir.display().to_string()]);
     }
-    args.extend(["--agent", agent, "--", "purser", "mcp", "--agent", agent].map(String::from));
-    json!({ "mcpServers": { SERVER_NAME: { "command": "purser", "args": args } } })
+    args.extend(["--agent", agent, "--", program, "mcp", "--agent", agent].map(String::from));
+    json!({ "mcpServers": { SERVER_NAME: { "command": program, "args": args } } })
 }
 
 /// Streamable HTTP on the proxy's own port, with the agent's name and key as `Authorization: Basic`.
@@ -39,11 +49,12 @@ mod tests {
 
     #[test]
     fn stdio_starts_the_server_in_the_agents_sandbox_without_its_key() {
-        let config = stdio(&crate::config::default_data_dir(), "research");
+        let config = stdio(&crate::config::default_data_dir(), "research", "/opt/purser/bin/purser");
         let server = &config["mcpServers"]["purser"];
-        assert_eq!(server["command"], "purser");
-        assert_eq!(server["args"], json!(["run", "--agent", "research", "--", "purser", "mcp", "--agent", "research"]));
-        let other = stdio(Path::new("/tmp/elsewhere"), "research");
+        assert_eq!(server["command"], "/opt/purser/bin/purser");
+        let inner = "/opt/purser/bin/purser";
+        assert_eq!(server["args"], json!(["run", "--agent", "research", "--", inner, "mcp", "--agent", "research"]));
+        let other = stdio(Path::new("/tmp/elsewhere"), "research", "purser");
         assert_eq!(other["mcpServers"]["purser"]["args"][1], "--data-dir");
         assert_eq!(other["mcpServers"]["purser"]["args"][2], "/tmp/elsewhere");
     }

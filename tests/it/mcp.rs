@@ -351,9 +351,10 @@ async fn print_config_and_a_key_read_from_the_data_directory() {
     };
     let stdio = &print("stdio")["mcpServers"]["purser"];
     let data_dir = dir.path().display().to_string();
-    let args =
-        json!(["run", "--data-dir", data_dir, "--agent", "research", "--", "purser", "mcp", "--agent", "research"]);
-    assert_eq!((&stdio["command"], &stdio["args"]), (&json!("purser"), &args));
+    // The full path of the `purser` that printed it: the client needs no PATH set up.
+    let bin = env!("CARGO_BIN_EXE_purser");
+    let args = json!(["run", "--data-dir", data_dir, "--agent", "research", "--", bin, "mcp", "--agent", "research"]);
+    assert_eq!((&stdio["command"], &stdio["args"]), (&json!(bin), &args));
     let http = &print("http")["mcpServers"]["purser"];
     assert_eq!(http["url"], format!("http://127.0.0.1:{port}/_purser/mcp"));
     assert_eq!(http["headers"]["Authorization"], purser::proxy::auth::basic("research", key));
