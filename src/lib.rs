@@ -24,6 +24,10 @@
 //! - [`ledger`]: the SQLite store (agents, payments, policy, credentials, alerts, prices) and its exports;
 //!   the only module that knows SQL.
 //! - [`pricing`]: the pricing documents APIs publish, fetched, read and cached.
+//! - [`rates`]: BTC prices in the person's currency from several sources, raced, sanity-checked, cached; never
+//!   stale.
+//! - [`mcp`]: the MCP server agents talk to over stdio or Streamable HTTP; each tool one call to the agent
+//!   endpoints with the agent's own key.
 //! - [`http`]: the HTTP pieces the proxy, the flow and the pricing fetcher share (bodies, headers, the
 //!   upstream client, request targets, failures).
 //! - [`recovery`]: payments whose outcome was never written, resolved with the wallet's own record.
@@ -66,6 +70,7 @@ pub mod port_owner;
 pub mod pricing;
 pub mod private_fs;
 pub mod proxy;
+pub mod rates;
 pub mod recovery;
 pub mod sandbox;
 pub mod startup;

@@ -18,6 +18,7 @@ mod nwc;
 mod paid;
 mod policy;
 mod pricing;
+mod rates;
 mod recovery;
 mod refusals;
 mod transport;
