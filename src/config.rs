@@ -43,6 +43,12 @@ pub struct Settings {
     /// Hosts whose `CONNECT` tunnels are passed through untouched (clients that pin certificates):
     /// `api.example.com`, or `*.example.com` for every name under it.
     pub pass_through: Vec<String>,
+    /// The person's currency (an ISO 4217 code, upper case), when they chose one.
+    pub currency: Option<String>,
+    /// The oldest a BTC rate may be when it converts an amount.
+    pub rate_max_age: Duration,
+    /// Where BTC rates are asked.
+    pub rate_sources: Vec<crate::rates::Source>,
 }
 
 impl Settings {
@@ -60,6 +66,9 @@ impl Settings {
             extra_ca_file: None,
             extra_roots: Vec::new(),
             pass_through: Vec::new(),
+            currency: None,
+            rate_max_age: Duration::from_secs(300),
+            rate_sources: crate::rates::source::defaults(),
         }
     }
 
@@ -125,6 +134,13 @@ pub struct ConfigFile {
     pub extra_ca_file: Option<PathBuf>,
     /// Hosts tunnelled untouched, for clients that pin certificates: `["api.example.com", "*.example.org"]`.
     pub pass_through: Option<Vec<String>>,
+    /// The person's currency, an ISO 4217 code (`"USD"`); none by default.
+    pub currency: Option<String>,
+    /// Seconds a BTC rate may be old when it converts an amount (default 300).
+    pub rate_max_age_secs: Option<u64>,
+    /// Where BTC rates are asked instead of the defaults: `[{name = "…", url = "https://…/{CURRENCY}", shape =
+    /// "coinbase" | "kraken" | "coingecko" | "mempool"}]`.
+    pub rate_sources: Option<Vec<crate::rates::Source>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +166,8 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
     let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
     let mut settings = Settings::new(data_dir.to_path_buf());
     let mut policy = PolicySettings::default();
+    rates(file.currency.as_deref(), file.rate_max_age_secs, file.rate_sources.as_deref(), &mut settings)
+        .map_err(invalid)?;
     if let Some(listen) = file.listen {
         loopback_addr(&listen).map_err(|e| invalid(e.to_string()))?;
         settings.listen = listen;
@@ -200,6 +218,37 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
         settings.pass_through = normalized;
     }
     Ok((settings, policy))
+}
+
+/// The currency and rate keys of `purser.toml` into `settings`, or what is wrong with them.
+fn rates(
+    currency: Option<&str>,
+    max_age_secs: Option<u64>,
+    sources: Option<&[crate::rates::Source]>,
+    settings: &mut Settings,
+) -> Result<(), String> {
+    if let Some(code) = currency {
+        if !(code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic())) {
+            return Err(format!("currency must be an ISO 4217 code such as \"USD\", not \"{code}\""));
+        }
+        settings.currency = Some(code.to_ascii_uppercase());
+    }
+    if let Some(secs) = max_age_secs {
+        if secs == 0 {
+            return Err("rate_max_age_secs must be at least 1".into());
+        }
+        settings.rate_max_age = Duration::from_secs(secs);
+    }
+    if let Some(sources) = sources {
+        if sources.is_empty() {
+            return Err("rate_sources names no source: leave it out for the defaults".into());
+        }
+        if let Some(bad) = sources.iter().find(|s| !(s.url.starts_with("https://") || s.url.starts_with("http://"))) {
+            return Err(format!("rate source `{}` has no http(s) URL: `{}`", bad.name, bad.url));
+        }
+        settings.rate_sources = sources.to_vec();
+    }
+    Ok(())
 }
 
 /// A `pass_through` entry as `passes_through` compares it: lower case, an IPv6 address without brackets;
@@ -290,6 +339,36 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(CONFIG_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(std::fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap().contains("127.0.0.1:9402"));
+    }
+
+    #[test]
+    fn currency_and_rate_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = load(dir.path()).unwrap();
+        assert_eq!((s.currency.as_deref(), s.rate_max_age, s.rate_sources.len()), (None, Duration::from_secs(300), 4));
+        let own = "currency = \"eur\"\nrate_max_age_secs = 60\n\
+                   [[rate_sources]]\nname = \"feed\"\nurl = \"https://prices.example/btc/{CURRENCY}\"\nshape = \"coinbase\"\n";
+        std::fs::write(dir.path().join(CONFIG_FILE), own).unwrap();
+        let (s, _) = load(dir.path()).unwrap();
+        assert_eq!((s.currency.as_deref(), s.rate_max_age), (Some("EUR"), Duration::from_secs(60)));
+        assert_eq!(
+            s.rate_sources,
+            vec![crate::rates::Source::new(
+                "feed",
+                "https://prices.example/btc/{CURRENCY}",
+                crate::rates::shape::Shape::Coinbase
+            )]
+        );
+        for bad in [
+            "currency = \"dollars\"",
+            "rate_max_age_secs = 0",
+            "rate_sources = []",
+            "[[rate_sources]]\nname = \"x\"\nurl = \"ftp://x\"\nshape = \"coinbase\"",
+            "[[rate_sources]]\nname = \"x\"\nurl = \"https://x\"\nshape = \"bloomberg\"",
+        ] {
+            std::fs::write(dir.path().join(CONFIG_FILE), bad).unwrap();
+            assert!(matches!(load(dir.path()), Err(ConfigError::Invalid { .. })), "{bad}");
+        }
     }
 
     #[test]

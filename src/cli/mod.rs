@@ -11,6 +11,7 @@ mod mcp;
 mod passphrase;
 mod policy;
 mod pricing;
+mod rate;
 mod run;
 mod serve;
 mod wallet;
@@ -52,6 +53,8 @@ enum Command {
     /// Serve Purser's tools to an MCP client over stdio as an agent (budgets, quotes, allowances, a paid
     /// fetch, its payments); --print-config prints the client configuration
     Mcp(mcp::McpArgs),
+    /// Show the BTC rate in a currency from the configured sources, as Purser would use it
+    Rate(rate::RateArgs),
     /// Show or export Purser's local CA, which agents trust so Purser can read their HTTPS
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -179,6 +182,7 @@ pub fn main() -> ExitCode {
             Command::Ca(cmd) => ca::run(data_dir, cmd),
             Command::Uninspected => agent::uninspected(data_dir).await,
             Command::Pricing(args) => pricing::run(data_dir, args).await,
+            Command::Rate(args) => rate::run(data_dir, args).await,
             Command::Credentials(args) => credentials::run(data_dir, args).await,
             Command::Wallet(cmd) => wallet::run(data_dir, cmd).await,
             Command::Ledger(args) => ledger::run(data_dir, args).await,

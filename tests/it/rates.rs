@@ -194,3 +194,33 @@ async fn with_every_source_down_no_rate_older_than_the_allowed_age_is_used() {
     clock.set(2 * MINUTE_MS);
     assert!(rates.get("USD", Duration::from_secs(60)).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purser_rate_asks_the_sources_purser_toml_names() {
+    let (feed, mut asked) = server(r#"{"time":1764633600,"USD":97000,"EUR":90000}"#).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "currency = \"EUR\"\n[[rate_sources]]\nname = \"own feed\"\nurl = \"{feed}/prices\"\nshape = \"mempool\"\n"
+    );
+    std::fs::write(dir.path().join("purser.toml"), config).unwrap();
+    let path = dir.path().to_path_buf();
+    let out =
+        tokio::task::spawn_blocking(move || crate::cli::run_ok(crate::cli::purser(&path).arg("rate"))).await.unwrap();
+    assert!(out.contains("1 BTC = 90000.00 EUR (from own feed)"), "{out}");
+    // 1 EUR at 90,000 EUR a bitcoin: 1,111.111 sats.
+    assert!(out.contains("1 EUR = 1,111.111 sats"), "{out}");
+    assert!(asked.recv().await.unwrap().starts_with("GET /prices "));
+
+    std::fs::write(
+        dir.path().join("purser.toml"),
+        format!("[[rate_sources]]\nname = \"gone\"\nurl = \"{}\"\nshape = \"coinbase\"\n", closed()),
+    )
+    .unwrap();
+    let path = dir.path().to_path_buf();
+    let failed = tokio::task::spawn_blocking(move || crate::cli::purser(&path).args(["rate", "usd"]).output().unwrap())
+        .await
+        .unwrap();
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(err.contains("no BTC/USD rate: gone:"), "{err}");
+}
