@@ -122,7 +122,8 @@ pub struct SandboxParts {
 }
 
 /// Starts the sandbox (relay, wallet with its balance kept in `data_dir`, demo API) for a proxy on `addr`:
-/// `settings` come to trust the demo API's certificate, and the `demo` agent gets a key if it has none. The
+/// `settings` come to trust the demo API's certificate and to take BTC rates from its play rate only, and the
+/// `demo` agent gets a key if it has none. The
 /// wallet takes `pay_delay` to answer each payment.
 pub async fn sandbox(
     data_dir: &Path,
@@ -139,6 +140,8 @@ pub async fn sandbox(
     };
     let sandbox = Sandbox::start(wallet_opts, Default::default()).await?;
     settings.extra_roots.push(sandbox.ca.cert_der().clone());
+    // Play sats, play rate: the sandbox never asks a market price source.
+    settings.rate_sources = vec![sandbox.rate_source()];
     let wallet: Arc<dyn Wallet> = Arc::new(NwcWallet::new(&sandbox.wallet.uri, NwcOptions::default())?);
     let mut env = AgentEnv::new(data_dir, addr, "demo", &key)?;
     env.extra = sandbox.agent_vars();

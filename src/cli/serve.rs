@@ -136,6 +136,8 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     println!("#             /stream 1, POST /summarize 21, /premium 250; other dialects: /mpp 3, /x402 4,");
     println!("#             /x402-v1 4, /hash-only 2, /multi 6, /evm (not payable), /surge (above its price)");
     println!("#             prices: purser pricing {demo}");
+    println!("#   rate      a play rate on the demo API ({demo}/api/v1/prices): 1 BTC = 100,000 USD, 90,000 EUR, …");
+    println!("#             (not a market price; the sandbox asks no other source)");
     println!("#   proxy     http://{addr}, agent `demo`; HTTPS is read with Purser's CA {}", env.ca_cert.display());
     println!("#   ledger    purser ledger --data-dir {dir}");
     let run = purser::agent_env::run_line(&data_dir, "demo").replace("COMMAND", "bash");

@@ -133,6 +133,9 @@ impl DemoApi {
         if path == "/" {
             return json_response(StatusCode::OK, self.index());
         }
+        if path == super::demo_rate::PATH {
+            return json_response(StatusCode::OK, super::demo_rate::document());
+        }
         if let Some(doc) = super::demo_pricing::document(&path, &listed()) {
             let mut resp = json_response(StatusCode::OK, doc);
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));

@@ -9,12 +9,14 @@
 //!   that the sandbox's proxy trusts.
 //! - [`demo_dialects`]: its MPP, x402 and hash-only challenges and proof checks.
 //! - [`demo_pricing`]: its prices in every published form.
+//! - [`demo_rate`]: a play BTC rate in the mempool shape, so currencies can be tried offline.
 
 pub mod demo_api;
 mod demo_challenges;
 pub mod demo_dialects;
 mod demo_endpoints;
 pub mod demo_pricing;
+pub mod demo_rate;
 pub mod mint;
 pub mod relay;
 pub mod wallet_service;
@@ -140,6 +142,12 @@ impl Sandbox {
 
     pub fn demo_https_url(&self) -> String {
         format!("https://{}", self.demo_https_addr)
+    }
+
+    /// The play rate on the demo API as a rate source: the only one the sandbox asks.
+    pub fn rate_source(&self) -> crate::rates::Source {
+        let url = format!("http://{}{}", self.demo_addr, demo_rate::PATH);
+        crate::rates::Source::new("sandbox play rate", &url, crate::rates::shape::Shape::Mempool)
     }
 
     /// The demo API's addresses, as variables for an agent's shell.

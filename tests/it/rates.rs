@@ -224,3 +224,18 @@ async fn purser_rate_asks_the_sources_purser_toml_names() {
     let err = String::from_utf8_lossy(&failed.stderr);
     assert!(err.contains("no BTC/USD rate: gone:"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_serves_a_play_rate_and_says_so() {
+    let sandbox = purser::sandbox::Sandbox::start(Default::default(), Default::default()).await.unwrap();
+    let (rates, _) = rates(vec![sandbox.rate_source()], ManualClock::new(0));
+    let usd = rates.get("USD", Duration::from_secs(300)).await.unwrap();
+    assert_eq!((usd.source.as_str(), usd.per_btc), ("sandbox play rate", 100_000.0));
+    // $1 at the play rate: 1,000 sats exactly.
+    assert_eq!(usd.msat_for(1.0), purser::units::Msats(1_000_000));
+    let url = format!("http://{}/api/v1/prices", sandbox.demo_addr);
+    let client = purser::http::client::client(purser::http::client::tls_config(None, &[]).unwrap());
+    let resp = client.request(http::Request::get(url).body(purser::http::body::empty()).unwrap()).await.unwrap();
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("not a market price"));
+}
