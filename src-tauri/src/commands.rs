@@ -223,10 +223,9 @@ pub async fn agent_mcp(core: State<'_, AppCore>, name: String) -> Result<McpSetu
     let key = purser::agent_keys::get(&core.data_dir, &name)?.ok_or_else(|| {
         UiError::new("not_found", format!("no key is kept for `{name}`: New key makes one (and cuts off the old)"))
     })?;
-    let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default();
     Ok(McpSetup {
-        stdio: pretty(purser::mcp::config::stdio(&core.data_dir, &name, &purser::mcp::config::purser_program())),
-        http: pretty(purser::mcp::config::http(proxy_addr(&core)?, &name, &key)),
+        stdio: purser::mcp::config::stdio(&core.data_dir, &name, &purser::mcp::config::purser_program()).pretty(),
+        http: purser::mcp::config::http(proxy_addr(&core)?, &name, &key).pretty(),
         print_line: purser::agent_env::mcp_config_line(&core.data_dir, &name),
         name,
     })

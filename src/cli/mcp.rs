@@ -75,15 +75,14 @@ async fn print_config(
         .unwrap_or_default();
     let stdio = purser::mcp::config::stdio(&data_dir, link.agent(), &purser::mcp::config::purser_program());
     let http = purser::mcp::config::http(link.addr(), link.agent(), &key);
-    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     match form {
-        ConfigForm::Stdio => println!("{}", pretty(&stdio)),
-        ConfigForm::Http => println!("{}", pretty(&http)),
+        ConfigForm::Stdio => println!("{}", stdio.pretty()),
+        ConfigForm::Http => println!("{}", http.pretty()),
         ConfigForm::Both => {
             println!("# Over stdio (desktop assistants, coding agents): Purser's tools run in the agent's sandbox.");
-            println!("{}\n", pretty(&stdio));
+            println!("{}\n", stdio.pretty());
             println!("# Over HTTP, for clients that take a URL: it holds the agent's key, keep it private.");
-            println!("{}", pretty(&http));
+            println!("{}", http.pretty());
         }
     }
     Ok(())
