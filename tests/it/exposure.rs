@@ -120,16 +120,17 @@ async fn past_the_connection_cap_agents_get_a_clear_503_and_held_approvals_count
     for _ in 0..4 {
         idle.push(tokio::net::TcpStream::connect(h.proxy_addr).await.unwrap());
     }
-    let mut refused = None;
+    let (mut refused, mut last) = (None, None);
     for _ in 0..250 {
         let reply = h.get("/joke").await;
         if reply.status == 503 {
             refused = Some(reply);
             break;
         }
+        last = Some((reply.status, String::from_utf8_lossy(&reply.body).into_owned()));
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let refused = refused.expect("a connection past the cap is refused");
+    let refused = refused.unwrap_or_else(|| panic!("a connection past the cap is refused; the last answer: {last:?}"));
     assert_eq!(refused.json()["reason"], "too_many_connections", "{:?}", refused.body);
     assert_eq!(refused.header("retry-after"), Some("1"));
     // Room again once they close.
