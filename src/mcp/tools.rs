@@ -8,12 +8,13 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Extensions, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData, Json, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::link::Link;
-use crate::proxy::allowance_api::{AllowanceRequest, PlannedCallAsk};
+use crate::proxy::allowance_api::AllowanceRequest;
 use crate::proxy::answers::{Allowance, FetchAnswer, Overview, PaymentList, Quote};
 use crate::proxy::fetch_api::FetchAsk;
+use crate::proxy::quote_api::QuoteAsk;
 
 /// What the server tells a client about itself.
 const INSTRUCTIONS: &str = "Purser pays for the paid HTTP APIs you call (HTTP 402, Lightning) on behalf of a \
@@ -28,17 +29,6 @@ you may still spend. Amounts are in msat (1 sat = 1000 msat).";
 pub struct PurserTools {
     link: Option<Arc<Link>>,
     tool_router: ToolRouter<Self>,
-}
-
-/// `quote`'s arguments.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuoteArgs {
-    /// The calls the task plans to make.
-    pub calls: Vec<PlannedCallAsk>,
-    /// For a GET call with no known price, send one unpaid request and read the price its 402 asks.
-    #[serde(default)]
-    pub probe: bool,
 }
 
 /// `allowance_status`'s arguments.
@@ -128,7 +118,7 @@ impl PurserTools {
     )]
     async fn quote(
         &self,
-        Parameters(args): Parameters<QuoteArgs>,
+        Parameters(args): Parameters<QuoteAsk>,
         extensions: Extensions,
     ) -> Result<Json<Quote>, ErrorData> {
         Ok(Json(self.link(&extensions)?.post(crate::proxy::quote_api::PATH, &args).await?))

@@ -63,23 +63,10 @@ pub struct AllowanceRequest {
     pub time_limit_secs: Option<u64>,
     /// The planned calls, quoted for the person to see.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub calls: Vec<PlannedCallAsk>,
+    pub calls: Vec<super::quote_api::PlannedCallAsk>,
     /// Wait up to this many seconds (at most 60) for the person's answer before answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_secs: Option<u64>,
-}
-
-/// One planned call in a quote or an allowance request.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct PlannedCallAsk {
-    /// GET when not given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    /// The full URL of the call.
-    pub url: String,
-    /// How many such calls are planned (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u64>,
 }
 
 fn bad(detail: impl Into<String>) -> Failure {
@@ -154,8 +141,7 @@ async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<Proxy
              \"time_limit_secs\": 3600}}"
         ))
     })?;
-    let planned: Vec<serde_json::Value> = ask.calls.iter().map(|c| json!(c)).collect();
-    let calls = super::quote_api::planned_calls(&planned).map_err(bad)?;
+    let calls = super::quote_api::planned_calls(&ask.calls).map_err(bad)?;
     let mut asked = AllowanceAsk {
         agent: agent.name.clone(),
         purpose: ask.purpose,
@@ -170,7 +156,7 @@ async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<Proxy
     crate::ledger::allowances::validate(&asked).map_err(unavailable)?;
     if !calls.is_empty() {
         let quote = super::quote_api::quote(proxy, agent, &calls, false).await.map_err(unavailable)?;
-        asked.plan = Some(json!({ "calls": planned, "quote": quote }));
+        asked.plan = Some(json!({ "calls": ask.calls, "quote": quote }));
     }
     let allowance = proxy.ledger.open_allowance(&asked, OpenedBy::Agent).await.map_err(unavailable)?;
     tracing::info!(agent = %agent.name, id = allowance.id, max = %Msats(allowance.max_msat), "an allowance is asked for");

@@ -9,7 +9,9 @@
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::Proxy;
 use super::agent_api::json_response;
@@ -36,8 +38,32 @@ pub struct PlannedCall {
     pub target: crate::http::target::Target,
 }
 
-/// The planned calls in an agent's list (`[{"method"?, "url", "count"?}]`), or what is wrong with it.
-pub fn planned_calls(items: &[Value]) -> Result<Vec<PlannedCall>, String> {
+/// One planned call in a quote or an allowance request.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PlannedCallAsk {
+    /// GET when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The full URL of the call.
+    pub url: String,
+    /// How many such calls are planned (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// What an agent asks a quote for: `POST /_purser/quote` and the MCP `quote` tool.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteAsk {
+    /// The calls the task plans to make.
+    pub calls: Vec<PlannedCallAsk>,
+    /// For a GET call with no known price, send one unpaid request and read the price its 402 asks.
+    #[serde(default)]
+    pub probe: bool,
+}
+
+/// The planned calls in an agent's list, or what is wrong with it.
+pub fn planned_calls(items: &[PlannedCallAsk]) -> Result<Vec<PlannedCall>, String> {
     if items.len() > MAX_CALLS {
         return Err(format!("a quote covers at most {MAX_CALLS} different calls"));
     }
@@ -45,14 +71,14 @@ pub fn planned_calls(items: &[Value]) -> Result<Vec<PlannedCall>, String> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let url = item["url"].as_str().ok_or_else(|| format!("call {} has no \"url\"", i + 1))?;
+            let url = item.url.as_str();
             let uri: http::Uri = url.parse().map_err(|_| format!("call {}: `{url}` is not a URL", i + 1))?;
             let target = crate::http::target::resolve(&uri)
                 .ok()
                 .filter(|t| matches!(t.scheme.as_str(), "http" | "https"))
                 .ok_or_else(|| format!("call {}: `{url}` is not an http(s) URL", i + 1))?;
-            let method = item["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
-            let count = item["count"].as_u64().unwrap_or(1).clamp(1, 1_000_000);
+            let method = item.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+            let count = item.count.unwrap_or(1).clamp(1, 1_000_000);
             Ok(PlannedCall { method, url: url.to_string(), count, target })
         })
         .collect()
@@ -64,13 +90,14 @@ pub async fn handle(proxy: &Proxy, agent: &Agent, req: Request<Incoming>) -> Res
         return Err(bad(format!("send POST {PATH} with {{\"calls\": [{{\"url\": \"…\", \"count\": 20}}]}}")));
     }
     let body = super::allowance_api::read_body(req).await?;
-    let asked: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
-    let calls = planned_calls(asked["calls"].as_array().map_or(&[][..], Vec::as_slice)).map_err(bad)?;
+    let example = "{\"calls\": [{\"url\": \"…\", \"count\": 20}]}";
+    let asked: QuoteAsk = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("the body is not a quote request ({e}); send {example}")))?;
+    let calls = planned_calls(&asked.calls).map_err(bad)?;
     if calls.is_empty() {
-        return Err(bad("name the calls to quote: {\"calls\": [{\"url\": \"…\", \"count\": 20}]}".into()));
+        return Err(bad(format!("name the calls to quote: {example}")));
     }
-    let probe = asked["probe"].as_bool().unwrap_or(false);
-    let quote = quote(proxy, agent, &calls, probe).await.map_err(|e| Failure::Unavailable {
+    let quote = quote(proxy, agent, &calls, asked.probe).await.map_err(|e| Failure::Unavailable {
         reason: "ledger_unavailable".into(),
         detail: format!("Purser could not read its ledger: {e}"),
         retry_after_secs: 5,
