@@ -225,7 +225,7 @@ pub async fn agent_mcp(core: State<'_, AppCore>, name: String) -> Result<McpSetu
     })?;
     Ok(McpSetup {
         stdio: purser::mcp::config::stdio(&core.data_dir, &name, &purser::mcp::config::purser_program()).pretty(),
-        http: purser::mcp::config::http(proxy_addr(&core)?, &name, &key).pretty(),
+        http: purser::mcp::config::http(&purser::mcp::link::Link::new(proxy_addr(&core)?, &name, &key)).pretty(),
         print_line: purser::agent_env::mcp_config_line(&core.data_dir, &name),
         name,
     })

@@ -68,13 +68,8 @@ async fn print_config(
     let (data_dir, env) = super::env::agent_env(data_dir, sandbox_dir, agent).await?;
     let link = Link::from_proxy_url(&env.proxy_url)
         .ok_or_else(|| Error::Usage("Purser's proxy is not on a loopback address".into()))?;
-    let url = url::Url::parse(&env.proxy_url).map_err(|e| Error::Usage(e.to_string()))?;
-    let key = url::form_urlencoded::parse(format!("k={}", url.password().unwrap_or_default()).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
     let stdio = purser::mcp::config::stdio(&data_dir, link.agent(), &purser::mcp::config::purser_program());
-    let http = purser::mcp::config::http(link.addr(), link.agent(), &key);
+    let http = purser::mcp::config::http(&link);
     match form {
         ConfigForm::Stdio => println!("{}", stdio.pretty()),
         ConfigForm::Http => println!("{}", http.pretty()),

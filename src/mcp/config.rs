@@ -3,11 +3,11 @@
 //! `/_purser/mcp` with the agent's key. The desktop's Agents screen and `purser mcp --print-config` show it.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 
-use base64::Engine as _;
 use serde::Serialize;
+
+use super::link::Link;
 
 /// The name the server goes by in a client's configuration.
 pub const SERVER_NAME: &str = "purser";
@@ -69,19 +69,21 @@ pub fn stdio(data_dir: &Path, agent: &str, program: &str) -> McpServers<StdioSer
     McpServers::one(StdioServer { command: program.to_string(), args })
 }
 
-/// Streamable HTTP on the proxy's own port, with the agent's name and key as `Authorization: Basic`.
-pub fn http(proxy: SocketAddr, agent: &str, key: &str) -> McpServers<HttpServer> {
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{agent}:{key}"));
+/// Streamable HTTP on the proxy's own port, with the agent's name and key as `Authorization: Basic`, as
+/// `link` sends them.
+pub fn http(link: &Link) -> McpServers<HttpServer> {
+    let authorization = String::from_utf8_lossy(link.authorization().as_bytes()).into_owned();
     McpServers::one(HttpServer {
         kind: "http",
-        url: format!("http://{proxy}{}", super::http::PATH),
-        headers: BTreeMap::from([("Authorization", format!("Basic {basic}"))]),
+        url: format!("http://{}{}", link.addr(), super::http::PATH),
+        headers: BTreeMap::from([("Authorization", authorization)]),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use serde_json::{Value, json};
 
     fn value<T: Serialize>(c: &McpServers<T>) -> Value {
@@ -105,7 +107,7 @@ mod tests {
 
     #[test]
     fn http_carries_the_key_as_basic_auth() {
-        let config = value(&http("127.0.0.1:8402".parse().unwrap(), "research", "k3y"));
+        let config = value(&http(&Link::new("127.0.0.1:8402".parse().unwrap(), "research", "k3y")));
         let server = &config["mcpServers"]["purser"];
         assert_eq!(server["url"], "http://127.0.0.1:8402/_purser/mcp");
         let sent = server["headers"]["Authorization"].as_str().unwrap().strip_prefix("Basic ").unwrap();

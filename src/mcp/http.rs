@@ -29,8 +29,7 @@ fn service() -> &'static Service {
             .with_legacy_session_mode(false)
             .with_json_response(true)
             .with_sse_keep_alive(None)
-            .with_allowed_hosts(loopback)
-            .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]);
+            .with_allowed_hosts(loopback);
         StreamableHttpService::new(|| Ok(PurserTools::over_http()), Arc::new(NeverSessionManager::default()), config)
     })
 }
@@ -60,14 +59,12 @@ pub async fn handle(proxy: &Proxy, mut req: Request<Incoming>) -> Result<Respons
     Ok(resp.map(|body| body.map_err(|never| match never {}).boxed()))
 }
 
-/// Whether an `Origin` is `http://` on a loopback name (`localhost`, `127.0.0.1`, `[::1]`), any port.
+/// Whether an `Origin` is `http://` on a loopback address, any port.
 fn loopback_origin(origin: &[u8]) -> bool {
-    let Some(rest) = std::str::from_utf8(origin).ok().and_then(|o| o.strip_prefix("http://")) else {
-        return false;
-    };
-    let host =
-        rest.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(rest, |(h, _)| h);
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    std::str::from_utf8(origin)
+        .ok()
+        .and_then(|o| o.strip_prefix("http://"))
+        .is_some_and(crate::proxy::handler::loopback_authority)
 }
 
 #[cfg(test)]

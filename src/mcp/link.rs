@@ -49,10 +49,12 @@ impl Link {
         let mut authorization =
             HeaderValue::from_str(&format!("Basic {basic}")).unwrap_or_else(|_| HeaderValue::from_static("Basic"));
         authorization.set_sensitive(true);
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        Link { addr, agent: agent.to_string(), authorization, client }
+        Link { addr, agent: agent.to_string(), authorization, client: shared_client() }
+    }
+
+    /// The `Authorization` value an MCP client sends for this agent over HTTP.
+    pub(super) fn authorization(&self) -> &HeaderValue {
+        &self.authorization
     }
 
     /// The link an agent's proxy URL (`http://NAME:KEY@127.0.0.1:PORT`, as `purser env` and `purser run`
@@ -116,6 +118,19 @@ impl Link {
         }
         serde_json::from_slice(&bytes).map_err(|e| LinkError::BadAnswer(e.to_string()))
     }
+}
+
+/// One pooled client for every link in the process: an HTTP MCP request makes a link per call, and its calls
+/// reuse the same kept-alive connections to the proxy (each request carries its own agent's key).
+fn shared_client() -> Client<HttpConnector, Full<Bytes>> {
+    static CLIENT: std::sync::OnceLock<Client<HttpConnector, Full<Bytes>>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            Client::builder(TokioExecutor::new()).build(connector)
+        })
+        .clone()
 }
 
 /// A failed call as the MCP client reads it: a bad argument is "invalid params", a key Purser does not take

@@ -133,7 +133,12 @@ fn loopback_host(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST) else {
         return true;
     };
-    let Some(authority) = host.to_str().ok().and_then(|h| h.parse::<http::uri::Authority>().ok()) else {
+    host.to_str().is_ok_and(loopback_authority)
+}
+
+/// Whether `host[:port]` names a loopback address: `localhost`, `127.x.x.x` or `[::1]`.
+pub(crate) fn loopback_authority(text: &str) -> bool {
+    let Ok(authority) = text.parse::<http::uri::Authority>() else {
         return false;
     };
     let name = authority.host().trim_start_matches('[').trim_end_matches(']');
