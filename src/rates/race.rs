@@ -25,6 +25,30 @@ pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest answer read from a source.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
+/// Why one source gave no usable price.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SourceFailure {
+    #[error("bad URL: {0}")]
+    BadUrl(String),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("answered {0}")]
+    Status(StatusCode),
+    #[error("the answer is too long")]
+    TooLong,
+    #[error("the answer broke off: {0}")]
+    Broken(String),
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    #[error(transparent)]
+    Unreadable(#[from] super::shape::ShapeError),
+    #[error("{price}: {why}")]
+    NotSane { price: f64, why: &'static str },
+}
+
+/// One source's answer, by its name: the task each source is asked in.
+type Asking = tokio::task::JoinHandle<(String, Result<f64, SourceFailure>)>;
+
 /// Two sources more than 2 % apart.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Disagreement {
@@ -102,7 +126,7 @@ impl Rates {
     }
 
     async fn race(&self, currency: &str, reference: Option<f64>) -> Result<Rate, RatesError> {
-        let mut asking: FuturesUnordered<tokio::task::JoinHandle<(String, Result<f64, String>)>> = self
+        let mut asking: FuturesUnordered<Asking> = self
             .sources
             .iter()
             .map(|s| {
@@ -138,12 +162,7 @@ impl Rates {
 
     /// Compares the answers already in (`known`) and, in the background, those still coming (`rest`) with
     /// the trusted rate.
-    fn watch_the_rest(
-        &self,
-        rate: &Rate,
-        known: Vec<(String, f64)>,
-        rest: FuturesUnordered<tokio::task::JoinHandle<(String, Result<f64, String>)>>,
-    ) {
+    fn watch_the_rest(&self, rate: &Rate, known: Vec<(String, f64)>, rest: FuturesUnordered<Asking>) {
         let report = self.on_disagreement.clone();
         let trusted = (rate.source.clone(), rate.per_btc);
         let currency = rate.currency.clone();
@@ -172,25 +191,26 @@ async fn ask(
     currency: &str,
     reference: Option<f64>,
     timeout: Duration,
-) -> Result<f64, String> {
+) -> Result<f64, SourceFailure> {
     let req = Request::get(source.url_for(currency))
         .header(http::header::ACCEPT, "application/json")
         .body(crate::http::body::empty())
-        .map_err(|e| format!("bad URL: {e}"))?;
+        .map_err(|e| SourceFailure::BadUrl(e.to_string()))?;
     let body = tokio::time::timeout(timeout, async {
-        let resp = client.request(req).await.map_err(|e| crate::http::client::error_chain(&e))?;
+        let resp =
+            client.request(req).await.map_err(|e| SourceFailure::Unreachable(crate::http::client::error_chain(&e)))?;
         if resp.status() != StatusCode::OK {
-            return Err(format!("answered {}", resp.status()));
+            return Err(SourceFailure::Status(resp.status()));
         }
         match crate::http::body::read_bounded(resp.into_body(), MAX_ANSWER_BYTES).await {
             Ok((bytes, None)) => Ok(bytes),
-            Ok((_, Some(_))) => Err("the answer is too long".to_string()),
-            Err(e) => Err(e.to_string()),
+            Ok((_, Some(_))) => Err(SourceFailure::TooLong),
+            Err(e) => Err(SourceFailure::Broken(e.to_string())),
         }
     })
     .await
-    .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))??;
-    let per_btc = source.shape.read(&body, currency).map_err(|e| e.to_string())?;
-    pick::sane(per_btc, reference).map_err(|why| format!("{per_btc}: {why}"))?;
+    .map_err(|_| SourceFailure::Timeout(timeout))??;
+    let per_btc = source.shape.read(&body, currency)?;
+    pick::sane(per_btc, reference).map_err(|why| SourceFailure::NotSane { price: per_btc, why })?;
     Ok(per_btc)
 }
