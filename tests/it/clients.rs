@@ -60,11 +60,13 @@ impl World {
     }
 }
 
-fn clients_dir() -> PathBuf {
+/// `tests/clients`: the client scripts and their Node.js packages.
+pub fn clients_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("clients")
 }
 
-fn python() -> String {
+/// The Python of the clients' venv (`$PURSER_CLIENTS_DIR`, default `~/.cache/purser/clients`).
+pub fn python() -> String {
     let dir = std::env::var_os("PURSER_CLIENTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/purser/clients"));

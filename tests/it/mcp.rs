@@ -7,7 +7,6 @@
 //!
 //! The clients come from `scripts/deps test` (the Python venv and `tests/clients/node_modules`).
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -17,18 +16,8 @@ use purser::proxy::control;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::clients::{clients_dir, python};
 use crate::harness::{Harness, Setup, collect, send};
-
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("clients")
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("PURSER_CLIENTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/purser/clients"))
-        .join("venv/bin/python")
-}
 
 /// Paid at once up to 10 sats, asked up to 100, refused above: `/joke` (1 sat) is paid, `/fortune` (21) needs
 /// the person or an allowance, `/premium` (250) is refused by policy.
@@ -187,7 +176,7 @@ async fn python_sdk_over_stdio_as_started_inside_the_agents_sandbox() {
     let h = harness().await;
     let approver = approve_when_asked(&h);
     let args = ["mcp_client.py", "stdio", env!("CARGO_BIN_EXE_purser"), "mcp", "--agent", &h.agent].map(String::from);
-    let printed = run(&python(), &args, &agent_env(&h), &scenario(&h).to_string()).await;
+    let printed = run(python().as_ref(), &args, &agent_env(&h), &scenario(&h).to_string()).await;
     assert_eq!(approver.await.unwrap(), 1);
     check_scenario(&h, &serde_json::from_str(&printed).unwrap()).await;
 }
@@ -198,7 +187,7 @@ async fn python_sdk_over_streamable_http_and_agents_kept_apart() {
     let approver = approve_when_asked(&h);
     let auth = purser::proxy::auth::basic(&h.agent, &h.key);
     let args = ["mcp_client.py".into(), "http".into(), mcp_url(&h), auth];
-    let printed = run(&python(), &args, &[], &scenario(&h).to_string()).await;
+    let printed = run(python().as_ref(), &args, &[], &scenario(&h).to_string()).await;
     assert_eq!(approver.await.unwrap(), 1);
     check_scenario(&h, &serde_json::from_str(&printed).unwrap()).await;
 
@@ -211,7 +200,7 @@ async fn python_sdk_over_streamable_http_and_agents_kept_apart() {
         {"tool": "get_budget"},
     ]);
     let args = ["mcp_client.py".into(), "http".into(), mcp_url(&h), purser::proxy::auth::basic("other", &other_key)];
-    let out: Value = serde_json::from_str(&run(&python(), &args, &[], &calls.to_string()).await).unwrap();
+    let out: Value = serde_json::from_str(&run(python().as_ref(), &args, &[], &calls.to_string()).await).unwrap();
     assert_eq!(out["calls"][0]["structured"]["payments"], json!([]), "{out}");
     assert_eq!(out["calls"][1]["error"]["data"]["reason"], "no_such_allowance", "{out}");
     assert_eq!(out["calls"][2]["error"]["data"]["reason"], "no_such_allowance", "{out}");
@@ -376,7 +365,8 @@ async fn print_config_and_a_key_read_from_the_data_directory() {
         "--agent".into(),
         "research".into(),
     ];
-    let out: Value = serde_json::from_str(&run(&python(), &args, &[], r#"[{"tool": "get_budget"}]"#).await).unwrap();
+    let out: Value =
+        serde_json::from_str(&run(python().as_ref(), &args, &[], r#"[{"tool": "get_budget"}]"#).await).unwrap();
     let error = &out["calls"][0]["error"];
     assert_eq!(error["code"], -32603, "{out}");
     assert!(
