@@ -36,6 +36,7 @@ fn payment(agent_id: i64, n: usize) -> NewPayment {
         proof_prefix: None,
         allowance: None,
         agent_reason: None,
+        rates: Default::default(),
     }
 }
 

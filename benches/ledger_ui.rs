@@ -66,11 +66,18 @@ async fn main() {
     time("page 1,000 (offset 50,000), no filter", 9, || ledger.payment_page(&all, SortBy::Newest, 50_000, 50)).await;
     time("largest amounts first", 9, || ledger.payment_page(&all, SortBy::LargestAmount, 0, 50)).await;
     time("totals: today, week, month", 15, || ledger.totals()).await;
+    let usd = purser::ledger::queries::Valuing { currency: "USD".into(), current_per_btc: Some(100_000.0) };
+    time("totals, also in USD (recorded rates, else today's)", 15, || ledger.totals_valued(Some(&usd))).await;
+    time("spend per day, 14 days, by API, also in USD", 9, || {
+        ledger.spend_per_day_valued(14, GroupBy::Api, Some(&usd))
+    })
+    .await;
     time("spend per day, 14 days, by API", 9, || ledger.spend_per_day(14, GroupBy::Api)).await;
     time("spend per day, 14 days, by agent", 9, || ledger.spend_per_day(14, GroupBy::Agent)).await;
     time("spend per day, a year, by API (the UI asks 14 days)", 3, || ledger.spend_per_day(366, GroupBy::Api)).await;
     time("spend per agent, all time", 15, || ledger.spend_per_agent()).await;
-    time("budget usage (the default daily budget)", 15, || ledger.budget_uses()).await;
+    let no_rates = purser::rates::RatesAtHand::default();
+    time("budget usage (the default daily budget)", 15, || ledger.budget_uses(&no_rates)).await;
     time("APIs summary", 5, || ledger.apis()).await;
     time("CSV of one agent (50,000 rows)", 3, || ledger.export_csv(&agent)).await;
 
@@ -84,7 +91,7 @@ async fn main() {
         let ledger = Ledger::open(&path).await.unwrap();
         std::hint::black_box(ledger.totals().await.unwrap());
         std::hint::black_box(ledger.payment_page(&all, SortBy::Newest, 0, 50).await.unwrap());
-        std::hint::black_box(ledger.budget_uses().await.unwrap());
+        std::hint::black_box(ledger.budget_uses(&Default::default()).await.unwrap());
         samples.push(start.elapsed());
         ledger.pool().close().await;
     }

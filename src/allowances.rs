@@ -8,6 +8,7 @@ use crate::consent::{ConsentError, Proof};
 use crate::events::{Event, Events};
 use crate::ledger::Ledger;
 use crate::ledger::allowances::{Allowance, AllowanceAnswer, AllowanceAsk, OpenedBy};
+use crate::proxy::Proxy;
 use crate::units::Msats;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,37 +29,35 @@ pub struct Decision {
 }
 
 /// Whether letting `agent` spend up to `max` without asking needs the person's confirmation: every approval
-/// does, or `max` is above the lowest confirm limit of a threshold that can apply to the agent.
-async fn needs_confirmation(ledger: &Ledger, agent: &str, max: Msats) -> crate::ledger::Result<bool> {
-    if ledger.confirm_every_approval().await? {
+/// does, or `max` is above the lowest confirm limit of a threshold that can apply to the agent. A confirm
+/// limit set in a currency counts at the rate of the moment; without one, it is taken as passed.
+async fn needs_confirmation(proxy: &Proxy, agent: &str, max: Msats) -> crate::ledger::Result<bool> {
+    if proxy.ledger.confirm_every_approval().await? {
         return Ok(true);
     }
-    let lowest = ledger
-        .thresholds()
+    let applying: Vec<_> = proxy
+        .thresholds_now()
         .await?
         .into_iter()
         .filter(|t| t.scope.agent.as_deref().is_none_or(|a| a == agent))
-        .filter_map(|t| t.confirm_above)
-        .min();
-    Ok(lowest.is_some_and(|limit| max > limit))
+        .collect();
+    let unconverted = applying
+        .iter()
+        .any(|t| t.confirm_above.is_none() && t.fiat.as_ref().is_some_and(|f| f.confirm_above_micros.is_some()));
+    let lowest = applying.iter().filter_map(|t| t.confirm_above).min();
+    Ok(unconverted || lowest.is_some_and(|limit| max > limit))
 }
 
 /// Checks the confirmation when one is needed; `Ok(true)` when it was given.
-async fn confirm(
-    ledger: &Ledger,
-    events: &Events,
-    agent: &str,
-    max: Msats,
-    proof: &Proof,
-) -> Result<bool, AllowanceError> {
-    if !needs_confirmation(ledger, agent, max).await? {
+async fn confirm(proxy: &Proxy, agent: &str, max: Msats, proof: &Proof) -> Result<bool, AllowanceError> {
+    if !needs_confirmation(proxy, agent, max).await? {
         return Ok(false);
     }
-    match crate::consent::confirm_payment(ledger, max, proof).await {
+    match crate::consent::confirm_payment(&proxy.ledger, max, proof).await {
         Ok(_) => Ok(true),
         Err(mut e) => {
             if let Some(alert) = e.take_alert() {
-                events.emit(Event::Alert { alert });
+                proxy.events.emit(Event::Alert { alert });
             }
             Err(AllowanceError::Consent(e))
         }
@@ -66,12 +65,13 @@ async fn confirm(
 }
 
 /// Answers requested allowance `id`.
-pub async fn answer(ledger: &Ledger, events: &Events, id: i64, d: Decision) -> Result<Allowance, AllowanceError> {
+pub async fn answer(proxy: &Proxy, id: i64, d: Decision) -> Result<Allowance, AllowanceError> {
+    let (ledger, events) = (&proxy.ledger, &proxy.events);
     let asked = ledger.allowance(id).await?;
     let mut confirmed = false;
     if d.approve {
         let max = d.max.unwrap_or(Msats(asked.asked_max_msat));
-        confirmed = confirm(ledger, events, &asked.agent, max, &d.proof).await?;
+        confirmed = confirm(proxy, &asked.agent, max, &d.proof).await?;
     }
     let answer = AllowanceAnswer { approve: d.approve, max: d.max, duration_ms: d.duration_ms, confirmed };
     let decided = ledger.decide_allowance(id, &answer).await?;
@@ -81,31 +81,20 @@ pub async fn answer(ledger: &Ledger, events: &Events, id: i64, d: Decision) -> R
 }
 
 /// Opens an allowance for an agent, active at once (the person is the one who approves).
-pub async fn open(
-    ledger: &Ledger,
-    events: &Events,
-    ask: &AllowanceAsk,
-    proof: &Proof,
-) -> Result<Allowance, AllowanceError> {
-    ledger.agent_id(&ask.agent).await?;
-    let confirmed = confirm(ledger, events, &ask.agent, ask.max, proof).await?;
-    let opened = ledger.open_allowance(ask, OpenedBy::Person { confirmed }).await?;
-    events.emit(Event::AllowanceChanged { allowance: opened.clone() });
+pub async fn open(proxy: &Proxy, ask: &AllowanceAsk, proof: &Proof) -> Result<Allowance, AllowanceError> {
+    proxy.ledger.agent_id(&ask.agent).await?;
+    let confirmed = confirm(proxy, &ask.agent, ask.max, proof).await?;
+    let opened = proxy.ledger.open_allowance(ask, OpenedBy::Person { confirmed }).await?;
+    proxy.events.emit(Event::AllowanceChanged { allowance: opened.clone() });
     Ok(opened)
 }
 
 /// Raises allowance `id` to `max` (an answer to its overage).
-pub async fn raise(
-    ledger: &Ledger,
-    events: &Events,
-    id: i64,
-    max: Msats,
-    proof: &Proof,
-) -> Result<Allowance, AllowanceError> {
-    let current = ledger.allowance(id).await?;
-    let confirmed = confirm(ledger, events, &current.agent, max, proof).await?;
-    let raised = ledger.raise_allowance(id, max, confirmed || current.confirmed).await?;
-    events.emit(Event::AllowanceChanged { allowance: raised.clone() });
+pub async fn raise(proxy: &Proxy, id: i64, max: Msats, proof: &Proof) -> Result<Allowance, AllowanceError> {
+    let current = proxy.ledger.allowance(id).await?;
+    let confirmed = confirm(proxy, &current.agent, max, proof).await?;
+    let raised = proxy.ledger.raise_allowance(id, max, confirmed || current.confirmed).await?;
+    proxy.events.emit(Event::AllowanceChanged { allowance: raised.clone() });
     Ok(raised)
 }
 

@@ -36,6 +36,8 @@ pub struct ApprovalView {
     /// `count` × `amount_msat`: what approving pays.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total_msat: u64,
+    /// What one request is worth in the display currency, at the rate it was decided at.
+    pub fiat: Option<crate::rates::Money>,
     /// A click is not enough: approving takes the passphrase (or the total typed, when none is set).
     pub confirm: bool,
     /// Why it is asked (the threshold, and the tightest budget's room).
@@ -50,10 +52,23 @@ pub struct ApprovalView {
 }
 
 impl ApprovalView {
-    /// "4 × 250 sats = 1,000 sats", or "250 sats" for one request.
+    /// "4 × 250 sats = 1,000 sats", or "250 sats" for one request; with the display currency's value
+    /// beside it ("250 sats ($0.25)").
     pub fn describe_amount(&self) -> String {
         let one = Msats(self.amount_msat);
-        if self.count > 1 { format!("{} × {one} = {}", self.count, Msats(self.total_msat)) } else { one.to_string() }
+        let sats = if self.count > 1 {
+            format!("{} × {one} = {}", self.count, Msats(self.total_msat))
+        } else {
+            one.to_string()
+        };
+        match &self.fiat {
+            Some(m) => {
+                let total =
+                    crate::rates::Money { micros: m.micros.saturating_mul(i64::from(self.count.max(1))), ..m.clone() };
+                format!("{sats} ({total})")
+            }
+            None => sats,
+        }
     }
 
     fn set_count(&mut self, count: usize) {
@@ -98,6 +113,8 @@ pub struct Held {
     pub host: String,
     pub path: String,
     pub amount_msat: u64,
+    /// What it is worth in the display currency.
+    pub fiat: Option<crate::rates::Money>,
     /// Approving it needs the person's confirmation.
     pub confirm: bool,
     pub explanation: String,
@@ -305,6 +322,7 @@ impl Approvals {
                         amount_msat: held.amount_msat,
                         count: 0,
                         total_msat: 0,
+                        fiat: held.fiat,
                         confirm: held.confirm,
                         explanation: held.explanation,
                         budget: held.budget,
@@ -446,6 +464,7 @@ mod tests {
             host: "api".into(),
             path: "/x".into(),
             amount_msat,
+            fiat: None,
             confirm: false,
             explanation: "asked".into(),
             budget: serde_json::json!({}),

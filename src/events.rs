@@ -105,6 +105,7 @@ mod tests {
             budget: serde_json::Value::Null,
             count: 1,
             total_msat: 1,
+            fiat: None,
             confirm: false,
             created_at_ms: 0,
             expires_at_ms: 0,

@@ -179,6 +179,10 @@ pub async fn serve(
     control::write_control_file(&control, addr, unix.is_some().then_some(&*socket), &proxy.control_token, agent_vars)
         .map_err(|source| Error::ControlFile { path: control.display().to_string(), source })?;
     let answering = unix.map(|listener| tokio::spawn(control::serve_socket(listener, proxy.clone())));
+    // The display currency's rate, asked now so the first payment finds it.
+    if let Ok(Some(currency)) = proxy.display_currency().await {
+        proxy.rates.refresh_in_background(&tokio::runtime::Handle::current(), &currency, proxy.settings.rate_max_age);
+    }
     proxy::run(listener, proxy, shutdown).await;
     if let Some(answering) = answering {
         answering.abort();

@@ -7,9 +7,12 @@ use purser::ledger::credentials::CredentialInfo;
 use purser::ledger::endpoints::EndpointSummary;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::ledger::prices::StoredPrice;
-use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy};
+use purser::ledger::queries::{ApiSummary, DaySpend, GroupBy, PaymentFilter, PaymentPage, SortBy, Valuing};
 use purser::ledger::uninspected::UninspectedHost;
+use purser::policy::fiat::FiatThreshold;
 use purser::policy::{Period, PeriodKind};
+use purser::rates::Money;
+use purser::rates::money::currency_code;
 use purser::units::Msats;
 use purser::wallet::nwc::{NwcOptions, NwcWallet};
 use purser::wallet::{Wallet, uri_store};
@@ -19,11 +22,18 @@ use crate::dto::*;
 use crate::error::{Result, UiError};
 use crate::runtime::AppCore;
 
+/// A typed amount or currency the core could not read, for the form that sent it.
+fn invalid(e: purser::rates::MoneyError) -> UiError {
+    UiError::new("invalid", e.to_string())
+}
+
 #[tauri::command]
 pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
+    let rate = crate::currency_commands::rate_line(&core).await?;
+    let valuing = rate.currency.clone().map(|currency| Valuing { currency, current_per_btc: rate.per_btc });
     Ok(Overview {
-        totals: core.ledger.totals().await?,
-        budgets: core.ledger.budget_uses().await?,
+        totals: core.ledger.totals_valued(valuing.as_ref()).await?,
+        budgets: core.proxy.budget_uses().await?,
         approvals: core.proxy.approvals.list(),
         alerts: core.ledger.alerts(10).await?,
         paused: core.ledger.paused_all().await?,
@@ -32,12 +42,14 @@ pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
         proxy_url: core.proxy_url.clone(),
         sandbox: core.sandbox.is_some(),
         sandbox_env: core.sandbox_env.clone(),
+        rate,
     })
 }
 
 #[tauri::command]
 pub async fn spend_chart(core: State<'_, AppCore>, days: u32, group: GroupBy) -> Result<Vec<DaySpend>> {
-    Ok(core.ledger.spend_per_day(days.clamp(1, 366), group).await?)
+    let valuing = core.proxy.valuing().await?;
+    Ok(core.ledger.spend_per_day_valued(days.clamp(1, 366), group, valuing.as_ref()).await?)
 }
 
 #[tauri::command]
@@ -127,12 +139,15 @@ pub async fn set_confirm_every_approval(core: State<'_, AppCore>, on: bool) -> R
 
 #[tauri::command]
 pub async fn budgets(core: State<'_, AppCore>) -> Result<PolicyView> {
+    let valuing = core.proxy.valuing().await?;
     Ok(PolicyView {
-        budgets: core.ledger.budget_uses().await?,
+        budgets: core.proxy.budget_uses().await?,
         thresholds: core.ledger.thresholds().await?,
         rules: core.ledger.rules().await?,
         paused: core.ledger.paused_all().await?,
         time_zone: core.ledger.policy().time_zone.iana_name().unwrap_or("UTC").to_string(),
+        currency: valuing.as_ref().map(|v| v.currency.clone()),
+        per_btc: valuing.and_then(|v| v.current_per_btc),
     })
 }
 
@@ -141,10 +156,18 @@ pub async fn add_budget(core: State<'_, AppCore>, input: BudgetInput) -> Result<
     // The form sends its hours field only for a rolling period.
     let hours = input.hours.filter(|_| input.period == PeriodKind::Rolling);
     let period = Period::new(input.period, hours).map_err(|e| UiError::new("invalid", e.to_string()))?;
+    let spec = ScopeSpec::parse(input.agent.as_deref(), input.api.as_deref());
+    if let Some(fiat) = input.fiat {
+        let limit = Money::parse_amount(&fiat.currency, &fiat.amount).map_err(invalid)?;
+        if limit.micros == 0 {
+            return Err(UiError::new("invalid", "a budget of 0 refuses everything: use Pause instead"));
+        }
+        core.ledger.add_fiat_budget(&spec, period, limit, input.expires_at_ms, None).await?;
+        return Ok(());
+    }
     if input.sats == 0 {
         return Err(UiError::new("invalid", "a budget of 0 sats refuses everything: use Pause instead"));
     }
-    let spec = ScopeSpec::parse(input.agent.as_deref(), input.api.as_deref());
     core.ledger.add_budget(&spec, period, Msats::from_sats(input.sats), input.expires_at_ms, None).await?;
     Ok(())
 }
@@ -157,6 +180,22 @@ pub async fn remove_budget(core: State<'_, AppCore>, id: i64) -> Result<()> {
 #[tauri::command]
 pub async fn set_threshold(core: State<'_, AppCore>, input: ThresholdInput) -> Result<()> {
     let spec = ScopeSpec::parse(input.agent.as_deref(), input.api.as_deref());
+    if let Some(f) = input.fiat {
+        let micros = |text: &str| Money::parse_amount(&f.currency, text).map(|m| m.micros).map_err(invalid);
+        let limits = FiatThreshold {
+            currency: currency_code(&f.currency).map_err(invalid)?,
+            auto_max_micros: micros(&f.auto)?,
+            ask_max_micros: micros(&f.ask)?,
+            confirm_above_micros: f
+                .confirm_above
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map(micros)
+                .transpose()?,
+        };
+        core.ledger.set_fiat_threshold(&spec, limits).await?;
+        return Ok(());
+    }
     let confirm = input.confirm_above_sats.map(Msats::from_sats);
     core.ledger
         .set_threshold(&spec, Msats::from_sats(input.auto_sats), Msats::from_sats(input.ask_sats), confirm)
@@ -393,6 +432,9 @@ pub async fn settings(core: State<'_, AppCore>) -> Result<SettingsView> {
         pass_through: core.proxy.settings.pass_through.clone(),
         passphrase_set: core.ledger.passphrase_hash().await?.is_some(),
         confirm_every_approval: core.ledger.confirm_every_approval().await?,
+        currency: core.proxy.display_currency().await?,
+        rate_max_age_secs: core.proxy.settings.rate_max_age.as_secs(),
+        rate_sources: core.proxy.settings.rate_sources.iter().map(|s| s.name.clone()).collect(),
     })
 }
 

@@ -26,6 +26,48 @@ pub struct Overview {
     pub sandbox: bool,
     /// With the sandbox: the shell lines that make an agent of the current shell.
     pub sandbox_env: Option<String>,
+    /// The display currency and its rate now.
+    pub rate: RateLine,
+}
+
+/// The display currency's BTC rate as the Overview shows it: the price, where it came from, how old it is;
+/// or why there is none.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct RateLine {
+    /// `None`: amounts are shown in sats only.
+    pub currency: Option<String>,
+    pub per_btc: Option<f64>,
+    pub source: Option<String>,
+    #[ts(type = "number | null")]
+    pub age_secs: Option<i64>,
+    /// Why no rate young enough could be had.
+    pub error: Option<String>,
+}
+
+impl RateLine {
+    pub fn none() -> Self {
+        RateLine { currency: None, per_btc: None, source: None, age_secs: None, error: None }
+    }
+
+    pub fn of(
+        currency: String,
+        rate: std::result::Result<purser::rates::Rate, purser::rates::RatesError>,
+        now_ms: i64,
+    ) -> Self {
+        match rate {
+            Ok(r) => RateLine {
+                currency: Some(currency),
+                per_btc: Some(r.per_btc),
+                source: Some(r.source),
+                age_secs: Some((now_ms - r.at_ms).max(0) / 1000),
+                error: None,
+            },
+            Err(e) => {
+                RateLine { error: Some(e.to_string()), ..RateLine { currency: Some(currency), ..RateLine::none() } }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Serialize, TS)]
@@ -88,6 +130,10 @@ pub struct PolicyView {
     pub rules: Vec<Rule>,
     pub paused: bool,
     pub time_zone: String,
+    /// The display currency, in which limits may also be typed.
+    pub currency: Option<String>,
+    /// Its BTC price now, to show limits in the other denomination beside their own.
+    pub per_btc: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, TS)]
@@ -101,6 +147,8 @@ pub struct BudgetInput {
     pub hours: Option<u32>,
     #[ts(type = "number")]
     pub sats: u64,
+    /// A limit in a currency instead of sats: an amount such as "1.00" of `currency`.
+    pub fiat: Option<FiatInput>,
     #[ts(type = "number | null")]
     pub expires_at_ms: Option<i64>,
 }
@@ -117,6 +165,26 @@ pub struct ThresholdInput {
     /// Above this, approving takes the passphrase (or the amount typed).
     #[ts(type = "number | null")]
     pub confirm_above_sats: Option<u64>,
+    /// The limits in a currency instead of sats (the sat fields are then ignored).
+    pub fiat: Option<FiatThresholdInput>,
+}
+
+/// An amount as a person typed it ("1.00") and its currency.
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct FiatInput {
+    pub currency: String,
+    pub amount: String,
+}
+
+/// A threshold's limits typed in a currency.
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct FiatThresholdInput {
+    pub currency: String,
+    pub auto: String,
+    pub ask: String,
+    pub confirm_above: Option<String>,
 }
 
 /// A person's answer in the Approvals screen.
@@ -193,6 +261,13 @@ pub struct SettingsView {
     pub passphrase_set: bool,
     /// Every approval needs the passphrase, not only those above a confirm limit.
     pub confirm_every_approval: bool,
+    /// The currency amounts are shown in beside sats, when one is chosen.
+    pub currency: Option<String>,
+    /// The oldest a rate may be when it converts a limit, in seconds (`rate_max_age_secs`).
+    #[ts(type = "number")]
+    pub rate_max_age_secs: u64,
+    /// Where rates are asked, by name.
+    pub rate_sources: Vec<String>,
 }
 
 #[derive(Debug, Serialize, TS)]

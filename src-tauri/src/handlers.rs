@@ -1,7 +1,8 @@
 //! The one list of the commands the window may invoke: what Tauri answers, and (in the bindings test) the
 //! typed client the UI calls them through, so a command's name, arguments and result are written once.
 //!
-//! Each entry names a command function (in `commands`, or `task_commands` for allowances) with its arguments and result; the compiler checks that the
+//! Each entry names a command function (in `commands`, `task_commands` for allowances, `currency_commands` for
+//! the display currency) with its arguments and result; the compiler checks that the
 //! entry matches the function, so the generated TypeScript cannot drift from what the shell answers.
 
 macro_rules! command_list {
@@ -83,6 +84,7 @@ command_list! {
     commands::save_settings(listen: String, approval_timeout_secs: u64) -> ();
     commands::set_passphrase(current: Option<String>, new_passphrase: Option<String>) -> ();
     commands::set_confirm_every_approval(on: bool) -> ();
+    currency_commands::set_display_currency(currency: Option<String>) -> crate::dto::RateLine;
 }
 
 /// A command's signature in TypeScript terms, and the typed client written from all of them.

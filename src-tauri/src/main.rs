@@ -14,6 +14,7 @@
 //! - `tray`: the tray icon and its menu.
 
 mod commands;
+mod currency_commands;
 mod dto;
 mod error;
 mod handlers;

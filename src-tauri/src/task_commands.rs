@@ -29,7 +29,7 @@ pub async fn decide_allowance(core: State<'_, AppCore>, id: i64, answer: Allowan
         duration_ms: answer.time_limit_secs.map(secs_to_ms),
         proof: Proof { passphrase: answer.passphrase, typed_sats: answer.typed_sats },
     };
-    Ok(allowances::answer(&core.ledger, &core.proxy.events, id, decision).await?)
+    Ok(allowances::answer(&core.proxy, id, decision).await?)
 }
 
 #[tauri::command]
@@ -44,7 +44,7 @@ pub async fn open_allowance(core: State<'_, AppCore>, input: AllowanceInput) -> 
         plan: None,
     };
     let proof = Proof { passphrase: input.passphrase, typed_sats: input.typed_sats };
-    Ok(allowances::open(&core.ledger, &core.proxy.events, &ask, &proof).await?)
+    Ok(allowances::open(&core.proxy, &ask, &proof).await?)
 }
 
 #[tauri::command]
@@ -55,7 +55,7 @@ pub async fn raise_allowance(
     passphrase: Option<String>,
 ) -> Result<Allowance> {
     let proof = Proof { passphrase, typed_sats: None };
-    Ok(allowances::raise(&core.ledger, &core.proxy.events, id, Msats::from_sats(max_sats), &proof).await?)
+    Ok(allowances::raise(&core.proxy, id, Msats::from_sats(max_sats), &proof).await?)
 }
 
 #[tauri::command]

@@ -55,6 +55,8 @@ enum Command {
     Mcp(mcp::McpArgs),
     /// Show the BTC rate in a currency from the configured sources, as Purser would use it
     Rate(rate::RateArgs),
+    /// Show or choose the currency amounts are shown in beside sats (`none` for sats only)
+    Currency(rate::CurrencyArgs),
     /// Show or export Purser's local CA, which agents trust so Purser can read their HTTPS
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -183,6 +185,7 @@ pub fn main() -> ExitCode {
             Command::Uninspected => agent::uninspected(data_dir).await,
             Command::Pricing(args) => pricing::run(data_dir, args).await,
             Command::Rate(args) => rate::run(data_dir, args).await,
+            Command::Currency(args) => rate::currency(data_dir, args).await,
             Command::Credentials(args) => credentials::run(data_dir, args).await,
             Command::Wallet(cmd) => wallet::run(data_dir, cmd).await,
             Command::Ledger(args) => ledger::run(data_dir, args).await,

@@ -63,10 +63,15 @@ impl From<PeriodArg> for PeriodKind {
 #[derive(Subcommand)]
 pub enum BudgetCommand {
     /// Add a budget
+    #[command(group(clap::ArgGroup::new("limit").required(true).args(["sats", "fiat"])))]
     Add {
         /// The most this budget allows in its period, in sats
         #[arg(long)]
-        sats: u64,
+        sats: Option<u64>,
+        /// The most this budget allows in its period in a currency, e.g. "1.00 USD": converted when a payment
+        /// is decided; each payment counts at the rate it was paid at
+        #[arg(long, value_name = "AMOUNT CURRENCY")]
+        fiat: Option<String>,
         /// request, day, week, month (calendar, in the configured time zone), rolling (with --hours) or lifetime
         #[arg(long, value_enum)]
         period: PeriodArg,
@@ -90,15 +95,19 @@ pub enum BudgetCommand {
 pub enum ThresholdCommand {
     /// Set the thresholds of a scope (replacing its old ones)
     Set {
-        /// Pay at once up to this many sats
+        /// Pay at once up to this many sats (or this amount of --currency)
         #[arg(long)]
-        auto: u64,
-        /// Ask a person up to this many sats; refuse above
+        auto: String,
+        /// Ask a person up to this many sats (or this amount of --currency); refuse above
         #[arg(long)]
-        ask: u64,
-        /// Above this many sats a click is not enough: approving takes your passphrase (or the amount typed)
-        #[arg(long, value_name = "SATS")]
-        confirm_above: Option<u64>,
+        ask: String,
+        /// Above this many sats (or this amount of --currency) a click is not enough: approving takes your
+        /// passphrase (or the amount typed)
+        #[arg(long, value_name = "AMOUNT")]
+        confirm_above: Option<String>,
+        /// The limits are amounts of this currency (USD, EUR…), converted when a payment is decided
+        #[arg(long)]
+        currency: Option<String>,
         #[command(flatten)]
         scope: ScopeArgs,
     },
@@ -169,18 +178,40 @@ fn expires_ms(text: &str, tz: &jiff::tz::TimeZone) -> Result<i64> {
 }
 
 fn describe_threshold(t: &purser::policy::Threshold) -> String {
+    if let Some(f) = &t.fiat {
+        let confirm = f
+            .confirm_above_micros
+            .map(|c| format!(", confirm with your passphrase above {}", f.money(c)))
+            .unwrap_or_default();
+        return format!(
+            "pay at once up to {}, ask up to {}{confirm}, refuse above (converted at the rate of each payment)",
+            f.money(f.auto_max_micros),
+            f.money(f.ask_max_micros)
+        );
+    }
     let confirm = t.confirm_above.map(|c| format!(", confirm with your passphrase above {c}")).unwrap_or_default();
     format!("pay at once up to {}, ask up to {}{confirm}, refuse above", t.auto_max, t.ask_max)
 }
 
-fn sats(m: Msats) -> String {
-    m.to_string()
+/// A threshold's limit as typed: whole sats, or an amount of `currency`.
+fn limit_sats(text: &str, what: &str) -> Result<u64> {
+    text.trim().parse().map_err(|_| {
+        Error::Usage(format!(
+            "--{what}: `{text}` is not a whole number of sats (with --currency, amounts may have decimals)"
+        ))
+    })
+}
+
+fn limit_micros(currency: &str, text: &str, what: &str) -> Result<i64> {
+    purser::rates::Money::parse_amount(currency, text)
+        .map(|m| m.micros)
+        .map_err(|e| Error::Usage(format!("--{what}: {e}")))
 }
 
 pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
     let ledger = open(&data_dir).await?;
     match cmd {
-        BudgetCommand::Add { sats: amount, period, hours, scope, expires } => {
+        BudgetCommand::Add { sats: amount, fiat, period, hours, scope, expires } => {
             authorize(&ledger).await?;
             let period = Period::new(period.into(), hours).map_err(|e| match e {
                 PeriodError::RollingWithoutHours => Error::Usage("a rolling budget needs --hours N (N ≥ 1)".into()),
@@ -188,11 +219,30 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
                 PeriodError::Unknown(_) => Error::Usage(e.to_string()),
             })?;
             let expires = expires.map(|e| expires_ms(&e, &ledger.policy().time_zone)).transpose()?;
-            let b = ledger.add_budget(&scope.spec(), period, Msats::from_sats(amount), expires, None).await?;
+            let b = match (amount, fiat) {
+                (_, Some(fiat)) => {
+                    let limit = purser::rates::Money::parse(&fiat).map_err(|e| Error::Usage(format!("--fiat: {e}")))?;
+                    ledger.add_fiat_budget(&scope.spec(), period, limit, expires, None).await?
+                }
+                (amount, None) => {
+                    ledger
+                        .add_budget(&scope.spec(), period, Msats::from_sats(amount.unwrap_or_default()), expires, None)
+                        .await?
+                }
+            };
             println!("Added {}.", b.describe());
         }
         BudgetCommand::List => {
-            let uses = ledger.budget_uses().await?;
+            let (settings, _) = config::load(&data_dir)?;
+            let mut currencies: Vec<String> = ledger
+                .budgets()
+                .await?
+                .iter()
+                .filter_map(|b| b.limit_fiat.as_ref().map(|m| m.currency.clone()))
+                .collect();
+            currencies.dedup();
+            let at_hand = super::rate::at_hand(&settings, &currencies).await?;
+            let uses = ledger.budget_uses(&at_hand).await?;
             if uses.is_empty() {
                 println!("No budgets: only thresholds limit payments. Add one with `purser budget add`.");
             }
@@ -208,7 +258,15 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
                 };
                 let used = match u.budget.period {
                     Period::Request => "each payment".to_string(),
-                    _ => format!("{} used, {} left", sats(u.used), sats(u.remaining())),
+                    _ if u.budget.limit_fiat.is_some() && u.budget.limit.0 == 0 => format!(
+                        "{} used (no rate now: {})",
+                        u.used_fiat.as_ref().map(ToString::to_string).unwrap_or_default(),
+                        at_hand.missing.first().map_or("", |(_, why)| why.as_str())
+                    ),
+                    _ => {
+                        let (used, left) = u.figures();
+                        format!("{used} used, {left} left")
+                    }
                 };
                 println!("#{:<4} {:<50} {used}{state}", u.budget.id, u.budget.describe());
             }
@@ -229,10 +287,29 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
 pub async fn threshold(data_dir: PathBuf, cmd: ThresholdCommand) -> Result<()> {
     let ledger = open(&data_dir).await?;
     match cmd {
-        ThresholdCommand::Set { auto, ask, confirm_above, scope } => {
+        ThresholdCommand::Set { auto, ask, confirm_above, currency, scope } => {
             authorize(&ledger).await?;
-            let confirm = confirm_above.map(Msats::from_sats);
-            let t = ledger.set_threshold(&scope.spec(), Msats::from_sats(auto), Msats::from_sats(ask), confirm).await?;
+            let t = match currency {
+                Some(currency) => {
+                    let code =
+                        purser::rates::money::currency_code(&currency).map_err(|e| Error::Usage(e.to_string()))?;
+                    let limits = purser::policy::fiat::FiatThreshold {
+                        auto_max_micros: limit_micros(&code, &auto, "auto")?,
+                        ask_max_micros: limit_micros(&code, &ask, "ask")?,
+                        confirm_above_micros: confirm_above
+                            .map(|c| limit_micros(&code, &c, "confirm-above"))
+                            .transpose()?,
+                        currency: code,
+                    };
+                    ledger.set_fiat_threshold(&scope.spec(), limits).await?
+                }
+                None => {
+                    let confirm =
+                        confirm_above.map(|c| limit_sats(&c, "confirm-above")).transpose()?.map(Msats::from_sats);
+                    let (auto, ask) = (limit_sats(&auto, "auto")?, limit_sats(&ask, "ask")?);
+                    ledger.set_threshold(&scope.spec(), Msats::from_sats(auto), Msats::from_sats(ask), confirm).await?
+                }
+            };
             println!("#{}: {}: {}.", t.id, t.scope.describe(), describe_threshold(&t));
         }
         ThresholdCommand::List => {

@@ -20,6 +20,8 @@ pub struct PayContext<'a> {
     pub challenge_headers: &'a HeaderMap,
     /// The most this one request may pay (`Purser-Max-Sats`), in msat.
     pub max_msat: Option<u64>,
+    /// The most this one request may pay in a currency (`Purser-Max-Fiat`).
+    pub max_fiat: Option<crate::rates::Money>,
     /// The task allowance the request names (`Purser-Allowance`).
     pub allowance: Option<i64>,
     /// Why the agent needs it (`Purser-Reason`).
@@ -68,5 +70,6 @@ pub(crate) fn new_payment(
         }),
         allowance: ctx.allowance,
         agent_reason: ctx.agent_reason.clone(),
+        rates: Default::default(),
     }
 }

@@ -56,7 +56,8 @@ impl Flow<'_> {
                 }
                 Reservation::NeedsApproval { explanation, confirm, details, alerts } => {
                     self.emit_alerts(alerts);
-                    let asked = Asked { confirm, explanation, budget: details };
+                    let fiat = record.rates.rates.first().map(|r| r.money_of(checked.amount));
+                    let asked = Asked { confirm, explanation, budget: details, fiat };
                     approved = self.ask_person(ctx, ch, checked, approved, asked).await?;
                 }
             }
@@ -69,6 +70,8 @@ struct Asked {
     confirm: bool,
     explanation: String,
     budget: serde_json::Value,
+    /// What the payment is worth in the display currency.
+    fiat: Option<crate::rates::Money>,
 }
 
 impl Flow<'_> {
@@ -103,6 +106,7 @@ impl Flow<'_> {
             host: ctx.host(),
             path: ctx.target.path().to_string(),
             amount_msat: checked.amount.0,
+            fiat: asked.fiat,
             confirm: asked.confirm,
             explanation: asked.explanation,
             budget: asked.budget,

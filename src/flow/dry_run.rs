@@ -77,7 +77,11 @@ impl Flow<'_> {
                 let mut record = new_payment(ctx, Some(ch), Some(&checked));
                 record.advertised = self.advertised_price(ctx).await;
                 out["advertised_msat"] = json!(record.advertised.map(|a| a.0));
-                match self.request_checks(ctx, ch, &checked) {
+                record.rates = self.rates_for(&record, ctx.max_fiat.as_ref()).await;
+                let checks = self
+                    .request_checks(ctx, ch, &checked)
+                    .and_then(|()| self.max_fiat_check(ctx, &checked, &record.rates));
+                match checks {
                     Err((reason, explanation)) => Decision::Refuse { reason, explanation, details: json!(null) },
                     Ok(()) => match self.host.ledger().evaluate(&record, &Rules).await {
                         Ok(d) => d,

@@ -5,7 +5,8 @@
 //!    [`crate::challenge::PaymentChallenge`]; a 402 with no Lightning challenge goes back to the agent as it
 //!    came, an offer Purser cannot pay is recorded and passed on, a malformed one is refused.
 //! 2. **Check the invoice and the price** ([`checks`]): BOLT11 against the wallet's network, the amount the
-//!    challenge states or the 402 quotes, the challenge's expiry, `Purser-Max-Sats`, the advertised price.
+//!    challenge states or the 402 quotes, the challenge's expiry, `Purser-Max-Sats`, the advertised price;
+//!    the BTC rates the decision needs ([`rates`]) and `Purser-Max-Fiat`.
 //! 3. **Decide, hold for a person, reserve** ([`decide`]): policy over the ledger's snapshot, written with
 //!    the payment row in one transaction; a person's answer when policy asks, then reserved again with it.
 //!    A dry run ([`dry_run`]) is the same flow stopping before the reservation.
@@ -25,6 +26,7 @@ pub mod decide;
 pub mod dry_run;
 pub mod pay;
 pub mod proof;
+pub mod rates;
 pub mod refuse;
 pub mod retry;
 pub mod timing;
@@ -59,6 +61,8 @@ pub trait Host: Send + Sync {
     fn approvals(&self) -> &Approvals;
     fn wallet(&self) -> &WalletHandle;
     fn pricing(&self) -> &crate::pricing::Fetcher;
+    /// BTC rates, for limits and figures in a currency.
+    fn rates(&self) -> &std::sync::Arc<crate::rates::Rates>;
     /// The runtime that outlives the serving threads, where the wallet is asked; `None` before serving.
     fn background(&self) -> Option<&tokio::runtime::Handle>;
     /// Sends one request upstream and waits for its response head.
@@ -86,6 +90,8 @@ pub struct Payable<'a> {
     pub timing: &'a Timing,
     /// The most this request may pay (`Purser-Max-Sats`), in msat.
     pub max_msat: Option<u64>,
+    /// The most this request may pay in a currency (`Purser-Max-Fiat`).
+    pub max_fiat: Option<crate::rates::Money>,
     /// The task allowance the request names (`Purser-Allowance`).
     pub allowance: Option<i64>,
     /// Why the agent needs it (`Purser-Reason`), for a person who is asked.
@@ -147,6 +153,7 @@ impl<'a> Flow<'a> {
             target: req.target,
             challenge_headers: &resp_parts.headers,
             max_msat: req.max_msat,
+            max_fiat: req.max_fiat.clone(),
             allowance: req.allowance,
             agent_reason: req.agent_reason.clone(),
             timing: req.timing,

@@ -55,6 +55,10 @@ impl Flow<'_> {
         }
         let mut record = new_payment(ctx, Some(ch), Some(&checked));
         record.advertised = ctx.timing.wait(Wait::Upstream, self.advertised_price(ctx)).await;
+        record.rates = ctx.timing.wait(Wait::Upstream, self.rates_for(&record, ctx.max_fiat.as_ref())).await;
+        if let Err((reason, detail)) = self.max_fiat_check(ctx, &checked, &record.rates) {
+            return Err(self.refuse_unpaid(ctx, Some(ch), Some(&checked), reason, detail).await);
+        }
         let payment_id = self.decide(ctx, ch, &checked, &record).await?;
         let payment_id = match payment_id {
             Decided::Reserved(id) => id,

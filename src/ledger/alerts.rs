@@ -30,6 +30,8 @@ pub enum AlertKind {
     FeeAboveCap,
     /// Too many wrong passphrases (or typed amounts): confirmations are locked for a while.
     ConfirmationsLocked,
+    /// Two BTC rate sources disagree by more than 2 %.
+    RateDisagreement,
 }
 
 impl AlertKind {
@@ -45,6 +47,7 @@ impl AlertKind {
             AlertKind::WalletDown => "wallet_down",
             AlertKind::FeeAboveCap => "fee_above_cap",
             AlertKind::ConfirmationsLocked => "confirmations_locked",
+            AlertKind::RateDisagreement => "rate_disagreement",
         }
     }
 
@@ -60,6 +63,7 @@ impl AlertKind {
             AlertKind::WalletDown => "Wallet unreachable",
             AlertKind::FeeAboveCap => "Routing fee above the cap",
             AlertKind::ConfirmationsLocked => "Confirmations locked",
+            AlertKind::RateDisagreement => "Rate sources disagree",
         }
     }
 }

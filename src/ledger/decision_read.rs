@@ -10,7 +10,10 @@ use std::sync::Arc;
 use sqlx::{Row, SqliteConnection};
 
 use super::new_payment::NewPayment;
-use super::snapshot::{PolicyTables, load_budgets, load_rules, load_thresholds, spent_sql, trip_from_row};
+use super::snapshot::{
+    PolicyTables, load_budgets, load_rules, load_thresholds, spent_recorded_sql, spent_sql, spent_unrecorded_sql,
+    trip_from_row,
+};
 use super::{Ledger, Result};
 use crate::policy::{BudgetUse, Period, RuleUse, Scope, Snapshot};
 use crate::units::Msats;
@@ -69,18 +72,53 @@ impl Applying {
     }
 
     /// The spending sums the statement reads, in column order: the agent's last minute, each budget window
-    /// that has a start, the rule's day.
-    fn sums(&self, p: &NewPayment, now: i64) -> Vec<(Scope, i64)> {
-        let mut sums = vec![(Scope { agent_id: Some(p.agent_id), ..Scope::default() }, now - 60_000)];
-        sums.extend(self.budgets.iter().filter_map(|(b, start)| Some((b.scope.clone(), (*start)?))));
-        sums.extend(self.rule.iter().map(|(r, day)| (r.scope.clone(), *day)));
+    /// that has a start (and, for one in a currency, its recorded and unrecorded parts), the rule's day.
+    fn sums(&self, p: &NewPayment, now: i64) -> Vec<Sum> {
+        let mut sums = vec![Sum {
+            scope: Scope { agent_id: Some(p.agent_id), ..Scope::default() },
+            since: now - 60_000,
+            currency: None,
+        }];
+        for (b, start) in &self.budgets {
+            let Some(since) = *start else { continue };
+            sums.push(Sum { scope: b.scope.clone(), since, currency: None });
+            if let Some(limit) = &b.limit_fiat {
+                sums.push(Sum { scope: b.scope.clone(), since, currency: Some(limit.currency.clone()) });
+            }
+        }
+        sums.extend(self.rule.iter().map(|(r, day)| Sum { scope: r.scope.clone(), since: *day, currency: None }));
         sums
     }
 }
 
-/// The statement, for `sums` spending sums (their parameters follow the first five, four each).
-fn statement(sums: usize) -> String {
-    let used: String = (0..sums).map(|i| format!(", ({}) AS used_{i}", spent_sql(6 + 4 * i))).collect();
+/// One spending sum the statement reads: in msat, or for a budget in `currency` its recorded value in it and
+/// the msat without one (two columns).
+struct Sum {
+    scope: Scope,
+    since: i64,
+    currency: Option<String>,
+}
+
+/// The statement for `sums` (their parameters follow the first five: four each, five for a currency's).
+fn statement(sums: &[Sum]) -> String {
+    let mut next = 6;
+    let mut used = String::new();
+    for (i, sum) in sums.iter().enumerate() {
+        match sum.currency {
+            None => {
+                used.push_str(&format!(", ({}) AS used_{i}", spent_sql(next)));
+                next += 4;
+            }
+            Some(_) => {
+                used.push_str(&format!(
+                    ", ({}) AS used_{i}, ({}) AS unrecorded_{i}",
+                    spent_recorded_sql(next),
+                    spent_unrecorded_sql(next)
+                ));
+                next += 5;
+            }
+        }
+    }
     format!(
         "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
          (SELECT paused FROM agents WHERE id = ?1) AS agent_paused, \
@@ -111,15 +149,19 @@ pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPa
     loop {
         let applying = Applying::of(&tables, p, now, tz);
         let sums = applying.sums(p, now);
-        let sql = statement(sums.len());
+        let sql = statement(&sums);
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(p.agent_id)
             .bind(&p.host)
             .bind(&p.path)
             .bind(now - ledger.policy().breaker_cooldown_ms)
             .bind(p.payment_hash.map(|h| h.to_hex()));
-        for (scope, since) in &sums {
-            query = query.bind(scope.agent_id).bind(scope.host.clone()).bind(scope.path_prefix.clone()).bind(*since);
+        for sum in &sums {
+            let scope = &sum.scope;
+            query = query.bind(scope.agent_id).bind(scope.host.clone()).bind(scope.path_prefix.clone()).bind(sum.since);
+            if let Some(currency) = &sum.currency {
+                query = query.bind(currency.clone());
+            }
         }
         let row = query.fetch_one(&mut *conn).await?;
         let generation: Option<i64> = row.get("policy_generation");
@@ -143,13 +185,23 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
     let used = |i: usize| Msats(row.get::<i64, _>(format!("used_{i}").as_str()).max(0) as u64);
     // The sums follow the agent's last minute (`used_0`) in the order `Applying::sums` wrote them.
     let mut columns = 1..;
-    let mut next = || used(columns.next().unwrap_or_default());
-    let budgets = applying
-        .budgets
-        .into_iter()
-        .map(|(budget, start)| BudgetUse { budget, used: start.map_or(Msats(0), |_| next()), window_start_ms: start })
-        .collect();
-    let rule = applying.rule.map(|(rule, _)| RuleUse { rule, used_today: next() });
+    let fiat = |i: usize| {
+        super::snapshot::fiat_spent(
+            row.get::<f64, _>(format!("used_{i}").as_str()),
+            row.get::<i64, _>(format!("unrecorded_{i}").as_str()),
+        )
+    };
+    let mut budgets = Vec::with_capacity(applying.budgets.len());
+    for (budget, start) in applying.budgets {
+        let spent_msat = start.map_or(Msats(0), |_| used(columns.next().unwrap_or_default()));
+        let fiat_spent = match (&budget.limit_fiat, start) {
+            (Some(_), Some(_)) => Some(fiat(columns.next().unwrap_or_default())),
+            (Some(_), None) => Some(crate::policy::fiat::FiatSpent::default()),
+            (None, _) => None,
+        };
+        budgets.push(BudgetUse { budget, used: spent_msat, window_start_ms: start, fiat_spent, used_fiat: None });
+    }
+    let rule = applying.rule.map(|(rule, _)| RuleUse { rule, used_today: used(columns.next().unwrap_or_default()) });
     let snapshot = Snapshot {
         paused_all: row.get::<Option<String>, _>("paused_all").as_deref() == Some("1"),
         agent_paused: row.try_get::<Option<bool>, _>("agent_paused")?.ok_or(sqlx::Error::RowNotFound)?,
@@ -159,6 +211,9 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
         rule,
         confirm_every_approval: row.get("confirm_every_approval"),
         allowance: None,
+        rate_used: None,
+        unpriced: Vec::new(),
+        unpriced_confirm: false,
     };
     let earlier = row.get::<Option<i64>, _>("earlier_id").map(|id| Earlier {
         id,

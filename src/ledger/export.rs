@@ -40,6 +40,28 @@ pub struct PaymentRow {
     /// The task allowance the payment was made under.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub allowance_id: Option<i64>,
+    /// The currency the payment's value was recorded in when it was decided (the display currency then).
+    pub fiat_currency: Option<String>,
+    /// The BTC price in that currency it was decided at, and where it came from.
+    pub fiat_per_btc: Option<f64>,
+    pub fiat_source: Option<String>,
+    /// What the amount and fee were worth at that rate, in units of the currency (six decimals at most).
+    pub fiat_value: Option<f64>,
+}
+
+impl PaymentRow {
+    /// The recorded value as money: amount and fee at the rate the payment was decided at.
+    pub fn fiat(&self) -> Option<crate::rates::Money> {
+        let currency = self.fiat_currency.clone()?;
+        let rate = crate::rates::Rate { currency, per_btc: self.fiat_per_btc?, source: String::new(), at_ms: 0 };
+        let msat = self.amount_msat?.max(0) as u64 + self.fee_msat.unwrap_or(0).max(0) as u64;
+        Some(rate.money_of(crate::units::Msats(msat)))
+    }
+
+    fn with_fiat_value(mut self) -> Self {
+        self.fiat_value = self.fiat().map(|m| m.units());
+        self
+    }
 }
 
 /// The columns every payment listing selects, in the order [`row`] reads them.
@@ -50,7 +72,7 @@ pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM a
      p.upstream_status, p.delivered, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
      strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at, p.receipt, \
-     p.allowance_id FROM payments p";
+     p.allowance_id, p.fiat_currency, p.fiat_per_btc, p.fiat_source FROM payments p";
 
 pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
     PaymentRow {
@@ -75,7 +97,12 @@ pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
         updated_at: r.get("updated_at"),
         receipt: r.get("receipt"),
         allowance_id: r.get("allowance_id"),
+        fiat_currency: r.get("fiat_currency"),
+        fiat_per_btc: r.get("fiat_per_btc"),
+        fiat_source: r.get("fiat_source"),
+        fiat_value: None,
     }
+    .with_fiat_value()
 }
 
 impl Ledger {
@@ -103,7 +130,7 @@ pub fn to_csv(rows: &[PaymentRow]) -> std::result::Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-const CSV_HEADER: [&str; 21] = [
+const CSV_HEADER: [&str; 25] = [
     "id",
     "request_id",
     "agent",
@@ -125,6 +152,10 @@ const CSV_HEADER: [&str; 21] = [
     "updated_at",
     "receipt",
     "allowance_id",
+    "fiat_currency",
+    "fiat_per_btc",
+    "fiat_source",
+    "fiat_value",
 ];
 
 fn sats(msat: Option<i64>) -> String {
@@ -140,8 +171,19 @@ pub fn to_table(rows: &[PaymentRow]) -> String {
     if rows.is_empty() {
         return "No payments yet.\n".into();
     }
-    let header =
-        ["ID", "WHEN (UTC)", "AGENT", "REQUEST", "DIALECT", "SATS", "FEE", "STATUS", "DELIVERED", "REQUEST ID"];
+    let header = [
+        "ID",
+        "WHEN (UTC)",
+        "AGENT",
+        "REQUEST",
+        "DIALECT",
+        "SATS",
+        "FEE",
+        "VALUE",
+        "STATUS",
+        "DELIVERED",
+        "REQUEST ID",
+    ];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for r in rows {
         let status = match &r.reason {
@@ -161,6 +203,7 @@ pub fn to_table(rows: &[PaymentRow]) -> String {
             r.challenge_kind.clone(),
             sats(r.amount_msat),
             sats(r.fee_msat),
+            r.fiat().map_or_else(|| "-".into(), |m| m.to_string()),
             status,
             delivered,
             r.request_id.clone(),

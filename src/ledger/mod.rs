@@ -6,6 +6,7 @@
 //! - `decision_read`: everything a payment's decision reads, in one statement inside the reservation.
 //! - [`policy_store`]: budgets, thresholds, remembered rules, pauses, breakers, and the snapshot a decision
 //!   is made on.
+//! - [`currency`]: the display currency as stored, the currencies a payment's limits are set in.
 //! - [`alerts`]: budget crossings, spending velocity, first payments, unusual prices, tripped breakers.
 //! - [`confirmations`]: the passphrase's hash, "every approval needs it", wrong tries and their lock.
 //! - [`credentials`]: proofs kept per agent and origin, listed and revoked by a person.
@@ -22,6 +23,7 @@ pub mod alerts;
 pub mod allowances;
 pub mod confirmations;
 pub mod credentials;
+pub mod currency;
 mod decision_read;
 pub mod endpoints;
 pub mod export;
@@ -146,6 +148,11 @@ impl Ledger {
         let hot = Arc::new(hot::HotCache::default());
         hot::start_watch(&hot, opts);
         Ok(Ledger { pool, durable, clock: clock::system(), policy: Arc::new(PolicySettings::default()), hot })
+    }
+
+    /// The ledger's clock, for what must agree with it (the age of a rate).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -1,5 +1,6 @@
 //! What is known of a payment when Purser decides on it: the row a reservation or a refusal writes.
 
+use crate::rates::RatesAtHand;
 #[cfg(test)]
 use crate::units::Preimage;
 use crate::units::{Msats, PaymentHash};
@@ -27,6 +28,9 @@ pub struct NewPayment {
     pub allowance: Option<i64>,
     /// Why the agent says it needs this payment (`Purser-Reason`), shown to a person who is asked.
     pub agent_reason: Option<String>,
+    /// The BTC rates fetched for this payment's decision: its limits in a currency convert with them, and
+    /// the first (the person's display currency, when they chose one) is recorded on the row.
+    pub rates: RatesAtHand,
 }
 
 #[cfg(test)]
@@ -49,6 +53,7 @@ impl NewPayment {
             proof_prefix: None,
             allowance: None,
             agent_reason: None,
+            rates: RatesAtHand::default(),
         }
     }
 }

@@ -22,6 +22,14 @@ pub(super) async fn record_all(
     Ok(ids)
 }
 
+/// "250 sats", or "250 sats ($0.25)" when the payment was valued in the display currency.
+fn both(amount: Msats, p: &NewPayment) -> String {
+    match p.rates.rates.first() {
+        Some(rate) => format!("{amount} ({})", rate.money_of(amount)),
+        None => amount.to_string(),
+    }
+}
+
 /// The budget-crossing alert for `level` percent of `b`, once per budget window.
 pub(super) fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) -> Option<NewAlert> {
     // A rolling window moves with every payment: alert at most once per window length.
@@ -34,7 +42,12 @@ pub(super) fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) ->
         agent_id: Some(p.agent_id),
         host: Some(p.host.clone()),
         budget_id: Some(b.budget.id),
-        message: format!("{} {level} % {what} ({} of {} used)", b.budget.describe(), b.used, b.budget.limit),
+        message: format!(
+            "{} {level} % {what} ({} of {} used)",
+            b.budget.describe(),
+            both(b.used, p),
+            both(b.budget.limit, p)
+        ),
         dedupe_key: Some(format!("budget:{}:{level}:{window}", b.budget.id)),
     })
 }
@@ -72,7 +85,7 @@ pub(super) fn allow_alerts(
             agent_id: Some(p.agent_id),
             host: Some(p.host.clone()),
             budget_id: None,
-            message: format!("agent {} spent more than {} in a minute", p.agent, limit),
+            message: format!("agent {} spent more than {} in a minute", p.agent, both(limit, p)),
             dedupe_key: Some(format!("velocity:{}:{}", p.agent_id, now / 60_000)),
         });
     }
@@ -82,7 +95,7 @@ pub(super) fn allow_alerts(
             agent_id: Some(p.agent_id),
             host: Some(p.host.clone()),
             budget_id: None,
-            message: format!("first payment to {} ({} by agent {})", p.host, amount, p.agent),
+            message: format!("first payment to {} ({} by agent {})", p.host, both(amount, p), p.agent),
             dedupe_key: Some(format!("first:{}", p.host)),
         });
     }

@@ -79,9 +79,9 @@ impl Ledger {
             tx.commit().await?;
             return Ok(earlier(row, p));
         }
-        let mut snapshot = read.snapshot;
-        let reserve = judge.fee_reserve(amount);
         let now = self.now_ms();
+        let mut snapshot = policy::fiat::price(read.snapshot, &p.rates, now);
+        let reserve = judge.fee_reserve(amount);
         match super::allowances::applicable(&mut tx, p, read.has_allowance, now).await? {
             Ok(task) => snapshot.allowance = task,
             Err(super::allowances::NotUsable(explanation)) => {
@@ -378,10 +378,13 @@ async fn insert(
     allowance_id: Option<i64>,
     now: i64,
 ) -> Result<i64> {
+    // The rate a payment is valued at: fixed when it is decided, so history never drifts with the price.
+    let recorded = p.rates.rates.first();
     let done = sqlx::query(
         "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
          fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, created_at_ms, updated_at_ms, \
-         proof_prefix, allowance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         proof_prefix, allowance_id, fiat_currency, fiat_per_btc, fiat_source, fiat_rate_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&p.request_id)
     .bind(p.agent_id)
@@ -401,6 +404,10 @@ async fn insert(
     .bind(now)
     .bind(&p.proof_prefix)
     .bind(allowance_id)
+    .bind(recorded.map(|r| r.currency.clone()))
+    .bind(recorded.map(|r| r.per_btc))
+    .bind(recorded.map(|r| r.source.clone()))
+    .bind(recorded.map(|r| r.at_ms))
     .execute(conn)
     .await?;
     Ok(done.last_insert_rowid())

@@ -1,9 +1,12 @@
 //! Budgets, thresholds, remembered rules, pauses and circuit breakers as stored, and their validation; the
 //! snapshot a decision is made on is read by [`super::snapshot`].
 
-use super::snapshot::{load_budgets, load_rules, load_thresholds, paused_all, spent, trip_from_row};
+use super::snapshot::{load_budgets, load_rules, load_thresholds, paused_all, spent, spent_fiat, trip_from_row};
 use super::{Error, Ledger, Result};
+use crate::policy::fiat::{FiatSpent, FiatThreshold};
 use crate::policy::{BreakerTrip, Budget, BudgetUse, Period, Rule, Scope, Threshold};
+use crate::rates::Money;
+use crate::rates::RatesAtHand;
 use crate::units::Msats;
 
 /// A scope as a person names it: agent by name, API as `[scheme://]host[:port]` with an optional path prefix.
@@ -103,14 +106,41 @@ impl Ledger {
         expires_at_ms: Option<i64>,
         note: Option<&str>,
     ) -> Result<Budget> {
+        self.insert_budget(scope, period, (limit, None), expires_at_ms, note).await
+    }
+
+    /// A budget set in a currency: its limit is converted when a payment is decided, and what its window
+    /// used counts each payment at its recorded rate.
+    pub async fn add_fiat_budget(
+        &self,
+        scope: &ScopeSpec,
+        period: Period,
+        limit: Money,
+        expires_at_ms: Option<i64>,
+        note: Option<&str>,
+    ) -> Result<Budget> {
+        if limit.micros <= 0 {
+            return Err(Error::Invalid(format!("a budget's limit must be more than {}", Money { micros: 0, ..limit })));
+        }
+        self.insert_budget(scope, period, (Msats(0), Some(limit)), expires_at_ms, note).await
+    }
+
+    async fn insert_budget(
+        &self,
+        scope: &ScopeSpec,
+        period: Period,
+        (limit, limit_fiat): (Msats, Option<Money>),
+        expires_at_ms: Option<i64>,
+        note: Option<&str>,
+    ) -> Result<Budget> {
         let scope = self.resolve_scope(scope).await?;
         let hours = match period {
             Period::Rolling { hours } => Some(i64::from(hours)),
             _ => None,
         };
         let id = sqlx::query(
-            "INSERT INTO budgets (agent_id, host, path_prefix, period, rolling_hours, limit_msat, expires_at_ms, note, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO budgets (agent_id, host, path_prefix, period, rolling_hours, limit_msat, expires_at_ms, note, \
+             created_at_ms, limit_currency, limit_micros) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(scope.agent_id)
         .bind(&scope.host)
@@ -121,10 +151,12 @@ impl Ledger {
         .bind(expires_at_ms)
         .bind(note)
         .bind(self.now_ms())
+        .bind(limit_fiat.as_ref().map(|m| m.currency.clone()))
+        .bind(limit_fiat.as_ref().map(|m| m.micros))
         .execute(self.pool())
         .await?
         .last_insert_rowid();
-        Ok(Budget { id, scope, period, limit, expires_at_ms, note: note.map(str::to_string) })
+        Ok(Budget { id, scope, period, limit, limit_fiat, expires_at_ms, note: note.map(str::to_string) })
     }
 
     pub async fn budgets(&self) -> Result<Vec<Budget>> {
@@ -137,8 +169,10 @@ impl Ledger {
         remove(self, "DELETE FROM budgets WHERE id = ?", "budget", id).await
     }
 
-    /// Budgets with what their current windows have used, for display.
-    pub async fn budget_uses(&self) -> Result<Vec<BudgetUse>> {
+    /// Budgets with what their current windows have used, for display; those set in a currency are
+    /// converted with `rates` (their figures in sats stay 0 without a rate; what they used in money is still
+    /// the recorded values).
+    pub async fn budget_uses(&self, rates: &RatesAtHand) -> Result<Vec<BudgetUse>> {
         let mut conn = self.pool().acquire().await?;
         let now = self.now_ms();
         let mut out = Vec::new();
@@ -148,7 +182,27 @@ impl Ledger {
                 Some(start) => spent(&mut conn, &b.scope, start).await?,
                 None => Msats(0),
             };
-            out.push(BudgetUse { budget: b, used, window_start_ms: start });
+            let fiat_spent = match (&b.limit_fiat, start) {
+                (Some(limit), Some(start)) => Some(spent_fiat(&mut conn, &b.scope, start, &limit.currency).await?),
+                (Some(_), None) => Some(FiatSpent::default()),
+                (None, _) => None,
+            };
+            let with_use = BudgetUse { budget: b, used, window_start_ms: start, fiat_spent, used_fiat: None };
+            out.push(match (&with_use.budget.limit_fiat, fiat_spent) {
+                (Some(limit), Some(spent)) => {
+                    let priced = crate::policy::fiat::price(
+                        crate::policy::Snapshot { budgets: vec![with_use.clone()], ..Default::default() },
+                        rates,
+                        now,
+                    );
+                    priced.budgets.into_iter().next().unwrap_or(BudgetUse {
+                        used: Msats(0),
+                        used_fiat: Some(Money { currency: limit.currency.clone(), micros: spent.recorded_micros }),
+                        ..with_use
+                    })
+                }
+                _ => with_use,
+            });
         }
         Ok(out)
     }
@@ -162,6 +216,37 @@ impl Ledger {
         ask_max: Msats,
         confirm_above: Option<Msats>,
     ) -> Result<Threshold> {
+        self.check_threshold(auto_max, ask_max, confirm_above)?;
+        self.insert_threshold(scope, (auto_max, ask_max, confirm_above), None).await
+    }
+
+    /// Sets the thresholds of a scope in a currency: converted when a payment is decided.
+    pub async fn set_fiat_threshold(&self, scope: &ScopeSpec, limits: FiatThreshold) -> Result<Threshold> {
+        let f = &limits;
+        if f.auto_max_micros < 0 || f.ask_max_micros < 0 {
+            return Err(Error::Invalid("a threshold's limits cannot be negative".into()));
+        }
+        let money = |micros| Money { currency: f.currency.clone(), micros };
+        if f.ask_max_micros < f.auto_max_micros {
+            return Err(Error::Invalid(format!(
+                "the ask limit ({}) cannot be below the auto-approve limit ({})",
+                money(f.ask_max_micros),
+                money(f.auto_max_micros)
+            )));
+        }
+        if let Some(confirm) = f.confirm_above_micros
+            && confirm >= f.ask_max_micros
+        {
+            return Err(Error::Invalid(format!(
+                "the confirm limit ({}) must be below the ask limit ({}): above the ask limit payments are refused",
+                money(confirm),
+                money(f.ask_max_micros)
+            )));
+        }
+        self.insert_threshold(scope, (Msats(0), Msats(0), None), Some(limits)).await
+    }
+
+    fn check_threshold(&self, auto_max: Msats, ask_max: Msats, confirm_above: Option<Msats>) -> Result<()> {
         if ask_max < auto_max {
             return Err(Error::Invalid(format!(
                 "the ask limit ({ask_max}) cannot be below the auto-approve limit ({auto_max})"
@@ -174,6 +259,15 @@ impl Ledger {
                 "the confirm limit ({confirm}) must be below the ask limit ({ask_max}): above the ask limit payments are refused"
             )));
         }
+        Ok(())
+    }
+
+    async fn insert_threshold(
+        &self,
+        scope: &ScopeSpec,
+        (auto_max, ask_max, confirm_above): (Msats, Msats, Option<Msats>),
+        fiat: Option<FiatThreshold>,
+    ) -> Result<Threshold> {
         let scope = self.resolve_scope(scope).await?;
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM thresholds WHERE agent_id IS ? AND host IS ? AND path_prefix IS ?")
@@ -183,8 +277,9 @@ impl Ledger {
             .execute(&mut *tx)
             .await?;
         let id = sqlx::query(
-            "INSERT INTO thresholds (agent_id, host, path_prefix, auto_max_msat, ask_max_msat, confirm_above_msat, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO thresholds (agent_id, host, path_prefix, auto_max_msat, ask_max_msat, confirm_above_msat, \
+             created_at_ms, currency, auto_max_micros, ask_max_micros, confirm_above_micros) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(scope.agent_id)
         .bind(&scope.host)
@@ -193,11 +288,15 @@ impl Ledger {
         .bind(ask_max.0 as i64)
         .bind(confirm_above.map(|c| c.0 as i64))
         .bind(self.now_ms())
+        .bind(fiat.as_ref().map(|f| f.currency.clone()))
+        .bind(fiat.as_ref().map(|f| f.auto_max_micros))
+        .bind(fiat.as_ref().map(|f| f.ask_max_micros))
+        .bind(fiat.as_ref().and_then(|f| f.confirm_above_micros))
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
         tx.commit().await?;
-        Ok(Threshold { id, scope, auto_max, ask_max, confirm_above })
+        Ok(Threshold { id, scope, auto_max, ask_max, confirm_above, fiat })
     }
 
     pub async fn thresholds(&self) -> Result<Vec<Threshold>> {

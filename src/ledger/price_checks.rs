@@ -16,7 +16,7 @@ impl Ledger {
         let amount = p.amount.unwrap_or_default();
         let mut conn = self.pool().acquire().await?;
         let read = super::decision_read::read(&mut conn, self, p).await?;
-        let mut snapshot = read.snapshot;
+        let mut snapshot = policy::fiat::price(read.snapshot, &p.rates, self.now_ms());
         // The allowance the payment would be made under, as the reservation reads it.
         match super::allowances::applicable(&mut conn, p, read.has_allowance, self.now_ms()).await? {
             Ok(task) => snapshot.allowance = task,

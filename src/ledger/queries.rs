@@ -76,6 +76,39 @@ pub struct Totals {
     /// Payments Purser refused today; offers it could not pay (another chain) and passed on are not counted.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub refused_count_today: u64,
+    /// The same spending in the display currency, when one is chosen.
+    pub fiat: Option<FiatTotals>,
+}
+
+/// Spending in a currency: each payment at the rate it was recorded at; payments recorded without one in
+/// this currency at the current rate (or not at all when there is none).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct FiatTotals {
+    pub currency: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub today_micros: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub week_micros: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub month_micros: i64,
+}
+
+/// How figures in a currency are valued: payments recorded in `currency` at their own rate, others at
+/// `current_per_btc` (left out when there is none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Valuing {
+    pub currency: String,
+    pub current_per_btc: Option<f64>,
+}
+
+/// The value of `p`'s amount and fee in millionths of `?{currency}`, each row at its recorded rate, else at
+/// `?{current}` (NULL when unknown, which SUM leaves out).
+fn value_sql(currency: usize, current: usize) -> String {
+    format!(
+        "(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) * \
+         (CASE WHEN p.fiat_currency = ?{currency} THEN p.fiat_per_btc ELSE ?{current} END) / 100000.0"
+    )
 }
 
 /// One bar segment of the spend chart.
@@ -88,6 +121,9 @@ pub struct DaySpend {
     pub key: String,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub msat: u64,
+    /// The same in the display currency, in millionths, when one was asked for.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub fiat_micros: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -228,12 +264,55 @@ impl Ledger {
             month_msat: u(month_total),
             settled_count_today: u(r.get(3)),
             refused_count_today: u(r.get(4)),
+            fiat: None,
         })
+    }
+
+    /// [`Self::totals`] with the same windows valued in a currency.
+    pub async fn totals_valued(&self, valuing: Option<&Valuing>) -> Result<Totals> {
+        let mut totals = self.totals().await?;
+        let Some(v) = valuing else { return Ok(totals) };
+        let now = self.now_ms();
+        let tz = &self.policy().time_zone;
+        let start = |p: Period| p.window_start_ms(now, tz).unwrap_or(now);
+        let value = value_sql(4, 5);
+        let sql = format!(
+            "SELECT COALESCE(SUM(CASE WHEN p.created_at_ms >= ?1 THEN {value} END), 0.0), \
+             COALESCE(SUM(CASE WHEN p.created_at_ms >= ?2 THEN {value} END), 0.0), \
+             COALESCE(SUM(CASE WHEN p.created_at_ms >= ?3 THEN {value} END), 0.0) \
+             FROM payments p WHERE p.status = 'settled' AND p.created_at_ms >= MIN(?2, ?3)"
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(start(Period::Day))
+            .bind(start(Period::Week))
+            .bind(start(Period::Month))
+            .bind(&v.currency)
+            .bind(v.current_per_btc)
+            .fetch_one(self.pool())
+            .await?;
+        let micros = |i: usize| r.get::<f64, _>(i).round() as i64;
+        totals.fiat = Some(FiatTotals {
+            currency: v.currency.clone(),
+            today_micros: micros(0),
+            week_micros: micros(1),
+            month_micros: micros(2),
+        });
+        Ok(totals)
     }
 
     /// Settled spend (amount + fee) per day for the last `days` days, by API or by agent. Days are calendar
     /// days in the configured zone; SQLite sums each day's range of the time index.
     pub async fn spend_per_day(&self, days: u32, group: GroupBy) -> Result<Vec<DaySpend>> {
+        self.spend_per_day_valued(days, group, None).await
+    }
+
+    /// [`Self::spend_per_day`], each segment also valued in a currency.
+    pub async fn spend_per_day_valued(
+        &self,
+        days: u32,
+        group: GroupBy,
+        valuing: Option<&Valuing>,
+    ) -> Result<Vec<DaySpend>> {
         let now = self.now_ms();
         let tz = self.policy().time_zone.clone();
         let today = jiff::Timestamp::from_millisecond(now).map(|t| t.to_zoned(tz.clone()).date());
@@ -259,15 +338,30 @@ impl Ledger {
             q.push(if i == 0 { "(" } else { ", (" });
             q.push_bind(day).push(", ").push_bind(s).push(", ").push_bind(e).push(")");
         }
+        q.push(") SELECT d.day, ");
+        match valuing {
+            Some(v) => q
+                .push("SUM((COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) * (CASE WHEN p.fiat_currency = ")
+                .push_bind(v.currency.clone())
+                .push(" THEN p.fiat_per_btc ELSE ")
+                .push_bind(v.current_per_btc)
+                .push(" END) / 100000.0)"),
+            None => q.push("NULL"),
+        };
         q.push(format!(
-            ") SELECT d.day, {key}, SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) \
+            ", {key}, SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) \
              FROM d JOIN payments p ON p.created_at_ms >= d.s AND p.created_at_ms < d.e{join} \
              WHERE p.status = 'settled' GROUP BY d.day, {key} ORDER BY d.day, {key}"
         ));
         let rows = q.build().fetch_all(self.pool()).await?;
         Ok(rows
             .iter()
-            .map(|r| DaySpend { day: r.get(0), key: r.get(1), msat: r.get::<i64, _>(2).max(0) as u64 })
+            .map(|r| DaySpend {
+                day: r.get(0),
+                fiat_micros: valuing.map(|_| r.get::<Option<f64>, _>(1).unwrap_or(0.0).round() as i64),
+                key: r.get(2),
+                msat: r.get::<i64, _>(3).max(0) as u64,
+            })
             .collect())
     }
 

@@ -5,13 +5,15 @@
 use sqlx::{Row, SqliteConnection};
 
 use super::Result;
+use crate::policy::fiat::{FiatSpent, FiatThreshold};
 use crate::policy::{BreakerTrip, Budget, Period, Rule, Scope, Threshold};
+use crate::rates::Money;
 use crate::units::Msats;
 
 pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budget>> {
     let rows = sqlx::query(
         "SELECT b.id, b.agent_id, a.name AS agent, b.host, b.path_prefix, b.period, b.rolling_hours, b.limit_msat, \
-         b.expires_at_ms, b.note FROM budgets b LEFT JOIN agents a ON a.id = b.agent_id ORDER BY b.id",
+         b.expires_at_ms, b.note, b.limit_currency, b.limit_micros FROM budgets b LEFT JOIN agents a ON a.id = b.agent_id ORDER BY b.id",
     )
     .fetch_all(conn)
     .await?;
@@ -24,6 +26,9 @@ pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budg
                 scope: scope_from_row(r),
                 period,
                 limit: Msats(r.get::<i64, _>("limit_msat").max(0) as u64),
+                limit_fiat: r
+                    .get::<Option<String>, _>("limit_currency")
+                    .map(|currency| Money { currency, micros: r.get::<Option<i64>, _>("limit_micros").unwrap_or(0) }),
                 expires_at_ms: r.get("expires_at_ms"),
                 note: r.get("note"),
             })
@@ -33,8 +38,8 @@ pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budg
 
 pub(crate) async fn load_thresholds(conn: &mut SqliteConnection) -> Result<Vec<Threshold>> {
     let rows = sqlx::query(
-        "SELECT t.id, t.agent_id, a.name AS agent, t.host, t.path_prefix, t.auto_max_msat, t.ask_max_msat, t.confirm_above_msat \
-         FROM thresholds t LEFT JOIN agents a ON a.id = t.agent_id ORDER BY t.id",
+        "SELECT t.id, t.agent_id, a.name AS agent, t.host, t.path_prefix, t.auto_max_msat, t.ask_max_msat, t.confirm_above_msat, \
+         t.currency, t.auto_max_micros, t.ask_max_micros, t.confirm_above_micros FROM thresholds t LEFT JOIN agents a ON a.id = t.agent_id ORDER BY t.id",
     )
     .fetch_all(conn)
     .await?;
@@ -46,6 +51,12 @@ pub(crate) async fn load_thresholds(conn: &mut SqliteConnection) -> Result<Vec<T
             auto_max: Msats(r.get::<i64, _>("auto_max_msat").max(0) as u64),
             ask_max: Msats(r.get::<i64, _>("ask_max_msat").max(0) as u64),
             confirm_above: r.get::<Option<i64>, _>("confirm_above_msat").map(|m| Msats(m.max(0) as u64)),
+            fiat: r.get::<Option<String>, _>("currency").map(|currency| FiatThreshold {
+                currency,
+                auto_max_micros: r.get::<Option<i64>, _>("auto_max_micros").unwrap_or(0),
+                ask_max_micros: r.get::<Option<i64>, _>("ask_max_micros").unwrap_or(0),
+                confirm_above_micros: r.get("confirm_above_micros"),
+            }),
         })
         .collect())
 }
@@ -74,14 +85,43 @@ pub(crate) async fn paused_all(conn: &mut SqliteConnection) -> Result<bool> {
     Ok(v.as_deref() == Some("1"))
 }
 
+/// What one payment spent or holds back, in msat: its amount and fee, or its fee reserve while in flight.
+const PAYMENT_TOTAL: &str = "(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
+     THEN MAX(COALESCE(fee_msat, 0), fee_reserve_msat) ELSE COALESCE(fee_msat, 0) END)";
+
 /// The sum of what payments in a scope since a time have spent or hold back, as an SQL expression over four
 /// parameters from `?{first}`: the scope's agent id, host and path prefix (each `NULL` for any), then the
 /// time in ms.
 pub(crate) fn spent_sql(first: usize) -> String {
+    scope_sum_sql(first, &format!("COALESCE(SUM({PAYMENT_TOTAL}), 0)"))
+}
+
+/// For a budget in a currency, the recorded value (in millionths, as a real number) of what payments in a
+/// scope since a time spent in that currency: [`spent_sql`]'s four parameters, then the currency.
+pub(crate) fn spent_recorded_sql(first: usize) -> String {
+    let currency = first + 4;
+    scope_sum_sql(
+        first,
+        &format!(
+            "COALESCE(SUM(CASE WHEN fiat_currency = ?{currency} THEN {PAYMENT_TOTAL} * fiat_per_btc / 100000.0 END), 0.0)"
+        ),
+    )
+}
+
+/// For a budget in a currency, what payments with no recorded value in it spent, in msat: the same
+/// parameters as [`spent_recorded_sql`].
+pub(crate) fn spent_unrecorded_sql(first: usize) -> String {
+    let currency = first + 4;
+    scope_sum_sql(
+        first,
+        &format!("COALESCE(SUM(CASE WHEN fiat_currency IS ?{currency} THEN 0 ELSE {PAYMENT_TOTAL} END), 0)"),
+    )
+}
+
+fn scope_sum_sql(first: usize, sum: &str) -> String {
     let (agent, host, prefix, since) = (first, first + 1, first + 2, first + 3);
     format!(
-        "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
-         THEN MAX(COALESCE(fee_msat, 0), fee_reserve_msat) ELSE COALESCE(fee_msat, 0) END), 0) FROM payments \
+        "SELECT {sum} FROM payments \
          WHERE status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
          AND (?{agent} IS NULL OR agent_id = ?{agent}) \
          AND (?{host} IS NULL OR host = ?{host} OR (instr(?{host}, ':') = 0 \
@@ -103,6 +143,33 @@ pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: 
         .fetch_one(conn)
         .await?;
     Ok(Msats(total.max(0) as u64))
+}
+
+/// What payments in `scope` since `since_ms` spent, for a budget in `currency`.
+pub(crate) async fn spent_fiat(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    since_ms: i64,
+    currency: &str,
+) -> Result<FiatSpent> {
+    let sql = format!("SELECT ({}) AS recorded, ({}) AS unrecorded", spent_recorded_sql(1), spent_unrecorded_sql(1));
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(scope.agent_id)
+        .bind(&scope.host)
+        .bind(&scope.path_prefix)
+        .bind(since_ms)
+        .bind(currency)
+        .fetch_one(conn)
+        .await?;
+    Ok(fiat_spent(row.get("recorded"), row.get("unrecorded")))
+}
+
+/// The two sums read as [`FiatSpent`].
+pub(crate) fn fiat_spent(recorded_micros: f64, unrecorded_msat: i64) -> FiatSpent {
+    FiatSpent {
+        recorded_micros: recorded_micros.round().max(0.0) as i64,
+        unrecorded: Msats(unrecorded_msat.max(0) as u64),
+    }
 }
 
 /// Budgets, thresholds and rules as read at one `policy_generation`.

@@ -10,7 +10,12 @@
 //! An active task allowance ([`allowance`]) takes the place of the threshold's "ask": a payment that fits it
 //! is paid, one that does not is held for the person as an overage.
 //!
+//! Limits set in a currency are converted to msat first ([`fiat::price`]), with the rate fetched for this
+//! payment, and the explanation names the rate; a limit whose rate is missing sends the payment to a person
+//! (`rate_unavailable`).
+//!
 //! - [`allowance`]: task allowances as the decision sees them.
+//! - [`fiat`]: limits in a person's currency, converted when a payment is decided.
 //! - [`scope`]: what a budget, threshold or rule applies to.
 //! - [`period`]: budget periods and their windows in the user's time zone.
 //! - [`clock`]: injectable time.
@@ -21,6 +26,7 @@
 pub mod allowance;
 pub mod clock;
 pub mod concerns;
+pub mod fiat;
 pub mod judge;
 pub mod period;
 pub mod scope;
@@ -33,6 +39,7 @@ pub use judge::{Judge, Rules};
 pub use period::{Period, PeriodError, PeriodKind};
 pub use scope::Scope;
 
+use crate::rates::{Money, Rate};
 use crate::units::Msats;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,17 +49,22 @@ pub struct Budget {
     pub id: i64,
     pub scope: Scope,
     pub period: Period,
+    /// The limit in msat; for a budget set in a currency, what its limit buys at the decision's rate (0 until
+    /// converted).
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub limit: Msats,
+    /// The limit as set in a currency, when it was.
+    pub limit_fiat: Option<Money>,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub expires_at_ms: Option<i64>,
     pub note: Option<String>,
 }
 
 impl Budget {
-    /// E.g. "daily budget of agent research (100 sats)".
+    /// E.g. "daily budget #3 of agent research (100 sats)", or "($1.00)" for one set in dollars.
     pub fn describe(&self) -> String {
-        format!("{} budget #{} of {} ({})", self.period.adjective(), self.id, self.scope.describe(), self.limit)
+        let limit = self.limit_fiat.as_ref().map_or_else(|| self.limit.to_string(), Money::to_string);
+        format!("{} budget #{} of {} ({limit})", self.period.adjective(), self.id, self.scope.describe())
     }
 }
 
@@ -66,6 +78,13 @@ pub struct BudgetUse {
     /// `None` for per-request budgets.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub window_start_ms: Option<i64>,
+    /// For a budget set in a currency, what its window used as the ledger read it (before conversion).
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub fiat_spent: Option<fiat::FiatSpent>,
+    /// For a budget set in a currency, what its window used in it, once converted: each payment at its
+    /// recorded rate.
+    pub used_fiat: Option<Money>,
 }
 
 impl BudgetUse {
@@ -82,6 +101,18 @@ impl BudgetUse {
         }
     }
 
+    /// What it used and has left, as a person reads them: "750 sats" and "250 sats", or for a budget in a
+    /// currency "$0.75" and "$0.25 (250 sats)".
+    pub fn figures(&self) -> (String, String) {
+        match (&self.budget.limit_fiat, &self.used_fiat) {
+            (Some(limit), Some(used)) => {
+                let left = Money { currency: limit.currency.clone(), micros: (limit.micros - used.micros).max(0) };
+                (used.to_string(), format!("{left} ({})", self.remaining()))
+            }
+            _ => (self.used.to_string(), self.remaining().to_string()),
+        }
+    }
+
     fn details(&self) -> serde_json::Value {
         json!({
             "id": self.budget.id,
@@ -90,6 +121,8 @@ impl BudgetUse {
             "limit_msat": self.budget.limit.0,
             "used_msat": self.used.0,
             "remaining_msat": self.remaining().0,
+            "limit_fiat": self.budget.limit_fiat,
+            "used_fiat": self.used_fiat,
         })
     }
 }
@@ -110,12 +143,35 @@ pub struct Threshold {
     /// passphrase is set); a click, a notification or a remembered rule is not enough. `None`: never.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub confirm_above: Option<Msats>,
+    /// The limits as set in a currency, when they were: the msat limits are then what they buy at the
+    /// decision's rate.
+    pub fiat: Option<fiat::FiatThreshold>,
 }
 
 impl Threshold {
     /// Whether `amount` is in this threshold's confirm tier.
     pub fn needs_confirmation(&self, amount: Msats) -> bool {
         self.confirm_above.is_some_and(|c| amount > c)
+    }
+
+    /// A limit as a person reads it: "50 sats", or "$0.05 (50 sats)" when set in a currency.
+    fn shown(&self, msat: Msats, micros: impl Fn(&fiat::FiatThreshold) -> Option<i64>) -> String {
+        match self.fiat.as_ref().and_then(|f| Some(f.money(micros(f)?))) {
+            Some(money) => format!("{money} ({msat})"),
+            None => msat.to_string(),
+        }
+    }
+
+    fn auto_text(&self) -> String {
+        self.shown(self.auto_max, |f| Some(f.auto_max_micros))
+    }
+
+    fn ask_text(&self) -> String {
+        self.shown(self.ask_max, |f| Some(f.ask_max_micros))
+    }
+
+    fn confirm_text(&self) -> String {
+        self.shown(self.confirm_above.unwrap_or_default(), |f| f.confirm_above_micros)
     }
 }
 
@@ -164,6 +220,14 @@ pub struct Snapshot {
     pub confirm_every_approval: bool,
     /// The task allowance the payment is made under, if any.
     pub allowance: Option<allowance::AllowanceUse>,
+    /// The rate limits in a currency were converted with, and how a person reads it ("1 BTC = $100,000.00
+    /// (source, 3 s old)"); set by [`fiat::price`].
+    pub rate_used: Option<(Rate, String)>,
+    /// Limits in a currency that could not be converted (no young enough rate), with why: the payment
+    /// goes to a person.
+    pub unpriced: Vec<String>,
+    /// An unconverted threshold had a confirm limit: a click is then not enough.
+    pub unpriced_confirm: bool,
 }
 
 /// The payment being decided on.
@@ -216,6 +280,26 @@ pub fn tightest<'a>(budgets: &'a [BudgetUse], r: &Request) -> Option<&'a BudgetU
 /// remembered rules between the ask and auto-approve limits). Above a threshold's confirm limit, and for every
 /// approval when the person chose so, only a confirmed approval ([`Approved::Confirmed`]) lets it through.
 pub fn decide(s: &Snapshot, r: &Request) -> Decision {
+    let decision = decide_in_sats(s, r);
+    let Some((_, rate)) = &s.rate_used else {
+        return decision;
+    };
+    match decision {
+        Decision::Allow(why) => Decision::Allow(format!("{why}; at {rate}")),
+        Decision::Ask { why, confirm } => Decision::Ask { why: format!("{why}; at {rate}"), confirm },
+        Decision::Refuse { reason, explanation, mut details } => {
+            if let Some(d) = details.as_object_mut() {
+                d.insert("rate".into(), json!(rate));
+            }
+            Decision::Refuse { reason, explanation: format!("{explanation}; at {rate}"), details }
+        }
+    }
+}
+
+/// The reason code a decision that cannot convert a limit in a currency names.
+pub const RATE_UNAVAILABLE: &str = "rate_unavailable";
+
+fn decide_in_sats(s: &Snapshot, r: &Request) -> Decision {
     if let Some(stop) = stopped(s, r) {
         return stop;
     }
@@ -224,8 +308,11 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
         return over;
     }
     let room = tight
-        .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.remaining()))
+        .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.figures().1))
         .unwrap_or_default();
+    if let Some(unpriced) = unpriced(s, r, &room) {
+        return unpriced;
+    }
     let threshold = s.threshold.as_ref();
     if let Some(refused) = threshold.and_then(|t| above_ask_limit(t, r)) {
         return refused;
@@ -236,11 +323,11 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
         && r.approved < Approved::Confirmed
         && !covered.is_some_and(|a| a.confirmed)
     {
-        let above = t.confirm_above.unwrap_or_default();
         return Decision::Ask {
             why: format!(
-                "{} is above the confirm limit of {above} for {}: it needs your passphrase{room}",
+                "{} is above the confirm limit of {} for {}: it needs your passphrase{room}",
                 r.amount,
+                t.confirm_text(),
                 t.scope.describe()
             ),
             confirm: true,
@@ -260,11 +347,12 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
     if r.amount <= t.auto_max {
         return Decision::Allow(format!(
             "auto-approved: {} is within the auto-approve limit of {} for {scope}{room}",
-            r.amount, t.auto_max
+            r.amount,
+            t.auto_text()
         ));
     }
     if let Some(allow) =
-        approved(s, r, &format!(" ({} is above the auto-approve limit of {})", r.amount, t.auto_max), &room)
+        approved(s, r, &format!(" ({} is above the auto-approve limit of {})", r.amount, t.auto_text()), &room)
     {
         return allow;
     }
@@ -284,16 +372,35 @@ pub fn decide(s: &Snapshot, r: &Request) -> Decision {
         s,
         format!(
             "{} is above the auto-approve limit of {} for {scope} and within its ask limit of {}{room}",
-            r.amount, t.auto_max, t.ask_max
+            r.amount,
+            t.auto_text(),
+            t.ask_text()
         ),
     )
+}
+
+/// With a limit in a currency that has no rate young enough, a person decides (`rate_unavailable`): with
+/// the passphrase when the unconverted threshold had a confirm limit, or every approval needs it.
+fn unpriced(s: &Snapshot, r: &Request, room: &str) -> Option<Decision> {
+    if s.unpriced.is_empty() {
+        return None;
+    }
+    let what = format!("{RATE_UNAVAILABLE}: {}", s.unpriced.join("; "));
+    let needed = if s.unpriced_confirm || s.confirm_every_approval { Approved::Confirmed } else { Approved::Clicked };
+    if r.approved >= needed {
+        return Some(Decision::Allow(format!("approved by a person ({what}){room}")));
+    }
+    Some(Decision::Ask {
+        why: format!("{what}: these limits cannot be checked, so a person decides{room}"),
+        confirm: needed == Approved::Confirmed,
+    })
 }
 
 /// The refusal of an amount above `t`'s ask limit: no approval or allowance pays it.
 fn above_ask_limit(t: &Threshold, r: &Request) -> Option<Decision> {
     (r.amount > t.ask_max).then(|| Decision::Refuse {
         reason: "over_threshold_denied",
-        explanation: format!("{} is above the ask limit of {} for {}", r.amount, t.ask_max, t.scope.describe()),
+        explanation: format!("{} is above the ask limit of {} for {}", r.amount, t.ask_text(), t.scope.describe()),
         details: json!({"threshold": {"id": t.id, "scope": t.scope.describe(), "auto_max_msat": t.auto_max.0, "ask_max_msat": t.ask_max.0}}),
     })
 }
@@ -353,15 +460,10 @@ fn stopped(s: &Snapshot, r: &Request) -> Option<Decision> {
 /// The refusal when the tightest budget `b` has no room for `r`.
 fn over_budget(b: &BudgetUse, r: &Request) -> Option<Decision> {
     let demand = b.demand(r.amount, r.fee_reserve);
+    let (used, left) = b.figures();
     (demand > b.remaining()).then(|| Decision::Refuse {
         reason: "budget_exceeded",
-        explanation: format!(
-            "{}: {} used, {} left; this payment needs {}",
-            b.budget.describe(),
-            b.used,
-            b.remaining(),
-            demand
-        ),
+        explanation: format!("{}: {used} used, {left} left; this payment needs {demand}", b.budget.describe()),
         details: json!({"budget": b.details(), "needed_msat": demand.0}),
     })
 }

@@ -6,14 +6,31 @@ fn sats(n: u64) -> Msats {
 
 fn budget(id: i64, period: Period, limit: u64, used: u64) -> BudgetUse {
     BudgetUse {
-        budget: Budget { id, scope: Scope::default(), period, limit: sats(limit), expires_at_ms: None, note: None },
+        budget: Budget {
+            id,
+            scope: Scope::default(),
+            period,
+            limit: sats(limit),
+            limit_fiat: None,
+            expires_at_ms: None,
+            note: None,
+        },
         used: sats(used),
         window_start_ms: Some(0),
+        fiat_spent: None,
+        used_fiat: None,
     }
 }
 
 fn threshold(auto: u64, ask: u64) -> Option<Threshold> {
-    Some(Threshold { id: 1, scope: Scope::default(), auto_max: sats(auto), ask_max: sats(ask), confirm_above: None })
+    Some(Threshold {
+        id: 1,
+        scope: Scope::default(),
+        auto_max: sats(auto),
+        ask_max: sats(ask),
+        confirm_above: None,
+        fiat: None,
+    })
 }
 
 fn req(amount: u64) -> Request {
@@ -208,4 +225,65 @@ fn only_a_confirmed_allowance_covers_the_confirm_tier() {
     // An overage in the confirm tier still needs the passphrase.
     let spent = Snapshot { allowance: task(450, 500, true), ..clicked };
     assert!(matches!(decide(&spent, &req(200)), Decision::Ask { confirm: true, .. }));
+}
+
+fn dollar_threshold(auto_micros: i64, ask_micros: i64) -> Option<Threshold> {
+    Some(Threshold {
+        fiat: Some(fiat::FiatThreshold {
+            currency: "USD".into(),
+            auto_max_micros: auto_micros,
+            ask_max_micros: ask_micros,
+            confirm_above_micros: None,
+        }),
+        ..threshold(0, 0).unwrap()
+    })
+}
+
+fn at_hand(per_btc: Option<f64>) -> crate::rates::RatesAtHand {
+    match per_btc {
+        Some(per_btc) => crate::rates::RatesAtHand {
+            rates: vec![crate::rates::Rate { currency: "USD".into(), per_btc, source: "feed".into(), at_ms: 0 }],
+            missing: vec![],
+        },
+        None => crate::rates::RatesAtHand { rates: vec![], missing: vec![("USD".into(), "the feed is down".into())] },
+    }
+}
+
+#[test]
+fn a_dollar_threshold_routes_at_the_rate_and_names_it() {
+    // $0.05 at once, $1 asked, at 1 BTC = $100,000: 50 sats paid, 51 asked, 1,001 refused.
+    let s = fiat::price(
+        Snapshot { threshold: dollar_threshold(50_000, 1_000_000), ..Snapshot::default() },
+        &at_hand(Some(100_000.0)),
+        3_000,
+    );
+    match decide(&s, &req(50)) {
+        Decision::Allow(why) => {
+            assert!(why.contains("auto-approve limit of $0.05 (50 sats)"), "{why}");
+            assert!(why.ends_with("at 1 BTC = $100,000.00 (feed, 3 s old)"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(decide(&s, &req(51)), Decision::Ask { confirm: false, .. }));
+    assert!(matches!(decide(&s, &req(1_001)), Decision::Refuse { reason: "over_threshold_denied", .. }));
+}
+
+#[test]
+fn without_a_rate_a_dollar_limit_goes_to_a_person_and_a_sat_budget_still_refuses() {
+    let s = fiat::price(
+        Snapshot { threshold: dollar_threshold(50_000, 1_000_000), ..Snapshot::default() },
+        &at_hand(None),
+        0,
+    );
+    match decide(&s, &req(1)) {
+        Decision::Ask { why, confirm: false } => {
+            assert!(why.starts_with("rate_unavailable: the threshold"), "{why}");
+            assert!(why.contains("the feed is down"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(decide(&s, &Request { approved: Approved::Clicked, ..req(1) }), Decision::Allow(_)));
+    // A budget in sats needs no rate, and still refuses first.
+    let s = Snapshot { budgets: vec![budget(1, Period::Day, 10, 0)], ..s };
+    assert!(matches!(decide(&s, &req(20)), Decision::Refuse { reason: "budget_exceeded", .. }));
 }

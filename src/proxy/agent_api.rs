@@ -109,7 +109,7 @@ async fn overview(proxy: &Proxy, agent: &Agent) -> Result<Response<ProxyBody>, F
 
 /// The budgets, thresholds and allowances that apply to `agent`, and whether it is paused.
 pub async fn agent_overview(proxy: &Proxy, agent: &Agent) -> crate::ledger::Result<Overview> {
-    let uses = proxy.ledger.budget_uses().await?;
+    let uses = proxy.budget_uses().await?;
     let paused_all = proxy.ledger.paused_all().await?;
     let now_ms = proxy.ledger.now_ms();
     let tz = proxy.ledger.policy().time_zone.clone();
@@ -128,6 +128,8 @@ pub async fn agent_overview(proxy: &Proxy, agent: &Agent) -> crate::ledger::Resu
                     _ => None,
                 },
                 limit_msat: u.budget.limit.0,
+                limit_fiat: u.budget.limit_fiat.clone(),
+                used_fiat: u.used_fiat.clone(),
                 used_msat: u.used.0,
                 remaining_msat: u.remaining().0,
                 resets_at_ms,
@@ -139,8 +141,7 @@ pub async fn agent_overview(proxy: &Proxy, agent: &Agent) -> crate::ledger::Resu
         })
         .collect();
     let thresholds = proxy
-        .ledger
-        .thresholds()
+        .thresholds_now()
         .await?
         .into_iter()
         .filter(|t| t.scope.agent_id.is_none_or(|id| id == agent.id))
@@ -150,6 +151,7 @@ pub async fn agent_overview(proxy: &Proxy, agent: &Agent) -> crate::ledger::Resu
             auto_approve_up_to_msat: t.auto_max.0,
             ask_up_to_msat: t.ask_max.0,
             confirm_above_msat: t.confirm_above.map(|m| m.0),
+            set_in: t.fiat,
         })
         .collect();
     let allowances = proxy

@@ -78,7 +78,7 @@ pub(super) async fn route(
                 duration_ms: secs_to_ms(body.time_limit_secs.unwrap_or(super::allowance_api::DEFAULT_TIME_LIMIT_SECS)),
                 plan: None,
             };
-            allowances::open(ledger, events, &ask, &body.proof).await
+            allowances::open(proxy, &ask, &body.proof).await
         }
         (Method::POST, [n, action @ ("approve" | "deny")]) => {
             let decision = Decision {
@@ -87,11 +87,11 @@ pub(super) async fn route(
                 duration_ms: body.time_limit_secs.map(secs_to_ms),
                 proof: body.proof,
             };
-            allowances::answer(ledger, events, id(n)?, decision).await
+            allowances::answer(proxy, id(n)?, decision).await
         }
         (Method::POST, [n, "raise"]) => {
             let max = body.max_sats.ok_or_else(|| ControlError::BadRequest("say the new maximum: max_sats".into()))?;
-            allowances::raise(ledger, events, id(n)?, Msats::from_sats(max), &body.proof).await
+            allowances::raise(proxy, id(n)?, Msats::from_sats(max), &body.proof).await
         }
         (Method::POST, [n, "close"]) => allowances::close(ledger, events, id(n)?).await,
         (m, _) => return Err(ControlError::NotFound(format!("{m} /_purser/allowances/{}", rest.join("/")))),

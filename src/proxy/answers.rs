@@ -43,7 +43,12 @@ pub struct BudgetLeft {
     /// zone), `rolling` (the last `rolling_hours`) or `lifetime`.
     pub period: String,
     pub rolling_hours: Option<u32>,
+    /// For a budget set in a currency, the msat figures are what it has left bought at the rate of the
+    /// moment (0 when no rate is young enough); these are the limit as set and what its window used in it,
+    /// each payment at the rate it was paid at.
     pub limit_msat: u64,
+    pub limit_fiat: Option<crate::rates::Money>,
+    pub used_fiat: Option<crate::rates::Money>,
     pub used_msat: u64,
     pub remaining_msat: u64,
     /// When the current window ends and the budget starts again from zero (calendar periods only), ms
@@ -67,6 +72,9 @@ pub struct ThresholdView {
     pub ask_up_to_msat: u64,
     /// Above this amount the person must confirm (a passphrase), not just click.
     pub confirm_above_msat: Option<u64>,
+    /// The limits as the person set them in a currency (millionths of it), when they did: the msat figures
+    /// are then what they buy at the rate of the moment (0 when no rate is young enough).
+    pub set_in: Option<crate::policy::fiat::FiatThreshold>,
 }
 
 /// What `POST /_purser/quote` and the `quote` tool answer. Nothing is paid for a quote.

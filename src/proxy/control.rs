@@ -138,6 +138,16 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
     let parts: Vec<&str> = path.trim_start_matches(PREFIX).split('/').filter(|s| !s.is_empty()).collect();
     match (req.method().clone(), parts.as_slice()) {
         (Method::GET, ["approvals"]) => Ok(json_response(StatusCode::OK, json!(proxy.approvals.list()))),
+        // The rate the running proxy uses (its sources, its cache), for the CLI's figures in a currency.
+        (Method::GET, ["rates", currency]) => {
+            let code =
+                crate::rates::money::currency_code(currency).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+            let answer = match proxy.rates.get(&code, proxy.settings.rate_max_age).await {
+                Ok(rate) => json!({"currency": code, "rate": rate, "error": null}),
+                Err(e) => json!({"currency": code, "rate": null, "error": e.to_string()}),
+            };
+            Ok(json_response(StatusCode::OK, answer))
+        }
         (Method::POST, ["approvals", id, action @ ("approve" | "deny")]) => {
             let id: u64 = id.parse().map_err(|_| ControlError::BadRequest(format!("`{id}` is not an approval id")))?;
             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();

@@ -158,6 +158,18 @@ fn max_msat(headers: &HeaderMap) -> Result<Option<u64>, Failure> {
     )
 }
 
+/// `Purser-Max-Fiat: 0.25 USD`: the most a payment for this request may be worth in a currency.
+fn max_fiat(headers: &HeaderMap) -> Result<Option<crate::rates::Money>, Failure> {
+    let Some(value) = headers.get("purser-max-fiat") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default();
+    crate::rates::Money::parse(text).map(Some).map_err(|e| Failure::BadRequest {
+        reason: "bad_max_fiat",
+        detail: format!("Purser-Max-Fiat: {e}, e.g. `Purser-Max-Fiat: 0.25 USD`"),
+    })
+}
+
 /// `Purser-Allowance: ID`: the task allowance a payment for this request comes from.
 fn allowance(headers: &HeaderMap) -> Result<Option<i64>, Failure> {
     let Some(value) = headers.get("purser-allowance") else {
@@ -210,6 +222,7 @@ pub(super) async fn send_and_pay(
 ) -> Result<Response<ProxyBody>, Failure> {
     let timing = Timing::new();
     let max_msat = max_msat(&parts.headers)?;
+    let max_fiat = max_fiat(&parts.headers)?;
     let dry_run = dry_run::asked(&parts.headers);
     let replayable = body.is_replayable();
     // Built again on the rare paths that send once more, rather than copied for every request.
@@ -262,6 +275,7 @@ pub(super) async fn send_and_pay(
         target: &target,
         timing: &timing,
         max_msat,
+        max_fiat,
         allowance: allowance(&parts.headers)?,
         agent_reason: agent_reason(&parts.headers),
         dry_run,
@@ -348,6 +362,10 @@ impl crate::flow::Host for Proxy {
 
     fn pricing(&self) -> &crate::pricing::Fetcher {
         &self.pricing
+    }
+
+    fn rates(&self) -> &std::sync::Arc<crate::rates::Rates> {
+        &self.rates
     }
 
     fn background(&self) -> Option<&tokio::runtime::Handle> {

@@ -74,6 +74,9 @@ pub struct Proxy {
     pub leaves: Arc<crate::ca::Leaves>,
     /// The pricing documents of the APIs agents pay, fetched on the first payment and cached.
     pub pricing: crate::pricing::Fetcher,
+    /// BTC rates in the person's currencies, for limits and figures in money; sources that disagree raise
+    /// an alert.
+    pub rates: Arc<crate::rates::Rates>,
     /// Where this proxy listens, once it does: requests to this address are Purser's own endpoints.
     pub local_addr: std::sync::OnceLock<std::net::SocketAddr>,
     /// The data directory's lock, held while this proxy lives: one proxy per ledger.
@@ -100,6 +103,7 @@ impl Proxy {
         let clients = (0..workers::count()).map(|_| upstream::client(tls.clone())).collect();
         let client = upstream::client(tls);
         let pricing = crate::pricing::Fetcher::new(client.clone(), PRICING_TIMEOUT, Some(Arc::new(ledger.clone())));
+        let rates = Arc::new(rates(&settings, &ledger, &events, client.clone()));
         let authority = crate::ca::files::load_or_create(&settings.data_dir)?;
         let leaves = Arc::new(crate::ca::Leaves::new(Arc::new(authority), crate::ca::leaves::DEFAULT_CAPACITY));
         let approvals = Approvals::new(settings.approval_timeout, events.clone());
@@ -117,6 +121,7 @@ impl Proxy {
             upgrade_tls: Arc::new(upgrade_tls),
             leaves,
             pricing,
+            rates,
             local_addr: std::sync::OnceLock::new(),
             _lock: lock,
         })
@@ -138,6 +143,86 @@ impl Proxy {
 
 /// How long the pricing documents of an API may take before a payment goes ahead without them.
 const PRICING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Proxy {
+    /// The display currency: chosen in the app or with `purser currency`, else `currency` in purser.toml.
+    pub async fn display_currency(&self) -> crate::ledger::Result<Option<String>> {
+        Ok(self.ledger.stored_display_currency().await?.unwrap_or(self.settings.currency.clone()))
+    }
+
+    /// The display currency's rate now, no older than the person allows, or why there is none; `None` when
+    /// no currency is chosen.
+    pub async fn display_rate(
+        &self,
+    ) -> crate::ledger::Result<Option<(String, Result<crate::rates::Rate, crate::rates::RatesError>)>> {
+        let Some(currency) = self.display_currency().await? else { return Ok(None) };
+        let rate = self.rates.get(&currency, self.settings.rate_max_age).await;
+        Ok(Some((currency, rate)))
+    }
+
+    /// How figures in the display currency are valued now (recorded rates, else the current one).
+    pub async fn valuing(&self) -> crate::ledger::Result<Option<crate::ledger::queries::Valuing>> {
+        Ok(self.display_rate().await?.map(|(currency, rate)| crate::ledger::queries::Valuing {
+            currency,
+            current_per_btc: rate.ok().map(|r| r.per_btc),
+        }))
+    }
+
+    /// Every threshold, those set in a currency converted at a rate no older than the person allows (without
+    /// one, their msat limits stay 0 and their `fiat` part says what was set).
+    pub async fn thresholds_now(&self) -> crate::ledger::Result<Vec<crate::policy::Threshold>> {
+        let thresholds = self.ledger.thresholds().await?;
+        let mut currencies: Vec<String> =
+            thresholds.iter().filter_map(|t| t.fiat.as_ref().map(|f| f.currency.clone())).collect();
+        currencies.sort();
+        currencies.dedup();
+        if currencies.is_empty() {
+            return Ok(thresholds);
+        }
+        let rates = self.rates.at_hand(&currencies, self.settings.rate_max_age).await;
+        let now = self.ledger.now_ms();
+        Ok(thresholds
+            .into_iter()
+            .map(|t| {
+                let snapshot = crate::policy::Snapshot { threshold: Some(t.clone()), ..Default::default() };
+                crate::policy::fiat::price(snapshot, &rates, now).threshold.unwrap_or(t)
+            })
+            .collect())
+    }
+
+    /// Every budget with its window's use; those set in a currency converted at a rate no older than the
+    /// person allows (without one, their sat figures are 0 and their use in money is what was recorded).
+    pub async fn budget_uses(&self) -> crate::ledger::Result<Vec<crate::policy::BudgetUse>> {
+        let budgets = self.ledger.budgets().await?;
+        let mut currencies: Vec<String> =
+            budgets.iter().filter_map(|b| b.limit_fiat.as_ref().map(|m| m.currency.clone())).collect();
+        currencies.sort();
+        currencies.dedup();
+        let rates = self.rates.at_hand(&currencies, self.settings.rate_max_age).await;
+        self.ledger.budget_uses(&rates).await
+    }
+}
+
+/// The rate sources of `settings`, asked with `client` by the ledger's clock; a disagreement between two is
+/// recorded as an alert and sent on as an event.
+fn rates(
+    settings: &Settings,
+    ledger: &Ledger,
+    events: &Events,
+    client: upstream::UpstreamClient,
+) -> crate::rates::Rates {
+    let (ledger, events) = (ledger.clone(), events.clone());
+    crate::rates::Rates::new(client, settings.rate_sources.clone(), ledger.clock()).on_disagreement(move |d| {
+        let (ledger, events) = (ledger.clone(), events.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
+            match ledger.record_rate_disagreement(&d).await {
+                Ok(alerts) => alerts.into_iter().for_each(|alert| events.emit(crate::events::Event::Alert { alert })),
+                Err(e) => tracing::warn!("a rate disagreement could not be recorded: {e}"),
+            }
+        });
+    })
+}
 
 /// The most header fields an agent's request may carry (more: `431`).
 const MAX_REQUEST_HEADERS: usize = 200;

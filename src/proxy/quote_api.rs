@@ -149,7 +149,7 @@ async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool
         [published_msat, usual.as_ref().map(|u| u.median_msat), usual.as_ref().map(|u| u.highest_msat), probed_msat];
     let policy = match expected {
         Some(amount) => {
-            let p = NewPayment {
+            let mut p = NewPayment {
                 request_id: String::new(),
                 agent_id: agent.id,
                 agent: agent.name.clone(),
@@ -165,7 +165,9 @@ async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool
                 proof_prefix: None,
                 allowance: None,
                 agent_reason: None,
+                rates: Default::default(),
             };
+            p.rates = crate::flow::Flow::new(proxy).rates_for(&p, None).await;
             policy_view(proxy.ledger.evaluate(&p, &Rules).await?)
         }
         None => PolicyView {

@@ -73,6 +73,8 @@ pub struct Rates {
     timeout: Duration,
     clock: Arc<dyn Clock>,
     trusted: Mutex<HashMap<String, Rate>>,
+    /// Currencies being asked for in the background now, so many payments at once start one race.
+    refreshing: Mutex<std::collections::HashSet<String>>,
     on_disagreement: Arc<dyn Fn(Disagreement) + Send + Sync>,
 }
 
@@ -84,6 +86,7 @@ impl Rates {
             timeout: SOURCE_TIMEOUT,
             clock,
             trusted: Mutex::new(HashMap::new()),
+            refreshing: Mutex::new(std::collections::HashSet::new()),
             on_disagreement: Arc::new(|_| {}),
         }
     }
@@ -123,6 +126,37 @@ impl Rates {
                 _ => Err(e),
             },
         }
+    }
+
+    /// The trusted rate for `currency` when it is younger than `max_age`, without asking anyone; and
+    /// whether it is due to be asked again (older than a minute, or none).
+    pub fn cached(&self, currency: &str, max_age: Duration) -> (Option<Rate>, bool) {
+        let now = self.clock.now_ms();
+        let last = self.trusted.lock().unwrap_or_else(|e| e.into_inner()).get(&currency.to_ascii_uppercase()).cloned();
+        let age_ms = |r: &Rate| u64::try_from(now - r.at_ms).unwrap_or(0);
+        let due = last.as_ref().is_none_or(|r| age_ms(r) >= CACHE_FOR.as_millis() as u64);
+        (last.filter(|r| age_ms(r) < max_age.as_millis() as u64), due)
+    }
+
+    /// Asks for `currency`'s rate on `runtime` without waiting, unless that is already under way: the next
+    /// payment then finds it cached.
+    pub fn refresh_in_background(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        currency: &str,
+        max_age: Duration,
+    ) {
+        let currency = currency.to_ascii_uppercase();
+        if !self.refreshing.lock().unwrap_or_else(|e| e.into_inner()).insert(currency.clone()) {
+            return;
+        }
+        let rates = self.clone();
+        runtime.spawn(async move {
+            if let Err(e) = rates.get(&currency, max_age).await {
+                tracing::info!("{e}");
+            }
+            rates.refreshing.lock().unwrap_or_else(|e| e.into_inner()).remove(&currency);
+        });
     }
 
     async fn race(&self, currency: &str, reference: Option<f64>) -> Result<Rate, RatesError> {

@@ -296,6 +296,45 @@ fn budgets_alerts_and_approvals_from_the_command_line() {
     assert!(agent.contains("\"report\""), "{agent}");
 }
 
+/// The currency issue's acceptance from the command line, in the sandbox: USD chosen, $1 a day, pay at once up
+/// to $0.05; a 21-sat call paid and shown in both, a 250-sat call held with its value, the rate the proxy
+/// uses, and the CSV's columns.
+#[test]
+fn dollar_limits_and_figures_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = RunningSandbox::start(dir.path());
+    assert!(run_ok(purser(dir.path()).args(["currency", "USD"])).contains("sats and USD"));
+    let out = run_ok(purser(dir.path()).args(["budget", "add", "--period", "day", "--fiat", "1 USD"]));
+    assert!(out.contains("daily budget #") && out.contains("($1.00)"), "{out}");
+    let out =
+        run_ok(purser(dir.path()).args(["threshold", "set", "--currency", "USD", "--auto", "0.05", "--ask", "5"]));
+    assert!(out.contains("pay at once up to $0.05, ask up to $5.00"), "{out}");
+    // The running sandbox's play rate, not a market one.
+    let rate = run_ok(purser(dir.path()).arg("rate"));
+    assert!(rate.contains("1 BTC = 100000.00 USD (from sandbox play rate)"), "{rate}");
+
+    assert!(sb.curl("/fortune").starts_with("HTTP/1.1 200"));
+    let table = run_ok(purser(dir.path()).arg("ledger"));
+    assert!(table.lines().next().unwrap().contains("VALUE"), "{table}");
+    assert!(table.contains("$0.021021"), "{table}");
+    let list = run_ok(purser(dir.path()).args(["budget", "list"]));
+    assert!(list.contains("$0.021021 used, $0.978979 (978.979 sats) left"), "{list}");
+    let csv = run_ok(purser(dir.path()).args(["ledger", "--csv"]));
+    assert!(csv.lines().next().unwrap().ends_with("fiat_currency,fiat_per_btc,fiat_source,fiat_value"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with("USD,100000.0,sandbox play rate,0.021021"), "{csv}");
+
+    let agent = std::thread::scope(|s| {
+        let call = s.spawn(|| sb.curl("/premium"));
+        let waiting = first_approval(dir.path());
+        assert!(waiting.contains("250 sats ($0.25)"), "{waiting}");
+        assert!(waiting.contains("auto-approve limit of $0.05 (50 sats)"), "{waiting}");
+        run_ok(purser(dir.path()).args(["deny", "1"]));
+        call.join().unwrap()
+    });
+    assert!(agent.to_ascii_lowercase().contains("purser-refused: denied_by_user"), "{agent}");
+    assert!(run_ok(purser(dir.path()).args(["currency", "none"])).contains("sats only"));
+}
+
 #[test]
 fn invalid_policy_input_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -70,6 +70,10 @@ pub struct Setup {
     pub max_agent_connections: usize,
     /// The sandbox wallet as the fallback behind `wallet_uri` (used when that one cannot be reached).
     pub sandbox_as_fallback: bool,
+    /// Where BTC rates are asked (default: the sandbox's play rate).
+    pub rate_sources: Option<Vec<purser::rates::Source>>,
+    /// The oldest a rate may be when it converts a limit (default 5 minutes).
+    pub rate_max_age: Duration,
 }
 
 impl Default for Setup {
@@ -94,6 +98,8 @@ impl Default for Setup {
             header_read_timeout: Duration::from_secs(30),
             max_agent_connections: 1024,
             sandbox_as_fallback: false,
+            rate_sources: None,
+            rate_max_age: Duration::from_secs(300),
         }
     }
 }
@@ -143,6 +149,8 @@ impl Harness {
         settings.body_buffer_limit_bytes = setup.body_buffer_limit_bytes;
         settings.extra_ca_file = setup.extra_ca_file;
         settings.pass_through = setup.pass_through;
+        settings.rate_sources = setup.rate_sources.unwrap_or_else(|| vec![sandbox.rate_source()]);
+        settings.rate_max_age = setup.rate_max_age;
         let mut policy = PolicySettings { refuse_price_mismatch: setup.refuse_price_mismatch, ..Default::default() };
         if let Some(tz) = setup.time_zone {
             policy.time_zone = purser::policy::period::time_zone(tz).unwrap();
@@ -374,5 +382,6 @@ pub fn payment(agent_id: i64, agent: &str, n: u8, sats: u64) -> purser::ledger::
         proof_prefix: None,
         allowance: None,
         agent_reason: None,
+        rates: Default::default(),
     }
 }

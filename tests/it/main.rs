@@ -10,6 +10,7 @@ mod confirm;
 mod crash;
 mod dialects;
 mod exposure;
+mod fiat;
 mod harness;
 mod hostile;
 mod intercept;

@@ -56,7 +56,7 @@ async fn a_row_reserved_but_never_sent_is_closed_at_start_and_stops_counting() {
     assert_eq!((report.checked, report.failed), (1, 1), "{report:?}");
     let row = h.rows().await.pop().unwrap();
     assert_eq!((row.status.as_str(), row.reason.as_deref()), ("failed", Some("never_sent")));
-    let uses = h.ledger.budget_uses().await.unwrap();
+    let uses = h.ledger.budget_uses(&Default::default()).await.unwrap();
     assert!(uses.iter().all(|u| u.used == Msats(0)), "a closed row no longer counts: {uses:?}");
     assert_eq!(h.sandbox.wallet.pay_requests(), 0);
 }

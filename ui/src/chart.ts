@@ -1,5 +1,5 @@
 // The spend chart: stacked bars per day, one colour per API or agent (Chart.js).
-import { sats } from "./format";
+import { moneyText, sats } from "./format";
 import {
   BarController,
   BarElement,
@@ -25,8 +25,10 @@ export function lastDays(days: number, today: Date = new Date()): string[] {
   return out;
 }
 
-/** One dataset per key (the biggest spenders first, the rest as "other"), values in sats per day. */
-export function series(rows: DaySpend[], days: string[], maxKeys = 6) {
+/** One dataset per key (the biggest spenders first, the rest as "other"), values in sats per day, or in
+ *  units of the display currency when `fiat` (each payment at its recorded rate). */
+export function series(rows: DaySpend[], days: string[], maxKeys = 6, fiat = false) {
+  const value = (r: DaySpend) => (fiat ? (r.fiat_micros ?? 0) / 1_000_000 : r.msat / 1000);
   const totals = new Map<string, number>();
   for (const r of rows) totals.set(r.key, (totals.get(r.key) ?? 0) + r.msat);
   const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
@@ -35,11 +37,12 @@ export function series(rows: DaySpend[], days: string[], maxKeys = 6) {
   const labels = [...shown, ...(keys.length > maxKeys ? ["other"] : [])];
   return labels.map((label) => ({
     label,
-    data: days.map((d) => rows.filter((r) => r.day === d && named(r.key) === label).reduce((n, r) => n + r.msat, 0) / 1000),
+    data: days.map((d) => rows.filter((r) => r.day === d && named(r.key) === label).reduce((n, r) => n + value(r), 0)),
   }));
 }
 
-export function drawSpendChart(canvas: HTMLCanvasElement, rows: DaySpend[], days: number): () => void {
+/** Draws the chart in sats, or in `currency` when given; returns what removes it. */
+export function drawSpendChart(canvas: HTMLCanvasElement, rows: DaySpend[], days: number, currency: string | null = null): () => void {
   const labels = lastDays(days);
   const dark = window.matchMedia?.("(prefers-color-scheme: dark)").matches;
   const grid = dark ? "#334155" : "#e2e8f0";
@@ -48,18 +51,23 @@ export function drawSpendChart(canvas: HTMLCanvasElement, rows: DaySpend[], days
     type: "bar",
     data: {
       labels: labels.map((d) => d.slice(5)),
-      datasets: series(rows, labels).map((s, i) => ({ ...s, backgroundColor: COLOURS[i % COLOURS.length], borderRadius: 3 })),
+      datasets: series(rows, labels, 6, currency !== null).map((s, i) => ({ ...s, backgroundColor: COLOURS[i % COLOURS.length], borderRadius: 3 })),
     },
     options: {
       animation: false,
       maintainAspectRatio: false,
       scales: {
         x: { stacked: true, grid: { display: false }, ticks: { color: text } },
-        y: { stacked: true, grid: { color: grid }, ticks: { color: text }, title: { display: true, text: "sats", color: text } },
+        y: { stacked: true, grid: { color: grid }, ticks: { color: text }, title: { display: true, text: currency ?? "sats", color: text } },
       },
       plugins: {
         legend: { position: "bottom", labels: { color: text, boxWidth: 12 } },
-        tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${sats(Number(item.raw) * 1000)}` } },
+        tooltip: {
+          callbacks: {
+            label: (item) =>
+              `${item.dataset.label}: ${currency ? moneyText(currency, Number(item.raw) * 1_000_000) : sats(Number(item.raw) * 1000)}`,
+          },
+        },
       },
     },
   });

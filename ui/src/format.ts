@@ -103,3 +103,36 @@ export function useClock(ms = 15_000): number {
 export function wrapPoints(text: string): string[] {
   return text.split(/(?<=[/?&=])/).filter((p) => p !== "");
 }
+
+const SYMBOLS: Record<string, string> = { USD: "$", EUR: "€", GBP: "£", JPY: "¥" };
+
+/** An amount in a currency as the core writes it: "$1.00", "$0.05", "$0.0012", "0.50 CHF" (two decimals,
+ *  more only when needed, six at most). */
+export function moneyText(currency: string, micros: number): string {
+  const sign = micros < 0 ? "-" : "";
+  const abs = Math.abs(Math.round(micros));
+  const whole = Math.floor(abs / 1_000_000);
+  let decimals = String(abs % 1_000_000).padStart(6, "0");
+  while (decimals.length > 2 && decimals.endsWith("0")) decimals = decimals.slice(0, -1);
+  const number = `${whole.toLocaleString("en-US")}.${decimals}`;
+  const symbol = SYMBOLS[currency];
+  return symbol ? `${sign}${symbol}${number}` : `${sign}${number} ${currency}`;
+}
+
+/** `Money` from the core, or "–". */
+export function money(m: { currency: string; micros: number } | null | undefined): string {
+  return m ? moneyText(m.currency, m.micros) : "–";
+}
+
+/** What `msat` is worth at `perBtc` units of the currency a bitcoin, in millionths (rounded). */
+export function microsAt(msat: number, perBtc: number): number {
+  return Math.round((msat * perBtc) / 100_000);
+}
+
+/** The currencies offered in the picker; any other ISO code a rate source knows may be typed. */
+export const COMMON_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF"];
+
+/** A headline amount: rounded to the cent ("$0.29", "$4.81"), the exact figure kept for sums under a cent. */
+export function moneyShort(currency: string, micros: number): string {
+  return moneyText(currency, Math.abs(micros) >= 10_000 ? Math.round(micros / 10_000) * 10_000 : micros);
+}

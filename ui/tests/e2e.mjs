@@ -345,6 +345,82 @@ try {
     expect(csv.slice(1).every((l) => l.split(",")[2] === "demo"), "only the filtered agent");
   });
 
+  await check("in USD at the sandbox's play rate: amounts in sats and dollars, pay at once up to $0.05, ask above it, refuse past $1 a day", async () => {
+    // The task of the allowance check is still open (its overage was denied): closed, so payments follow the
+    // thresholds again.
+    await open("tasks", "Tasks");
+    for (const close of await driver.findElements(By.css("[data-testid^=task-close-]"))) await close.click();
+    await driver.wait(async () => (await driver.findElements(By.css("[data-testid^=task-close-]"))).length === 0, 5000, "the open tasks are closed");
+    await open("settings", "Settings");
+    await driver.findElement(By.css("[data-testid=currency-select] option[value=USD]")).click();
+    await driver.findElement(By.css("[data-testid=currency-form] button[type=submit]")).click();
+    await waitText(".main", "Amounts are shown in sats and USD");
+    await open("budgets", "Budgets & rules");
+    // The 5-sat budget of the check before goes; the dollar limits come in.
+    const fiveSats = By.xpath(`//tr[td[starts-with(normalize-space(), "5 sats ")]]//button[normalize-space()="Delete"]`);
+    await driver.wait(until.elementLocated(fiveSats), 5000);
+    await shot("budgets-before-usd");
+    await driver.findElement(fiveSats).click();
+    await driver.wait(async () => (await driver.findElements(fiveSats)).length === 0, 5000, "the 5-sat budget is deleted");
+    const thresholds = await driver.findElement(By.css("[data-testid=threshold-form]"));
+    await thresholds.findElement(By.css("[data-testid=limit-unit] option[value=USD]")).click();
+    await thresholds.findElement(By.css("[data-testid=threshold-auto]")).sendKeys("0.05");
+    await thresholds.findElement(By.css("[data-testid=threshold-ask]")).sendKeys("5");
+    await thresholds.findElement(By.css("button[type=submit]")).click();
+    await waitText("[data-testid=threshold-form]", "Thresholds set.");
+    // $1 a day on /fortune alone: the checks before spent on other endpoints today.
+    const budgets = await driver.findElement(By.css("[data-testid=budget-form]"));
+    await budgets.findElement(By.css("input[placeholder='any API']")).sendKeys(`${env.PURSER_DEMO_API.replace(/^https?:\/\//, "")}/fortune`);
+    await budgets.findElement(By.css("[data-testid=limit-unit] option[value=USD]")).click();
+    await budgets.findElement(By.css("input[name=sats]")).sendKeys("1");
+    await budgets.findElement(By.css("button[type=submit]")).click();
+    await waitText("[data-testid=budget-form]", "Budget added.");
+    await waitText(".main", "$1.00 (1,000 sats)");
+    await waitText(".main", "$0.05 (≈ 50 sats)");
+    await shot("budgets-usd");
+
+    // 21 sats ($0.021) is paid at once; the ledger shows its value, the decision names the rate.
+    const paid = await agent("/fortune");
+    expect(paid.startsWith("HTTP/1.1 200"), paid);
+    await open("ledger", "Ledger");
+    await waitText("[data-testid=ledger-table]", "$0.021021");
+    await driver.findElement(By.css("[data-testid=ledger-table] tbody tr td")).click();
+    await waitText(".detail", "1 BTC = $100,000.00 (sandbox play rate");
+    await shot("ledger-usd");
+
+    // 250 sats ($0.25) waits for the person, the notification in both denominations.
+    await writeFile(join(work, "pick"), "");
+    await open("apis", "APIs & pricing");
+    await waitText("[data-testid=credentials]", "/premium");
+    for (const row of await driver.findElements(By.css("[data-testid=credentials] tbody tr"))) {
+      const line = await row.getText();
+      if (!line.includes("/premium") || !line.includes("demo")) continue;
+      await row.findElement(By.css("button")).click();
+      break;
+    }
+    await driver.sleep(300);
+    const held = agent("/premium");
+    await open("approvals", "Approvals");
+    await waitText(".main", "250 sats ($0.25) for demo", 10000);
+    await waitNotified("Approve 250 sats ($0.25)?", "auto-approve limit of $0.05 (50 sats)");
+    await driver.findElement(By.css("[data-testid^=deny-]")).click();
+    expect(/purser-refused: denied_by_user/i.test(await held), "denied");
+
+    // $1 a day on /fortune at $100,000 a bitcoin: 21-sat calls until the one that would pass it is refused.
+    let refused = "";
+    for (let i = 0; i < 60 && !refused; i++) {
+      const reply = await agent("/fortune");
+      if (!reply.startsWith("HTTP/1.1 200")) refused = reply;
+    }
+    expect(/purser-refused: budget_exceeded/i.test(refused) && refused.includes("($1.00)"), refused);
+    await open("overview", "Overview");
+    await waitText("[data-testid=rate-line]", "1 BTC = $100,000.00 · sandbox play rate");
+    await waitText("[data-testid=spent-today-fiat]", "≈ $");
+    await driver.findElement(By.css("[data-testid=chart-unit] button:nth-child(2)")).click();
+    await driver.sleep(300);
+    await shot("overview-usd");
+  });
+
   await check("every screen renders with real data", async () => {
     for (const [screen, heading] of [["overview", "Overview"], ["agents", "Agents"], ["apis", "APIs & pricing"], ["wallet", "Wallet"], ["settings", "Settings"]]) {
       await open(screen, heading);

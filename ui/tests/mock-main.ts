@@ -5,18 +5,24 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 const now = Date.now();
 const iso = (msAgo: number) => new Date(now - msAgo).toISOString();
 const scope = (agent: string | null, host: string | null = null) => ({ agent_id: agent ? 1 : null, agent, host, path_prefix: null });
-const budget = (id: number, s: ReturnType<typeof scope>, period: unknown, limit: number, used: number) => ({
-  budget: { id, scope: s, period, limit, expires_at_ms: null, note: null },
+const budget = (id: number, s: ReturnType<typeof scope>, period: unknown, limit: number, used: number, fiat: number[] | null = null) => ({
+  budget: { id, scope: s, period, limit, limit_fiat: fiat && { currency: "USD", micros: fiat[0] }, expires_at_ms: null, note: null },
   used,
   window_start_ms: now - 3_600_000,
+  used_fiat: fiat && { currency: "USD", micros: fiat[1] },
 });
+// The display currency is USD at 1 BTC = $100,000: a msat is a millionth of a dollar.
+const usd = (micros: number) => ({ currency: "USD", micros });
+const dollarBudget = () => budget(5, scope(null), "day", 1_000_000, 293_293, [1_000_000, 293_293]);
 const row = (id: number, agent: string, path: string, amount: number, status: string, extra: object = {}) => ({
   id, request_id: `req_${id}`, agent, method: "GET", scheme: "http", host: "api.example.com", path,
   challenge_kind: "l402", amount_msat: amount, fee_msat: status === "settled" ? amount / 1000 : null,
   payment_hash: "ab".repeat(32), invoice: "lnbcrt210n1p…", status, reason: status === "refused" ? "budget_exceeded" : null,
   decision: status === "settled" ? "auto-approved: within the auto-approve limit of 50 sats for agent research" : "daily budget #2 of agent research (100 sats): 84.084 sats used",
   upstream_status: status === "settled" ? 200 : null, delivered: status === "settled" ? true : null,
-  created_at: iso(id * 60_000), updated_at: iso(id * 60_000), ...extra,
+  created_at: iso(id * 60_000), updated_at: iso(id * 60_000),
+  fiat_currency: "USD", fiat_per_btc: 100_000, fiat_source: "coinbase",
+  fiat_value: status === "settled" ? (amount + amount / 1000) / 1_000_000 : amount / 1_000_000, ...extra,
 });
 const rows = [
   row(1, "research", "/fortune", 21000, "settled"),
@@ -31,11 +37,11 @@ const approvals = [
     explanation: "250 sats is above the auto-approve limit of 50 sats for agent research and within its ask limit of 1,000 sats",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000,
       allowance: { id: 11, purpose: "summarise 20 papers", used_msat: 180_180, max_msat: 250_000, left_msat: 69_820, needed_msat: 260_000, overage: true } }, count: 2,
-    total_msat: 500000, confirm: false, created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
+    total_msat: 500000, fiat: usd(250_000), confirm: false, created_at_ms: now - 10_000, expires_at_ms: now + 110_000 },
   { id: 8, agent: "writer", method: "POST", host: "api.example.com", path: "/render", amount_msat: 2000000,
     explanation: "2,000 sats is above the confirm limit of 1,000 sats for the whole wallet: it needs your passphrase",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 1,
-    total_msat: 2000000, confirm: true, created_at_ms: now - 5_000, expires_at_ms: now + 115_000 },
+    total_msat: 2000000, fiat: usd(2_000_000), confirm: true, created_at_ms: now - 5_000, expires_at_ms: now + 115_000 },
 ];
 const allowance = (id: number, state: string, extra: object = {}) => ({
   id, agent: "research", purpose: "summarise 20 papers", state, max_msat: 250_000, asked_max_msat: 300_000,
@@ -56,8 +62,9 @@ const days = [...Array(14)].map((_, i) => {
 });
 const fixtures: Record<string, (args: any) => unknown> = {
   overview: () => ({
-    totals: { today_msat: 293293, today_fee_msat: 293, week_msat: 1204000, month_msat: 4810500, settled_count_today: 5, refused_count_today: 3 },
-    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(4, scope("writer"), "day", 300_000, 307_000)],
+    totals: { today_msat: 293293, today_fee_msat: 293, week_msat: 1204000, month_msat: 4810500, settled_count_today: 5, refused_count_today: 3,
+      fiat: { currency: "USD", today_micros: 293_293, week_micros: 1_204_000, month_micros: 4_810_500 } },
+    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(4, scope("writer"), "day", 300_000, 307_000), dollarBudget()],
     approvals, alerts: [
       { id: 3, kind: "budget_crossing", agent: "research", host: "api.example.com", budget_id: 2, payment_id: 2, message: "daily budget #2 of agent research (100 sats) 80 % crossed (85.063 sats of 100 sats used)", created_at: iso(120_000) },
       { id: 1, kind: "first_payment_to_api", agent: "research", host: "api.example.com", budget_id: null, payment_id: 1, message: "first payment to api.example.com (21 sats by agent research)", created_at: iso(600_000) },
@@ -65,11 +72,12 @@ const fixtures: Record<string, (args: any) => unknown> = {
     paused: false, proxy_url: "http://127.0.0.1:8402", sandbox: true, sandbox_env: null,
     paused_agents: ["writer"],
     breakers: [{ host: "data.example.org", path: "/v2/render", reason: "3 paid requests in a row were not delivered", tripped_at_ms: now - 60_000 }],
+    rate: { currency: "USD", per_btc: 100_000, source: "coinbase", age_secs: 12, error: null },
   }),
   spend_chart: ({ group }) => days.flatMap((day, i) =>
     group === "api"
-      ? [{ day, key: "api.example.com", msat: (i % 5) * 21000 + 3000 }, { day, key: "data.example.org", msat: (i % 3) * 10000 }]
-      : [{ day, key: "research", msat: (i % 4) * 25000 }, { day, key: "writer", msat: 2000 * i }]),
+      ? [{ day, key: "api.example.com", msat: (i % 5) * 21000 + 3000, fiat_micros: (i % 5) * 21000 + 3000 }, { day, key: "data.example.org", msat: (i % 3) * 10000, fiat_micros: (i % 3) * 10000 }]
+      : [{ day, key: "research", msat: (i % 4) * 25000, fiat_micros: (i % 4) * 25000 }, { day, key: "writer", msat: 2000 * i, fiat_micros: 2000 * i }]),
   ledger_page: ({ filter, offset }) => {
     const shown = rows.filter((r) => !filter.agent || r.agent === filter.agent).filter((r) => !filter.status || r.status === filter.status);
     return { rows: shown.slice(offset, offset + 50), total: shown.length };
@@ -79,13 +87,15 @@ const fixtures: Record<string, (args: any) => unknown> = {
   approvals: () => approvals,
   decide_approval: () => null,
   budgets: () => ({
-    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(3, scope(null, "api.example.com"), { rolling: { hours: 6 } }, 300_000, 42_000)],
+    budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(3, scope(null, "api.example.com"), { rolling: { hours: 6 } }, 300_000, 42_000), dollarBudget()],
     thresholds: [
-      { id: 1, scope: scope(null), auto_max: 10_000, ask_max: 5_000_000, confirm_above: 1_000_000 },
-      { id: 2, scope: scope("research"), auto_max: 50_000, ask_max: 1_000_000, confirm_above: null },
+      { id: 1, scope: scope(null), auto_max: 10_000, ask_max: 5_000_000, confirm_above: 1_000_000, fiat: null },
+      { id: 2, scope: scope("research"), auto_max: 50_000, ask_max: 1_000_000, confirm_above: null, fiat: null },
+      { id: 3, scope: scope("writer"), auto_max: 50_000, ask_max: 2_000_000, confirm_above: null,
+        fiat: { currency: "USD", auto_max_micros: 50_000, ask_max_micros: 2_000_000, confirm_above_micros: null } },
     ],
     rules: [{ id: 1, scope: scope("research", "api.example.com"), max_per_day: 500_000, source: "remembered from approval #4" }],
-    paused: false, time_zone: "Europe/Berlin",
+    paused: false, time_zone: "Europe/Berlin", currency: "USD", per_btc: 100_000,
   }),
   add_budget: () => null, remove_budget: () => null, set_threshold: () => null, remove_threshold: () => null,
   add_rule: () => null, remove_rule: () => null, set_paused: () => null, reset_breaker: () => null,
@@ -138,7 +148,10 @@ const fixtures: Record<string, (args: any) => unknown> = {
   wallet_reconnect_sandbox: () => fixtures.wallet_status({}),
   settings: () => ({ data_dir: "/home/you/.local/share/purser", proxy_url: "http://127.0.0.1:8402", approval_timeout_secs: 120, notifications: true, config_file: "/home/you/.local/share/purser/purser.toml", time_zone: "Europe/Berlin",
     ca_cert_path: "/home/you/.local/share/purser/ca/purser-ca.pem", pass_through: ["*.bank.example"],
-    passphrase_set: true, confirm_every_approval: false }),
+    passphrase_set: true, confirm_every_approval: false, currency: "USD", rate_max_age_secs: 300, rate_sources: ["coinbase", "kraken", "coingecko", "mempool"] }),
+  set_display_currency: ({ currency }) => currency
+    ? { currency, per_btc: 100_000, source: "coinbase", age_secs: 0, error: null }
+    : { currency: null, per_btc: null, source: null, age_secs: null, error: null },
   set_passphrase: () => null,
   set_confirm_every_approval: () => null,
   set_notifications: () => null,

@@ -97,7 +97,7 @@ for (const scheme of ["light", "dark"]) {
   await check(`${scheme}: approvals approve, deny and remember`, async () => {
     await open("approvals", "Approvals");
     const main = await page.textContent(".main");
-    expect(main.includes("2 × 250 sats = 500 sats for research") && main.includes("2 identical requests"), "the count and total");
+    expect(main.includes("2 × 250 sats = 500 sats ($0.50) for research") && main.includes("2 identical requests"), "the count and total, with its value");
     await page.click("text=Approve and remember >> nth=0");
     const call = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").pop());
     const a = call.args.answer;
@@ -161,6 +161,44 @@ for (const scheme of ["light", "dark"]) {
     await page.click("text=Add budget");
     await page.waitForSelector("text=Budget added.");
     expect((await page.textContent(".main")).includes("rolling 6 h"), "a rolling budget is named");
+  });
+  await check(`${scheme}: with a display currency, amounts show in sats and dollars`, async () => {
+    await open("overview", "Overview");
+    expect((await page.textContent("[data-testid=spent-today-fiat]")).trim() === "≈ $0.29", "today's total in dollars");
+    const rate = await page.textContent("[data-testid=rate-line]");
+    expect(rate.includes("1 BTC = $100,000.00 · coinbase · 12 s old"), rate);
+    const budgets = (await page.$$eval("[data-testid=overview-budget]", (els) => els.map((e) => e.textContent))).join(" | ");
+    expect(budgets.includes("$0.29 of $1.00 (29 %) · 707 sats left"), budgets);
+    expect((await page.textContent(".main")).includes("($0.50)"), "a waiting approval's value (2 × $0.25)");
+    await page.click("[data-testid=chart-unit] >> text=USD");
+    await page.waitForTimeout(100);
+    expect(await page.isVisible(".chart canvas"), "the chart in dollars");
+    await page.screenshot({ path: join(shots, `overview-currency-${scheme}.png`) });
+    await open("ledger", "Ledger");
+    const values = await page.$$eval("[data-testid=row-value]", (els) => els.map((e) => e.textContent));
+    expect(values[0] === "$0.021021" && values[1] === "$0.021", values.join(", "));
+    await open("budgets", "Budgets & rules");
+    const limits = (await page.$$eval("[data-testid=budget-limit]", (els) => els.map((e) => e.textContent))).join(" | ");
+    expect(limits.includes("$1.00 (1,000 sats)"), limits);
+    const autos = (await page.$$eval("[data-testid=threshold-auto-max]", (els) => els.map((e) => e.textContent))).join(" | ");
+    expect(autos.includes("$0.05 (≈ 50 sats)") && autos.includes("10 sats (≈ $0.01)"), autos);
+    expect(limits.includes("5,000 sats (≈ $5.00)"), limits);
+    await page.selectOption("[data-testid=budget-form] [data-testid=limit-unit]", "USD");
+    await page.fill("[data-testid=budget-form] input[name=sats]", "1.5x");
+    await page.click("text=Add budget");
+    await page.waitForSelector("text=is not an amount such as 0.05");
+    await page.fill("[data-testid=budget-form] input[name=sats]", "1.50");
+    await page.click("text=Add budget");
+    await page.waitForSelector("text=Budget added.");
+    const added = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "add_budget").pop());
+    expect(added.args.input.fiat?.currency === "USD" && added.args.input.fiat?.amount === "1.50", JSON.stringify(added.args));
+    await page.screenshot({ path: join(shots, `budgets-currency-${scheme}.png`) });
+    await open("settings", "Settings");
+    await page.selectOption("[data-testid=currency-select]", "EUR");
+    await page.click("[data-testid=currency-form] >> text=Use");
+    await page.waitForSelector("text=Amounts are shown in sats and EUR");
+    const chosen = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "set_display_currency").pop());
+    expect(chosen.args.currency === "EUR", JSON.stringify(chosen.args));
   });
   await check(`${scheme}: agents, APIs, wallet and settings render`, async () => {
     await open("agents", "Agents");

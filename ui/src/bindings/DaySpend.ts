@@ -11,4 +11,8 @@ day: string,
 /**
  * The API (`host`) or the agent's name.
  */
-key: string, msat: number, };
+key: string, msat: number, 
+/**
+ * The same in the display currency, in millionths, when one was asked for.
+ */
+fiat_micros: number | null, };

@@ -3,6 +3,7 @@ import type { Alert } from "./Alert";
 import type { ApprovalView } from "./ApprovalView";
 import type { BreakerTrip } from "./BreakerTrip";
 import type { BudgetUse } from "./BudgetUse";
+import type { RateLine } from "./RateLine";
 import type { Totals } from "./Totals";
 
 export type Overview = { totals: Totals, budgets: Array<BudgetUse>, approvals: Array<ApprovalView>, alerts: Array<Alert>, paused: boolean, 
@@ -17,4 +18,8 @@ breakers: Array<BreakerTrip>, proxy_url: string, sandbox: boolean,
 /**
  * With the sandbox: the shell lines that make an agent of the current shell.
  */
-sandbox_env: string | null, };
+sandbox_env: string | null, 
+/**
+ * The display currency and its rate now.
+ */
+rate: RateLine, };

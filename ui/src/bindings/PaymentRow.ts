@@ -16,4 +16,16 @@ receipt: string | null,
 /**
  * The task allowance the payment was made under.
  */
-allowance_id: number | null, };
+allowance_id: number | null, 
+/**
+ * The currency the payment's value was recorded in when it was decided (the display currency then).
+ */
+fiat_currency: string | null, 
+/**
+ * The BTC price in that currency it was decided at, and where it came from.
+ */
+fiat_per_btc: number | null, fiat_source: string | null, 
+/**
+ * What the amount and fee were worth at that rate, in units of the currency (six decimals at most).
+ */
+fiat_value: number | null, };

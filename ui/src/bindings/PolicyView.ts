@@ -3,4 +3,12 @@ import type { BudgetUse } from "./BudgetUse";
 import type { Rule } from "./Rule";
 import type { Threshold } from "./Threshold";
 
-export type PolicyView = { budgets: Array<BudgetUse>, thresholds: Array<Threshold>, rules: Array<Rule>, paused: boolean, time_zone: string, };
+export type PolicyView = { budgets: Array<BudgetUse>, thresholds: Array<Threshold>, rules: Array<Rule>, paused: boolean, time_zone: string, 
+/**
+ * The display currency, in which limits may also be typed.
+ */
+currency: string | null, 
+/**
+ * Its BTC price now, to show limits in the other denomination beside their own.
+ */
+per_btc: number | null, };

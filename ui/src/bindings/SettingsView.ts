@@ -20,4 +20,16 @@ passphrase_set: boolean,
 /**
  * Every approval needs the passphrase, not only those above a confirm limit.
  */
-confirm_every_approval: boolean, };
+confirm_every_approval: boolean, 
+/**
+ * The currency amounts are shown in beside sats, when one is chosen.
+ */
+currency: string | null, 
+/**
+ * The oldest a rate may be when it converts a limit, in seconds (`rate_max_age_secs`).
+ */
+rate_max_age_secs: number, 
+/**
+ * Where rates are asked, by name.
+ */
+rate_sources: Array<string>, };

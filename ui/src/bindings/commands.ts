@@ -18,6 +18,7 @@ import type { Overview } from "./Overview";
 import type { PaymentFilter } from "./PaymentFilter";
 import type { PaymentPage } from "./PaymentPage";
 import type { PolicyView } from "./PolicyView";
+import type { RateLine } from "./RateLine";
 import type { RuleInput } from "./RuleInput";
 import type { SettingsView } from "./SettingsView";
 import type { SortBy } from "./SortBy";
@@ -73,5 +74,6 @@ export function commands(invoke: Invoke) {
     saveSettings: (listen: string, approvalTimeoutSecs: number) => invoke<void>("save_settings", { listen, approvalTimeoutSecs }),
     setPassphrase: (current: string | null, newPassphrase: string | null) => invoke<void>("set_passphrase", { current, newPassphrase }),
     setConfirmEveryApproval: (on: boolean) => invoke<void>("set_confirm_every_approval", { on }),
+    setDisplayCurrency: (currency: string | null) => invoke<RateLine>("set_display_currency", { currency }),
   };
 }

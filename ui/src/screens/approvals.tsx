@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
-import { parseSats, sats, secondsLeft } from "../format";
+import { moneyText, parseSats, sats, secondsLeft } from "../format";
 import type { ApprovalView } from "../bindings/ApprovalView";
 import { AllowanceRequest } from "./tasks";
 
@@ -80,7 +80,9 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
     api.raiseAllowance(task.id, to, passphraseSet && secret ? secret : null)
       .then(() => decide(true, false), (e) => setErr(toUiError(e).message));
   };
-  const total = count > 1 ? `${count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat);
+  const inSats = count > 1 ? `${count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat);
+  // With a display currency, the value beside it at the rate the payment was decided at: "250 sats ($0.25)".
+  const total = a.fiat ? `${inSats} (${moneyText(a.fiat.currency, a.fiat.micros * count)})` : inSats;
   return (
     <Card class="approval" title={`${total} for ${a.agent}`}>
       <p class="mono">{a.method} {a.host}{a.path} {count > 1 && <span class="badge" data-testid="approval-count">{count} identical requests</span>}</p>

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import { takeLedgerStart, type ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData, Wrapping } from "../components";
-import { ago, dateToMs, localTime, parseSats, sats, useClock } from "../format";
+import { ago, dateToMs, localTime, moneyText, parseSats, sats, useClock } from "../format";
 import type { PaymentFilter } from "../bindings/PaymentFilter";
 import type { PaymentRow } from "../bindings/PaymentRow";
 import type { SortBy } from "../bindings/SortBy";
@@ -158,7 +158,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
             <>
               <table class="table" data-testid="ledger-table">
                 <thead>
-                  <tr><th>When</th><th>Agent</th><th>Request</th><th class="num">Amount</th><th class="num">Fee</th><th>Status</th><th>Delivered</th></tr>
+                  <tr><th>When</th><th>Agent</th><th>Request</th><th class="num">Amount</th><th class="num">Value</th><th class="num">Fee</th><th>Status</th><th>Delivered</th></tr>
                 </thead>
                 <tbody>
                   {page.data.rows.map((r) => (
@@ -167,6 +167,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
                       <td>{r.agent}</td>
                       <td class="mono request" title={`${r.method} ${r.host}${r.path}`}><Wrapping text={`${r.method} ${r.host}${r.path}`} /></td>
                       <td class="num">{sats(r.amount_msat)}</td>
+                      <td class="num muted" data-testid="row-value" title={rateTitle(r)}>{valueText(r)}</td>
                       <td class="num">{sats(r.fee_msat)}</td>
                       <td><span class={`status ${r.status}`}>{words(r.status)}</span>{r.reason && !isSettled(r.status) ? <span class="muted" title={r.reason}> {reasonWords(r.reason)}</span> : null}</td>
                       <td class="nowrap">{r.delivered === null ? "–" : r.delivered ? `yes (${r.upstream_status})` : `no (${r.upstream_status ?? "no answer"})`}</td>
@@ -209,6 +210,8 @@ function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
         {field("Dialect", row.challenge_kind)}
         {field("Amount", sats(row.amount_msat))}
         {field("Fee", sats(row.fee_msat))}
+        {field("Value", row.fiat_value === null ? null : `${valueText(row)} (amount and fee at the rate it was decided at)`)}
+        {field("Rate", rateTitle(row) || null)}
         {field("Status", row.reason ? `${row.status} (${row.reason})` : row.status)}
         {field("Decision", row.decision)}
         {row.allowance_id !== null && field("Task", `allowance #${row.allowance_id}`)}
@@ -223,4 +226,15 @@ function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
       <Notice error={err} />
     </Card>
   );
+}
+
+/** The value recorded with a payment: "$0.25", or "–" when none was (no currency chosen then, or no rate). */
+function valueText(r: PaymentRow): string {
+  return r.fiat_value === null || r.fiat_currency === null ? "–" : moneyText(r.fiat_currency, Math.round(r.fiat_value * 1_000_000));
+}
+
+/** "1 BTC = $100,000.00 from sandbox play rate": the rate a payment was valued at. */
+function rateTitle(r: PaymentRow): string {
+  if (r.fiat_per_btc === null || r.fiat_currency === null) return "";
+  return `1 BTC = ${moneyText(r.fiat_currency, Math.round(r.fiat_per_btc * 1_000_000))} from ${r.fiat_source ?? "an unnamed source"}`;
 }

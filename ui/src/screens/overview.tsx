@@ -1,6 +1,7 @@
 // Overview: what needs the person (no wallet, a budget used up, a pause, a tripped breaker, repeated
 // refusals, each with its fix), spent today / this week / this month against budgets, spend per day by API or
-// agent, what waits for approval, recent alerts, and the wallet.
+// agent (in sats or the display currency), what waits for approval, recent alerts, the wallet, and the display
+// currency's rate (its source and age).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { openLedgerWith, type Screen, type ScreenProps } from "../screen";
@@ -8,7 +9,9 @@ import type { Overview } from "../bindings/Overview";
 import type { WalletStatus } from "../bindings/WalletStatus";
 import { periodName, scopeName, words } from "../describe";
 import { Card, Empty, ErrorBox, Loading, useData } from "../components";
-import { ago, budgetUse, feeText, percentUsed, sats, satsWhole, useClock } from "../format";
+import { ago, budgetUse, feeText, microsAt, money, moneyShort, moneyText, percentUsed, sats, satsWhole, useClock } from "../format";
+import type { BudgetUse } from "../bindings/BudgetUse";
+import type { RateLine } from "../bindings/RateLine";
 import { drawSpendChart } from "../chart";
 import type { GroupBy } from "../bindings/GroupBy";
 
@@ -26,7 +29,7 @@ function attention(o: Overview, wallet: WalletStatus | null, go: (s: Screen) => 
   for (const name of o.paused_agents) {
     items.push({ text: `Agent ${name}'s payments are paused.`, fix: "Resume", run: () => void api.setPaused(name, false).then(reload) });
   }
-  for (const b of o.budgets.filter((b) => b.budget.period !== "request" && b.used >= b.budget.limit)) {
+  for (const b of o.budgets.filter((b) => b.budget.period !== "request" && b.budget.limit > 0 && b.used >= b.budget.limit)) {
     items.push({
       text: `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope).replace(/^whole wallet$/, "the whole wallet")} is used up (${percentUsed(b.used, b.budget.limit)}): its payments are refused.`,
       fix: "Budgets",
@@ -80,6 +83,7 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
             {satsWhole(Math.max(0, t.today_msat - t.today_fee_msat))}
             {t.today_fee_msat > 0 && <span class="fees"> + {feeText(t.today_fee_msat)} in fees</span>}
           </span>
+          {t.fiat && <span class="sub" data-testid="spent-today-fiat">≈ {moneyShort(t.fiat.currency, t.fiat.today_micros)}</span>}
           <span class="sub">
             {t.settled_count_today} paid ·{" "}
             <button class="link" data-testid="refused-today" onClick={() => openLedgerWith({ status: "refused" }, go)}>
@@ -90,10 +94,12 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
         <div class="tile">
           <span class="label">This week</span>
           <span class="value">{satsWhole(t.week_msat)}</span>
+          {t.fiat && <span class="sub">≈ {moneyShort(t.fiat.currency, t.fiat.week_micros)}</span>}
         </div>
         <div class="tile">
           <span class="label">This month</span>
           <span class="value">{satsWhole(t.month_msat)}</span>
+          {t.fiat && <span class="sub">≈ {moneyShort(t.fiat.currency, t.fiat.month_micros)}</span>}
         </div>
         <div class="tile" onClick={() => go("wallet")}>
           <span class="label">Wallet</span>
@@ -103,7 +109,7 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
           <span class="sub">{wallet.data?.info?.alias ?? (wallet.data?.connected ? wallet.data?.error : "Connect a wallet to pay")}</span>
         </div>
       </div>
-      <SpendChart tick={tick} />
+      <SpendChart tick={tick} currency={data.rate.currency} />
       <div class="grid2">
         <Card title="Budgets">
           {data.budgets.length === 0 ? (
@@ -116,15 +122,13 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
                     <span>
                       {b.budget.period === "request" ? "Per request" : cap(periodName(b.budget.period))} · {scopeName(b.budget.scope)}
                     </span>
-                    <span class={budgetUse(b.used, b.budget.limit).tone === "over" ? "over" : "muted"}>
-                      {b.budget.period === "request"
-                        ? `≤ ${satsWhole(b.budget.limit)}`
-                        : `${satsWhole(b.used)} of ${satsWhole(b.budget.limit)} (${percentUsed(b.used, b.budget.limit)})`}
+                    <span class={budgetUse(...useOf(b)).tone === "over" ? "over" : "muted"} data-testid="overview-budget">
+                      {budgetFigures(b, data.rate)}
                     </span>
                   </div>
                   {b.budget.period !== "request" && (
-                    <div class="bar" aria-label={`${percentUsed(b.used, b.budget.limit)} used`}>
-                      <div class={`fill ${budgetUse(b.used, b.budget.limit).tone}`} style={{ width: `${budgetUse(b.used, b.budget.limit).width}%` }} />
+                    <div class="bar" aria-label={`${percentUsed(...useOf(b))} used`}>
+                      <div class={`fill ${budgetUse(...useOf(b)).tone}`} style={{ width: `${budgetUse(...useOf(b)).width}%` }} />
                     </div>
                   )}
                 </li>
@@ -139,7 +143,8 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
             <ul class="plain">
               {data.approvals.map((a) => (
                 <li>
-                  <strong>{a.count > 1 ? `${a.count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat)}</strong> · {a.agent} → {a.host}
+                  <strong>{a.count > 1 ? `${a.count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat)}</strong>
+                  {a.fiat && <span class="muted"> ({moneyText(a.fiat.currency, a.fiat.micros * a.count)})</span>} · {a.agent} → {a.host}
                   {a.path} {a.count > 1 && <span class="badge">×{a.count}</span>}
                 </li>
               ))}
@@ -163,26 +168,69 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
       <p class="muted small">
         Agents connect to <code>{data.proxy_url}</code>
         {data.sandbox && " · sandbox: play sats only"}
+        {data.rate.currency && <> · <RateText rate={data.rate} go={go} /></>}
       </p>
     </div>
   );
 }
 
-function SpendChart({ tick }: { tick: number }) {
+/** The rate line: "1 BTC = $100,000.00 · sandbox play rate · 12 s old", or why there is none. */
+function RateText({ rate, go }: { rate: RateLine; go: (s: Screen) => void }) {
+  if (rate.per_btc === null) {
+    return <span class="over" data-testid="rate-line">no {rate.currency} rate: {rate.error} (limits in {rate.currency} go to you)</span>;
+  }
+  return (
+    <span data-testid="rate-line">
+      1 BTC = {moneyText(rate.currency ?? "", Math.round(rate.per_btc * 1e6))} · {rate.source} · {rate.age_secs} s old{" "}
+      <button class="link" onClick={() => go("settings")}>Change</button>
+    </span>
+  );
+}
+
+/** A budget's use and limit in the budget's own denomination: millionths of its currency, or msat. */
+function useOf(b: BudgetUse): [number, number] {
+  return b.budget.limit_fiat && b.used_fiat ? [b.used_fiat.micros, b.budget.limit_fiat.micros] : [b.used, b.budget.limit];
+}
+
+/** "$0.77 of $1.00 (77 %) · 228 sats left", "300 sats of 1,000 sats (30 %) ≈ $0.30 of $1.00", "≤ 50 sats". */
+function budgetFigures(b: BudgetUse, rate: RateLine): string {
+  const fiat = b.budget.limit_fiat;
+  if (b.budget.period === "request") return `≤ ${fiat ? money(fiat) : satsWhole(b.budget.limit)}`;
+  if (!fiat || !b.used_fiat) {
+    const inSats = `${satsWhole(b.used)} of ${satsWhole(b.budget.limit)} (${percentUsed(b.used, b.budget.limit)})`;
+    if (!rate.currency || rate.per_btc === null) return inSats;
+    const at = (msat: number) => moneyShort(rate.currency ?? "", microsAt(msat, rate.per_btc ?? 0));
+    return `${inSats} ≈ ${at(b.used)} of ${at(b.budget.limit)}`;
+  }
+  const left = b.budget.limit > 0 ? ` · ${satsWhole(b.budget.limit - b.used)} left` : "";
+  return `${moneyShort(fiat.currency, b.used_fiat.micros)} of ${money(fiat)} (${percentUsed(b.used_fiat.micros, fiat.micros)})${left}`;
+}
+
+function SpendChart({ tick, currency }: { tick: number; currency: string | null }) {
   const [group, setGroup] = useState<GroupBy>("api");
-  const { data, error } = useData(() => api.spendChart(14, group), [tick, group]);
+  const [inFiat, setInFiat] = useState(false);
+  const { data, error } = useData(() => api.spendChart(14, group), [tick, group, currency]);
   const canvas = useRef<HTMLCanvasElement>(null);
+  const unit = inFiat && currency ? currency : null;
   useEffect(() => {
-    if (canvas.current && data) return drawSpendChart(canvas.current, data, 14);
-  }, [data]);
+    if (canvas.current && data) return drawSpendChart(canvas.current, data, 14, unit);
+  }, [data, unit]);
   return (
     <Card
       title="Spend per day"
       actions={
-        <div class="segmented" role="group" aria-label="Group by">
-          <button class={group === "api" ? "on" : ""} onClick={() => setGroup("api")}>By API</button>
-          <button class={group === "agent" ? "on" : ""} onClick={() => setGroup("agent")}>By agent</button>
-        </div>
+        <>
+          {currency && (
+            <div class="segmented" role="group" aria-label="Unit" data-testid="chart-unit">
+              <button class={!inFiat ? "on" : ""} onClick={() => setInFiat(false)}>sats</button>
+              <button class={inFiat ? "on" : ""} onClick={() => setInFiat(true)}>{currency}</button>
+            </div>
+          )}
+          <div class="segmented" role="group" aria-label="Group by">
+            <button class={group === "api" ? "on" : ""} onClick={() => setGroup("api")}>By API</button>
+            <button class={group === "agent" ? "on" : ""} onClick={() => setGroup("agent")}>By agent</button>
+          </div>
+        </>
       }
     >
       {error ? <ErrorBox error={error} /> : data && data.length === 0 ? <Empty>No payments in the last 14 days.</Empty> : null}

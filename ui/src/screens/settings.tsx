@@ -1,11 +1,11 @@
 // Settings: where agents connect and the approval timeout (saved to purser.toml, applied on the next
-// start), the passphrase that confirms large payments, notifications, the data directory, the time zone, and
+// start), the display currency shown beside sats, the passphrase that confirms large payments, notifications, the data directory, the time zone, and
 // Purser's CA for HTTPS.
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
 import { Card, ErrorBox, Loading, Notice, useData } from "../components";
-import { parseSats } from "../format";
+import { COMMON_CURRENCIES, parseSats } from "../format";
 
 export function SettingsScreen({ tick }: ScreenProps) {
   const { data, error, reload } = useData(() => api.settings(), [tick]);
@@ -51,6 +51,7 @@ export function SettingsScreen({ tick }: ScreenProps) {
           Agents connect to <code>{data.proxy_url}</code> now. No answer within the timeout denies a payment.
         </p>
       </Card>
+      <CurrencyCard current={data.currency} maxAge={data.rate_max_age_secs} sources={data.rate_sources} done={reload} />
       <PassphraseCard set={data.passphrase_set} every={data.confirm_every_approval} done={reload} />
       <Card title="Notifications">
         <label class="switch">
@@ -117,6 +118,49 @@ function PassphraseCard({ set, every, done }: { set: boolean; every: boolean; do
         agent on this computer can click a notification or run <code>purser approve</code>; it cannot type a passphrase it
         does not know. With one set, changes to budgets, thresholds, rules and the wallet from the command line ask for it
         too, and five wrong tries lock confirmations for five minutes.
+      </p>
+    </Card>
+  );
+}
+
+/** The display currency: amounts everywhere in sats and in it; limits may then be set in it too. */
+function CurrencyCard({ current, maxAge, sources, done }: { current: string | null; maxAge: number; sources: string[]; done: () => void }) {
+  const [code, setCode] = useState(current ?? "");
+  const [msg, setMsg] = useState<{ error?: string; ok?: string }>({});
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setCode(current ?? ""), [current]);
+  const save = (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    api.setDisplayCurrency(code.trim() === "" ? null : code.trim()).then(
+      (line) => {
+        setBusy(false);
+        setMsg({ ok: line.currency ? `Amounts are shown in sats and ${line.currency} (1 BTC = ${line.per_btc?.toLocaleString("en-US")} ${line.currency}, from ${line.source}).` : "Amounts are shown in sats only." });
+        done();
+      },
+      (err) => (setBusy(false), setMsg({ error: toUiError(err).message })),
+    );
+  };
+  return (
+    <Card title="Currency">
+      <form class="form" onSubmit={save} data-testid="currency-form">
+        <label>
+          Show amounts also in
+          <select data-testid="currency-select" value={COMMON_CURRENCIES.includes(code) || code === "" ? code : "other"}
+            onChange={(e) => setCode(e.currentTarget.value === "other" ? "" : e.currentTarget.value)}>
+            <option value="">Sats only</option>
+            {COMMON_CURRENCIES.map((c) => <option value={c}>{c}</option>)}
+            <option value="other">Another (type its code)</option>
+          </select>
+        </label>
+        <label>Code<input size={4} maxLength={3} data-testid="currency-code" value={code} onInput={(e) => setCode(e.currentTarget.value.toUpperCase())} /></label>
+        <button class="primary" type="submit" disabled={busy}>{busy ? "Asking the rate sources…" : "Use"}</button>
+      </form>
+      <Notice error={msg.error} ok={msg.ok} />
+      <p class="muted small">
+        Sats stay the unit of every payment. Each payment keeps the rate it was paid at, so its value never drifts
+        with the price. Budgets and thresholds may be set in this currency: they convert at a rate no older than{" "}
+        {Math.round(maxAge / 60)} min from {sources.join(", ")}; with no such rate, such a payment waits for you.
       </p>
     </Card>
   );

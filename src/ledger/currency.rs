@@ -1,0 +1,115 @@
+//! The person's display currency as stored (it overrides `currency` in `purser.toml` once chosen in the app
+//! or the CLI), which currencies a payment's limits are set in, and rate sources' disagreements as alerts.
+
+use std::sync::Arc;
+
+use super::alerts::{AlertKind, NewAlert};
+use super::snapshot::{PolicyTables, load_budgets, load_rules, load_thresholds};
+use super::{Ledger, Result};
+use crate::rates::race::Disagreement;
+
+/// The settings key of the display currency: an ISO code, or empty for "sats only".
+const DISPLAY_CURRENCY: &str = "display_currency";
+
+/// The currencies one payment's decision needs rates for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Currencies {
+    /// The person's display currency, when they chose one (stored, else `purser.toml`'s).
+    pub display: Option<String>,
+    /// The currencies of the budgets and threshold that apply to the payment and are set in one.
+    pub limits: Vec<String>,
+}
+
+impl Ledger {
+    /// The display currency chosen in the app or the CLI: `Some(None)` when the person chose sats only,
+    /// `None` when they never chose (then `purser.toml` says).
+    pub async fn stored_display_currency(&self) -> Result<Option<Option<String>>> {
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(DISPLAY_CURRENCY)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(value.map(|v| Some(v).filter(|v| !v.is_empty())))
+    }
+
+    /// Chooses the display currency (an ISO code, upper case) or none.
+    pub async fn set_display_currency(&self, currency: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(DISPLAY_CURRENCY)
+        .bind(currency.unwrap_or_default())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The currencies a payment by `agent_id` to `host` `path` needs rates for: the display currency
+    /// (`configured` when none was chosen here) and those its limits are set in. The policy tables come from
+    /// memory while their generation holds, as the decision's own read does.
+    pub async fn currencies_for(
+        &self,
+        configured: Option<&str>,
+        agent_id: i64,
+        host: &str,
+        path: &str,
+    ) -> Result<Currencies> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM settings WHERE key IN ('policy_generation', ?)")
+                .bind(DISPLAY_CURRENCY)
+                .fetch_all(self.pool())
+                .await?;
+        let value = |key: &str| rows.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let display = match value(DISPLAY_CURRENCY) {
+            Some(chosen) => Some(chosen).filter(|c| !c.is_empty()),
+            None => configured.map(str::to_string),
+        };
+        let generation = value("policy_generation").and_then(|g| g.parse::<i64>().ok());
+        let tables = match self.hot().policy().filter(|t| generation.is_some() && t.generation == generation) {
+            Some(tables) => tables,
+            None => {
+                let mut conn = self.pool().acquire().await?;
+                let tables = Arc::new(PolicyTables {
+                    generation,
+                    budgets: load_budgets(&mut conn).await?,
+                    thresholds: load_thresholds(&mut conn).await?,
+                    rules: load_rules(&mut conn).await?,
+                });
+                self.hot().put_policy(tables.clone());
+                tables
+            }
+        };
+        let now = self.now_ms();
+        let applies = |s: &crate::policy::Scope| s.matches(agent_id, host, path);
+        let mut limits: Vec<String> = tables
+            .budgets
+            .iter()
+            .filter(|b| applies(&b.scope) && b.expires_at_ms.is_none_or(|e| e > now))
+            .filter_map(|b| b.limit_fiat.as_ref().map(|m| m.currency.clone()))
+            .collect();
+        let threshold =
+            tables.thresholds.iter().filter(|t| applies(&t.scope)).max_by_key(|t| (t.scope.specificity(), t.id));
+        limits.extend(threshold.and_then(|t| t.fiat.as_ref()).map(|f| f.currency.clone()));
+        limits.sort();
+        limits.dedup();
+        Ok(Currencies { display, limits })
+    }
+
+    /// Records that two rate sources disagree (once per pair of sources and currency a day).
+    pub async fn record_rate_disagreement(&self, d: &Disagreement) -> Result<Vec<super::alerts::Alert>> {
+        let ((trusted, trusted_price), (other, other_price)) = (&d.trusted, &d.other);
+        let apart = ((other_price - trusted_price) / trusted_price * 100.0).abs();
+        let alert = NewAlert {
+            kind: AlertKind::RateDisagreement,
+            agent_id: None,
+            host: None,
+            budget_id: None,
+            message: format!(
+                "BTC/{}: {trusted} says {trusted_price:.2} and {other} says {other_price:.2}, {apart:.1} % apart; \
+                 Purser used {trusted}'s",
+                d.currency
+            ),
+            dedupe_key: Some(format!("rate:{}:{trusted}:{other}:{}", d.currency, self.now_ms() / 86_400_000)),
+        };
+        self.record_alerts(std::slice::from_ref(&alert), None).await
+    }
+}
