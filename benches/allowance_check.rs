@@ -79,6 +79,7 @@ async fn main() {
         apis: Vec::new(),
         duration_ms: 86_400_000,
         plan: None,
+        fiat: None,
     };
     ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap();
     // Alternating call by call, so both agents meet the same ledger (the first-run daily budget's window

@@ -7,7 +7,7 @@
 use crate::consent::{ConsentError, Proof};
 use crate::events::{Event, Events};
 use crate::ledger::Ledger;
-use crate::ledger::allowances::{Allowance, AllowanceAnswer, AllowanceAsk, OpenedBy};
+use crate::ledger::allowances::{Allowance, AllowanceAnswer, AllowanceAsk, NewMax, OpenedBy};
 use crate::proxy::Proxy;
 use crate::units::Msats;
 
@@ -23,7 +23,8 @@ pub enum AllowanceError {
 #[derive(Debug, Clone, Default)]
 pub struct Decision {
     pub approve: bool,
-    pub max: Option<Msats>,
+    /// A lower maximum, in the allowance's own denomination.
+    pub max: Option<NewMax>,
     pub duration_ms: Option<i64>,
     pub proof: Proof,
 }
@@ -48,6 +49,21 @@ async fn needs_confirmation(proxy: &Proxy, agent: &str, max: Msats) -> crate::le
     Ok(unconverted || lowest.is_some_and(|limit| max > limit))
 }
 
+/// A maximum in sats, or in `currency` (millionths) at the rate of the moment. Without a young enough
+/// rate it counts as above every confirm limit: the person confirms.
+async fn in_msat(proxy: &Proxy, max: NewMax, currency: Option<&str>) -> Msats {
+    match (max, currency) {
+        (NewMax::Sats(m), _) => m,
+        (NewMax::Micros(micros), Some(currency)) => {
+            match proxy.rates.get(currency, proxy.settings.rate_max_age).await {
+                Ok(rate) => rate.msat_for_micros(micros),
+                Err(_) => Msats(u64::MAX),
+            }
+        }
+        (NewMax::Micros(_), None) => Msats(u64::MAX),
+    }
+}
+
 /// Checks the confirmation when one is needed; `Ok(true)` when it was given.
 async fn confirm(proxy: &Proxy, agent: &str, max: Msats, proof: &Proof) -> Result<bool, AllowanceError> {
     if !needs_confirmation(proxy, agent, max).await? {
@@ -70,7 +86,12 @@ pub async fn answer(proxy: &Proxy, id: i64, d: Decision) -> Result<Allowance, Al
     let asked = ledger.allowance(id).await?;
     let mut confirmed = false;
     if d.approve {
-        let max = d.max.unwrap_or(Msats(asked.asked_max_msat));
+        let currency = asked.asked_max_fiat.as_ref().map(|m| m.currency.as_str());
+        let asked_max = match &asked.asked_max_fiat {
+            Some(m) => NewMax::Micros(m.micros),
+            None => NewMax::Sats(Msats(asked.asked_max_msat)),
+        };
+        let max = in_msat(proxy, d.max.unwrap_or(asked_max), currency).await;
         confirmed = confirm(proxy, &asked.agent, max, &d.proof).await?;
     }
     let answer = AllowanceAnswer { approve: d.approve, max: d.max, duration_ms: d.duration_ms, confirmed };
@@ -83,16 +104,22 @@ pub async fn answer(proxy: &Proxy, id: i64, d: Decision) -> Result<Allowance, Al
 /// Opens an allowance for an agent, active at once (the person is the one who approves).
 pub async fn open(proxy: &Proxy, ask: &AllowanceAsk, proof: &Proof) -> Result<Allowance, AllowanceError> {
     proxy.ledger.agent_id(&ask.agent).await?;
-    let confirmed = confirm(proxy, &ask.agent, ask.max, proof).await?;
+    let max = match &ask.fiat {
+        Some(f) => in_msat(proxy, NewMax::Micros(f.max_micros), Some(&f.currency)).await,
+        None => ask.max,
+    };
+    let confirmed = confirm(proxy, &ask.agent, max, proof).await?;
     let opened = proxy.ledger.open_allowance(ask, OpenedBy::Person { confirmed }).await?;
     proxy.events.emit(Event::AllowanceChanged { allowance: opened.clone() });
     Ok(opened)
 }
 
-/// Raises allowance `id` to `max` (an answer to its overage).
-pub async fn raise(proxy: &Proxy, id: i64, max: Msats, proof: &Proof) -> Result<Allowance, AllowanceError> {
+/// Raises allowance `id` to `max`, in its own denomination (an answer to its overage).
+pub async fn raise(proxy: &Proxy, id: i64, max: NewMax, proof: &Proof) -> Result<Allowance, AllowanceError> {
     let current = proxy.ledger.allowance(id).await?;
-    let confirmed = confirm(proxy, &current.agent, max, proof).await?;
+    let currency = current.max_fiat.as_ref().map(|m| m.currency.clone());
+    let in_sats = in_msat(proxy, max, currency.as_deref()).await;
+    let confirmed = confirm(proxy, &current.agent, in_sats, proof).await?;
     let raised = proxy.ledger.raise_allowance(id, max, confirmed || current.confirmed).await?;
     proxy.events.emit(Event::AllowanceChanged { allowance: raised.clone() });
     Ok(raised)

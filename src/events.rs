@@ -92,6 +92,36 @@ impl Events {
 mod tests {
     use super::*;
 
+    /// An allowance for the event list: its fields do not matter.
+    fn sample_allowance() -> crate::ledger::allowances::Allowance {
+        crate::ledger::allowances::Allowance {
+            id: 1,
+            agent: "a".into(),
+            purpose: "p".into(),
+            state: crate::policy::allowance::AllowanceState::Requested,
+            max_msat: 1,
+            asked_max_msat: 1,
+            per_payment_max_msat: None,
+            apis: Vec::new(),
+            used_msat: 0,
+            calls: 0,
+            asked_duration_ms: 1,
+            confirmed: false,
+            opened_by: "agent".into(),
+            created_at_ms: 0,
+            decided_at_ms: None,
+            expires_at_ms: 1,
+            closed_at_ms: None,
+            closed_by: None,
+            plan: None,
+            summary: None,
+            max_fiat: None,
+            asked_max_fiat: None,
+            per_payment_max_fiat: None,
+            used_fiat: None,
+        }
+    }
+
     #[test]
     fn every_event_name_is_listed() {
         let view = crate::approval::ApprovalView {
@@ -120,28 +150,7 @@ mod tests {
             message: String::new(),
             created_at: String::new(),
         };
-        let allowance = crate::ledger::allowances::Allowance {
-            id: 1,
-            agent: "a".into(),
-            purpose: "p".into(),
-            state: crate::policy::allowance::AllowanceState::Requested,
-            max_msat: 1,
-            asked_max_msat: 1,
-            per_payment_max_msat: None,
-            apis: Vec::new(),
-            used_msat: 0,
-            calls: 0,
-            asked_duration_ms: 1,
-            confirmed: false,
-            opened_by: "agent".into(),
-            created_at_ms: 0,
-            decided_at_ms: None,
-            expires_at_ms: 1,
-            closed_at_ms: None,
-            closed_by: None,
-            plan: None,
-            summary: None,
-        };
+        let allowance = sample_allowance();
         let all = [
             Event::PaymentSettled {
                 request_id: "r".into(),

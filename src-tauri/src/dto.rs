@@ -208,6 +208,8 @@ pub struct AllowanceAnswer {
     pub approve: bool,
     #[ts(type = "number | null")]
     pub max_sats: Option<u64>,
+    /// For an allowance set in a currency: its lower maximum, e.g. "1.50 USD".
+    pub max_fiat: Option<String>,
     #[ts(type = "number | null")]
     pub time_limit_secs: Option<u64>,
     pub passphrase: Option<String>,
@@ -225,6 +227,8 @@ pub struct AllowanceInput {
     pub max_sats: u64,
     #[ts(type = "number | null")]
     pub per_payment_sats: Option<u64>,
+    /// The maximum in a currency instead of `max_sats`.
+    pub fiat: Option<FiatInput>,
     pub apis: Vec<String>,
     #[ts(type = "number")]
     pub time_limit_secs: u64,

@@ -73,7 +73,7 @@ command_list! {
     task_commands::allowances(all: bool) -> Vec<purser::ledger::allowances::Allowance>;
     task_commands::decide_allowance(id: i64, answer: crate::dto::AllowanceAnswer) -> purser::ledger::allowances::Allowance;
     task_commands::open_allowance(input: crate::dto::AllowanceInput) -> purser::ledger::allowances::Allowance;
-    task_commands::raise_allowance(id: i64, max_sats: u64, passphrase: Option<String>) -> purser::ledger::allowances::Allowance;
+    task_commands::raise_allowance(id: i64, max_sats: Option<u64>, max_fiat: Option<String>, passphrase: Option<String>) -> purser::ledger::allowances::Allowance;
     task_commands::close_allowance(id: i64) -> purser::ledger::allowances::Allowance;
     commands::wallet_status() -> crate::dto::WalletStatus;
     commands::wallet_connect(uri: String) -> crate::dto::WalletStatus;

@@ -4,7 +4,6 @@
 use purser::allowances::{self, Decision};
 use purser::consent::Proof;
 use purser::ledger::allowances::{Allowance, AllowanceAsk};
-use purser::units::Msats;
 use tauri::State;
 
 use crate::dto::{AllowanceAnswer, AllowanceInput};
@@ -25,7 +24,7 @@ pub async fn allowances(core: State<'_, AppCore>, all: bool) -> Result<Vec<Allow
 pub async fn decide_allowance(core: State<'_, AppCore>, id: i64, answer: AllowanceAnswer) -> Result<Allowance> {
     let decision = Decision {
         approve: answer.approve,
-        max: answer.max_sats.map(Msats::from_sats),
+        max: purser::ledger::allowances::new_max(answer.max_sats, answer.max_fiat.as_deref())?,
         duration_ms: answer.time_limit_secs.map(secs_to_ms),
         proof: Proof { passphrase: answer.passphrase, typed_sats: answer.typed_sats },
     };
@@ -34,14 +33,20 @@ pub async fn decide_allowance(core: State<'_, AppCore>, id: i64, answer: Allowan
 
 #[tauri::command]
 pub async fn open_allowance(core: State<'_, AppCore>, input: AllowanceInput) -> Result<Allowance> {
+    let fiat = input.fiat.map(|f| format!("{} {}", f.amount.trim(), f.currency));
+    let (max_sats, per_payment_sats) =
+        if fiat.is_some() { (None, None) } else { (Some(input.max_sats), input.per_payment_sats) };
+    let (max, per_payment_max, fiat) =
+        purser::ledger::allowances::maxima(max_sats, per_payment_sats, fiat.as_deref(), None)?;
     let ask = AllowanceAsk {
         agent: input.agent,
         purpose: input.purpose,
-        max: Msats::from_sats(input.max_sats),
-        per_payment_max: input.per_payment_sats.map(Msats::from_sats),
+        max,
+        per_payment_max,
         apis: input.apis,
         duration_ms: secs_to_ms(input.time_limit_secs),
         plan: None,
+        fiat,
     };
     let proof = Proof { passphrase: input.passphrase, typed_sats: input.typed_sats };
     Ok(allowances::open(&core.proxy, &ask, &proof).await?)
@@ -51,11 +56,14 @@ pub async fn open_allowance(core: State<'_, AppCore>, input: AllowanceInput) -> 
 pub async fn raise_allowance(
     core: State<'_, AppCore>,
     id: i64,
-    max_sats: u64,
+    max_sats: Option<u64>,
+    max_fiat: Option<String>,
     passphrase: Option<String>,
 ) -> Result<Allowance> {
     let proof = Proof { passphrase, typed_sats: None };
-    Ok(allowances::raise(&core.proxy, id, Msats::from_sats(max_sats), &proof).await?)
+    let max = purser::ledger::allowances::new_max(max_sats, max_fiat.as_deref())?
+        .ok_or_else(|| crate::error::UiError::new("invalid", "give the new maximum"))?;
+    Ok(allowances::raise(&core.proxy, id, max, &proof).await?)
 }
 
 #[tauri::command]

@@ -28,9 +28,9 @@ pub enum AllowanceCommand {
     /// Approve a requested allowance, optionally with a lower maximum or a shorter time
     Approve {
         id: i64,
-        /// The most it may spend, in sats (at most what was asked)
-        #[arg(long, value_name = "SATS")]
-        max: Option<u64>,
+        /// The most it may spend (at most what was asked): sats, or "1.50 USD" for one set in a currency
+        #[arg(long, value_name = "SATS|AMOUNT CODE")]
+        max: Option<String>,
         /// How long it lasts from now (e.g. 30m, 2h, 1d; at most what was asked)
         #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
         duration_secs: Option<u64>,
@@ -44,11 +44,13 @@ pub enum AllowanceCommand {
         /// What the task is, in a few words
         #[arg(long)]
         purpose: String,
-        #[arg(long, value_name = "SATS")]
-        max: u64,
-        /// The most one payment may be, in sats
-        #[arg(long, value_name = "SATS")]
-        per_payment: Option<u64>,
+        /// The most it may spend: sats, or an amount in a currency ("2.50 USD"), converted at the rate of each
+        /// payment
+        #[arg(long, value_name = "SATS|AMOUNT CODE")]
+        max: String,
+        /// The most one payment may be, in the same denomination
+        #[arg(long, value_name = "SATS|AMOUNT CODE")]
+        per_payment: Option<String>,
         /// Limit it to an API (host[:port][/path] or a URL); repeat for several
         #[arg(long = "api")]
         apis: Vec<String>,
@@ -58,8 +60,9 @@ pub enum AllowanceCommand {
     /// Raise an active allowance's maximum (the answer to an overage)
     Raise {
         id: i64,
-        #[arg(long, value_name = "SATS")]
-        max: u64,
+        /// The new maximum, in the allowance's own denomination: sats, or "3 USD"
+        #[arg(long, value_name = "SATS|AMOUNT CODE")]
+        max: String,
     },
     /// Close an allowance: the rest is released and its summary recorded
     Close { id: i64 },
@@ -88,19 +91,25 @@ fn control_path(data_dir: PathBuf) -> PathBuf {
 fn print(a: &Allowance) {
     let left_s = (a.expires_at_ms - purser::policy::clock::SystemClock.now_ms()).max(0) / 1000;
     let time = if a.state.is_open() { format!(", {} min left", (left_s + 59) / 60) } else { String::new() };
+    // An allowance set in a currency is shown in it (what its payments were worth, each at its own rate).
+    let (used, max) = match (&a.used_fiat, &a.max_fiat) {
+        (Some(used), Some(max)) => (format!("{used} ({})", Msats(a.used_msat)), max.to_string()),
+        _ => (Msats(a.used_msat).to_string(), Msats(a.max_msat).to_string()),
+    };
     println!(
-        "#{}  {:<9}  {} of {}  agent {}  \"{}\"  {} call{}{time}",
+        "#{}  {:<9}  {used} of {max}  agent {}  \"{}\"  {} call{}{time}",
         a.id,
         a.state.as_str(),
-        Msats(a.used_msat),
-        Msats(a.max_msat),
         a.agent,
         a.purpose,
         a.calls,
         if a.calls == 1 { "" } else { "s" }
     );
     let apis = if a.apis.is_empty() { "any API".to_string() } else { a.apis.join(", ") };
-    let each = a.per_payment_max_msat.map(|m| format!(", at most {} a payment", Msats(m))).unwrap_or_default();
+    let each = match &a.per_payment_max_fiat {
+        Some(m) => format!(", at most {m} a payment"),
+        None => a.per_payment_max_msat.map(|m| format!(", at most {} a payment", Msats(m))).unwrap_or_default(),
+    };
     println!("      on {apis}{each}");
     if let Some(total) = a.plan.as_ref().and_then(|p| p["quote"]["total"].as_object()) {
         let range = |k: &str| Msats(total.get(k).and_then(Value::as_u64).unwrap_or(0)).to_string();
@@ -128,19 +137,46 @@ pub async fn list(data_dir: PathBuf, args: ListArgs) -> Result<()> {
     Ok(())
 }
 
+/// Puts a maximum as typed into `body`: whole sats as `max_sats` (`max_sats_per_payment`), an amount and a
+/// currency code as `max_fiat` (`max_fiat_per_payment`).
+fn add_max(body: &mut serde_json::Value, which: &str, text: &str) -> Result<()> {
+    let (sats_key, fiat_key) = match which {
+        "max" => ("max_sats", "max_fiat"),
+        _ => ("max_sats_per_payment", "max_fiat_per_payment"),
+    };
+    if let Ok(sats) = text.trim().parse::<u64>() {
+        body[sats_key] = json!(sats);
+    } else {
+        purser::rates::Money::parse(text).map_err(|e| Error::Usage(format!("--{which}: {e}")))?;
+        body[fiat_key] = json!(text.trim());
+    }
+    Ok(())
+}
+
 pub async fn run(data_dir: PathBuf, command: AllowanceCommand) -> Result<()> {
     let control = control_path(data_dir);
     let (path, body) = match command {
         AllowanceCommand::Approve { id, max, duration_secs } => {
-            (format!("allowances/{id}/approve"), json!({"max_sats": max, "time_limit_secs": duration_secs}))
+            let mut body = json!({"time_limit_secs": duration_secs});
+            if let Some(max) = max {
+                add_max(&mut body, "max", &max)?;
+            }
+            (format!("allowances/{id}/approve"), body)
         }
         AllowanceCommand::Deny { id } => (format!("allowances/{id}/deny"), json!({})),
-        AllowanceCommand::Open { agent, purpose, max, per_payment, apis, duration_secs } => (
-            "allowances".to_string(),
-            json!({"agent": agent, "purpose": purpose, "max_sats": max, "max_sats_per_payment": per_payment,
-                   "apis": apis, "time_limit_secs": duration_secs}),
-        ),
-        AllowanceCommand::Raise { id, max } => (format!("allowances/{id}/raise"), json!({"max_sats": max})),
+        AllowanceCommand::Open { agent, purpose, max, per_payment, apis, duration_secs } => {
+            let mut body = json!({"agent": agent, "purpose": purpose, "apis": apis, "time_limit_secs": duration_secs});
+            add_max(&mut body, "max", &max)?;
+            if let Some(each) = per_payment {
+                add_max(&mut body, "per_payment", &each)?;
+            }
+            ("allowances".to_string(), body)
+        }
+        AllowanceCommand::Raise { id, max } => {
+            let mut body = json!({});
+            add_max(&mut body, "max", &max)?;
+            (format!("allowances/{id}/raise"), body)
+        }
         AllowanceCommand::Close { id } => (format!("allowances/{id}/close"), json!({})),
     };
     let answer = match control::call(&control, Method::POST, &path, Some(body.clone())).await {

@@ -66,7 +66,8 @@ impl Flow<'_> {
             return Err((
                 crate::policy::RATE_UNAVAILABLE,
                 format!(
-                    "the request allows at most {max} (Purser-Max-Fiat) and no young enough rate says what the invoice is worth: {why}"
+                    "the request allows at most {max} (Purser-Max-Fiat) and no young enough rate says what the \
+                     invoice is worth: {why}"
                 ),
             ));
         };

@@ -10,7 +10,9 @@ use sqlx::{Row, SqliteConnection};
 use super::policy_store::ScopeSpec;
 use super::{Error, Ledger, Result};
 use crate::policy::Scope;
-use crate::policy::allowance::{AllowanceState, AllowanceUse};
+use crate::policy::allowance::{AllowanceState, AllowanceUse, FiatAllowance};
+use crate::policy::fiat::FiatSpent;
+use crate::rates::Money;
 use crate::units::Msats;
 
 /// The longest time limit an allowance may have.
@@ -28,6 +30,23 @@ pub struct AllowanceAsk {
     pub duration_ms: i64,
     /// The calls the agent plans and their quote, shown to the person.
     pub plan: Option<Value>,
+    /// The maxima in a currency instead of sats (`max` and `per_payment_max` are then unused).
+    pub fiat: Option<FiatCap>,
+}
+
+/// An allowance's maxima set in a currency, in millionths of it: converted when each payment is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiatCap {
+    pub currency: String,
+    pub max_micros: i64,
+    pub per_payment_max_micros: Option<i64>,
+}
+
+/// A new maximum as a person gives it: in sats, or in the allowance's currency (millionths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewMax {
+    Sats(Msats),
+    Micros(i64),
 }
 
 /// Who opened an allowance: an agent asks; a person's is active at once (`true`: with the passphrase).
@@ -41,8 +60,8 @@ pub enum OpenedBy {
 #[derive(Debug, Clone, Default)]
 pub struct AllowanceAnswer {
     pub approve: bool,
-    /// A lower maximum than asked.
-    pub max: Option<Msats>,
+    /// A lower maximum than asked, in the allowance's own denomination.
+    pub max: Option<NewMax>,
     /// A shorter time limit than asked.
     pub duration_ms: Option<i64>,
     /// Given with the passphrase (needed above the confirm tier).
@@ -91,6 +110,12 @@ pub struct Allowance {
     /// Written when it closes: spent, calls, APIs, delivered or not.
     #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub summary: Option<Value>,
+    /// For an allowance set in a currency: its maxima as set (the msat ones are then 0) and what its
+    /// payments are worth in it, each at the rate it was paid at.
+    pub max_fiat: Option<Money>,
+    pub asked_max_fiat: Option<Money>,
+    pub per_payment_max_fiat: Option<Money>,
+    pub used_fiat: Option<Money>,
 }
 
 /// What an allowance's payments spent or hold back, summed the slow way: the triggers keep
@@ -100,13 +125,42 @@ const USED_SQL: &str = "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN
      THEN MAX(COALESCE(fee_msat, 0), COALESCE(fee_reserve_msat, 0)) ELSE COALESCE(fee_msat, 0) END), 0) \
      FROM payments WHERE allowance_id = a.id AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')";
 
+/// For an allowance in a currency, its payments' recorded values in it (millionths, real) and the msat of
+/// those recorded in none: SQL over the row `a`.
+fn fiat_spent_sql() -> String {
+    let total = super::snapshot::PAYMENT_TOTAL;
+    let counted = "status IN ('pending', 'settled', 'unknown', 'bad_preimage')";
+    format!(
+        "CASE WHEN a.currency IS NULL THEN NULL ELSE (SELECT COALESCE(SUM({total} * fiat_per_btc / 100000.0), 0.0) \
+         FROM payments WHERE allowance_id = a.id AND fiat_currency = a.currency AND {counted}) END AS used_recorded, \
+         CASE WHEN a.currency IS NULL THEN NULL ELSE (SELECT COALESCE(SUM({total}), 0) FROM payments \
+         WHERE allowance_id = a.id AND fiat_currency IS NOT a.currency AND {counted}) END AS used_unrecorded"
+    )
+}
+
 fn select_sql(filter: &str) -> String {
     format!(
         "SELECT a.*, g.name AS agent, \
          (SELECT COUNT(*) FROM payments WHERE allowance_id = a.id \
-           AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) AS calls \
-         FROM allowances a JOIN agents g ON g.id = a.agent_id {filter}"
+           AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) AS calls, {} \
+         FROM allowances a JOIN agents g ON g.id = a.agent_id {filter}",
+        fiat_spent_sql()
     )
+}
+
+/// An allowance's maxima in a currency, and what it spent, from its row (`None` for one in sats).
+fn fiat_of(r: &sqlx::sqlite::SqliteRow) -> Option<(FiatCap, Option<i64>, FiatSpent)> {
+    let currency: String = r.get::<Option<String>, _>("currency")?;
+    let cap = FiatCap {
+        currency,
+        max_micros: r.get::<Option<i64>, _>("max_micros").unwrap_or(0),
+        per_payment_max_micros: r.get("per_payment_max_micros"),
+    };
+    let spent = super::snapshot::fiat_spent(
+        r.get::<Option<f64>, _>("used_recorded").unwrap_or(0.0),
+        r.get::<Option<i64>, _>("used_unrecorded").unwrap_or(0),
+    );
+    Some((cap, r.get("asked_max_micros"), spent))
 }
 
 fn from_row(r: &sqlx::sqlite::SqliteRow, now_ms: i64) -> Allowance {
@@ -116,11 +170,18 @@ fn from_row(r: &sqlx::sqlite::SqliteRow, now_ms: i64) -> Allowance {
     let used = r.get::<i64, _>("used_msat").max(0) as u64;
     let expires_at_ms = r.get("expires_at_ms");
     let stored: String = r.get("state");
+    let fiat = fiat_of(r);
+    let money = |micros: i64| fiat.as_ref().map(|(cap, _, _)| Money { currency: cap.currency.clone(), micros });
+    // In a currency, "exhausted" compares what was recorded against its maximum, in millionths.
+    let (used_for_state, max_for_state) = match &fiat {
+        Some((cap, _, spent)) => (spent.recorded_micros.max(0) as u64, cap.max_micros.max(0) as u64),
+        None => (used, max),
+    };
     Allowance {
         id: r.get("id"),
         agent: r.get("agent"),
         purpose: r.get("purpose"),
-        state: AllowanceState::read(&stored, now_ms, expires_at_ms, Msats(used), Msats(max)),
+        state: AllowanceState::read(&stored, now_ms, expires_at_ms, Msats(used_for_state), Msats(max_for_state)),
         max_msat: max,
         asked_max_msat: r.get::<i64, _>("asked_max_msat").max(0) as u64,
         per_payment_max_msat: r.get::<Option<i64>, _>("per_payment_max_msat").map(|m| m.max(0) as u64),
@@ -137,6 +198,10 @@ fn from_row(r: &sqlx::sqlite::SqliteRow, now_ms: i64) -> Allowance {
         closed_by: r.get("closed_by"),
         plan: json("plan"),
         summary: json("summary"),
+        max_fiat: fiat.as_ref().and_then(|(cap, _, _)| money(cap.max_micros)),
+        asked_max_fiat: fiat.as_ref().and_then(|(_, asked, _)| money((*asked)?)),
+        per_payment_max_fiat: fiat.as_ref().and_then(|(cap, _, _)| money(cap.per_payment_max_micros?)),
+        used_fiat: fiat.as_ref().and_then(|(_, _, spent)| money(spent.recorded_micros)),
     }
 }
 
@@ -191,8 +256,9 @@ impl Ledger {
         };
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO allowances (agent_id, purpose, asked_max_msat, max_msat, per_payment_max_msat, scopes, \
-             asked_duration_ms, plan, state, confirmed, opened_by, created_at_ms, decided_at_ms, expires_at_ms) \
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11 + ?6) RETURNING id",
+             asked_duration_ms, plan, state, confirmed, opened_by, created_at_ms, decided_at_ms, expires_at_ms, \
+             currency, asked_max_micros, max_micros, per_payment_max_micros) \
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11 + ?6, ?13, ?14, ?14, ?15) RETURNING id",
         )
         .bind(agent_id)
         .bind(&purpose)
@@ -206,6 +272,9 @@ impl Ledger {
         .bind(if by == OpenedBy::Agent { "agent" } else { "person" })
         .bind(now)
         .bind(decided)
+        .bind(ask.fiat.as_ref().map(|f| f.currency.clone()))
+        .bind(ask.fiat.as_ref().map(|f| f.max_micros))
+        .bind(ask.fiat.as_ref().and_then(|f| f.per_payment_max_micros))
         .fetch_one(self.pool())
         .await?;
         self.allowance(id).await
@@ -245,13 +314,35 @@ impl Ledger {
                 current.state.as_str()
             )));
         }
-        let max = answer.max.map_or(current.asked_max_msat, |m| m.0);
+        let (max, max_micros) = match (&current.asked_max_fiat, answer.max) {
+            (None, None) => (current.asked_max_msat, None),
+            (None, Some(NewMax::Sats(m))) => (m.0, None),
+            (Some(asked), None) => (0, Some(asked.micros)),
+            (Some(_), Some(NewMax::Micros(m))) => (0, Some(m)),
+            (Some(asked), Some(NewMax::Sats(_))) => {
+                return Err(Error::Invalid(format!(
+                    "allowance #{id} is set in {}: give its maximum in {0}",
+                    asked.currency
+                )));
+            }
+            (None, Some(NewMax::Micros(_))) => {
+                return Err(Error::Invalid(format!("allowance #{id} is set in sats: give its maximum in sats")));
+            }
+        };
         let duration = answer.duration_ms.unwrap_or(current.asked_duration_ms);
-        if answer.approve && (max == 0 || max > current.asked_max_msat) {
-            return Err(Error::Invalid(format!(
-                "the maximum can be lowered, not raised: between 1 sat and the {} asked",
-                Msats(current.asked_max_msat)
-            )));
+        match (&current.asked_max_fiat, max_micros) {
+            (Some(asked), Some(m)) if answer.approve && (m <= 0 || m > asked.micros) => {
+                return Err(Error::Invalid(format!(
+                    "the maximum can be lowered, not raised: above 0 and at most the {asked} asked"
+                )));
+            }
+            (None, _) if answer.approve && (max == 0 || max > current.asked_max_msat) => {
+                return Err(Error::Invalid(format!(
+                    "the maximum can be lowered, not raised: between 1 sat and the {} asked",
+                    Msats(current.asked_max_msat)
+                )));
+            }
+            _ => {}
         }
         if answer.approve && !(1_000..=current.asked_duration_ms).contains(&duration) {
             return Err(Error::Invalid("the time limit can be shortened, not lengthened".into()));
@@ -259,7 +350,8 @@ impl Ledger {
         let now = self.now_ms();
         let changed = sqlx::query(
             "UPDATE allowances SET state = ?2, max_msat = ?3, confirmed = ?4, decided_at_ms = ?5, \
-             expires_at_ms = CASE WHEN ?2 = 'active' THEN ?5 + ?6 ELSE expires_at_ms END \
+             expires_at_ms = CASE WHEN ?2 = 'active' THEN ?5 + ?6 ELSE expires_at_ms END, \
+             max_micros = COALESCE(?7, max_micros) \
              WHERE id = ?1 AND state = 'requested' AND expires_at_ms > ?5",
         )
         .bind(id)
@@ -268,6 +360,7 @@ impl Ledger {
         .bind(answer.confirmed)
         .bind(now)
         .bind(duration)
+        .bind(max_micros)
         .execute(self.pool())
         .await?;
         if changed.rows_affected() == 0 {
@@ -276,25 +369,32 @@ impl Ledger {
         self.allowance(id).await
     }
 
-    /// Raises an open allowance's maximum (a person's answer to an overage).
-    pub async fn raise_allowance(&self, id: i64, max: Msats, confirmed: bool) -> Result<Allowance> {
+    /// Raises an open allowance's maximum (a person's answer to an overage), in its own denomination.
+    pub async fn raise_allowance(&self, id: i64, max: NewMax, confirmed: bool) -> Result<Allowance> {
         let current = self.allowance(id).await?;
-        if !matches!(current.state, AllowanceState::Active | AllowanceState::Exhausted) || max.0 <= current.max_msat {
-            return Err(Error::Invalid(format!(
-                "allowance #{id} can only be raised while active, above its {}",
-                Msats(current.max_msat)
-            )));
-        }
-        let changed = sqlx::query(
-            "UPDATE allowances SET max_msat = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
-             AND expires_at_ms > ?4 AND max_msat < ?1",
-        )
-        .bind(clamp(max))
-        .bind(confirmed)
-        .bind(id)
-        .bind(self.now_ms())
-        .execute(self.pool())
-        .await?;
+        let open = matches!(current.state, AllowanceState::Active | AllowanceState::Exhausted);
+        let sql = match (&current.max_fiat, max) {
+            (None, NewMax::Sats(m)) if open && m.0 > current.max_msat => {
+                "UPDATE allowances SET max_msat = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
+                 AND expires_at_ms > ?4 AND max_msat < ?1"
+            }
+            (Some(now), NewMax::Micros(m)) if open && m > now.micros => {
+                "UPDATE allowances SET max_micros = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
+                 AND expires_at_ms > ?4 AND max_micros < ?1"
+            }
+            (now, _) => {
+                let max = now.as_ref().map_or_else(|| Msats(current.max_msat).to_string(), Money::to_string);
+                return Err(Error::Invalid(format!(
+                    "allowance #{id} can only be raised while active, above its {max} (in its own denomination)"
+                )));
+            }
+        };
+        let value = match max {
+            NewMax::Sats(m) => clamp(m),
+            NewMax::Micros(m) => m,
+        };
+        let changed =
+            sqlx::query(sql).bind(value).bind(confirmed).bind(id).bind(self.now_ms()).execute(self.pool()).await?;
         if changed.rows_affected() == 0 {
             return Err(Error::Invalid(format!("allowance #{id} ended or changed meanwhile: nothing was raised")));
         }
@@ -346,6 +446,54 @@ impl Ledger {
     }
 }
 
+/// An allowance's maxima as asked: in sats (`max_sats`, `per_payment_sats`) or in a currency (`max_fiat`,
+/// `per_payment_fiat`: `"2.50 USD"`), one or the other.
+pub fn maxima(
+    max_sats: Option<u64>,
+    per_payment_sats: Option<u64>,
+    max_fiat: Option<&str>,
+    per_payment_fiat: Option<&str>,
+) -> Result<(Msats, Option<Msats>, Option<FiatCap>)> {
+    let money = |text: &str| Money::parse(text).map_err(|e| Error::Invalid(e.to_string()));
+    match (max_sats, max_fiat) {
+        (Some(_), Some(_)) => Err(Error::Invalid("give the maximum in sats or in a currency, not both".into())),
+        (None, Some(max)) => {
+            if per_payment_sats.is_some() {
+                return Err(Error::Invalid("with a maximum in a currency, give the per-payment one in it too".into()));
+            }
+            let max = money(max)?;
+            let each = per_payment_fiat.map(money).transpose()?;
+            if each.as_ref().is_some_and(|e| e.currency != max.currency) {
+                return Err(Error::Invalid("both maxima are in one currency".into()));
+            }
+            let cap = FiatCap {
+                currency: max.currency,
+                max_micros: max.micros,
+                per_payment_max_micros: each.map(|e| e.micros),
+            };
+            Ok((Msats(0), None, Some(cap)))
+        }
+        (max, None) => {
+            if per_payment_fiat.is_some() {
+                return Err(Error::Invalid("with a maximum in sats, give the per-payment one in sats too".into()));
+            }
+            Ok((Msats::from_sats(max.unwrap_or_default()), per_payment_sats.map(Msats::from_sats), None))
+        }
+    }
+}
+
+/// A new maximum as given: in sats, or `"1.50 USD"` (which must be the allowance's currency).
+pub fn new_max(sats: Option<u64>, fiat: Option<&str>) -> Result<Option<NewMax>> {
+    match (sats, fiat) {
+        (Some(_), Some(_)) => Err(Error::Invalid("give the maximum in sats or in a currency, not both".into())),
+        (Some(s), None) => Ok(Some(NewMax::Sats(Msats::from_sats(s)))),
+        (None, Some(text)) => {
+            Money::parse(text).map(|m| Some(NewMax::Micros(m.micros))).map_err(|e| Error::Invalid(e.to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// The most allowances one agent may have waiting for the person at once.
 pub const MAX_REQUESTED_PER_AGENT: i64 = 5;
 
@@ -364,10 +512,20 @@ pub fn validate(ask: &AllowanceAsk) -> Result<String> {
     if purpose.is_empty() || purpose.chars().count() > 500 {
         return Err(Error::Invalid("an allowance needs a purpose of 1 to 500 characters".into()));
     }
-    if ask.max.0 == 0 || ask.per_payment_max.is_some_and(|p| p.0 == 0 || p > ask.max) {
-        return Err(Error::Invalid(
-            "an allowance needs a maximum above 0 sats, and a per-payment maximum between 1 sat and it".into(),
-        ));
+    match &ask.fiat {
+        Some(f) if f.max_micros <= 0 || f.per_payment_max_micros.is_some_and(|p| p <= 0 || p > f.max_micros) => {
+            return Err(Error::Invalid(format!(
+                "an allowance needs a maximum above 0 {0}, and a per-payment maximum above 0 {0} and at most it",
+                f.currency
+            )));
+        }
+        Some(_) => {}
+        None if ask.max.0 == 0 || ask.per_payment_max.is_some_and(|p| p.0 == 0 || p > ask.max) => {
+            return Err(Error::Invalid(
+                "an allowance needs a maximum above 0 sats, and a per-payment maximum between 1 sat and it".into(),
+            ));
+        }
+        None => {}
     }
     if !(1_000..=MAX_DURATION_MS).contains(&ask.duration_ms) {
         return Err(Error::Invalid("an allowance's time limit is between 1 second and 7 days".into()));
@@ -396,16 +554,15 @@ pub(crate) async fn applicable(
     if !any_active && named.is_none() {
         return Ok(Ok(None));
     }
-    let rows = sqlx::query(
-        "SELECT a.id, a.purpose, a.max_msat, a.per_payment_max_msat, a.scopes, a.confirmed, a.used_msat AS used \
+    let sql = format!(
+        "SELECT a.id, a.purpose, a.max_msat, a.per_payment_max_msat, a.scopes, a.confirmed, a.used_msat AS used, \
+         a.currency, a.asked_max_micros, a.max_micros, a.per_payment_max_micros, {} \
          FROM allowances a WHERE a.agent_id = ?1 AND a.state = 'active' AND a.expires_at_ms > ?2 \
          AND (?3 IS NULL OR a.id = ?3)",
-    )
-    .bind(agent_id)
-    .bind(now_ms)
-    .bind(named)
-    .fetch_all(&mut *conn)
-    .await?;
+        fiat_spent_sql()
+    );
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agent_id).bind(now_ms).bind(named).fetch_all(&mut *conn).await?;
     let covering: Vec<AllowanceUse> = rows
         .iter()
         .filter(|r| {
@@ -423,6 +580,12 @@ pub(crate) async fn applicable(
             per_payment_max: r.get::<Option<i64>, _>("per_payment_max_msat").map(|m| Msats(m.max(0) as u64)),
             used: Msats(r.get::<i64, _>("used").max(0) as u64),
             confirmed: r.get("confirmed"),
+            fiat: fiat_of(r).map(|(cap, _, spent)| FiatAllowance {
+                currency: cap.currency,
+                max_micros: cap.max_micros,
+                per_payment_max_micros: cap.per_payment_max_micros,
+                spent,
+            }),
         })
         .collect();
     Ok(match (named, rows.len(), covering.len()) {
@@ -459,6 +622,7 @@ mod tests {
             apis: Vec::new(),
             duration_ms: 60_000,
             plan: None,
+            fiat: None,
         };
         let one = ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap().id;
         let two = ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap().id;

@@ -16,7 +16,8 @@ const DISPLAY_CURRENCY: &str = "display_currency";
 pub struct Currencies {
     /// The person's display currency, when they chose one (stored, else `purser.toml`'s).
     pub display: Option<String>,
-    /// The currencies of the budgets and threshold that apply to the payment and are set in one.
+    /// The currencies of the budgets and threshold that apply to the payment and of the agent's active
+    /// allowances, when set in one.
     pub limits: Vec<String>,
 }
 
@@ -89,6 +90,15 @@ impl Ledger {
         let threshold =
             tables.thresholds.iter().filter(|t| applies(&t.scope)).max_by_key(|t| (t.scope.specificity(), t.id));
         limits.extend(threshold.and_then(|t| t.fiat.as_ref()).map(|f| f.currency.clone()));
+        let allowances: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT currency FROM allowances WHERE agent_id = ? AND state = 'active' AND expires_at_ms > ? \
+             AND currency IS NOT NULL",
+        )
+        .bind(agent_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        limits.extend(allowances);
         limits.sort();
         limits.dedup();
         Ok(Currencies { display, limits })

@@ -80,16 +80,15 @@ impl Ledger {
             return Ok(earlier(row, p));
         }
         let now = self.now_ms();
-        let mut snapshot = policy::fiat::price(read.snapshot, &p.rates, now);
         let reserve = judge.fee_reserve(amount);
-        match super::allowances::applicable(&mut tx, p, read.has_allowance, now).await? {
-            Ok(task) => snapshot.allowance = task,
+        let snapshot = match super::price_checks::completed(&mut tx, p, read.snapshot, read.has_allowance, now).await? {
+            Ok(snapshot) => snapshot,
             Err(super::allowances::NotUsable(explanation)) => {
                 let details = json!({"allowance_id": p.allowance});
                 let refusal = ("allowance_not_usable", explanation, details);
                 return self.refused_now(tx, p, refusal, &[], now).await;
             }
-        }
+        };
         let concern = super::price_checks::price_concern(self, p, amount, read.usual_msat, judge);
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch
@@ -356,6 +355,16 @@ fn ask_details(
         let needed = request.amount.0.saturating_add(request.fee_reserve.0);
         details["allowance"] = json!({"id": a.id, "purpose": a.purpose, "used_msat": a.used.0,
             "max_msat": a.max.0, "left_msat": a.left().0, "needed_msat": needed, "overage": true});
+        // One set in a currency is raised in it: its maximum, and what it would take to carry this payment
+        // at the decision's rate, rounded up to the cent.
+        if let (Some(f), Some((rate, _))) = (&a.fiat, &snapshot.rate_used) {
+            let short = rate.micros_of(policy::allowance::shortfall(a, needed));
+            let to = f.max_micros.saturating_add(short).saturating_add(9_999) / 10_000 * 10_000;
+            details["allowance"]["max_fiat"] =
+                json!(crate::rates::Money { currency: f.currency.clone(), micros: f.max_micros });
+            details["allowance"]["raise_to_fiat"] =
+                json!(crate::rates::Money { currency: f.currency.clone(), micros: to });
+        }
     }
     details
 }

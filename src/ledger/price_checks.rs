@@ -9,6 +9,23 @@ use crate::policy::{self, Decision, Judge};
 use crate::units::Msats;
 use serde_json::json;
 
+/// `snapshot` made whole for deciding on `p`: the task allowance it is made under (or why the one it names
+/// cannot carry it), and its limits in a currency (budgets, the threshold, the allowance) in msat at `p`'s
+/// rates.
+pub(super) async fn completed(
+    conn: &mut sqlx::SqliteConnection,
+    p: &NewPayment,
+    mut snapshot: policy::Snapshot,
+    has_allowance: bool,
+    now_ms: i64,
+) -> Result<std::result::Result<policy::Snapshot, super::allowances::NotUsable>> {
+    match super::allowances::applicable(conn, p, has_allowance, now_ms).await? {
+        Ok(task) => snapshot.allowance = task,
+        Err(not_usable) => return Ok(Err(not_usable)),
+    }
+    Ok(Ok(policy::fiat::price(snapshot, &p.rates, now_ms)))
+}
+
 impl Ledger {
     /// What [`Ledger::reserve`] would decide for `p` now, without writing anything (a dry run, a quote),
     /// task allowance included.
@@ -16,15 +33,14 @@ impl Ledger {
         let amount = p.amount.unwrap_or_default();
         let mut conn = self.pool().acquire().await?;
         let read = super::decision_read::read(&mut conn, self, p).await?;
-        let mut snapshot = policy::fiat::price(read.snapshot, &p.rates, self.now_ms());
         // The allowance the payment would be made under, as the reservation reads it.
-        match super::allowances::applicable(&mut conn, p, read.has_allowance, self.now_ms()).await? {
-            Ok(task) => snapshot.allowance = task,
+        let snapshot = match completed(&mut conn, p, read.snapshot, read.has_allowance, self.now_ms()).await? {
+            Ok(snapshot) => snapshot,
             Err(super::allowances::NotUsable(explanation)) => {
                 let details = json!({"allowance_id": p.allowance});
                 return Ok(Decision::Refuse { reason: "allowance_not_usable", explanation, details });
             }
-        }
+        };
         let concern = price_concern(self, p, amount, read.usual_msat, judge);
         if let Some(alert) = &concern
             && self.policy().refuse_price_mismatch

@@ -86,7 +86,7 @@ pub(crate) async fn paused_all(conn: &mut SqliteConnection) -> Result<bool> {
 }
 
 /// What one payment spent or holds back, in msat: its amount and fee, or its fee reserve while in flight.
-const PAYMENT_TOTAL: &str = "(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
+pub(crate) const PAYMENT_TOTAL: &str = "(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
      THEN MAX(COALESCE(fee_msat, 0), fee_reserve_msat) ELSE COALESCE(fee_msat, 0) END)";
 
 /// The sum of what payments in a scope since a time have spent or hold back, as an SQL expression over four

@@ -125,11 +125,11 @@ impl PurserTools {
     }
 
     #[tool(description = "Ask the person to approve a task's maximum spend once, so the task's payments within \
-        it go ahead without asking each time. Give the purpose in a sentence, max_sats for the whole task, \
-        optionally the APIs, a per-payment maximum, a time limit and the planned calls. With wait_secs (up to \
-        60) the answer comes back once the person decided: state `active` (approved, maybe for less: see \
-        max_msat), `denied`, or still `requested` — then call allowance_status later. Pass the id as \
-        `allowance` to fetch.")]
+        it go ahead without asking each time. Give the purpose in a sentence, max_sats for the whole task \
+        (or max_fiat such as \"2.50 USD\", converted at the rate of each payment), optionally the APIs, a \
+        per-payment maximum, a time limit and the planned calls. With wait_secs (up to 60) the answer comes \
+        back once the person decided: state `active` (approved, maybe for less: see max_msat), `denied`, or \
+        still `requested` — then call allowance_status later. Pass the id as `allowance` to fetch.")]
     async fn request_allowance(
         &self,
         Parameters(args): Parameters<AllowanceRequest>,

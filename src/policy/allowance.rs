@@ -17,6 +17,18 @@ pub struct AllowanceUse {
     pub used: Msats,
     /// Approved with the passphrase: it also covers payments in a threshold's confirm tier.
     pub confirmed: bool,
+    /// Set in a currency: `max` and `per_payment_max` are then what its maxima buy at the decision's rate
+    /// (see [`super::fiat::price`]).
+    pub fiat: Option<FiatAllowance>,
+}
+
+/// An allowance's maxima in a currency, and what its payments spent as the ledger read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiatAllowance {
+    pub currency: String,
+    pub max_micros: i64,
+    pub per_payment_max_micros: Option<i64>,
+    pub spent: super::fiat::FiatSpent,
 }
 
 /// Whether a payment fits an allowance.
@@ -55,6 +67,11 @@ impl AllowanceUse {
         }
         Room::Fits
     }
+}
+
+/// What `a` lacks to carry a payment that needs `needed_msat` (amount and fee reserve).
+pub fn shortfall(a: &AllowanceUse, needed_msat: u64) -> Msats {
+    Msats(a.used.0.saturating_add(needed_msat).saturating_sub(a.max.0))
 }
 
 /// An allowance's state as agents and people read it.
@@ -116,6 +133,7 @@ mod tests {
             per_payment_max: per_payment.map(Msats::from_sats),
             used: Msats::from_sats(used),
             confirmed: false,
+            fiat: None,
         }
     }
 

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::allowance::AllowanceUse;
 use super::{BudgetUse, Snapshot, Threshold};
 use crate::rates::{Money, Rate, RatesAtHand};
 use crate::units::Msats;
@@ -85,6 +86,26 @@ pub fn price(mut s: Snapshot, at_hand: &RatesAtHand, now_ms: i64) -> Snapshot {
             }
         };
     }
+    if let Some(a) = s.allowance.take() {
+        s.allowance = match a.fiat.as_ref().map(|f| (f, at_hand.rate(&f.currency))) {
+            None => Some(a),
+            Some((f, Some(rate))) => {
+                s.rate_used.get_or_insert_with(|| (rate.clone(), rate.describe(now_ms)));
+                let used_micros = f.spent.recorded_micros.saturating_add(rate.micros_of(f.spent.unrecorded));
+                let left = rate.msat_for_micros(f.max_micros.saturating_sub(used_micros));
+                Some(AllowanceUse {
+                    max: Msats(a.used.0.saturating_add(left.0)),
+                    per_payment_max: f.per_payment_max_micros.map(|p| rate.msat_for_micros(p)),
+                    ..a
+                })
+            }
+            Some((f, None)) => {
+                let max = Money { currency: f.currency.clone(), micros: f.max_micros };
+                s.unpriced.push(format!("{} (up to {max}): {}", a.describe(), at_hand.why_missing(&f.currency)));
+                None
+            }
+        };
+    }
     s
 }
 
@@ -151,6 +172,38 @@ mod tests {
         let s = Snapshot { budgets: vec![dollar_budget(1_200_000, 0)], ..Snapshot::default() };
         let priced = price(s, &RatesAtHand { rates: vec![usd(100_000.0)], missing: vec![] }, 0);
         assert_eq!(priced.budgets[0].remaining(), Msats(0));
+    }
+
+    #[test]
+    fn a_dollar_allowance_counts_recorded_values_and_converts_what_is_left() {
+        let task = AllowanceUse {
+            id: 4,
+            purpose: "fortunes".into(),
+            max: Msats(0),
+            per_payment_max: None,
+            used: Msats::from_sats(30),
+            confirmed: false,
+            fiat: Some(super::super::allowance::FiatAllowance {
+                currency: "USD".into(),
+                max_micros: 100_000,
+                per_payment_max_micros: Some(40_000),
+                spent: FiatSpent { recorded_micros: 20_000, unrecorded: Msats::from_sats(10) },
+            }),
+        };
+        // $0.02 recorded and 10 sats unrecorded ($0.01 now) of $0.10: $0.07 left, 70 sats at $100,000.
+        let s = Snapshot { allowance: Some(task.clone()), ..Snapshot::default() };
+        let priced = price(s, &RatesAtHand { rates: vec![usd(100_000.0)], missing: vec![] }, 0);
+        let a = priced.allowance.unwrap();
+        assert_eq!((a.left(), a.per_payment_max), (Msats::from_sats(70), Some(Msats::from_sats(40))));
+        // Without a rate it cannot carry a payment: a person decides.
+        let s = Snapshot { allowance: Some(task), ..Snapshot::default() };
+        let priced = price(s, &RatesAtHand { rates: vec![], missing: vec![("USD".into(), "down".into())] }, 0);
+        assert!(priced.allowance.is_none());
+        assert!(
+            priced.unpriced[0].contains("allowance #4 (\"fortunes\") (up to $0.10): down"),
+            "{:?}",
+            priced.unpriced
+        );
     }
 
     #[test]

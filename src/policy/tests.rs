@@ -168,6 +168,7 @@ fn task(used: u64, max: u64, confirmed: bool) -> Option<allowance::AllowanceUse>
         per_payment_max: None,
         used: sats(used),
         confirmed,
+        fiat: None,
     })
 }
 

@@ -1,7 +1,8 @@
 //! Task allowances as an agent asks for and follows them, on the proxy's own port under `/_purser/allowances`
 //! (authenticated as the agent endpoint is: the agent's own name and key):
 //!
-//! - `POST /_purser/allowances` `{"purpose", "max_sats", "max_sats_per_payment"?, "apis"?: [..],
+//! - `POST /_purser/allowances` `{"purpose", "max_sats" | "max_fiat": "2.50 USD", "max_sats_per_payment"? |
+//!   "max_fiat_per_payment"?, "apis"?: [..],
 //!   "time_limit_secs"?, "calls"?: [{"method"?, "url", "count"?}], "wait_secs"?}`: asks the person; `201`
 //!   with the allowance, `"state": "requested"` (with `wait_secs`, once the person answered or after at most
 //!   60 s).
@@ -50,11 +51,18 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AllowanceRequest {
     /// The task, in a sentence the person reads when asked (e.g. "Summarise 40 papers on X").
     pub purpose: String,
-    /// The most the whole task may spend, in sats, routing fees included.
-    pub max_sats: u64,
+    /// The most the whole task may spend, in sats, routing fees included (or give `max_fiat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sats: Option<u64>,
     /// The most one payment may be, in sats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_sats_per_payment: Option<u64>,
+    /// Instead of `max_sats`: the most in a currency, e.g. "2.50 USD", converted at the rate of each payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fiat: Option<String>,
+    /// With `max_fiat`: the most one payment may be, in the same currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fiat_per_payment: Option<String>,
     /// The APIs it may pay (`https://api.example.com`, `api.example.com`); empty: any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apis: Vec<String>,
@@ -142,15 +150,23 @@ async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<Proxy
         ))
     })?;
     let calls = super::quote_api::planned_calls(&ask.calls).map_err(bad)?;
+    let (max, per_payment_max, fiat) = crate::ledger::allowances::maxima(
+        ask.max_sats,
+        ask.max_sats_per_payment,
+        ask.max_fiat.as_deref(),
+        ask.max_fiat_per_payment.as_deref(),
+    )
+    .map_err(unavailable)?;
     let mut asked = AllowanceAsk {
         agent: agent.name.clone(),
         purpose: ask.purpose,
-        max: Msats::from_sats(ask.max_sats),
-        per_payment_max: ask.max_sats_per_payment.map(Msats::from_sats),
+        max,
+        per_payment_max,
         apis: ask.apis,
         duration_ms: i64::try_from(ask.time_limit_secs.unwrap_or(DEFAULT_TIME_LIMIT_SECS).saturating_mul(1000))
             .unwrap_or(i64::MAX),
         plan: None,
+        fiat,
     };
     // What is wrong with the request is said before any price is fetched for its quote.
     crate::ledger::allowances::validate(&asked).map_err(unavailable)?;

@@ -1,10 +1,12 @@
 //! Task allowances on the control endpoint, for the CLI (`purser allowances`, `purser allowance …`):
 //!
 //! - `GET /_purser/allowances[?all=1]`: the open ones (or the last 100);
-//! - `POST /_purser/allowances` `{"agent", "purpose", "max_sats", "max_sats_per_payment"?, "apis"?,
+//! - `POST /_purser/allowances` `{"agent", "purpose", "max_sats" | "max_fiat", "max_sats_per_payment"? |
+//!   "max_fiat_per_payment"?, "apis"?,
 //!   "time_limit_secs"?, "passphrase"?}`: opens one for an agent, active at once;
-//! - `POST /_purser/allowances/<id>/approve` `{"max_sats"?, "time_limit_secs"?, "passphrase"? | "typed_sats"?}`,
-//!   `…/deny`, `…/raise` `{"max_sats", "passphrase"?}`, `…/close`.
+//! - `POST /_purser/allowances/<id>/approve` `{"max_sats"? | "max_fiat"?, "time_limit_secs"?, "passphrase"? |
+//!   "typed_sats"?}`, `…/deny`, `…/raise` `{"max_sats" | "max_fiat", "passphrase"?}`, `…/close` (a maximum
+//!   in the allowance's own denomination: `"max_fiat": "1.50 USD"` for one set in dollars).
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -18,8 +20,7 @@ use super::control::{ControlError, json_response};
 use crate::allowances::{self, AllowanceError, Decision};
 use crate::consent::Proof;
 use crate::http::body::ProxyBody;
-use crate::ledger::allowances::AllowanceAsk;
-use crate::units::Msats;
+use crate::ledger::allowances::{self as allowances_ledger, AllowanceAsk};
 
 #[derive(Debug, Default, Deserialize)]
 struct Body {
@@ -27,6 +28,9 @@ struct Body {
     purpose: Option<String>,
     max_sats: Option<u64>,
     max_sats_per_payment: Option<u64>,
+    /// Instead of the sats: "2.50 USD".
+    max_fiat: Option<String>,
+    max_fiat_per_payment: Option<String>,
     #[serde(default)]
     apis: Vec<String>,
     time_limit_secs: Option<u64>,
@@ -69,29 +73,40 @@ pub(super) async fn route(
             return Ok(json_response(StatusCode::OK, json!(list)));
         }
         (Method::POST, []) => {
+            let (max, per_payment_max, fiat) = allowances_ledger::maxima(
+                body.max_sats,
+                body.max_sats_per_payment,
+                body.max_fiat.as_deref(),
+                body.max_fiat_per_payment.as_deref(),
+            )
+            .map_err(|e| failed(e.into()))?;
             let ask = AllowanceAsk {
                 agent: body.agent.ok_or_else(|| ControlError::BadRequest("name the agent".into()))?,
                 purpose: body.purpose.unwrap_or_default(),
-                max: Msats::from_sats(body.max_sats.unwrap_or_default()),
-                per_payment_max: body.max_sats_per_payment.map(Msats::from_sats),
+                max,
+                per_payment_max,
                 apis: body.apis,
                 duration_ms: secs_to_ms(body.time_limit_secs.unwrap_or(super::allowance_api::DEFAULT_TIME_LIMIT_SECS)),
                 plan: None,
+                fiat,
             };
             allowances::open(proxy, &ask, &body.proof).await
         }
         (Method::POST, [n, action @ ("approve" | "deny")]) => {
             let decision = Decision {
                 approve: *action == "approve",
-                max: body.max_sats.map(Msats::from_sats),
+                max: allowances_ledger::new_max(body.max_sats, body.max_fiat.as_deref())
+                    .map_err(|e| failed(e.into()))?,
                 duration_ms: body.time_limit_secs.map(secs_to_ms),
                 proof: body.proof,
             };
             allowances::answer(proxy, id(n)?, decision).await
         }
         (Method::POST, [n, "raise"]) => {
-            let max = body.max_sats.ok_or_else(|| ControlError::BadRequest("say the new maximum: max_sats".into()))?;
-            allowances::raise(proxy, id(n)?, Msats::from_sats(max), &body.proof).await
+            let max = allowances_ledger::new_max(body.max_sats, body.max_fiat.as_deref())
+                .map_err(|e| failed(e.into()))?
+                .ok_or_else(|| ControlError::BadRequest("say the new maximum: max_sats, or max_fiat".into()))?;
+            allowances::raise(proxy, id(n)?, max, &body.proof).await
         }
         (Method::POST, [n, "close"]) => allowances::close(ledger, events, id(n)?).await,
         (m, _) => return Err(ControlError::NotFound(format!("{m} /_purser/allowances/{}", rest.join("/")))),

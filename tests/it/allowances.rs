@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use purser::ledger::allowances::{AllowanceAsk, OpenedBy};
+use purser::ledger::allowances::{AllowanceAsk, NewMax, OpenedBy};
 use purser::ledger::payments::Reservation;
 use purser::policy::{Approved, ManualClock, Rules};
 use purser::proxy::control;
@@ -41,6 +41,7 @@ fn ask(agent: &str, max_sats: u64, apis: Vec<String>) -> AllowanceAsk {
         apis,
         duration_ms: 600_000,
         plan: None,
+        fiat: None,
     }
 }
 
@@ -152,14 +153,17 @@ async fn exhausted_and_expired_by_the_ledgers_clock() {
     assert_eq!(spent.calls, 1);
     // 21 sats and its fee leave less than the next call needs; the maximum itself is not reached.
     assert_eq!(spent.state.as_str(), "active");
-    assert!(h.ledger.raise_allowance(a.id, Msats::from_sats(21), false).await.is_err(), "lowering is not raising");
+    assert!(
+        h.ledger.raise_allowance(a.id, NewMax::Sats(Msats::from_sats(21)), false).await.is_err(),
+        "lowering is not raising"
+    );
     sqlx::query("UPDATE allowances SET max_msat = 21000 WHERE id = ?")
         .bind(a.id)
         .execute(h.ledger.pool())
         .await
         .unwrap();
     assert_eq!(h.ledger.allowance(a.id).await.unwrap().state.as_str(), "exhausted");
-    let raised = h.ledger.raise_allowance(a.id, Msats::from_sats(100), false).await.unwrap();
+    let raised = h.ledger.raise_allowance(a.id, NewMax::Sats(Msats::from_sats(100)), false).await.unwrap();
     assert_eq!(raised.state.as_str(), "active");
 
     clock.advance_ms(600_001);

@@ -278,3 +278,73 @@ async fn a_dollar_confirm_limit_guards_allowances_and_agents_read_dollar_limits(
         (Some(1_000_000), Some(1_000_000))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowance_in_dollars_is_asked_lowered_spent_and_raised_in_dollars() {
+    let h = Arc::new(Harness::start(Setup::default()).await);
+    h.ledger.set_display_currency(Some("USD")).await.unwrap();
+    let ask = serde_json::json!({"purpose": "fortunes", "max_fiat": "0.10 USD", "max_fiat_per_payment": "0.05 USD"});
+    let asked = own(&h, Method::POST, "/_purser/allowances", ask).await.json();
+    assert_eq!(asked["asked_max_fiat"], serde_json::json!({"currency": "USD", "micros": 100_000}), "{asked}");
+    let id = asked["id"].as_i64().unwrap();
+    let path = format!("allowances/{id}/approve");
+    // It is answered in its own denomination.
+    let in_sats = control::call(&h.control, Method::POST, &path, Some(serde_json::json!({"max_sats": 60}))).await;
+    assert!(in_sats.unwrap_err().to_string().contains("is set in USD"));
+    let lower = serde_json::json!({"max_fiat": "0.06 USD"});
+    let active = control::call(&h.control, Method::POST, &path, Some(lower)).await.unwrap();
+    assert_eq!((active["state"].as_str(), active["max_fiat"]["micros"].as_i64()), (Some("active"), Some(60_000)));
+
+    // Two 21-sat calls ($0.021021 each, $0.031 with the fee reserve) fit $0.06, each counted at its rate.
+    for _ in 0..2 {
+        assert_eq!(h.get("/fortune").await.status, 200);
+    }
+    let rows = h.rows().await;
+    assert!(rows.iter().all(|r| r.allowance_id == Some(id) && r.fiat_value == Some(0.021021)), "{rows:?}");
+    assert!(rows[1].decision.contains(&format!("within allowance #{id}")), "{}", rows[1].decision);
+    assert_eq!(h.ledger.allowance(id).await.unwrap().used_fiat, Some(usd("0.042042")));
+
+    // The third would pass it: an overage, offered to the person as a raise in dollars.
+    let third = {
+        let h = h.clone();
+        tokio::spawn(async move { h.get("/fortune").await })
+    };
+    let held = h.held(1).await.remove(0);
+    assert_eq!(held["budget"]["allowance"]["raise_to_fiat"], serde_json::json!({"currency": "USD", "micros": 80_000}));
+    let raise = serde_json::json!({"max_fiat": "0.08 USD"});
+    let raised = control::call(&h.control, Method::POST, &format!("allowances/{id}/raise"), Some(raise)).await.unwrap();
+    assert_eq!(raised["max_fiat"]["micros"], 80_000);
+    control::call(&h.control, Method::POST, &format!("approvals/{}/approve", held["id"]), None).await.unwrap();
+    assert_eq!(third.await.unwrap().status, 200);
+    assert_eq!(h.ledger.allowance(id).await.unwrap().used_fiat, Some(usd("0.063063")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rate_sources_ten_percent_apart_raise_a_stored_alert() {
+    let (low, high) = (Arc::new(AtomicU64::new(100_000)), Arc::new(AtomicU64::new(110_000)));
+    let named = |mut s: Source, name: &str| {
+        s.name = name.into();
+        s
+    };
+    let sources = vec![named(price_server(low).await, "low feed"), named(price_server(high).await, "high feed")];
+    let h = Harness::start(Setup { rate_sources: Some(sources), ..Setup::default() }).await;
+    h.ledger.set_fiat_threshold(&ScopeSpec::default(), dollars("1", "5")).await.unwrap();
+    // Neither confirms the other: the higher is used (a limit in dollars then buys fewer sats), and the
+    // disagreement is recorded for the person.
+    assert_eq!(h.get("/joke").await.status, 200);
+    assert!(h.rows().await[0].decision.contains("1 BTC = $110,000.00"), "{:?}", h.rows().await);
+    let mut alerts = Vec::new();
+    for _ in 0..100 {
+        alerts = h.ledger.alerts(10).await.unwrap();
+        if alerts.iter().any(|a| a.kind == purser::ledger::alerts::AlertKind::RateDisagreement) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let alert = alerts.iter().find(|a| a.kind == purser::ledger::alerts::AlertKind::RateDisagreement);
+    let message = alert.map(|a| a.message.clone()).unwrap_or_else(|| panic!("no rate alert in {alerts:?}"));
+    assert!(
+        message.contains("100000.00") && message.contains("110000.00") && message.contains("9.1 % apart"),
+        "{message}"
+    );
+}

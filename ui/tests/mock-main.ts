@@ -54,6 +54,8 @@ const allowances = [
     calls: [{ method: "GET", url: "http://127.0.0.1:4001/mpp", count: 20, published_msat: 3_000, usual: null, policy: { decision: "pay" } }],
     total: { lowest_msat: 60_000, expected_msat: 60_000, highest_msat: 60_000, sources: ["published prices"], unpriced: [] } } } }),
   allowance(11, "active", { used_msat: 180_180, calls: 12, decided_at_ms: now - 600_000 }),
+  allowance(14, "active", { max_msat: 0, used_msat: 400_400, calls: 3, decided_at_ms: now - 300_000,
+    max_fiat: { currency: "USD", micros: 2_000_000 }, used_fiat: { currency: "USD", micros: 400_400 } }),
   allowance(9, "closed", { used_msat: 42_000, calls: 2, closed_at_ms: now - 86_400_000, closed_by: "agent", summary: { calls: 2 } }),
 ];
 const days = [...Array(14)].map((_, i) => {

@@ -125,6 +125,8 @@ for (const scheme of ["light", "dark"]) {
     expect(decided.args.id === 12 && decided.args.answer.approve && decided.args.answer.max_sats === 250 && decided.args.answer.time_limit_secs === 3600, JSON.stringify(decided.args));
     const progress = await page.textContent("[data-testid=task-progress-11]");
     expect(progress.includes("180.18 sats of 250 sats (72 %)") && progress.includes("12 calls") && progress.includes("min left"), progress);
+    const dollars = await page.textContent("[data-testid=task-progress-14]");
+    expect(dollars.includes("$0.4004 of $2.00 (20 %, 400.4 sats)"), dollars);
     await page.click("[data-testid=task-close-11]");
     const closed = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "close_allowance").pop());
     expect(closed.args.id === 11, JSON.stringify(closed.args));
@@ -135,6 +137,14 @@ for (const scheme of ["light", "dark"]) {
     await page.waitForSelector("text=Allowance #13 is open.");
     const opened = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "open_allowance").pop());
     expect(opened.args.input.max_sats === 40 && opened.args.input.agent === "research" && opened.args.input.time_limit_secs === 3600, JSON.stringify(opened.args));
+    // With a display currency, one can be opened in it.
+    await page.fill("[data-testid=allowance-form] input[name=purpose]", "backfill in dollars");
+    await page.selectOption("[data-testid=allowance-unit]", "USD");
+    await page.fill("[data-testid=allowance-form] input[name=max]", "2.50");
+    await page.click("[data-testid=allowance-form] button[type=submit]");
+    await page.waitForFunction(() => window.__calls.filter((c) => c.cmd === "open_allowance").length >= 2);
+    const inDollars = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "open_allowance").pop());
+    expect(inDollars.args.input.fiat?.currency === "USD" && inDollars.args.input.fiat?.amount === "2.50", JSON.stringify(inDollars.args));
     await page.screenshot({ path: join(shots, `tasks-${scheme}.png`) });
     await open("approvals", "Approvals");
   });

@@ -3,4 +3,8 @@
 /**
  * A person's answer to a requested task allowance: a lower maximum and a shorter time are allowed.
  */
-export type AllowanceAnswer = { approve: boolean, max_sats: number | null, time_limit_secs: number | null, passphrase: string | null, typed_sats: number | null, };
+export type AllowanceAnswer = { approve: boolean, max_sats: number | null, 
+/**
+ * For an allowance set in a currency: its lower maximum, e.g. "1.50 USD".
+ */
+max_fiat: string | null, time_limit_secs: number | null, passphrase: string | null, typed_sats: number | null, };

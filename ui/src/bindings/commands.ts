@@ -63,7 +63,7 @@ export function commands(invoke: Invoke) {
     allowances: (all: boolean) => invoke<Array<Allowance>>("allowances", { all }),
     decideAllowance: (id: number, answer: AllowanceAnswer) => invoke<Allowance>("decide_allowance", { id, answer }),
     openAllowance: (input: AllowanceInput) => invoke<Allowance>("open_allowance", { input }),
-    raiseAllowance: (id: number, maxSats: number, passphrase: string | null) => invoke<Allowance>("raise_allowance", { id, maxSats, passphrase }),
+    raiseAllowance: (id: number, maxSats: number | null, maxFiat: string | null, passphrase: string | null) => invoke<Allowance>("raise_allowance", { id, maxSats, maxFiat, passphrase }),
     closeAllowance: (id: number) => invoke<Allowance>("close_allowance", { id }),
     walletStatus: () => invoke<WalletStatus>("wallet_status", {}),
     walletConnect: (uri: string) => invoke<WalletStatus>("wallet_connect", { uri }),

@@ -46,9 +46,14 @@ export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
 function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: boolean; done: () => void }) {
   const [remember, setRemember] = useState(String(Math.ceil((a.amount_msat / 1000) * 5)));
   // An overage on a task allowance: the task's figures, and raising its maximum as a third answer.
-  const task = (a.budget as { allowance?: { id: number; purpose: string; used_msat: number; max_msat: number; left_msat: number; needed_msat: number } }).allowance;
+  type Money = { currency: string; micros: number };
+  const task = (a.budget as { allowance?: { id: number; purpose: string; used_msat: number; max_msat: number; left_msat: number; needed_msat: number; max_fiat?: Money; raise_to_fiat?: Money } }).allowance;
+  // A task set in a currency is raised in it.
+  const taskFiat = task?.raise_to_fiat ?? null;
   // Enough for the requests shown, each with its fee reserve.
-  const [raiseTo, setRaiseTo] = useState(task ? String(Math.ceil((task.used_msat + task.needed_msat * a.count) / 1000)) : "");
+  const [raiseTo, setRaiseTo] = useState(
+    taskFiat ? String(taskFiat.micros / 1_000_000) : task ? String(Math.ceil((task.used_msat + task.needed_msat * a.count) / 1000)) : "",
+  );
   const [secret, setSecret] = useState("");
   const [err, setErr] = useState<string | null>(null);
   const left = secondsLeft(a.expires_at_ms);
@@ -71,13 +76,19 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
   };
   const raise = () => {
     if (!task) return;
-    let to = 0;
+    let to: number | null = null;
+    let toFiat: string | null = null;
     try {
-      to = parseSats(raiseTo, "The new maximum");
+      if (taskFiat) {
+        if (!/^\d*(\.\d{0,6})?$/.test(raiseTo.trim()) || raiseTo.trim() === "") throw new Error(`The new maximum: “${raiseTo}” is not an amount such as 1.50`);
+        toFiat = `${raiseTo.trim()} ${taskFiat.currency}`;
+      } else {
+        to = parseSats(raiseTo, "The new maximum");
+      }
     } catch (e) {
       return setErr((e as Error).message);
     }
-    api.raiseAllowance(task.id, to, passphraseSet && secret ? secret : null)
+    api.raiseAllowance(task.id, to, toFiat, passphraseSet && secret ? secret : null)
       .then(() => decide(true, false), (e) => setErr(toUiError(e).message));
   };
   const inSats = count > 1 ? `${count} × ${sats(a.amount_msat)} = ${sats(a.total_msat)}` : sats(a.amount_msat);
@@ -116,7 +127,7 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
         {task && (
           <span class="remember">
             <button data-testid={`raise-${a.id}`} onClick={raise}>Raise the task to</button>
-            <input size={6} value={raiseTo} onInput={(e) => setRaiseTo(e.currentTarget.value)} /> sats and approve
+            <input size={6} value={raiseTo} onInput={(e) => setRaiseTo(e.currentTarget.value)} /> {taskFiat ? taskFiat.currency : "sats"} and approve
           </span>
         )}
         <span class="remember">

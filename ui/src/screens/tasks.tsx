@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import { openLedgerWith, type ScreenProps } from "../screen";
 import { Card, Empty, ErrorBox, Loading, Notice, useData } from "../components";
-import { budgetUse, localTime, parseSats, percentUsed, sats, useClock } from "../format";
+import { budgetUse, localTime, money, parseSats, percentUsed, sats, useClock } from "../format";
 import type { Allowance } from "../bindings/Allowance";
 
 type Quote = {
@@ -67,7 +67,9 @@ function minutesLeft(a: Allowance): string {
 
 /** An allowance an agent asks for: what for, how much, the quote; the person approves (maybe lower) or denies. */
 export function AllowanceRequest({ a, passphraseSet, done }: { a: Allowance; passphraseSet: boolean; done: () => void }) {
-  const [max, setMax] = useState(String(a.asked_max_msat / 1000));
+  // An allowance asked in a currency is answered in it.
+  const fiat = a.asked_max_fiat;
+  const [max, setMax] = useState(fiat ? String(fiat.micros / 1_000_000) : String(a.asked_max_msat / 1000));
   const [minutes, setMinutes] = useState(String(Math.round(a.asked_duration_ms / 60_000)));
   const [secret, setSecret] = useState("");
   const [err, setErr] = useState<string | null>(null);
@@ -76,21 +78,27 @@ export function AllowanceRequest({ a, passphraseSet, done }: { a: Allowance; pas
   const spent = agents.data?.find((v) => v.agent.name === a.agent)?.spent_msat;
   const decide = (approve: boolean) => {
     let maxSats: number | null = null;
+    let maxFiat: string | null = null;
     let mins = 0;
     try {
-      maxSats = parseSats(max, "The maximum");
+      if (fiat) {
+        if (!/^\d*(\.\d{0,6})?$/.test(max.trim()) || max.trim() === "") throw new Error(`The maximum: “${max}” is not an amount such as 1.50`);
+        maxFiat = `${max.trim()} ${fiat.currency}`;
+      } else {
+        maxSats = parseSats(max, "The maximum");
+      }
       mins = parseSats(minutes, "The time limit");
     } catch (e) {
       return setErr((e as Error).message);
     }
     api.decideAllowance(a.id, {
-      approve, max_sats: maxSats, time_limit_secs: mins * 60,
+      approve, max_sats: maxSats, max_fiat: maxFiat, time_limit_secs: mins * 60,
       passphrase: secret && passphraseSet ? secret : null,
       typed_sats: secret && !passphraseSet ? Number(secret.replace(/[,_ ]/g, "")) : null,
     }).then(done, (e) => setErr(toUiError(e).message));
   };
   return (
-    <Card class="approval" title={`Allowance asked: up to ${sats(a.asked_max_msat)} for ${a.agent}`}>
+    <Card class="approval" title={`Allowance asked: up to ${fiat ? money(fiat) : sats(a.asked_max_msat)} for ${a.agent}`}>
       <p data-testid={`allowance-purpose-${a.id}`}>
         “{a.purpose}”{a.apis.length > 0 && <span class="muted"> · on {a.apis.join(", ")}</span>}
         <span class="muted"> · for {Math.round(a.asked_duration_ms / 60_000)} min{spent !== undefined && ` · ${a.agent} has spent ${sats(spent)} so far`}</span>
@@ -118,7 +126,7 @@ export function AllowanceRequest({ a, passphraseSet, done }: { a: Allowance; pas
         </div>
       )}
       <div class="actions">
-        <label>Up to <input size={7} data-testid={`allowance-max-${a.id}`} value={max} onInput={(e) => setMax(e.currentTarget.value)} /> sats</label>
+        <label>Up to <input size={7} data-testid={`allowance-max-${a.id}`} value={max} onInput={(e) => setMax(e.currentTarget.value)} /> {fiat ? fiat.currency : "sats"}</label>
         <label>for <input size={4} data-testid={`allowance-minutes-${a.id}`} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} /> min</label>
         <label>{passphraseSet ? "Passphrase (above the confirm limit)" : "Amount typed (above the confirm limit)"}
           <input type={passphraseSet ? "password" : "text"} size={12} autoComplete="off" value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
@@ -136,7 +144,9 @@ export function AllowanceRequest({ a, passphraseSet, done }: { a: Allowance; pas
 
 function Running({ a, done, payments }: { a: Allowance; done: () => void; payments: () => void }) {
   const [err, setErr] = useState<string | null>(null);
-  const use = budgetUse(a.used_msat, a.max_msat);
+  // In a currency: what its payments were worth (each at its own rate) against its maximum in money.
+  const inFiat = a.max_fiat && a.used_fiat ? { used: a.used_fiat, max: a.max_fiat } : null;
+  const use = inFiat ? budgetUse(inFiat.used.micros, inFiat.max.micros) : budgetUse(a.used_msat, a.max_msat);
   return (
     <div class="task" data-testid={`task-${a.id}`}>
       <div class="task-head">
@@ -147,7 +157,9 @@ function Running({ a, done, payments }: { a: Allowance; done: () => void; paymen
         </span>
       </div>
       <div class="task-figures" data-testid={`task-progress-${a.id}`}>
-        {sats(a.used_msat)} of {sats(a.max_msat)} ({percentUsed(a.used_msat, a.max_msat)}) · {a.calls} call{a.calls === 1 ? "" : "s"} · {minutesLeft(a)}
+        {inFiat
+          ? `${money(inFiat.used)} of ${money(inFiat.max)} (${percentUsed(inFiat.used.micros, inFiat.max.micros)}, ${sats(a.used_msat)})`
+          : `${sats(a.used_msat)} of ${sats(a.max_msat)} (${percentUsed(a.used_msat, a.max_msat)})`} · {a.calls} call{a.calls === 1 ? "" : "s"} · {minutesLeft(a)}
         {a.state === "exhausted" && <span class="bad"> · used up: further payments wait for you</span>}
       </div>
       <div class="bar"><div class={`fill ${use.tone}`} style={{ width: `${use.width}%` }} /></div>
@@ -158,21 +170,26 @@ function Running({ a, done, payments }: { a: Allowance; done: () => void; paymen
 
 function OpenForm({ done, passphraseSet }: { done: () => void; passphraseSet: boolean }) {
   const agents = useData(() => api.agents(), []);
-  const [form, setForm] = useState({ agent: "", purpose: "", max: "", minutes: "60", secret: "" });
+  const settings = useData(() => api.settings(), []);
+  const currency = settings.data?.currency ?? null;
+  const [form, setForm] = useState({ agent: "", purpose: "", max: "", minutes: "60", secret: "", unit: "sats" });
   const [notice, setNotice] = useState<{ error?: string; ok?: string }>({});
   const submit = (e: Event) => {
     e.preventDefault();
     let maxSats = 0;
+    let fiat = null;
     let mins = 0;
     try {
-      maxSats = parseSats(form.max, "The maximum");
+      if (form.unit === "sats") maxSats = parseSats(form.max, "The maximum");
+      else if (/^\d*(\.\d{0,6})?$/.test(form.max.trim()) && form.max.trim() !== "") fiat = { currency: form.unit, amount: form.max.trim() };
+      else throw new Error(`The maximum: “${form.max}” is not an amount such as 2.50`);
       mins = parseSats(form.minutes, "The time limit");
     } catch (err) {
       return setNotice({ error: (err as Error).message });
     }
     const agent = form.agent || agents.data?.[0]?.agent.name || "";
     api.openAllowance({
-      agent, purpose: form.purpose, max_sats: maxSats, per_payment_sats: null, apis: [], time_limit_secs: mins * 60,
+      agent, purpose: form.purpose, max_sats: maxSats, per_payment_sats: null, fiat, apis: [], time_limit_secs: mins * 60,
       passphrase: form.secret && passphraseSet ? form.secret : null,
       typed_sats: form.secret && !passphraseSet ? Number(form.secret.replace(/[,_ ]/g, "")) : null,
     }).then((a) => (setNotice({ ok: `Allowance #${a.id} is open.` }), setForm({ ...form, purpose: "", max: "", secret: "" }), done()),
@@ -187,7 +204,15 @@ function OpenForm({ done, passphraseSet }: { done: () => void; passphraseSet: bo
           </select>
         </label>
         <label>Task<input name="purpose" placeholder="summarise 20 papers" value={form.purpose} onInput={(e) => setForm({ ...form, purpose: e.currentTarget.value })} /></label>
-        <label>Up to (sats)<input name="max" size={7} value={form.max} onInput={(e) => setForm({ ...form, max: e.currentTarget.value })} /></label>
+        {currency && (
+          <label>In
+            <select data-testid="allowance-unit" value={form.unit} onChange={(e) => setForm({ ...form, unit: e.currentTarget.value })}>
+              <option value="sats">sats</option>
+              <option value={currency}>{currency}</option>
+            </select>
+          </label>
+        )}
+        <label>Up to ({form.unit})<input name="max" size={7} value={form.max} onInput={(e) => setForm({ ...form, max: e.currentTarget.value })} /></label>
         <label>For (min)<input name="minutes" size={4} value={form.minutes} onInput={(e) => setForm({ ...form, minutes: e.currentTarget.value })} /></label>
         <label>{passphraseSet ? "Passphrase (if above the confirm limit)" : "Amount typed (if above the confirm limit)"}
           <input type={passphraseSet ? "password" : "text"} size={12} autoComplete="off" value={form.secret} onInput={(e) => setForm({ ...form, secret: e.currentTarget.value })} />
