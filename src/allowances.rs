@@ -49,18 +49,15 @@ async fn needs_confirmation(proxy: &Proxy, agent: &str, max: Msats) -> crate::le
     Ok(unconverted || lowest.is_some_and(|limit| max > limit))
 }
 
-/// A maximum in sats, or in `currency` (millionths) at the rate of the moment. Without a young enough
-/// rate it counts as above every confirm limit: the person confirms.
-async fn in_msat(proxy: &Proxy, max: NewMax, currency: Option<&str>) -> Msats {
-    match (max, currency) {
-        (NewMax::Sats(m), _) => m,
-        (NewMax::Micros(micros), Some(currency)) => {
-            match proxy.rates.get(currency, proxy.settings.rate_max_age).await {
-                Ok(rate) => rate.msat_for_micros(micros),
-                Err(_) => Msats(u64::MAX),
-            }
-        }
-        (NewMax::Micros(_), None) => Msats(u64::MAX),
+/// A maximum in sats, or in money at the rate of the moment. Without a young enough rate it counts as above
+/// every confirm limit: the person confirms.
+async fn in_msat(proxy: &Proxy, max: &NewMax) -> Msats {
+    match max {
+        NewMax::Sats(m) => *m,
+        NewMax::Money(m) => match proxy.rates.get(&m.currency, proxy.settings.rate_max_age).await {
+            Ok(rate) => rate.msat_for_micros(m.micros),
+            Err(_) => Msats(u64::MAX),
+        },
     }
 }
 
@@ -86,12 +83,11 @@ pub async fn answer(proxy: &Proxy, id: i64, d: Decision) -> Result<Allowance, Al
     let asked = ledger.allowance(id).await?;
     let mut confirmed = false;
     if d.approve {
-        let currency = asked.asked_max_fiat.as_ref().map(|m| m.currency.as_str());
         let asked_max = match &asked.asked_max_fiat {
-            Some(m) => NewMax::Micros(m.micros),
+            Some(m) => NewMax::Money(m.clone()),
             None => NewMax::Sats(Msats(asked.asked_max_msat)),
         };
-        let max = in_msat(proxy, d.max.unwrap_or(asked_max), currency).await;
+        let max = in_msat(proxy, d.max.as_ref().unwrap_or(&asked_max)).await;
         confirmed = confirm(proxy, &asked.agent, max, &d.proof).await?;
     }
     let answer = AllowanceAnswer { approve: d.approve, max: d.max, duration_ms: d.duration_ms, confirmed };
@@ -105,7 +101,10 @@ pub async fn answer(proxy: &Proxy, id: i64, d: Decision) -> Result<Allowance, Al
 pub async fn open(proxy: &Proxy, ask: &AllowanceAsk, proof: &Proof) -> Result<Allowance, AllowanceError> {
     proxy.ledger.agent_id(&ask.agent).await?;
     let max = match &ask.fiat {
-        Some(f) => in_msat(proxy, NewMax::Micros(f.max_micros), Some(&f.currency)).await,
+        Some(f) => {
+            let max = crate::rates::Money { currency: f.currency.clone(), micros: f.max_micros };
+            in_msat(proxy, &NewMax::Money(max)).await
+        }
         None => ask.max,
     };
     let confirmed = confirm(proxy, &ask.agent, max, proof).await?;
@@ -117,8 +116,7 @@ pub async fn open(proxy: &Proxy, ask: &AllowanceAsk, proof: &Proof) -> Result<Al
 /// Raises allowance `id` to `max`, in its own denomination (an answer to its overage).
 pub async fn raise(proxy: &Proxy, id: i64, max: NewMax, proof: &Proof) -> Result<Allowance, AllowanceError> {
     let current = proxy.ledger.allowance(id).await?;
-    let currency = current.max_fiat.as_ref().map(|m| m.currency.clone());
-    let in_sats = in_msat(proxy, max, currency.as_deref()).await;
+    let in_sats = in_msat(proxy, &max).await;
     let confirmed = confirm(proxy, &current.agent, in_sats, proof).await?;
     let raised = proxy.ledger.raise_allowance(id, max, confirmed || current.confirmed).await?;
     proxy.events.emit(Event::AllowanceChanged { allowance: raised.clone() });

@@ -30,7 +30,12 @@ fn invalid(e: purser::rates::MoneyError) -> UiError {
 #[tauri::command]
 pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
     let rate = crate::currency_commands::rate_line(&core).await?;
-    let valuing = rate.currency.clone().map(|currency| Valuing { currency, current_per_btc: rate.per_btc });
+    // Figures in money only with a rate: payments recorded without one would otherwise be left out unseen.
+    let valuing = rate
+        .currency
+        .clone()
+        .filter(|_| rate.per_btc.is_some())
+        .map(|currency| Valuing { currency, current_per_btc: rate.per_btc });
     Ok(Overview {
         totals: core.ledger.totals_valued(valuing.as_ref()).await?,
         budgets: core.proxy.budget_uses().await?,
@@ -48,7 +53,7 @@ pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
 
 #[tauri::command]
 pub async fn spend_chart(core: State<'_, AppCore>, days: u32, group: GroupBy) -> Result<Vec<DaySpend>> {
-    let valuing = core.proxy.valuing().await?;
+    let valuing = core.proxy.valuing().await?.filter(|v| v.current_per_btc.is_some());
     Ok(core.ledger.spend_per_day_valued(days.clamp(1, 366), group, valuing.as_ref()).await?)
 }
 

@@ -33,8 +33,14 @@ impl Flow<'_> {
     ) -> Result<Decided, Failure> {
         let amount_msat = Some(checked.amount.0);
         let mut approved = Approved::Not;
+        let mut record = std::borrow::Cow::Borrowed(record);
         loop {
-            match self.host.ledger().reserve(record, approved, &Rules).await.map_err(ledger_down)? {
+            if approved != Approved::Not {
+                // A person may have taken minutes: the limits in a currency convert at a rate asked again.
+                let rates = self.rates_for(&record, ctx.max_fiat.as_ref()).await;
+                record.to_mut().rates = rates;
+            }
+            match self.host.ledger().reserve(&record, approved, &Rules).await.map_err(ledger_down)? {
                 Reservation::Reserved { payment_id, alerts, .. } => {
                     self.emit_alerts(alerts);
                     return Ok(Decided::Reserved(payment_id));

@@ -28,12 +28,21 @@ impl Flow<'_> {
             }
         };
         let mut needed = currencies.limits;
-        needed.extend(max_fiat.map(|m| m.currency.clone()));
+        let mut at_hand = RatesAtHand::default();
+        if let Some(m) = max_fiat {
+            let used = self.host.ledger().person_currencies(settings.currency.as_deref()).await.unwrap_or_default();
+            if used.contains(&m.currency) {
+                needed.push(m.currency.clone());
+            } else {
+                let named = if used.is_empty() { "none is set".to_string() } else { used.join(", ") };
+                let why = format!("{} is not a currency the person uses here ({named})", m.currency);
+                at_hand.missing.push((m.currency.clone(), why));
+            }
+        }
         let mut all: Vec<String> = currencies.display.iter().cloned().collect();
         all.extend(needed.iter().filter(|c| currencies.display.as_ref() != Some(*c)).cloned());
         all.dedup();
         let rates = self.host.rates();
-        let mut at_hand = RatesAtHand::default();
         for currency in all {
             if needed.contains(&currency) {
                 match rates.get(&currency, settings.rate_max_age).await {

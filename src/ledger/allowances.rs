@@ -42,11 +42,11 @@ pub struct FiatCap {
     pub per_payment_max_micros: Option<i64>,
 }
 
-/// A new maximum as a person gives it: in sats, or in the allowance's currency (millionths).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A new maximum as a person gives it: in sats, or in money (which must be the allowance's currency).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NewMax {
     Sats(Msats),
-    Micros(i64),
+    Money(Money),
 }
 
 /// Who opened an allowance: an agent asks; a person's is active at once (`true`: with the passphrase).
@@ -314,18 +314,18 @@ impl Ledger {
                 current.state.as_str()
             )));
         }
-        let (max, max_micros) = match (&current.asked_max_fiat, answer.max) {
+        let (max, max_micros) = match (&current.asked_max_fiat, answer.max.clone()) {
             (None, None) => (current.asked_max_msat, None),
             (None, Some(NewMax::Sats(m))) => (m.0, None),
             (Some(asked), None) => (0, Some(asked.micros)),
-            (Some(_), Some(NewMax::Micros(m))) => (0, Some(m)),
-            (Some(asked), Some(NewMax::Sats(_))) => {
+            (Some(asked), Some(NewMax::Money(m))) if m.currency == asked.currency => (0, Some(m.micros)),
+            (Some(asked), Some(_)) => {
                 return Err(Error::Invalid(format!(
                     "allowance #{id} is set in {}: give its maximum in {0}",
                     asked.currency
                 )));
             }
-            (None, Some(NewMax::Micros(_))) => {
+            (None, Some(NewMax::Money(_))) => {
                 return Err(Error::Invalid(format!("allowance #{id} is set in sats: give its maximum in sats")));
             }
         };
@@ -373,12 +373,12 @@ impl Ledger {
     pub async fn raise_allowance(&self, id: i64, max: NewMax, confirmed: bool) -> Result<Allowance> {
         let current = self.allowance(id).await?;
         let open = matches!(current.state, AllowanceState::Active | AllowanceState::Exhausted);
-        let sql = match (&current.max_fiat, max) {
+        let sql = match (&current.max_fiat, &max) {
             (None, NewMax::Sats(m)) if open && m.0 > current.max_msat => {
                 "UPDATE allowances SET max_msat = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
                  AND expires_at_ms > ?4 AND max_msat < ?1"
             }
-            (Some(now), NewMax::Micros(m)) if open && m > now.micros => {
+            (Some(now), NewMax::Money(m)) if open && m.currency == now.currency && m.micros > now.micros => {
                 "UPDATE allowances SET max_micros = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
                  AND expires_at_ms > ?4 AND max_micros < ?1"
             }
@@ -391,7 +391,7 @@ impl Ledger {
         };
         let value = match max {
             NewMax::Sats(m) => clamp(m),
-            NewMax::Micros(m) => m,
+            NewMax::Money(m) => m.micros,
         };
         let changed =
             sqlx::query(sql).bind(value).bind(confirmed).bind(id).bind(self.now_ms()).execute(self.pool()).await?;
@@ -488,7 +488,7 @@ pub fn new_max(sats: Option<u64>, fiat: Option<&str>) -> Result<Option<NewMax>> 
         (Some(_), Some(_)) => Err(Error::Invalid("give the maximum in sats or in a currency, not both".into())),
         (Some(s), None) => Ok(Some(NewMax::Sats(Msats::from_sats(s)))),
         (None, Some(text)) => {
-            Money::parse(text).map(|m| Some(NewMax::Micros(m.micros))).map_err(|e| Error::Invalid(e.to_string()))
+            Money::parse(text).map(|m| Some(NewMax::Money(m))).map_err(|e| Error::Invalid(e.to_string()))
         }
         (None, None) => Ok(None),
     }

@@ -104,6 +104,26 @@ impl Ledger {
         Ok(Currencies { display, limits })
     }
 
+    /// The currencies the person uses: the display currency (`configured` when none was chosen here) and
+    /// those any budget or threshold is set in. An agent's cap or allowance in a currency must be in one of
+    /// them, so no agent makes Purser ask the rate sources for currencies nobody here uses.
+    pub async fn person_currencies(&self, configured: Option<&str>) -> Result<Vec<String>> {
+        let mut all: Vec<String> = sqlx::query_scalar(
+            "SELECT limit_currency FROM budgets WHERE limit_currency IS NOT NULL \
+             UNION SELECT currency FROM thresholds WHERE currency IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let display = match self.stored_display_currency().await? {
+            Some(chosen) => chosen,
+            None => configured.map(str::to_string),
+        };
+        all.extend(display);
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
     /// Records that two rate sources disagree (once per pair of sources and currency a day).
     pub async fn record_rate_disagreement(&self, d: &Disagreement) -> Result<Vec<super::alerts::Alert>> {
         let ((trusted, trusted_price), (other, other_price)) = (&d.trusted, &d.other);

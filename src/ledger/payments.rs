@@ -357,7 +357,7 @@ fn ask_details(
             "max_msat": a.max.0, "left_msat": a.left().0, "needed_msat": needed, "overage": true});
         // One set in a currency is raised in it: its maximum, and what it would take to carry this payment
         // at the decision's rate, rounded up to the cent.
-        if let (Some(f), Some((rate, _))) = (&a.fiat, &snapshot.rate_used) {
+        if let Some((f, rate)) = a.fiat.as_ref().and_then(|f| Some((f, p.rates.rate(&f.currency)?))) {
             let short = rate.micros_of(policy::allowance::shortfall(a, needed));
             let to = f.max_micros.saturating_add(short).saturating_add(9_999) / 10_000 * 10_000;
             details["allowance"]["max_fiat"] =

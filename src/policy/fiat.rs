@@ -100,9 +100,10 @@ pub fn price(mut s: Snapshot, at_hand: &RatesAtHand, now_ms: i64) -> Snapshot {
                 })
             }
             Some((f, None)) => {
+                // Kept, with no room, so a payment a person approves is still counted against it.
                 let max = Money { currency: f.currency.clone(), micros: f.max_micros };
                 s.unpriced.push(format!("{} (up to {max}): {}", a.describe(), at_hand.why_missing(&f.currency)));
-                None
+                Some(AllowanceUse { max: a.used, per_payment_max: Some(Msats(0)), ..a })
             }
         };
     }
@@ -198,7 +199,7 @@ mod tests {
         // Without a rate it cannot carry a payment: a person decides.
         let s = Snapshot { allowance: Some(task), ..Snapshot::default() };
         let priced = price(s, &RatesAtHand { rates: vec![], missing: vec![("USD".into(), "down".into())] }, 0);
-        assert!(priced.allowance.is_none());
+        assert_eq!(priced.allowance.map(|a| a.left()), Some(Msats(0)), "kept, with no room");
         assert!(
             priced.unpriced[0].contains("allowance #4 (\"fortunes\") (up to $0.10): down"),
             "{:?}",

@@ -310,12 +310,12 @@ fn decide_in_sats(s: &Snapshot, r: &Request) -> Decision {
     let room = tight
         .map(|b| format!("; tightest budget: {}, {} left", b.budget.describe(), b.figures().1))
         .unwrap_or_default();
-    if let Some(unpriced) = unpriced(s, r, &room) {
-        return unpriced;
-    }
     let threshold = s.threshold.as_ref();
     if let Some(refused) = threshold.and_then(|t| above_ask_limit(t, r)) {
         return refused;
+    }
+    if let Some(unpriced) = unpriced(s, r, &room) {
+        return unpriced;
     }
     let covered = s.allowance.as_ref().filter(|a| a.room(r.amount, r.fee_reserve) == allowance::Room::Fits);
     if let Some(t) = threshold
@@ -379,14 +379,22 @@ fn decide_in_sats(s: &Snapshot, r: &Request) -> Decision {
     )
 }
 
-/// With a limit in a currency that has no rate young enough, a person decides (`rate_unavailable`): with
-/// the passphrase when the unconverted threshold had a confirm limit, or every approval needs it.
+/// With a limit in a currency that has no rate young enough, a person decides (`rate_unavailable`), after
+/// the limits that could be checked (pause, breaker, budgets, the ask limit): with the passphrase when the
+/// amount is in a converted threshold's confirm tier, the unconverted threshold had a confirm limit, or every
+/// approval needs it. A price concern is named too.
 fn unpriced(s: &Snapshot, r: &Request, room: &str) -> Option<Decision> {
     if s.unpriced.is_empty() {
         return None;
     }
-    let what = format!("{RATE_UNAVAILABLE}: {}", s.unpriced.join("; "));
-    let needed = if s.unpriced_confirm || s.confirm_every_approval { Approved::Confirmed } else { Approved::Clicked };
+    let concern = r.price_concern.as_ref().map(|c| format!("; also: {c}")).unwrap_or_default();
+    let what = format!("{RATE_UNAVAILABLE}: {}{concern}", s.unpriced.join("; "));
+    let confirm_tier = s.threshold.as_ref().is_some_and(|t| t.needs_confirmation(r.amount));
+    let needed = if s.unpriced_confirm || s.confirm_every_approval || confirm_tier {
+        Approved::Confirmed
+    } else {
+        Approved::Clicked
+    };
     if r.approved >= needed {
         return Some(Decision::Allow(format!("approved by a person ({what}){room}")));
     }

@@ -288,3 +288,19 @@ fn without_a_rate_a_dollar_limit_goes_to_a_person_and_a_sat_budget_still_refuses
     let s = Snapshot { budgets: vec![budget(1, Period::Day, 10, 0)], ..s };
     assert!(matches!(decide(&s, &req(20)), Decision::Refuse { reason: "budget_exceeded", .. }));
 }
+
+#[test]
+fn a_missing_rate_never_lifts_the_ask_limit_or_the_confirm_tier() {
+    // The threshold is in sats (ask up to 1,000, passphrase above 500); a budget in dollars has no rate.
+    let t = Threshold { confirm_above: Some(sats(500)), ..threshold(10, 1_000).unwrap() };
+    let s =
+        Snapshot { threshold: Some(t), unpriced: vec!["daily budget #1 ($1.00): down".into()], ..Snapshot::default() };
+    assert!(matches!(decide(&s, &req(50_000)), Decision::Refuse { reason: "over_threshold_denied", .. }));
+    assert!(matches!(decide(&s, &req(600)), Decision::Ask { confirm: true, .. }));
+    assert!(matches!(
+        decide(&s, &Request { approved: Approved::Clicked, ..req(600) }),
+        Decision::Ask { confirm: true, .. }
+    ));
+    assert!(matches!(decide(&s, &Request { approved: Approved::Confirmed, ..req(600) }), Decision::Allow(_)));
+    assert!(matches!(decide(&s, &Request { approved: Approved::Clicked, ..req(100) }), Decision::Allow(_)));
+}

@@ -157,6 +157,14 @@ async fn ask(proxy: &Proxy, agent: &Agent, body: &[u8]) -> Result<Response<Proxy
         ask.max_fiat_per_payment.as_deref(),
     )
     .map_err(unavailable)?;
+    if let Some(f) = &fiat {
+        // Only in a currency the person uses: an agent does not make Purser ask for others' prices.
+        let used = proxy.ledger.person_currencies(proxy.settings.currency.as_deref()).await.map_err(unavailable)?;
+        if !used.contains(&f.currency) {
+            let named = if used.is_empty() { "none: give max_sats".to_string() } else { used.join(", ") };
+            return Err(bad(format!("{} is not a currency the person uses here ({named})", f.currency)));
+        }
+    }
     let mut asked = AllowanceAsk {
         agent: agent.name.clone(),
         purpose: ask.purpose,

@@ -19,6 +19,9 @@ use crate::policy::clock::Clock;
 /// How long a trusted rate is used without asking again.
 pub const CACHE_FOR: Duration = Duration::from_secs(60);
 
+/// How long a failed race answers for its currency before the sources are asked again.
+pub const FAILURE_KEPT: Duration = Duration::from_secs(10);
+
 /// The longest a source is waited for.
 pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -75,6 +78,11 @@ pub struct Rates {
     trusted: Mutex<HashMap<String, Rate>>,
     /// Currencies being asked for in the background now, so many payments at once start one race.
     refreshing: Mutex<std::collections::HashSet<String>>,
+    /// One race per currency at a time: a caller that finds one under way waits for it and reads its result.
+    racing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each currency's last failed race, kept for [`FAILURE_KEPT`], so a burst of requests (or an agent naming
+    /// currencies no source offers) does not ask every source again each time.
+    failed: Mutex<HashMap<String, (i64, RatesError)>>,
     on_disagreement: Arc<dyn Fn(Disagreement) + Send + Sync>,
 }
 
@@ -87,6 +95,8 @@ impl Rates {
             clock,
             trusted: Mutex::new(HashMap::new()),
             refreshing: Mutex::new(std::collections::HashSet::new()),
+            racing: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
             on_disagreement: Arc::new(|_| {}),
         }
     }
@@ -116,15 +126,41 @@ impl Rates {
         {
             return Ok(r.clone());
         }
-        match self.race(&currency, last.as_ref().map(|r| r.per_btc)).await {
+        // One race at a time per currency; who waited for it reads what it found.
+        let gate = self.racing.lock().unwrap_or_else(|e| e.into_inner()).entry(currency.clone()).or_default().clone();
+        let _racing = gate.lock().await;
+        let now = self.clock.now_ms();
+        let last = self.trusted.lock().unwrap_or_else(|e| e.into_inner()).get(&currency).cloned();
+        let age_ms = |r: &Rate| u64::try_from(now - r.at_ms).unwrap_or(0);
+        if let Some(r) = &last
+            && age_ms(r) < CACHE_FOR.min(max_age).as_millis() as u64
+        {
+            return Ok(r.clone());
+        }
+        let failed = self.failed.lock().unwrap_or_else(|e| e.into_inner()).get(&currency).cloned();
+        let fresh_failure = failed.filter(|(at, _)| now - at < FAILURE_KEPT.as_millis() as i64).map(|(_, e)| e);
+        let raced = match fresh_failure {
+            Some(e) => Err(e),
+            None => self.race(&currency, last.as_ref().map(|r| r.per_btc)).await,
+        };
+        // The gate goes with the race: a caller still waiting on it finds the result cached.
+        self.racing.lock().unwrap_or_else(|e| e.into_inner()).remove(&currency);
+        match raced {
             Ok(rate) => {
+                self.failed.lock().unwrap_or_else(|e| e.into_inner()).remove(&currency);
                 self.trusted.lock().unwrap_or_else(|e| e.into_inner()).insert(currency, rate.clone());
                 Ok(rate)
             }
-            Err(e) => match last {
-                Some(r) if age_ms(&r) < max_age.as_millis() as u64 => Ok(r),
-                _ => Err(e),
-            },
+            Err(e) => {
+                let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+                failed.retain(|_, (at, _)| now - *at < FAILURE_KEPT.as_millis() as i64);
+                failed.insert(currency.clone(), (now, e.clone()));
+                drop(failed);
+                match last {
+                    Some(r) if age_ms(&r) < max_age.as_millis() as u64 => Ok(r),
+                    _ => Err(e),
+                }
+            }
         }
     }
 

@@ -239,6 +239,11 @@ async fn with_every_source_down_a_dollar_threshold_asks_and_purser_max_fiat_refu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purser_max_fiat_refuses_an_invoice_worth_more_and_passes_one_worth_less() {
     let h = Harness::start(Setup::default()).await;
+    // A currency nobody here uses is not converted: no agent makes Purser ask the sources for it.
+    let reply = h.gateway(Method::GET, "/fortune", "", &[("purser-max-fiat", "0.10 USD")]).await;
+    assert_refused(&reply, "rate_unavailable");
+    assert!(reply.json()["detail"].as_str().unwrap().contains("not a currency the person uses"), "{}", reply.json());
+    h.ledger.set_display_currency(Some("USD")).await.unwrap();
     // 21 sats and a 10-sat fee reserve: $0.031 at the play rate.
     let reply = h.gateway(Method::GET, "/fortune", "", &[("purser-max-fiat", "0.03 USD")]).await;
     assert_refused(&reply, "max_fiat_exceeded");
