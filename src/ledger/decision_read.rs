@@ -11,8 +11,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::new_payment::NewPayment;
 use super::snapshot::{
-    PolicyTables, load_budgets, load_rules, load_thresholds, spent_recorded_sql, spent_sql, spent_unrecorded_sql,
-    trip_from_row,
+    PolicyTables, load_budgets, load_rules, load_thresholds, spent_sql, spent_value_sql, trip_from_row,
 };
 use super::{Ledger, Result};
 use crate::policy::{BudgetUse, Period, RuleUse, Scope, Snapshot};
@@ -72,31 +71,30 @@ impl Applying {
     }
 
     /// The spending sums the statement reads, in column order: the agent's last minute, each budget window
-    /// that has a start (and, for one in a currency, its recorded and unrecorded parts), the rule's day.
+    /// that has a start (for one in a currency, its value in it), the rule's day.
     fn sums(&self, p: &NewPayment, now: i64) -> Vec<Sum> {
         let mut sums = vec![Sum {
             scope: Scope { agent_id: Some(p.agent_id), ..Scope::default() },
             since: now - 60_000,
-            currency: None,
+            valued_in: None,
         }];
         for (b, start) in &self.budgets {
             let Some(since) = *start else { continue };
-            sums.push(Sum { scope: b.scope.clone(), since, currency: None });
-            if let Some(limit) = &b.limit_fiat {
-                sums.push(Sum { scope: b.scope.clone(), since, currency: Some(limit.currency.clone()) });
-            }
+            let valued_in =
+                b.limit_fiat.as_ref().map(|l| (l.currency.clone(), p.rates.rate(&l.currency).map(|r| r.per_btc)));
+            sums.push(Sum { scope: b.scope.clone(), since, valued_in });
         }
-        sums.extend(self.rule.iter().map(|(r, day)| Sum { scope: r.scope.clone(), since: *day, currency: None }));
+        sums.extend(self.rule.iter().map(|(r, day)| Sum { scope: r.scope.clone(), since: *day, valued_in: None }));
         sums
     }
 }
 
-/// One spending sum the statement reads: in msat, or for a budget in `currency` its recorded value in it and
-/// the msat without one (two columns).
+/// One spending sum the statement reads: in msat, or for a budget in a currency its value in it (each
+/// payment at its recorded rate, the others at this payment's rate, when there is one).
 struct Sum {
     scope: Scope,
     since: i64,
-    currency: Option<String>,
+    valued_in: Option<(String, Option<f64>)>,
 }
 
 /// The statement for `sums` (their parameters follow the first five: four each, five for a currency's).
@@ -104,18 +102,14 @@ fn statement(sums: &[Sum]) -> String {
     let mut next = 6;
     let mut used = String::new();
     for (i, sum) in sums.iter().enumerate() {
-        match sum.currency {
+        match sum.valued_in {
             None => {
                 used.push_str(&format!(", ({}) AS used_{i}", spent_sql(next)));
                 next += 4;
             }
             Some(_) => {
-                used.push_str(&format!(
-                    ", ({}) AS used_{i}, ({}) AS unrecorded_{i}",
-                    spent_recorded_sql(next),
-                    spent_unrecorded_sql(next)
-                ));
-                next += 5;
+                used.push_str(&format!(", ({}) AS used_{i}", spent_value_sql(next)));
+                next += 6;
             }
         }
     }
@@ -159,8 +153,8 @@ pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPa
         for sum in &sums {
             let scope = &sum.scope;
             query = query.bind(scope.agent_id).bind(scope.host.clone()).bind(scope.path_prefix.clone()).bind(sum.since);
-            if let Some(currency) = &sum.currency {
-                query = query.bind(currency.clone());
+            if let Some((currency, per_btc)) = &sum.valued_in {
+                query = query.bind(currency.clone()).bind(*per_btc);
             }
         }
         let row = query.fetch_one(&mut *conn).await?;
@@ -185,19 +179,15 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
     let used = |i: usize| Msats(row.get::<i64, _>(format!("used_{i}").as_str()).max(0) as u64);
     // The sums follow the agent's last minute (`used_0`) in the order `Applying::sums` wrote them.
     let mut columns = 1..;
-    let fiat = |i: usize| {
-        super::snapshot::fiat_spent(
-            row.get::<f64, _>(format!("used_{i}").as_str()),
-            row.get::<i64, _>(format!("unrecorded_{i}").as_str()),
-        )
-    };
+    // A budget in a currency: its value in it, already in one sum (the msat figures come from converting).
+    let valued = |i: usize| super::snapshot::fiat_spent(row.get::<f64, _>(format!("used_{i}").as_str()), 0);
     let mut budgets = Vec::with_capacity(applying.budgets.len());
     for (budget, start) in applying.budgets {
-        let spent_msat = start.map_or(Msats(0), |_| used(columns.next().unwrap_or_default()));
-        let fiat_spent = match (&budget.limit_fiat, start) {
-            (Some(_), Some(_)) => Some(fiat(columns.next().unwrap_or_default())),
-            (Some(_), None) => Some(crate::policy::fiat::FiatSpent::default()),
-            (None, _) => None,
+        let (spent_msat, fiat_spent) = match (&budget.limit_fiat, start) {
+            (None, Some(_)) => (used(columns.next().unwrap_or_default()), None),
+            (None, None) => (Msats(0), None),
+            (Some(_), Some(_)) => (Msats(0), Some(valued(columns.next().unwrap_or_default()))),
+            (Some(_), None) => (Msats(0), Some(crate::policy::fiat::FiatSpent::default())),
         };
         budgets.push(BudgetUse { budget, used: spent_msat, window_start_ms: start, fiat_spent, used_fiat: None });
     }

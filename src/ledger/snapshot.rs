@@ -96,6 +96,20 @@ pub(crate) fn spent_sql(first: usize) -> String {
     scope_sum_sql(first, &format!("COALESCE(SUM({PAYMENT_TOTAL}), 0)"))
 }
 
+/// For a budget in a currency, what payments in a scope since a time are worth in it, in millionths (a real
+/// number), in one pass: each at its recorded rate in that currency, the others at the decision's rate (a
+/// NULL rate leaves them out). [`spent_sql`]'s four parameters, then the currency and the rate.
+pub(crate) fn spent_value_sql(first: usize) -> String {
+    let (currency, rate) = (first + 4, first + 5);
+    scope_sum_sql(
+        first,
+        &format!(
+            "COALESCE(SUM({PAYMENT_TOTAL} * (CASE WHEN fiat_currency = ?{currency} THEN fiat_per_btc ELSE ?{rate} END) \
+             / 100000.0), 0.0)"
+        ),
+    )
+}
+
 /// For a budget in a currency, the recorded value (in millionths, as a real number) of what payments in a
 /// scope since a time spent in that currency: [`spent_sql`]'s four parameters, then the currency.
 pub(crate) fn spent_recorded_sql(first: usize) -> String {
