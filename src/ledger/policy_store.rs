@@ -170,39 +170,33 @@ impl Ledger {
     }
 
     /// Budgets with what their current windows have used, for display; those set in a currency are
-    /// converted with `rates` (their figures in sats stay 0 without a rate; what they used in money is still
-    /// the recorded values).
+    /// converted with `rates` (without a rate their figures in sats stay 0 and what they used in money counts
+    /// only the recorded values).
     pub async fn budget_uses(&self, rates: &RatesAtHand) -> Result<Vec<BudgetUse>> {
         let mut conn = self.pool().acquire().await?;
         let now = self.now_ms();
         let mut out = Vec::new();
         for b in load_budgets(&mut conn).await? {
             let start = b.period.window_start_ms(now, &self.policy().time_zone);
-            let used = match start {
-                Some(start) => spent(&mut conn, &b.scope, start).await?,
-                None => Msats(0),
-            };
-            let fiat_spent = match (&b.limit_fiat, start) {
-                (Some(limit), Some(start)) => Some(spent_fiat(&mut conn, &b.scope, start, &limit.currency).await?),
-                (Some(_), None) => Some(FiatSpent::default()),
-                (None, _) => None,
+            let (used, fiat_spent) = match (&b.limit_fiat, start) {
+                (None, Some(start)) => (spent(&mut conn, &b.scope, start).await?, None),
+                (None, None) => (Msats(0), None),
+                (Some(limit), Some(start)) => {
+                    let valued_in = (limit.currency.as_str(), rates.rate(&limit.currency).map(|r| r.per_btc));
+                    (Msats(0), Some(spent_fiat(&mut conn, &b.scope, start, valued_in).await?))
+                }
+                (Some(_), None) => (Msats(0), Some(FiatSpent::default())),
             };
             let with_use = BudgetUse { budget: b, used, window_start_ms: start, fiat_spent, used_fiat: None };
-            out.push(match (&with_use.budget.limit_fiat, fiat_spent) {
-                (Some(limit), Some(spent)) => {
-                    let priced = crate::policy::fiat::price(
-                        crate::policy::Snapshot { budgets: vec![with_use.clone()], ..Default::default() },
-                        rates,
-                        now,
-                    );
-                    priced.budgets.into_iter().next().unwrap_or(BudgetUse {
-                        used: Msats(0),
-                        used_fiat: Some(Money { currency: limit.currency.clone(), micros: spent.recorded_micros }),
-                        ..with_use
-                    })
-                }
-                _ => with_use,
-            });
+            let Some(limit) = with_use.budget.limit_fiat.clone() else {
+                out.push(with_use);
+                continue;
+            };
+            // Converted as a decision converts it; without a rate, its use in money as recorded.
+            let recorded = fiat_spent.map(|f| f.recorded_micros).unwrap_or_default();
+            let snapshot = crate::policy::Snapshot { budgets: vec![with_use.clone()], ..Default::default() };
+            let priced = crate::policy::fiat::price(snapshot, rates, now).budgets.into_iter().next();
+            out.push(priced.unwrap_or(BudgetUse { used_fiat: Some(Money { micros: recorded, ..limit }), ..with_use }));
         }
         Ok(out)
     }

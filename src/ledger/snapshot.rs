@@ -110,28 +110,6 @@ pub(crate) fn spent_value_sql(first: usize) -> String {
     )
 }
 
-/// For a budget in a currency, the recorded value (in millionths, as a real number) of what payments in a
-/// scope since a time spent in that currency: [`spent_sql`]'s four parameters, then the currency.
-pub(crate) fn spent_recorded_sql(first: usize) -> String {
-    let currency = first + 4;
-    scope_sum_sql(
-        first,
-        &format!(
-            "COALESCE(SUM(CASE WHEN fiat_currency = ?{currency} THEN {PAYMENT_TOTAL} * fiat_per_btc / 100000.0 END), 0.0)"
-        ),
-    )
-}
-
-/// For a budget in a currency, what payments with no recorded value in it spent, in msat: the same
-/// parameters as [`spent_recorded_sql`].
-pub(crate) fn spent_unrecorded_sql(first: usize) -> String {
-    let currency = first + 4;
-    scope_sum_sql(
-        first,
-        &format!("COALESCE(SUM(CASE WHEN fiat_currency IS ?{currency} THEN 0 ELSE {PAYMENT_TOTAL} END), 0)"),
-    )
-}
-
 fn scope_sum_sql(first: usize, sum: &str) -> String {
     let (agent, host, prefix, since) = (first, first + 1, first + 2, first + 3);
     format!(
@@ -159,23 +137,24 @@ pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: 
     Ok(Msats(total.max(0) as u64))
 }
 
-/// What payments in `scope` since `since_ms` spent, for a budget in `currency`.
+/// What payments in `scope` since `since_ms` are worth in `currency` ([`spent_value_sql`]): each at its
+/// recorded rate, the others at `per_btc` (left out without one).
 pub(crate) async fn spent_fiat(
     conn: &mut SqliteConnection,
     scope: &Scope,
     since_ms: i64,
-    currency: &str,
+    (currency, per_btc): (&str, Option<f64>),
 ) -> Result<FiatSpent> {
-    let sql = format!("SELECT ({}) AS recorded, ({}) AS unrecorded", spent_recorded_sql(1), spent_unrecorded_sql(1));
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let micros: f64 = sqlx::query_scalar(sqlx::AssertSqlSafe(spent_value_sql(1)))
         .bind(scope.agent_id)
         .bind(&scope.host)
         .bind(&scope.path_prefix)
         .bind(since_ms)
         .bind(currency)
+        .bind(per_btc)
         .fetch_one(conn)
         .await?;
-    Ok(fiat_spent(row.get("recorded"), row.get("unrecorded")))
+    Ok(fiat_spent(micros, 0))
 }
 
 /// The two sums read as [`FiatSpent`].
