@@ -15,12 +15,7 @@ impl Flow<'_> {
     /// `Purser-Max-Fiat`. Also what a quote or a dry run decides with.
     pub async fn rates_for(&self, record: &NewPayment, max_fiat: Option<&crate::rates::Money>) -> RatesAtHand {
         let settings = self.host.settings();
-        let currencies = match self
-            .host
-            .ledger()
-            .currencies_for(settings.currency.as_deref(), record.agent_id, &record.host, &record.path)
-            .await
-        {
+        let currencies = match self.host.ledger().currencies_for(settings.currency.as_deref(), record).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!("the currencies of the limits could not be read: {e}");

@@ -1,10 +1,9 @@
 //! The person's display currency as stored (it overrides `currency` in `purser.toml` once chosen in the app
 //! or the CLI), which currencies a payment's limits are set in, and rate sources' disagreements as alerts.
 
-use std::sync::Arc;
-
 use super::alerts::{AlertKind, NewAlert};
-use super::snapshot::{PolicyTables, load_budgets, load_rules, load_thresholds};
+use super::decision_read::{limit_currencies, load_tables};
+use super::new_payment::NewPayment;
 use super::{Ledger, Result};
 use crate::rates::race::Disagreement;
 
@@ -44,21 +43,22 @@ impl Ledger {
         Ok(())
     }
 
-    /// The currencies a payment by `agent_id` to `host` `path` needs rates for: the display currency
-    /// (`configured` when none was chosen here) and those its limits are set in. The policy tables come from
-    /// memory while their generation holds, as the decision's own read does.
-    pub async fn currencies_for(
-        &self,
-        configured: Option<&str>,
-        agent_id: i64,
-        host: &str,
-        path: &str,
-    ) -> Result<Currencies> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, value FROM settings WHERE key IN ('policy_generation', ?)")
-                .bind(DISPLAY_CURRENCY)
-                .fetch_all(self.pool())
-                .await?;
+    /// The currencies a payment `p` needs rates for: the display currency (`configured` when none was chosen
+    /// here) and those its limits (budgets, threshold, the agent's active allowances) are set in. One
+    /// statement; the policy tables come from memory while their generation holds, as the decision's own
+    /// read does.
+    pub async fn currencies_for(&self, configured: Option<&str>, p: &NewPayment) -> Result<Currencies> {
+        let now = self.now_ms();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM settings WHERE key IN ('policy_generation', ?1) \
+             UNION ALL SELECT DISTINCT 'allowance', currency FROM allowances \
+             WHERE agent_id = ?2 AND state = 'active' AND expires_at_ms > ?3 AND currency IS NOT NULL",
+        )
+        .bind(DISPLAY_CURRENCY)
+        .bind(p.agent_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
         let value = |key: &str| rows.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let display = match value(DISPLAY_CURRENCY) {
             Some(chosen) => Some(chosen).filter(|c| !c.is_empty()),
@@ -67,38 +67,10 @@ impl Ledger {
         let generation = value("policy_generation").and_then(|g| g.parse::<i64>().ok());
         let tables = match self.hot().policy().filter(|t| generation.is_some() && t.generation == generation) {
             Some(tables) => tables,
-            None => {
-                let mut conn = self.pool().acquire().await?;
-                let tables = Arc::new(PolicyTables {
-                    generation,
-                    budgets: load_budgets(&mut conn).await?,
-                    thresholds: load_thresholds(&mut conn).await?,
-                    rules: load_rules(&mut conn).await?,
-                });
-                self.hot().put_policy(tables.clone());
-                tables
-            }
+            None => load_tables(&mut *self.pool().acquire().await?, self, generation).await?,
         };
-        let now = self.now_ms();
-        let applies = |s: &crate::policy::Scope| s.matches(agent_id, host, path);
-        let mut limits: Vec<String> = tables
-            .budgets
-            .iter()
-            .filter(|b| applies(&b.scope) && b.expires_at_ms.is_none_or(|e| e > now))
-            .filter_map(|b| b.limit_fiat.as_ref().map(|m| m.currency.clone()))
-            .collect();
-        let threshold =
-            tables.thresholds.iter().filter(|t| applies(&t.scope)).max_by_key(|t| (t.scope.specificity(), t.id));
-        limits.extend(threshold.and_then(|t| t.fiat.as_ref()).map(|f| f.currency.clone()));
-        let allowances: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT currency FROM allowances WHERE agent_id = ? AND state = 'active' AND expires_at_ms > ? \
-             AND currency IS NOT NULL",
-        )
-        .bind(agent_id)
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?;
-        limits.extend(allowances);
+        let mut limits = limit_currencies(&tables, p, now, &self.policy().time_zone);
+        limits.extend(rows.iter().filter(|(k, _)| k == "allowance").map(|(_, c)| c.clone()));
         limits.sort();
         limits.dedup();
         Ok(Currencies { display, limits })

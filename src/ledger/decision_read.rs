@@ -134,6 +134,34 @@ fn statement(sums: &[Sum]) -> String {
     )
 }
 
+/// The policy tables at `generation`, read and kept in memory for the next payments.
+pub(super) async fn load_tables(
+    conn: &mut SqliteConnection,
+    ledger: &Ledger,
+    generation: Option<i64>,
+) -> Result<Arc<PolicyTables>> {
+    let tables = Arc::new(PolicyTables {
+        generation,
+        budgets: load_budgets(conn).await?,
+        thresholds: load_thresholds(conn).await?,
+        rules: load_rules(conn).await?,
+    });
+    ledger.hot().put_policy(tables.clone());
+    Ok(tables)
+}
+
+/// The currencies the budgets and threshold that apply to `p` are set in.
+pub(super) fn limit_currencies(
+    tables: &PolicyTables,
+    p: &NewPayment,
+    now: i64,
+    tz: &jiff::tz::TimeZone,
+) -> Vec<String> {
+    let applying = Applying::of(tables, p, now, tz);
+    let budgets = applying.budgets.iter().filter_map(|(b, _)| b.limit_fiat.as_ref().map(|m| m.currency.clone()));
+    budgets.chain(applying.threshold.and_then(|t| t.fiat).map(|f| f.currency)).collect()
+}
+
 /// Reads what deciding on `p` needs: one statement while the policy tables in memory are current.
 pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPayment) -> Result<DecisionRead> {
     let now = ledger.now_ms();
@@ -161,13 +189,7 @@ pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPa
         let generation: Option<i64> = row.get("policy_generation");
         if !reloaded && (generation.is_none() || generation != tables.generation) {
             // The tables changed since they were read (or were never read): read them, then the statement again.
-            tables = Arc::new(PolicyTables {
-                generation,
-                budgets: load_budgets(conn).await?,
-                thresholds: load_thresholds(conn).await?,
-                rules: load_rules(conn).await?,
-            });
-            ledger.hot().put_policy(tables.clone());
+            tables = load_tables(conn, ledger, generation).await?;
             reloaded = true;
             continue;
         }
