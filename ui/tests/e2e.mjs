@@ -130,7 +130,8 @@ try {
     await shot("overview-no-wallet");
     await driver.findElement(By.xpath("//*[@data-testid='attention']//button[text()='Connect a wallet']")).click();
     await driver.wait(until.elementLocated(By.xpath(`//h1[text()="Wallet"]`)), 5000);
-    await driver.findElement(By.css("[data-testid=wallet-reconnect-sandbox]")).click();
+    // The Wallet screen draws its buttons once it has read the wallet's status.
+    await driver.wait(until.elementLocated(By.css("[data-testid=wallet-reconnect-sandbox]")), 5000).click();
     await waitText(".main", "Purser sandbox wallet");
     const paid = await agent("/legacy");
     expect(paid.startsWith("HTTP/1.1 200"), paid);
