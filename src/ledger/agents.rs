@@ -18,8 +18,13 @@ pub struct Agent {
     pub paused: bool,
 }
 
-fn agent_from_row(r: &sqlx::sqlite::SqliteRow) -> Agent {
-    Agent { id: r.get("id"), name: r.get("name"), created_at_ms: r.get("created_at_ms"), paused: r.get("paused") }
+fn agent_from_row(r: &super::engine::DbRow) -> Agent {
+    Agent {
+        id: r.get("id"),
+        name: r.get("name"),
+        created_at_ms: r.get("created_at_ms"),
+        paused: super::engine::flag(r, "paused"),
+    }
 }
 
 fn key_hash(key: &str) -> String {
@@ -41,18 +46,17 @@ impl Ledger {
         rand::thread_rng().fill_bytes(&mut raw);
         let key = hex::encode(raw);
         let now = self.now_ms();
-        let res = sqlx::query("INSERT INTO agents (name, key_sha256, created_at_ms) VALUES (?, ?, ?)")
-            .bind(name)
-            .bind(key_hash(&key))
-            .bind(now)
-            .execute(self.pool())
-            .await;
+        let res = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO agents (name, key_sha256, created_at_ms) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(key_hash(&key))
+        .bind(now)
+        .fetch_one(self.pool())
+        .await;
         self.hot().invalidate();
         match res {
-            Ok(done) => Ok((
-                Agent { id: done.last_insert_rowid(), name: name.to_string(), created_at_ms: now, paused: false },
-                key,
-            )),
+            Ok(id) => Ok((Agent { id, name: name.to_string(), created_at_ms: now, paused: false }, key)),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::AgentExists(name.to_string())),
             Err(e) => Err(e.into()),
         }
@@ -63,7 +67,7 @@ impl Ledger {
         let mut raw = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut raw);
         let key = hex::encode(raw);
-        let done = sqlx::query("UPDATE agents SET key_sha256 = ? WHERE name = ?")
+        let done = sqlx::query("UPDATE agents SET key_sha256 = $1 WHERE name = $2")
             .bind(key_hash(&key))
             .bind(name)
             .execute(self.pool())
@@ -89,7 +93,7 @@ impl Ledger {
             Some(entry) => entry,
             None => {
                 let generation = self.hot().generation();
-                let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms, paused FROM agents WHERE name = ?")
+                let row = sqlx::query("SELECT id, name, key_sha256, created_at_ms, paused FROM agents WHERE name = $1")
                     .bind(name)
                     .fetch_optional(self.pool())
                     .await?;

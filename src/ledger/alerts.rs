@@ -2,14 +2,15 @@
 //! crossing" a database constraint) and handed back so the caller can emit them as events.
 
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::engine::Conn;
 
 use super::{Ledger, Result};
 
 /// What an alert is about; stored as its snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum AlertKind {
     /// A budget crossed 50 %, 80 % or 100 % of its limit in a window.
@@ -33,6 +34,8 @@ pub enum AlertKind {
     /// Two BTC rate sources disagree by more than 2 %.
     RateDisagreement,
 }
+
+super::engine::text_column!(AlertKind);
 
 impl AlertKind {
     /// The stored and exported name.
@@ -105,14 +108,14 @@ pub struct NewAlert {
 
 /// Records `alert` unless one with its key exists; returns its id when it was recorded.
 pub(crate) async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     alert: &NewAlert,
     payment_id: Option<i64>,
     now_ms: i64,
 ) -> Result<Option<i64>> {
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO alerts (kind, agent_id, host, budget_id, payment_id, message, dedupe_key, created_at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO alerts (kind, agent_id, host, budget_id, payment_id, message, dedupe_key, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(alert.kind)
     .bind(alert.agent_id)
@@ -122,9 +125,9 @@ pub(crate) async fn record(
     .bind(&alert.message)
     .bind(&alert.dedupe_key)
     .bind(now_ms)
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
+    Ok(id)
 }
 
 impl Ledger {
@@ -133,7 +136,7 @@ impl Ledger {
         let rows = sqlx::query(
             "SELECT al.id, al.kind, a.name AS agent, al.host, al.budget_id, al.payment_id, al.message, \
              strftime('%Y-%m-%dT%H:%M:%fZ', al.created_at_ms / 1000.0, 'unixepoch') AS created_at \
-             FROM alerts al LEFT JOIN agents a ON a.id = al.agent_id ORDER BY al.id DESC LIMIT ?",
+             FROM alerts al LEFT JOIN agents a ON a.id = al.agent_id ORDER BY al.id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())

@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::engine::Conn;
 
 use super::policy_store::ScopeSpec;
 use super::{Error, Ledger, Result};
@@ -149,7 +151,7 @@ fn select_sql(filter: &str) -> String {
 }
 
 /// An allowance's maxima in a currency, and what it spent, from its row (`None` for one in sats).
-fn fiat_of(r: &sqlx::sqlite::SqliteRow) -> Option<(FiatCap, Option<i64>, FiatSpent)> {
+fn fiat_of(r: &super::engine::DbRow) -> Option<(FiatCap, Option<i64>, FiatSpent)> {
     let currency: String = r.get::<Option<String>, _>("currency")?;
     let cap = FiatCap {
         currency,
@@ -163,7 +165,7 @@ fn fiat_of(r: &sqlx::sqlite::SqliteRow) -> Option<(FiatCap, Option<i64>, FiatSpe
     Some((cap, r.get("asked_max_micros"), spent))
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow, now_ms: i64) -> Allowance {
+fn from_row(r: &super::engine::DbRow, now_ms: i64) -> Allowance {
     let json = |col: &str| r.get::<Option<String>, _>(col).and_then(|t| serde_json::from_str(&t).ok());
     let scopes: Vec<Scope> = json("scopes").map(scopes_from).unwrap_or_default();
     let max = r.get::<i64, _>("max_msat").max(0) as u64;
@@ -189,7 +191,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow, now_ms: i64) -> Allowance {
         used_msat: used,
         calls: r.get("calls"),
         asked_duration_ms: r.get("asked_duration_ms"),
-        confirmed: r.get("confirmed"),
+        confirmed: super::engine::flag(r, "confirmed"),
         opened_by: r.get("opened_by"),
         created_at_ms: r.get("created_at_ms"),
         decided_at_ms: r.get("decided_at_ms"),
@@ -238,7 +240,7 @@ impl Ledger {
         let now = self.now_ms();
         if by == OpenedBy::Agent {
             let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM allowances WHERE agent_id = ? AND state = 'requested' AND expires_at_ms > ?",
+                "SELECT COUNT(*) FROM allowances WHERE agent_id = $1 AND state = 'requested' AND expires_at_ms > $2",
             )
             .bind(agent_id)
             .bind(now)
@@ -258,7 +260,7 @@ impl Ledger {
             "INSERT INTO allowances (agent_id, purpose, asked_max_msat, max_msat, per_payment_max_msat, scopes, \
              asked_duration_ms, plan, state, confirmed, opened_by, created_at_ms, decided_at_ms, expires_at_ms, \
              currency, asked_max_micros, max_micros, per_payment_max_micros) \
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11 + ?6, ?13, ?14, ?14, ?15) RETURNING id",
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11 + $6, $13, $14, $14, $15) RETURNING id",
         )
         .bind(agent_id)
         .bind(&purpose)
@@ -268,7 +270,7 @@ impl Ledger {
         .bind(ask.duration_ms)
         .bind(ask.plan.as_ref().map(Value::to_string))
         .bind(state)
-        .bind(confirmed)
+        .bind(i64::from(confirmed))
         .bind(if by == OpenedBy::Agent { "agent" } else { "person" })
         .bind(now)
         .bind(decided)
@@ -281,7 +283,7 @@ impl Ledger {
     }
 
     pub async fn allowance(&self, id: i64) -> Result<Allowance> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(select_sql("WHERE a.id = ?")))
+        let row = sqlx::query(sqlx::AssertSqlSafe(select_sql("WHERE a.id = $1")))
             .bind(id)
             .fetch_optional(self.pool())
             .await?
@@ -292,8 +294,8 @@ impl Ledger {
     /// Allowances, newest first: those still open first when `open_only`, else the last `limit`.
     pub async fn allowances(&self, agent: Option<&str>, open_only: bool, limit: i64) -> Result<Vec<Allowance>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(select_sql(
-            "WHERE (?1 IS NULL OR g.name = ?1) AND (?2 = 0 OR a.state IN ('requested', 'active')) \
-             ORDER BY a.id DESC LIMIT ?3",
+            "WHERE ($1 IS NULL OR g.name = $1) AND ($2 = 0 OR a.state IN ('requested', 'active')) \
+             ORDER BY a.id DESC LIMIT $3",
         )))
         .bind(agent)
         .bind(open_only)
@@ -349,15 +351,15 @@ impl Ledger {
         }
         let now = self.now_ms();
         let changed = sqlx::query(
-            "UPDATE allowances SET state = ?2, max_msat = ?3, confirmed = ?4, decided_at_ms = ?5, \
-             expires_at_ms = CASE WHEN ?2 = 'active' THEN ?5 + ?6 ELSE expires_at_ms END, \
-             max_micros = COALESCE(?7, max_micros) \
-             WHERE id = ?1 AND state = 'requested' AND expires_at_ms > ?5",
+            "UPDATE allowances SET state = $2, max_msat = $3, confirmed = $4, decided_at_ms = $5, \
+             expires_at_ms = CASE WHEN $2 = 'active' THEN $5 + $6 ELSE expires_at_ms END, \
+             max_micros = COALESCE($7, max_micros) \
+             WHERE id = $1 AND state = 'requested' AND expires_at_ms > $5",
         )
         .bind(id)
         .bind(if answer.approve { "active" } else { "denied" })
         .bind(clamp(Msats(max)))
-        .bind(answer.confirmed)
+        .bind(i64::from(answer.confirmed))
         .bind(now)
         .bind(duration)
         .bind(max_micros)
@@ -375,12 +377,12 @@ impl Ledger {
         let open = matches!(current.state, AllowanceState::Active | AllowanceState::Exhausted);
         let sql = match (&current.max_fiat, &max) {
             (None, NewMax::Sats(m)) if open && m.0 > current.max_msat => {
-                "UPDATE allowances SET max_msat = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
-                 AND expires_at_ms > ?4 AND max_msat < ?1"
+                "UPDATE allowances SET max_msat = $1, confirmed = $2 WHERE id = $3 AND state = 'active' \
+                 AND expires_at_ms > $4 AND max_msat < $1"
             }
             (Some(now), NewMax::Money(m)) if open && m.currency == now.currency && m.micros > now.micros => {
-                "UPDATE allowances SET max_micros = ?1, confirmed = ?2 WHERE id = ?3 AND state = 'active' \
-                 AND expires_at_ms > ?4 AND max_micros < ?1"
+                "UPDATE allowances SET max_micros = $1, confirmed = $2 WHERE id = $3 AND state = 'active' \
+                 AND expires_at_ms > $4 AND max_micros < $1"
             }
             (now, _) => {
                 let max = now.as_ref().map_or_else(|| Msats(current.max_msat).to_string(), Money::to_string);
@@ -393,8 +395,13 @@ impl Ledger {
             NewMax::Sats(m) => clamp(m),
             NewMax::Money(m) => m.micros,
         };
-        let changed =
-            sqlx::query(sql).bind(value).bind(confirmed).bind(id).bind(self.now_ms()).execute(self.pool()).await?;
+        let changed = sqlx::query(sql)
+            .bind(value)
+            .bind(i64::from(confirmed))
+            .bind(id)
+            .bind(self.now_ms())
+            .execute(self.pool())
+            .await?;
         if changed.rows_affected() == 0 {
             return Err(Error::Invalid(format!("allowance #{id} ended or changed meanwhile: nothing was raised")));
         }
@@ -410,8 +417,8 @@ impl Ledger {
         let summary = self.allowance_summary(id).await?;
         let now = self.now_ms();
         sqlx::query(
-            "UPDATE allowances SET state = 'closed', closed_at_ms = ?2, closed_by = ?3, summary = ?4, \
-             expires_at_ms = MIN(expires_at_ms, ?2) WHERE id = ?1 AND state IN ('requested', 'active')",
+            "UPDATE allowances SET state = 'closed', closed_at_ms = $2, closed_by = $3, summary = $4, \
+             expires_at_ms = MIN(expires_at_ms, $2) WHERE id = $1 AND state IN ('requested', 'active')",
         )
         .bind(id)
         .bind(now)
@@ -429,7 +436,7 @@ impl Ledger {
              COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) \
                AS spent, COUNT(CASE WHEN delivered = 1 THEN 1 END) AS delivered, \
              COUNT(CASE WHEN status = 'settled' AND delivered = 0 THEN 1 END) AS not_delivered \
-             FROM payments WHERE allowance_id = ? AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
+             FROM payments WHERE allowance_id = $1 AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
              GROUP BY host ORDER BY spent DESC, host",
         )
         .bind(id)
@@ -545,7 +552,7 @@ pub struct NotUsable(pub String);
 /// allowance that covers it. `Ok(None)`: none applies. `any_active` (from the decision's statement) says
 /// whether the agent has one at all: when it has none and names none, nothing more is read.
 pub(crate) async fn applicable(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     p: &super::new_payment::NewPayment,
     any_active: bool,
     now_ms: i64,
@@ -557,8 +564,8 @@ pub(crate) async fn applicable(
     let sql = format!(
         "SELECT a.id, a.purpose, a.max_msat, a.per_payment_max_msat, a.scopes, a.confirmed, a.used_msat AS used, \
          a.currency, a.asked_max_micros, a.max_micros, a.per_payment_max_micros, {} \
-         FROM allowances a WHERE a.agent_id = ?1 AND a.state = 'active' AND a.expires_at_ms > ?2 \
-         AND (?3 IS NULL OR a.id = ?3)",
+         FROM allowances a WHERE a.agent_id = $1 AND a.state = 'active' AND a.expires_at_ms > $2 \
+         AND ($3 IS NULL OR a.id = $3)",
         fiat_spent_sql()
     );
     let rows =
@@ -579,7 +586,7 @@ pub(crate) async fn applicable(
             max: Msats(r.get::<i64, _>("max_msat").max(0) as u64),
             per_payment_max: r.get::<Option<i64>, _>("per_payment_max_msat").map(|m| Msats(m.max(0) as u64)),
             used: Msats(r.get::<i64, _>("used").max(0) as u64),
-            confirmed: r.get("confirmed"),
+            confirmed: super::engine::flag(r, "confirmed"),
             fiat: fiat_of(r).map(|(cap, _, spent)| FiatAllowance {
                 currency: cap.currency,
                 max_micros: cap.max_micros,
@@ -633,7 +640,7 @@ mod tests {
              SELECT 'r' || i, 1, 'GET', 'https', 'h', '/p', 'l402', CASE WHEN i % 7 = 0 THEN NULL ELSE 1000 * i END, \
              CASE WHEN i % 3 = 0 THEN NULL ELSE i END, 10000, printf('%064x', i), \
              CASE i % 5 WHEN 0 THEN 'refused' WHEN 1 THEN 'failed' WHEN 2 THEN 'pending' WHEN 3 THEN 'unknown' \
-             ELSE 'settled' END, 't', i, i, CASE WHEN i % 4 = 0 THEN NULL WHEN i % 2 = 0 THEN ?2 ELSE ?1 END FROM n",
+             ELSE 'settled' END, 't', i, i, CASE WHEN i % 4 = 0 THEN NULL WHEN i % 2 = 0 THEN $2 ELSE $1 END FROM n",
         )
         .bind(one)
         .bind(two)
@@ -643,7 +650,7 @@ mod tests {
         let check = || async {
             for id in [one, two] {
                 let slow: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT ({USED_SQL}) FROM allowances a WHERE a.id = ?"
+                    "SELECT ({USED_SQL}) FROM allowances a WHERE a.id = $1"
                 )))
                 .bind(id)
                 .fetch_one(ledger.pool())

@@ -34,7 +34,7 @@ impl Ledger {
         match hash {
             Some(h) => put(&mut tx, HASH, h).await?,
             None => {
-                sqlx::query("DELETE FROM settings WHERE key = ?").bind(HASH).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM settings WHERE key = $1").bind(HASH).execute(&mut *tx).await?;
             }
         }
         put(&mut tx, FAILURES, "0").await?;
@@ -61,8 +61,8 @@ impl Ledger {
     /// Counts a wrong try; the `max_tries`-th in a row, and every one after it until a right one, locks
     /// confirmations for `lock_ms` and records an alert.
     pub async fn count_wrong_try(&self, max_tries: u32, lock_ms: i64, what: &str) -> Result<WrongTry> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let failures: u32 = sqlx::query("SELECT value FROM settings WHERE key = ?")
+        let mut tx = self.pool().begin_with(self.engine().begin_writing()).await?;
+        let failures: u32 = sqlx::query("SELECT value FROM settings WHERE key = $1")
             .bind(FAILURES)
             .fetch_optional(&mut *tx)
             .await?
@@ -103,13 +103,16 @@ impl Ledger {
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?)
     }
 }
 
-async fn put(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> Result<()> {
+async fn put(conn: &mut super::engine::Conn, key: &str, value: &str) -> Result<()> {
     sqlx::query(
-        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
     .bind(key)
     .bind(value)

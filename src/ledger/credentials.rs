@@ -77,7 +77,7 @@ impl ProofToKeep {
 /// Writes `proof` (one per agent, origin and path: a newer one replaces it); a token's expiry is read from
 /// its caveats. The caller makes the credentials in memory stale.
 pub(super) async fn keep(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut super::engine::Conn,
     proof: &ProofToKeep,
     payment_id: i64,
     now_ms: i64,
@@ -86,7 +86,7 @@ pub(super) async fn keep(
         if proof.single_use { None } else { token_of(&proof.value).and_then(crate::challenge::caveats::expiry_ms) };
     sqlx::query(
         "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, expires_at_ms, \
-         header, single_use) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
+         header, single_use) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
          authorization = excluded.authorization, payment_id = excluded.payment_id, \
          created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms, \
          header = excluded.header, single_use = excluded.single_use",
@@ -99,7 +99,7 @@ pub(super) async fn keep(
     .bind(now_ms)
     .bind(expires)
     .bind(&proof.header)
-    .bind(proof.single_use)
+    .bind(i64::from(proof.single_use))
     .execute(conn)
     .await?;
     Ok(())
@@ -114,13 +114,13 @@ fn token_of(authorization: &str) -> Option<&str> {
 /// Reads the expiry of kept proofs that have none recorded (those kept before expiries were read), so an
 /// expired token is not sent after an upgrade either. Tokens that state no expiry are read again next time;
 /// there are few.
-pub(super) async fn backfill_expiry(pool: &sqlx::SqlitePool) -> Result<()> {
+pub(super) async fn backfill_expiry(pool: &super::engine::Pool) -> Result<()> {
     let rows =
         sqlx::query("SELECT id, authorization FROM credentials WHERE expires_at_ms IS NULL").fetch_all(pool).await?;
     for r in rows {
         let authorization: String = r.get("authorization");
         if let Some(expires) = token_of(&authorization).and_then(crate::challenge::caveats::expiry_ms) {
-            sqlx::query("UPDATE credentials SET expires_at_ms = ? WHERE id = ?")
+            sqlx::query("UPDATE credentials SET expires_at_ms = $1 WHERE id = $2")
                 .bind(expires)
                 .bind(r.get::<i64, _>("id"))
                 .execute(pool)
@@ -147,9 +147,9 @@ impl Ledger {
     async fn read_credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
         let row = sqlx::query(
             "SELECT id, authorization, path, header, single_use, payment_id, expires_at_ms FROM credentials \
-             WHERE agent_id = ?1 AND origin = ?2 \
-             AND (expires_at_ms IS NULL OR expires_at_ms > ?3) AND (single_use = 0 OR path = ?4) \
-             ORDER BY (path = ?4) DESC, single_use DESC, created_at_ms DESC LIMIT 1",
+             WHERE agent_id = $1 AND origin = $2 \
+             AND (expires_at_ms IS NULL OR expires_at_ms > $3) AND (single_use = 0 OR path = $4) \
+             ORDER BY (path = $4) DESC, single_use DESC, created_at_ms DESC LIMIT 1",
         )
         .bind(agent_id)
         .bind(origin)
@@ -162,7 +162,7 @@ impl Ledger {
             authorization: r.get("authorization"),
             path: r.get("path"),
             header: r.get("header"),
-            single_use: r.get("single_use"),
+            single_use: super::engine::flag(&r, "single_use"),
             payment_id: r.get::<Option<i64>, _>("payment_id").unwrap_or_default(),
             expires_at_ms: r.get("expires_at_ms"),
         }))
@@ -187,7 +187,7 @@ impl Ledger {
 
     /// Removes a single-use proof as it is sent: `false` when another request took it first.
     pub async fn take_single_use(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM credentials WHERE id = ? AND single_use = 1")
+        let done = sqlx::query("DELETE FROM credentials WHERE id = $1 AND single_use = 1")
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -212,7 +212,7 @@ impl Ledger {
 
     /// Drops a proof the server rejected.
     pub async fn drop_credential(&self, agent_id: i64, origin: &str, authorization: &str) -> Result<()> {
-        sqlx::query("DELETE FROM credentials WHERE agent_id = ? AND origin = ? AND authorization = ?")
+        sqlx::query("DELETE FROM credentials WHERE agent_id = $1 AND origin = $2 AND authorization = $3")
             .bind(agent_id)
             .bind(origin)
             .bind(authorization)
@@ -228,7 +228,7 @@ impl Ledger {
         let rows = sqlx::query(
             "SELECT c.id, a.name, c.origin, c.path, c.authorization, c.payment_id, c.created_at_ms, c.expires_at_ms, \
              c.header, c.single_use \
-             FROM credentials c JOIN agents a ON a.id = c.agent_id WHERE ?1 IS NULL OR a.name = ?1 \
+             FROM credentials c JOIN agents a ON a.id = c.agent_id WHERE $1 IS NULL OR a.name = $1 \
              ORDER BY c.created_at_ms DESC, c.id DESC",
         )
         .bind(agent)
@@ -248,7 +248,7 @@ impl Ledger {
                         "authorization" => authorization.split(' ').next().unwrap_or_default().to_string(),
                         other => other.to_ascii_uppercase(),
                     },
-                    single_use: r.get("single_use"),
+                    single_use: super::engine::flag(r, "single_use"),
                     payment_id: r.get("payment_id"),
                     created_at_ms: r.get("created_at_ms"),
                     expires_at_ms,
@@ -260,7 +260,7 @@ impl Ledger {
 
     /// Forgets kept proof `id`: the agent's next request there pays again, under policy.
     pub async fn revoke_credential(&self, id: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM credentials WHERE id = ?").bind(id).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id).execute(self.pool()).await?;
         self.hot().invalidate_credentials();
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("credential", id));

@@ -24,7 +24,7 @@ impl Ledger {
     /// The display currency chosen in the app or the CLI: `Some(None)` when the person chose sats only,
     /// `None` when they never chose (then `purser.toml` says).
     pub async fn stored_display_currency(&self) -> Result<Option<Option<String>>> {
-        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
             .bind(DISPLAY_CURRENCY)
             .fetch_optional(self.pool())
             .await?;
@@ -34,7 +34,7 @@ impl Ledger {
     /// Chooses the display currency (an ISO code, upper case) or none.
     pub async fn set_display_currency(&self, currency: Option<&str>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(DISPLAY_CURRENCY)
         .bind(currency.unwrap_or_default())
@@ -50,9 +50,9 @@ impl Ledger {
     pub async fn currencies_for(&self, configured: Option<&str>, p: &NewPayment) -> Result<Currencies> {
         let now = self.now_ms();
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT key, value FROM settings WHERE key IN ('policy_generation', ?1) \
+            "SELECT key, value FROM settings WHERE key IN ('policy_generation', $1) \
              UNION ALL SELECT DISTINCT 'allowance', currency FROM allowances \
-             WHERE agent_id = ?2 AND state = 'active' AND expires_at_ms > ?3 AND currency IS NOT NULL",
+             WHERE agent_id = $2 AND state = 'active' AND expires_at_ms > $3 AND currency IS NOT NULL",
         )
         .bind(DISPLAY_CURRENCY)
         .bind(p.agent_id)

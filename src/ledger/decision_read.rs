@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::engine::Conn;
 
 use super::new_payment::NewPayment;
 use super::snapshot::{
@@ -115,28 +117,28 @@ fn statement(sums: &[Sum]) -> String {
     }
     format!(
         "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
-         (SELECT paused FROM agents WHERE id = ?1) AS agent_paused, \
+         (SELECT paused FROM agents WHERE id = $1) AS agent_paused, \
          (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy_generation') AS policy_generation, \
          EXISTS (SELECT 1 FROM settings WHERE key = 'confirm_every_approval' AND value = '1') \
            AND EXISTS (SELECT 1 FROM settings WHERE key = 'passphrase_hash') AS confirm_every_approval, \
          b.host, b.path, b.reason, b.tripped_at_ms, \
          e.id AS earlier_id, e.status AS earlier_status, e.preimage AS earlier_preimage, \
          e.agent_id AS earlier_agent_id, e.host AS earlier_host, u.n AS usual_count, u.mean AS usual_mean, \
-         EXISTS (SELECT 1 FROM payments WHERE host = ?2 AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) \
+         EXISTS (SELECT 1 FROM payments WHERE host = $2 AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) \
          AS host_paid_before, \
-         EXISTS (SELECT 1 FROM allowances WHERE agent_id = ?1 AND state = 'active') AS has_allowance{used} \
+         EXISTS (SELECT 1 FROM allowances WHERE agent_id = $1 AND state = 'active') AS has_allowance{used} \
          FROM (SELECT 1) \
-         LEFT JOIN breakers b ON b.host = ?2 AND b.path = ?3 AND b.tripped_at_ms > ?4 \
-         LEFT JOIN (SELECT id, status, preimage, agent_id, host FROM payments WHERE payment_hash = ?5 \
+         LEFT JOIN breakers b ON b.host = $2 AND b.path = $3 AND b.tripped_at_ms > $4 \
+         LEFT JOIN (SELECT id, status, preimage, agent_id, host FROM payments WHERE payment_hash = $5 \
            AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') LIMIT 1) e ON 1 \
          LEFT JOIN (SELECT COUNT(*) AS n, AVG(amount_msat) AS mean FROM (SELECT amount_msat FROM payments \
-           WHERE host = ?2 AND path = ?3 AND status = 'settled' ORDER BY id DESC LIMIT 20)) u ON 1"
+           WHERE host = $2 AND path = $3 AND status = 'settled' ORDER BY id DESC LIMIT 20)) u ON 1"
     )
 }
 
 /// The policy tables at `generation`, read and kept in memory for the next payments.
 pub(super) async fn load_tables(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     ledger: &Ledger,
     generation: Option<i64>,
 ) -> Result<Arc<PolicyTables>> {
@@ -163,7 +165,7 @@ pub(super) fn limit_currencies(
 }
 
 /// Reads what deciding on `p` needs: one statement while the policy tables in memory are current.
-pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPayment) -> Result<DecisionRead> {
+pub(crate) async fn read(conn: &mut Conn, ledger: &Ledger, p: &NewPayment) -> Result<DecisionRead> {
     let now = ledger.now_ms();
     let tz = &ledger.policy().time_zone;
     let mut tables = ledger.hot().policy().unwrap_or_default();
@@ -197,7 +199,7 @@ pub(crate) async fn read(conn: &mut SqliteConnection, ledger: &Ledger, p: &NewPa
     }
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<DecisionRead> {
+fn from_row(row: &super::engine::DbRow, applying: Applying) -> Result<DecisionRead> {
     let used = |i: usize| Msats(row.get::<i64, _>(format!("used_{i}").as_str()).max(0) as u64);
     // The sums follow the agent's last minute (`used_0`) in the order `Applying::sums` wrote them.
     let mut columns = 1..;
@@ -216,12 +218,12 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
     let rule = applying.rule.map(|(rule, _)| RuleUse { rule, used_today: used(columns.next().unwrap_or_default()) });
     let snapshot = Snapshot {
         paused_all: row.get::<Option<String>, _>("paused_all").as_deref() == Some("1"),
-        agent_paused: row.try_get::<Option<bool>, _>("agent_paused")?.ok_or(sqlx::Error::RowNotFound)?,
+        agent_paused: super::engine::try_opt_flag(row, "agent_paused")?.ok_or(sqlx::Error::RowNotFound)?,
         breaker: row.get::<Option<String>, _>("host").is_some().then(|| trip_from_row(row)),
         budgets,
         threshold: applying.threshold,
         rule,
-        confirm_every_approval: row.get("confirm_every_approval"),
+        confirm_every_approval: super::engine::flag(row, "confirm_every_approval"),
         allowance: None,
         rate_used: None,
         unpriced: Vec::new(),
@@ -240,7 +242,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow, applying: Applying) -> Result<Decisio
         snapshot,
         usual_msat,
         last_minute: used(0),
-        host_paid_before: row.get("host_paid_before"),
-        has_allowance: row.get("has_allowance"),
+        host_paid_before: super::engine::flag(row, "host_paid_before"),
+        has_allowance: super::engine::flag(row, "has_allowance"),
     })
 }

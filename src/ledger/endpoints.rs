@@ -41,7 +41,7 @@ impl Ledger {
     /// never tells what other agents paid); `None` before the first.
     pub async fn recent_prices(&self, agent_id: i64, host: &str, path: &str) -> Result<Option<RecentPrices>> {
         let mut amounts: Vec<i64> = sqlx::query_scalar(
-            "SELECT amount_msat FROM payments WHERE agent_id = ? AND host = ? AND path = ? \
+            "SELECT amount_msat FROM payments WHERE agent_id = $1 AND host = $2 AND path = $3 \
              AND status = 'settled' AND amount_msat IS NOT NULL ORDER BY id DESC LIMIT 20",
         )
         .bind(agent_id)
@@ -67,7 +67,7 @@ impl Ledger {
         let rows = sqlx::query(
             "WITH recent AS (SELECT path, amount_msat, \
                ROW_NUMBER() OVER (PARTITION BY path ORDER BY id DESC) AS nth \
-               FROM payments WHERE host = ?1 AND status = 'settled' AND amount_msat IS NOT NULL), \
+               FROM payments WHERE host = $1 AND status = 'settled' AND amount_msat IS NOT NULL), \
              usual AS (SELECT path, CAST(ROUND(AVG(amount_msat)) AS INTEGER) AS usual FROM recent \
                WHERE nth <= 20 GROUP BY path) \
              SELECT p.path, COUNT(*) AS payments, \
@@ -75,8 +75,8 @@ impl Ledger {
                COALESCE(SUM(CASE WHEN p.status = 'settled' \
                  THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0) AS spent, \
                u.usual \
-             FROM payments p LEFT JOIN usual u ON u.path = p.path WHERE p.host = ?1 \
-             GROUP BY p.path ORDER BY spent DESC, payments DESC, p.path LIMIT ?2",
+             FROM payments p LEFT JOIN usual u ON u.path = p.path WHERE p.host = $1 \
+             GROUP BY p.path ORDER BY spent DESC, payments DESC, p.path LIMIT $2",
         )
         .bind(host)
         .bind(MAX_ENDPOINTS)
@@ -141,7 +141,7 @@ mod tests {
         sqlx::query(
             "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
              fee_msat, payment_hash, status, decision, created_at_ms, updated_at_ms) \
-             VALUES (?1, 1, 'GET', 'https', ?2, ?3, 'l402', ?4, 0, printf('%064x', ?5), ?6, 'test', ?5, ?5)",
+             VALUES ($1, 1, 'GET', 'https', $2, $3, 'l402', $4, 0, printf('%064x', $5), $6, 'test', $5, $5)",
         )
         .bind(format!("req_{n}"))
         .bind(host)

@@ -74,7 +74,7 @@ pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM a
      strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at, p.receipt, \
      p.allowance_id, p.fiat_currency, p.fiat_per_btc, p.fiat_source FROM payments p";
 
-pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
+pub(crate) fn row(r: &super::engine::DbRow) -> PaymentRow {
     PaymentRow {
         id: r.get("id"),
         request_id: r.get("request_id"),
@@ -92,7 +92,7 @@ pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
         reason: r.get("failure_reason"),
         decision: r.get("decision"),
         upstream_status: r.get("upstream_status"),
-        delivered: r.get("delivered"),
+        delivered: super::engine::opt_flag(r, "delivered"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
         receipt: r.get("receipt"),
@@ -108,7 +108,7 @@ pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> PaymentRow {
 impl Ledger {
     /// Payments, newest first; at most `limit`.
     pub async fn payments(&self, limit: i64) -> Result<Vec<PaymentRow>> {
-        let sql = format!("{COLUMNS} ORDER BY p.id DESC LIMIT ?");
+        let sql = format!("{COLUMNS} ORDER BY p.id DESC LIMIT $1");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(row).collect())
     }

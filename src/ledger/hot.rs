@@ -123,15 +123,9 @@ impl HotCache {
     }
 }
 
-/// Watches the database for other processes' commits while `cache` lives.
-pub async fn watch(cache: Weak<HotCache>, mut conn: SqliteConnection) {
-    let mut last = data_version(&mut conn).await;
-    // What was read before this first look may already be stale (a change between that read and now would
-    // not show as a change later): read everything again.
-    match cache.upgrade() {
-        Some(cache) => cache.invalidate(),
-        None => return,
-    }
+/// Watches the database for other processes' commits while `cache` lives, from `last`, the count taken
+/// before anything was read into it.
+async fn watch(cache: Weak<HotCache>, mut conn: SqliteConnection, mut last: Option<i64>) {
     loop {
         tokio::time::sleep(POLL).await;
         let Some(cache) = cache.upgrade() else { break };
@@ -149,16 +143,17 @@ async fn data_version(conn: &mut SqliteConnection) -> Option<i64> {
     sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(conn).await.ok()
 }
 
-/// Starts [`watch`] when there is a runtime to run it on (the CLI's one-shot commands need none).
-pub fn start_watch(cache: &Arc<HotCache>, opts: sqlx::sqlite::SqliteConnectOptions) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-    let weak = Arc::downgrade(cache);
-    runtime.spawn(async move {
-        match SqliteConnection::connect_with(&opts).await {
-            Ok(conn) => watch(weak, conn).await,
-            Err(e) => tracing::warn!("cannot watch the ledger for other processes' changes: {e}"),
+/// Takes the count of commits now, before `cache` holds anything, then watches on from it in the background.
+pub async fn start_watch(cache: &Arc<HotCache>, opts: sqlx::sqlite::SqliteConnectOptions) {
+    let mut conn = match SqliteConnection::connect_with(&opts).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!("cannot watch the ledger for other processes' changes: {e}");
+            return;
         }
-    });
+    };
+    let last = data_version(&mut conn).await;
+    tokio::spawn(watch(Arc::downgrade(cache), conn, last));
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod credentials;
 pub mod currency;
 mod decision_read;
 pub mod endpoints;
+pub mod engine;
 pub mod export;
 pub mod hot;
 mod new_payment;
@@ -47,12 +48,15 @@ pub mod uninspected;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::policy::clock::{self, Clock};
 use crate::units::Msats;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+
+pub use engine::{Engine, Pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -109,10 +113,11 @@ impl Default for PolicySettings {
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    pool: SqlitePool,
+    pool: Pool,
     /// One connection whose every commit is synced to disk before it returns, for the write that must
     /// survive a power cut before Purser goes on (`mark_paying`).
-    durable: SqlitePool,
+    durable: Pool,
+    engine: Engine,
     /// Every timestamp the ledger writes, and every budget window, comes from here.
     clock: Arc<dyn Clock>,
     policy: Arc<PolicySettings>,
@@ -127,27 +132,29 @@ impl Ledger {
             private_dir(dir)?;
         }
         private_file(path)?;
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        sqlx::any::install_default_drivers();
+        let url = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Commits survive a killed process at once (the WAL is written before a commit returns). The one
-            // write that must also survive a power cut before going on, the `paying` step before the wallet is
-            // asked, goes through `durable`, which syncs the WAL to disk, and with it every commit before.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .to_url_lossy();
+        let opts = AnyConnectOptions::from_url(&url)?;
+        // Commits survive a killed process at once (the WAL is written before a commit returns). The one
+        // write that must also survive a power cut before going on, the `paying` step before the wallet is
+        // asked, goes through `durable`, which syncs the WAL to disk, and with it every commit before.
         // A local file has no connection to go stale: no ping before each use.
-        let pool =
-            SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).connect_with(opts.clone()).await?;
-        let durable = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_lazy_with(opts.clone().synchronous(SqliteSynchronous::Full));
+        let pool = sqlite_pool(4, "NORMAL").connect_with(opts.clone()).await?;
+        let durable = sqlite_pool(1, "FULL").connect_lazy_with(opts);
         sqlx::migrate!("./migrations").run(&pool).await?;
         credentials::backfill_expiry(&pool).await?;
         let hot = Arc::new(hot::HotCache::default());
-        hot::start_watch(&hot, opts);
-        Ok(Ledger { pool, durable, clock: clock::system(), policy: Arc::new(PolicySettings::default()), hot })
+        hot::start_watch(&hot, SqliteConnectOptions::from_url(&url)?).await;
+        Ok(Ledger {
+            pool,
+            durable,
+            engine: Engine::Sqlite { path: path.to_path_buf() },
+            clock: clock::system(),
+            policy: Arc::new(PolicySettings::default()),
+            hot,
+        })
     }
 
     /// The ledger's clock, for what must agree with it (the age of a rate).
@@ -174,13 +181,18 @@ impl Ledger {
         &self.hot
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
     /// The connection whose commits are synced to disk before they return.
-    pub(crate) fn durable(&self) -> &SqlitePool {
+    pub(crate) fn durable(&self) -> &Pool {
         &self.durable
+    }
+
+    /// The engine this ledger is on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Milliseconds since the Unix epoch, UTC, by the ledger's clock.
@@ -191,6 +203,25 @@ impl Ledger {
     pub fn policy(&self) -> &PolicySettings {
         &self.policy
     }
+}
+
+/// A pool of at most `connections` to the SQLite file, each in WAL mode with foreign keys on, waiting up to
+/// ten seconds for another writer, and syncing as `synchronous` says.
+fn sqlite_pool(connections: u32, synchronous: &'static str) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(connections).test_before_acquire(false).after_connect(move |conn, _| {
+        Box::pin(async move {
+            use sqlx::Executor as _;
+            for pragma in [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA busy_timeout = 10000",
+                if synchronous == "FULL" { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" },
+            ] {
+                conn.execute(pragma).await?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// The ledger's directory, owner-only, also when it existed before readable by others (said in the log).

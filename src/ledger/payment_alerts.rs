@@ -1,7 +1,7 @@
 //! The alerts a payment raises as it is reserved: budget crossings (50, 80 and 100 % once per window), an
 //! agent spending faster than the velocity limit, and a first payment to an API.
 
-use sqlx::SqliteConnection;
+use super::engine::Conn;
 
 use super::alerts::{self, AlertKind, NewAlert};
 use super::new_payment::NewPayment;
@@ -9,12 +9,7 @@ use super::{Ledger, Result};
 use crate::policy::{BudgetUse, Judge, Period};
 use crate::units::Msats;
 
-pub(super) async fn record_all(
-    conn: &mut SqliteConnection,
-    alerts: &[NewAlert],
-    payment_id: i64,
-    now: i64,
-) -> Result<Vec<i64>> {
+pub(super) async fn record_all(conn: &mut Conn, alerts: &[NewAlert], payment_id: i64, now: i64) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     for a in alerts {
         ids.extend(alerts::record(conn, a, Some(payment_id), now).await?);

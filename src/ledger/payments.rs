@@ -5,7 +5,9 @@
 //! causes are written in the same transaction.
 
 use serde_json::json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::engine::Conn;
 
 use super::alerts::{self, Alert, AlertKind, NewAlert};
 use super::decision_read::{self, Earlier};
@@ -73,7 +75,7 @@ impl Ledger {
     /// person already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
     pub async fn reserve(&self, p: &NewPayment, approved: Approved, judge: &dyn Judge) -> Result<Reservation> {
         let amount = p.amount.unwrap_or_default();
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.pool().begin_with(self.engine().begin_writing()).await?;
         let read = decision_read::read(&mut tx, self, p).await?;
         if let Some(row) = &read.earlier {
             tx.commit().await?;
@@ -155,7 +157,7 @@ impl Ledger {
     /// `purser.toml` says to refuse) with its alerts, and ends the transaction.
     async fn refused_now(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        mut tx: sqlx::Transaction<'_, super::engine::Db>,
         p: &NewPayment,
         (reason, explanation, details): (&'static str, String, serde_json::Value),
         raised: &[NewAlert],
@@ -196,8 +198,8 @@ impl Ledger {
             "('pending', 'unknown')"
         };
         let sql = format!(
-            "UPDATE payments SET status = ?, failure_reason = ?, preimage = ?, fee_msat = ?, updated_at_ms = ? \
-             WHERE id = ? AND status IN {movable}"
+            "UPDATE payments SET status = $1, failure_reason = $2, preimage = $3, fee_msat = $4, updated_at_ms = $5 \
+             WHERE id = $6 AND status IN {movable}"
         );
         let now = self.now_ms();
         let update = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -249,12 +251,12 @@ impl Ledger {
             Some(status) => Some(format!("upstream_status_{status}")),
         };
         let update = sqlx::query(
-            "UPDATE payments SET upstream_status = ?, delivered = ?, receipt = COALESCE(?, receipt), \
-             failure_reason = COALESCE(?, failure_reason), updated_at_ms = ? WHERE id = ? \
+            "UPDATE payments SET upstream_status = $1, delivered = $2, receipt = COALESCE($3, receipt), \
+             failure_reason = COALESCE($4, failure_reason), updated_at_ms = $5 WHERE id = $6 \
              RETURNING host, path, agent_id",
         )
         .bind(upstream_status.map(i64::from))
-        .bind(delivered)
+        .bind(i64::from(delivered))
         .bind(receipt)
         .bind(not_delivered)
         .bind(now)
@@ -264,28 +266,31 @@ impl Ledger {
             update.fetch_optional(self.pool()).await?;
             return Ok(Vec::new());
         }
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.pool().begin_with(self.engine().begin_writing()).await?;
         let row = update.fetch_one(&mut *tx).await?;
         let (host, path, agent_id): (String, String, i64) = (row.get("host"), row.get("path"), row.get("agent_id"));
         let failures = self.policy().breaker_failures;
         let recent: Vec<Option<bool>> = if upstream_status == Some(402) {
             Vec::new()
         } else {
-            sqlx::query_scalar(
-                "SELECT delivered FROM payments WHERE host = ? AND path = ? AND status = 'settled' AND delivered IS NOT NULL \
-                 ORDER BY id DESC LIMIT ?",
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT delivered FROM payments WHERE host = $1 AND path = $2 AND status = 'settled' AND delivered IS NOT NULL \
+                 ORDER BY id DESC LIMIT $3",
             )
             .bind(&host)
             .bind(&path)
             .bind(i64::from(failures.max(1)))
             .fetch_all(&mut *tx)
             .await?
+            .into_iter()
+            .map(|d| d.map(|d| d != 0))
+            .collect()
         };
         let reason = judge.breaker_trip(upstream_status, &recent, failures);
         let mut ids = Vec::new();
         if let Some(reason) = reason {
             sqlx::query(
-                "INSERT INTO breakers (host, path, reason, tripped_at_ms) VALUES (?, ?, ?, ?) \
+                "INSERT INTO breakers (host, path, reason, tripped_at_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (host, path) DO UPDATE SET reason = excluded.reason, tripped_at_ms = excluded.tripped_at_ms",
             )
             .bind(&host)
@@ -380,7 +385,7 @@ fn with_agent_reason(why: String, p: &NewPayment) -> String {
 /// Writes a payment row: `(status, decision, reason)`, the fee held back, and the task allowance it is made
 /// under (the allowance's running use follows by trigger).
 async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     p: &NewPayment,
     (status, decision, reason): (&str, &str, Option<&str>),
     reserve: Msats,
@@ -389,11 +394,12 @@ async fn insert(
 ) -> Result<i64> {
     // The rate a payment is valued at: fixed when it is decided, so history never drifts with the price.
     let recorded = p.rates.rates.first();
-    let done = sqlx::query(
+    let id = sqlx::query_scalar(
         "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
          fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, created_at_ms, updated_at_ms, \
          proof_prefix, allowance_id, fiat_currency, fiat_per_btc, fiat_source, fiat_rate_at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         RETURNING id",
     )
     .bind(&p.request_id)
     .bind(p.agent_id)
@@ -417,7 +423,7 @@ async fn insert(
     .bind(recorded.map(|r| r.per_btc))
     .bind(recorded.map(|r| r.source.clone()))
     .bind(recorded.map(|r| r.at_ms))
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(done.last_insert_rowid())
+    Ok(id)
 }

@@ -91,7 +91,7 @@ impl Ledger {
     }
 
     pub async fn agent_id(&self, name: &str) -> Result<i64> {
-        sqlx::query_scalar("SELECT id FROM agents WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM agents WHERE name = $1")
             .bind(name)
             .fetch_optional(self.pool())
             .await?
@@ -138,9 +138,9 @@ impl Ledger {
             Period::Rolling { hours } => Some(i64::from(hours)),
             _ => None,
         };
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO budgets (agent_id, host, path_prefix, period, rolling_hours, limit_msat, expires_at_ms, note, \
-             created_at_ms, limit_currency, limit_micros) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at_ms, limit_currency, limit_micros) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(scope.agent_id)
         .bind(&scope.host)
@@ -153,9 +153,8 @@ impl Ledger {
         .bind(self.now_ms())
         .bind(limit_fiat.as_ref().map(|m| m.currency.clone()))
         .bind(limit_fiat.as_ref().map(|m| m.micros))
-        .execute(self.pool())
-        .await?
-        .last_insert_rowid();
+        .fetch_one(self.pool())
+        .await?;
         Ok(Budget { id, scope, period, limit, limit_fiat, expires_at_ms, note: note.map(str::to_string) })
     }
 
@@ -165,8 +164,8 @@ impl Ledger {
 
     pub async fn remove_budget(&self, id: i64) -> Result<()> {
         // A later budget may get this id again: its crossings must not look already alerted.
-        sqlx::query("UPDATE alerts SET dedupe_key = NULL WHERE budget_id = ?").bind(id).execute(self.pool()).await?;
-        remove(self, "DELETE FROM budgets WHERE id = ?", "budget", id).await
+        sqlx::query("UPDATE alerts SET dedupe_key = NULL WHERE budget_id = $1").bind(id).execute(self.pool()).await?;
+        remove(self, "DELETE FROM budgets WHERE id = $1", "budget", id).await
     }
 
     /// Budgets with what their current windows have used, for display; those set in a currency are
@@ -264,16 +263,19 @@ impl Ledger {
     ) -> Result<Threshold> {
         let scope = self.resolve_scope(scope).await?;
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM thresholds WHERE agent_id IS ? AND host IS ? AND path_prefix IS ?")
-            .bind(scope.agent_id)
-            .bind(&scope.host)
-            .bind(&scope.path_prefix)
-            .execute(&mut *tx)
-            .await?;
-        let id = sqlx::query(
+        sqlx::query(
+            "DELETE FROM thresholds WHERE agent_id IS NOT DISTINCT FROM $1 AND host IS NOT DISTINCT FROM $2 \
+             AND path_prefix IS NOT DISTINCT FROM $3",
+        )
+        .bind(scope.agent_id)
+        .bind(&scope.host)
+        .bind(&scope.path_prefix)
+        .execute(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO thresholds (agent_id, host, path_prefix, auto_max_msat, ask_max_msat, confirm_above_msat, \
              created_at_ms, currency, auto_max_micros, ask_max_micros, confirm_above_micros) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(scope.agent_id)
         .bind(&scope.host)
@@ -286,9 +288,8 @@ impl Ledger {
         .bind(fiat.as_ref().map(|f| f.auto_max_micros))
         .bind(fiat.as_ref().map(|f| f.ask_max_micros))
         .bind(fiat.as_ref().and_then(|f| f.confirm_above_micros))
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Threshold { id, scope, auto_max, ask_max, confirm_above, fiat })
     }
@@ -298,7 +299,7 @@ impl Ledger {
     }
 
     pub async fn remove_threshold(&self, id: i64) -> Result<()> {
-        remove(self, "DELETE FROM thresholds WHERE id = ?", "threshold", id).await
+        remove(self, "DELETE FROM thresholds WHERE id = $1", "threshold", id).await
     }
 
     /// Remembers "approve `host` up to `max_per_day` a day for `agent`".
@@ -319,8 +320,9 @@ impl Ledger {
             path_prefix: path_prefix.map(str::to_string),
         };
         let scope = self.resolve_scope(&spec).await?;
-        let id = sqlx::query(
-            "INSERT INTO rules (agent_id, host, path_prefix, max_msat_per_day, source, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO rules (agent_id, host, path_prefix, max_msat_per_day, source, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(scope.agent_id)
         .bind(&scope.host)
@@ -328,9 +330,8 @@ impl Ledger {
         .bind(max_per_day.0 as i64)
         .bind(source)
         .bind(self.now_ms())
-        .execute(self.pool())
-        .await?
-        .last_insert_rowid();
+        .fetch_one(self.pool())
+        .await?;
         Ok(Rule { id, scope, max_per_day, source: source.into() })
     }
 
@@ -339,12 +340,12 @@ impl Ledger {
     }
 
     pub async fn remove_rule(&self, id: i64) -> Result<()> {
-        remove(self, "DELETE FROM rules WHERE id = ?", "rule", id).await
+        remove(self, "DELETE FROM rules WHERE id = $1", "rule", id).await
     }
 
     /// Pauses or resumes all payments.
     pub async fn set_paused_all(&self, paused: bool) -> Result<()> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('paused', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(if paused { "1" } else { "0" })
             .execute(self.pool())
             .await?;
@@ -356,8 +357,8 @@ impl Ledger {
     }
 
     pub async fn set_agent_paused(&self, agent: &str, paused: bool) -> Result<()> {
-        let done = sqlx::query("UPDATE agents SET paused = ? WHERE name = ?")
-            .bind(paused)
+        let done = sqlx::query("UPDATE agents SET paused = $1 WHERE name = $2")
+            .bind(i64::from(paused))
             .bind(agent)
             .execute(self.pool())
             .await?;
@@ -377,7 +378,7 @@ impl Ledger {
 
     /// Resets the breakers of `host` (and `path`), or all of them; returns how many were reset.
     pub async fn reset_breakers(&self, host: Option<&str>, path: Option<&str>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM breakers WHERE (? IS NULL OR host = ?) AND (? IS NULL OR path = ?)")
+        let done = sqlx::query("DELETE FROM breakers WHERE ($1 IS NULL OR host = $2) AND ($3 IS NULL OR path = $4)")
             .bind(host)
             .bind(host)
             .bind(path)

@@ -13,7 +13,7 @@ use serde_json::json;
 /// cannot carry it), and its limits in a currency (budgets, the threshold, the allowance) in msat at `p`'s
 /// rates.
 pub(super) async fn completed(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut super::engine::Conn,
     p: &NewPayment,
     mut snapshot: policy::Snapshot,
     has_allowance: bool,

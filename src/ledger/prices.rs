@@ -22,11 +22,11 @@ impl Ledger {
     /// Replaces the stored prices of `list.origin` with `list`'s.
     pub async fn store_prices(&self, list: &PriceList) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM prices WHERE origin = ?").bind(&list.origin).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM prices WHERE origin = $1").bind(&list.origin).execute(&mut *tx).await?;
         for p in &list.prices {
             sqlx::query(
                 "INSERT INTO prices (origin, method, path, price_msat, description, source, read_at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&list.origin)
             .bind(&p.method)
@@ -46,7 +46,7 @@ impl Ledger {
     pub async fn prices(&self, origin: Option<&str>) -> Result<Vec<StoredPrice>> {
         let rows = sqlx::query(
             "SELECT origin, method, path, price_msat, description, source, read_at_ms FROM prices \
-             WHERE ?1 IS NULL OR origin = ?1 ORDER BY origin, path, method",
+             WHERE $1 IS NULL OR origin = $1 ORDER BY origin, path, method",
         )
         .bind(origin)
         .fetch_all(self.pool())

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::Row;
+
+use super::engine::Builder;
 
 use super::export::{self, COLUMNS, PaymentRow};
 use super::status::PaymentStatus;
@@ -107,7 +109,7 @@ pub struct Valuing {
 fn value_sql(currency: usize, current: usize) -> String {
     format!(
         "(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) * \
-         (CASE WHEN p.fiat_currency = ?{currency} THEN p.fiat_per_btc ELSE ?{current} END) / 100000.0"
+         (CASE WHEN p.fiat_currency = ${currency} THEN p.fiat_per_btc ELSE ${current} END) / 100000.0"
     )
 }
 
@@ -134,7 +136,7 @@ pub enum GroupBy {
     Agent,
 }
 
-fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &PaymentFilter) {
+fn push_filter(q: &mut Builder, f: &PaymentFilter) {
     q.push(" WHERE 1 = 1");
     if let Some(v) = &f.agent {
         // Resolved to the agent's id first, so the payments' own indexes serve the listing.
@@ -182,7 +184,7 @@ impl Ledger {
         offset: i64,
         limit: i64,
     ) -> Result<PaymentPage> {
-        let mut q = QueryBuilder::<Sqlite>::new(COLUMNS);
+        let mut q = Builder::new(COLUMNS);
         push_filter(&mut q, filter);
         q.push(match sort {
             SortBy::Newest => " ORDER BY p.id DESC",
@@ -200,7 +202,7 @@ impl Ledger {
             && filter.min_amount_msat.is_none()
             && filter.max_amount_msat.is_none()
             && !matches!(filter.status, Some(PaymentStatus::Paying | PaymentStatus::Pending));
-        let mut count = QueryBuilder::<Sqlite>::new(if by_rollup {
+        let mut count = Builder::new(if by_rollup {
             "SELECT COALESCE(SUM(p.payments), 0) FROM payment_rollup p"
         } else {
             "SELECT COUNT(*) FROM payments p"
@@ -213,13 +215,13 @@ impl Ledger {
     /// The payments `filter` matches, newest first; at most `limit`.
     /// The payment rows agent `agent_id`'s request `request_id` wrote, oldest first.
     pub async fn payments_of_request(&self, agent_id: i64, request_id: &str) -> Result<Vec<PaymentRow>> {
-        let sql = format!("{COLUMNS} WHERE p.agent_id = ? AND p.request_id = ? ORDER BY p.id");
+        let sql = format!("{COLUMNS} WHERE p.agent_id = $1 AND p.request_id = $2 ORDER BY p.id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agent_id).bind(request_id).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(export::row).collect())
     }
 
     pub async fn payments_matching(&self, filter: &PaymentFilter, limit: i64) -> Result<Vec<PaymentRow>> {
-        let mut q = QueryBuilder::<Sqlite>::new(COLUMNS);
+        let mut q = Builder::new(COLUMNS);
         push_filter(&mut q, filter);
         q.push(" ORDER BY p.id DESC LIMIT ").push_bind(limit);
         Ok(q.build().fetch_all(self.pool()).await?.iter().map(export::row).collect())
@@ -227,7 +229,7 @@ impl Ledger {
 
     /// The CSV of every payment `filter` matches, newest first.
     pub async fn export_csv(&self, filter: &PaymentFilter) -> Result<String> {
-        let mut q = QueryBuilder::<Sqlite>::new(COLUMNS);
+        let mut q = Builder::new(COLUMNS);
         push_filter(&mut q, filter);
         q.push(" ORDER BY p.id DESC");
         let rows: Vec<PaymentRow> = q.build().fetch_all(self.pool()).await?.iter().map(export::row).collect();
@@ -241,19 +243,19 @@ impl Ledger {
         let start = |p: Period| p.window_start_ms(now, tz).unwrap_or(now);
         let (day, week, month) = (start(Period::Day), start(Period::Week), start(Period::Month));
         let sql = "SELECT \
-             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
-             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?2 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
+             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
+             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $2 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
              COALESCE(SUM(CASE WHEN p.status = 'settled' THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
-             COUNT(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN 1 END), \
-             COUNT(CASE WHEN p.status = 'refused' AND p.created_at_ms >= ?1 \
+             COUNT(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN 1 END), \
+             COUNT(CASE WHEN p.status = 'refused' AND p.created_at_ms >= $1 \
                AND COALESCE(p.failure_reason, '') <> 'unsupported_scheme' THEN 1 END), \
-             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= ?1 THEN COALESCE(p.fee_msat, 0) END), 0) \
-             FROM payments p WHERE p.created_at_ms >= ?3";
+             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN COALESCE(p.fee_msat, 0) END), 0) \
+             FROM payments p WHERE p.created_at_ms >= $3";
         let r = sqlx::query(sql).bind(day).bind(week).bind(month.min(week)).fetch_one(self.pool()).await?;
         let month_total: i64 = if month <= week {
             r.get(2)
         } else {
-            let sql = format!("SELECT {SPENT} FROM payments p WHERE p.status = 'settled' AND p.created_at_ms >= ?");
+            let sql = format!("SELECT {SPENT} FROM payments p WHERE p.status = 'settled' AND p.created_at_ms >= $1");
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(month).fetch_one(self.pool()).await?
         };
         let u = |v: i64| v.max(0) as u64;
@@ -277,10 +279,10 @@ impl Ledger {
         let start = |p: Period| p.window_start_ms(now, tz).unwrap_or(now);
         let value = value_sql(4, 5);
         let sql = format!(
-            "SELECT COALESCE(SUM(CASE WHEN p.created_at_ms >= ?1 THEN {value} END), 0.0), \
-             COALESCE(SUM(CASE WHEN p.created_at_ms >= ?2 THEN {value} END), 0.0), \
-             COALESCE(SUM(CASE WHEN p.created_at_ms >= ?3 THEN {value} END), 0.0) \
-             FROM payments p WHERE p.status = 'settled' AND p.created_at_ms >= MIN(?2, ?3)"
+            "SELECT COALESCE(SUM(CASE WHEN p.created_at_ms >= $1 THEN {value} END), 0.0), \
+             COALESCE(SUM(CASE WHEN p.created_at_ms >= $2 THEN {value} END), 0.0), \
+             COALESCE(SUM(CASE WHEN p.created_at_ms >= $3 THEN {value} END), 0.0) \
+             FROM payments p WHERE p.status = 'settled' AND p.created_at_ms >= MIN($2, $3)"
         );
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(start(Period::Day))
@@ -333,7 +335,7 @@ impl Ledger {
             GroupBy::Api => ("p.host", ""),
             GroupBy::Agent => ("a.name", " JOIN agents a ON a.id = p.agent_id"),
         };
-        let mut q = QueryBuilder::<Sqlite>::new("WITH d(day, s, e) AS (VALUES ");
+        let mut q = Builder::new("WITH d(day, s, e) AS (VALUES ");
         for (i, (day, s, e)) in bounds.into_iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" });
             q.push_bind(day).push(", ").push_bind(s).push(", ").push_bind(e).push(")");
@@ -422,7 +424,7 @@ pub struct ApiSummary {
 impl Ledger {
     /// One payment's preimage (its proof of payment), for when a person asks to see it.
     pub async fn preimage(&self, payment_id: i64) -> Result<Option<String>> {
-        let found: Option<Option<String>> = sqlx::query_scalar("SELECT preimage FROM payments WHERE id = ?")
+        let found: Option<Option<String>> = sqlx::query_scalar("SELECT preimage FROM payments WHERE id = $1")
             .bind(payment_id)
             .fetch_optional(self.pool())
             .await?;

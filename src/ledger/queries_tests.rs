@@ -26,7 +26,7 @@ async fn ledger_with_payments(n: i64) -> (tempfile::TempDir, Ledger) {
         ledger.add_agent(name).await.unwrap();
     }
     sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2) \
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
          INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, fee_msat, \
          payment_hash, status, decision, delivered, created_at_ms, updated_at_ms) \
          SELECT 'req_' || i, 1 + i % 3, 'GET', 'https', 'api' || (i % 5) || '.example.com', '/p', \
@@ -34,7 +34,7 @@ async fn ledger_with_payments(n: i64) -> (tempfile::TempDir, Ledger) {
          CASE WHEN i % 11 = 0 THEN NULL ELSE 1000 * (1 + i % 17) END, CASE WHEN i % 3 = 0 THEN NULL ELSE i % 9 END, \
          printf('%064x', i), \
          CASE i % 6 WHEN 0 THEN 'refused' WHEN 1 THEN 'failed' WHEN 2 THEN 'pending' ELSE 'settled' END, 'test', \
-         CASE WHEN i % 7 = 0 THEN NULL ELSE i % 2 END, ?1 - i * 3456789, ?1 - i * 3456789 FROM n",
+         CASE WHEN i % 7 = 0 THEN NULL ELSE i % 2 END, $1 - i * 3456789, $1 - i * 3456789 FROM n",
     )
     .bind(now_ms)
     .bind(n)
@@ -175,7 +175,7 @@ async fn totals_show_fees_apart_and_count_only_real_refusals() {
     let direct = sqlx::query(
         "SELECT COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(fee_msat, 0) END), 0), \
          COUNT(CASE WHEN status = 'refused' AND COALESCE(failure_reason, '') <> 'unsupported_scheme' THEN 1 END), \
-         COUNT(CASE WHEN status = 'refused' THEN 1 END) FROM payments WHERE created_at_ms >= ?",
+         COUNT(CASE WHEN status = 'refused' THEN 1 END) FROM payments WHERE created_at_ms >= $1",
     )
     .bind(day_start)
     .fetch_one(ledger.pool())

@@ -41,7 +41,7 @@ impl Ledger {
     /// reservation before it survive a power cut, not only a killed process, before any sat can move.
     pub async fn mark_paying(&self, payment_id: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE payments SET wallet_asked_at_ms = ?, updated_at_ms = ? WHERE id = ? AND status = 'pending' \
+            "UPDATE payments SET wallet_asked_at_ms = $1, updated_at_ms = $2 WHERE id = $3 AND status = 'pending' \
              AND wallet_asked_at_ms IS NULL",
         )
         .bind(self.now_ms())
@@ -57,8 +57,8 @@ impl Ledger {
     /// delivered" count shows them. Returns how many.
     pub async fn close_interrupted(&self, created_by_ms: i64) -> Result<u64> {
         let done = sqlx::query(
-            "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = ? \
-             WHERE status = 'settled' AND delivered IS NULL AND created_at_ms <= ?",
+            "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = $1 \
+             WHERE status = 'settled' AND delivered IS NULL AND created_at_ms <= $2",
         )
         .bind(self.now_ms())
         .bind(created_by_ms)
@@ -71,8 +71,8 @@ impl Ledger {
     /// outcome was known.
     pub async fn mark_interrupted(&self, payment_id: i64) -> Result<()> {
         sqlx::query(
-            "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = ? \
-             WHERE id = ? AND status = 'settled' AND delivered IS NULL",
+            "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = $1 \
+             WHERE id = $2 AND status = 'settled' AND delivered IS NULL",
         )
         .bind(self.now_ms())
         .bind(payment_id)
@@ -85,7 +85,7 @@ impl Ledger {
     pub async fn unresolved(&self, touched_by_ms: i64) -> Result<Vec<Unresolved>> {
         let rows = sqlx::query(
             "SELECT id, agent_id, scheme, host, path, payment_hash, invoice, status, wallet_asked_at_ms, proof_prefix \
-             FROM payments WHERE status IN ('pending', 'unknown') AND updated_at_ms <= ? ORDER BY id",
+             FROM payments WHERE status IN ('pending', 'unknown') AND updated_at_ms <= $1 ORDER BY id",
         )
         .bind(touched_by_ms)
         .fetch_all(self.pool())

@@ -2,7 +2,9 @@
 //! the desktop's and the CLI's views, and for the one statement a decision reads
 //! ([`super::decision_read`]).
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::engine::Conn;
 
 use super::Result;
 use crate::policy::fiat::{FiatSpent, FiatThreshold};
@@ -10,7 +12,7 @@ use crate::policy::{BreakerTrip, Budget, Period, Rule, Scope, Threshold};
 use crate::rates::Money;
 use crate::units::Msats;
 
-pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budget>> {
+pub(crate) async fn load_budgets(conn: &mut Conn) -> Result<Vec<Budget>> {
     let rows = sqlx::query(
         "SELECT b.id, b.agent_id, a.name AS agent, b.host, b.path_prefix, b.period, b.rolling_hours, b.limit_msat, \
          b.expires_at_ms, b.note, b.limit_currency, b.limit_micros FROM budgets b LEFT JOIN agents a ON a.id = b.agent_id ORDER BY b.id",
@@ -36,7 +38,7 @@ pub(crate) async fn load_budgets(conn: &mut SqliteConnection) -> Result<Vec<Budg
         .collect())
 }
 
-pub(crate) async fn load_thresholds(conn: &mut SqliteConnection) -> Result<Vec<Threshold>> {
+pub(crate) async fn load_thresholds(conn: &mut Conn) -> Result<Vec<Threshold>> {
     let rows = sqlx::query(
         "SELECT t.id, t.agent_id, a.name AS agent, t.host, t.path_prefix, t.auto_max_msat, t.ask_max_msat, t.confirm_above_msat, \
          t.currency, t.auto_max_micros, t.ask_max_micros, t.confirm_above_micros FROM thresholds t LEFT JOIN agents a ON a.id = t.agent_id ORDER BY t.id",
@@ -61,7 +63,7 @@ pub(crate) async fn load_thresholds(conn: &mut SqliteConnection) -> Result<Vec<T
         .collect())
 }
 
-pub(crate) async fn load_rules(conn: &mut SqliteConnection) -> Result<Vec<Rule>> {
+pub(crate) async fn load_rules(conn: &mut Conn) -> Result<Vec<Rule>> {
     let rows = sqlx::query(
         "SELECT r.id, r.agent_id, a.name AS agent, r.host, r.path_prefix, r.max_msat_per_day, r.source \
          FROM rules r JOIN agents a ON a.id = r.agent_id ORDER BY r.id",
@@ -79,7 +81,7 @@ pub(crate) async fn load_rules(conn: &mut SqliteConnection) -> Result<Vec<Rule>>
         .collect())
 }
 
-pub(crate) async fn paused_all(conn: &mut SqliteConnection) -> Result<bool> {
+pub(crate) async fn paused_all(conn: &mut Conn) -> Result<bool> {
     let v: Option<String> =
         sqlx::query_scalar("SELECT value FROM settings WHERE key = 'paused'").fetch_optional(conn).await?;
     Ok(v.as_deref() == Some("1"))
@@ -104,7 +106,7 @@ pub(crate) fn spent_value_sql(first: usize) -> String {
     scope_sum_sql(
         first,
         &format!(
-            "COALESCE(SUM({PAYMENT_TOTAL} * (CASE WHEN fiat_currency = ?{currency} THEN fiat_per_btc ELSE ?{rate} END) \
+            "COALESCE(SUM({PAYMENT_TOTAL} * (CASE WHEN fiat_currency = ${currency} THEN fiat_per_btc ELSE ${rate} END) \
              / 100000.0), 0.0)"
         ),
     )
@@ -115,18 +117,18 @@ fn scope_sum_sql(first: usize, sum: &str) -> String {
     format!(
         "SELECT {sum} FROM payments \
          WHERE status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
-         AND (?{agent} IS NULL OR agent_id = ?{agent}) \
-         AND (?{host} IS NULL OR host = ?{host} OR (instr(?{host}, ':') = 0 \
-              AND substr(host, 1, length(?{host}) + 1) = ?{host} || ':')) \
-         AND (?{prefix} IS NULL OR (substr(path, 1, length(?{prefix})) = ?{prefix} \
-              AND (length(path) = length(?{prefix}) OR substr(?{prefix}, -1) = '/' \
-              OR substr(path, length(?{prefix}) + 1, 1) = '/'))) \
-         AND created_at_ms >= ?{since}"
+         AND (${agent} IS NULL OR agent_id = ${agent}) \
+         AND (${host} IS NULL OR host = ${host} OR (instr(${host}, ':') = 0 \
+              AND substr(host, 1, length(${host}) + 1) = ${host} || ':')) \
+         AND (${prefix} IS NULL OR (substr(path, 1, length(${prefix})) = ${prefix} \
+              AND (length(path) = length(${prefix}) OR substr(${prefix}, -1) = '/' \
+              OR substr(path, length(${prefix}) + 1, 1) = '/'))) \
+         AND created_at_ms >= ${since}"
     )
 }
 
 /// What payments in `scope` since `since_ms` have spent or hold back.
-pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: i64) -> Result<Msats> {
+pub(crate) async fn spent(conn: &mut Conn, scope: &Scope, since_ms: i64) -> Result<Msats> {
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(spent_sql(1)))
         .bind(scope.agent_id)
         .bind(&scope.host)
@@ -140,7 +142,7 @@ pub(crate) async fn spent(conn: &mut SqliteConnection, scope: &Scope, since_ms: 
 /// What payments in `scope` since `since_ms` are worth in `currency` ([`spent_value_sql`]): each at its
 /// recorded rate, the others at `per_btc` (left out without one).
 pub(crate) async fn spent_fiat(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     scope: &Scope,
     since_ms: i64,
     (currency, per_btc): (&str, Option<f64>),
@@ -174,11 +176,11 @@ pub(crate) struct PolicyTables {
     pub rules: Vec<Rule>,
 }
 
-pub(super) fn scope_from_row(r: &sqlx::sqlite::SqliteRow) -> Scope {
+pub(super) fn scope_from_row(r: &super::engine::DbRow) -> Scope {
     Scope { agent_id: r.get("agent_id"), agent: r.get("agent"), host: r.get("host"), path_prefix: r.get("path_prefix") }
 }
 
-pub(super) fn trip_from_row(r: &sqlx::sqlite::SqliteRow) -> BreakerTrip {
+pub(super) fn trip_from_row(r: &super::engine::DbRow) -> BreakerTrip {
     BreakerTrip {
         host: r.get("host"),
         path: r.get("path"),

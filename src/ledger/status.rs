@@ -3,9 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a payment stands. `paying` is shown for a `pending` row the wallet was already asked to pay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum PaymentStatus {
     /// Reserved and counted in budgets; the wallet has not been asked yet.
@@ -22,6 +21,8 @@ pub enum PaymentStatus {
     /// Purser did not pay: policy, a person, or a check said no.
     Refused,
 }
+
+super::engine::text_column!(PaymentStatus);
 
 impl PaymentStatus {
     /// Every status, in the order listings offer them.

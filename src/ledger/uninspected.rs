@@ -52,11 +52,11 @@ impl Ledger {
     /// Records a connection that is not inspected, as it opens; returns its id for [`Ledger::close_uninspected`].
     pub async fn open_uninspected(&self, agent_id: i64, host: &str, port: u16, kind: Kind) -> Result<i64> {
         let id = sqlx::query(
-            "INSERT INTO uninspected (agent_id, host, port, kind, opened_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO uninspected (agent_id, host, port, kind, opened_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(agent_id)
         .bind(host.to_ascii_lowercase())
-        .bind(port)
+        .bind(i64::from(port))
         .bind(kind.as_str())
         .bind(self.now_ms())
         .fetch_one(&self.pool)
@@ -67,13 +67,15 @@ impl Ledger {
 
     /// Records how much went each way once the connection has closed.
     pub async fn close_uninspected(&self, id: i64, bytes_to_upstream: u64, bytes_to_agent: u64) -> Result<()> {
-        sqlx::query("UPDATE uninspected SET closed_at_ms = ?, bytes_to_upstream = ?, bytes_to_agent = ? WHERE id = ?")
-            .bind(self.now_ms())
-            .bind(i64::try_from(bytes_to_upstream).unwrap_or(i64::MAX))
-            .bind(i64::try_from(bytes_to_agent).unwrap_or(i64::MAX))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE uninspected SET closed_at_ms = $1, bytes_to_upstream = $2, bytes_to_agent = $3 WHERE id = $4",
+        )
+        .bind(self.now_ms())
+        .bind(i64::try_from(bytes_to_upstream).unwrap_or(i64::MAX))
+        .bind(i64::try_from(bytes_to_agent).unwrap_or(i64::MAX))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -157,7 +157,7 @@ async fn exhausted_and_expired_by_the_ledgers_clock() {
         h.ledger.raise_allowance(a.id, NewMax::Sats(Msats::from_sats(21)), false).await.is_err(),
         "lowering is not raising"
     );
-    sqlx::query("UPDATE allowances SET max_msat = 21000 WHERE id = ?")
+    sqlx::query("UPDATE allowances SET max_msat = 21000 WHERE id = $1")
         .bind(a.id)
         .execute(h.ledger.pool())
         .await

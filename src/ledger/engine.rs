@@ -1,0 +1,136 @@
+//! The engines the ledger runs on — an embedded SQLite file, or a PostgreSQL server a team shares — and
+//! the few places where they differ. Every statement elsewhere in `src/ledger/` is written once, in SQL
+//! both speak (`$1` parameters, `ON CONFLICT`, `RETURNING`, `IS NOT DISTINCT FROM`), and runs through
+//! sqlx's `Any` driver; what PostgreSQL lacks of SQLite's functions its schema defines.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use sqlx::Arguments as _;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Encode, Row, Type};
+
+/// The database type every ledger statement runs on.
+pub(crate) type Db = sqlx::Any;
+/// A connection (or a transaction's) of either engine.
+pub(crate) type Conn = sqlx::AnyConnection;
+/// A row of either engine.
+pub(crate) type DbRow = AnyRow;
+/// A pool of either engine.
+pub type Pool = sqlx::AnyPool;
+
+/// Which engine a ledger is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// A file on this machine.
+    Sqlite { path: PathBuf },
+    /// A server, shared by every instance connected to it.
+    Postgres,
+}
+
+impl Engine {
+    /// The statement that starts a transaction which writes and must not be overtaken by another writer
+    /// between its reads and its writes: SQLite takes its write lock at once (two deferred writers would
+    /// deadlock upgrading), PostgreSQL starts plainly and locks what it reads (see `reserve`).
+    pub(crate) fn begin_writing(&self) -> &'static str {
+        match self {
+            Engine::Sqlite { .. } => "BEGIN IMMEDIATE",
+            Engine::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// A yes/no column: SQLite keeps it as 0/1, PostgreSQL's comparisons answer a boolean; both read here.
+/// Panics, as `Row::get` does, when the column is missing or is neither.
+pub(crate) fn flag(row: &DbRow, column: &str) -> bool {
+    opt_flag(row, column).unwrap_or(false)
+}
+
+/// A yes/no column that may be NULL; panics as [`flag`] does.
+pub(crate) fn opt_flag(row: &DbRow, column: &str) -> Option<bool> {
+    try_opt_flag(row, column).unwrap_or_else(|e| panic!("the ledger's column {column}: {e}"))
+}
+
+/// A yes/no column that may be NULL, or why it cannot be read.
+pub(crate) fn try_opt_flag(row: &DbRow, column: &str) -> Result<Option<bool>, sqlx::Error> {
+    match row.try_get::<Option<i64>, _>(column) {
+        Ok(v) => Ok(v.map(|v| v != 0)),
+        Err(_) => row.try_get::<Option<bool>, _>(column),
+    }
+}
+
+/// Stores an enum as its snake_case name (its `as_str`), read back through its serde name.
+macro_rules! text_column {
+    ($t:ty) => {
+        impl sqlx::Type<$crate::ledger::engine::Db> for $t {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <&str as sqlx::Type<$crate::ledger::engine::Db>>::type_info()
+            }
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <&str as sqlx::Type<$crate::ledger::engine::Db>>::compatible(ty)
+            }
+        }
+        impl<'q> sqlx::Encode<'q, $crate::ledger::engine::Db> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <$crate::ledger::engine::Db as sqlx::Database>::ArgumentBuffer,
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, $crate::ledger::engine::Db>>::encode(self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, $crate::ledger::engine::Db> for $t {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+                use serde::de::IntoDeserializer as _;
+                let name = <&str as sqlx::Decode<'r, $crate::ledger::engine::Db>>::decode(value)?;
+                let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = name.into_deserializer();
+                Ok(<$t as serde::Deserialize>::deserialize(de)?)
+            }
+        }
+    };
+}
+pub(crate) use text_column;
+
+/// A statement assembled from parts, its parameters numbered `$1`, `$2`… as they are bound (sqlx's own
+/// builder writes `?` for `Any`, which PostgreSQL does not read).
+pub(crate) struct Builder {
+    sql: String,
+    args: AnyArguments,
+}
+
+impl Builder {
+    pub(crate) fn new(sql: &str) -> Self {
+        Builder { sql: sql.to_string(), args: AnyArguments::default() }
+    }
+
+    pub(crate) fn push(&mut self, sql: impl AsRef<str>) -> &mut Self {
+        self.sql.push_str(sql.as_ref());
+        self
+    }
+
+    pub(crate) fn push_bind<'t, T>(&mut self, value: T) -> &mut Self
+    where
+        T: Encode<'t, Db> + Type<Db>,
+    {
+        // Encoding into `Any`'s buffer cannot fail for the plain values the ledger binds.
+        let _ = self.args.add(value);
+        let _ = write!(self.sql, "${}", self.args.len());
+        self
+    }
+
+    pub(crate) fn build(self) -> sqlx::query::Query<'static, Db, AnyArguments> {
+        sqlx::query_with(sqlx::AssertSqlSafe(self.sql), self.args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_numbered_as_they_are_bound() {
+        let mut b = Builder::new("SELECT 1 WHERE a = ");
+        b.push_bind(1_i64).push(" AND b = ").push_bind("x").push(" LIMIT ").push_bind(3_i64);
+        assert_eq!(b.sql, "SELECT 1 WHERE a = $1 AND b = $2 LIMIT $3");
+        assert_eq!(b.args.len(), 3);
+    }
+}
