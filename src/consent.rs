@@ -198,7 +198,7 @@ mod tests {
 
     async fn ledger() -> (tempfile::TempDir, Ledger) {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
+        let ledger = crate::ledger::testing::fresh(dir.path()).await.unwrap();
         (dir, ledger)
     }
 

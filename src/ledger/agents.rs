@@ -119,7 +119,7 @@ mod tests {
     #[tokio::test]
     async fn add_list_and_authenticate() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        let ledger = crate::ledger::testing::fresh(dir.path()).await.unwrap();
         let (agent, key) = ledger.add_agent("research").await.unwrap();
         assert_eq!(key.len(), 32);
         assert_eq!(ledger.authenticate("research", &key).await.unwrap(), Some(agent.clone()));
@@ -133,7 +133,7 @@ mod tests {
     #[tokio::test]
     async fn a_name_no_agent_can_have_is_neither_looked_up_nor_remembered() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        let ledger = crate::ledger::testing::fresh(dir.path()).await.unwrap();
         for name in ["x".repeat(200 * 1024), "a b".into(), String::new()] {
             assert_eq!(ledger.authenticate(&name, "k").await.unwrap(), None);
             assert!(ledger.hot().agent(&name).is_none(), "not kept in memory");

@@ -135,7 +135,7 @@ impl Ledger {
     pub async fn alerts(&self, limit: i64) -> Result<Vec<Alert>> {
         let rows = sqlx::query(
             "SELECT al.id, al.kind, a.name AS agent, al.host, al.budget_id, al.payment_id, al.message, \
-             strftime('%Y-%m-%dT%H:%M:%fZ', al.created_at_ms / 1000.0, 'unixepoch') AS created_at \
+             al.created_at_ms \
              FROM alerts al LEFT JOIN agents a ON a.id = al.agent_id ORDER BY al.id DESC LIMIT $1",
         )
         .bind(limit)
@@ -151,7 +151,7 @@ impl Ledger {
                 budget_id: r.get("budget_id"),
                 payment_id: r.get("payment_id"),
                 message: r.get("message"),
-                created_at: r.get("created_at"),
+                created_at: super::engine::utc_text(r, "created_at_ms"),
             })
             .collect())
     }

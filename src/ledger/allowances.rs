@@ -123,8 +123,8 @@ pub struct Allowance {
 /// What an allowance's payments spent or hold back, summed the slow way: the triggers keep
 /// `allowances.used_msat` equal to it (checked by the tests).
 #[cfg(test)]
-const USED_SQL: &str = "SELECT COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
-     THEN MAX(COALESCE(fee_msat, 0), COALESCE(fee_reserve_msat, 0)) ELSE COALESCE(fee_msat, 0) END), 0) \
+const USED_SQL: &str = "SELECT CAST(COALESCE(SUM(COALESCE(amount_msat, 0) + CASE WHEN status IN ('pending', 'unknown') \
+     THEN MAX(COALESCE(fee_msat, 0), COALESCE(fee_reserve_msat, 0)) ELSE COALESCE(fee_msat, 0) END), 0) AS BIGINT) \
      FROM payments WHERE allowance_id = a.id AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')";
 
 /// For an allowance in a currency, its payments' recorded values in it (millionths, real) and the msat of
@@ -135,8 +135,8 @@ fn fiat_spent_sql() -> String {
     format!(
         "CASE WHEN a.currency IS NULL THEN NULL ELSE (SELECT COALESCE(SUM({total} * fiat_per_btc / 100000.0), 0.0) \
          FROM payments WHERE allowance_id = a.id AND fiat_currency = a.currency AND {counted}) END AS used_recorded, \
-         CASE WHEN a.currency IS NULL THEN NULL ELSE (SELECT COALESCE(SUM({total}), 0) FROM payments \
-         WHERE allowance_id = a.id AND fiat_currency IS NOT a.currency AND {counted}) END AS used_unrecorded"
+         CASE WHEN a.currency IS NULL THEN NULL ELSE (SELECT CAST(COALESCE(SUM({total}), 0) AS BIGINT) FROM payments \
+         WHERE allowance_id = a.id AND fiat_currency IS DISTINCT FROM a.currency AND {counted}) END AS used_unrecorded"
     )
 }
 
@@ -298,7 +298,7 @@ impl Ledger {
              ORDER BY a.id DESC LIMIT $3",
         )))
         .bind(agent)
-        .bind(open_only)
+        .bind(i64::from(open_only))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -433,7 +433,7 @@ impl Ledger {
     async fn allowance_summary(&self, id: i64) -> Result<Value> {
         let rows = sqlx::query(
             "SELECT host, COUNT(*) AS calls, \
-             COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) \
+             CAST(COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) AS BIGINT) \
                AS spent, COUNT(CASE WHEN delivered = 1 THEN 1 END) AS delivered, \
              COUNT(CASE WHEN status = 'settled' AND delivered = 0 THEN 1 END) AS not_delivered \
              FROM payments WHERE allowance_id = $1 AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
@@ -619,7 +619,7 @@ mod tests {
     #[tokio::test]
     async fn the_running_use_matches_the_payments() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        let ledger = crate::ledger::testing::fresh(dir.path()).await.unwrap();
         ledger.add_agent("a").await.unwrap();
         let ask = AllowanceAsk {
             agent: "a".into(),
@@ -634,11 +634,11 @@ mod tests {
         let one = ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap().id;
         let two = ledger.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap().id;
         sqlx::query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) \
+            "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < 60) \
              INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
              fee_msat, fee_reserve_msat, payment_hash, status, decision, created_at_ms, updated_at_ms, allowance_id) \
              SELECT 'r' || i, 1, 'GET', 'https', 'h', '/p', 'l402', CASE WHEN i % 7 = 0 THEN NULL ELSE 1000 * i END, \
-             CASE WHEN i % 3 = 0 THEN NULL ELSE i END, 10000, printf('%064x', i), \
+             CASE WHEN i % 3 = 0 THEN NULL ELSE i END, 10000, '0000000000000000000000000000000000000000000000000000000000' || (100000 + i), \
              CASE i % 5 WHEN 0 THEN 'refused' WHEN 1 THEN 'failed' WHEN 2 THEN 'pending' WHEN 3 THEN 'unknown' \
              ELSE 'settled' END, 't', i, i, CASE WHEN i % 4 = 0 THEN NULL WHEN i % 2 = 0 THEN $2 ELSE $1 END FROM n",
         )

@@ -61,7 +61,7 @@ impl Ledger {
     /// Counts a wrong try; the `max_tries`-th in a row, and every one after it until a right one, locks
     /// confirmations for `lock_ms` and records an alert.
     pub async fn count_wrong_try(&self, max_tries: u32, lock_ms: i64, what: &str) -> Result<WrongTry> {
-        let mut tx = self.pool().begin_with(self.engine().begin_writing()).await?;
+        let mut tx = self.begin_writing().await?;
         let failures: u32 = sqlx::query("SELECT value FROM settings WHERE key = $1")
             .bind(FAILURES)
             .fetch_optional(&mut *tx)

@@ -85,9 +85,9 @@ pub(super) async fn keep(
     let expires =
         if proof.single_use { None } else { token_of(&proof.value).and_then(crate::challenge::caveats::expiry_ms) };
     sqlx::query(
-        "INSERT INTO credentials (agent_id, origin, path, authorization, payment_id, created_at_ms, expires_at_ms, \
+        "INSERT INTO credentials (agent_id, origin, path, \"authorization\", payment_id, created_at_ms, expires_at_ms, \
          header, single_use) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
-         authorization = excluded.authorization, payment_id = excluded.payment_id, \
+         \"authorization\" = excluded.\"authorization\", payment_id = excluded.payment_id, \
          created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms, \
          header = excluded.header, single_use = excluded.single_use",
     )
@@ -115,8 +115,9 @@ fn token_of(authorization: &str) -> Option<&str> {
 /// expired token is not sent after an upgrade either. Tokens that state no expiry are read again next time;
 /// there are few.
 pub(super) async fn backfill_expiry(pool: &super::engine::Pool) -> Result<()> {
-    let rows =
-        sqlx::query("SELECT id, authorization FROM credentials WHERE expires_at_ms IS NULL").fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT id, \"authorization\" FROM credentials WHERE expires_at_ms IS NULL")
+        .fetch_all(pool)
+        .await?;
     for r in rows {
         let authorization: String = r.get("authorization");
         if let Some(expires) = token_of(&authorization).and_then(crate::challenge::caveats::expiry_ms) {
@@ -146,7 +147,7 @@ impl Ledger {
 
     async fn read_credential(&self, agent_id: i64, origin: &str, path: &str) -> Result<Option<Credential>> {
         let row = sqlx::query(
-            "SELECT id, authorization, path, header, single_use, payment_id, expires_at_ms FROM credentials \
+            "SELECT id, \"authorization\", path, header, single_use, payment_id, expires_at_ms FROM credentials \
              WHERE agent_id = $1 AND origin = $2 \
              AND (expires_at_ms IS NULL OR expires_at_ms > $3) AND (single_use = 0 OR path = $4) \
              ORDER BY (path = $4) DESC, single_use DESC, created_at_ms DESC LIMIT 1",
@@ -212,7 +213,7 @@ impl Ledger {
 
     /// Drops a proof the server rejected.
     pub async fn drop_credential(&self, agent_id: i64, origin: &str, authorization: &str) -> Result<()> {
-        sqlx::query("DELETE FROM credentials WHERE agent_id = $1 AND origin = $2 AND authorization = $3")
+        sqlx::query("DELETE FROM credentials WHERE agent_id = $1 AND origin = $2 AND \"authorization\" = $3")
             .bind(agent_id)
             .bind(origin)
             .bind(authorization)
@@ -226,7 +227,7 @@ impl Ledger {
     pub async fn credentials(&self, agent: Option<&str>) -> Result<Vec<CredentialInfo>> {
         let now = self.now_ms();
         let rows = sqlx::query(
-            "SELECT c.id, a.name, c.origin, c.path, c.authorization, c.payment_id, c.created_at_ms, c.expires_at_ms, \
+            "SELECT c.id, a.name, c.origin, c.path, c.\"authorization\", c.payment_id, c.created_at_ms, c.expires_at_ms, \
              c.header, c.single_use \
              FROM credentials c JOIN agents a ON a.id = c.agent_id WHERE $1 IS NULL OR a.name = $1 \
              ORDER BY c.created_at_ms DESC, c.id DESC",

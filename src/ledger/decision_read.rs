@@ -118,7 +118,7 @@ fn statement(sums: &[Sum]) -> String {
     format!(
         "SELECT (SELECT value FROM settings WHERE key = 'paused') AS paused_all, \
          (SELECT paused FROM agents WHERE id = $1) AS agent_paused, \
-         (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy_generation') AS policy_generation, \
+         (SELECT CAST(value AS BIGINT) FROM settings WHERE key = 'policy_generation') AS policy_generation, \
          EXISTS (SELECT 1 FROM settings WHERE key = 'confirm_every_approval' AND value = '1') \
            AND EXISTS (SELECT 1 FROM settings WHERE key = 'passphrase_hash') AS confirm_every_approval, \
          b.host, b.path, b.reason, b.tripped_at_ms, \
@@ -127,12 +127,12 @@ fn statement(sums: &[Sum]) -> String {
          EXISTS (SELECT 1 FROM payments WHERE host = $2 AND status IN ('pending', 'settled', 'unknown', 'bad_preimage')) \
          AS host_paid_before, \
          EXISTS (SELECT 1 FROM allowances WHERE agent_id = $1 AND state = 'active') AS has_allowance{used} \
-         FROM (SELECT 1) \
+         FROM (SELECT 1) one \
          LEFT JOIN breakers b ON b.host = $2 AND b.path = $3 AND b.tripped_at_ms > $4 \
          LEFT JOIN (SELECT id, status, preimage, agent_id, host FROM payments WHERE payment_hash = $5 \
-           AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') LIMIT 1) e ON 1 \
-         LEFT JOIN (SELECT COUNT(*) AS n, AVG(amount_msat) AS mean FROM (SELECT amount_msat FROM payments \
-           WHERE host = $2 AND path = $3 AND status = 'settled' ORDER BY id DESC LIMIT 20)) u ON 1"
+           AND status IN ('pending', 'settled', 'unknown', 'bad_preimage') LIMIT 1) e ON TRUE \
+         LEFT JOIN (SELECT COUNT(*) AS n, CAST(AVG(amount_msat) AS DOUBLE PRECISION) AS mean FROM (SELECT amount_msat \
+           FROM payments WHERE host = $2 AND path = $3 AND status = 'settled' ORDER BY id DESC LIMIT 20) recent) u ON TRUE"
     )
 }
 
@@ -184,7 +184,7 @@ pub(crate) async fn read(conn: &mut Conn, ledger: &Ledger, p: &NewPayment) -> Re
             let scope = &sum.scope;
             query = query.bind(scope.agent_id).bind(scope.host.clone()).bind(scope.path_prefix.clone()).bind(sum.since);
             if let Some((currency, per_btc)) = &sum.valued_in {
-                query = query.bind(currency.clone()).bind(*per_btc);
+                query = query.bind(currency.clone()).bind(super::engine::Real(*per_btc));
             }
         }
         let row = query.fetch_one(&mut *conn).await?;

@@ -68,15 +68,15 @@ impl Ledger {
             "WITH recent AS (SELECT path, amount_msat, \
                ROW_NUMBER() OVER (PARTITION BY path ORDER BY id DESC) AS nth \
                FROM payments WHERE host = $1 AND status = 'settled' AND amount_msat IS NOT NULL), \
-             usual AS (SELECT path, CAST(ROUND(AVG(amount_msat)) AS INTEGER) AS usual FROM recent \
+             usual AS (SELECT path, CAST(ROUND(AVG(amount_msat)) AS BIGINT) AS usual FROM recent \
                WHERE nth <= 20 GROUP BY path) \
              SELECT p.path, COUNT(*) AS payments, \
                COUNT(CASE WHEN p.status = 'settled' THEN 1 END) AS settled, \
-               COALESCE(SUM(CASE WHEN p.status = 'settled' \
-                 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0) AS spent, \
+               CAST(COALESCE(SUM(CASE WHEN p.status = 'settled' \
+                 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0) AS BIGINT) AS spent, \
                u.usual \
              FROM payments p LEFT JOIN usual u ON u.path = p.path WHERE p.host = $1 \
-             GROUP BY p.path ORDER BY spent DESC, payments DESC, p.path LIMIT $2",
+             GROUP BY p.path, u.usual ORDER BY spent DESC, payments DESC, p.path LIMIT $2",
         )
         .bind(host)
         .bind(MAX_ENDPOINTS)
@@ -104,7 +104,7 @@ mod tests {
     #[tokio::test]
     async fn usual_prices_are_per_endpoint_and_recent() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        let ledger = crate::ledger::testing::fresh(dir.path()).await.unwrap();
         ledger.add_agent("a").await.unwrap();
         let rows: [(&str, &str, i64, &str); 6] = [
             ("api.example", "/cheap", 1_000, "settled"),
@@ -141,7 +141,7 @@ mod tests {
         sqlx::query(
             "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
              fee_msat, payment_hash, status, decision, created_at_ms, updated_at_ms) \
-             VALUES ($1, 1, 'GET', 'https', $2, $3, 'l402', $4, 0, printf('%064x', $5), $6, 'test', $5, $5)",
+             VALUES ($1, 1, 'GET', 'https', $2, $3, 'l402', $4, 0, $7, $6, 'test', $5, $5)",
         )
         .bind(format!("req_{n}"))
         .bind(host)
@@ -149,6 +149,7 @@ mod tests {
         .bind(amount_msat)
         .bind(n)
         .bind(status)
+        .bind(format!("{n:064x}"))
         .execute(ledger.pool())
         .await
         .unwrap();

@@ -31,14 +31,20 @@ pub enum Engine {
 impl Engine {
     /// The statement that starts a transaction which writes and must not be overtaken by another writer
     /// between its reads and its writes: SQLite takes its write lock at once (two deferred writers would
-    /// deadlock upgrading), PostgreSQL starts plainly and locks what it reads (see `reserve`).
-    pub(crate) fn begin_writing(&self) -> &'static str {
+    /// deadlock upgrading); PostgreSQL starts plainly, then takes [`WRITE_LOCK`].
+    pub(crate) fn begin_statement(&self) -> &'static str {
         match self {
             Engine::Sqlite { .. } => "BEGIN IMMEDIATE",
             Engine::Postgres => "BEGIN",
         }
     }
 }
+
+/// The PostgreSQL advisory lock every transaction that decides on money takes (a reservation, a delivery's
+/// breaker check, a wrong passphrase's count), on every instance: held until the transaction ends, so such
+/// transactions run one after another across the team as they do on one SQLite file, and a budget or an
+/// allowance is never read by one while another is about to spend from it.
+pub(crate) const WRITE_LOCK: i64 = 0x7075_7273_6572; // "purser"
 
 /// A yes/no column: SQLite keeps it as 0/1, PostgreSQL's comparisons answer a boolean; both read here.
 /// Panics, as `Row::get` does, when the column is missing or is neither.
@@ -56,6 +62,41 @@ pub(crate) fn try_opt_flag(row: &DbRow, column: &str) -> Result<Option<bool>, sq
     match row.try_get::<Option<i64>, _>(column) {
         Ok(v) => Ok(v.map(|v| v != 0)),
         Err(_) => row.try_get::<Option<bool>, _>(column),
+    }
+}
+
+/// A real number that may be missing, bound so both engines see a double-precision parameter either way
+/// (sqlx's `Any` sends a missing `f64` to PostgreSQL as a single-precision NULL, and a statement prepared
+/// with it then refuses a present value).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Real(pub Option<f64>);
+
+impl Type<Db> for Real {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <f64 as Type<Db>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Db> for Real {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Db as sqlx::Database>::ArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(v) => <f64 as Encode<'q, Db>>::encode_by_ref(&v, buf),
+            // `Any` maps a missing single-precision value to a double-precision NULL.
+            None => <Option<f32> as Encode<'q, Db>>::encode_by_ref(&None, buf),
+        }
+    }
+}
+
+/// A millisecond timestamp column as the ledger shows it: RFC 3339 in UTC with milliseconds
+/// (`2026-12-02T15:04:05.123Z`), formatted here rather than by either engine's own date functions.
+pub(crate) fn utc_text(row: &DbRow, column: &str) -> String {
+    let ms: i64 = row.get(column);
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => format!("{}.{:03}Z", t.strftime("%Y-%m-%dT%H:%M:%S"), ms.rem_euclid(1000)),
+        Err(_) => String::new(),
     }
 }
 
@@ -125,6 +166,14 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_read_as_utc_text_with_milliseconds() {
+        assert_eq!(
+            jiff::Timestamp::from_millisecond(1_764_687_845_123).unwrap().strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            "2025-12-02T15:04:05"
+        );
+    }
 
     #[test]
     fn parameters_are_numbered_as_they_are_bound() {

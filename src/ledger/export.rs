@@ -70,8 +70,7 @@ pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM a
      CASE WHEN p.status = 'pending' AND p.wallet_asked_at_ms IS NOT NULL THEN 'paying' ELSE p.status END AS status, \
      p.failure_reason, p.decision, \
      p.upstream_status, p.delivered, \
-     strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at_ms / 1000.0, 'unixepoch') AS created_at, \
-     strftime('%Y-%m-%dT%H:%M:%fZ', p.updated_at_ms / 1000.0, 'unixepoch') AS updated_at, p.receipt, \
+     p.created_at_ms, p.updated_at_ms, p.receipt, \
      p.allowance_id, p.fiat_currency, p.fiat_per_btc, p.fiat_source FROM payments p";
 
 pub(crate) fn row(r: &super::engine::DbRow) -> PaymentRow {
@@ -93,8 +92,8 @@ pub(crate) fn row(r: &super::engine::DbRow) -> PaymentRow {
         decision: r.get("decision"),
         upstream_status: r.get("upstream_status"),
         delivered: super::engine::opt_flag(r, "delivered"),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
+        created_at: super::engine::utc_text(r, "created_at_ms"),
+        updated_at: super::engine::utc_text(r, "updated_at_ms"),
         receipt: r.get("receipt"),
         allowance_id: r.get("allowance_id"),
         fiat_currency: r.get("fiat_currency"),

@@ -160,17 +160,17 @@ pub async fn start_watch(cache: &Arc<HotCache>, opts: sqlx::sqlite::SqliteConnec
 mod tests {
     use crate::ledger::Ledger;
 
-    /// A key rotated through another handle on the same file (another process, as the CLI is) stops working
+    /// A key rotated through another handle on the same ledger (another process, as the CLI is) stops working
     /// through this handle within a few polls, also when it was rotated right after this handle opened and
     /// read the agent.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_key_rotated_by_another_handle_stops_working() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ledger.db");
-        let ledger = Ledger::open(&path).await.unwrap();
+        let location = crate::ledger::testing::fresh_location(dir.path()).await;
+        let ledger = Ledger::open_at(&location).await.unwrap();
         let (_, key) = ledger.add_agent("a").await.unwrap();
         assert!(ledger.authenticate("a", &key).await.unwrap().is_some());
-        let other = Ledger::open(&path).await.unwrap();
+        let other = Ledger::open_at(&location).await.unwrap();
         other.rotate_key("a").await.unwrap().unwrap();
         let started = std::time::Instant::now();
         while ledger.authenticate("a", &key).await.unwrap().is_some() {

@@ -1,7 +1,9 @@
-//! The SQLite ledger (sqlx; schema in `migrations/`): agents and their keys, every payment Purser decided
-//! on, and the credentials kept for reuse. The file is created readable by the user only.
+//! The ledger, on an SQLite file (schema in `migrations/`) or a team's PostgreSQL server (schema in
+//! `migrations-postgres/`): agents and their keys, every payment Purser decided on, and the credentials
+//! kept for reuse. The file is created readable by the user only.
 //!
 //! - [`agents`]: creating agents and checking their keys; pausing them.
+//! - [`engine`]: the two engines and where their SQL differs; [`postgres`]: connecting to a team's server.
 //! - [`payments`]: the reserve → settle/fail → delivered steps, each written before the next one starts.
 //! - `decision_read`: everything a payment's decision reads, in one statement inside the reservation.
 //! - [`policy_store`]: budgets, thresholds, remembered rules, pauses, breakers, and the snapshot a decision
@@ -35,6 +37,7 @@ pub mod payments;
 pub mod policy_store;
 #[cfg(test)]
 mod policy_tables_tests;
+pub mod postgres;
 pub mod price_checks;
 pub mod prices;
 pub mod queries;
@@ -43,6 +46,8 @@ mod queries_tests;
 pub mod recovery;
 mod snapshot;
 pub mod status;
+#[doc(hidden)]
+pub mod testing;
 pub mod uninspected;
 
 use std::path::Path;
@@ -125,7 +130,43 @@ pub struct Ledger {
     hot: Arc<hot::HotCache>,
 }
 
+/// Where a ledger lives: a file on this machine, or a team's PostgreSQL server (its URL, password and all:
+/// never shown or logged).
+#[derive(Clone)]
+pub enum Location {
+    File(std::path::PathBuf),
+    Server(String),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "File({})", path.display()),
+            Location::Server(url) => write!(f, "Server({})", postgres::without_password(url)),
+        }
+    }
+}
+
+impl Location {
+    /// `database` as a `database` setting gives it: a `postgres://` URL, else a file's path.
+    pub fn parse(database: &str) -> Self {
+        if postgres::is_postgres_url(database) {
+            Location::Server(database.to_string())
+        } else {
+            Location::File(database.into())
+        }
+    }
+}
+
 impl Ledger {
+    /// Opens the ledger at `location`, creating a file if needed, and brings its schema up to date.
+    pub async fn open_at(location: &Location) -> Result<Self> {
+        match location {
+            Location::File(path) => Self::open(path).await,
+            Location::Server(url) => Self::connect_postgres(url).await,
+        }
+    }
+
     /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
@@ -188,6 +229,17 @@ impl Ledger {
     /// The connection whose commits are synced to disk before they return.
     pub(crate) fn durable(&self) -> &Pool {
         &self.durable
+    }
+
+    /// A transaction that writes, never overtaken between its reads and its writes by another one on this
+    /// ledger, from any process or instance: SQLite takes its write lock at once; on PostgreSQL it takes
+    /// [`engine::WRITE_LOCK`] first.
+    pub(crate) async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, engine::Db>> {
+        let mut tx = self.pool.begin_with(self.engine.begin_statement()).await?;
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(engine::WRITE_LOCK).execute(&mut *tx).await?;
+        }
+        Ok(tx)
     }
 
     /// The engine this ledger is on.

@@ -75,7 +75,7 @@ impl Ledger {
     /// person already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
     pub async fn reserve(&self, p: &NewPayment, approved: Approved, judge: &dyn Judge) -> Result<Reservation> {
         let amount = p.amount.unwrap_or_default();
-        let mut tx = self.pool().begin_with(self.engine().begin_writing()).await?;
+        let mut tx = self.begin_writing().await?;
         let read = decision_read::read(&mut tx, self, p).await?;
         if let Some(row) = &read.earlier {
             tx.commit().await?;
@@ -266,7 +266,7 @@ impl Ledger {
             update.fetch_optional(self.pool()).await?;
             return Ok(Vec::new());
         }
-        let mut tx = self.pool().begin_with(self.engine().begin_writing()).await?;
+        let mut tx = self.begin_writing().await?;
         let row = update.fetch_one(&mut *tx).await?;
         let (host, path, agent_id): (String, String, i64) = (row.get("host"), row.get("path"), row.get("agent_id"));
         let failures = self.policy().breaker_failures;
@@ -420,7 +420,7 @@ async fn insert(
     .bind(&p.proof_prefix)
     .bind(allowance_id)
     .bind(recorded.map(|r| r.currency.clone()))
-    .bind(recorded.map(|r| r.per_btc))
+    .bind(super::engine::Real(recorded.map(|r| r.per_btc)))
     .bind(recorded.map(|r| r.source.clone()))
     .bind(recorded.map(|r| r.at_ms))
     .fetch_one(conn)

@@ -173,7 +173,7 @@ fn push_filter(q: &mut Builder, f: &PaymentFilter) {
     }
 }
 
-const SPENT: &str = "COALESCE(SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)), 0)";
+const SPENT: &str = "CAST(COALESCE(SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)), 0) AS BIGINT)";
 
 impl Ledger {
     /// One page of the payments `filter` matches, sorted, with the total count.
@@ -203,7 +203,7 @@ impl Ledger {
             && filter.max_amount_msat.is_none()
             && !matches!(filter.status, Some(PaymentStatus::Paying | PaymentStatus::Pending));
         let mut count = Builder::new(if by_rollup {
-            "SELECT COALESCE(SUM(p.payments), 0) FROM payment_rollup p"
+            "SELECT CAST(COALESCE(SUM(p.payments), 0) AS BIGINT) FROM payment_rollup p"
         } else {
             "SELECT COUNT(*) FROM payments p"
         });
@@ -243,13 +243,13 @@ impl Ledger {
         let start = |p: Period| p.window_start_ms(now, tz).unwrap_or(now);
         let (day, week, month) = (start(Period::Day), start(Period::Week), start(Period::Month));
         let sql = "SELECT \
-             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
-             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $2 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
-             COALESCE(SUM(CASE WHEN p.status = 'settled' THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0), \
+             CAST(COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $2 THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN p.status = 'settled' THEN COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0) END), 0) AS BIGINT), \
              COUNT(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN 1 END), \
              COUNT(CASE WHEN p.status = 'refused' AND p.created_at_ms >= $1 \
                AND COALESCE(p.failure_reason, '') <> 'unsupported_scheme' THEN 1 END), \
-             COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN COALESCE(p.fee_msat, 0) END), 0) \
+             CAST(COALESCE(SUM(CASE WHEN p.status = 'settled' AND p.created_at_ms >= $1 THEN COALESCE(p.fee_msat, 0) END), 0) AS BIGINT) \
              FROM payments p WHERE p.created_at_ms >= $3";
         let r = sqlx::query(sql).bind(day).bind(week).bind(month.min(week)).fetch_one(self.pool()).await?;
         let month_total: i64 = if month <= week {
@@ -289,7 +289,7 @@ impl Ledger {
             .bind(start(Period::Week))
             .bind(start(Period::Month))
             .bind(&v.currency)
-            .bind(v.current_per_btc)
+            .bind(super::engine::Real(v.current_per_btc))
             .fetch_one(self.pool())
             .await?;
         let micros = |i: usize| r.get::<f64, _>(i).round() as i64;
@@ -346,12 +346,12 @@ impl Ledger {
                 .push("SUM((COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) * (CASE WHEN p.fiat_currency = ")
                 .push_bind(v.currency.clone())
                 .push(" THEN p.fiat_per_btc ELSE ")
-                .push_bind(v.current_per_btc)
+                .push_bind(super::engine::Real(v.current_per_btc))
                 .push(" END) / 100000.0)"),
             None => q.push("NULL"),
         };
         q.push(format!(
-            ", {key}, SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) \
+            ", {key}, CAST(SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)) AS BIGINT) \
              FROM d JOIN payments p ON p.created_at_ms >= d.s AND p.created_at_ms < d.e{join} \
              WHERE p.status = 'settled' GROUP BY d.day, {key} ORDER BY d.day, {key}"
         ));
@@ -370,11 +370,12 @@ impl Ledger {
     /// Distinct APIs the ledger has seen, with payment counts, for the APIs screen (from the running totals).
     pub async fn apis(&self) -> Result<Vec<ApiSummary>> {
         let rows = sqlx::query(
-            "SELECT host, SUM(payments) AS payments, \
-             SUM(CASE WHEN status = 'settled' THEN payments ELSE 0 END) AS settled, \
-             SUM(CASE WHEN status = 'settled' AND delivered = 1 THEN payments ELSE 0 END) AS delivered, \
-             SUM(CASE WHEN status = 'settled' AND delivered = 0 THEN payments ELSE 0 END) AS paid_not_delivered, \
-             SUM(CASE WHEN status = 'settled' THEN amount_msat + fee_msat ELSE 0 END) AS spent \
+            "SELECT host, CAST(SUM(payments) AS BIGINT) AS payments, \
+             CAST(SUM(CASE WHEN status = 'settled' THEN payments ELSE 0 END) AS BIGINT) AS settled, \
+             CAST(SUM(CASE WHEN status = 'settled' AND delivered = 1 THEN payments ELSE 0 END) AS BIGINT) AS delivered, \
+             CAST(SUM(CASE WHEN status = 'settled' AND delivered = 0 THEN payments ELSE 0 END) AS BIGINT) \
+               AS paid_not_delivered, \
+             CAST(SUM(CASE WHEN status = 'settled' THEN amount_msat + fee_msat ELSE 0 END) AS BIGINT) AS spent \
              FROM payment_rollup GROUP BY host HAVING SUM(payments) > 0 ORDER BY spent DESC, host",
         )
         .fetch_all(self.pool())
@@ -395,7 +396,7 @@ impl Ledger {
     /// Settled spend per agent, all time, for the Agents screen.
     pub async fn spend_per_agent(&self) -> Result<BTreeMap<String, Msats>> {
         let rows = sqlx::query(
-            "SELECT a.name, COALESCE(SUM(r.amount_msat + r.fee_msat), 0) FROM agents a \
+            "SELECT a.name, CAST(COALESCE(SUM(r.amount_msat + r.fee_msat), 0) AS BIGINT) FROM agents a \
              LEFT JOIN payment_rollup r ON r.agent_id = a.id AND r.status = 'settled' GROUP BY a.name",
         )
         .fetch_all(self.pool())

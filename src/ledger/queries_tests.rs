@@ -17,7 +17,7 @@ async fn ledger_with_payments(n: i64) -> (tempfile::TempDir, Ledger) {
     let now_ms = 1_793_613_600_000;
     let policy =
         PolicySettings { time_zone: crate::policy::period::time_zone("Europe/Berlin").unwrap(), ..Default::default() };
-    let ledger = Ledger::open(&dir.path().join("l.sqlite"))
+    let ledger = crate::ledger::testing::fresh(dir.path())
         .await
         .unwrap()
         .with_clock(ManualClock::new(now_ms))
@@ -26,13 +26,13 @@ async fn ledger_with_payments(n: i64) -> (tempfile::TempDir, Ledger) {
         ledger.add_agent(name).await.unwrap();
     }
     sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
          INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, fee_msat, \
          payment_hash, status, decision, delivered, created_at_ms, updated_at_ms) \
          SELECT 'req_' || i, 1 + i % 3, 'GET', 'https', 'api' || (i % 5) || '.example.com', '/p', \
          CASE WHEN i % 4 = 0 THEN 'mpp' ELSE 'l402' END, \
          CASE WHEN i % 11 = 0 THEN NULL ELSE 1000 * (1 + i % 17) END, CASE WHEN i % 3 = 0 THEN NULL ELSE i % 9 END, \
-         printf('%064x', i), \
+         '0000000000000000000000000000000000000000000000000000000000' || (100000 + i), \
          CASE i % 6 WHEN 0 THEN 'refused' WHEN 1 THEN 'failed' WHEN 2 THEN 'pending' ELSE 'settled' END, 'test', \
          CASE WHEN i % 7 = 0 THEN NULL ELSE i % 2 END, $1 - i * 3456789, $1 - i * 3456789 FROM n",
     )
@@ -62,7 +62,7 @@ async fn direct_apis(ledger: &Ledger) -> Vec<(String, i64, i64, i64, i64, i64)> 
         "SELECT host, COUNT(*), COUNT(CASE WHEN status = 'settled' THEN 1 END), \
          COUNT(CASE WHEN status = 'settled' AND delivered = 1 THEN 1 END), \
          COUNT(CASE WHEN status = 'settled' AND delivered = 0 THEN 1 END), \
-         COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) AS spent \
+         CAST(COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(amount_msat, 0) + COALESCE(fee_msat, 0) END), 0) AS BIGINT) AS spent \
          FROM payments GROUP BY host ORDER BY spent DESC, host",
     )
     .fetch_all(ledger.pool())
@@ -84,7 +84,7 @@ async fn assert_summaries_match(ledger: &Ledger) {
     let per_agent: BTreeMap<String, u64> =
         ledger.spend_per_agent().await.unwrap().into_iter().map(|(k, v)| (k, v.0)).collect();
     let direct: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT a.name, COALESCE(SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)), 0) FROM agents a \
+        "SELECT a.name, CAST(COALESCE(SUM(COALESCE(p.amount_msat, 0) + COALESCE(p.fee_msat, 0)), 0) AS BIGINT) FROM agents a \
          LEFT JOIN payments p ON p.agent_id = a.id AND p.status = 'settled' GROUP BY a.name",
     )
     .fetch_all(ledger.pool())
@@ -173,7 +173,7 @@ async fn totals_show_fees_apart_and_count_only_real_refusals() {
     let totals = ledger.totals().await.unwrap();
     let day_start = crate::policy::Period::Day.window_start_ms(ledger.now_ms(), &ledger.policy().time_zone).unwrap();
     let direct = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(fee_msat, 0) END), 0), \
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'settled' THEN COALESCE(fee_msat, 0) END), 0) AS BIGINT), \
          COUNT(CASE WHEN status = 'refused' AND COALESCE(failure_reason, '') <> 'unsupported_scheme' THEN 1 END), \
          COUNT(CASE WHEN status = 'refused' THEN 1 END) FROM payments WHERE created_at_ms >= $1",
     )

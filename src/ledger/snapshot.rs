@@ -95,7 +95,7 @@ pub(crate) const PAYMENT_TOTAL: &str = "(COALESCE(amount_msat, 0) + CASE WHEN st
 /// parameters from `?{first}`: the scope's agent id, host and path prefix (each `NULL` for any), then the
 /// time in ms.
 pub(crate) fn spent_sql(first: usize) -> String {
-    scope_sum_sql(first, &format!("COALESCE(SUM({PAYMENT_TOTAL}), 0)"))
+    scope_sum_sql(first, &format!("CAST(COALESCE(SUM({PAYMENT_TOTAL}), 0) AS BIGINT)"))
 }
 
 /// For a budget in a currency, what payments in a scope since a time are worth in it, in millionths (a real
@@ -121,7 +121,7 @@ fn scope_sum_sql(first: usize, sum: &str) -> String {
          AND (${host} IS NULL OR host = ${host} OR (instr(${host}, ':') = 0 \
               AND substr(host, 1, length(${host}) + 1) = ${host} || ':')) \
          AND (${prefix} IS NULL OR (substr(path, 1, length(${prefix})) = ${prefix} \
-              AND (length(path) = length(${prefix}) OR substr(${prefix}, -1) = '/' \
+              AND (length(path) = length(${prefix}) OR substr(${prefix}, length(${prefix}), 1) = '/' \
               OR substr(path, length(${prefix}) + 1, 1) = '/'))) \
          AND created_at_ms >= ${since}"
     )
@@ -153,7 +153,7 @@ pub(crate) async fn spent_fiat(
         .bind(&scope.path_prefix)
         .bind(since_ms)
         .bind(currency)
-        .bind(per_btc)
+        .bind(super::engine::Real(per_btc))
         .fetch_one(conn)
         .await?;
     Ok(fiat_spent(micros, 0))

@@ -83,8 +83,8 @@ impl Ledger {
     pub async fn uninspected_hosts(&self) -> Result<Vec<UninspectedHost>> {
         let rows = sqlx::query(
             "SELECT u.host, u.port, u.kind, group_concat(DISTINCT a.name) AS agents, count(*) AS connections, \
-                    sum(u.bytes_to_upstream) AS up, sum(u.bytes_to_agent) AS down, \
-                    strftime('%Y-%m-%dT%H:%M:%fZ', max(u.opened_at_ms) / 1000.0, 'unixepoch') AS last_opened_at \
+                    CAST(sum(u.bytes_to_upstream) AS BIGINT) AS up, CAST(sum(u.bytes_to_agent) AS BIGINT) AS down, \
+                    max(u.opened_at_ms) AS last_opened_at_ms \
              FROM uninspected u JOIN agents a ON a.id = u.agent_id \
              GROUP BY u.host, u.port, u.kind ORDER BY max(u.opened_at_ms) DESC",
         )
@@ -103,7 +103,7 @@ impl Ledger {
                 connections: r.get("connections"),
                 bytes_to_upstream: r.get("up"),
                 bytes_to_agent: r.get("down"),
-                last_opened_at: r.get("last_opened_at"),
+                last_opened_at: super::engine::utc_text(&r, "last_opened_at_ms"),
             })
             .collect())
     }
@@ -116,7 +116,7 @@ mod tests {
     #[tokio::test]
     async fn summed_per_host_and_kind() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(&dir.path().join("l.sqlite")).await.unwrap();
+        let ledger = crate::ledger::testing::fresh(dir.path()).await.unwrap();
         let (a, _) = ledger.add_agent("a").await.unwrap();
         let (b, _) = ledger.add_agent("b").await.unwrap();
         let one = ledger.open_uninspected(a.id, "Pinned.example", 443, Kind::PassThrough).await.unwrap();

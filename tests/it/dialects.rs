@@ -189,7 +189,7 @@ async fn an_expired_mpp_challenge_and_a_misstated_x402_amount_are_refused_unpaid
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invoice_far_above_the_usual_price_waits_for_a_person() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).await.unwrap();
+    let ledger = purser::ledger::testing::fresh(dir.path()).await.unwrap();
     let (agent, _) = ledger.add_agent("research").await.unwrap();
     // Up to 1000 sats would be auto-approved: only the price sends the 20-sat invoice to a person.
     let all = purser::ledger::policy_store::ScopeSpec::default();
@@ -243,8 +243,8 @@ async fn an_invoice_that_expires_while_a_person_decides_is_not_paid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.sqlite");
-    let ledger = Ledger::open(&path).await.unwrap();
+    let location = purser::ledger::testing::fresh_location(dir.path()).await;
+    let ledger = Ledger::open_at(&location).await.unwrap();
     let (agent, _) = ledger.add_agent("research").await.unwrap();
     // An lsat-js style macaroon with `expiration=<ms>`, kept, then its expiry forgotten as an older
     // version of the ledger would have it.
@@ -265,7 +265,7 @@ async fn credentials_kept_before_expiries_were_read_get_theirs_on_open() {
     sqlx::query("UPDATE credentials SET expires_at_ms = NULL").execute(ledger.pool()).await.unwrap();
     assert_eq!(ledger.credentials(None).await.unwrap()[0].expires_at_ms, None);
     drop(ledger);
-    let reopened = Ledger::open(&path).await.unwrap();
+    let reopened = Ledger::open_at(&location).await.unwrap();
     let kept = reopened.credentials(None).await.unwrap();
     assert_eq!((kept[0].expires_at_ms, kept[0].expired), (Some(1_000_000), true));
     assert_eq!(

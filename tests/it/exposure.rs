@@ -54,9 +54,7 @@ async fn oversized_request_heads_are_refused() {
 async fn a_key_rotated_elsewhere_stops_working_promptly() {
     let h = Harness::start(Setup::default()).await;
     assert_eq!(h.get("/joke").await.status, 200);
-    let other = purser::ledger::Ledger::open(&purser::config::Settings::new(h.dir.path().to_path_buf()).ledger_path())
-        .await
-        .unwrap();
+    let other = purser::ledger::Ledger::open_at(&h.location).await.unwrap();
     let new_key = other.rotate_key("research").await.unwrap().unwrap();
     let started = std::time::Instant::now();
     loop {

@@ -108,6 +108,8 @@ pub struct Harness {
     pub sandbox: Sandbox,
     pub proxy_addr: SocketAddr,
     pub ledger: Ledger,
+    /// Where the ledger is, to open another handle on it.
+    pub location: purser::ledger::Location,
     pub agent: String,
     pub key: String,
     pub events: Events,
@@ -155,7 +157,9 @@ impl Harness {
         if let Some(tz) = setup.time_zone {
             policy.time_zone = purser::policy::period::time_zone(tz).unwrap();
         }
-        let mut ledger = Ledger::open(&settings.ledger_path()).await.unwrap().with_policy(policy);
+        // The ledger file in the data directory, or a new database when the suite runs on PostgreSQL.
+        let location = purser::ledger::testing::fresh_location(dir.path()).await;
+        let mut ledger = Ledger::open_at(&location).await.unwrap().with_policy(policy);
         if let Some(clock) = setup.clock {
             ledger = ledger.with_clock(clock);
         }
@@ -191,7 +195,18 @@ impl Harness {
         }));
         // control.json is written before the shutdown future is first polled.
         serving.await.unwrap();
-        Harness { sandbox, proxy_addr, ledger, agent: "research".into(), key, events, control, dir, _stop: stop }
+        Harness {
+            sandbox,
+            proxy_addr,
+            ledger,
+            location,
+            agent: "research".into(),
+            key,
+            events,
+            control,
+            dir,
+            _stop: stop,
+        }
     }
 
     /// Waits until `count` requests are held for a person (counting each approval's identical requests);

@@ -1,0 +1,130 @@
+//! The ledger on a PostgreSQL server that a team's instances share: connecting (TLS verified unless the
+//! server is on this machine), the schema from `migrations-postgres/`, and hearing at once, through
+//! `LISTEN/NOTIFY`, what other instances changed in what every request reads from memory (agents and their
+//! keys, kept credentials).
+
+use std::sync::{Arc, Weak};
+
+use sqlx::ConnectOptions as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::postgres::PgListener;
+
+use super::hot::HotCache;
+use super::{Engine, Ledger, PolicySettings, Result};
+use crate::policy::clock;
+
+/// The channel the schema's triggers notify on, with the table that changed as the payload.
+const CHANNEL: &str = "purser_ledger";
+
+/// Whether `database` names a PostgreSQL server (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// `url` as it may be shown: its password replaced by `***`.
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(a database URL that cannot be read)".into(),
+    }
+}
+
+/// `url` with TLS required and the server's certificate and name verified, unless the URL chooses its own
+/// `sslmode` or the server is on this machine (loopback or a Unix socket).
+pub(crate) fn with_verified_tls(url: &str) -> std::result::Result<url::Url, super::Error> {
+    let mut parsed =
+        url::Url::parse(url).map_err(|e| super::Error::Invalid(format!("the database URL cannot be read: {e}")))?;
+    let chosen = parsed.query_pairs().any(|(k, _)| k == "sslmode" || k == "host");
+    // `postgres:` is not a scheme the URL standard knows, so its host comes as text, IPs included.
+    let local = match parsed.host() {
+        None => true,
+        Some(url::Host::Domain(d)) => {
+            d == "localhost" || d.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    };
+    if !chosen && !local {
+        parsed.query_pairs_mut().append_pair("sslmode", "verify-full");
+    }
+    Ok(parsed)
+}
+
+impl Ledger {
+    /// Connects to the ledger on the PostgreSQL server at `url` and brings its schema up to date (every
+    /// instance may start at once: the migrations take a lock of their own).
+    pub async fn connect_postgres(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = with_verified_tls(url)?;
+        let opts = AnyConnectOptions::from_url(&url)?;
+        let pool = AnyPoolOptions::new().max_connections(16).connect_with(opts).await?;
+        sqlx::migrate!("./migrations-postgres").run(&pool).await?;
+        super::credentials::backfill_expiry(&pool).await?;
+        let hot = Arc::new(HotCache::default());
+        start_listening(&hot, &url).await?;
+        Ok(Ledger {
+            // Every commit on the server is durable before it returns.
+            durable: pool.clone(),
+            pool,
+            engine: Engine::Postgres,
+            clock: clock::system(),
+            policy: Arc::new(PolicySettings::default()),
+            hot,
+        })
+    }
+}
+
+/// Listens before anything is read into `cache`, then keeps it current in the background while it lives.
+async fn start_listening(cache: &Arc<HotCache>, url: &url::Url) -> Result<()> {
+    let mut listener = PgListener::connect(url.as_str()).await?;
+    listener.listen(CHANNEL).await?;
+    tokio::spawn(listen(Arc::downgrade(cache), listener));
+    Ok(())
+}
+
+/// What another instance changed is read again: its agents (a key rotated or revoked, a pause) or its kept
+/// credentials. A lost connection is re-established by the listener; whatever changed meanwhile is unknown,
+/// so everything is read again.
+async fn listen(cache: Weak<HotCache>, mut listener: PgListener) {
+    loop {
+        let heard = listener.try_recv().await;
+        let Some(cache) = cache.upgrade() else { break };
+        match heard {
+            Ok(Some(n)) if n.payload() == "credentials" => cache.invalidate_credentials(),
+            Ok(_) => cache.invalidate(),
+            Err(e) => {
+                cache.invalidate();
+                tracing::warn!("lost the team database's change notifications ({e}); retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_elsewhere_get_verified_tls_unless_the_url_says_otherwise() {
+        let tls = |u: &str| {
+            with_verified_tls(u).unwrap().query_pairs().find(|(k, _)| k == "sslmode").map(|(_, v)| v.into_owned())
+        };
+        assert_eq!(tls("postgres://purser:pw@db.example.com/team").as_deref(), Some("verify-full"));
+        assert_eq!(tls("postgres://purser@127.0.0.1:5432/team"), None);
+        assert_eq!(tls("postgres://purser@localhost/team"), None);
+        assert_eq!(tls("postgres://purser@[::1]/team"), None);
+        assert_eq!(tls("postgres://purser@db.example.com/team?sslmode=require").as_deref(), Some("require"));
+    }
+
+    #[test]
+    fn a_shown_url_never_holds_the_password() {
+        let shown = format!("{:?}", super::super::Location::parse("postgres://purser:s3cret@db.example.com/team"));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("db.example.com"), "{shown}");
+    }
+}
