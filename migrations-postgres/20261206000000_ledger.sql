@@ -141,7 +141,9 @@ CREATE TABLE payments (
     fiat_currency TEXT,
     fiat_per_btc DOUBLE PRECISION,
     fiat_source TEXT,
-    fiat_rate_at_ms BIGINT
+    fiat_rate_at_ms BIGINT,
+    -- The instance that made the payment, and that alone resolves it after a restart.
+    instance TEXT
 );
 CREATE UNIQUE INDEX payments_live_hash ON payments(payment_hash)
     WHERE status IN ('pending', 'settled', 'unknown', 'bad_preimage');
@@ -151,7 +153,7 @@ CREATE INDEX payments_request ON payments(request_id);
 CREATE INDEX payments_agent_newest ON payments(agent_id, id);
 CREATE INDEX payments_host_newest ON payments(host, id);
 CREATE INDEX payments_amount ON payments(amount_msat, id);
-CREATE INDEX payments_unresolved ON payments(status) WHERE status IN ('pending', 'unknown');
+CREATE INDEX payments_unresolved ON payments(instance, status) WHERE status IN ('pending', 'unknown');
 CREATE INDEX payments_allowance ON payments(allowance_id) WHERE allowance_id IS NOT NULL;
 
 CREATE TABLE credentials (

@@ -14,6 +14,9 @@ use crate::units::Msats;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8402";
 
+/// The SQLite ledger's file name in the data directory.
+pub const LEDGER_FILE: &str = "purser.sqlite";
+
 /// The limits and knobs of one running proxy.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -49,12 +52,15 @@ pub struct Settings {
     pub rate_max_age: Duration,
     /// Where BTC rates are asked.
     pub rate_sources: Vec<crate::rates::Source>,
+    /// Where the ledger is: this data directory's file, or a team's server.
+    pub ledger: crate::ledger::Location,
+    /// This instance's name, recorded on the payments it makes.
+    pub instance: String,
 }
 
 impl Settings {
     pub fn new(data_dir: PathBuf) -> Self {
         Settings {
-            data_dir,
             listen: DEFAULT_LISTEN.to_string(),
             approval_timeout: Duration::from_secs(120),
             body_buffer_limit_bytes: 8 * 1024 * 1024,
@@ -69,6 +75,9 @@ impl Settings {
             currency: None,
             rate_max_age: Duration::from_secs(300),
             rate_sources: crate::rates::source::defaults(),
+            ledger: crate::ledger::Location::File(data_dir.join(LEDGER_FILE)),
+            instance: crate::database_setting::instance(None),
+            data_dir,
         }
     }
 
@@ -89,8 +98,9 @@ impl Settings {
         crate::ca::files::cert_path(&self.data_dir)
     }
 
+    /// The SQLite ledger's file in the data directory (the ledger is there unless `database` says otherwise).
     pub fn ledger_path(&self) -> PathBuf {
-        self.data_dir.join("purser.sqlite")
+        self.data_dir.join(LEDGER_FILE)
     }
 
     /// Where a running proxy writes how to reach its control endpoint (address and token).
@@ -141,6 +151,11 @@ pub struct ConfigFile {
     /// Where BTC rates are asked instead of the defaults: `[{name = "…", url = "https://…/{CURRENCY}", shape =
     /// "coinbase" | "kraken" | "coingecko" | "mempool"}]`.
     pub rate_sources: Option<Vec<crate::rates::Source>>,
+    /// The ledger on a team's PostgreSQL server (`"postgres://user:password@host/db"`) instead of this data
+    /// directory's SQLite file.
+    pub database: Option<String>,
+    /// This instance's name, recorded on the payments it makes (default: the machine's host name).
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +164,11 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("{path} is not valid: {message}")]
     Invalid { path: String, message: String },
+}
+
+/// Where the ledger of `data_dir` is, as the command line, the environment and its `purser.toml` say.
+pub fn ledger_location(data_dir: &std::path::Path) -> Result<crate::ledger::Location, ConfigError> {
+    Ok(load(data_dir)?.0.ledger)
 }
 
 /// Reads `purser.toml` from the data directory (defaults when there is none) into the proxy's settings and
@@ -166,6 +186,14 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
     let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
     let mut settings = Settings::new(data_dir.to_path_buf());
     let mut policy = PolicySettings::default();
+    settings.ledger = crate::database_setting::location(data_dir, file.database.as_deref());
+    settings.instance = crate::database_setting::instance(file.instance.as_deref());
+    if !crate::database_setting::valid_instance(&settings.instance) {
+        return Err(invalid(format!(
+            "the instance name `{}` is not 1–64 letters, digits, '-', '_' or '.'",
+            settings.instance
+        )));
+    }
     rates(file.currency.as_deref(), file.rate_max_age_secs, file.rate_sources.as_deref(), &mut settings)
         .map_err(invalid)?;
     if let Some(listen) = file.listen {

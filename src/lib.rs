@@ -57,6 +57,7 @@ pub mod challenge;
 pub mod config;
 pub mod confine;
 pub mod consent;
+pub mod database_setting;
 pub mod events;
 pub mod fd_limit;
 pub mod flow;

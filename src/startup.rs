@@ -54,7 +54,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The config file read from `data_dir` and the ledger opened with its policy settings.
 pub async fn open(data_dir: &Path) -> Result<(Settings, Ledger)> {
     let (settings, policy) = config::load(data_dir)?;
-    let ledger = Ledger::open(&settings.ledger_path()).await?.with_policy(policy);
+    let ledger = Ledger::open_at(&settings.ledger).await?.with_policy(policy).with_instance(&settings.instance);
     Ok((settings, ledger))
 }
 

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use purser::config::Settings;
 use purser::ledger::Ledger;
 
 use super::Result;
@@ -19,7 +18,7 @@ pub enum AgentCommand {
 }
 
 pub async fn run(data_dir: PathBuf, cmd: AgentCommand) -> Result<()> {
-    let ledger = Ledger::open(&Settings::new(data_dir.clone()).ledger_path()).await?;
+    let ledger = Ledger::open_at(&purser::config::ledger_location(&data_dir)?).await?;
     match cmd {
         AgentCommand::Add { name } => {
             let (agent, key) = ledger.add_agent(&name).await?;
@@ -62,7 +61,7 @@ fn keep_key(data_dir: &std::path::Path, name: &str, key: &str) {
 
 /// Connections Purser could not look inside, per host.
 pub async fn uninspected(data_dir: PathBuf) -> Result<()> {
-    let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let ledger = Ledger::open_at(&purser::config::ledger_location(&data_dir)?).await?;
     let hosts = ledger.uninspected_hosts().await?;
     if hosts.is_empty() {
         println!("Every connection so far was inspected.");

@@ -74,7 +74,7 @@ pub async fn approve(data_dir: PathBuf, args: ApproveArgs) -> Result<()> {
     let a = waiting(&control, args.id).await?;
     println!("#{}: {} for agent {}, {} {}{}", a.id, a.describe_amount(), a.agent, a.method, a.host, a.path);
     let mut body = json!({"remember_max_sats_per_day": args.remember_per_day, "count": a.count});
-    let ledger = purser::ledger::Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let ledger = purser::ledger::Ledger::open_at(&purser::config::ledger_location(&data_dir)?).await?;
     let passphrase_set = ledger.passphrase_hash().await?.is_some();
     if passphrase_set && (a.confirm || args.remember_per_day.is_some()) {
         let why = if a.confirm {

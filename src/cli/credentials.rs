@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use purser::config::Settings;
 use purser::ledger::Ledger;
 
 use super::Result;
@@ -32,7 +31,7 @@ fn when(ms: i64) -> String {
 }
 
 pub async fn run(data_dir: PathBuf, args: CredentialsArgs) -> Result<()> {
-    let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let ledger = Ledger::open_at(&purser::config::ledger_location(&data_dir)?).await?;
     if let Some(CredentialsCommand::Revoke { id }) = args.cmd {
         ledger.revoke_credential(id).await?;
         println!("Revoked credential #{id}; the next request there pays again, under policy.");

@@ -44,7 +44,7 @@ pub async fn agent_env(
         _ => data_dir,
     };
     let (settings, _) = config::load(&data_dir)?;
-    let ledger = Ledger::open(&settings.ledger_path()).await?;
+    let ledger = Ledger::open_at(&settings.ledger).await?;
     let agents = ledger.agents().await?;
     let name = match agent {
         Some(name) => name,
@@ -79,11 +79,13 @@ pub async fn agent_env(
 }
 
 async fn has_agent(data_dir: &std::path::Path, name: &str) -> bool {
-    let path = purser::config::Settings::new(data_dir.to_path_buf()).ledger_path();
-    if !path.exists() {
+    let Ok(location) = purser::config::ledger_location(data_dir) else { return false };
+    if let purser::ledger::Location::File(path) = &location
+        && !path.exists()
+    {
         return false;
     }
-    match Ledger::open(&path).await {
+    match Ledger::open_at(&location).await {
         Ok(ledger) => ledger.agents().await.is_ok_and(|agents| agents.iter().any(|a| a.name == name)),
         Err(_) => false,
     }

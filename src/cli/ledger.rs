@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use purser::config::Settings;
 use purser::ledger::queries::PaymentFilter;
 use purser::ledger::{Ledger, export};
 
@@ -26,7 +25,7 @@ pub struct LedgerArgs {
 }
 
 pub async fn run(data_dir: PathBuf, args: LedgerArgs) -> Result<()> {
-    let ledger = Ledger::open(&Settings::new(data_dir).ledger_path()).await?;
+    let ledger = Ledger::open_at(&purser::config::ledger_location(&data_dir)?).await?;
     let machine = args.json || args.csv;
     let limit = args.limit.unwrap_or(if machine { i64::MAX } else { 50 });
     let filter = PaymentFilter { allowance_id: args.allowance, ..PaymentFilter::default() };

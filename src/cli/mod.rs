@@ -32,6 +32,13 @@ struct Cli {
     /// Where the ledger lives (default: $PURSER_DATA_DIR, else $XDG_DATA_HOME/purser, else ~/.local/share/purser)
     #[arg(long, global = true, env = "PURSER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The ledger on a team's PostgreSQL server, `postgres://user:password@host/db`, instead of the data
+    /// directory's file (also `database = "…"` in purser.toml)
+    #[arg(long, global = true, env = "PURSER_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// This instance's name in a team's ledger (default: the host name; also `instance = "…"` in purser.toml)
+    #[arg(long, global = true, env = "PURSER_INSTANCE")]
+    instance: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -156,6 +163,11 @@ pub fn main() -> ExitCode {
         (None, Command::Sandbox(_)) => purser::config::default_data_dir().join("sandbox"),
         (None, _) => purser::config::default_data_dir(),
     };
+    purser::database_setting::set_from_command_line(purser::database_setting::CommandLine {
+        database: cli.database.clone(),
+        instance: cli.instance.clone(),
+        file_only: matches!(cli.command, Command::Sandbox(_)),
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

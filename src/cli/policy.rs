@@ -17,7 +17,7 @@ use super::{Error, Result};
 /// The ledger with the config file's policy settings, as every command that changes policy opens it.
 pub(super) async fn open(data_dir: &std::path::Path) -> Result<Ledger> {
     let (settings, policy) = config::load(data_dir)?;
-    Ok(Ledger::open(&settings.ledger_path()).await?.with_policy(policy))
+    Ok(Ledger::open_at(&settings.ledger).await?.with_policy(policy))
 }
 
 /// Which spending a budget, threshold or rule covers; none of them means the whole wallet.

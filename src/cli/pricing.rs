@@ -32,7 +32,7 @@ pub async fn run(data_dir: PathBuf, args: PricingArgs) -> Result<()> {
         .ok_or_else(|| Error::Usage(format!("`{}` is not an http(s) URL, e.g. https://api.example.com", args.url)))?;
     let (settings, policy) = purser::config::load(&data_dir)?;
     let tls = upstream::tls_config(settings.extra_ca_file.as_deref(), &[]).map_err(purser::proxy::StartError::from)?;
-    let ledger = Ledger::open(&settings.ledger_path()).await?.with_policy(policy);
+    let ledger = Ledger::open_at(&settings.ledger).await?.with_policy(policy);
     let fetcher = Fetcher::new(
         upstream::client(tls),
         Duration::from_secs(args.timeout.max(1)),

@@ -69,7 +69,7 @@ pub(super) async fn at_hand(
 
 pub async fn currency(data_dir: std::path::PathBuf, args: CurrencyArgs) -> Result<()> {
     let (settings, _) = purser::config::load(&data_dir)?;
-    let ledger = purser::ledger::Ledger::open(&settings.ledger_path()).await?;
+    let ledger = purser::ledger::Ledger::open_at(&settings.ledger).await?;
     match args.currency.as_deref() {
         None => match display_currency(&ledger, &settings).await? {
             Some(c) => println!("Amounts are shown in sats and {c}."),
@@ -90,7 +90,7 @@ pub async fn currency(data_dir: std::path::PathBuf, args: CurrencyArgs) -> Resul
 
 pub async fn run(data_dir: std::path::PathBuf, args: RateArgs) -> Result<()> {
     let (settings, _) = purser::config::load(&data_dir)?;
-    let ledger = purser::ledger::Ledger::open(&settings.ledger_path()).await?;
+    let ledger = purser::ledger::Ledger::open_at(&settings.ledger).await?;
     let currency = match args.currency {
         Some(c) => Some(c),
         None => display_currency(&ledger, &settings).await?,

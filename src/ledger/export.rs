@@ -47,6 +47,8 @@ pub struct PaymentRow {
     pub fiat_source: Option<String>,
     /// What the amount and fee were worth at that rate, in units of the currency (six decimals at most).
     pub fiat_value: Option<f64>,
+    /// The Purser instance (machine) that made the payment, in a team's ledger.
+    pub instance: Option<String>,
 }
 
 impl PaymentRow {
@@ -71,7 +73,7 @@ pub(crate) const COLUMNS: &str = "SELECT p.id, p.request_id, (SELECT name FROM a
      p.failure_reason, p.decision, \
      p.upstream_status, p.delivered, \
      p.created_at_ms, p.updated_at_ms, p.receipt, \
-     p.allowance_id, p.fiat_currency, p.fiat_per_btc, p.fiat_source FROM payments p";
+     p.allowance_id, p.fiat_currency, p.fiat_per_btc, p.fiat_source, p.instance FROM payments p";
 
 pub(crate) fn row(r: &super::engine::DbRow) -> PaymentRow {
     PaymentRow {
@@ -99,6 +101,7 @@ pub(crate) fn row(r: &super::engine::DbRow) -> PaymentRow {
         fiat_currency: r.get("fiat_currency"),
         fiat_per_btc: r.get("fiat_per_btc"),
         fiat_source: r.get("fiat_source"),
+        instance: r.get("instance"),
         fiat_value: None,
     }
     .with_fiat_value()
@@ -129,7 +132,7 @@ pub fn to_csv(rows: &[PaymentRow]) -> std::result::Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-const CSV_HEADER: [&str; 25] = [
+const CSV_HEADER: [&str; 26] = [
     "id",
     "request_id",
     "agent",
@@ -155,6 +158,7 @@ const CSV_HEADER: [&str; 25] = [
     "fiat_per_btc",
     "fiat_source",
     "fiat_value",
+    "instance",
 ];
 
 fn sats(msat: Option<i64>) -> String {

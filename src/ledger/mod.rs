@@ -128,6 +128,8 @@ pub struct Ledger {
     policy: Arc<PolicySettings>,
     /// What every proxied request reads (agents, kept credentials), kept in memory.
     hot: Arc<hot::HotCache>,
+    /// This instance's name, recorded on the payments it makes.
+    instance: Arc<str>,
 }
 
 /// Where a ledger lives: a file on this machine, or a team's PostgreSQL server (its URL, password and all:
@@ -195,6 +197,7 @@ impl Ledger {
             clock: clock::system(),
             policy: Arc::new(PolicySettings::default()),
             hot,
+            instance: Arc::from(crate::database_setting::instance(None)),
         })
     }
 
@@ -206,6 +209,17 @@ impl Ledger {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Records this handle's payments under instance `name`.
+    pub fn with_instance(mut self, name: &str) -> Self {
+        self.instance = Arc::from(name);
+        self
+    }
+
+    /// The instance name this handle records its payments under.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn with_policy(mut self, policy: PolicySettings) -> Self {

@@ -74,6 +74,7 @@ impl Ledger {
     /// Decides on a payment under the policy and, when it may go ahead, reserves it. `approved` says how far a
     /// person already approved it (thresholds then allow it; budgets, pauses and breakers still apply).
     pub async fn reserve(&self, p: &NewPayment, approved: Approved, judge: &dyn Judge) -> Result<Reservation> {
+        let me = &*self.instance;
         let amount = p.amount.unwrap_or_default();
         let mut tx = self.begin_writing().await?;
         let read = decision_read::read(&mut tx, self, p).await?;
@@ -126,7 +127,7 @@ impl Ledger {
                 let mut alerts = allow_alerts(self, p, amount, &snapshot.budgets, raised, now, judge);
                 alerts.extend(concern);
                 let task = snapshot.allowance.as_ref().map(|a| a.id);
-                let id = insert(&mut tx, p, ("pending", &decision, None), reserve, task, now).await?;
+                let id = insert(&mut tx, me, p, ("pending", &decision, None), reserve, task, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
                 (Ok((id, decision)), ids)
             }
@@ -137,7 +138,7 @@ impl Ledger {
                 {
                     alerts.extend(crossing(b, 100, p, "reached: a payment was refused"));
                 }
-                let id = insert(&mut tx, p, ("refused", &explanation, Some(reason)), Msats(0), None, now).await?;
+                let id = insert(&mut tx, me, p, ("refused", &explanation, Some(reason)), Msats(0), None, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
                 (Err((id, reason, explanation, details)), ids)
             }
@@ -163,7 +164,8 @@ impl Ledger {
         raised: &[NewAlert],
         now: i64,
     ) -> Result<Reservation> {
-        let id = insert(&mut tx, p, ("refused", &explanation, Some(reason)), Msats(0), None, now).await?;
+        let id =
+            insert(&mut tx, &self.instance, p, ("refused", &explanation, Some(reason)), Msats(0), None, now).await?;
         let ids = record_all(&mut tx, raised, id, now).await?;
         tx.commit().await?;
         let alerts = self.alerts_by_id(&ids).await?;
@@ -174,7 +176,9 @@ impl Ledger {
     /// invoice, a body too large to replay, a person's denial, a wallet that cannot be reached…).
     pub async fn record_refusal(&self, p: &NewPayment, reason: &str, explanation: &str) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
-        let id = insert(&mut tx, p, ("refused", explanation, Some(reason)), Msats(0), None, self.now_ms()).await?;
+        let id =
+            insert(&mut tx, &self.instance, p, ("refused", explanation, Some(reason)), Msats(0), None, self.now_ms())
+                .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -382,10 +386,11 @@ fn with_agent_reason(why: String, p: &NewPayment) -> String {
     }
 }
 
-/// Writes a payment row: `(status, decision, reason)`, the fee held back, and the task allowance it is made
-/// under (the allowance's running use follows by trigger).
+/// Writes a payment row for `instance`: `(status, decision, reason)`, the fee held back, and the task
+/// allowance it is made under (the allowance's running use follows by trigger).
 async fn insert(
     conn: &mut Conn,
+    instance: &str,
     p: &NewPayment,
     (status, decision, reason): (&str, &str, Option<&str>),
     reserve: Msats,
@@ -397,8 +402,9 @@ async fn insert(
     let id = sqlx::query_scalar(
         "INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, \
          fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, created_at_ms, updated_at_ms, \
-         proof_prefix, allowance_id, fiat_currency, fiat_per_btc, fiat_source, fiat_rate_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         proof_prefix, allowance_id, fiat_currency, fiat_per_btc, fiat_source, fiat_rate_at_ms, instance) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+         $23) \
          RETURNING id",
     )
     .bind(&p.request_id)
@@ -423,6 +429,7 @@ async fn insert(
     .bind(super::engine::Real(recorded.map(|r| r.per_btc)))
     .bind(recorded.map(|r| r.source.clone()))
     .bind(recorded.map(|r| r.at_ms))
+    .bind(instance)
     .fetch_one(conn)
     .await?;
     Ok(id)

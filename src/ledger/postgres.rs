@@ -62,7 +62,7 @@ impl Ledger {
         let url = with_verified_tls(url)?;
         let opts = AnyConnectOptions::from_url(&url)?;
         let pool = AnyPoolOptions::new().max_connections(16).connect_with(opts).await?;
-        sqlx::migrate!("./migrations-postgres").run(&pool).await?;
+        bring_schema_up_to_date(&pool).await?;
         super::credentials::backfill_expiry(&pool).await?;
         let hot = Arc::new(HotCache::default());
         start_listening(&hot, &url).await?;
@@ -74,8 +74,33 @@ impl Ledger {
             clock: clock::system(),
             policy: Arc::new(PolicySettings::default()),
             hot,
+            instance: Arc::from(crate::database_setting::instance(None)),
         })
     }
+}
+
+/// Applies the schema's new migrations when this login may (a supervisor, or the database's owner); a
+/// serving instance's login may not, and only checks that nothing is missing.
+async fn bring_schema_up_to_date(pool: &super::Pool) -> Result<()> {
+    let migrator = sqlx::migrate!("./migrations-postgres");
+    let may_create: bool =
+        sqlx::query_scalar("SELECT has_schema_privilege(current_user, 'public', 'CREATE')").fetch_one(pool).await?;
+    if may_create {
+        migrator.run(pool).await?;
+        return Ok(());
+    }
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+    if migrator.iter().any(|m| !applied.contains(&m.version)) {
+        return Err(super::Error::Invalid(
+            "the team database's schema is older than this Purser (or was never made): connect once with a \
+             supervisor's login (a member of purser_supervisor) or the database owner's to bring it up to date"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Listens before anything is read into `cache`, then keeps it current in the background while it lives.

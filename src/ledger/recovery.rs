@@ -81,13 +81,18 @@ impl Ledger {
         Ok(())
     }
 
-    /// Open payments last touched at or before `touched_by_ms`, oldest first.
+    /// Open payments last touched at or before `touched_by_ms`, oldest first: on a team's server, only this
+    /// instance's (each resolves its own with its own wallet); in a file, every one (a renamed machine
+    /// still resolves what it left open).
     pub async fn unresolved(&self, touched_by_ms: i64) -> Result<Vec<Unresolved>> {
+        let own = (self.engine == super::Engine::Postgres).then(|| self.instance.to_string());
         let rows = sqlx::query(
             "SELECT id, agent_id, scheme, host, path, payment_hash, invoice, status, wallet_asked_at_ms, proof_prefix \
-             FROM payments WHERE status IN ('pending', 'unknown') AND updated_at_ms <= $1 ORDER BY id",
+             FROM payments WHERE status IN ('pending', 'unknown') AND updated_at_ms <= $1 \
+             AND ($2 IS NULL OR instance = $2) ORDER BY id",
         )
         .bind(touched_by_ms)
+        .bind(own)
         .fetch_all(self.pool())
         .await?;
         Ok(rows

@@ -320,8 +320,11 @@ fn dollar_limits_and_figures_from_the_command_line() {
     let list = run_ok(purser(dir.path()).args(["budget", "list"]));
     assert!(list.contains("$0.021021 used, $0.978979 (978.979 sats) left"), "{list}");
     let csv = run_ok(purser(dir.path()).args(["ledger", "--csv"]));
-    assert!(csv.lines().next().unwrap().ends_with("fiat_currency,fiat_per_btc,fiat_source,fiat_value"), "{csv}");
-    assert!(csv.lines().nth(1).unwrap().ends_with("USD,100000.0,sandbox play rate,0.021021"), "{csv}");
+    assert!(
+        csv.lines().next().unwrap().ends_with("fiat_currency,fiat_per_btc,fiat_source,fiat_value,instance"),
+        "{csv}"
+    );
+    assert!(csv.lines().nth(1).unwrap().contains(",USD,100000.0,sandbox play rate,0.021021,"), "{csv}");
 
     let agent = std::thread::scope(|s| {
         let call = s.spawn(|| sb.curl("/premium"));

@@ -186,8 +186,9 @@ async fn each_row_keeps_its_rate_and_the_budget_sums_those_not_todays_price() {
     // The CSV carries the currency, the rate, its source and the value.
     let csv = h.ledger.export_csv(&PaymentFilter::default()).await.unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.ends_with("fiat_currency,fiat_per_btc,fiat_source,fiat_value"), "{header}");
-    assert!(csv.lines().nth(1).unwrap().ends_with("USD,200000.0,test feed,0.042042"), "{csv}");
+    assert!(header.ends_with("fiat_currency,fiat_per_btc,fiat_source,fiat_value,instance"), "{header}");
+    let instance = h.ledger.instance();
+    assert!(csv.lines().nth(1).unwrap().ends_with(&format!("USD,200000.0,test feed,0.042042,{instance}")), "{csv}");
 
     // The feed goes down and the cached rate grows older than five minutes: no rate converts the budget,
     // so the next payment waits for a person, told why.

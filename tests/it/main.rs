@@ -22,4 +22,5 @@ mod pricing;
 mod rates;
 mod recovery;
 mod refusals;
+mod team;
 mod transport;

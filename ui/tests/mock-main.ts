@@ -21,7 +21,7 @@ const row = (id: number, agent: string, path: string, amount: number, status: st
   decision: status === "settled" ? "auto-approved: within the auto-approve limit of 50 sats for agent research" : "daily budget #2 of agent research (100 sats): 84.084 sats used",
   upstream_status: status === "settled" ? 200 : null, delivered: status === "settled" ? true : null,
   created_at: iso(id * 60_000), updated_at: iso(id * 60_000),
-  fiat_currency: "USD", fiat_per_btc: 100_000, fiat_source: "coinbase",
+  fiat_currency: "USD", fiat_per_btc: 100_000, fiat_source: "coinbase", instance: "laptop",
   fiat_value: status === "settled" ? (amount + amount / 1000) / 1_000_000 : amount / 1_000_000, ...extra,
 });
 const rows = [

@@ -28,4 +28,8 @@ fiat_per_btc: number | null, fiat_source: string | null,
 /**
  * What the amount and fee were worth at that rate, in units of the currency (six decimals at most).
  */
-fiat_value: number | null, };
+fiat_value: number | null, 
+/**
+ * The Purser instance (machine) that made the payment, in a team's ledger.
+ */
+instance: string | null, };

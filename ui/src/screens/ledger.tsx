@@ -207,6 +207,7 @@ function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
         {field("Request", `${row.method} ${row.scheme}://${row.host}${row.path}`)}
         {field("Request id", row.request_id)}
         {field("Agent", row.agent)}
+        {row.instance !== null && field("Machine", row.instance)}
         {field("Dialect", row.challenge_kind)}
         {field("Amount", sats(row.amount_msat))}
         {field("Fee", sats(row.fee_msat))}

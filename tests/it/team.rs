@@ -1,0 +1,226 @@
+//! Team mode on a real PostgreSQL server (these run in `scripts/test`'s PostgreSQL pass, where
+//! `PURSER_TEST_POSTGRES` names the server; on SQLite they say so and have nothing to check): the two
+//! roles the schema makes, and what each may do.
+
+use purser::ledger::allowances::{AllowanceAnswer, AllowanceAsk, OpenedBy};
+use purser::ledger::payments::Reservation;
+use purser::ledger::policy_store::ScopeSpec;
+use purser::ledger::{Ledger, Location};
+use purser::policy::{Approved, Period, Rules};
+use purser::units::Msats;
+
+use crate::harness::payment;
+
+/// The server's administrative URL, or `None` (said on stderr) when the suite runs on SQLite.
+fn server() -> Option<String> {
+    let server = purser::ledger::testing::postgres_server();
+    if server.is_none() {
+        eprintln!("team mode needs the ledger on PostgreSQL: this test checks it in scripts/test's PostgreSQL pass");
+    }
+    server
+}
+
+/// A login in `role` on the server, and `location`'s URL with it.
+async fn login_in(location: &Location, role: &str) -> String {
+    use sqlx::Connection as _;
+    let Location::Server(url) = location else { unreachable!("team tests run on a server") };
+    let name = format!("{}_{}", role.trim_start_matches("purser_"), rand::random::<u32>());
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE ROLE {name} LOGIN IN ROLE {role}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut as_login = url::Url::parse(url).unwrap();
+    as_login.set_username(&name).unwrap();
+    as_login.to_string()
+}
+
+fn denied(e: purser::ledger::Error) -> String {
+    let text = e.to_string();
+    assert!(text.contains("permission denied") || text.contains("only a supervisor"), "{text}");
+    text
+}
+
+/// A serving instance's login reserves and records payments and lets its agents ask for allowances, but
+/// cannot change policy or keys, nor approve or raise an allowance; a supervisor's login can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serving_role_pays_within_policy_but_cannot_change_it_or_approve() {
+    let Some(_) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let location = purser::ledger::testing::fresh_location(dir.path()).await;
+    let owner = Ledger::open_at(&location).await.unwrap();
+    let (agent, _) = owner.add_agent("research").await.unwrap();
+    let serving = Ledger::open_at(&Location::Server(login_in(&location, "purser_serving").await)).await.unwrap();
+    let supervisor = Ledger::open_at(&Location::Server(login_in(&location, "purser_supervisor").await)).await.unwrap();
+
+    let paid = serving.reserve(&payment(agent.id, &agent.name, 1, 5), Approved::Not, &Rules).await.unwrap();
+    assert!(matches!(paid, Reservation::Reserved { .. }), "{paid:?}");
+
+    let all = ScopeSpec::default();
+    denied(serving.add_budget(&all, Period::Day, Msats::from_sats(1_000_000), None, None).await.unwrap_err());
+    denied(
+        serving.set_threshold(&all, Msats::from_sats(1_000_000), Msats::from_sats(2_000_000), None).await.unwrap_err(),
+    );
+    denied(serving.rotate_key("research").await.unwrap_err());
+    denied(serving.set_paused_all(true).await.unwrap_err());
+
+    let ask = AllowanceAsk {
+        agent: "research".into(),
+        purpose: "a task".into(),
+        max: Msats::from_sats(500),
+        per_payment_max: None,
+        apis: Vec::new(),
+        duration_ms: 60_000,
+        plan: None,
+        fiat: None,
+    };
+    denied(serving.open_allowance(&ask, OpenedBy::Person { confirmed: false }).await.unwrap_err());
+    let asked = serving.open_allowance(&ask, OpenedBy::Agent).await.unwrap();
+    let approve = AllowanceAnswer { approve: true, ..Default::default() };
+    denied(serving.decide_allowance(asked.id, &approve).await.unwrap_err());
+    assert_eq!(owner.allowance(asked.id).await.unwrap().state, asked.state, "still waiting for a person");
+
+    // A supervisor may.
+    let active = supervisor.decide_allowance(asked.id, &approve).await.unwrap();
+    assert!(active.state.is_open(), "{active:?}");
+    supervisor.add_budget(&all, Period::Day, Msats::from_sats(7), None, None).await.unwrap();
+    // And the serving instance obeys it at once: 5 sats spent, 7 a day allowed, 3 more refused.
+    let refused = serving.reserve(&payment(agent.id, &agent.name, 2, 3), Approved::Not, &Rules).await.unwrap();
+    assert!(matches!(refused, Reservation::Refused { reason: "budget_exceeded", .. }), "{refused:?}");
+}
+
+/// Starts `purser serve` as instance `name` on the team database `url`, paying with the wallet at `uri`;
+/// returns it and the address it serves on once it listens.
+fn serve_instance(
+    data: &std::path::Path,
+    name: &str,
+    url: &str,
+    uri: &str,
+) -> (std::process::Child, std::net::SocketAddr) {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let log = std::fs::File::create(data.with_extension("log")).unwrap();
+    let child = crate::cli::purser(data)
+        .args(["serve", "--listen", &addr.to_string()])
+        .env("PURSER_DATABASE_URL", url)
+        .env("PURSER_INSTANCE", name)
+        .env("PURSER_NWC_URI", uri)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "instance {name} did not start listening");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, addr)
+}
+
+/// One 21-sat call in the gateway form: the status Purser answered with (0 when the connection failed).
+async fn fortune(proxy: std::net::SocketAddr, demo: std::net::SocketAddr, auth: String) -> u16 {
+    let Ok(stream) = tokio::net::TcpStream::connect(proxy).await else { return 0 };
+    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
+    else {
+        return 0;
+    };
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri(format!("/http/{demo}/fortune"))
+        .header("host", proxy.to_string())
+        .header("proxy-authorization", auth)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    match tokio::time::timeout(std::time::Duration::from_secs(60), sender.send_request(req)).await {
+        Ok(Ok(resp)) => resp.status().as_u16(),
+        _ => 0,
+    }
+}
+
+/// Three `purser serve` instances, each with its own data directory and a serving login, share one ledger
+/// and one daily budget of 2,100 sats; three agents send 600 paid requests at once, 200 through each.
+/// One instance is killed with SIGKILL while they pay and started again; it resolves its own open payments
+/// with the wallet. Not one sat is spent past the budget, by the ledger's count or the wallet's own.
+#[test]
+fn three_instances_share_one_budget_under_600_concurrent_payments() {
+    const BUDGET_SATS: u64 = 2_100;
+    let Some(_) = server() else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let sandbox = rt.block_on(purser::sandbox::Sandbox::start(Default::default(), Default::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let location = rt.block_on(purser::ledger::testing::fresh_location(dir.path()));
+    let owner = rt.block_on(Ledger::open_at(&location)).unwrap();
+    let all = ScopeSpec::default();
+    rt.block_on(owner.set_threshold(&all, Msats::from_sats(1_000), Msats::from_sats(1_000), None)).unwrap();
+    rt.block_on(owner.add_budget(&all, Period::Day, Msats::from_sats(BUDGET_SATS), None, None)).unwrap();
+    let mut auths = Vec::new();
+    for name in ["alpha", "beta", "gamma"] {
+        let (_, key) = rt.block_on(owner.add_agent(name)).unwrap();
+        auths.push(purser::proxy::auth::basic(name, &key));
+    }
+    let url = rt.block_on(login_in(&location, "purser_serving"));
+    let uri = sandbox.wallet.uri.clone();
+    let data: Vec<std::path::PathBuf> = (1..=3).map(|i| dir.path().join(format!("box{i}"))).collect();
+    let mut instances: Vec<_> =
+        data.iter().enumerate().map(|(i, d)| serve_instance(d, &format!("box{}", i + 1), &url, &uri)).collect();
+
+    let demo = sandbox.demo_addr;
+    let calls: Vec<_> = (0..600)
+        .map(|n| {
+            let (proxy, auth) = (instances[n % 3].1, auths[n % 3].clone());
+            rt.spawn(fortune(proxy, demo, auth))
+        })
+        .collect();
+    // Box 3 is killed while one of its payments is with the wallet, then started again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let rows = rt.block_on(owner.payments(10_000)).unwrap();
+        if rows.iter().any(|r| r.instance.as_deref() == Some("box3") && r.status == "paying") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "box 3 never paid");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    instances[2].0.kill().unwrap(); // SIGKILL
+    instances[2].0.wait().unwrap();
+    let statuses: Vec<u16> = calls.into_iter().map(|c| rt.block_on(c).unwrap()).collect();
+    instances[2] = serve_instance(&data[2], "box3", &url, &uri);
+
+    // Every open payment is resolved, box 3's by box 3 after its restart.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rows = loop {
+        let rows = rt.block_on(owner.payments(10_000)).unwrap();
+        if rows.iter().all(|r| !matches!(r.status.as_str(), "pending" | "paying")) {
+            break rows;
+        }
+        assert!(std::time::Instant::now() < deadline, "open payments were not resolved");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    for (child, _) in &mut instances {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    let counted: i64 = rows
+        .iter()
+        .filter(|r| matches!(r.status.as_str(), "settled" | "unknown" | "bad_preimage"))
+        .map(|r| r.amount_msat.unwrap_or(0) + r.fee_msat.unwrap_or(0))
+        .sum();
+    assert!(counted as u64 <= BUDGET_SATS * 1000, "the ledger counts {counted} msat against {BUDGET_SATS} sats");
+    let paid_by_wallet: u64 = sandbox.wallet.payments().iter().map(|(_, amount)| amount.0).sum();
+    assert!(paid_by_wallet <= BUDGET_SATS * 1000, "the wallet paid {paid_by_wallet} msat against {BUDGET_SATS} sats");
+    let settled: std::collections::HashSet<String> =
+        rows.iter().filter(|r| r.status == "settled").filter_map(|r| r.payment_hash.clone()).collect();
+    let wallet_hashes: std::collections::HashSet<String> =
+        sandbox.wallet.payments().iter().map(|(h, _)| h.to_hex()).collect();
+    assert_eq!(settled, wallet_hashes, "the ledger's settled payments are the wallet's, box 3's included");
+    // The two left running kept paying; box 3's rows were all resolved (by box 3, the only one that may).
+    for name in ["box1", "box2"] {
+        assert!(rows.iter().any(|r| r.instance.as_deref() == Some(name) && r.status == "settled"), "{name} paid none");
+    }
+    assert!(rows.iter().any(|r| r.instance.as_deref() == Some("box3") && r.status != "refused"), "box 3 paid none");
+    // The budget, not anything else, stopped the rest (what box 3 held when killed stays held until it
+    // resolves it on restart): they were refused with a clear answer rather than paid.
+    let refused = rows.iter().filter(|r| r.reason.as_deref() == Some("budget_exceeded")).count();
+    assert!(refused > 0, "{statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 200).count() <= settled.len(), "{statuses:?}");
+}
