@@ -118,7 +118,7 @@ impl Settings {
 pub const CONFIG_FILE: &str = "purser.toml";
 
 /// `purser.toml`: every key is optional; unknown keys are an error.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Where agents connect (loopback only; default 127.0.0.1:8402).
@@ -178,7 +178,12 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
     let shown = path.display().to_string();
     let file: ConfigFile = match std::fs::read_to_string(&path) {
         Ok(text) => {
-            toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: shown.clone(), message: e.to_string() })?
+            // The parser's own text quotes the line, which may be the database URL and its password: only
+            // the line's number and what is wrong are shown.
+            toml::from_str(&text).map_err(|e| {
+                let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                ConfigError::Invalid { path: shown.clone(), message: format!("line {line}: {}", e.message()) }
+            })?
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
         Err(source) => return Err(ConfigError::Read { path: shown, source }),
@@ -186,7 +191,8 @@ pub fn load(data_dir: &std::path::Path) -> Result<(Settings, PolicySettings), Co
     let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
     let mut settings = Settings::new(data_dir.to_path_buf());
     let mut policy = PolicySettings::default();
-    settings.ledger = crate::database_setting::location(data_dir, file.database.as_deref());
+    settings.ledger =
+        crate::database_setting::location(data_dir, file.database.as_deref()).map_err(|e| invalid(e.to_string()))?;
     settings.instance = crate::database_setting::instance(file.instance.as_deref());
     if !crate::database_setting::valid_instance(&settings.instance) {
         return Err(invalid(format!(

@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use crate::ledger::Location;
 
 /// What the command line said, which wins over the environment and `purser.toml`.
-#[derive(Debug, Default)]
+/// (No `Debug`: the database URL may hold a password.)
+#[derive(Default)]
 pub struct CommandLine {
     /// `--database` (or `PURSER_DATABASE_URL`, as clap reads it).
     pub database: Option<String>,
@@ -27,11 +28,11 @@ pub fn set_from_command_line(chosen: CommandLine) {
 }
 
 /// The ledger's location: the command line's or environment's `database`, else `purser.toml`'s (`file`),
-/// else `data_dir`'s SQLite file.
-pub fn location(data_dir: &Path, file: Option<&str>) -> Location {
+/// else `data_dir`'s SQLite file; or why the setting cannot be used.
+pub fn location(data_dir: &Path, file: Option<&str>) -> crate::ledger::Result<Location> {
     let own_file = Location::File(data_dir.join(crate::config::LEDGER_FILE));
     if COMMAND_LINE.get().is_some_and(|c| c.file_only) {
-        return own_file;
+        return Ok(own_file);
     }
     let chosen = COMMAND_LINE
         .get()
@@ -41,7 +42,7 @@ pub fn location(data_dir: &Path, file: Option<&str>) -> Location {
         .or_else(|| file.map(str::to_string));
     match chosen {
         Some(database) => Location::parse(&database),
-        None => own_file,
+        None => Ok(own_file),
     }
 }
 

@@ -1,5 +1,5 @@
 //! `purser approvals`, `purser approve ID`, `purser deny ID`: answering held payments through the running
-//! proxy's control endpoint. Answers name the count the person was shown, so requests that join later wait
+//! proxy's control endpoint (in a team's database, through the database: `team_approvals`). Answers name the count the person was shown, so requests that join later wait
 //! for a new decision; an approval that needs confirming reads the passphrase (or the typed amount) from the
 //! terminal.
 
@@ -34,6 +34,9 @@ fn control_path(data_dir: PathBuf) -> PathBuf {
 }
 
 pub async fn list(data_dir: PathBuf) -> Result<()> {
+    if let Some(ledger) = super::team_approvals::ledger(&data_dir).await? {
+        return super::team_approvals::list(&ledger).await;
+    }
     let list = control::call(&control_path(data_dir), Method::GET, "approvals", None).await?;
     let items: Vec<ApprovalView> = serde_json::from_value(list).unwrap_or_default();
     if items.is_empty() {
@@ -70,6 +73,9 @@ async fn waiting(control: &std::path::Path, id: u64) -> Result<ApprovalView> {
 }
 
 pub async fn approve(data_dir: PathBuf, args: ApproveArgs) -> Result<()> {
+    if let Some(ledger) = super::team_approvals::ledger(&data_dir).await? {
+        return super::team_approvals::answer(&ledger, args.id, true, args.remember_per_day).await;
+    }
     let control = control_path(data_dir.clone());
     let a = waiting(&control, args.id).await?;
     println!("#{}: {} for agent {}, {} {}{}", a.id, a.describe_amount(), a.agent, a.method, a.host, a.path);
@@ -99,6 +105,9 @@ pub async fn approve(data_dir: PathBuf, args: ApproveArgs) -> Result<()> {
 }
 
 pub async fn deny(data_dir: PathBuf, args: DenyArgs) -> Result<()> {
+    if let Some(ledger) = super::team_approvals::ledger(&data_dir).await? {
+        return super::team_approvals::answer(&ledger, args.id, false, None).await;
+    }
     let control = control_path(data_dir);
     let a = waiting(&control, args.id).await?;
     control::call(&control, Method::POST, &format!("approvals/{}/deny", args.id), Some(json!({"count": a.count})))

@@ -14,6 +14,7 @@ mod pricing;
 mod rate;
 mod run;
 mod serve;
+mod team_approvals;
 mod wallet;
 
 use std::path::PathBuf;

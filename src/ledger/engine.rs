@@ -35,7 +35,8 @@ impl Engine {
     pub(crate) fn begin_statement(&self) -> &'static str {
         match self {
             Engine::Sqlite { .. } => "BEGIN IMMEDIATE",
-            Engine::Postgres => "BEGIN",
+            // Each statement after the lock sees every commit before it, whatever the server's default.
+            Engine::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED",
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct HotCache {
     credentials: Mutex<BoundedMap<CredentialKey, (u64, Option<Credential>)>>,
     /// Budgets, thresholds and rules; current while their `policy_generation` matches the database's.
     policy: Mutex<Option<Arc<PolicyTables>>>,
+    /// Woken when a team's shared approvals change (another instance or a supervisor wrote one).
+    pub(crate) approvals_changed: tokio::sync::Notify,
 }
 
 impl Default for HotCache {
@@ -50,6 +52,7 @@ impl Default for HotCache {
             agents: Mutex::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES)),
             credentials: Mutex::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES)),
             policy: Mutex::new(None),
+            approvals_changed: tokio::sync::Notify::new(),
         }
     }
 }

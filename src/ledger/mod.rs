@@ -44,6 +44,7 @@ pub mod queries;
 #[cfg(test)]
 mod queries_tests;
 pub mod recovery;
+pub mod shared_approvals;
 mod snapshot;
 pub mod status;
 #[doc(hidden)]
@@ -150,12 +151,19 @@ impl std::fmt::Debug for Location {
 }
 
 impl Location {
-    /// `database` as a `database` setting gives it: a `postgres://` URL, else a file's path.
-    pub fn parse(database: &str) -> Self {
+    /// `database` as a `database` setting gives it: a `postgres://` URL, else a file's path. Any other URL
+    /// is refused (without showing it: it may hold a password) rather than taken for a file's name.
+    pub fn parse(database: &str) -> Result<Self> {
         if postgres::is_postgres_url(database) {
-            Location::Server(database.to_string())
+            Ok(Location::Server(database.to_string()))
+        } else if database.contains("://") {
+            Err(Error::Invalid(
+                "the database setting is a postgres:// (or postgresql://) URL, or a file's path; this one is \
+                 neither"
+                    .into(),
+            ))
         } else {
-            Location::File(database.into())
+            Ok(Location::File(database.into()))
         }
     }
 }

@@ -18,19 +18,27 @@ const CHANNEL: &str = "purser_ledger";
 
 /// Whether `database` names a PostgreSQL server (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(database: &str) -> bool {
-    database.starts_with("postgres://") || database.starts_with("postgresql://")
+    let lower = database.get(..13).unwrap_or(database).to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
 /// `url` as it may be shown: its password replaced by `***`.
 pub fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "(a database URL that cannot be read)".into(),
+    let Ok(mut parsed) = url::Url::parse(url) else { return "(a database URL that cannot be read)".into() };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
     }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let hidden = k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+            (k.into_owned(), if hidden { "***".to_string() } else { v.into_owned() })
+        })
+        .collect();
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// `url` with TLS required and the server's certificate and name verified, unless the URL chooses its own
@@ -38,7 +46,10 @@ pub fn without_password(url: &str) -> String {
 pub(crate) fn with_verified_tls(url: &str) -> std::result::Result<url::Url, super::Error> {
     let mut parsed =
         url::Url::parse(url).map_err(|e| super::Error::Invalid(format!("the database URL cannot be read: {e}")))?;
-    let chosen = parsed.query_pairs().any(|(k, _)| k == "sslmode" || k == "host");
+    // The URL's own `sslmode`, or a Unix socket (`host=/run/postgresql`), which has no TLS; a `host=` naming
+    // a server is where the connection goes, whatever the URL's own host says.
+    let chosen = parsed.query_pairs().any(|(k, v)| k == "sslmode" || (k == "host" && v.starts_with('/')));
+    let elsewhere = parsed.query_pairs().any(|(k, v)| k == "host" && !v.starts_with('/'));
     // `postgres:` is not a scheme the URL standard knows, so its host comes as text, IPs included.
     let local = match parsed.host() {
         None => true,
@@ -48,7 +59,7 @@ pub(crate) fn with_verified_tls(url: &str) -> std::result::Result<url::Url, supe
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
     };
-    if !chosen && !local {
+    if !chosen && (elsewhere || !local) {
         parsed.query_pairs_mut().append_pair("sslmode", "verify-full");
     }
     Ok(parsed)
@@ -61,7 +72,19 @@ impl Ledger {
         sqlx::any::install_default_drivers();
         let url = with_verified_tls(url)?;
         let opts = AnyConnectOptions::from_url(&url)?;
-        let pool = AnyPoolOptions::new().max_connections(16).connect_with(opts).await?;
+        // A connection left inside a transaction (a hung or cut-off instance) gives up its locks after a minute
+        // rather than stalling every instance's payments.
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor as _;
+                    conn.execute("SET idle_in_transaction_session_timeout = '60s'").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
         bring_schema_up_to_date(&pool).await?;
         super::credentials::backfill_expiry(&pool).await?;
         let hot = Arc::new(HotCache::default());
@@ -120,9 +143,11 @@ async fn listen(cache: Weak<HotCache>, mut listener: PgListener) {
         let Some(cache) = cache.upgrade() else { break };
         match heard {
             Ok(Some(n)) if n.payload() == "credentials" => cache.invalidate_credentials(),
+            Ok(Some(n)) if n.payload() == "approvals" => cache.approvals_changed.notify_one(),
             Ok(_) => cache.invalidate(),
             Err(e) => {
                 cache.invalidate();
+                cache.approvals_changed.notify_one();
                 tracing::warn!("lost the team database's change notifications ({e}); retrying");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
@@ -144,12 +169,17 @@ mod tests {
         assert_eq!(tls("postgres://purser@localhost/team"), None);
         assert_eq!(tls("postgres://purser@[::1]/team"), None);
         assert_eq!(tls("postgres://purser@db.example.com/team?sslmode=require").as_deref(), Some("require"));
+        assert_eq!(tls("postgres://purser@localhost/team?host=db.example.com").as_deref(), Some("verify-full"));
+        assert_eq!(tls("postgres://purser@localhost/team?host=/run/postgresql"), None);
     }
 
     #[test]
     fn a_shown_url_never_holds_the_password() {
-        let shown = format!("{:?}", super::super::Location::parse("postgres://purser:s3cret@db.example.com/team"));
+        let shown =
+            format!("{:?}", super::super::Location::parse("postgres://purser:s3cret@db.example.com/team").unwrap());
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db.example.com"), "{shown}");
+        let shown = without_password("postgres://purser@db.example.com/team?password=s3cret&sslmode=require");
+        assert!(!shown.contains("s3cret") && shown.contains("sslmode=require"), "{shown}");
     }
 }

@@ -56,12 +56,15 @@ impl Ledger {
     /// between paying and delivering): recorded as not delivered (`interrupted`), so the API's "paid, not
     /// delivered" count shows them. Returns how many.
     pub async fn close_interrupted(&self, created_by_ms: i64) -> Result<u64> {
+        // On a team's server, only this instance's: another's may still be delivering.
+        let own = (self.engine == super::Engine::Postgres).then(|| self.instance.to_string());
         let done = sqlx::query(
             "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = $1 \
-             WHERE status = 'settled' AND delivered IS NULL AND created_at_ms <= $2",
+             WHERE status = 'settled' AND delivered IS NULL AND created_at_ms <= $2 AND ($3 IS NULL OR instance = $3)",
         )
         .bind(self.now_ms())
         .bind(created_by_ms)
+        .bind(own)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())

@@ -29,6 +29,7 @@ pub mod payments_api;
 pub mod prefixed;
 pub mod quote_api;
 pub mod refusal;
+mod shared_approvals;
 pub mod tunnel;
 pub mod upgrade;
 pub mod workers;
@@ -106,7 +107,12 @@ impl Proxy {
         let rates = Arc::new(rates(&settings, &ledger, &events, client.clone()));
         let authority = crate::ca::files::load_or_create(&settings.data_dir)?;
         let leaves = Arc::new(crate::ca::Leaves::new(Arc::new(authority), crate::ca::leaves::DEFAULT_CAPACITY));
-        let approvals = Approvals::new(settings.approval_timeout, events.clone());
+        let approvals = if ledger.shares_approvals() {
+            let sharing = shared_approvals::Sharing { events: events.clone(), ledger: ledger.clone() };
+            Approvals::new(settings.approval_timeout, sharing)
+        } else {
+            Approvals::new(settings.approval_timeout, events.clone())
+        };
         Ok(Proxy {
             settings,
             ledger,
@@ -300,6 +306,8 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || proxy.wallet.wallet().ok()))
     };
     let _ = proxy.background.set(tokio::runtime::Handle::current());
+    let applying =
+        proxy.ledger.shares_approvals().then(|| tokio::spawn(shared_approvals::apply_answers(proxy.clone())));
     // Agent connections are counted when accepted, and uncounted when served to the end.
     let serve = {
         let proxy = proxy.clone();
@@ -358,5 +366,8 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         workers.stop();
     }
     recovering.abort();
+    if let Some(applying) = applying {
+        applying.abort();
+    }
     proxy.approvals.deny_all();
 }

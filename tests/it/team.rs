@@ -50,7 +50,8 @@ async fn the_serving_role_pays_within_policy_but_cannot_change_it_or_approve() {
     let location = purser::ledger::testing::fresh_location(dir.path()).await;
     let owner = Ledger::open_at(&location).await.unwrap();
     let (agent, _) = owner.add_agent("research").await.unwrap();
-    let serving = Ledger::open_at(&Location::Server(login_in(&location, "purser_serving").await)).await.unwrap();
+    let serving_url = login_in(&location, "purser_serving").await;
+    let serving = Ledger::open_at(&Location::Server(serving_url.clone())).await.unwrap();
     let supervisor = Ledger::open_at(&Location::Server(login_in(&location, "purser_supervisor").await)).await.unwrap();
 
     let paid = serving.reserve(&payment(agent.id, &agent.name, 1, 5), Approved::Not, &Rules).await.unwrap();
@@ -79,6 +80,44 @@ async fn the_serving_role_pays_within_policy_but_cannot_change_it_or_approve() {
     let approve = AllowanceAnswer { approve: true, ..Default::default() };
     denied(serving.decide_allowance(asked.id, &approve).await.unwrap_err());
     assert_eq!(owner.allowance(asked.id).await.unwrap().state, asked.state, "still waiting for a person");
+
+    // Nor with SQL of its own: it cannot rewrite what was spent, refill or approve an allowance, or put
+    // objects of its own in the way of the checks.
+    {
+        use sqlx::Connection as _;
+        let mut sql = sqlx::PgConnection::connect(&serving_url).await.unwrap();
+        for attack in [
+            "UPDATE payments SET status = 'refused' WHERE status = 'pending'".to_string(),
+            "UPDATE payments SET created_at_ms = 0".into(),
+            "UPDATE payments SET amount_msat = 0".into(),
+            format!("UPDATE allowances SET used_msat = 0, max_msat = 10000000 WHERE id = {}", asked.id),
+            format!("UPDATE allowances SET state = 'active' WHERE id = {}", asked.id),
+            "UPDATE budgets SET limit_msat = 1000000000".into(),
+            "DELETE FROM budgets".into(),
+            "UPDATE settings SET value = '0' WHERE key = 'paused'".into(),
+            "UPDATE agents SET key_sha256 = 'x'".into(),
+        ] {
+            let result = sqlx::raw_sql(sqlx::AssertSqlSafe(attack.clone())).execute(&mut sql).await;
+            let refused = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            let changed = result.map(|r| r.rows_affected()).unwrap_or(0);
+            assert!(changed == 0 && !refused.is_empty(), "{attack}: {refused}");
+        }
+        sqlx::raw_sql(
+            "CREATE TEMP VIEW pg_tables AS SELECT 'public'::name AS schemaname, 'allowances'::name AS tablename, \
+             current_user::name AS tableowner",
+        )
+        .execute(&mut sql)
+        .await
+        .unwrap();
+        let shadowed = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "UPDATE allowances SET state = 'active' WHERE id = {}",
+            asked.id
+        )))
+        .execute(&mut sql)
+        .await;
+        assert!(shadowed.is_err(), "a temporary view got past the allowance check");
+    }
+    assert_eq!(owner.allowance(asked.id).await.unwrap().state, asked.state);
 
     // A supervisor may.
     let active = supervisor.decide_allowance(asked.id, &approve).await.unwrap();
@@ -223,4 +262,58 @@ fn three_instances_share_one_budget_under_600_concurrent_payments() {
     let refused = rows.iter().filter(|r| r.reason.as_deref() == Some("budget_exceeded")).count();
     assert!(refused > 0, "{statuses:?}");
     assert!(statuses.iter().filter(|s| **s == 200).count() <= settled.len(), "{statuses:?}");
+}
+
+/// A payment held on one instance (a `purser serve` with a serving login) is listed, with that instance's
+/// name, by `purser approvals` on another machine against the same database, and approved there with a
+/// supervisor's login: the held request pays and gets its answer. A serving login's approval is refused.
+#[test]
+fn a_payment_held_on_one_instance_is_approved_from_another_machine() {
+    let Some(_) = server() else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let sandbox = rt.block_on(purser::sandbox::Sandbox::start(Default::default(), Default::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let location = rt.block_on(purser::ledger::testing::fresh_location(dir.path()));
+    let owner = rt.block_on(Ledger::open_at(&location)).unwrap();
+    // Up to 1 sat is paid at once; the 21-sat fortune waits for a person.
+    rt.block_on(owner.set_threshold(&ScopeSpec::default(), Msats::from_sats(1), Msats::from_sats(1_000), None))
+        .unwrap();
+    let (_, key) = rt.block_on(owner.add_agent("research")).unwrap();
+    let serving = rt.block_on(login_in(&location, "purser_serving"));
+    let supervisor = rt.block_on(login_in(&location, "purser_supervisor"));
+    let (mut box1, addr) = serve_instance(&dir.path().join("box1"), "box1", &serving, &sandbox.wallet.uri);
+
+    let held = rt.spawn(fortune(addr, sandbox.demo_addr, purser::proxy::auth::basic("research", &key)));
+    let laptop = dir.path().join("laptop");
+    let cli = |url: &str, args: &[&str]| {
+        let mut cmd = crate::cli::purser(&laptop);
+        cmd.args(args).env("PURSER_DATABASE_URL", url);
+        cmd
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let listed = loop {
+        let listed = crate::cli::run_ok(&mut cli(&supervisor, &["approvals"]));
+        if listed.contains("on box1") {
+            break listed;
+        }
+        assert!(std::time::Instant::now() < deadline, "the held payment was never listed: {listed}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(listed.contains("21 sats") && listed.contains("agent research"), "{listed}");
+    let id = listed.split_whitespace().next().unwrap().trim_start_matches('#').to_string();
+
+    let refused = cli(&serving, &["approve", &id]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only a supervisor"), "{refused:?}");
+
+    let approved = crate::cli::run_ok(&mut cli(&supervisor, &["approve", &id]));
+    assert!(approved.contains(&format!("Approved #{id}")) && approved.contains("on box1"), "{approved}");
+    let status = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(20), held).await });
+    assert_eq!(status.expect("the held request was answered").unwrap(), 200);
+    let again = cli(&supervisor, &["approve", &id]).output().unwrap();
+    assert!(!again.status.success(), "an approval is answered once");
+    let rows = rt.block_on(owner.payments(10)).unwrap();
+    assert!(rows.iter().any(|r| r.status == "settled" && r.instance.as_deref() == Some("box1")), "{rows:?}");
+    box1.kill().unwrap();
+    box1.wait().unwrap();
 }
