@@ -1,6 +1,7 @@
 //! The ledger at UI scale: 1,000,000 payments over a year for 20 agents and 200 APIs, then the queries the
 //! desktop UI makes, each timed as the median of repeated runs. Prints figures; asserts nothing.
-//! Run with `cargo bench --bench ledger_ui`.
+//! Run with `cargo bench --bench ledger_ui`; with `PURSER_TEST_POSTGRES` set to a PostgreSQL server's URL
+//! (`scripts/postgres start DIR` prints one), the same on a new database there.
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,9 @@ where
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(&dir.path().join("bench.sqlite")).await.unwrap();
+    let location = purser::ledger::testing::fresh_location(dir.path()).await;
+    let ledger = Ledger::open_at(&location).await.unwrap();
+    println!("ledger on {:?}", ledger.engine());
     for n in 0..20 {
         ledger.add_agent(&format!("agent{n}")).await.unwrap();
     }
@@ -37,14 +40,15 @@ async fn main() {
     let start = Instant::now();
     // One statement: a year of payments, newest last, mostly settled.
     sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
          INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, fee_msat, \
          fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, upstream_status, delivered, \
          created_at_ms, updated_at_ms) \
          SELECT 'req_' || i, 1 + i % 20, 'GET', 'https', 'api' || (i % 200) || '.example.com', '/v1/' || (i % 7), 'l402', \
-         1000 * (1 + i % 250), i % 250, 1000, printf('%064x', i), 'lnbc…', \
+         1000 * (1 + i % 250), i % 250, 1000, '000000000000000000000000000000000000000000000000000000000' || (1000000 + i), \
+         'lnbc…', \
          CASE WHEN i % 10 = 0 THEN 'refused' ELSE 'settled' END, CASE WHEN i % 10 = 0 THEN 'budget_exceeded' END, \
-         'bench', 200, 1, ?1 - (1000000 - i) * 31536, ?1 - (1000000 - i) * 31536 FROM n",
+         'bench', 200, 1, $1 - (1000000 - i) * 31536, $1 - (1000000 - i) * 31536 FROM n",
     )
     .bind(now)
     .execute(ledger.pool())
@@ -83,12 +87,11 @@ async fn main() {
 
     // The app's start: the ledger opened again (migrations checked, caches started), then the first screen's
     // queries (totals, the first page, budgets).
-    let path = dir.path().join("bench.sqlite");
     drop(ledger);
     let mut samples = Vec::new();
     for _ in 0..5 {
         let start = Instant::now();
-        let ledger = Ledger::open(&path).await.unwrap();
+        let ledger = Ledger::open_at(&location).await.unwrap();
         std::hint::black_box(ledger.totals().await.unwrap());
         std::hint::black_box(ledger.payment_page(&all, SortBy::Newest, 0, 50).await.unwrap());
         std::hint::black_box(ledger.budget_uses(&Default::default()).await.unwrap());

@@ -27,7 +27,7 @@ const row = (id: number, agent: string, path: string, amount: number, status: st
 const rows = [
   row(1, "research", "/fortune", 21000, "settled"),
   row(2, "research", "/fortune", 21000, "refused"),
-  row(3, "writer", "/joke", 1000, "settled"),
+  row(3, "writer", "/joke", 1000, "settled", { instance: "build-box" }),
   row(4, "research", "/premium", 250000, "settled"),
   // A day's steady traffic, so the ledger has more rows than fit the window.
   ...[...Array(8)].map((_, i) => row(5 + i, "research", `/v1/search/item-${i}`, 1000 * (i + 1), "settled")),

@@ -164,7 +164,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
                   {page.data.rows.map((r) => (
                     <tr class={selected?.id === r.id ? "sel" : ""} onClick={() => setSelected(r)}>
                       <td class="nowrap" title={localTime(r.created_at)}>{ago(r.created_at)}</td>
-                      <td>{r.agent}</td>
+                      <td data-testid="row-agent" title={manyMachines(page.data!.rows) && r.instance !== null ? `on ${r.instance}` : undefined}>{r.agent}</td>
                       <td class="mono request" title={`${r.method} ${r.host}${r.path}`}><Wrapping text={`${r.method} ${r.host}${r.path}`} /></td>
                       <td class="num">{sats(r.amount_msat)}</td>
                       <td class="num muted" data-testid="row-value" title={rateTitle(r)}>{valueText(r)}</td>
@@ -227,6 +227,11 @@ function Detail({ row, close }: { row: PaymentRow; close: () => void }) {
       <Notice error={err} />
     </Card>
   );
+}
+
+/** Whether these rows come from more than one of a team's machines (then each says which). */
+function manyMachines(rows: PaymentRow[]): boolean {
+  return new Set(rows.map((r) => r.instance).filter((i) => i !== null)).size > 1;
 }
 
 /** The value recorded with a payment: "$0.25", or "–" when none was (no currency chosen then, or no rate). */
