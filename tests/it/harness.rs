@@ -313,6 +313,14 @@ pub async fn collect(resp: Response<Incoming>) -> Reply {
 /// A server that answers every request with `response` (raw HTTP/1.1 bytes) and hands the raw request it
 /// read to the returned channel.
 pub async fn canned_server(response: &'static str) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    canned_server_after(response, Duration::ZERO).await
+}
+
+/// [`canned_server`], answering each request `delay` after it came in.
+pub async fn canned_server_after(
+    response: &'static str,
+    delay: Duration,
+) -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -330,6 +338,7 @@ pub async fn canned_server(response: &'static str) -> (SocketAddr, tokio::sync::
                     }
                 }
                 let _ = tx.send(String::from_utf8_lossy(&got).into_owned());
+                tokio::time::sleep(delay).await;
                 let _ = s.write_all(response.as_bytes()).await;
                 let _ = s.shutdown().await;
             });

@@ -83,7 +83,9 @@ async fn results_are_cached_as_cache_control_says() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(drain(&mut seen), 4);
 
-    let (uncached, mut seen) = canned_server(NOT_STORED).await;
+    // Answering after 200 ms, so a burst's callers all arrive while its one fetch is under way, however
+    // busy the machine.
+    let (uncached, mut seen) = crate::harness::canned_server_after(NOT_STORED, Duration::from_millis(200)).await;
     let origin = format!("http://{uncached}");
     f.get(&origin).await;
     f.get(&origin).await;
