@@ -22,6 +22,11 @@ pub async fn ledger(data_dir: &Path) -> Result<Option<Ledger>> {
     }
 }
 
+/// "21 sats  agent research  GET api.example.com/fortune  on build-box".
+fn what(a: &SharedApproval, v: &ApprovalView) -> String {
+    format!("{}  agent {}  {} {}{}  on {}", v.describe_amount(), v.agent, v.method, v.host, v.path, a.instance)
+}
+
 fn view(a: &SharedApproval) -> Option<ApprovalView> {
     serde_json::from_value(a.view.clone()).ok()
 }
@@ -36,16 +41,7 @@ pub async fn list(ledger: &Ledger) -> Result<()> {
         let Some(v) = view(a) else { continue };
         let confirm = if v.confirm { "  needs your passphrase" } else { "" };
         let left = (v.expires_at_ms - now).max(0) / 1000;
-        println!(
-            "#{}  {}  agent {}  {} {}{}  on {}  ({left} s left){confirm}",
-            a.id,
-            v.describe_amount(),
-            v.agent,
-            v.method,
-            v.host,
-            v.path,
-            a.instance
-        );
+        println!("#{}  {}  ({left} s left){confirm}", a.id, what(a, &v));
         println!("      {}", v.explanation);
     }
     Ok(())
@@ -69,16 +65,7 @@ pub async fn answer(ledger: &Ledger, id: u64, approve: bool, remember: Option<u6
         ));
     }
     let (a, v) = waiting(ledger, id).await?;
-    println!(
-        "#{}: {} for agent {}, {} {}{} on {}",
-        a.id,
-        v.describe_amount(),
-        v.agent,
-        v.method,
-        v.host,
-        v.path,
-        a.instance
-    );
+    println!("#{}: {}", a.id, what(&a, &v));
     let confirmed = if approve && v.confirm {
         let mut proof = Proof::default();
         if ledger.passphrase_hash().await?.is_some() {
