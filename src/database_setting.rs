@@ -58,14 +58,18 @@ pub fn instance(file: Option<&str>) -> String {
         .unwrap_or_else(host_name)
 }
 
-/// The machine's host name, or `this-machine` when it has none.
+/// The machine's host name, or `this-machine` when it has none; read once.
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "this-machine".into())
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "this-machine".into())
+    })
+    .clone()
 }
 
 /// An instance name: 1–64 letters, digits, `-`, `_` or `.`.

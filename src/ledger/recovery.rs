@@ -56,8 +56,7 @@ impl Ledger {
     /// between paying and delivering): recorded as not delivered (`interrupted`), so the API's "paid, not
     /// delivered" count shows them. Returns how many.
     pub async fn close_interrupted(&self, created_by_ms: i64) -> Result<u64> {
-        // On a team's server, only this instance's: another's may still be delivering.
-        let own = (self.engine == super::Engine::Postgres).then(|| self.instance.to_string());
+        let own = self.own_rows_only();
         let done = sqlx::query(
             "UPDATE payments SET delivered = 0, failure_reason = 'interrupted', updated_at_ms = $1 \
              WHERE status = 'settled' AND delivered IS NULL AND created_at_ms <= $2 AND ($3 IS NULL OR instance = $3)",
@@ -84,11 +83,16 @@ impl Ledger {
         Ok(())
     }
 
-    /// Open payments last touched at or before `touched_by_ms`, oldest first: on a team's server, only this
-    /// instance's (each resolves its own with its own wallet); in a file, every one (a renamed machine
-    /// still resolves what it left open).
+    /// The instance whose rows alone recovery may touch: on a team's server this one's (another's may still be
+    /// paying or delivering); in a file `None`, every row (a renamed machine still resolves what it left).
+    fn own_rows_only(&self) -> Option<String> {
+        (self.engine == super::Engine::Postgres).then(|| self.instance.to_string())
+    }
+
+    /// Open payments last touched at or before `touched_by_ms`, oldest first; on a team's server only this
+    /// instance's, each resolving its own with its own wallet.
     pub async fn unresolved(&self, touched_by_ms: i64) -> Result<Vec<Unresolved>> {
-        let own = (self.engine == super::Engine::Postgres).then(|| self.instance.to_string());
+        let own = self.own_rows_only();
         let rows = sqlx::query(
             "SELECT id, agent_id, scheme, host, path, payment_hash, invoice, status, wallet_asked_at_ms, proof_prefix \
              FROM payments WHERE status IN ('pending', 'unknown') AND updated_at_ms <= $1 \

@@ -36,7 +36,8 @@ fn from_row(r: &super::engine::DbRow) -> SharedApproval {
     }
 }
 
-const COLUMNS: &str = "SELECT id, instance, local_id, view, state, seen, confirmed FROM approvals";
+/// What [`from_row`] reads.
+const FIELDS: &str = "id, instance, local_id, view, state, seen, confirmed";
 
 impl Ledger {
     /// Whether approvals are shared: the ledger is a team's database.
@@ -84,7 +85,7 @@ impl Ledger {
     /// Every approval waiting on any instance, oldest first.
     pub async fn waiting_approvals(&self) -> Result<Vec<SharedApproval>> {
         self.team_only()?;
-        let sql = format!("{COLUMNS} WHERE state = 'waiting' AND expires_at_ms > $1 ORDER BY id");
+        let sql = format!("SELECT {FIELDS} FROM approvals WHERE state = 'waiting' AND expires_at_ms > $1 ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.now_ms()).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(from_row).collect())
     }
@@ -101,8 +102,7 @@ impl Ledger {
         self.team_only()?;
         let sql = format!(
             "UPDATE approvals SET state = $2, seen = $3, confirmed = $4, decided_by = current_user, decided_at_ms = $5 \
-             WHERE id = $1 AND state = 'waiting' RETURNING {}",
-            COLUMNS.trim_start_matches("SELECT ").trim_end_matches(" FROM approvals")
+             WHERE id = $1 AND state = 'waiting' RETURNING {FIELDS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
@@ -118,7 +118,9 @@ impl Ledger {
     /// The answers given elsewhere to this instance's approvals, not yet applied.
     pub async fn answers_for_this_instance(&self) -> Result<Vec<SharedApproval>> {
         self.team_only()?;
-        let sql = format!("{COLUMNS} WHERE instance = $1 AND state IN ('approved', 'denied') ORDER BY id");
+        let sql = format!(
+            "SELECT {FIELDS} FROM approvals WHERE instance = $1 AND state IN ('approved', 'denied') ORDER BY id"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&*self.instance).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(from_row).collect())
     }

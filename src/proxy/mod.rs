@@ -298,16 +298,8 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     if let Ok(addr) = listener.local_addr() {
         let _ = proxy.local_addr.set(addr);
     }
-    // Payments an earlier run left open are resolved with the wallet; this run's rows are never touched by
-    // that first pass (they are all written after `started_ms`).
-    let recovering = {
-        let proxy = proxy.clone();
-        let started_ms = proxy.ledger.now_ms() - 1;
-        tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || proxy.wallet.wallet().ok()))
-    };
+    let background = start_background(&proxy);
     let _ = proxy.background.set(tokio::runtime::Handle::current());
-    let applying =
-        proxy.ledger.shares_approvals().then(|| tokio::spawn(shared_approvals::apply_answers(proxy.clone())));
     // Agent connections are counted when accepted, and uncounted when served to the end.
     let serve = {
         let proxy = proxy.clone();
@@ -365,9 +357,22 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     if let Some(workers) = workers {
         workers.stop();
     }
-    recovering.abort();
-    if let Some(applying) = applying {
-        applying.abort();
-    }
+    background.iter().for_each(tokio::task::JoinHandle::abort);
     proxy.approvals.deny_all();
+}
+
+/// What runs beside serving until it stops: recovery of the payments an earlier run left open, resolved with
+/// the wallet (this run's rows are never touched by that first pass: they are all written after
+/// `started_ms`); in a team's database, applying the answers given elsewhere to this instance's approvals.
+fn start_background(proxy: &Arc<Proxy>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let recovering = proxy.clone();
+    let started_ms = proxy.ledger.now_ms() - 1;
+    tasks.push(tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || {
+        recovering.wallet.wallet().ok()
+    })));
+    if proxy.ledger.shares_approvals() {
+        tasks.push(tokio::spawn(shared_approvals::apply_answers(proxy.clone())));
+    }
+    tasks
 }

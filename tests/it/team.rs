@@ -128,6 +128,27 @@ async fn the_serving_role_pays_within_policy_but_cannot_change_it_or_approve() {
     assert!(matches!(refused, Reservation::Refused { reason: "budget_exceeded", .. }), "{refused:?}");
 }
 
+/// A sandbox (wallet, relay, paid demo API) and a new team database with its owner's handle, for tests
+/// that run `purser serve` instances on it.
+struct Team {
+    rt: tokio::runtime::Runtime,
+    sandbox: purser::sandbox::Sandbox,
+    dir: tempfile::TempDir,
+    location: Location,
+    owner: Ledger,
+}
+
+impl Team {
+    fn start() -> Team {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let sandbox = rt.block_on(purser::sandbox::Sandbox::start(Default::default(), Default::default())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let location = rt.block_on(purser::ledger::testing::fresh_location(dir.path()));
+        let owner = rt.block_on(Ledger::open_at(&location)).unwrap();
+        Team { rt, sandbox, dir, location, owner }
+    }
+}
+
 /// Starts `purser serve` as instance `name` on the team database `url`, paying with the wallet at `uri`;
 /// returns it and the address it serves on once it listens.
 fn serve_instance(
@@ -183,11 +204,7 @@ async fn fortune(proxy: std::net::SocketAddr, demo: std::net::SocketAddr, auth: 
 fn three_instances_share_one_budget_under_600_concurrent_payments() {
     const BUDGET_SATS: u64 = 2_100;
     let Some(_) = server() else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let sandbox = rt.block_on(purser::sandbox::Sandbox::start(Default::default(), Default::default())).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let location = rt.block_on(purser::ledger::testing::fresh_location(dir.path()));
-    let owner = rt.block_on(Ledger::open_at(&location)).unwrap();
+    let Team { rt, sandbox, dir, location, owner } = Team::start();
     let all = ScopeSpec::default();
     rt.block_on(owner.set_threshold(&all, Msats::from_sats(1_000), Msats::from_sats(1_000), None)).unwrap();
     rt.block_on(owner.add_budget(&all, Period::Day, Msats::from_sats(BUDGET_SATS), None, None)).unwrap();
@@ -270,11 +287,7 @@ fn three_instances_share_one_budget_under_600_concurrent_payments() {
 #[test]
 fn a_payment_held_on_one_instance_is_approved_from_another_machine() {
     let Some(_) = server() else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let sandbox = rt.block_on(purser::sandbox::Sandbox::start(Default::default(), Default::default())).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let location = rt.block_on(purser::ledger::testing::fresh_location(dir.path()));
-    let owner = rt.block_on(Ledger::open_at(&location)).unwrap();
+    let Team { rt, sandbox, dir, location, owner } = Team::start();
     // Up to 1 sat is paid at once; the 21-sat fortune waits for a person.
     rt.block_on(owner.set_threshold(&ScopeSpec::default(), Msats::from_sats(1), Msats::from_sats(1_000), None))
         .unwrap();
