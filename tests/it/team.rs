@@ -330,3 +330,65 @@ fn a_payment_held_on_one_instance_is_approved_from_another_machine() {
     box1.kill().unwrap();
     box1.wait().unwrap();
 }
+
+/// A supervisor's change made on one machine is obeyed by every instance on the team database: a pause
+/// stops the next payment on both instances and a resume lets it through again (each payment's own
+/// transaction reads the policy), and a rotated key is refused by an instance that had the old one in
+/// memory (told through LISTEN/NOTIFY) while the new key works there.
+#[test]
+fn a_change_made_on_one_machine_is_obeyed_by_the_other_instances() {
+    let Some(_) = server() else { return };
+    let Team { rt, sandbox, dir, location, owner } = Team::start();
+    rt.block_on(owner.set_threshold(&ScopeSpec::default(), Msats::from_sats(1_000), Msats::from_sats(1_000), None))
+        .unwrap();
+    let (_, key) = rt.block_on(owner.add_agent("research")).unwrap();
+    let serving = rt.block_on(login_in(&location, "purser_serving"));
+    let supervisor = rt.block_on(login_in(&location, "purser_supervisor"));
+    let mut boxes: Vec<_> = ["box1", "box2"]
+        .iter()
+        .map(|name| serve_instance(&dir.path().join(name), name, &serving, &sandbox.wallet.uri))
+        .collect();
+    let laptop = dir.path().join("laptop");
+    let cli = |args: &[&str]| {
+        let mut cmd = crate::cli::purser(&laptop);
+        cmd.args(args).env("PURSER_DATABASE_URL", &supervisor);
+        crate::cli::run_ok(&mut cmd)
+    };
+    let call =
+        |proxy, key: &str| rt.block_on(fortune(proxy, sandbox.demo_addr, purser::proxy::auth::basic("research", key)));
+    for (_, addr) in &boxes {
+        assert_eq!(call(*addr, &key), 200, "both instances pay before the change");
+    }
+
+    cli(&["pause", "--agent", "research"]);
+    for (_, addr) in &boxes {
+        assert_eq!(call(*addr, &key), 402, "the next payment after the pause is refused");
+    }
+    let rows = rt.block_on(owner.payments(10)).unwrap();
+    for name in ["box1", "box2"] {
+        assert!(
+            rows.iter().any(|r| r.instance.as_deref() == Some(name) && r.reason.as_deref() == Some("payments_paused")),
+            "{name} did not refuse for the pause: {rows:?}"
+        );
+    }
+    cli(&["resume", "--agent", "research"]);
+    assert_eq!(call(boxes[1].1, &key), 200, "the next payment after the resume is paid");
+
+    let rotated = cli(&["agent", "rotate", "research"]);
+    let new_key = rotated.lines().next().and_then(|l| l.split_whitespace().last()).unwrap().to_string();
+    let told = std::time::Instant::now();
+    loop {
+        let status = call(boxes[0].1, &key);
+        if status == 407 {
+            break;
+        }
+        assert_eq!(status, 200, "the old key works until the instance is told");
+        assert!(told.elapsed() < std::time::Duration::from_secs(10), "box 1 never heard of the new key");
+    }
+    eprintln!("box 1 refused the rotated key {:?} after the rotation returned", told.elapsed());
+    assert_eq!(call(boxes[0].1, &new_key), 200, "the new key works on the other instance");
+    for (child, _) in &mut boxes {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
