@@ -49,6 +49,13 @@ pub struct ApprovalView {
     pub created_at_ms: i64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub expires_at_ms: i64,
+    /// In team mode, the instance (machine) the payment waits on; `None` on one machine.
+    #[serde(default)]
+    pub machine: Option<String>,
+    /// Held on another of the team's machines: its id in the team's database, where it is answered.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub team_id: Option<i64>,
 }
 
 impl ApprovalView {
@@ -71,7 +78,7 @@ impl ApprovalView {
         }
     }
 
-    fn set_count(&mut self, count: usize) {
+    pub(crate) fn set_count(&mut self, count: usize) {
         self.count = u32::try_from(count).unwrap_or(u32::MAX);
         self.total_msat = self.amount_msat.saturating_mul(u64::from(self.count));
     }
@@ -328,6 +335,8 @@ impl Approvals {
                         budget: held.budget,
                         created_at_ms: 0,
                         expires_at_ms: 0,
+                        machine: None,
+                        team_id: None,
                     };
                     (id, Some(self.open(&mut state, view, key, vec![waiter])))
                 }

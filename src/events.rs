@@ -17,6 +17,9 @@ pub enum Event {
     ApprovalNeeded { approval: crate::approval::ApprovalView },
     /// `approval:decided`: approved, denied or timed out.
     ApprovalDecided { id: u64, outcome: crate::approval::Outcome },
+    /// `approval:closed_elsewhere`: a payment held on another of the team's machines no longer waits
+    /// (answered from some machine, timed out, or its agent gave up); `team_id` as in `ApprovalView`.
+    TeamApprovalClosed { team_id: i64 },
     /// `alert:raised`
     Alert { alert: crate::ledger::alerts::Alert },
     /// `allowance:requested`: an agent asks a person for a task allowance.
@@ -27,12 +30,13 @@ pub enum Event {
 
 impl Event {
     /// Every event's name, for whoever listens by name (the desktop UI's bindings are generated from it).
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "payment:settled",
         "payment:refused",
         "payment:failed",
         "approval:needed",
         "approval:decided",
+        "approval:closed_elsewhere",
         "alert:raised",
         "allowance:requested",
         "allowance:changed",
@@ -46,6 +50,7 @@ impl Event {
             Event::PaymentFailed { .. } => "payment:failed",
             Event::ApprovalNeeded { .. } => "approval:needed",
             Event::ApprovalDecided { .. } => "approval:decided",
+            Event::TeamApprovalClosed { .. } => "approval:closed_elsewhere",
             Event::Alert { .. } => "alert:raised",
             Event::AllowanceRequested { .. } => "allowance:requested",
             Event::AllowanceChanged { .. } => "allowance:changed",
@@ -139,6 +144,8 @@ mod tests {
             confirm: false,
             created_at_ms: 0,
             expires_at_ms: 0,
+            machine: None,
+            team_id: None,
         };
         let alert = crate::ledger::alerts::Alert {
             id: 1,
@@ -175,6 +182,7 @@ mod tests {
             },
             Event::ApprovalNeeded { approval: view },
             Event::ApprovalDecided { id: 1, outcome: crate::approval::Outcome::Denied },
+            Event::TeamApprovalClosed { team_id: 1 },
             Event::Alert { alert },
             Event::AllowanceRequested { allowance: allowance.clone() },
             Event::AllowanceChanged { allowance },

@@ -18,6 +18,8 @@
 //! - [`policy`]: the decision whether a payment may go ahead: budgets, thresholds, rules, pause, breaker.
 //! - [`approval`]: payments held for a person's decision, and a person's answer from wherever it comes.
 //! - [`allowances`]: task allowances as a person answers, opens, raises and closes them.
+//! - [`team_approvals`]: the payments waiting on a team's machines, as a supervisor at any one sees and
+//!   answers them.
 //! - [`consent`]: the passphrase (or typed amount) a confirm-tier approval or a change from the CLI needs.
 //! - [`wallet`]: the [`wallet::Wallet`] trait, its NIP-47 implementation, the handle to the wallet in use,
 //!   and where the connection URI is kept.
@@ -75,6 +77,7 @@ pub mod rates;
 pub mod recovery;
 pub mod sandbox;
 pub mod startup;
+pub mod team_approvals;
 pub mod units;
 pub mod wallet;
 

@@ -39,7 +39,7 @@ pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
     Ok(Overview {
         totals: core.ledger.totals_valued(valuing.as_ref()).await?,
         budgets: core.proxy.budget_uses().await?,
-        approvals: core.proxy.approvals.list(),
+        approvals: all_approvals(&core).await,
         alerts: core.ledger.alerts(10).await?,
         paused: core.ledger.paused_all().await?,
         paused_agents: core.ledger.agents().await?.into_iter().filter(|a| a.paused).map(|a| a.name).collect(),
@@ -90,7 +90,39 @@ pub async fn export_csv(core: State<'_, AppCore>, filter: PaymentFilter) -> Resu
 
 #[tauri::command]
 pub async fn approvals(core: State<'_, AppCore>) -> Result<Vec<ApprovalView>> {
-    Ok(core.proxy.approvals.list())
+    Ok(all_approvals(&core).await)
+}
+
+/// The payments held on this machine and, on a team's database, those held on the team's other machines
+/// (each naming its machine). Should the database not answer, this machine's own are still listed.
+pub async fn all_approvals(core: &AppCore) -> Vec<ApprovalView> {
+    let mut all = core.proxy.approvals.list();
+    if !core.ledger.shares_approvals() {
+        return all;
+    }
+    for own in &mut all {
+        own.machine = Some(core.ledger.instance().to_string());
+    }
+    match purser::team_approvals::waiting(&core.ledger, true).await {
+        Ok(elsewhere) => all.extend(elsewhere),
+        Err(e) => tracing::warn!("the team's waiting approvals could not be read: {e}"),
+    }
+    all
+}
+
+/// Approves or denies a payment held on another of the team's machines (`team_id` as the list gave it), as
+/// [`decide_approval`] does for this machine's own; the machine holding it pays or refuses within a second.
+#[tauri::command]
+pub async fn decide_team_approval(core: State<'_, AppCore>, team_id: i64, answer: ApprovalAnswer) -> Result<()> {
+    let verdict = if answer.approve { Verdict::Approve } else { Verdict::Deny };
+    let answer = Answer {
+        verdict,
+        seen: answer.count,
+        remember_sats_per_day: answer.remember_sats_per_day,
+        proof: purser::consent::Proof { passphrase: answer.passphrase, typed_sats: answer.typed_sats },
+    };
+    purser::team_approvals::answer(&core.ledger, team_id, answer).await?;
+    Ok(())
 }
 
 /// Approves or denies the `count` requests of a held payment the person was shown; `remember_sats_per_day`
@@ -109,10 +141,19 @@ pub async fn decide_approval(core: State<'_, AppCore>, id: u64, answer: Approval
     Ok(())
 }
 
-/// A click in a notification: a plain answer to the `seen` requests it showed.
-pub async fn decide_from_notification(core: &AppCore, id: u64, approve: bool, seen: u32) -> Result<()> {
+/// A click in a notification: a plain answer to the `seen` requests it showed, held on this machine or
+/// (with a `team_id`) on another of the team's.
+pub async fn decide_from_notification(core: &AppCore, a: &ApprovalView, approve: bool) -> Result<()> {
     let verdict = if approve { Verdict::Approve } else { Verdict::Deny };
-    purser::approval::answer(&core.proxy.approvals, &core.ledger, id, Answer::new(verdict, seen)).await?;
+    let answer = Answer::new(verdict, a.count);
+    match a.team_id {
+        Some(team_id) => {
+            purser::team_approvals::answer(&core.ledger, team_id, answer).await?;
+        }
+        None => {
+            purser::approval::answer(&core.proxy.approvals, &core.ledger, a.id, answer).await?;
+        }
+    }
     Ok(())
 }
 

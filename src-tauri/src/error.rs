@@ -74,6 +74,17 @@ impl From<purser::approval::AnswerError> for UiError {
     }
 }
 
+impl From<purser::team_approvals::TeamAnswerError> for UiError {
+    fn from(e: purser::team_approvals::TeamAnswerError) -> Self {
+        use purser::team_approvals::TeamAnswerError as E;
+        match e {
+            E::NotWaiting(_) => UiError::new("not_waiting", e.to_string()),
+            E::Answer(a) => a.into(),
+            E::Ledger(l) => l.into(),
+        }
+    }
+}
+
 impl From<purser::allowances::AllowanceError> for UiError {
     fn from(e: purser::allowances::AllowanceError) -> Self {
         match e {

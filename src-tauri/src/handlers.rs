@@ -50,6 +50,7 @@ command_list! {
     commands::export_csv(filter: purser::ledger::queries::PaymentFilter) -> crate::dto::Exported;
     commands::approvals() -> Vec<purser::approval::ApprovalView>;
     commands::decide_approval(id: u64, answer: crate::dto::ApprovalAnswer) -> ();
+    commands::decide_team_approval(team_id: i64, answer: crate::dto::ApprovalAnswer) -> ();
     commands::budgets() -> crate::dto::PolicyView;
     commands::add_budget(input: crate::dto::BudgetInput) -> ();
     commands::remove_budget(id: i64) -> ();

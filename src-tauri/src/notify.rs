@@ -18,9 +18,22 @@ use tauri::{AppHandle, Emitter, Manager};
 
 use crate::runtime::AppCore;
 
-/// Approval id → the notification showing it and what it was about ("250 sats for demo → GET host/path"), so
+/// Which approval a notification shows: one held on this machine, or one on another of the team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Shown {
+    Here(u64),
+    Team(i64),
+}
+
+impl Shown {
+    fn of(a: &ApprovalView) -> Shown {
+        a.team_id.map_or(Shown::Here(a.id), Shown::Team)
+    }
+}
+
+/// Approval → the notification showing it and what it was about ("250 sats for demo → GET host/path"), so
 /// an approval answered elsewhere can update its notification and say which payment it was.
-static SHOWN: LazyLock<Mutex<HashMap<u64, (u32, String)>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static SHOWN: LazyLock<Mutex<HashMap<Shown, (u32, String)>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn actions_supported() -> bool {
     notify_rust::get_capabilities().map(|caps| caps.iter().any(|c| c == "actions")).unwrap_or(false)
@@ -40,6 +53,9 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
     std::thread::spawn(move || {
         let with_actions = actions_supported();
         let mut body = format!("Agent {} → {} {}{}\n{}", a.agent, a.method, a.host, a.path, a.explanation);
+        if let (Some(machine), Some(_)) = (&a.machine, a.team_id) {
+            body.push_str(&format!("\nWaiting on {machine}"));
+        }
         if a.count > 1 {
             body.push_str(&format!("\n{} identical requests", a.count));
         }
@@ -64,9 +80,9 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
                 return;
             }
         };
-        let (id, seen, confirm) = (a.id, a.count, a.confirm);
+        let confirm = a.confirm;
         let what = format!("{} for {} → {} {}{}", a.describe_amount(), a.agent, a.method, a.host, a.path);
-        SHOWN.lock().unwrap().insert(id, (handle.id(), what));
+        SHOWN.lock().unwrap().insert(Shown::of(&a), (handle.id(), what));
         if !with_actions {
             return;
         }
@@ -88,9 +104,9 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
                 let app = app.clone();
                 tauri::async_runtime::block_on(async move {
                     if let Some(core) = app.try_state::<AppCore>()
-                        && let Err(e) = crate::commands::decide_from_notification(&core, id, approve, seen).await
+                        && let Err(e) = crate::commands::decide_from_notification(&core, &a, approve).await
                     {
-                        tracing::info!("approval #{id} from a notification: {}", e.message);
+                        tracing::info!("an approval from a notification: {}", e.message);
                     }
                 });
             }
@@ -100,13 +116,14 @@ pub fn approval(app: AppHandle, a: ApprovalView) {
 
 /// Replaces an approval's notification once it is answered (in the window, the CLI, or by timing out), so no
 /// stale Approve button stays on screen.
-pub fn answered(approval_id: u64, outcome: Outcome) {
-    let Some((nid, what)) = SHOWN.lock().unwrap().remove(&approval_id) else { return };
+fn answered(shown: Shown, outcome: Option<Outcome>) {
+    let Some((nid, what)) = SHOWN.lock().unwrap().remove(&shown) else { return };
     let summary = match outcome {
-        Outcome::Approved => "Payment approved",
-        Outcome::Denied => "Payment denied",
-        Outcome::TimedOut => "Approval timed out: payment denied",
-        Outcome::Withdrawn => "The agent stopped waiting: nothing paid",
+        Some(Outcome::Approved) => "Payment approved",
+        Some(Outcome::Denied) => "Payment denied",
+        Some(Outcome::TimedOut) => "Approval timed out: payment denied",
+        Some(Outcome::Withdrawn) => "The agent stopped waiting: nothing paid",
+        None => "No longer waiting: answered or timed out on its machine",
     };
     let _ = Notification::new()
         .id(nid)
@@ -164,9 +181,16 @@ pub fn forward_events(app: AppHandle, events: &Events) {
             };
             let _ = app.emit(event.name(), &event);
             // Showing a notification is a blocking D-Bus call: never on the runtime's workers.
-            if let Event::ApprovalDecided { id, outcome } = &event {
-                let (id, outcome) = (*id, *outcome);
-                std::thread::spawn(move || answered(id, outcome));
+            match &event {
+                Event::ApprovalDecided { id, outcome } => {
+                    let (id, outcome) = (*id, *outcome);
+                    std::thread::spawn(move || answered(Shown::Here(id), Some(outcome)));
+                }
+                Event::TeamApprovalClosed { team_id } => {
+                    let team_id = *team_id;
+                    std::thread::spawn(move || answered(Shown::Team(team_id), None));
+                }
+                _ => {}
             }
             let Some(core) = app.try_state::<AppCore>() else { continue };
             if !core.notifications_on() {

@@ -90,6 +90,11 @@ impl AppCore {
 
 pub async fn start(args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
     purser::install_crypto_provider();
+    if args.sandbox {
+        // Play sats stay in the data directory's own file, whatever database purser.toml names.
+        let file_only = purser::database_setting::CommandLine { file_only: true, ..Default::default() };
+        purser::database_setting::set_from_command_line(file_only);
+    }
     let (mut settings, ledger) = startup::open(&args.data_dir).await?;
     let listen = args.listen.clone().unwrap_or_else(|| settings.listen.clone());
     let listener = startup::bind(&listen).await?;
@@ -108,6 +113,10 @@ pub async fn start(args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
     };
     let events = Events::default();
     let proxy = startup::proxy(settings, ledger.clone(), wallet, events.clone())?;
+    if ledger.shares_approvals() {
+        // The payments held on the team's other machines, shown and notified like this machine's own.
+        tauri::async_runtime::spawn(purser::team_approvals::watch(ledger.clone(), events.clone()));
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = proxy.clone();
     tauri::async_runtime::spawn(async move {

@@ -43,7 +43,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
                 if let Ok(t) = core.ledger.totals().await {
                     let _ = spent.set_text(format!("Spent today: {}", Msats(t.today_msat)));
                 }
-                let waiting = core.proxy.approvals.list().len();
+                let waiting = crate::commands::all_approvals(&core).await.len();
                 // Something waits for the person: the tray says so beside its icon.
                 let title = match waiting {
                     0 => "Purser".to_string(),

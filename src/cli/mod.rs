@@ -156,6 +156,17 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl From<purser::team_approvals::TeamAnswerError> for Error {
+    fn from(e: purser::team_approvals::TeamAnswerError) -> Self {
+        use purser::team_approvals::TeamAnswerError as E;
+        match e {
+            E::Answer(purser::approval::AnswerError::Consent(c)) => Error::Consent(c),
+            E::NotWaiting(_) | E::Answer(_) => Error::Usage(e.to_string()),
+            E::Ledger(l) => Error::Ledger(l),
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The sandbox's play sats get a ledger of their own unless told otherwise.

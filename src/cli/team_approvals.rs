@@ -4,11 +4,10 @@
 
 use std::path::Path;
 
-use purser::approval::ApprovalView;
-use purser::consent::{self, Proof};
-use purser::ledger::shared_approvals::SharedApproval;
+use purser::approval::{Answer, ApprovalView, Verdict};
+use purser::consent;
 use purser::ledger::{Ledger, Location};
-use purser::units::Msats;
+use purser::team_approvals::{self, TeamAnswerError};
 
 use super::passphrase::read_hidden;
 use super::{Error, Result};
@@ -23,69 +22,63 @@ pub async fn ledger(data_dir: &Path) -> Result<Option<Ledger>> {
 }
 
 /// "21 sats  agent research  GET api.example.com/fortune  on build-box".
-fn what(a: &SharedApproval, v: &ApprovalView) -> String {
-    format!("{}  agent {}  {} {}{}  on {}", v.describe_amount(), v.agent, v.method, v.host, v.path, a.instance)
+fn what(v: &ApprovalView) -> String {
+    let machine = v.machine.as_deref().unwrap_or("?");
+    format!("{}  agent {}  {} {}{}  on {machine}", v.describe_amount(), v.agent, v.method, v.host, v.path)
 }
 
-fn view(a: &SharedApproval) -> Option<ApprovalView> {
-    serde_json::from_value(a.view.clone()).ok()
+fn team_id(v: &ApprovalView) -> i64 {
+    v.team_id.unwrap_or_default()
 }
 
 pub async fn list(ledger: &Ledger) -> Result<()> {
-    let waiting = ledger.waiting_approvals().await?;
+    let waiting = team_approvals::waiting(ledger, false).await?;
     if waiting.is_empty() {
         println!("Nothing is waiting for your approval on any of the team's machines.");
     }
     let now = ledger.now_ms();
-    for a in &waiting {
-        let Some(v) = view(a) else { continue };
+    for v in &waiting {
         let confirm = if v.confirm { "  needs your passphrase" } else { "" };
         let left = (v.expires_at_ms - now).max(0) / 1000;
-        println!("#{}  {}  ({left} s left){confirm}", a.id, what(a, &v));
+        println!("#{}  {}  ({left} s left){confirm}", team_id(v), what(v));
         println!("      {}", v.explanation);
     }
     Ok(())
 }
 
-async fn waiting(ledger: &Ledger, id: u64) -> Result<(SharedApproval, ApprovalView)> {
-    let gone = || Error::Usage(format!("no approval with id {id} is waiting (it may have been answered or timed out)"));
-    let found = ledger.waiting_approvals().await?.into_iter().find(|a| u64::try_from(a.id).ok() == Some(id));
-    let a = found.ok_or_else(gone)?;
-    let v = view(&a).ok_or_else(gone)?;
-    Ok((a, v))
-}
-
-/// Approves (`approve`) or denies shared approval `id` for the requests the person is shown now.
+/// Approves (`approve`) or denies team approval `id` for the requests the person is shown now; `remember`
+/// also adds a rule for its agent on its API of that many sats a day.
 pub async fn answer(ledger: &Ledger, id: u64, approve: bool, remember: Option<u64>) -> Result<()> {
-    if remember.is_some() {
-        return Err(Error::Usage(
-            "remembering an approval as a rule is not offered for a team's shared approvals yet: answer it, then \
-             add the rule with `purser rule add`"
-                .into(),
-        ));
+    let id = i64::try_from(id).unwrap_or(i64::MAX);
+    let found = team_approvals::waiting(ledger, false).await?.into_iter().find(|v| v.team_id == Some(id));
+    let v = found.ok_or_else(|| Error::from(TeamAnswerError::NotWaiting(id)))?;
+    println!("#{id}: {}", what(&v));
+    let verdict = if approve { Verdict::Approve } else { Verdict::Deny };
+    let mut answer = Answer { remember_sats_per_day: remember, ..Answer::new(verdict, v.count) };
+    let passphrase_set = ledger.passphrase_hash().await?.is_some();
+    if approve && !v.confirm && remember.is_some() && passphrase_set {
+        // A remembered rule is a change to what guards money: like `purser rule add`, it takes the passphrase.
+        let given = read_hidden("Remembering a rule needs your passphrase: ")?;
+        consent::authorize_change(ledger, Some(&given)).await.map_err(Error::Consent)?;
     }
-    let (a, v) = waiting(ledger, id).await?;
-    println!("#{}: {}", a.id, what(&a, &v));
-    let confirmed = if approve && v.confirm {
-        let mut proof = Proof::default();
-        if ledger.passphrase_hash().await?.is_some() {
-            proof.passphrase = Some(read_hidden("This payment needs your passphrase: ")?);
+    if approve && v.confirm {
+        if passphrase_set {
+            answer.proof.passphrase = Some(read_hidden("This payment needs your passphrase: ")?);
         } else {
             let sats = v.total_msat.div_ceil(1000);
             let typed = read_hidden(&format!("To confirm, type the amount in sats ({sats}): "))?;
-            proof.typed_sats = Some(typed.trim().replace([',', '_', ' '], "").parse::<u64>().unwrap_or(0));
+            answer.proof.typed_sats = Some(typed.trim().replace([',', '_', ' '], "").parse::<u64>().unwrap_or(0));
         }
-        consent::confirm_payment(ledger, Msats(v.total_msat), &proof).await.map_err(Error::Consent)?;
-        true
+    }
+    let machine = v.machine.as_deref().unwrap_or("?");
+    let (answered, rule) = team_approvals::answer(ledger, id, answer).await?;
+    if approve {
+        println!("Approved #{id} ({} request{}) on {machine}.", answered.count, plural(answered.count));
     } else {
-        false
-    };
-    match ledger.answer_approval(a.id, approve, v.count, confirmed).await? {
-        Some(_) if approve => {
-            println!("Approved #{} ({} request{}) on {}.", a.id, v.count, plural(v.count), a.instance)
-        }
-        Some(_) => println!("Denied #{}: {} for agent {} on {}.", a.id, v.describe_amount(), v.agent, a.instance),
-        None => return Err(Error::Usage(format!("#{id} was answered elsewhere or timed out first"))),
+        println!("Denied #{id}: {} for agent {} on {machine}.", answered.describe_amount(), answered.agent);
+    }
+    if let Some(rule) = rule {
+        println!("Remembered as rule #{}: no need to ask again up to {} a day.", rule.id, rule.max_per_day);
     }
     Ok(())
 }

@@ -40,8 +40,9 @@ pub struct HotCache {
     credentials: Mutex<BoundedMap<CredentialKey, (u64, Option<Credential>)>>,
     /// Budgets, thresholds and rules; current while their `policy_generation` matches the database's.
     policy: Mutex<Option<Arc<PolicyTables>>>,
-    /// Woken when a team's shared approvals change (another instance or a supervisor wrote one).
-    pub(crate) approvals_changed: tokio::sync::Notify,
+    /// Counts the changes to a team's shared approvals (another instance or a supervisor wrote one); each
+    /// watcher (this instance's answer applier, a desktop's list) holds its own receiver and sees every one.
+    pub(crate) approvals_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for HotCache {
@@ -52,7 +53,7 @@ impl Default for HotCache {
             agents: Mutex::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES)),
             credentials: Mutex::new(BoundedMap::new(MAX_ENTRIES, MAX_BYTES)),
             policy: Mutex::new(None),
-            approvals_changed: tokio::sync::Notify::new(),
+            approvals_changed: tokio::sync::watch::Sender::new(0),
         }
     }
 }

@@ -143,11 +143,11 @@ async fn listen(cache: Weak<HotCache>, mut listener: PgListener) {
         let Some(cache) = cache.upgrade() else { break };
         match heard {
             Ok(Some(n)) if n.payload() == "credentials" => cache.invalidate_credentials(),
-            Ok(Some(n)) if n.payload() == "approvals" => cache.approvals_changed.notify_one(),
+            Ok(Some(n)) if n.payload() == "approvals" => cache.approvals_changed.send_modify(|n| *n += 1),
             Ok(_) => cache.invalidate(),
             Err(e) => {
                 cache.invalidate();
-                cache.approvals_changed.notify_one();
+                cache.approvals_changed.send_modify(|n| *n += 1);
                 tracing::warn!("lost the team database's change notifications ({e}); retrying");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }

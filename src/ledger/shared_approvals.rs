@@ -125,9 +125,19 @@ impl Ledger {
         Ok(rows.iter().map(from_row).collect())
     }
 
-    /// Resolves when something in the shared approvals may have changed (or after `at_most`, as a fallback
-    /// should a notification be lost).
-    pub async fn approvals_changed(&self, at_most: std::time::Duration) {
-        let _ = tokio::time::timeout(at_most, self.hot.approvals_changed.notified()).await;
+    /// Tells its holder when the shared approvals may have changed.
+    pub fn approval_changes(&self) -> ApprovalChanges {
+        ApprovalChanges(self.hot.approvals_changed.subscribe())
+    }
+}
+
+/// One watcher's view of the changes to the shared approvals.
+pub struct ApprovalChanges(tokio::sync::watch::Receiver<u64>);
+
+impl ApprovalChanges {
+    /// Resolves when something changed since the last call (or after `at_most`, as a fallback should a
+    /// notification be lost).
+    pub async fn next(&mut self, at_most: std::time::Duration) {
+        let _ = tokio::time::timeout(at_most, self.0.changed()).await;
     }
 }

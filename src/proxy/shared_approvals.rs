@@ -56,6 +56,7 @@ impl Announce for Sharing {
 
 /// Applies the answers given elsewhere to this instance's approvals, as they come, while the proxy runs.
 pub(crate) async fn apply_answers(proxy: Arc<Proxy>) {
+    let mut changes = proxy.ledger.approval_changes();
     loop {
         match proxy.ledger.answers_for_this_instance().await {
             Ok(answers) => {
@@ -76,6 +77,6 @@ pub(crate) async fn apply_answers(proxy: Arc<Proxy>) {
             }
             Err(e) => tracing::warn!("the team's answers to approvals could not be read: {e}"),
         }
-        proxy.ledger.approvals_changed(FALLBACK).await;
+        changes.next(FALLBACK).await;
     }
 }

@@ -392,3 +392,62 @@ fn a_change_made_on_one_machine_is_obeyed_by_the_other_instances() {
         child.wait().unwrap();
     }
 }
+
+/// What a supervisor's desktop does with the team's other machines' approvals, through the library: a
+/// payment box 1 offers is heard at once (`approval:needed`, naming box 1, with its team id), answered from
+/// the laptop with "remember" (box 1 reads the answer; the rule is the team's), and heard again when box 1
+/// closes it (`approval:closed_elsewhere`). Its own approvals are never listed as another machine's.
+#[test]
+fn a_desktop_hears_of_and_answers_the_other_machines_approvals() {
+    use purser::events::Event;
+    let Some(_) = server() else { return };
+    let Team { rt, location, owner, .. } = Team::start();
+    rt.block_on(async {
+        owner.add_agent("research").await.unwrap();
+        let laptop = Ledger::open_at(&location).await.unwrap().with_instance("laptop");
+        let box1 = Ledger::open_at(&location).await.unwrap().with_instance("box1");
+        let events = purser::events::Events::default();
+        let mut heard = events.subscribe();
+        tokio::spawn(purser::team_approvals::watch(laptop.clone(), events.clone()));
+        let view = serde_json::json!({
+            "id": 5, "agent": "research", "method": "GET", "host": "api.example.com", "path": "/fortune",
+            "amount_msat": 21000, "count": 1, "total_msat": 21000, "fiat": null, "confirm": false,
+            "explanation": "above the auto-approve limit", "budget": {}, "created_at_ms": owner.now_ms(),
+            "expires_at_ms": owner.now_ms() + 60_000
+        });
+        laptop.offer_approval(9, &view, owner.now_ms() + 60_000).await.unwrap();
+        box1.offer_approval(5, &view, owner.now_ms() + 60_000).await.unwrap();
+        let Event::ApprovalNeeded { approval } =
+            tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv()).await.unwrap().unwrap()
+        else {
+            panic!("not an approval")
+        };
+        assert_eq!(approval.machine.as_deref(), Some("box1"), "the laptop's own approval is not another machine's");
+        let team_id = approval.team_id.expect("a team id");
+        let elsewhere = purser::team_approvals::waiting(&laptop, true).await.unwrap();
+        assert_eq!(elsewhere.len(), 1, "{elsewhere:?}");
+
+        let answer = purser::approval::Answer {
+            remember_sats_per_day: Some(100),
+            ..purser::approval::Answer::new(purser::approval::Verdict::Approve, 1)
+        };
+        let (answered, rule) = purser::team_approvals::answer(&laptop, team_id, answer.clone()).await.unwrap();
+        assert_eq!((answered.count, answered.agent.as_str()), (1, "research"));
+        let rule = rule.expect("remembered");
+        assert_eq!(rule.max_per_day, Msats::from_sats(100));
+        let read = box1.answers_for_this_instance().await.unwrap();
+        assert!(read.iter().any(|a| a.local_id == 5 && a.state == "approved"), "{read:?}");
+        let again = purser::team_approvals::answer(&laptop, team_id, answer).await;
+        assert!(matches!(again, Err(purser::team_approvals::TeamAnswerError::NotWaiting(_))), "{again:?}");
+
+        box1.close_approval(5).await.unwrap();
+        let closed = loop {
+            let event = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv()).await;
+            match event.expect("the close was heard").unwrap() {
+                Event::TeamApprovalClosed { team_id } => break team_id,
+                _ => continue,
+            }
+        };
+        assert_eq!(closed, team_id);
+    });
+}

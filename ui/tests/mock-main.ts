@@ -42,6 +42,12 @@ const approvals = [
     explanation: "2,000 sats is above the confirm limit of 1,000 sats for the whole wallet: it needs your passphrase",
     budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 1,
     total_msat: 2000000, fiat: usd(2_000_000), confirm: true, created_at_ms: now - 5_000, expires_at_ms: now + 115_000 },
+  // Held on another of the team's machines: its id here is that machine's, its team id the database's.
+  { id: 7, agent: "crawler", method: "GET", host: "api.example.com", path: "/fortune", amount_msat: 21000,
+    explanation: "21 sats is above the auto-approve limit of 1 sat for the whole wallet and within its ask limit of 1,000 sats",
+    budget: { budget: "daily budget #1 of the whole wallet (5000 sats)", remaining_msat: 4712000 }, count: 1,
+    total_msat: 21000, fiat: usd(21_000), confirm: false, created_at_ms: now - 2_000, expires_at_ms: now + 118_000,
+    machine: "build-box", team_id: 3 },
 ];
 const allowance = (id: number, state: string, extra: object = {}) => ({
   id, agent: "research", purpose: "summarise 20 papers", state, max_msat: 250_000, asked_max_msat: 300_000,
@@ -88,6 +94,7 @@ const fixtures: Record<string, (args: any) => unknown> = {
   export_csv: () => ({ path: "/home/you/.local/share/purser/exports/purser-ledger-1.csv", rows: 2 }),
   approvals: () => approvals,
   decide_approval: () => null,
+  decide_team_approval: () => null,
   budgets: () => ({
     budgets: [budget(1, scope(null), "day", 5_000_000, 293_293), budget(2, scope("research"), "day", 100_000, 84_084), budget(3, scope(null, "api.example.com"), { rolling: { hours: 6 } }, 300_000, 42_000), dollarBudget()],
     thresholds: [

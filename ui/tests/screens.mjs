@@ -46,7 +46,7 @@ for (const scheme of ["light", "dark"]) {
     expect(text.includes("research → api.example.com/premium"), "the waiting approval");
     expect(text.includes("80 % crossed"), "an alert");
     expect(await page.isVisible(".chart canvas"), "the chart");
-    expect((await page.textContent(".badge")).trim() === "3", "the approvals badge counts waiting requests");
+    expect((await page.textContent(".badge")).trim() === "4", "the approvals badge counts waiting requests, the team's other machines' too");
     const strip = await page.textContent("[data-testid=attention]");
     expect(strip.includes("Agent writer's payments are paused"), strip);
     expect(strip.includes("daily budget of agent writer is used up (102 %)"), strip);
@@ -102,6 +102,13 @@ for (const scheme of ["light", "dark"]) {
     const call = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_approval").pop());
     const a = call.args.answer;
     expect(call.args.id === 7 && a.approve === true && a.count === 2 && a.remember_sats_per_day === 1250, JSON.stringify(call.args));
+  });
+  await check(`${scheme}: a payment held on another of the team's machines names it and is answered in the team's database`, async () => {
+    const machine = await page.textContent("[data-testid=approval-machine]");
+    expect(machine.includes("Waiting on build-box"), machine);
+    await page.click("[data-testid=approve-team-3]");
+    const call = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "decide_team_approval").pop());
+    expect(call && call.args.teamId === 3 && call.args.answer.approve === true && call.args.answer.count === 1, JSON.stringify(call && call.args));
   });
   await check(`${scheme}: an overage shows the task's figures and can raise the task`, async () => {
     const overage = await page.textContent("[data-testid=overage-7]");

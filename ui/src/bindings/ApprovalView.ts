@@ -32,4 +32,12 @@ explanation: string,
 /**
  * Budget figures, machine-readable.
  */
-budget: unknown, created_at_ms: number, expires_at_ms: number, };
+budget: unknown, created_at_ms: number, expires_at_ms: number, 
+/**
+ * In team mode, the instance (machine) the payment waits on; `None` on one machine.
+ */
+machine: string | null, 
+/**
+ * Held on another of the team's machines: its id in the team's database, where it is answered.
+ */
+team_id: number | null, };

@@ -40,6 +40,7 @@ export function commands(invoke: Invoke) {
     exportCsv: (filter: PaymentFilter) => invoke<Exported>("export_csv", { filter }),
     approvals: () => invoke<Array<ApprovalView>>("approvals", {}),
     decideApproval: (id: number, answer: ApprovalAnswer) => invoke<void>("decide_approval", { id, answer }),
+    decideTeamApproval: (teamId: number, answer: ApprovalAnswer) => invoke<void>("decide_team_approval", { teamId, answer }),
     budgets: () => invoke<PolicyView>("budgets", {}),
     addBudget: (input: BudgetInput) => invoke<void>("add_budget", { input }),
     removeBudget: (id: number) => invoke<void>("remove_budget", { id }),

@@ -36,6 +36,7 @@ export const EVENTS = {
   payment_failed: "payment:failed",
   approval_needed: "approval:needed",
   approval_decided: "approval:decided",
+  approval_closed_elsewhere: "approval:closed_elsewhere",
   alert_raised: "alert:raised",
   allowance_requested: "allowance:requested",
   allowance_changed: "allowance:changed",

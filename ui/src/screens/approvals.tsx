@@ -37,7 +37,7 @@ export function ApprovalsScreen({ tick, refresh }: ScreenProps) {
         </Card>
       ) : (
         // Keyed by approval: a card's own fields (the amount to remember) never pass to the next one.
-        data.map((a) => <Approval key={a.id} a={a} passphraseSet={settings.data?.passphrase_set ?? false} done={refresh} />)
+        data.map((a) => <Approval key={a.team_id != null ? `team-${a.team_id}` : a.id} a={a} passphraseSet={settings.data?.passphrase_set ?? false} done={refresh} />)
       )}
     </div>
   );
@@ -57,6 +57,8 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
   const [secret, setSecret] = useState("");
   const [err, setErr] = useState<string | null>(null);
   const left = secondsLeft(a.expires_at_ms);
+  // Test ids: this machine's approvals by their id, the team's other machines' by their id in the team's database.
+  const tid = a.team_id != null ? `team-${a.team_id}` : String(a.id);
   const budget = a.budget as { budget?: string; remaining_msat?: number };
   // What the person sees is what they answer: the count shown, never requests that joined since.
   const count = a.count;
@@ -71,7 +73,9 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
     }
     if (approve && a.confirm && passphraseSet && secret === "") return setErr("Type your passphrase to approve this payment.");
     const passphrase = approve && a.confirm && passphraseSet ? secret : null;
-    api.decideApproval(a.id, { approve, count, remember_sats_per_day: perDay, passphrase, typed_sats: typed })
+    const answer = { approve, count, remember_sats_per_day: perDay, passphrase, typed_sats: typed };
+    // Held on another of the team's machines: answered in the team's database, paid or refused there.
+    (a.team_id != null ? api.decideTeamApproval(a.team_id, answer) : api.decideApproval(a.id, answer))
       .then(done, (e) => (setSecret(""), setErr(toUiError(e).message)));
   };
   const raise = () => {
@@ -96,9 +100,10 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
   const total = a.fiat ? `${inSats} (${moneyText(a.fiat.currency, a.fiat.micros * count)})` : inSats;
   return (
     <Card class="approval" title={`${total} for ${a.agent}`}>
+      {a.machine && <p class="machine" data-testid="approval-machine">Waiting on <strong>{a.machine}</strong></p>}
       <p class="mono">{a.method} {a.host}{a.path} {count > 1 && <span class="badge" data-testid="approval-count">{count} identical requests</span>}</p>
       {task && (
-        <p class="overage" data-testid={`overage-${a.id}`}>
+        <p class="overage" data-testid={`overage-${tid}`}>
           Task #{task.id} “{task.purpose}”: {sats(task.used_msat)} of {sats(task.max_msat)} used, {sats(task.left_msat)} left;
           this payment needs {sats(task.needed_msat)} with its fee reserve{count > 1 ? `, each of ${count}` : ""}.
         </p>
@@ -109,24 +114,24 @@ function Approval({ a, passphraseSet, done }: { a: ApprovalView; passphraseSet: 
         <span data-testid="time-left">{left} s left</span> (then it is denied)
       </p>
       {a.confirm && (
-        <p class="confirm" data-testid={`confirm-${a.id}`}>
+        <p class="confirm" data-testid={`confirm-${tid}`}>
           {passphraseSet ? (
             <label>A click is not enough for this payment: type your passphrase
-              <input type="password" autoComplete="off" data-testid={`passphrase-${a.id}`} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+              <input type="password" autoComplete="off" data-testid={`passphrase-${tid}`} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
             </label>
           ) : (
             <label>A click is not enough for this payment: type the amount, {Math.ceil(a.total_msat / 1000)}, in sats
-              <input size={8} autoComplete="off" data-testid={`typed-${a.id}`} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+              <input size={8} autoComplete="off" data-testid={`typed-${tid}`} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
             </label>
           )}
         </p>
       )}
       <div class="actions">
-        <button class="primary" data-testid={`approve-${a.id}`} onClick={() => decide(true, false)}>{count > 1 ? `Approve all ${count}` : "Approve"}</button>
-        <button class="danger" data-testid={`deny-${a.id}`} onClick={() => decide(false, false)}>{count > 1 ? `Deny all ${count}` : "Deny"}</button>
+        <button class="primary" data-testid={`approve-${tid}`} onClick={() => decide(true, false)}>{count > 1 ? `Approve all ${count}` : "Approve"}</button>
+        <button class="danger" data-testid={`deny-${tid}`} onClick={() => decide(false, false)}>{count > 1 ? `Deny all ${count}` : "Deny"}</button>
         {task && (
           <span class="remember">
-            <button data-testid={`raise-${a.id}`} onClick={raise}>Raise the task to</button>
+            <button data-testid={`raise-${tid}`} onClick={raise}>Raise the task to</button>
             <input size={6} value={raiseTo} onInput={(e) => setRaiseTo(e.currentTarget.value)} /> {taskFiat ? taskFiat.currency : "sats"} and approve
           </span>
         )}
