@@ -114,14 +114,7 @@ pub async fn all_approvals(core: &AppCore) -> Vec<ApprovalView> {
 /// [`decide_approval`] does for this machine's own; the machine holding it pays or refuses within a second.
 #[tauri::command]
 pub async fn decide_team_approval(core: State<'_, AppCore>, team_id: i64, answer: ApprovalAnswer) -> Result<()> {
-    let verdict = if answer.approve { Verdict::Approve } else { Verdict::Deny };
-    let answer = Answer {
-        verdict,
-        seen: answer.count,
-        remember_sats_per_day: answer.remember_sats_per_day,
-        proof: purser::consent::Proof { passphrase: answer.passphrase, typed_sats: answer.typed_sats },
-    };
-    purser::team_approvals::answer(&core.ledger, team_id, answer).await?;
+    purser::team_approvals::answer(&core.ledger, team_id, answer.into_answer()).await?;
     Ok(())
 }
 
@@ -130,14 +123,7 @@ pub async fn decide_team_approval(core: State<'_, AppCore>, team_id: i64, answer
 /// the typed total).
 #[tauri::command]
 pub async fn decide_approval(core: State<'_, AppCore>, id: u64, answer: ApprovalAnswer) -> Result<()> {
-    let verdict = if answer.approve { Verdict::Approve } else { Verdict::Deny };
-    let answer = Answer {
-        verdict,
-        seen: answer.count,
-        remember_sats_per_day: answer.remember_sats_per_day,
-        proof: purser::consent::Proof { passphrase: answer.passphrase, typed_sats: answer.typed_sats },
-    };
-    purser::approval::answer(&core.proxy.approvals, &core.ledger, id, answer).await?;
+    purser::approval::answer(&core.proxy.approvals, &core.ledger, id, answer.into_answer()).await?;
     Ok(())
 }
 

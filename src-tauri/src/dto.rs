@@ -201,6 +201,19 @@ pub struct ApprovalAnswer {
     pub typed_sats: Option<u64>,
 }
 
+impl ApprovalAnswer {
+    /// The core's answer: the verdict, the requests seen, the rule to remember and the proof.
+    pub fn into_answer(self) -> purser::approval::Answer {
+        let verdict = if self.approve { purser::approval::Verdict::Approve } else { purser::approval::Verdict::Deny };
+        purser::approval::Answer {
+            verdict,
+            seen: self.count,
+            remember_sats_per_day: self.remember_sats_per_day,
+            proof: purser::consent::Proof { passphrase: self.passphrase, typed_sats: self.typed_sats },
+        }
+    }
+}
+
 /// A person's answer to a requested task allowance: a lower maximum and a shorter time are allowed.
 #[derive(Debug, Deserialize, TS)]
 #[ts(export)]
