@@ -327,26 +327,67 @@ pub fn update(
     listen: Option<&str>,
     approval_timeout_secs: Option<u64>,
 ) -> Result<(), ConfigError> {
+    edit(data_dir, |table| {
+        if let Some(listen) = listen {
+            loopback_addr(listen).map_err(|e| e.to_string())?;
+            table.insert("listen".into(), toml::Value::String(listen.to_string()));
+        }
+        if let Some(secs) = approval_timeout_secs {
+            if secs == 0 {
+                return Err("approval_timeout_secs must be at least 1".into());
+            }
+            table.insert("approval_timeout_secs".into(), toml::Value::Integer(i64::try_from(secs).unwrap_or(i64::MAX)));
+        }
+        Ok(())
+    })
+}
+
+/// Puts the team database (a `postgres://` URL, which should hold no password: that goes to the keyring) and
+/// this instance's name in `purser.toml`, or takes them out (`None`: back to the data directory's file, and
+/// the host name).
+pub fn set_team_database(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+    instance: Option<&str>,
+) -> Result<(), ConfigError> {
+    edit(data_dir, |table| {
+        match database {
+            Some(url) if crate::ledger::postgres::is_postgres_url(url) => {
+                table.insert("database".into(), toml::Value::String(url.to_string()));
+            }
+            Some(_) => return Err("the team database is a postgres:// (or postgresql://) URL".into()),
+            None => drop(table.remove("database")),
+        }
+        match instance.map(str::trim).filter(|i| !i.is_empty()) {
+            Some(name) if crate::database_setting::valid_instance(name) => {
+                table.insert("instance".into(), toml::Value::String(name.to_string()));
+            }
+            Some(name) => {
+                return Err(format!("the instance name `{name}` is not 1–64 letters, digits, '-', '_' or '.'"));
+            }
+            None => drop(table.remove("instance")),
+        }
+        Ok(())
+    })
+}
+
+/// Reads `purser.toml` as a table, lets `change` edit it, checks the result parses as a whole, and writes it
+/// owner-only and atomically. Errors never quote the file (it may hold a database URL).
+fn edit(
+    data_dir: &std::path::Path,
+    change: impl FnOnce(&mut toml::Table) -> Result<(), String>,
+) -> Result<(), ConfigError> {
     let path = data_dir.join(CONFIG_FILE);
     let shown = path.display().to_string();
     let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message };
     let mut table: toml::Table = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| invalid(e.to_string()))?,
+        Ok(text) => toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
         Err(source) => return Err(ConfigError::Read { path: shown, source }),
     };
-    if let Some(listen) = listen {
-        loopback_addr(listen).map_err(|e| invalid(e.to_string()))?;
-        table.insert("listen".into(), toml::Value::String(listen.to_string()));
-    }
-    if let Some(secs) = approval_timeout_secs {
-        if secs == 0 {
-            return Err(invalid("approval_timeout_secs must be at least 1".into()));
-        }
-        table.insert("approval_timeout_secs".into(), toml::Value::Integer(i64::try_from(secs).unwrap_or(i64::MAX)));
-    }
+    change(&mut table).map_err(invalid)?;
     let text = toml::to_string(&table).map_err(|e| invalid(e.to_string()))?;
-    toml::from_str::<ConfigFile>(&text).map_err(|e| invalid(e.to_string()))?;
+    toml::from_str::<ConfigFile>(&text).map_err(|e| invalid(e.message().to_string()))?;
     // Owner-only, like every file Purser writes, whole or not at all.
     crate::private_fs::write_atomic(&path, text.as_bytes(), true)
         .map_err(|source| ConfigError::Read { path: shown, source })
@@ -373,6 +414,27 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(CONFIG_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(std::fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap().contains("127.0.0.1:9402"));
+    }
+
+    #[test]
+    fn a_team_database_is_set_and_taken_out_keeping_every_other_key() {
+        let dir = tempfile::tempdir().unwrap();
+        update(dir.path(), Some("127.0.0.1:9402"), None).unwrap();
+        set_team_database(dir.path(), Some("postgres://alice@db.example.com/team"), Some("laptop")).unwrap();
+        let (s, _) = load(dir.path()).unwrap();
+        assert!(matches!(&s.ledger, crate::ledger::Location::Server(u) if u.contains("db.example.com")));
+        assert_eq!((s.instance.as_str(), s.listen.as_str()), ("laptop", "127.0.0.1:9402"));
+        for (database, instance) in
+            [(Some("https://db.example.com"), None), (Some("postgres://db/x"), Some("two words"))]
+        {
+            assert!(set_team_database(dir.path(), database, instance).is_err());
+        }
+        set_team_database(dir.path(), None, None).unwrap();
+        let (s, _) = load(dir.path()).unwrap();
+        assert!(matches!(s.ledger, crate::ledger::Location::File(_)));
+        assert_eq!(s.listen, "127.0.0.1:9402");
+        let text = std::fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap();
+        assert!(!text.contains("database") && !text.contains("instance"), "{text}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Where the ledger is and which instance this is: the `database` setting (`--database`,
 //! `PURSER_DATABASE_URL`, or `database = "postgres://…"` in `purser.toml`; the data directory's SQLite file
 //! when none says otherwise) and the `instance` name a team's rows are recorded under (`--instance`,
-//! `PURSER_INSTANCE`, `instance = "…"`; the machine's host name by default).
+//! `PURSER_INSTANCE`, `instance = "…"`; the machine's host name by default). A desktop connected from its
+//! Settings keeps the database's password in the OS keyring, one entry per data directory, and a URL without
+//! it in `purser.toml`.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -41,9 +43,102 @@ pub fn location(data_dir: &Path, file: Option<&str>) -> crate::ledger::Result<Lo
         .filter(|d| !d.is_empty())
         .or_else(|| file.map(str::to_string));
     match chosen {
-        Some(database) => Location::parse(&database),
+        Some(database) => Location::parse(&with_kept_password(data_dir, database)),
         None => Ok(own_file),
     }
+}
+
+const KEYRING_SERVICE: &str = "purser";
+
+fn password_entry(data_dir: &Path) -> keyring::Result<keyring::Entry> {
+    keyring::Entry::new(KEYRING_SERVICE, &format!("database-password:{}", data_dir.display()))
+}
+
+/// `database` with the password kept for `data_dir` put in, when it names a login without one; unchanged
+/// otherwise (also when there is no keyring: the server may not need a password).
+fn with_kept_password(data_dir: &Path, database: String) -> String {
+    let Ok(mut url) = url::Url::parse(&database) else { return database };
+    if !crate::ledger::postgres::is_postgres_url(&database) || url.username().is_empty() || url.password().is_some() {
+        return database;
+    }
+    match password_entry(data_dir).and_then(|e| e.get_password()) {
+        Ok(password) if url.set_password(Some(&password)).is_ok() => url.to_string(),
+        _ => database,
+    }
+}
+
+/// A team database's `url` with `typed` put in as its password, or (nothing typed) the one kept for
+/// `data_dir`; or why `url` is not a team database's.
+pub fn with_password(data_dir: &Path, url: &str, typed: Option<&str>) -> Result<String, String> {
+    let url = url.trim();
+    if !crate::ledger::postgres::is_postgres_url(url) {
+        return Err("a team database is a postgres:// URL: postgres://LOGIN@HOST:5432/DATABASE".into());
+    }
+    let Some(password) = typed.filter(|p| !p.is_empty()) else {
+        return Ok(with_kept_password(data_dir, url.to_string()));
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| format!("the URL cannot be read: {e}"))?;
+    if parsed.username().is_empty() {
+        return Err("name the login in the URL (postgres://LOGIN@HOST/DATABASE) to go with the password".into());
+    }
+    parsed.set_password(Some(password)).map_err(|()| "this URL cannot carry a password".to_string())?;
+    Ok(parsed.to_string())
+}
+
+/// `database` without its password, and the password (from the URL's user part or a `password=` parameter).
+pub fn split_password(database: &str) -> (String, Option<String>) {
+    let Ok(mut url) = url::Url::parse(database) else { return (database.to_string(), None) };
+    let mut password = url.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
+    let _ = url.set_password(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter_map(|(k, v)| {
+            if k == "password" {
+                password.get_or_insert_with(|| v.into_owned());
+                None
+            } else {
+                Some((k.into_owned(), v.into_owned()))
+            }
+        })
+        .collect();
+    if url.query().is_some() {
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    (url.to_string(), password.filter(|p| !p.is_empty()))
+}
+
+/// Keeps `password` for `data_dir`'s team database in the OS keyring (`None` forgets it).
+pub fn keep_password(data_dir: &Path, password: Option<&str>) -> Result<(), String> {
+    let entry = password_entry(data_dir).map_err(|e| keyring_message(&e))?;
+    match password {
+        Some(p) => entry.set_password(p).map_err(|e| keyring_message(&e)),
+        None => match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_message(&e)),
+        },
+    }
+}
+
+fn keyring_message(e: &keyring::Error) -> String {
+    format!(
+        "the OS keyring could not keep the database's password ({e}); on a machine without one, put the URL with          its password in PURSER_DATABASE_URL instead"
+    )
+}
+
+/// Where this process's `database` setting comes from when it is not `purser.toml`: `"the command line"` or
+/// `"PURSER_DATABASE_URL"`, which win over the file.
+pub fn overridden_by() -> Option<&'static str> {
+    if COMMAND_LINE.get().is_some_and(|c| c.file_only) {
+        return Some("the sandbox, which keeps its own file");
+    }
+    if COMMAND_LINE.get().is_some_and(|c| c.database.as_deref().is_some_and(|d| !d.is_empty())) {
+        return Some("the command line");
+    }
+    std::env::var("PURSER_DATABASE_URL").ok().filter(|d| !d.is_empty()).map(|_| "PURSER_DATABASE_URL")
 }
 
 /// This instance's name: the command line's or environment's, else `purser.toml`'s (`file`), else the
@@ -75,4 +170,39 @@ fn host_name() -> String {
 /// An instance name: 1–64 letters, digits, `-`, `_` or `.`.
 pub fn valid_instance(name: &str) -> bool {
     crate::ledger::agents::valid_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_taken_out_of_the_url_wherever_it_was() {
+        assert_eq!(
+            split_password("postgres://alice:p%40ss@db.example.com:5432/team?sslmode=require"),
+            ("postgres://alice@db.example.com:5432/team?sslmode=require".to_string(), Some("p@ss".to_string()))
+        );
+        assert_eq!(
+            split_password("postgres://alice@db.example.com/team?password=s3cret"),
+            ("postgres://alice@db.example.com/team".to_string(), Some("s3cret".to_string()))
+        );
+        assert_eq!(split_password("postgres://alice@db/team"), ("postgres://alice@db/team".to_string(), None));
+    }
+
+    /// The test command runs the suite with an unlocked keyring on its own session bus.
+    #[test]
+    fn the_kept_password_goes_into_a_url_without_one_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "postgres://alice@db.example.com/team".to_string();
+        assert_eq!(with_kept_password(dir.path(), url.clone()), url, "nothing kept yet");
+        keep_password(dir.path(), Some("p@ss word")).unwrap();
+        assert_eq!(with_kept_password(dir.path(), url.clone()), "postgres://alice:p%40ss%20word@db.example.com/team");
+        let own = "postgres://alice:other@db.example.com/team".to_string();
+        assert_eq!(with_kept_password(dir.path(), own.clone()), own, "the URL's own password wins");
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(with_kept_password(elsewhere.path(), url.clone()), url, "one entry per data directory");
+        keep_password(dir.path(), None).unwrap();
+        keep_password(dir.path(), None).unwrap();
+        assert_eq!(with_kept_password(dir.path(), url.clone()), url, "forgotten");
+    }
 }

@@ -31,6 +31,12 @@ pub enum Error {
     Listen(#[from] config::ListenError),
     #[error(transparent)]
     Ledger(#[from] crate::ledger::Error),
+    #[error(
+        "cannot open the team database {shown}: {source}. Purser keeps payments in one ledger, so it does not \
+         fall back to this machine's own file: fix the server or the login, or take `database` out of {config} \
+         (or leave it in the desktop's Settings) to go back to this machine's own ledger"
+    )]
+    TeamDatabase { shown: String, config: String, source: crate::ledger::Error },
     #[error(transparent)]
     Wallet(#[from] wallet::Error),
     #[error("the wallet of {FALLBACK_ENV} cannot be used: {0}")]
@@ -54,7 +60,15 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The config file read from `data_dir` and the ledger opened with its policy settings.
 pub async fn open(data_dir: &Path) -> Result<(Settings, Ledger)> {
     let (settings, policy) = config::load(data_dir)?;
-    let ledger = Ledger::open_at(&settings.ledger).await?.with_policy(policy).with_instance(&settings.instance);
+    let opened = Ledger::open_at(&settings.ledger).await.map_err(|source| match &settings.ledger {
+        crate::ledger::Location::Server(url) => Error::TeamDatabase {
+            shown: crate::ledger::postgres::without_password(url),
+            config: data_dir.join(config::CONFIG_FILE).display().to_string(),
+            source,
+        },
+        crate::ledger::Location::File(_) => Error::Ledger(source),
+    })?;
+    let ledger = opened.with_policy(policy).with_instance(&settings.instance);
     Ok((settings, ledger))
 }
 

@@ -467,6 +467,12 @@ pub async fn settings(core: State<'_, AppCore>) -> Result<SettingsView> {
         currency: core.proxy.display_currency().await?,
         rate_max_age_secs: core.proxy.settings.rate_max_age.as_secs(),
         rate_sources: core.proxy.settings.rate_sources.iter().map(|s| s.name.clone()).collect(),
+        team_database: match &core.proxy.settings.ledger {
+            purser::ledger::Location::Server(url) => Some(purser::ledger::postgres::without_password(url)),
+            purser::ledger::Location::File(_) => None,
+        },
+        database_chosen_by: purser::database_setting::overridden_by().map(str::to_string),
+        instance: core.proxy.settings.instance.clone(),
     })
 }
 

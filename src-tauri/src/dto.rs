@@ -285,6 +285,14 @@ pub struct SettingsView {
     pub rate_max_age_secs: u64,
     /// Where rates are asked, by name.
     pub rate_sources: Vec<String>,
+    /// The team database this desktop keeps its ledger in (shown without its password); `None` on this
+    /// machine's own file.
+    pub team_database: Option<String>,
+    /// What chose the database instead of `purser.toml` (the command line, `PURSER_DATABASE_URL`, the sandbox),
+    /// so Settings cannot change it.
+    pub database_chosen_by: Option<String>,
+    /// This instance's name, recorded on its payments in a team database.
+    pub instance: String,
 }
 
 #[derive(Debug, Serialize, TS)]

@@ -2,7 +2,7 @@
 //! typed client the UI calls them through, so a command's name, arguments and result are written once.
 //!
 //! Each entry names a command function (in `commands`, `task_commands` for allowances, `currency_commands` for
-//! the display currency) with its arguments and result; the compiler checks that the
+//! the display currency, `team_commands` for the team database) with its arguments and result; the compiler checks that the
 //! entry matches the function, so the generated TypeScript cannot drift from what the shell answers.
 
 macro_rules! command_list {
@@ -83,6 +83,10 @@ command_list! {
     commands::settings() -> crate::dto::SettingsView;
     commands::set_notifications(on: bool) -> ();
     commands::save_settings(listen: String, approval_timeout_secs: u64) -> ();
+    team_commands::check_team_database(url: String, password: Option<String>) -> purser::ledger::team_check::TeamDatabaseCheck;
+    team_commands::connect_team_database(url: String, password: Option<String>, instance: String) -> purser::ledger::team_check::TeamDatabaseCheck;
+    team_commands::leave_team_database() -> ();
+    team_commands::restart() -> ();
     commands::set_passphrase(current: Option<String>, new_passphrase: Option<String>) -> ();
     commands::set_confirm_every_approval(on: bool) -> ();
     currency_commands::set_display_currency(currency: Option<String>) -> crate::dto::RateLine;

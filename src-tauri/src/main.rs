@@ -6,7 +6,8 @@
 //! # Layout
 //!
 //! - `runtime`: starts the core (ledger, wallet, proxy; or the sandbox) and forwards its events.
-//! - `commands`: the thin commands the UI invokes; `task_commands`: those for task allowances.
+//! - `commands`: the thin commands the UI invokes; `task_commands`: those for task allowances;
+//!   `team_commands`: those connecting this desktop to a team's database.
 //! - `handlers`: the one list of those commands, for Tauri and for the UI's generated client.
 //! - `dto`: the composite answers those commands give (their TypeScript types are generated).
 //! - `error`: the one mapping from core errors to `{kind, message}` for the UI.
@@ -21,6 +22,7 @@ mod handlers;
 mod notify;
 mod runtime;
 mod task_commands;
+mod team_commands;
 mod tray;
 
 use tauri::Manager;
@@ -42,6 +44,7 @@ fn main() {
     let app = tauri::Builder::default()
         .setup(move |app| {
             let core = tauri::async_runtime::block_on(runtime::start(args))?;
+            let _ = core.app.set(app.handle().clone());
             notify::forward_events(app.handle().clone(), &core.proxy.events);
             app.manage(core);
             tray::build(app.handle())?;

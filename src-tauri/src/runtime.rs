@@ -79,6 +79,8 @@ pub struct AppCore {
     pub wallet_source: Mutex<Option<String>>,
     /// Whether approvals and alerts raise desktop notifications.
     pub notifications: AtomicBool,
+    /// The running app, once it runs (to restart it from Settings).
+    pub app: std::sync::OnceLock<AppHandle>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
@@ -138,6 +140,7 @@ pub async fn start(args: Args) -> Result<AppCore, Box<dyn std::error::Error>> {
         sandbox_env,
         wallet_source: Mutex::new(source),
         notifications: AtomicBool::new(true),
+        app: std::sync::OnceLock::new(),
         stop: Mutex::new(Some(stop)),
     })
 }

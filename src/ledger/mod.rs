@@ -18,6 +18,7 @@
 //! - [`export`]: the rows as a table, JSON or CSV.
 //! - [`hot`]: in-memory copies of agents and kept credentials, so a request that pays nothing reads no SQLite.
 //! - [`queries`]: what the desktop UI shows: totals, spend per day, filtered pages, CSV of a filtered view.
+//! - [`team_check`]: what a team database holds and what a login may do there, before connecting.
 //! - [`uninspected`]: tunnels Purser could not look inside (pass-through hosts, refused certificates).
 
 pub mod agents;
@@ -47,6 +48,7 @@ pub mod recovery;
 pub mod shared_approvals;
 mod snapshot;
 pub mod status;
+pub mod team_check;
 #[doc(hidden)]
 pub mod testing;
 pub mod uninspected;

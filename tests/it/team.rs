@@ -451,3 +451,53 @@ fn a_desktop_hears_of_and_answers_the_other_machines_approvals() {
         assert_eq!(closed, team_id);
     });
 }
+
+/// The desktop's connection check reads, without changing anything, what a person needs before connecting:
+/// the server, the login's role, whether the schema is there and current, and whose payments it holds; and
+/// it refuses, saying why, a login a supervisor's desktop cannot work with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_database_is_checked_before_a_desktop_connects() {
+    use purser::ledger::team_check::{TeamRole, TeamSchema, check};
+    let Some(_) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let location = purser::ledger::testing::fresh_location(dir.path()).await;
+    let Location::Server(owner_url) = &location else { unreachable!() };
+
+    let empty = check(owner_url).await.unwrap();
+    assert_eq!((empty.role, empty.schema), (TeamRole::Owner, TeamSchema::WillBeUpdated), "{empty:?}");
+    assert!(empty.server_version.starts_with("PostgreSQL ") && empty.machines.is_empty(), "{empty:?}");
+    assert!(!empty.tls, "a server on loopback is reached without TLS");
+    let untouched = check(owner_url).await.unwrap();
+    assert_eq!(untouched.schema, TeamSchema::WillBeUpdated, "the check changed nothing");
+
+    let owner = Ledger::open_at(&location).await.unwrap();
+    let (agent, _) = owner.add_agent("research").await.unwrap();
+    owner.reserve(&payment(agent.id, &agent.name, 1, 5), Approved::Not, &Rules).await.unwrap();
+    let current = check(owner_url).await.unwrap();
+    assert_eq!(current.schema, TeamSchema::Current);
+    assert_eq!(current.machines.len(), 1);
+    assert_eq!((current.machines[0].name.as_str(), current.machines[0].payments), (owner.instance(), 1));
+
+    let supervisor = check(&login_in(&location, "purser_supervisor").await).await.unwrap();
+    assert_eq!((supervisor.role, supervisor.refusal_for_supervisor()), (TeamRole::Supervisor, None));
+    let serving = check(&login_in(&location, "purser_serving").await).await.unwrap();
+    assert_eq!(serving.role, TeamRole::Serving);
+    assert!(serving.refusal_for_supervisor().unwrap().contains("purser_supervisor"), "{serving:?}");
+
+    let stranger = format!("stranger_{}", rand::random::<u32>());
+    let mut admin = {
+        use sqlx::Connection as _;
+        sqlx::PgConnection::connect(owner_url).await.unwrap()
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE ROLE {stranger} LOGIN"))).execute(&mut admin).await.unwrap();
+    let mut as_stranger = url::Url::parse(owner_url).unwrap();
+    as_stranger.set_username(&stranger).unwrap();
+    let none = check(as_stranger.as_str()).await.unwrap();
+    assert_eq!(none.role, TeamRole::None);
+    assert!(none.machines.is_empty() && none.refusal_for_supervisor().unwrap().contains("GRANT"), "{none:?}");
+
+    let mut nowhere = url::Url::parse(owner_url).unwrap();
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    nowhere.set_port(Some(free_port)).unwrap();
+    assert!(check(nowhere.as_str()).await.is_err(), "nothing listens there");
+}

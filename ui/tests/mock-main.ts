@@ -157,7 +157,15 @@ const fixtures: Record<string, (args: any) => unknown> = {
   wallet_reconnect_sandbox: () => fixtures.wallet_status({}),
   settings: () => ({ data_dir: "/home/you/.local/share/purser", proxy_url: "http://127.0.0.1:8402", approval_timeout_secs: 120, notifications: true, config_file: "/home/you/.local/share/purser/purser.toml", time_zone: "Europe/Berlin",
     ca_cert_path: "/home/you/.local/share/purser/ca/purser-ca.pem", pass_through: ["*.bank.example"],
-    passphrase_set: true, confirm_every_approval: false, currency: "USD", rate_max_age_secs: 300, rate_sources: ["coinbase", "kraken", "coingecko", "mempool"] }),
+    passphrase_set: true, confirm_every_approval: false, currency: "USD", rate_max_age_secs: 300, rate_sources: ["coinbase", "kraken", "coingecko", "mempool"],
+    team_database: null, database_chosen_by: null, instance: "laptop" }),
+  check_team_database: ({ url, password }) => ({ shown_url: url, server_version: "PostgreSQL 15.8", tls: true, tls_verified: true,
+    login: password ? "alice" : "build_box", role: password ? "supervisor" : "serving", schema: "current",
+    machines: [{ name: "build-box", payments: 1204 }, { name: "home-server", payments: 87 }] }),
+  connect_team_database: ({ url }) => ({ shown_url: url, server_version: "PostgreSQL 15.8", tls: true, tls_verified: true,
+    login: "alice", role: "supervisor", schema: "current", machines: [] }),
+  leave_team_database: () => null,
+  restart: () => null,
   set_display_currency: ({ currency }) => currency
     ? { currency, per_btc: 100_000, source: "coinbase", age_secs: 0, error: null }
     : { currency: null, per_btc: null, source: null, age_secs: null, error: null },

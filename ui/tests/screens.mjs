@@ -289,6 +289,29 @@ for (const scheme of ["light", "dark"]) {
     const saved = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "save_settings").pop());
     expect(saved.args.listen === "127.0.0.1:9402" && saved.args.approvalTimeoutSecs === 120, JSON.stringify(saved.args));
   });
+  await check(`${scheme}: a team database is checked before this desktop connects, then applied by a restart`, async () => {
+    expect((await page.textContent("[data-testid=team-current]")).includes("this machine's own file"), "own file first");
+    expect(await page.isDisabled("[data-testid=team-connect]"), "no Connect before a check");
+    await page.fill("[data-testid=team-url]", "postgres://build_box@db.example.com:5432/purser");
+    await page.click("[data-testid=team-form] >> text=Check");
+    await page.waitForSelector("text=A desktop needs a supervisor's login");
+    expect(await page.isDisabled("[data-testid=team-connect]"), "a serving login cannot connect a desktop");
+    await page.fill("[data-testid=team-url]", "postgres://alice@db.example.com:5432/purser");
+    await page.fill("[data-testid=team-password]", "team secret");
+    await page.fill("[data-testid=team-instance]", "alice-laptop");
+    await page.click("[data-testid=team-form] >> text=Check");
+    await page.waitForSelector("text=This desktop can connect to this database.");
+    const machines = await page.textContent("[data-testid=team-machines]");
+    expect(machines.includes("build-box (1,204)") && machines.includes("home-server (87)"), machines);
+    expect((await page.textContent("[data-testid=team-check]")).includes("TLS, certificate verified"), "TLS is shown");
+    await page.locator("section.card", { has: page.locator("[data-testid=team-form]") }).screenshot({ path: join(shots, `settings-team-${scheme}.png`) });
+    await page.click("[data-testid=team-connect]");
+    await page.waitForSelector("[data-testid=team-restart]");
+    const connected = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "connect_team_database").pop());
+    expect(connected.args.password === "team secret" && connected.args.instance === "alice-laptop", JSON.stringify(connected.args));
+    await page.click("[data-testid=team-restart]");
+    expect(await page.evaluate(() => window.__calls.some((c) => c.cmd === "restart")), "Restart now restarts");
+  });
   await check(`${scheme}: no script errors`, async () => expect(errors.length === 0, errors.join("; ")));
   await page.close();
 }

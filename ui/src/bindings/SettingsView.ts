@@ -32,4 +32,18 @@ rate_max_age_secs: number,
 /**
  * Where rates are asked, by name.
  */
-rate_sources: Array<string>, };
+rate_sources: Array<string>, 
+/**
+ * The team database this desktop keeps its ledger in (shown without its password); `None` on this
+ * machine's own file.
+ */
+team_database: string | null, 
+/**
+ * What chose the database instead of `purser.toml` (the command line, `PURSER_DATABASE_URL`, the sandbox),
+ * so Settings cannot change it.
+ */
+database_chosen_by: string | null, 
+/**
+ * This instance's name, recorded on its payments in a team database.
+ */
+instance: string, };

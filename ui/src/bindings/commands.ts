@@ -23,6 +23,7 @@ import type { RuleInput } from "./RuleInput";
 import type { SettingsView } from "./SettingsView";
 import type { SortBy } from "./SortBy";
 import type { StoredPrice } from "./StoredPrice";
+import type { TeamDatabaseCheck } from "./TeamDatabaseCheck";
 import type { ThresholdInput } from "./ThresholdInput";
 import type { UninspectedHost } from "./UninspectedHost";
 import type { WalletStatus } from "./WalletStatus";
@@ -73,6 +74,10 @@ export function commands(invoke: Invoke) {
     settings: () => invoke<SettingsView>("settings", {}),
     setNotifications: (on: boolean) => invoke<void>("set_notifications", { on }),
     saveSettings: (listen: string, approvalTimeoutSecs: number) => invoke<void>("save_settings", { listen, approvalTimeoutSecs }),
+    checkTeamDatabase: (url: string, password: string | null) => invoke<TeamDatabaseCheck>("check_team_database", { url, password }),
+    connectTeamDatabase: (url: string, password: string | null, instance: string) => invoke<TeamDatabaseCheck>("connect_team_database", { url, password, instance }),
+    leaveTeamDatabase: () => invoke<void>("leave_team_database", {}),
+    restart: () => invoke<void>("restart", {}),
     setPassphrase: (current: string | null, newPassphrase: string | null) => invoke<void>("set_passphrase", { current, newPassphrase }),
     setConfirmEveryApproval: (on: boolean) => invoke<void>("set_confirm_every_approval", { on }),
     setDisplayCurrency: (currency: string | null) => invoke<RateLine>("set_display_currency", { currency }),

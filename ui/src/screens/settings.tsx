@@ -1,11 +1,12 @@
 // Settings: where agents connect and the approval timeout (saved to purser.toml, applied on the next
-// start), the display currency shown beside sats, the passphrase that confirms large payments, notifications, the data directory, the time zone, and
-// Purser's CA for HTTPS.
+// start), the display currency shown beside sats, the passphrase that confirms large payments, notifications,
+// the data directory and time zone, the team database, and Purser's CA for HTTPS.
 import { useEffect, useState } from "preact/hooks";
 import { api, toUiError } from "../api";
 import type { ScreenProps } from "../screen";
 import { Card, ErrorBox, Loading, Notice, useData } from "../components";
 import { COMMON_CURRENCIES, parseSats } from "../format";
+import { TeamDatabaseCard } from "./team_database";
 
 export function SettingsScreen({ tick }: ScreenProps) {
   const { data, error, reload } = useData(() => api.settings(), [tick]);
@@ -66,6 +67,7 @@ export function SettingsScreen({ tick }: ScreenProps) {
           <dt>Time zone</dt><dd>{data.time_zone} (calendar budgets; set <code>time_zone</code> in the config file)</dd>
         </dl>
       </Card>
+      <TeamDatabaseCard settings={data} done={reload} />
       <Card title="HTTPS">
         <dl>
           <dt>Purser's CA</dt><dd class="mono" data-testid="ca-path">{data.ca_cert_path}</dd>
