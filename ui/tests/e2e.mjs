@@ -3,45 +3,14 @@
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { Builder, By, until } from "selenium-webdriver";
+import { By, until } from "selenium-webdriver";
+import { run, startApp } from "./app_driver.mjs";
 import { check, expect, finish } from "./checks.mjs";
 
-const run = promisify(execFile);
-const shots = process.env.PURSER_SCREENSHOTS;
 const work = process.env.PURSER_E2E_WORK;
 const dataDir = join(work, "data");
 
-
-const driver = await new Builder()
-  .usingServer("http://127.0.0.1:4444/")
-  .withCapabilities({
-    browserName: "wry",
-    "tauri:options": { application: process.env.PURSER_E2E_APP, args: ["--sandbox", "--data-dir", dataDir, "--listen", "127.0.0.1:0"] },
-  })
-  .build();
-
-const text = async (css) => (await driver.findElement(By.css(css))).getText();
-const waitText = async (css, want, ms = 5000) => {
-  const el = await driver.wait(until.elementLocated(By.css(css)), ms);
-  await driver.wait(async () => (await el.getText()).includes(want), ms, `"${want}" never appeared in ${css}`);
-};
-const open = async (screen, heading) => {
-  await driver.findElement(By.css(`[data-screen=${screen}]`)).click();
-  await driver.wait(until.elementLocated(By.xpath(`//h1[text()="${heading}"]`)), 5000);
-  await driver.sleep(300);
-};
-// Screenshots of the app's window (X's own capture: WebKitWebDriver's screenshot call can hang on some pages
-// under Xvfb), or of the whole display when a notification is the point (`{ display: true }`).
-let windowId = null;
-async function shot(name, { display = false } = {}) {
-  if (!display && !windowId) {
-    const tree = (await run("xwininfo", ["-root", "-tree"])).stdout;
-    windowId = tree.match(/^\s*(0x[0-9a-f]+) "Purser": .* 1200x800\+/m)?.[1] ?? null;
-    if (!windowId) throw new Error(`the app's window is not among the display's windows:\n${tree}`);
-  }
-  await run("import", ["-window", display ? "root" : windowId, join(shots, `${name}.png`)]);
-}
+const { driver, text, waitText, open, shot } = await startApp(["--sandbox", "--data-dir", dataDir, "--listen", "127.0.0.1:0"]);
 
 // What the notification daemon showed: [{ summary, body }], oldest first (scripts/e2e writes each one).
 async function notified() {

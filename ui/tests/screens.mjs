@@ -194,8 +194,8 @@ for (const scheme of ["light", "dark"]) {
     await open("ledger", "Ledger");
     const values = await page.$$eval("[data-testid=row-value]", (els) => els.map((e) => e.textContent));
     expect(values[0] === "$0.021021" && values[1] === "$0.021", values.join(", "));
-    const machines = await page.$$eval("[data-testid=row-agent]", (els) => els.map((e) => e.getAttribute("title")));
-    expect(machines.includes("on build-box") && machines.includes("on laptop"), `a team's rows say their machine: ${machines.join(", ")}`);
+    const machines = await page.$$eval("[data-testid=row-machine]", (els) => els.map((e) => e.textContent));
+    expect(machines.includes("build-box") && machines.includes("laptop"), `a team's rows say their machine: ${machines.join(", ")}`);
     await open("budgets", "Budgets & rules");
     const limits = (await page.$$eval("[data-testid=budget-limit]", (els) => els.map((e) => e.textContent))).join(" | ");
     expect(limits.includes("$1.00 (1,000 sats)"), limits);

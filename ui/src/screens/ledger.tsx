@@ -68,6 +68,7 @@ export function LedgerScreen({ tick }: ScreenProps) {
   const hiddenOn = [filter.host, filter.challenge_kind, filter.from_ms, filter.to_ms, filter.min_amount_msat, filter.max_amount_msat]
     .filter((v) => v !== null).length;
   const active = hiddenOn + (filter.agent !== null ? 1 : 0) + (filter.status !== null ? 1 : 0) + (filter.allowance_id !== null ? 1 : 0);
+  const machines = page.data ? manyMachines(page.data.rows) : false;
 
   return (
     <div class="screen">
@@ -156,15 +157,19 @@ export function LedgerScreen({ tick }: ScreenProps) {
             <Empty>{active === 0 ? "No payments yet. When an agent meets a 402, it shows up here." : "No payment matches these filters."}</Empty>
           ) : (
             <>
+              {/* A team's ledger (payments from more than one machine) says which machine made each. */}
               <table class="table" data-testid="ledger-table">
                 <thead>
-                  <tr><th>When</th><th>Agent</th><th>Request</th><th class="num">Amount</th><th class="num">Value</th><th class="num">Fee</th><th>Status</th><th>Delivered</th></tr>
+                  <tr><th>When</th><th>{machines ? "Agent, machine" : "Agent"}</th><th>Request</th><th class="num">Amount</th><th class="num">Value</th><th class="num">Fee</th><th>Status</th><th>Delivered</th></tr>
                 </thead>
                 <tbody>
                   {page.data.rows.map((r) => (
                     <tr class={selected?.id === r.id ? "sel" : ""} onClick={() => setSelected(r)}>
                       <td class="nowrap" title={localTime(r.created_at)}>{ago(r.created_at)}</td>
-                      <td data-testid="row-agent" title={manyMachines(page.data!.rows) && r.instance !== null ? `on ${r.instance}` : undefined}>{r.agent}</td>
+                      <td data-testid="row-agent">
+                        {r.agent}
+                        {machines && <div class="muted small" data-testid="row-machine">{r.instance ?? "–"}</div>}
+                      </td>
                       <td class="mono request" title={`${r.method} ${r.host}${r.path}`}><Wrapping text={`${r.method} ${r.host}${r.path}`} /></td>
                       <td class="num">{sats(r.amount_msat)}</td>
                       <td class="num muted" data-testid="row-value" title={rateTitle(r)}>{valueText(r)}</td>
