@@ -39,7 +39,8 @@ async fn main() {
     let now = ledger.now_ms();
     let start = Instant::now();
     // One statement: a year of payments, newest last, mostly settled.
-    sqlx::query(
+    purser::ledger::testing::bulk_insert_payments(
+        &ledger,
         "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
          INSERT INTO payments (request_id, agent_id, method, scheme, host, path, challenge_kind, amount_msat, fee_msat, \
          fee_reserve_msat, payment_hash, invoice, status, failure_reason, decision, upstream_status, delivered, \
@@ -49,9 +50,8 @@ async fn main() {
          'lnbc…', \
          CASE WHEN i % 10 = 0 THEN 'refused' ELSE 'settled' END, CASE WHEN i % 10 = 0 THEN 'budget_exceeded' END, \
          'bench', 200, 1, $1 - (1000000 - i) * 31536, $1 - (1000000 - i) * 31536 FROM n",
+        now,
     )
-    .bind(now)
-    .execute(ledger.pool())
     .await
     .unwrap();
     sqlx::query("ANALYZE").execute(ledger.pool()).await.unwrap();

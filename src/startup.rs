@@ -57,7 +57,8 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// The config file read from `data_dir` and the ledger opened with its policy settings.
+/// The config file read from `data_dir` and the ledger opened with its policy settings; in a team's database,
+/// this instance's name claimed for as long as it runs (a second instance under one name is refused).
 pub async fn open(data_dir: &Path) -> Result<(Settings, Ledger)> {
     let (settings, policy) = config::load(data_dir)?;
     let opened = Ledger::open_at(&settings.ledger).await.map_err(|source| match &settings.ledger {
@@ -69,6 +70,8 @@ pub async fn open(data_dir: &Path) -> Result<(Settings, Ledger)> {
         crate::ledger::Location::File(_) => Error::Ledger(source),
     })?;
     let ledger = opened.with_policy(policy).with_instance(&settings.instance);
+    // Only this process resolves the open payments recorded under its name.
+    ledger.claim_instance().await?;
     Ok((settings, ledger))
 }
 

@@ -102,6 +102,53 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Claims this instance's name in the team's database for as long as this process runs, so that two
+    /// instances under one name (which would resolve each other's open payments) cannot both serve: a
+    /// session advisory lock on a connection of its own, let go by the server when the process ends, killed
+    /// or not. An instance started again at once waits a few seconds for its old session to be gone. On this
+    /// machine's own file there is nothing to claim.
+    pub async fn claim_instance(&self) -> Result<()> {
+        if !matches!(self.engine, Engine::Postgres) {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let name = self.instance.to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let claimed: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('purser-instance'), hashtext($1))")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await?;
+            if claimed {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(super::Error::Invalid(format!(
+                    "another Purser instance named `{}` is connected to the team database; two under one name \
+                     would resolve each other's payments: give this one its own name (--instance, \
+                     PURSER_INSTANCE or `instance = \"…\"` in purser.toml)",
+                    self.instance
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        // The claim lives as long as its connection: kept open (and checked) for the life of the process.
+        tokio::spawn(async move {
+            use sqlx::Connection as _;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                if let Err(e) = conn.ping().await {
+                    tracing::warn!("lost the connection that holds this instance's name in the team database: {e}");
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
 /// Applies the schema's new migrations when this login may (a supervisor, or the database's owner); a
 /// serving instance's login may not, and only checks that nothing is missing.
 async fn bring_schema_up_to_date(pool: &super::Pool) -> Result<()> {

@@ -501,3 +501,29 @@ async fn a_team_database_is_checked_before_a_desktop_connects() {
     nowhere.set_port(Some(free_port)).unwrap();
     assert!(check(nowhere.as_str()).await.is_err(), "nothing listens there");
 }
+
+/// Two instances under one name would resolve each other's open payments: the second is refused, saying
+/// why, while the first serves; once the first is killed, the name is free again at once.
+#[test]
+fn a_second_instance_under_a_name_in_use_is_refused() {
+    let Some(_) = server() else { return };
+    let Team { rt: _rt, sandbox, dir, location, owner: _owner } = Team::start();
+    let Location::Server(url) = &location else { unreachable!("team tests run on a server") };
+    let uri = sandbox.wallet.uri.clone();
+    let (mut first, _) = serve_instance(&dir.path().join("box1"), "box1", url, &uri);
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = crate::cli::purser(&dir.path().join("box1-again"))
+        .args(["serve", "--listen", &addr.to_string()])
+        .env("PURSER_DATABASE_URL", url)
+        .env("PURSER_INSTANCE", "box1")
+        .env("PURSER_NWC_URI", &uri)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("another Purser instance named `box1`"), "{said}");
+    first.kill().unwrap(); // SIGKILL: the server lets its claim go with its connection
+    first.wait().unwrap();
+    let (mut again, _) = serve_instance(&dir.path().join("box1"), "box1", url, &uri);
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
