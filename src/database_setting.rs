@@ -54,21 +54,33 @@ fn password_entry(data_dir: &Path) -> keyring::Result<keyring::Entry> {
     keyring::Entry::new(KEYRING_SERVICE, &format!("database-password:{}", data_dir.display()))
 }
 
-/// `database` with the password kept for `data_dir` put in, when it names a login without one; unchanged
-/// otherwise (also when there is no keyring: the server may not need a password).
+/// `database` with the password kept for `data_dir` put in, when it is the very URL the password was kept
+/// for (login, host, port, database and parameters alike) and names no password of its own; unchanged
+/// otherwise (also when there is no keyring: the server may not need a password). A URL typed elsewhere,
+/// or mistyped, never receives it.
 fn with_kept_password(data_dir: &Path, database: String) -> String {
-    let Ok(mut url) = url::Url::parse(&database) else { return database };
-    if !crate::ledger::postgres::is_postgres_url(&database) || url.username().is_empty() || url.password().is_some() {
+    let Ok(url) = url::Url::parse(&database) else { return database };
+    let own_password = url.password().is_some() || url.query_pairs().any(|(k, _)| k == "password");
+    if !crate::ledger::postgres::is_postgres_url(&database) || url.username().is_empty() || own_password {
         return database;
     }
-    match password_entry(data_dir).and_then(|e| e.get_password()) {
-        Ok(password) if url.set_password(Some(&password)).is_ok() => url.to_string(),
+    let Ok(kept) = password_entry(data_dir).and_then(|e| e.get_password()) else { return database };
+    // Kept as "URL without the password" and the password, on two lines.
+    match kept.split_once('\n') {
+        Some((for_url, password)) if for_url == url.as_str() => put_password(url, password).unwrap_or(database),
         _ => database,
     }
 }
 
+/// `url` with `password` as its login's password, percent-encoded (a `%` in a password stays a `%`).
+fn put_password(mut url: url::Url, password: &str) -> Option<String> {
+    let encoded = percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC).to_string();
+    url.set_password(Some(&encoded)).ok()?;
+    Some(url.to_string())
+}
+
 /// A team database's `url` with `typed` put in as its password, or (nothing typed) the one kept for
-/// `data_dir`; or why `url` is not a team database's.
+/// `data_dir` when `url` is the one it was kept for; or why `url` is not a team database's.
 pub fn with_password(data_dir: &Path, url: &str, typed: Option<&str>) -> Result<String, String> {
     let url = url.trim();
     if !crate::ledger::postgres::is_postgres_url(url) {
@@ -77,12 +89,12 @@ pub fn with_password(data_dir: &Path, url: &str, typed: Option<&str>) -> Result<
     let Some(password) = typed.filter(|p| !p.is_empty()) else {
         return Ok(with_kept_password(data_dir, url.to_string()));
     };
-    let mut parsed = url::Url::parse(url).map_err(|e| format!("the URL cannot be read: {e}"))?;
+    let (bare, _) = split_password(url);
+    let parsed = url::Url::parse(&bare).map_err(|e| format!("the URL cannot be read: {e}"))?;
     if parsed.username().is_empty() {
         return Err("name the login in the URL (postgres://LOGIN@HOST/DATABASE) to go with the password".into());
     }
-    parsed.set_password(Some(password)).map_err(|()| "this URL cannot carry a password".to_string())?;
-    Ok(parsed.to_string())
+    put_password(parsed, password).ok_or_else(|| "this URL cannot carry a password".to_string())
 }
 
 /// `database` without its password, and the password (from the URL's user part or a `password=` parameter).
@@ -111,11 +123,12 @@ pub fn split_password(database: &str) -> (String, Option<String>) {
     (url.to_string(), password.filter(|p| !p.is_empty()))
 }
 
-/// Keeps `password` for `data_dir`'s team database in the OS keyring (`None` forgets it).
-pub fn keep_password(data_dir: &Path, password: Option<&str>) -> Result<(), String> {
+/// Keeps `password` in the OS keyring for `data_dir`'s team database at `url` (without its password), to be
+/// given to that URL only; `None` forgets it.
+pub fn keep_password(data_dir: &Path, kept: Option<(&str, &str)>) -> Result<(), String> {
     let entry = password_entry(data_dir).map_err(|e| keyring_message(&e))?;
-    match password {
-        Some(p) => entry.set_password(p).map_err(|e| keyring_message(&e)),
+    match kept {
+        Some((url, password)) => entry.set_password(&format!("{url}\n{password}")).map_err(|e| keyring_message(&e)),
         None => match entry.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(keyring_message(&e)),
@@ -195,12 +208,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = "postgres://alice@db.example.com/team".to_string();
         assert_eq!(with_kept_password(dir.path(), url.clone()), url, "nothing kept yet");
-        keep_password(dir.path(), Some("p@ss word")).unwrap();
-        assert_eq!(with_kept_password(dir.path(), url.clone()), "postgres://alice:p%40ss%20word@db.example.com/team");
+        keep_password(dir.path(), Some((&url, "p@ss w%41rd"))).unwrap();
+        let with = with_kept_password(dir.path(), url.clone());
+        assert_eq!(with, "postgres://alice:p%40ss%20w%2541rd@db.example.com/team");
+        assert_eq!(split_password(&with).1.as_deref(), Some("p@ss w%41rd"), "a `%` in it survives the round trip");
         let own = "postgres://alice:other@db.example.com/team".to_string();
         assert_eq!(with_kept_password(dir.path(), own.clone()), own, "the URL's own password wins");
-        let elsewhere = tempfile::tempdir().unwrap();
-        assert_eq!(with_kept_password(elsewhere.path(), url.clone()), url, "one entry per data directory");
+        for elsewhere in [
+            "postgres://alice@db.example.org/team",
+            "postgres://alice@db.example.com:6543/team",
+            "postgres://alice@db.example.com/other",
+            "postgres://mallory@db.example.com/team",
+            "postgres://alice@db.example.com/team?sslmode=disable",
+        ] {
+            assert_eq!(with_kept_password(dir.path(), elsewhere.into()), elsewhere, "never sent to another URL");
+        }
+        let other_dir = tempfile::tempdir().unwrap();
+        assert_eq!(with_kept_password(other_dir.path(), url.clone()), url, "one entry per data directory");
+        assert_eq!(
+            with_password(dir.path(), "postgres://alice@db.example.com/team?password=old", Some("new")).unwrap(),
+            "postgres://alice:new@db.example.com/team",
+            "a typed password replaces one in the URL's parameters"
+        );
         keep_password(dir.path(), None).unwrap();
         keep_password(dir.path(), None).unwrap();
         assert_eq!(with_kept_password(dir.path(), url.clone()), url, "forgotten");

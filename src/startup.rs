@@ -34,7 +34,7 @@ pub enum Error {
     #[error(
         "cannot open the team database {shown}: {source}. Purser keeps payments in one ledger, so it does not \
          fall back to this machine's own file: fix the server or the login, or take `database` out of {config} \
-         (or leave it in the desktop's Settings) to go back to this machine's own ledger"
+         to go back to this machine's own ledger"
     )]
     TeamDatabase { shown: String, config: String, source: crate::ledger::Error },
     #[error(transparent)]

@@ -468,7 +468,10 @@ pub async fn settings(core: State<'_, AppCore>) -> Result<SettingsView> {
         rate_max_age_secs: core.proxy.settings.rate_max_age.as_secs(),
         rate_sources: core.proxy.settings.rate_sources.iter().map(|s| s.name.clone()).collect(),
         team_database: match &core.proxy.settings.ledger {
-            purser::ledger::Location::Server(url) => Some(purser::ledger::postgres::without_password(url)),
+            // The URL as purser.toml holds it (the kept password is not shown, not even as `***`).
+            purser::ledger::Location::Server(url) => {
+                Some(purser::ledger::postgres::without_password(&purser::database_setting::split_password(url).0))
+            }
             purser::ledger::Location::File(_) => None,
         },
         database_chosen_by: purser::database_setting::overridden_by().map(str::to_string),

@@ -34,18 +34,26 @@ pub async fn connect_team_database(
     password: Option<String>,
     instance: String,
 ) -> Result<TeamDatabaseCheck> {
+    let instance = Some(instance.trim()).filter(|i| !i.is_empty());
+    if let Some(name) = instance.filter(|n| !database_setting::valid_instance(n)) {
+        return Err(UiError::new(
+            "invalid",
+            format!("the instance name `{name}` is not 1–64 letters, digits, '-', '_' or '.'"),
+        ));
+    }
     let full = with_password(&core, &url, password.as_deref())?;
     let found = team_check::check(&full).await?;
     if let Some(why) = found.refusal_for_supervisor() {
         return Err(UiError::new("forbidden", why));
     }
     let (bare, secret) = database_setting::split_password(&full);
-    let dir = core.data_dir.clone();
-    tokio::task::spawn_blocking(move || database_setting::keep_password(&dir, secret.as_deref()))
-        .await
-        .map_err(|e| UiError::new("keyring", e.to_string()))?
-        .map_err(|e| UiError::new("keyring", e))?;
-    let instance = Some(instance.trim()).filter(|i| !i.is_empty());
+    let (dir, for_url) = (core.data_dir.clone(), bare.clone());
+    tokio::task::spawn_blocking(move || {
+        database_setting::keep_password(&dir, secret.as_deref().map(|p| (for_url.as_str(), p)))
+    })
+    .await
+    .map_err(|e| UiError::new("keyring", e.to_string()))?
+    .map_err(|e| UiError::new("keyring", e))?;
     purser::config::set_team_database(&core.data_dir, Some(&bare), instance)
         .map_err(|e| UiError::new("invalid", e.to_string()))?;
     Ok(found)

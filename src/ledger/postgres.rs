@@ -112,41 +112,63 @@ impl Ledger {
         if !matches!(self.engine, Engine::Postgres) {
             return Ok(());
         }
-        let mut conn = self.pool.acquire().await?.detach();
         let name = self.instance.to_string();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            let claimed: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('purser-instance'), hashtext($1))")
-                    .bind(&name)
-                    .fetch_one(&mut conn)
-                    .await?;
-            if claimed {
-                break;
+        let mut conn = loop {
+            if let Some(conn) = try_claim(&self.pool, &name).await? {
+                break conn;
             }
             if std::time::Instant::now() > deadline {
                 return Err(super::Error::Invalid(format!(
-                    "another Purser instance named `{}` is connected to the team database; two under one name \
-                     would resolve each other's payments: give this one its own name (--instance, \
-                     PURSER_INSTANCE or `instance = \"…\"` in purser.toml)",
-                    self.instance
+                    "another Purser instance named `{name}` is connected to the team database; two under one \
+                     name would resolve each other's payments: give this one its own name (--instance, \
+                     PURSER_INSTANCE or `instance = \"…\"` in purser.toml). If that instance is gone but its \
+                     session lingers, a supervisor ends it: SELECT pg_terminate_backend(pid) FROM \
+                     pg_stat_activity WHERE application_name = 'purser instance {name}'"
                 )));
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-        // The claim lives as long as its connection: kept open (and checked) for the life of the process.
+        };
+        // The claim lives as long as its connection, checked every 30 s; lost (the server restarted, the
+        // network cut), it is taken again as soon as the name is free.
+        let pool = self.pool.clone();
         tokio::spawn(async move {
             use sqlx::Connection as _;
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-                if let Err(e) = conn.ping().await {
-                    tracing::warn!("lost the connection that holds this instance's name in the team database: {e}");
-                    break;
+                if conn.ping().await.is_ok() {
+                    continue;
+                }
+                tracing::warn!(
+                    "lost the connection that holds this instance's name in the team database; claiming it again"
+                );
+                match try_claim(&pool, &name).await {
+                    Ok(Some(again)) => conn = again,
+                    Ok(None) => tracing::error!(
+                        "another instance now holds the name `{name}` in the team database: two instances under one \
+                         name would resolve each other's payments; stop one of them"
+                    ),
+                    Err(e) => tracing::warn!("cannot claim this instance's name again yet: {e}"),
                 }
             }
         });
         Ok(())
     }
+}
+
+/// A connection of its own holding `name`'s claim (named after it in `pg_stat_activity`), or `None` when
+/// another session holds it.
+async fn try_claim(pool: &super::Pool, name: &str) -> Result<Option<sqlx::AnyConnection>> {
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query("SELECT set_config('application_name', $1, false)")
+        .bind(format!("purser instance {name}"))
+        .execute(&mut conn)
+        .await?;
+    let claimed: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('purser-instance'), hashtext($1))")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(claimed.then_some(conn))
 }
 
 /// Applies the schema's new migrations when this login may (a supervisor, or the database's owner); a
