@@ -49,20 +49,27 @@ pub(crate) fn with_verified_tls(url: &str) -> std::result::Result<url::Url, supe
     // The URL's own `sslmode`, or a Unix socket (`host=/run/postgresql`), which has no TLS; a `host=` naming
     // a server is where the connection goes, whatever the URL's own host says.
     let chosen = parsed.query_pairs().any(|(k, v)| k == "sslmode" || (k == "host" && v.starts_with('/')));
-    let elsewhere = parsed.query_pairs().any(|(k, v)| k == "host" && !v.starts_with('/'));
+    if !chosen && !on_this_machine(&parsed) {
+        parsed.query_pairs_mut().append_pair("sslmode", "verify-full");
+    }
+    Ok(parsed)
+}
+
+/// Whether the server `parsed` names is on this machine (loopback or a Unix socket); a `host=` parameter
+/// naming a server is where the connection goes, whatever the URL's own host says.
+pub(crate) fn on_this_machine(parsed: &url::Url) -> bool {
+    if parsed.query_pairs().any(|(k, v)| k == "host" && !v.starts_with('/')) {
+        return false;
+    }
     // `postgres:` is not a scheme the URL standard knows, so its host comes as text, IPs included.
-    let local = match parsed.host() {
+    match parsed.host() {
         None => true,
         Some(url::Host::Domain(d)) => {
             d == "localhost" || d.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
         }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-    };
-    if !chosen && (elsewhere || !local) {
-        parsed.query_pairs_mut().append_pair("sslmode", "verify-full");
     }
-    Ok(parsed)
 }
 
 impl Ledger {

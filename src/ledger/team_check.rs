@@ -54,6 +54,8 @@ pub struct TeamDatabaseCheck {
     pub server_version: String,
     /// Whether the connection is encrypted (TLS).
     pub tls: bool,
+    /// Whether the server is on this machine (loopback or a Unix socket), where no TLS is needed.
+    pub on_this_machine: bool,
     /// Whether the server's certificate and name were verified (`sslmode=verify-full`, the default for a
     /// server elsewhere).
     pub tls_verified: bool,
@@ -103,10 +105,12 @@ pub async fn check(url: &str) -> Result<TeamDatabaseCheck> {
     let verified = super::postgres::with_verified_tls(url)?;
     let opts = sqlx::postgres::PgConnectOptions::from_url(&verified)?;
     let verify_full = verified.query_pairs().any(|(k, v)| k == "sslmode" && v == "verify-full");
+    let local = super::postgres::on_this_machine(&verified);
     let work = async {
         let mut conn = opts.connect().await?;
         let found = read(&mut conn, shown_url).await.map(|mut c| {
             c.tls_verified = c.tls && verify_full;
+            c.on_this_machine = local;
             c
         });
         let _ = conn.close().await;
@@ -180,5 +184,15 @@ async fn read(conn: &mut sqlx::PgConnection, shown_url: String) -> Result<TeamDa
     } else {
         Vec::new()
     };
-    Ok(TeamDatabaseCheck { shown_url, server_version, tls, tls_verified: false, login, role, schema, machines })
+    Ok(TeamDatabaseCheck {
+        shown_url,
+        server_version,
+        tls,
+        on_this_machine: false,
+        tls_verified: false,
+        login,
+        role,
+        schema,
+        machines,
+    })
 }

@@ -296,6 +296,9 @@ for (const scheme of ["light", "dark"]) {
     await page.click("[data-testid=team-form] >> text=Check");
     await page.waitForSelector("text=A desktop needs a supervisor's login");
     expect(await page.isDisabled("[data-testid=team-connect]"), "a serving login cannot connect a desktop");
+    await page.fill("[data-testid=team-url]", "postgres://alice@db.example.com:5432/purser?sslmode=disable");
+    await page.click("[data-testid=team-form] >> text=Check");
+    await page.waitForSelector("text=NOT encrypted");
     await page.fill("[data-testid=team-url]", "postgres://alice@db.example.com:5432/purser");
     await page.fill("[data-testid=team-password]", "team secret");
     await page.fill("[data-testid=team-instance]", "alice-laptop");

@@ -20,6 +20,10 @@ server_version: string,
  */
 tls: boolean, 
 /**
+ * Whether the server is on this machine (loopback or a Unix socket), where no TLS is needed.
+ */
+on_this_machine: boolean, 
+/**
  * Whether the server's certificate and name were verified (`sslmode=verify-full`, the default for a
  * server elsewhere).
  */

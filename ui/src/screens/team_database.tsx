@@ -39,7 +39,13 @@ function CheckResult({ check }: { check: TeamDatabaseCheck }) {
     <dl data-testid="team-check">
       <dt>Server</dt><dd>{check.server_version} at <span class="mono">{check.shown_url}</span></dd>
       <dt>Connection</dt>
-      <dd>{check.tls ? (check.tls_verified ? "TLS, certificate verified" : "TLS, certificate not verified (the URL's sslmode)") : "not encrypted (a server on this machine)"}</dd>
+      <dd class={!check.tls && !check.on_this_machine ? "bad" : ""} data-testid="team-connection">
+        {check.tls
+          ? (check.tls_verified ? "TLS, certificate verified" : "TLS, certificate not verified (the URL's sslmode)")
+          : check.on_this_machine
+            ? "not encrypted (a server on this machine)"
+            : "NOT encrypted: the URL's sslmode sends the password and the ledger across the network in the clear"}
+      </dd>
       <dt>Login</dt><dd><span class="mono">{check.login}</span>: {ROLE[check.role]}</dd>
       <dt>Schema</dt><dd>{SCHEMA[check.schema]}</dd>
       <dt>Payments from</dt><dd data-testid="team-machines">{machines}</dd>
