@@ -138,7 +138,8 @@ pub fn keep_password(data_dir: &Path, kept: Option<(&str, &str)>) -> Result<(), 
 
 fn keyring_message(e: &keyring::Error) -> String {
     format!(
-        "the OS keyring could not keep the database's password ({e}); on a machine without one, put the URL with          its password in PURSER_DATABASE_URL instead"
+        "the OS keyring could not keep the database's password ({e}); on a machine without one, put the URL with \
+         its password in PURSER_DATABASE_URL instead"
     )
 }
 
