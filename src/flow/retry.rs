@@ -14,6 +14,7 @@ use crate::challenge::PaymentChallenge;
 use crate::http::body::{self, ProxyBody};
 use crate::http::failure::Failure;
 use crate::http::headers;
+use crate::ledger::delivery::UsedProof;
 use crate::policy::Rules;
 
 /// Pauses before each further try of a paid retry whose answer did not come, or came as 502/503/504.
@@ -51,21 +52,29 @@ impl Flow<'_> {
         let answer = ctx.timing.wait(Wait::Upstream, self.send_proven(method, &retry, request_id)).await;
         let status = answer.as_ref().ok().map(|r| r.status().as_u16());
         let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
-        if let Some(payment_id) = proven.payment_id {
-            match ledger.record_delivery(payment_id, status, receipt.as_deref(), &Rules).await {
-                Ok(alerts) => self.emit_alerts(alerts),
-                Err(e) => tracing::error!(request_id, "cannot record delivery: {e}"),
+        // Answered (delivered, or refused by the API): a single-use proof was used and is forgotten with the
+        // delivery's record. Not answered (no answer, or a gateway error after the re-sends): it stays kept for
+        // the next request.
+        let used = retry
+            .single_use
+            .as_ref()
+            .filter(|_| !matches!(status, None | Some(500..=599)))
+            .map(|(_, value)| UsedProof { agent_id: agent.id, origin: &origin, authorization: value });
+        match proven.payment_id {
+            Some(payment_id) => {
+                match ledger.record_delivery(payment_id, status, receipt.as_deref(), used.as_ref(), &Rules).await {
+                    Ok(alerts) => self.emit_alerts(alerts),
+                    Err(e) => tracing::error!(request_id, "cannot record delivery: {e}"),
+                }
+            }
+            None => {
+                if let Some(u) = used {
+                    let _ = ledger.drop_credential(u.agent_id, u.origin, u.authorization).await;
+                }
             }
         }
         if let (Some(auth), Some(401..=403)) = (&retry.authorization, status) {
             let _ = ledger.drop_credential(agent.id, &origin, auth).await;
-        }
-        // Answered (delivered, or refused by the API): the proof was used and is forgotten. Not answered (no
-        // answer, or a gateway error after the re-sends): it stays kept for the next request.
-        if let Some((_, value)) = &retry.single_use
-            && !matches!(status, None | Some(500..=599))
-        {
-            let _ = ledger.drop_credential(agent.id, &origin, value).await;
         }
         let mut resp = headers::response_to_agent(answer?);
         // The API's own `Server-Timing` entries, if any, stay; Purser's come after them.

@@ -82,27 +82,43 @@ pub(super) async fn keep(
     payment_id: i64,
     now_ms: i64,
 ) -> Result<()> {
-    let expires =
-        if proof.single_use { None } else { token_of(&proof.value).and_then(crate::challenge::caveats::expiry_ms) };
-    sqlx::query(
+    bind_keep(sqlx::query(sqlx::AssertSqlSafe(keep_sql(1))), proof, payment_id, now_ms).execute(conn).await?;
+    Ok(())
+}
+
+/// The statement [`keep`] runs, its nine parameters numbered from `$first` (for a statement that also writes
+/// something else).
+pub(super) fn keep_sql(first: usize) -> String {
+    let p: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
+    format!(
         "INSERT INTO credentials (agent_id, origin, path, \"authorization\", payment_id, created_at_ms, expires_at_ms, \
-         header, single_use) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
+         header, single_use) VALUES ({}) ON CONFLICT (agent_id, origin, path) DO UPDATE SET \
          \"authorization\" = excluded.\"authorization\", payment_id = excluded.payment_id, \
          created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms, \
          header = excluded.header, single_use = excluded.single_use",
+        p.join(", ")
     )
-    .bind(proof.agent_id)
-    .bind(&proof.origin)
-    .bind(&proof.path)
-    .bind(&proof.value)
-    .bind(payment_id)
-    .bind(now_ms)
-    .bind(expires)
-    .bind(&proof.header)
-    .bind(i64::from(proof.single_use))
-    .execute(conn)
-    .await?;
-    Ok(())
+}
+
+/// Binds [`keep_sql`]'s parameters, after those `query` has.
+pub(super) fn bind_keep<'q>(
+    query: sqlx::query::Query<'q, super::engine::Db, sqlx::any::AnyArguments>,
+    proof: &ProofToKeep,
+    payment_id: i64,
+    now_ms: i64,
+) -> sqlx::query::Query<'q, super::engine::Db, sqlx::any::AnyArguments> {
+    let expires =
+        if proof.single_use { None } else { token_of(&proof.value).and_then(crate::challenge::caveats::expiry_ms) };
+    query
+        .bind(proof.agent_id)
+        .bind(proof.origin.clone())
+        .bind(proof.path.clone())
+        .bind(proof.value.clone())
+        .bind(payment_id)
+        .bind(now_ms)
+        .bind(expires)
+        .bind(proof.header.clone())
+        .bind(i64::from(proof.single_use))
 }
 
 /// The token inside an `Authorization: <scheme> <token>:<preimage>` value.

@@ -1,7 +1,9 @@
 //! The engines the ledger runs on — an embedded SQLite file, or a PostgreSQL server a team shares — and
 //! the few places where they differ. Every statement elsewhere in `src/ledger/` is written once, in SQL
 //! both speak (`$1` parameters, `ON CONFLICT`, `RETURNING`, `IS NOT DISTINCT FROM`), and runs through
-//! sqlx's `Any` driver; what PostgreSQL lacks of SQLite's functions its schema defines.
+//! sqlx's `Any` driver; what PostgreSQL lacks of SQLite's functions its schema defines. On the server, a
+//! few writes of a payment that touch two tables are one statement instead of a transaction
+//! ([`Engine::writes_together`]): each round trip there is time an agent waits.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -31,21 +33,30 @@ pub enum Engine {
 impl Engine {
     /// The statement that starts a transaction which writes and must not be overtaken by another writer
     /// between its reads and its writes: SQLite takes its write lock at once (two deferred writers would
-    /// deadlock upgrading); PostgreSQL starts plainly, then takes [`WRITE_LOCK`].
+    /// deadlock upgrading); PostgreSQL starts, then takes the ledger's lock ([`BEGIN_LOCKED`]).
     pub(crate) fn begin_statement(&self) -> &'static str {
         match self {
             Engine::Sqlite { .. } => "BEGIN IMMEDIATE",
             // Each statement after the lock sees every commit before it, whatever the server's default.
-            Engine::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            Engine::Postgres => BEGIN_LOCKED,
         }
+    }
+
+    /// Whether one statement may write two tables (PostgreSQL's data-modifying `WITH`): where a write to the
+    /// server would take a transaction of several round trips, it takes one. SQLite writes them in a
+    /// transaction, which costs it nothing.
+    pub(crate) fn writes_together(&self) -> bool {
+        matches!(self, Engine::Postgres)
     }
 }
 
-/// The PostgreSQL advisory lock every transaction that decides on money takes (a reservation, a delivery's
-/// breaker check, a wrong passphrase's count), on every instance: held until the transaction ends, so such
-/// transactions run one after another across the team as they do on one SQLite file, and a budget or an
-/// allowance is never read by one while another is about to spend from it.
-pub(crate) const WRITE_LOCK: i64 = 0x7075_7273_6572; // "purser"
+/// A writing transaction on PostgreSQL: it begins and takes the ledger's advisory lock (0x707572736572,
+/// "purser") in one round trip. Every transaction that decides on money takes it (a reservation, a
+/// delivery's breaker check, a wrong passphrase's count), on every instance: held until the transaction
+/// ends, so such transactions run one after another across the team as they do on one SQLite file, and a
+/// budget or an allowance is never read by one while another is about to spend from it.
+pub(crate) const BEGIN_LOCKED: &str =
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(123649733649778)";
 
 /// A yes/no column: SQLite keeps it as 0/1, PostgreSQL's comparisons answer a boolean; both read here.
 /// Panics, as `Row::get` does, when the column is missing or is neither.
@@ -182,5 +193,11 @@ mod tests {
         b.push_bind(1_i64).push(" AND b = ").push_bind("x").push(" LIMIT ").push_bind(3_i64);
         assert_eq!(b.sql, "SELECT 1 WHERE a = $1 AND b = $2 LIMIT $3");
         assert_eq!(b.args.len(), 3);
+    }
+
+    #[test]
+    fn the_write_lock_is_the_ledgers_own_number() {
+        assert!(BEGIN_LOCKED.ends_with(&format!("pg_advisory_xact_lock({})", 0x7075_7273_6572_i64)));
+        assert_eq!(&0x7075_7273_6572_i64.to_be_bytes()[2..], b"purser");
     }
 }

@@ -28,6 +28,7 @@ pub mod confirmations;
 pub mod credentials;
 pub mod currency;
 mod decision_read;
+pub mod delivery;
 pub mod endpoints;
 pub mod engine;
 pub mod export;
@@ -257,13 +258,9 @@ impl Ledger {
 
     /// A transaction that writes, never overtaken between its reads and its writes by another one on this
     /// ledger, from any process or instance: SQLite takes its write lock at once; on PostgreSQL it takes
-    /// [`engine::WRITE_LOCK`] first.
+    /// [`engine::BEGIN_LOCKED`] as it begins.
     pub(crate) async fn begin_writing(&self) -> Result<sqlx::Transaction<'static, engine::Db>> {
-        let mut tx = self.pool.begin_with(self.engine.begin_statement()).await?;
-        if self.engine == Engine::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(engine::WRITE_LOCK).execute(&mut *tx).await?;
-        }
-        Ok(tx)
+        Ok(self.pool.begin_with(self.engine.begin_statement()).await?)
     }
 
     /// The engine this ledger is on.

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::engine::Conn;
 
-use super::alerts::{self, Alert, AlertKind, NewAlert};
+use super::alerts::{self, Alert, NewAlert};
 use super::decision_read::{self, Earlier};
 use super::payment_alerts::{Raised, allow_alerts, crossing, record_all};
 use super::{Ledger, Result};
@@ -201,31 +201,44 @@ impl Ledger {
         } else {
             "('pending', 'unknown')"
         };
-        let sql = format!(
+        let update_sql = format!(
             "UPDATE payments SET status = $1, failure_reason = $2, preimage = $3, fee_msat = $4, updated_at_ms = $5 \
              WHERE id = $6 AND status IN {movable}"
         );
         let now = self.now_ms();
-        let update = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(status)
-            .bind(reason)
-            .bind(preimage)
-            .bind(fee)
-            .bind(now)
-            .bind(payment_id);
+        let bind_update = |sql: String| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(status)
+                .bind(reason)
+                .bind(preimage.clone())
+                .bind(fee)
+                .bind(now)
+                .bind(payment_id)
+        };
         let keep = keep.filter(|_| matches!(outcome, Outcome::Settled { .. }));
-        let done = match keep {
-            None => update.execute(self.pool()).await?,
+        let moved = match keep {
+            None => bind_update(update_sql).execute(self.pool()).await?.rows_affected(),
+            // One statement, atomic on its own: a round trip instead of four.
+            Some(proof) if self.engine().writes_together() => {
+                let sql = format!(
+                    "WITH kept AS ({}), moved AS ({update_sql} RETURNING 1) SELECT COUNT(*) FROM moved",
+                    super::credentials::keep_sql(7)
+                );
+                let query = super::credentials::bind_keep(bind_update(sql), proof, payment_id, now);
+                let moved: i64 = query.fetch_one(self.pool()).await?.get(0);
+                self.hot().invalidate_credentials();
+                moved as u64
+            }
             Some(proof) => {
                 let mut tx = self.pool().begin().await?;
-                let done = update.execute(&mut *tx).await?;
+                let done = bind_update(update_sql).execute(&mut *tx).await?;
                 super::credentials::keep(&mut tx, proof, payment_id, now).await?;
                 tx.commit().await?;
                 self.hot().invalidate_credentials();
-                done
+                done.rows_affected()
             }
         };
-        if done.rows_affected() == 0 {
+        if moved == 0 {
             tracing::warn!(
                 payment_id,
                 status,
@@ -233,88 +246,6 @@ impl Ledger {
             );
         }
         Ok(())
-    }
-
-    /// Writes the status the upstream answered the paid retry with (2xx and 3xx count as delivered; `None`
-    /// means no answer), and trips the endpoint's breaker when it answered 402 again or the last payments in a
-    /// row were not delivered. Returns the alerts that raised.
-    pub async fn record_delivery(
-        &self,
-        payment_id: i64,
-        upstream_status: Option<u16>,
-        receipt: Option<&str>,
-        judge: &dyn Judge,
-    ) -> Result<Vec<Alert>> {
-        let delivered = upstream_status.is_some_and(|s| (200..400).contains(&s));
-        let now = self.now_ms();
-        // Why a paid request was not delivered: the API's status, or no answer at all.
-        let not_delivered = match upstream_status {
-            _ if delivered => None,
-            None => Some("no_answer".to_string()),
-            Some(402) => Some("asked_again".to_string()),
-            Some(status) => Some(format!("upstream_status_{status}")),
-        };
-        let update = sqlx::query(
-            "UPDATE payments SET upstream_status = $1, delivered = $2, receipt = COALESCE($3, receipt), \
-             failure_reason = COALESCE($4, failure_reason), updated_at_ms = $5 WHERE id = $6 \
-             RETURNING host, path, agent_id",
-        )
-        .bind(upstream_status.map(i64::from))
-        .bind(i64::from(delivered))
-        .bind(receipt)
-        .bind(not_delivered)
-        .bind(now)
-        .bind(payment_id);
-        if delivered {
-            // Delivered: one statement, nothing for the breaker to weigh.
-            update.fetch_optional(self.pool()).await?;
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin_writing().await?;
-        let row = update.fetch_one(&mut *tx).await?;
-        let (host, path, agent_id): (String, String, i64) = (row.get("host"), row.get("path"), row.get("agent_id"));
-        let failures = self.policy().breaker_failures;
-        let recent: Vec<Option<bool>> = if upstream_status == Some(402) {
-            Vec::new()
-        } else {
-            sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT delivered FROM payments WHERE host = $1 AND path = $2 AND status = 'settled' AND delivered IS NOT NULL \
-                 ORDER BY id DESC LIMIT $3",
-            )
-            .bind(&host)
-            .bind(&path)
-            .bind(i64::from(failures.max(1)))
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|d| d.map(|d| d != 0))
-            .collect()
-        };
-        let reason = judge.breaker_trip(upstream_status, &recent, failures);
-        let mut ids = Vec::new();
-        if let Some(reason) = reason {
-            sqlx::query(
-                "INSERT INTO breakers (host, path, reason, tripped_at_ms) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (host, path) DO UPDATE SET reason = excluded.reason, tripped_at_ms = excluded.tripped_at_ms",
-            )
-            .bind(&host)
-            .bind(&path)
-            .bind(&reason)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let alert = NewAlert {
-                kind: AlertKind::BreakerTripped,
-                agent_id: Some(agent_id),
-                host: Some(host.clone()),
-                budget_id: None,
-                message: format!("payments to {host}{path} are stopped: {reason}"),
-                dedupe_key: Some(format!("breaker:{host}{path}:{now}")),
-            };
-            ids.extend(alerts::record(&mut tx, &alert, Some(payment_id), now).await?);
-        }
-        tx.commit().await?;
-        self.alerts_by_id(&ids).await
     }
 }
 

@@ -72,6 +72,9 @@ pub(crate) fn on_this_machine(parsed: &url::Url) -> bool {
     }
 }
 
+/// How long a pooled connection may sit idle before it is checked with a round trip when next taken.
+const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Ledger {
     /// Connects to the ledger on the PostgreSQL server at `url` and brings its schema up to date (every
     /// instance may start at once: the migrations take a lock of their own).
@@ -81,12 +84,30 @@ impl Ledger {
         let opts = AnyConnectOptions::from_url(&url)?;
         // A connection left inside a transaction (a hung or cut-off instance) gives up its locks after a minute
         // rather than stalling every instance's payments.
+        // A connection is checked with a round trip only after it sat idle a while: a payment's dozen
+        // statements would otherwise each wait for a ping first. One the server dropped meanwhile fails its
+        // statement, which ends as `ledger_unavailable`, and is replaced.
         let pool = AnyPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_AFTER_IDLE {
+                        use sqlx::Connection as _;
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor as _;
-                    conn.execute("SET idle_in_transaction_session_timeout = '60s'").await?;
+                    // No statement or lock timeout from the server's or the role's defaults: a writer waits its
+                    // turn for the ledger's lock (see `engine::BEGIN_LOCKED`), and only an idle transaction is cut.
+                    conn.execute(
+                        "SET idle_in_transaction_session_timeout = '60s'; SET statement_timeout = 0; SET lock_timeout = 0",
+                    )
+                    .await?;
                     Ok(())
                 })
             })

@@ -287,6 +287,7 @@ async fn a_single_use_proof_is_sent_again_when_the_paid_retry_fails() {
         assert_eq!(rows.len(), 1, "{path}: paid once");
         assert_eq!((rows[0].status.as_str(), rows[0].delivered), ("settled", Some(true)), "{path}");
         assert_eq!(h.sandbox.wallet.pay_requests(), 1, "{path}");
+        assert!(h.ledger.credentials(None).await.unwrap().is_empty(), "{path}: the delivered proof is forgotten");
     }
 }
 
