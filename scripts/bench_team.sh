@@ -134,7 +134,7 @@ team_report() {
       print "| ledger | instances | paid calls/s (all instances) | vs one SQLite instance |"
       print "| --- | ---: | ---: | ---: |"
       printf "| SQLite file | 1 | %d | 1.00× |\n", rps["sqlite"]
-      for (n = 1; n <= 3; n++) printf "| PostgreSQL | %d | %d | %.2f× |\n", n, rps["postgres-" n], rps["sqlite"] > 0 ? rps["postgres-" n] / rps["sqlite"] : 0
+      for (n = 1; n <= 3; n++) printf "| PostgreSQL | %d | %d | %.2f× |\n", n, rps["postgres-" n], (rps["sqlite"] > 0 ? rps["postgres-" n] / rps["sqlite"] : 0)
       print "\n100 paid calls in a row by one agent (the wallet answering at once): wall time and Purser'"'"'s own share"
       print "(its `Server-Timing`: the time less the API and the wallet), p50.\n"
       print "| ledger | wall p50 | own share p50 |"
