@@ -47,7 +47,7 @@ pub fn challenge(data: &[u8]) {
     }
 }
 
-/// The JSON 402 bodies and pricing documents.
+/// The JSON 402 bodies, pricing documents (the L402 discovery document too), quote answers and `Link` headers.
 pub fn json_bodies(data: &[u8]) {
     let _ = challenge::parse(&HeaderMap::new(), data);
     for (_, source) in crate::pricing::documents::LOCATIONS {
@@ -56,8 +56,15 @@ pub fn json_bodies(data: &[u8]) {
             let _ = list.price_for("GET", "/a/b");
         }
     }
+    let _ = crate::pricing::quote::read(http::StatusCode::OK, data, 0);
+    let _ = crate::pricing::quote::read(http::StatusCode::BAD_REQUEST, data, 0);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = challenge::caveats::expiry_ms(text);
+    }
+    if let Ok(value) = http::HeaderValue::from_bytes(data) {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::LINK, value);
+        let _ = crate::pricing::discovery::manifest_link(&headers);
     }
 }
 

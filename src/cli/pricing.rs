@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use purser::http::client as upstream;
 use purser::ledger::Ledger;
+use purser::pricing::PriceModel;
 use purser::pricing::fetch::{Fetcher, origin_of};
 
 use super::{Error, Result};
@@ -53,24 +54,30 @@ pub async fn run(data_dir: PathBuf, args: PricingArgs) -> Result<()> {
     let read = jiff::Timestamp::from_millisecond(list.read_at_ms).map(|t| t.to_string()).unwrap_or_default();
     println!("Prices published by {origin} (read {read}):");
     // One line per endpoint and price, naming every document that says it.
-    let mut lines: Vec<(String, String, u64, Vec<String>, String)> = Vec::new();
+    let mut lines: Vec<(String, String, String, Vec<String>, String)> = Vec::new();
     for p in &list.prices {
         let method = p.method.clone().unwrap_or_else(|| "ANY".into());
-        match lines.iter_mut().find(|l| l.0 == method && l.1 == p.path && l.2 == p.price_msat) {
+        let price = match p.model {
+            PriceModel::Fixed => sats(p.price_msat),
+            PriceModel::Formula => format!("from {}", sats(p.price_msat)),
+            PriceModel::Dynamic => "quoted".into(),
+        };
+        match lines.iter_mut().find(|l| l.0 == method && l.1 == p.path && l.2 == price) {
             Some(line) => line.3.push(p.source.clone()),
-            None => lines.push((
-                method,
-                p.path.clone(),
-                p.price_msat,
-                vec![p.source.clone()],
-                p.description.clone().unwrap_or_default(),
-            )),
+            None => {
+                let mut about: Vec<String> = p.description.iter().chain(&p.detail).cloned().collect();
+                if let Some(quote) = &p.quote_endpoint {
+                    about.push(format!("quote: POST {quote}"));
+                }
+                lines.push((method, p.path.clone(), price, vec![p.source.clone()], about.join("; ")));
+            }
         }
     }
     let width = lines.iter().map(|l| l.1.len()).max().unwrap_or(4).max(4);
-    println!("  {:<7} {:<width$} {:>8}  {:<44} description", "method", "path", "sats", "published in");
-    for (method, path, msat, sources, about) in &lines {
-        println!("  {method:<7} {path:<width$} {:>8}  {:<44} {about}", sats(*msat), sources.join(", "));
+    let price_width = lines.iter().map(|l| l.2.len()).max().unwrap_or(4).max(8);
+    println!("  {:<7} {:<width$} {:>price_width$}  {:<44} description", "method", "path", "sats", "published in");
+    for (method, path, price, sources, about) in &lines {
+        println!("  {method:<7} {path:<width$} {price:>price_width$}  {:<44} {about}", sources.join(", "));
     }
     if let Some(free) = &list.free_tier {
         println!("Free tier: {free}");

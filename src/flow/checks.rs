@@ -9,6 +9,7 @@ use super::Flow;
 use super::context::PayContext;
 use crate::challenge::{PaymentChallenge, ProofForm, token_hash};
 use crate::invoice::{self, CheckedInvoice, Expectations};
+use crate::pricing::PriceModel;
 use crate::units::Msats;
 
 fn now() -> Duration {
@@ -129,17 +130,71 @@ impl Flow<'_> {
         Ok(())
     }
 
-    /// The price the API advertises for this request: from its pricing documents (fetched once, cached), or,
-    /// when they cannot be read now, from the prices stored when they last could.
-    pub(crate) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<Msats> {
+    /// What the API says this request costs: the fixed price its pricing documents publish (fetched once,
+    /// cached; its discovery document also where the 402's `Link` says), a quote its quote endpoint gives
+    /// now for an endpoint priced by formula or dynamically, or, when the documents cannot be read now, the
+    /// fixed prices stored when they last could.
+    pub(crate) async fn advertised_price(&self, ctx: &PayContext<'_>) -> Option<Advertised> {
         let origin = ctx.target.origin();
+        // A 402 may say where the API's discovery document is, when it is not at the usual place.
+        if let Some(link) = crate::pricing::discovery::manifest_link(ctx.challenge_headers) {
+            self.host.pricing().learn_manifest(&origin, &link);
+        }
         let list = self.host.pricing().get(&origin).await;
         if !list.is_empty() {
-            return list.price_for(ctx.method, ctx.target.path()).map(|p| Msats(p.price_msat));
+            let price = list.price_for(ctx.method, ctx.target.path())?;
+            if price.model == PriceModel::Fixed {
+                return Some(Advertised::Published(Msats(price.price_msat)));
+            }
+            let now_s = self.host.ledger().now_ms() / 1000;
+            return match self.host.pricing().quote(&origin, price, now_s).await {
+                Ok(quote) => Some(Advertised::Quoted(quote)),
+                Err(e) => {
+                    tracing::warn!(request_id = ctx.request_id, "no quote for {}: {e}", ctx.target.path());
+                    None
+                }
+            };
         }
         let stored = self.host.ledger().prices(Some(&origin)).await.ok()?;
         let list =
             crate::pricing::PriceList { prices: stored.into_iter().map(|s| s.price).collect(), ..Default::default() };
-        list.price_for(ctx.method, ctx.target.path()).map(|p| Msats(p.price_msat))
+        let price = list.price_for(ctx.method, ctx.target.path())?;
+        (price.model == PriceModel::Fixed).then_some(Advertised::Published(Msats(price.price_msat)))
+    }
+
+    /// An invoice above the quote the API gave for this very request is refused (`price_mismatch`): the
+    /// quote is the price. A published price only raises an alert (see the ledger's price checks).
+    pub(crate) fn quote_check(
+        &self,
+        checked: &CheckedInvoice,
+        advertised: Option<Advertised>,
+    ) -> Result<(), (&'static str, String)> {
+        match advertised {
+            Some(Advertised::Quoted(quote)) if checked.amount > quote => Err((
+                "price_mismatch",
+                format!(
+                    "the invoice asks {} msat, above the {} msat the API's quote endpoint quoted for this request",
+                    checked.amount.0, quote.0
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the API says a request costs, and how it said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Advertised {
+    /// A fixed price in a pricing document.
+    Published(Msats),
+    /// What its quote endpoint quoted for this request, just now.
+    Quoted(Msats),
+}
+
+impl Advertised {
+    pub(crate) fn msats(self) -> Msats {
+        match self {
+            Advertised::Published(m) | Advertised::Quoted(m) => m,
+        }
     }
 }

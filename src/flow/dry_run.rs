@@ -13,6 +13,7 @@ use http::{Response, StatusCode};
 use serde_json::json;
 
 use super::Flow;
+use super::checks::Advertised;
 use super::context::{PayContext, new_payment};
 use crate::challenge::PaymentChallenge;
 use crate::http::body::{ProxyBody, full};
@@ -75,11 +76,14 @@ impl Flow<'_> {
                 out["amount_msat"] = json!(checked.amount.0);
                 out["invoice_expires_at_unix"] = json!(checked.expires_at_unix);
                 let mut record = new_payment(ctx, Some(ch), Some(&checked));
-                record.advertised = self.advertised_price(ctx).await;
+                let advertised = self.advertised_price(ctx).await;
+                record.advertised = advertised.map(Advertised::msats);
                 out["advertised_msat"] = json!(record.advertised.map(|a| a.0));
+                out["quoted"] = json!(matches!(advertised, Some(Advertised::Quoted(_))));
                 record.rates = self.rates_for(&record, ctx.max_fiat.as_ref()).await;
                 let checks = self
                     .request_checks(ctx, ch, &checked)
+                    .and_then(|()| self.quote_check(&checked, advertised))
                     .and_then(|()| self.max_fiat_check(ctx, &checked, &record.rates));
                 match checks {
                     Err((reason, explanation)) => Decision::Refuse { reason, explanation, details: json!(null) },

@@ -2,6 +2,7 @@
 //! wallet is asked, its answer checked against the payment hash and written before anything else happens.
 
 use super::Flow;
+use super::checks::Advertised;
 use super::context::{PayContext, Proven, new_payment};
 use super::decide::Decided;
 use super::proof;
@@ -54,7 +55,11 @@ impl Flow<'_> {
             return Err(self.refuse_unpaid(ctx, Some(ch), Some(&checked), reason, detail).await);
         }
         let mut record = new_payment(ctx, Some(ch), Some(&checked));
-        record.advertised = ctx.timing.wait(Wait::Upstream, self.advertised_price(ctx)).await;
+        let advertised = ctx.timing.wait(Wait::Upstream, self.advertised_price(ctx)).await;
+        record.advertised = advertised.map(Advertised::msats);
+        if let Err((reason, detail)) = self.quote_check(&checked, advertised) {
+            return Err(self.refuse_unpaid(ctx, Some(ch), Some(&checked), reason, detail).await);
+        }
         record.rates = ctx.timing.wait(Wait::Upstream, self.rates_for(&record, ctx.max_fiat.as_ref())).await;
         if let Err((reason, detail)) = self.max_fiat_check(ctx, &checked, &record.rates) {
             return Err(self.refuse_unpaid(ctx, Some(ch), Some(&checked), reason, detail).await);

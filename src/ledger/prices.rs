@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Ledger, Result};
-use crate::pricing::{Price, PriceList};
+use crate::pricing::{Price, PriceList, PriceModel};
 
 /// A stored price and when it was read.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -19,11 +19,12 @@ pub struct StoredPrice {
 }
 
 impl Ledger {
-    /// Replaces the stored prices of `list.origin` with `list`'s.
+    /// Replaces the stored prices of `list.origin` with `list`'s fixed ones: those are what an invoice is
+    /// compared with after a restart (a formula's base or a dynamic price says nothing of an invoice).
     pub async fn store_prices(&self, list: &PriceList) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM prices WHERE origin = $1").bind(&list.origin).execute(&mut *tx).await?;
-        for p in &list.prices {
+        for p in list.prices.iter().filter(|p| p.model == PriceModel::Fixed) {
             sqlx::query(
                 "INSERT INTO prices (origin, method, path, price_msat, description, source, read_at_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -61,6 +62,7 @@ impl Ledger {
                     price_msat: r.get::<i64, _>("price_msat").max(0) as u64,
                     description: r.get("description"),
                     source: r.get("source"),
+                    ..Price::default()
                 },
                 read_at_ms: r.get("read_at_ms"),
             })

@@ -25,7 +25,13 @@ pub struct Read {
 /// Reads the document fetched from the location named `source`.
 pub fn read(source: &str, body: &[u8]) -> Option<Read> {
     let doc: Value = serde_json::from_slice(body).ok()?;
-    let prices = if source == "openapi" { openapi(&doc) } else { listed(&doc, source) };
+    let prices = if source == "openapi" {
+        openapi(&doc)
+    } else if super::discovery::is_manifest(&doc) {
+        super::discovery::manifest_prices(&doc, source)
+    } else {
+        listed(&doc, source)
+    };
     Some(Read {
         prices,
         free_tier: doc.get("free_tier").cloned().filter(|v| !v.is_null()),
@@ -96,6 +102,7 @@ fn listed(doc: &Value, source: &str) -> Vec<Price> {
                     .find_map(|k| e.get(*k).and_then(Value::as_str))
                     .map(str::to_string),
                 source: source.to_string(),
+                ..Price::default()
             })
         })
         .collect()
@@ -107,10 +114,19 @@ fn openapi(doc: &Value) -> Vec<Price> {
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return Vec::new();
     };
+    let quote = doc.get("x-l402-quote-endpoint").and_then(Value::as_str);
     let mut out = Vec::new();
     for (path, item) in paths {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
+            let summary = op.get("summary").and_then(Value::as_str).map(str::to_string);
+            // The L402 discovery form first: it also says how a price that is not fixed is had.
+            if let Some(price) = op.get("x-l402-pricing").and_then(|p| super::discovery::priced(p, quote, "openapi")) {
+                let service = op.get("x-l402-service").and_then(Value::as_str).map(str::to_string);
+                let method = Some(method.to_ascii_uppercase());
+                out.push(Price { method, path: path.clone(), description: summary, service, ..price });
+                continue;
+            }
             let Some(info) = op.get("x-payment-info") else { continue };
             // One offer, or a list of offers (one per protocol): the lowest is the price.
             let offers: Vec<&Value> = match info {
@@ -122,8 +138,9 @@ fn openapi(doc: &Value) -> Vec<Price> {
                     method: Some(method.to_ascii_uppercase()),
                     path: path.clone(),
                     price_msat: price,
-                    description: op.get("summary").and_then(Value::as_str).map(str::to_string),
+                    description: summary,
                     source: "openapi".into(),
+                    ..Price::default()
                 });
             }
         }

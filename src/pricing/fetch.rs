@@ -40,6 +40,9 @@ pub struct Fetcher {
     /// The fetch under way per origin, shared: a burst of first payments to an API asks it for its documents
     /// once and every caller gets that one answer, even when the API says not to cache it.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<PriceList>>>>>,
+    /// Where an origin's L402 discovery document is when its responses say (a `Link` with
+    /// `rel="l402-manifest"`) and it is not at the usual place; read with the other documents.
+    linked: Mutex<BoundedMap<String, String>>,
 }
 
 pub use crate::http::target::origin_of;
@@ -74,7 +77,34 @@ impl Fetcher {
             store,
             cache: Mutex::new(BoundedMap::new(CACHED_ORIGINS, CACHED_BYTES)),
             inflight: Mutex::new(HashMap::new()),
+            linked: Mutex::new(BoundedMap::new(CACHED_ORIGINS, CACHED_BYTES / 16)),
         }
+    }
+
+    pub(super) fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+
+    /// How long each document, and a quote, may take.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Learns where `origin` keeps its discovery document from a `Link` header's target (`link`), so the
+    /// next lookup reads it there. Only a path on the same origin is followed: an API names its own prices.
+    /// Returns whether that changed what will be read.
+    pub fn learn_manifest(&self, origin: &str, link: &str) -> bool {
+        let Some(path) = same_origin_path(origin, link) else { return false };
+        let usual = LOCATIONS.iter().any(|(p, _)| *p == path);
+        let mut linked = self.linked.lock().unwrap();
+        if usual || linked.get(origin).is_some_and(|known| *known == path) {
+            return false;
+        }
+        let bytes = origin.len() + path.len();
+        linked.insert(origin.to_string(), path, bytes);
+        drop(linked);
+        self.forget(origin);
+        true
     }
 
     /// What `origin` publishes, from the cache while it is fresh.
@@ -119,7 +149,12 @@ impl Fetcher {
 
     /// Fetches every document of `origin` at once; returns what was found and how long it may be kept.
     pub async fn fetch(&self, origin: &str) -> (PriceList, Duration) {
-        let fetches = LOCATIONS.iter().map(|(path, source)| self.fetch_one(origin, path, source));
+        let linked = self.linked.lock().unwrap().get(origin).cloned();
+        let mut locations: Vec<(&str, &str)> = LOCATIONS.to_vec();
+        if let Some(path) = &linked {
+            locations.push((path.as_str(), "l402.json"));
+        }
+        let fetches = locations.iter().map(|(path, source)| self.fetch_one(origin, path, source));
         let results = futures_util::future::join_all(fetches).await;
         let mut list = PriceList {
             origin: origin.to_string(),
@@ -193,6 +228,17 @@ impl Fetcher {
     }
 }
 
+/// `link` (a path or a URL) as a path on `origin`; `None` when it points elsewhere.
+pub(super) fn same_origin_path(origin: &str, link: &str) -> Option<String> {
+    let base = url::Url::parse(origin).ok()?;
+    let target = base.join(link).ok()?;
+    let path = match target.query() {
+        Some(q) => format!("{}?{q}", target.path()),
+        None => target.path().to_string(),
+    };
+    (origin_of(target.as_str()).as_deref() == Some(origin)).then_some(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +253,15 @@ mod tests {
         assert_eq!(origin_of("http://127.0.0.1:8080/pricing?x").as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(origin_of("HTTPS://API.Example.com/").as_deref(), Some("https://api.example.com:443"));
         assert_eq!(origin_of("ftp://x"), None);
+    }
+
+    #[test]
+    fn a_manifest_link_is_followed_on_its_own_origin_only() {
+        let origin = "https://api.example.com:443";
+        assert_eq!(same_origin_path(origin, "/meta/l402.json").as_deref(), Some("/meta/l402.json"));
+        assert_eq!(same_origin_path(origin, "https://api.example.com/m?v=1").as_deref(), Some("/m?v=1"));
+        assert_eq!(same_origin_path(origin, "https://other.example.com/l402.json"), None);
+        assert_eq!(same_origin_path(origin, "http://api.example.com/l402.json"), None, "another scheme");
+        assert_eq!(same_origin_path(origin, "//169.254.169.254/latest"), None);
     }
 }

@@ -5,21 +5,26 @@
 //! - [`documents`]: reading each published form — a `/pricing` document (`priced_endpoints`, free tier,
 //!   payment hints), `/.well-known/l402-services`, `/.well-known/l402.json`, and OpenAPI `x-payment-info`
 //!   offers in `/openapi.json` — into one list of [`Price`]s.
+//! - [`discovery`]: the L402 discovery document's services and resources with their pricing models (fixed,
+//!   formula, dynamic), its OpenAPI form (`x-l402-pricing`), and the `Link` header that says where it is.
 //! - [`fetch`]: fetching them over the proxy's upstream client, with a timeout, and caching what was found
 //!   (or that nothing was) for as long as the API's `Cache-Control` allows.
+//! - [`quote`]: asking an API's quote endpoint what a dynamically priced endpoint costs now.
 //!
 //! Prices found are stored per API in the ledger with when they were read (see [`crate::ledger::prices`]);
 //! the payer compares each invoice with them.
 
+pub mod discovery;
 pub mod documents;
 pub mod fetch;
+pub mod quote;
 
 pub use fetch::Fetcher;
 
 use serde::Serialize;
 
 /// One advertised price.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Price {
     /// `GET`, `POST`…, or `None` when the document does not say (any method).
@@ -31,6 +36,30 @@ pub struct Price {
     pub description: Option<String>,
     /// Which document said so: `pricing`, `l402-services`, `l402.json` or `openapi`.
     pub source: String,
+    /// How the price is set; `price_msat` is the price itself only when it is fixed.
+    pub model: PriceModel,
+    /// A formula's terms, or how a dynamic price is had, for people.
+    pub detail: Option<String>,
+    /// Where a formula or dynamic price is quoted (an L402 discovery document's `quote_endpoint`), as
+    /// published: a path on the API's origin or a URL.
+    pub quote_endpoint: Option<String>,
+    /// The L402 service the endpoint belongs to, which a quote is asked for.
+    pub service: Option<String>,
+}
+
+/// How an API sets a price (the L402 discovery document's pricing models; every other document states
+/// fixed prices).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum PriceModel {
+    /// `price_msat` is the price.
+    #[default]
+    Fixed,
+    /// `price_msat` is the base; the token's constraints add to it (see `detail`).
+    Formula,
+    /// Known only from a quote for the request (`price_msat` is 0).
+    Dynamic,
 }
 
 impl Price {
@@ -77,7 +106,8 @@ impl PriceList {
         self.prices.is_empty()
     }
 
-    /// The price for `method` `path`: the most specific match, preferring the `/pricing` document.
+    /// The price for `method` `path`: the most specific match, preferring the `/pricing` document. It may be
+    /// a formula or a dynamic price, which no invoice is compared with.
     pub fn price_for(&self, method: &str, path: &str) -> Option<&Price> {
         self.prices.iter().filter(|p| p.matches(method, path)).max_by_key(|p| {
             (!p.path.contains('{') && !p.path.ends_with('*'), p.method.is_some(), p.source == "pricing")
@@ -96,6 +126,10 @@ mod tests {
             price_msat: sats * 1000,
             description: None,
             source: source.into(),
+            model: PriceModel::Fixed,
+            detail: None,
+            quote_endpoint: None,
+            service: None,
         }
     }
 

@@ -95,9 +95,9 @@ pub struct QuoteLine {
     /// The API as the ledger names it (`host` or `host:port`).
     pub api: String,
     pub path: String,
-    /// The price the API publishes for this call.
+    /// The price the API publishes for this call, or quotes for it now when it is not fixed.
     pub published_msat: Option<u64>,
-    /// Where the published price was read.
+    /// Where the published price was read (`pricing`, `l402.json`, `openapi`…), or `quote endpoint`.
     pub published_source: Option<String>,
     /// What this agent's last settled payments for this call cost.
     pub usual: Option<RecentPrices>,

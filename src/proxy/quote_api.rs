@@ -1,6 +1,7 @@
 //! Quotes: what a list of planned calls would cost and what today's policy would do with each, before an
 //! agent starts a task. `POST /_purser/quote` `{"calls": [{"method"?, "url", "count"?}]}` on the proxy's own
-//! port (the agent's own key) answers, per call, the published price (the API's pricing documents), the usual
+//! port (the agent's own key) answers, per call, the published price (the API's pricing documents; for a
+//! formula or dynamic price in its L402 discovery document, what its quote endpoint says now), the usual
 //! price (median and highest of the agent's own last 20 settled payments to that endpoint) and the policy's
 //! decision for one such call; and a total as a range (lowest, expected, highest) naming its sources and the
 //! calls with no known price. Nothing is paid, no payment row is written, no wallet is asked. With
@@ -21,10 +22,14 @@ use crate::http::body::ProxyBody;
 use crate::ledger::agents::Agent;
 use crate::ledger::payments::NewPayment;
 use crate::policy::{Decision, Rules};
+use crate::pricing::PriceModel;
 use crate::units::Msats;
 
 /// The path of the quote endpoint.
 pub const PATH: &str = "/_purser/quote";
+
+/// `published_source` of a price the API's quote endpoint gave for the call just now.
+const QUOTED: &str = "quote endpoint";
 
 /// The most calls one quote covers.
 pub const MAX_CALLS: usize = 100;
@@ -120,9 +125,11 @@ pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall], probe: b
             }
             _ => total.unpriced.push(format!("{} {}", call.method, call.url)),
         }
-        if line.published_msat.is_some() {
-            sources.insert("published prices");
-        }
+        match line.published_source.as_deref() {
+            Some(QUOTED) => sources.insert("the APIs' quotes"),
+            Some(_) => sources.insert("published prices"),
+            None => false,
+        };
         if line.usual.is_some() {
             sources.insert("the ledger's recent payments");
         }
@@ -138,7 +145,21 @@ async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool
     let list = proxy.pricing.get(&call.target.origin()).await;
     let published = list.price_for(&call.method, &path).cloned();
     let usual = proxy.ledger.recent_prices(agent.id, &host, &path).await?;
-    let published_msat = published.as_ref().map(|p| p.price_msat);
+    // A fixed price is the price; a formula or dynamic one is what the API's quote endpoint says now.
+    let (published_msat, published_source) = match published {
+        Some(p) if p.model == PriceModel::Fixed => (Some(p.price_msat), Some(p.source)),
+        Some(p) => {
+            let now_s = proxy.ledger.now_ms() / 1000;
+            match proxy.pricing.quote(&call.target.origin(), &p, now_s).await {
+                Ok(quote) => (Some(quote.0), Some(QUOTED.to_string())),
+                Err(e) => {
+                    tracing::info!(url = %call.url, "no quote for a planned call: {e}");
+                    (None, None)
+                }
+            }
+        }
+        None => (None, None),
+    };
     let probed = match (published_msat, &usual, probe) {
         (None, None, true) => Some(probe_price(proxy, call).await),
         _ => None,
@@ -183,7 +204,7 @@ async fn quote_one(proxy: &Proxy, agent: &Agent, call: &PlannedCall, probe: bool
         api: host,
         path,
         published_msat,
-        published_source: published.map(|p| p.source),
+        published_source,
         usual,
         probed_msat,
         probe: probed.map(|p| p.err().unwrap_or_else(|| "one unpaid request: its 402 asked this".into())),

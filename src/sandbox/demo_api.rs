@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::server::conn::http1;
@@ -58,6 +58,9 @@ pub struct DemoOptions {
     pub overcharge: bool,
     /// Mint every invoice with this feature field instead of the endpoint's own.
     pub invoice_features: Option<FeatureField>,
+    /// Quote this many sats for the dynamically priced endpoint instead of what its invoices ask (a quote
+    /// endpoint that says less than the API then charges).
+    pub quote_sats: Option<u64>,
 }
 
 pub struct DemoApi {
@@ -128,19 +131,37 @@ fn utc_day() -> u64 {
 }
 
 impl DemoApi {
-    async fn route(&self, req: Request<Incoming>) -> Response<ProxyBody> {
-        let path = req.uri().path().to_string();
+    /// The answers that are not paid endpoints: the index, the rate, the pricing documents and the quote
+    /// endpoint; any other request is handed back.
+    async fn about(&self, req: Request<Incoming>) -> Result<Response<ProxyBody>, Request<Incoming>> {
+        let path = req.uri().path();
         if path == "/" {
-            return json_response(StatusCode::OK, self.index());
+            return Ok(json_response(StatusCode::OK, self.index()));
         }
         if path == super::demo_rate::PATH {
-            return json_response(StatusCode::OK, super::demo_rate::document());
+            return Ok(json_response(StatusCode::OK, super::demo_rate::document()));
         }
-        if let Some(doc) = super::demo_pricing::document(&path, &listed()) {
+        if path == super::demo_pricing::QUOTE_ENDPOINT {
+            if req.method() != Method::POST {
+                return Ok(json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"error": "use POST"})));
+            }
+            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            return Ok(self.quote(&body));
+        }
+        if let Some(doc) = super::demo_pricing::document(path, &listed()) {
             let mut resp = json_response(StatusCode::OK, doc);
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-            return resp;
+            return Ok(resp);
         }
+        Err(req)
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+        let req = match self.about(req).await {
+            Ok(resp) => return resp,
+            Err(req) => req,
+        };
+        let path = req.uri().path().to_string();
         let Some(ep) = ENDPOINTS.iter().find(|e| e.path == path) else {
             return json_response(StatusCode::NOT_FOUND, json!({"error": "no such endpoint", "see": "/pricing"}));
         };
@@ -191,7 +212,13 @@ impl DemoApi {
             }
         };
         let Some(receipt) = paid else {
-            return self.challenge(ep, req_url);
+            let mut resp = self.challenge(ep, req_url);
+            if ep.quoted {
+                // Where the price is explained, as the discovery document's servers say on any answer.
+                let link = HeaderValue::from_static("</.well-known/l402.json>; rel=\"l402-manifest\"");
+                resp.headers_mut().insert(header::LINK, link);
+            }
+            return resp;
         };
         let mut resp = self.serve(ep, &body);
         let h = resp.headers_mut();
@@ -220,6 +247,32 @@ impl DemoApi {
         self.redeemed.lock().unwrap().insert(hash).then_some(Receipt::X402(invoice))
     }
 
+    /// The quote endpoint of the discovery document: what the dynamically priced endpoint costs now, as an
+    /// L402 challenge's parts (`price_msat`, `quote_expiry`, `macaroon`, `invoice`), or the specification's
+    /// error object.
+    fn quote(&self, body: &Bytes) -> Response<ProxyBody> {
+        let error = |code: &str, message: &str| {
+            json_response(StatusCode::BAD_REQUEST, json!({"error": {"code": code, "message": message}}))
+        };
+        let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return error("malformed_request", "the quote request is not a JSON object");
+        };
+        if request["service"].as_str() != Some(super::demo_pricing::SERVICE) {
+            return error("unknown_service", "this API sells one service, `demo`");
+        }
+        let Some(ep) = ENDPOINTS.iter().find(|e| e.quoted) else {
+            return error("unpriceable", "nothing here is priced dynamically");
+        };
+        let minted = self.mint_for(ep);
+        let price_sats = self.opts.quote_sats.unwrap_or(ep.charged_sats);
+        let expiry_s = jiff::Timestamp::now().as_second() + 600;
+        json_response(
+            StatusCode::OK,
+            json!({"price_msat": price_sats * 1000, "quote_expiry": expiry_s,
+                "macaroon": self.macaroon(&minted.payment_hash, ep), "invoice": minted.bolt11}),
+        )
+    }
+
     fn index(&self) -> serde_json::Value {
         json!({
             "name": "Purser sandbox demo API (play sats)",
@@ -227,6 +280,7 @@ impl DemoApi {
                 "method": e.method.as_str(), "path": e.path, "price_sats": e.price_sats, "about": e.about,
             })).collect::<Vec<_>>(),
             "pricing": ["/pricing", "/.well-known/l402-services", "/.well-known/l402.json", "/openapi.json"],
+            "quote": super::demo_pricing::QUOTE_ENDPOINT,
         })
     }
 
@@ -251,6 +305,7 @@ impl DemoApi {
                 json_response(StatusCode::OK, json!({"report": "Premium: everything is priced, nothing is free."}))
             }
             "/legacy" => json_response(StatusCode::OK, json!({"answer": "LSAT still works here."})),
+            "/quoted" => json_response(StatusCode::OK, json!({"forecast": "Prices vary; quotes keep them honest."})),
             "/mpp" | "/x402" | "/x402-v1" | "/hash-only" | "/multi" | "/surge" | "/lnbits" => json_response(
                 StatusCode::OK,
                 json!({"joke": "Every dialect of 402 ends the same way: paid.", "dialect": ep.form.dialect()}),

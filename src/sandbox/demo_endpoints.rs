@@ -53,6 +53,8 @@ pub(super) struct Endpoint {
     pub(super) per_call: bool,
     /// Its invoices carry no feature field, as LNbits mints them.
     pub(super) bare_invoices: bool,
+    /// Its price is dynamic: the discovery document sends clients to the quote endpoint for it.
+    pub(super) quoted: bool,
     pub(super) about: &'static str,
 }
 
@@ -66,12 +68,13 @@ impl Endpoint {
             charged_sats: price_sats,
             per_call: false,
             bare_invoices: false,
+            quoted: false,
             about,
         }
     }
 }
 
-pub(super) static ENDPOINTS: [Endpoint; 15] = [
+pub(super) static ENDPOINTS: [Endpoint; 16] = [
     Endpoint {
         method: Method::GET,
         path: "/joke",
@@ -80,6 +83,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 1,
         per_call: false,
         bare_invoices: false,
+        quoted: false,
         about: "a joke (L402, macaroon form)",
     },
     Endpoint {
@@ -90,6 +94,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 21,
         per_call: true,
         bare_invoices: false,
+        quoted: false,
         about: "a fortune, 21 sats each call (L402, version/token form, single-use tokens)",
     },
     Endpoint {
@@ -100,6 +105,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 250,
         per_call: false,
         bare_invoices: false,
+        quoted: false,
         about: "a premium report (LSAT and L402 headers)",
     },
     Endpoint {
@@ -110,6 +116,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 5,
         per_call: false,
         bare_invoices: false,
+        quoted: false,
         about: "an old-style answer (LSAT only)",
     },
     Endpoint {
@@ -120,6 +127,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 21,
         per_call: false,
         bare_invoices: false,
+        quoted: false,
         about: "a summary of the JSON body's `text` (JSON payment_hash)",
     },
     Endpoint {
@@ -130,6 +138,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 10,
         per_call: false,
         bare_invoices: false,
+        quoted: false,
         about: "the daily tip: first call each UTC day is free",
     },
     Endpoint {
@@ -140,6 +149,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 1,
         per_call: false,
         bare_invoices: false,
+        quoted: false,
         about: "a server-sent-events stream",
     },
     Endpoint::new(Method::GET, "/mpp", 3, Form::Mpp, "a joke paid over MPP (Payment scheme, Lightning charge)"),
@@ -156,6 +166,7 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 20,
         per_call: false,
         bare_invoices: false,
+        quoted: false,
         about: "advertised at 10 sats, but its invoices ask 20: held for a person",
     },
     Endpoint {
@@ -166,7 +177,19 @@ pub(super) static ENDPOINTS: [Endpoint; 15] = [
         charged_sats: 3,
         per_call: false,
         bare_invoices: true,
+        quoted: false,
         about: "a joke whose invoices carry no feature field, as LNbits mints them (L402)",
+    },
+    Endpoint {
+        method: Method::GET,
+        path: "/quoted",
+        price_sats: 7,
+        form: Form::L402Macaroon,
+        charged_sats: 7,
+        per_call: false,
+        bare_invoices: false,
+        quoted: true,
+        about: "a forecast priced dynamically: POST /l402/quote says what it costs now (L402 discovery)",
     },
 ];
 
@@ -181,6 +204,7 @@ pub(super) fn listed() -> Vec<super::demo_pricing::Listed<'static>> {
             price_sats: e.price_sats,
             about: e.about,
             dialect: e.form.dialect(),
+            quoted: e.quoted,
         })
         .collect()
 }

@@ -282,7 +282,8 @@ async fn a_quote_for_every_demo_endpoint_pays_nothing_and_writes_nothing() {
     let h = Harness::start(Setup { auto_sats: 10, ask_sats: 1000, ..Setup::default() }).await;
     assert_eq!(h.get("/joke").await.status, 200);
     let (rows, wallet) = (h.rows().await.len(), h.sandbox.wallet.pay_requests());
-    let paths = ["/joke", "/fortune", "/premium", "/legacy", "/mpp", "/x402", "/surge", "/lnbits", "/nowhere"];
+    let paths =
+        ["/joke", "/fortune", "/premium", "/legacy", "/mpp", "/x402", "/surge", "/lnbits", "/quoted", "/nowhere"];
     let calls: Vec<Value> = paths.iter().map(|p| json!({"url": h.demo(p), "count": 2})).collect();
     let quote = own(&h, Method::POST, "/_purser/quote", json!({ "calls": calls })).await;
     assert_eq!(quote.status, 200, "{:?}", quote.body);
@@ -292,6 +293,13 @@ async fn a_quote_for_every_demo_endpoint_pays_nothing_and_writes_nothing() {
     assert_eq!(line("/fortune")["policy"]["decision"], "ask", "{q}");
     assert_eq!(line("/joke")["policy"]["decision"], "pay");
     assert_eq!(line("/joke")["usual"]["median_msat"], 1_000, "the ledger's recent payments");
+    // Priced dynamically in the discovery document: what the API's quote endpoint says now.
+    assert_eq!(
+        (line("/quoted")["published_msat"].as_u64(), line("/quoted")["published_source"].as_str()),
+        (Some(7_000), Some("quote endpoint")),
+        "{q}"
+    );
+    assert!(q["total"]["sources"].as_array().unwrap().iter().any(|s| s == "the APIs' quotes"), "{q}");
     assert_eq!(line("/nowhere")["policy"]["decision"], "unknown");
     assert!(
         q["total"]["unpriced"].as_array().unwrap().iter().any(|u| u.as_str().unwrap().ends_with("/nowhere")),

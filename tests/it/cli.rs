@@ -432,6 +432,11 @@ fn every_dialect_priced_and_paid_from_the_command_line() {
         assert_eq!(line.split_whitespace().nth(2), Some(sats), "{line}");
         assert!(line.contains("pricing, l402-services, l402.json, openapi"), "{line}");
     }
+    // The dynamically priced endpoint, from the discovery document and OpenAPI, with where it is quoted.
+    let quoted =
+        prices.lines().find(|l| l.split_whitespace().nth(1) == Some("/quoted")).unwrap_or_else(|| panic!("{prices}"));
+    assert_eq!(quoted.split_whitespace().nth(2), Some("quoted"), "{quoted}");
+    assert!(quoted.contains("l402.json, openapi") && quoted.contains("quote: POST /l402/quote"), "{quoted}");
     let json: serde_json::Value =
         serde_json::from_str(&run_ok(purser(dir.path()).args(["pricing", &api, "--json"]))).unwrap();
     assert!(json["prices"].as_array().unwrap().len() >= 4 * 12, "{json}");

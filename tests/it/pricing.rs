@@ -8,7 +8,7 @@ use http::Method;
 use purser::http::client as upstream;
 use purser::ledger::policy_store::ScopeSpec;
 use purser::policy::Period;
-use purser::pricing::Fetcher;
+use purser::pricing::{Fetcher, PriceModel};
 
 use crate::harness::{Harness, Setup, canned_server, collect, send};
 use crate::refusals::agent;
@@ -26,7 +26,7 @@ async fn every_published_form_is_read_and_they_agree() {
     let f = fetcher(Some(h.ledger.clone()));
     let list = f.get(&origin).await;
     let mut by_source: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for p in &list.prices {
+    for p in list.prices.iter().filter(|p| p.model == PriceModel::Fixed) {
         by_source.entry(p.source.clone()).or_default().insert(p.path.clone(), p.price_msat);
     }
     let sources: Vec<&str> = by_source.keys().map(String::as_str).collect();
@@ -41,9 +41,21 @@ async fn every_published_form_is_read_and_they_agree() {
     assert!(!pricing.contains_key("/evm"), "no sat price is published for the EVM-only endpoint");
     assert_eq!(list.price_for("POST", "/summarize").unwrap().price_msat, 21_000);
     assert!(list.free_tier.is_some() && list.payment_hints.is_some());
-    // Stored per API with when they were read.
+    // The dynamically priced endpoint is in the two forms that can say so, with where it is quoted.
+    let quoted: Vec<(&str, Option<&str>, Option<&str>)> = list
+        .prices
+        .iter()
+        .filter(|p| p.path == "/quoted")
+        .map(|p| (p.source.as_str(), p.quote_endpoint.as_deref(), p.service.as_deref()))
+        .collect();
+    assert_eq!(
+        quoted,
+        [("l402.json", Some("/l402/quote"), Some("demo")), ("openapi", Some("/l402/quote"), Some("demo"))]
+    );
+    assert!(list.prices.iter().filter(|p| p.path == "/quoted").all(|p| p.model == PriceModel::Dynamic));
+    // Stored per API with when they were read: the fixed prices, which invoices are compared with.
     let stored = h.ledger.prices(Some(&origin)).await.unwrap();
-    assert_eq!(stored.len(), list.prices.len());
+    assert_eq!(stored.len(), list.prices.iter().filter(|p| p.model == PriceModel::Fixed).count());
     assert!(stored.iter().all(|p| p.read_at_ms == list.read_at_ms && p.origin == origin));
 }
 
@@ -148,4 +160,33 @@ async fn the_agent_endpoint_tells_budgets_and_prices() {
     assert_eq!(wrong.status, 407);
     let bad = h.forward(Method::GET, &format!("{own}/prices"), "", &[]).await;
     assert_eq!((bad.status, bad.json()["reason"].as_str()), (400, Some("bad_agent_call")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_price_is_quoted_before_its_invoice_is_paid() {
+    let h = Harness::start(Setup::default()).await;
+    // A dry run shows the quote the invoice is held to.
+    let dry = h.forward(Method::GET, &h.demo("/quoted"), "", &[("purser-dry-run", "1")]).await.json();
+    assert_eq!((dry["advertised_msat"].as_u64(), dry["quoted"].as_bool()), (Some(7_000), Some(true)), "{dry}");
+    assert_eq!(dry["would_pay"], true, "{dry}");
+    let reply = h.get("/quoted").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert!(reply.json()["forecast"].is_string());
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].status.as_str(), rows[0].amount_msat), ("settled", Some(7_000)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_above_its_quote_is_refused_unpaid() {
+    let demo = purser::sandbox::demo_api::DemoOptions { quote_sats: Some(3), ..Default::default() };
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+    let reply = h.get("/quoted").await;
+    assert_eq!(reply.status, 402, "{:?}", reply.body);
+    assert_eq!(reply.headers["purser-refused"], "price_mismatch");
+    let body = reply.json();
+    assert!(body["detail"].as_str().unwrap().contains("above the 3000 msat the API's quote endpoint quoted"), "{body}");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0, "nothing paid");
+    let rows = h.rows().await;
+    assert_eq!((rows[0].status.as_str(), rows[0].reason.as_deref()), ("refused", Some("price_mismatch")));
 }
