@@ -47,7 +47,8 @@ pub fn challenge(data: &[u8]) {
     }
 }
 
-/// The JSON 402 bodies, pricing documents (the L402 discovery document too), quote answers and `Link` headers.
+/// The JSON 402 bodies (L402 offers too), pricing documents (the L402 discovery document too), quote and
+/// payment request answers, and `Link` headers.
 pub fn json_bodies(data: &[u8]) {
     let _ = challenge::parse(&HeaderMap::new(), data);
     for (_, source) in crate::pricing::documents::LOCATIONS {
@@ -56,6 +57,11 @@ pub fn json_bodies(data: &[u8]) {
             let _ = list.price_for("GET", "/a/b");
         }
     }
+    if let Some(offers) = challenge::offers::read(data) {
+        let _ = challenge::offers::cheapest(&offers);
+        let _ = challenge::offers::why_none(&offers);
+    }
+    let _ = challenge::offers::invoice_of(data);
     let _ = crate::pricing::quote::read(http::StatusCode::OK, data, 0);
     let _ = crate::pricing::quote::read(http::StatusCode::BAD_REQUEST, data, 0);
     if let Ok(text) = std::str::from_utf8(data) {

@@ -9,6 +9,9 @@
 //! - hash-only: an L402 header without a token (`macaroon="none"`), or a JSON body naming only the invoice's
 //!   payment hash, proved by sending the hash back where the body's `payment_hints` say.
 //!
+//! - [`offers`]: the L402 offers form, a JSON body listing offers and where to ask the invoice of one; the
+//!   payment flow asks for the invoice, then builds the challenge ([`PaymentChallenge::from_offer`]).
+//!
 //! Offers Purser cannot pay (x402 on EVM or Solana, MPP with another method) make
 //! [`Error::UnsupportedScheme`]: the agent gets the 402 untouched and the ledger records the attempt.
 
@@ -17,6 +20,7 @@ pub mod caveats;
 mod json_body;
 pub mod l402;
 pub mod mpp;
+pub mod offers;
 pub mod token_hash;
 pub mod x402;
 
@@ -47,6 +51,8 @@ pub enum ChallengeKind {
     HashOnly,
     /// A JSON body carrying the invoice and its payment hash (proved by sending the hash back).
     JsonPaymentHash,
+    /// An L402 offers body: the invoice of the chosen offer asked for, the request sent again unchanged.
+    L402Offers,
 }
 
 impl ChallengeKind {
@@ -59,6 +65,7 @@ impl ChallengeKind {
             ChallengeKind::X402 => "x402",
             ChallengeKind::HashOnly => "hash_only",
             ChallengeKind::JsonPaymentHash => "json_payment_hash",
+            ChallengeKind::L402Offers => "l402_offers",
         }
     }
 
@@ -69,7 +76,7 @@ impl ChallengeKind {
             ChallengeKind::JsonL402 => 4,
             ChallengeKind::Mpp => 3,
             ChallengeKind::X402 => 2,
-            ChallengeKind::HashOnly | ChallengeKind::JsonPaymentHash => 1,
+            ChallengeKind::HashOnly | ChallengeKind::JsonPaymentHash | ChallengeKind::L402Offers => 1,
         }
     }
 }
@@ -87,6 +94,9 @@ pub enum ProofForm {
     /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1): base64 JSON naming the accepted offer, the invoice and
     /// the preimage.
     X402 { version: u8, accepted: serde_json::Value, resource: Option<serde_json::Value> },
+    /// Nothing: the request is sent again as it was, and the server knows the payment from the context token
+    /// it gave with its offers (the L402 offers form).
+    Unchanged,
 }
 
 /// One payable challenge, whatever dialect it came in.
@@ -118,6 +128,16 @@ impl PaymentChallenge {
             expires_at_unix: None,
             quoted_msat: None,
         }
+    }
+}
+
+impl PaymentChallenge {
+    /// The challenge an offer makes once its invoice was asked for: the invoice must ask exactly the offer's
+    /// amount.
+    pub fn from_offer(offer: &offers::Offer, invoice: &str) -> Self {
+        let mut c = PaymentChallenge::new(ChallengeKind::L402Offers, invoice, ProofForm::Unchanged);
+        c.stated_amount_msat = offer.msat();
+        c
     }
 }
 

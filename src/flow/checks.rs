@@ -150,8 +150,10 @@ impl Flow<'_> {
             return match self.host.pricing().quote(&origin, price, now_s).await {
                 Ok(quote) => Some(Advertised::Quoted(quote)),
                 Err(e) => {
+                    // No quote: a fixed price another document states still holds the invoice to account.
                     tracing::warn!(request_id = ctx.request_id, "no quote for {}: {e}", ctx.target.path());
-                    None
+                    let fixed = list.fixed_price_for(ctx.method, ctx.target.path())?;
+                    Some(Advertised::Published(Msats(fixed.price_msat)))
                 }
             };
         }
@@ -162,8 +164,9 @@ impl Flow<'_> {
         (price.model == PriceModel::Fixed).then_some(Advertised::Published(Msats(price.price_msat)))
     }
 
-    /// An invoice above the quote the API gave for this very request is refused (`price_mismatch`): the
-    /// quote is the price. A published price only raises an alert (see the ledger's price checks).
+    /// An invoice above the quote the API gave just now for the endpoint is refused (`price_mismatch`),
+    /// whatever `purser.toml` says of price mismatches: a quote asked for this payment is the price. A
+    /// published price only raises an alert (see the ledger's price checks).
     pub(crate) fn quote_check(
         &self,
         checked: &CheckedInvoice,
@@ -173,7 +176,7 @@ impl Flow<'_> {
             Some(Advertised::Quoted(quote)) if checked.amount > quote => Err((
                 "price_mismatch",
                 format!(
-                    "the invoice asks {} msat, above the {} msat the API's quote endpoint quoted for this request",
+                    "the invoice asks {} msat, above the {} msat the API's quote endpoint quoted for it just now",
                     checked.amount.0, quote.0
                 ),
             )),

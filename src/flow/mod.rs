@@ -3,7 +3,8 @@
 //!
 //! 1. **Read the challenge** ([`Flow::after_402`]): the 402's body, bounded in size and time, into one
 //!    [`crate::challenge::PaymentChallenge`]; a 402 with no Lightning challenge goes back to the agent as it
-//!    came, an offer Purser cannot pay is recorded and passed on, a malformed one is refused.
+//!    came, an offer Purser cannot pay is recorded and passed on, a malformed one is refused. A body of L402
+//!    offers has the chosen offer's invoice asked for first ([`offers`]).
 //! 2. **Check the invoice and the price** ([`checks`]): BOLT11 against the wallet's network, the amount the
 //!    challenge states or the 402 quotes, the challenge's expiry, `Purser-Max-Sats`, the advertised price;
 //!    the BTC rates the decision needs ([`rates`]) and `Purser-Max-Fiat`.
@@ -24,6 +25,7 @@ pub mod checks;
 pub mod context;
 pub mod decide;
 pub mod dry_run;
+pub mod offers;
 pub mod pay;
 pub mod proof;
 pub mod rates;
@@ -157,6 +159,10 @@ impl<'a> Flow<'a> {
             allowance: req.allowance,
             agent_reason: req.agent_reason.clone(),
             timing: req.timing,
+        };
+        // The L402 offers form brings no invoice: the chosen offer's is asked for first.
+        let Some(parsed) = self.or_offered(&ctx, parsed, rest.is_none().then_some(&head[..])).await? else {
+            return Ok(passthrough(head, rest));
         };
         let ch = match parsed {
             Ok(ch) => ch,

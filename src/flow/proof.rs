@@ -39,7 +39,7 @@ pub struct Kept {
 pub fn kept(ch: &PaymentChallenge, preimage: &Preimage) -> Option<Kept> {
     let (header, value, single_use) = match &ch.proof {
         ProofForm::Authorization { scheme, token } => ("authorization", authorization(scheme, token, preimage), false),
-        ProofForm::PaymentHash(_) => return None,
+        ProofForm::PaymentHash(_) | ProofForm::Unchanged => return None,
         ProofForm::Mpp { challenge } => ("authorization", mpp::credential(challenge, &preimage.to_hex()), true),
         ProofForm::X402 { version, accepted, resource } => {
             let (name, value) =

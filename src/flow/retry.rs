@@ -49,7 +49,10 @@ impl Flow<'_> {
         );
         // The proof was kept with the payment's outcome (see `pay`): if the retry fails, or the agent hangs up
         // meanwhile, the agent's next try sends it instead of paying again.
-        let answer = ctx.timing.wait(Wait::Upstream, self.send_proven(method, &retry, request_id)).await;
+        // A server that learns of the payment on its own (the offers form) may not have yet: its 402 is
+        // waited out like a gateway error.
+        let learns_later = matches!(ch.proof, crate::challenge::ProofForm::Unchanged);
+        let answer = ctx.timing.wait(Wait::Upstream, self.send_proven(method, &retry, request_id, learns_later)).await;
         let status = answer.as_ref().ok().map(|r| r.status().as_u16());
         let receipt = answer.as_ref().ok().and_then(|r| receipt(r.headers()));
         // Answered (delivered, or refused by the API): a single-use proof was used and is forgotten with the
@@ -83,20 +86,21 @@ impl Flow<'_> {
     }
 
     /// Sends the retry that carries a proof of payment. The payment is made: when the answer does not come,
-    /// or comes as a gateway error, the same proof is sent again (a few times, with pauses) rather than
-    /// losing it.
+    /// or comes as a gateway error (or, for a server that `learns_later` of the payment, as a 402), the same
+    /// request is sent again (a few times, with pauses) rather than losing it.
     async fn send_proven(
         &self,
         method: &Method,
         retry: &proof::Retry,
         request_id: &str,
+        learns_later: bool,
     ) -> Result<Response<Incoming>, Failure> {
         let send = || self.host.send(method, &retry.uri, retry.headers.clone(), body::full(retry.body.clone()));
         let mut answer = send().await;
         for pause in PAID_RETRY_BACKOFF {
             // Not after a timeout: the API had its full time already.
             let transient = match &answer {
-                Ok(resp) => matches!(resp.status().as_u16(), 502..=504),
+                Ok(resp) => matches!(resp.status().as_u16(), 502..=504) || (learns_later && resp.status() == 402),
                 Err(f) => matches!(f.reason(), "upstream_unreachable" | "upstream_bad_response"),
             };
             if !transient {

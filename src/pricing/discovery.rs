@@ -35,6 +35,7 @@ pub fn manifest_prices(doc: &Value, source: &str) -> Vec<Price> {
             price.method = Some(resource.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase());
             price.path = path.to_string();
             price.service = name.map(str::to_string);
+            price.capability = resource.get("capability").and_then(Value::as_str).map(str::to_string);
             price.description = ["description", "capability"]
                 .iter()
                 .find_map(|k| resource.get(*k).and_then(Value::as_str))
@@ -66,7 +67,8 @@ pub fn priced(pricing: &Value, quote_endpoint: Option<&str>, source: &str) -> Op
                 let each = if unit == 1 { String::new() } else { format!("{unit} ") };
                 parts.push(format!("{} per {each}{constraint}", msat_text(per)));
             }
-            (PriceModel::Formula, base, Some(format!("{} + {}", msat_text(base), parts.join(" + "))))
+            let terms = std::iter::once(msat_text(base)).chain(parts).collect::<Vec<_>>().join(" + ");
+            (PriceModel::Formula, base, Some(terms))
         }
         "dynamic" => (PriceModel::Dynamic, 0, Some("quoted for each request".to_string())),
         _ => return None,
@@ -81,6 +83,7 @@ pub fn priced(pricing: &Value, quote_endpoint: Option<&str>, source: &str) -> Op
         detail,
         quote_endpoint: quote_endpoint.filter(|_| model != PriceModel::Fixed).map(str::to_string),
         service: None,
+        capability: None,
     })
 }
 

@@ -45,6 +45,8 @@ pub struct Price {
     pub quote_endpoint: Option<String>,
     /// The L402 service the endpoint belongs to, which a quote is asked for.
     pub service: Option<String>,
+    /// The service's capability the endpoint sells (a quote is asked for it alone).
+    pub capability: Option<String>,
 }
 
 /// How an API sets a price (the L402 discovery document's pricing models; every other document states
@@ -109,7 +111,17 @@ impl PriceList {
     /// The price for `method` `path`: the most specific match, preferring the `/pricing` document. It may be
     /// a formula or a dynamic price, which no invoice is compared with.
     pub fn price_for(&self, method: &str, path: &str) -> Option<&Price> {
-        self.prices.iter().filter(|p| p.matches(method, path)).max_by_key(|p| {
+        self.best(method, path, |_| true)
+    }
+
+    /// The fixed price for `method` `path`, chosen as [`Self::price_for`] chooses: what an invoice is
+    /// compared with when the price that applies could not be quoted.
+    pub fn fixed_price_for(&self, method: &str, path: &str) -> Option<&Price> {
+        self.best(method, path, |p| p.model == PriceModel::Fixed)
+    }
+
+    fn best(&self, method: &str, path: &str, keep: impl Fn(&Price) -> bool) -> Option<&Price> {
+        self.prices.iter().filter(|p| keep(p) && p.matches(method, path)).max_by_key(|p| {
             (!p.path.contains('{') && !p.path.ends_with('*'), p.method.is_some(), p.source == "pricing")
         })
     }
@@ -130,6 +142,7 @@ mod tests {
             detail: None,
             quote_endpoint: None,
             service: None,
+            capability: None,
         }
     }
 

@@ -42,8 +42,15 @@ impl Fetcher {
         };
         let path =
             super::fetch::same_origin_path(origin, endpoint).ok_or_else(|| Error::OtherOrigin(endpoint.clone()))?;
-        let uri = format!("{origin}{path}").parse().map_err(|_| Error::OtherOrigin(endpoint.clone()))?;
-        let mut req = Request::new(body::full(json!({"service": service}).to_string()));
+        let uri = format!("{origin}{path}")
+            .parse()
+            .map_err(|_| Error::Malformed(format!("the quote endpoint `{endpoint}` is not a usable URL")))?;
+        // For the endpoint's own capability when the document names it (else the service's whole bundle).
+        let mut asked = json!({"service": service});
+        if let Some(capability) = &price.capability {
+            asked["capabilities"] = json!([capability]);
+        }
+        let mut req = Request::new(body::full(asked.to_string()));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = uri;
         req.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -72,12 +79,15 @@ impl Fetcher {
 
 /// A quote endpoint's answer: its `price_msat`, or the error it states.
 pub(crate) fn read(status: StatusCode, bytes: &[u8], now_s: i64) -> Result<Msats, Error> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|_| Error::Malformed("not JSON".into()))?;
+    let doc: Option<Value> = serde_json::from_slice(bytes).ok();
     if status != StatusCode::OK {
-        let code = doc["error"]["code"].as_str().unwrap_or("no error code");
-        let message = doc["error"]["message"].as_str().unwrap_or_default();
+        // The specification's error object when there is one; a plain 404 means no quote endpoint at all.
+        let error = doc.as_ref().map(|d| &d["error"]);
+        let code = error.and_then(|e| e["code"].as_str()).unwrap_or("no error code");
+        let message = error.and_then(|e| e["message"].as_str()).unwrap_or_default();
         return Err(Error::Refused(format!("{} {code}: {message}", status.as_u16()).trim_end_matches(": ").into()));
     }
+    let doc = doc.ok_or_else(|| Error::Malformed("not JSON".into()))?;
     let price = doc["price_msat"].as_u64().ok_or_else(|| Error::Malformed("no whole `price_msat`".into()))?;
     match doc["quote_expiry"].as_i64() {
         Some(expiry) if expiry <= now_s => Err(Error::Expired),
@@ -102,6 +112,7 @@ mod tests {
         );
         assert!(matches!(read(StatusCode::OK, br#"{"price_msat":1.5,"quote_expiry":9}"#, 0), Err(Error::Malformed(_))));
         assert!(matches!(read(StatusCode::OK, b"<html>", 0), Err(Error::Malformed(_))));
+        assert_eq!(read(StatusCode::NOT_FOUND, b"Not Found", 0), Err(Error::Refused("404 no error code".into())));
         assert!(matches!(read(StatusCode::OK, br#"{"price_msat":1000}"#, 0), Err(Error::Malformed(_))));
     }
 }

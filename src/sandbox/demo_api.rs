@@ -61,6 +61,9 @@ pub struct DemoOptions {
     /// Quote this many sats for the dynamically priced endpoint instead of what its invoices ask (a quote
     /// endpoint that says less than the API then charges).
     pub quote_sats: Option<u64>,
+    /// Mint each offer's invoice 1 sat above the offer (an offers server whose invoice differs from the
+    /// offer chosen).
+    pub overcharge_offers: bool,
 }
 
 pub struct DemoApi {
@@ -77,6 +80,8 @@ pub struct DemoApi {
     pub(super) proofs_failed: std::sync::atomic::AtomicU32,
     /// Open MPP challenges: id → the payment hash of their invoice (each answered once).
     pub(super) mpp_open: Mutex<std::collections::HashMap<String, PaymentHash>>,
+    /// The offers endpoint's invoices and credits per context token.
+    pub(super) offer_book: super::demo_offers::OfferBook,
 }
 
 impl DemoApi {
@@ -91,6 +96,7 @@ impl DemoApi {
             used_tokens: Mutex::new(HashSet::new()),
             mpp_open: Mutex::new(std::collections::HashMap::new()),
             proofs_failed: std::sync::atomic::AtomicU32::new(0),
+            offer_book: Default::default(),
         }
     }
 }
@@ -147,6 +153,13 @@ impl DemoApi {
             }
             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
             return Ok(self.quote(&body));
+        }
+        if path == super::demo_offers::PATH {
+            return Ok(self.offers_call(req.headers()));
+        }
+        if path == super::demo_offers::PAYMENT_REQUEST && req.method() == Method::POST {
+            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            return Ok(self.offer_invoice(&body));
         }
         if let Some(doc) = super::demo_pricing::document(path, &listed()) {
             let mut resp = json_response(StatusCode::OK, doc);
@@ -281,6 +294,7 @@ impl DemoApi {
             })).collect::<Vec<_>>(),
             "pricing": ["/pricing", "/.well-known/l402-services", "/.well-known/l402.json", "/openapi.json"],
             "quote": super::demo_pricing::QUOTE_ENDPOINT,
+            "offers": super::demo_offers::PATH,
         })
     }
 

@@ -335,3 +335,56 @@ async fn an_invoice_without_a_feature_field_is_paid_like_any_other() {
     assert_eq!(h.rows().await.len(), 1);
     assert_eq!(h.sandbox.wallet.pay_requests(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cheapest_lightning_offer_is_paid_and_the_request_sent_again() {
+    let h = Harness::start(Setup::default()).await;
+    let reply = h.get("/offers").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert!(reply.json()["answer"].is_string());
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!((row.challenge_kind.as_str(), row.status.as_str()), ("l402_offers", "settled"));
+    assert_eq!(row.amount_msat, Some(5_000), "the 5-sat offer, not the 9-sat one, the card one or the pack");
+    assert_eq!(row.delivered, Some(true));
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1);
+    // The credit was used: the next call pays again.
+    assert_eq!(h.get("/offers").await.status, 200);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offers_invoice_that_differs_from_the_offer_is_refused_unpaid() {
+    let demo = DemoOptions { overcharge_offers: true, ..DemoOptions::default() };
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+    let reply = h.get("/offers").await;
+    assert_refused(&reply, "price_mismatch");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0, "nothing paid");
+    let rows = h.rows().await;
+    assert_eq!((rows[0].challenge_kind.as_str(), rows[0].status.as_str()), ("l402_offers", "refused"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_with_no_lightning_one_time_offer_are_passed_on_and_recorded() {
+    let h = Harness::start(Setup::default()).await;
+    // The example of l402-protocol/l402's README (version 0.2.2): a top-up in dollars and a subscription.
+    let body = r#"{"version":"0.2.2","payment_request_url":"https://api.example.com/l402/payment-request","payment_context_token":"pct_abc123xyz","offers":[{"id":"offer_12345","title":"One-time Access","type":"top-up","balance":1,"amount":100,"currency":"USD","payment_methods":["lightning","onchain"]},{"id":"offer_67890","title":"Monthly Subscription","amount":1500,"currency":"EUR","type":"subscription","duration":"1 month","payment_methods":["credit_card","lightning","onchain"]}]}"#;
+    let canned = format!(
+        "HTTP/1.1 402 Payment Required\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (addr, mut seen) = crate::harness::canned_server(Box::leak(canned.into_boxed_str())).await;
+    let reply = h.forward(Method::GET, &format!("http://{addr}/resource"), "", &[]).await;
+    assert_eq!(reply.status, 402);
+    assert_eq!(reply.json()["payment_context_token"], "pct_abc123xyz", "the 402 as the server sent it");
+    assert!(reply.headers.get("purser-refused").is_none());
+    let asked: Vec<String> = std::iter::from_fn(|| seen.try_recv().ok()).collect();
+    assert!(asked.iter().all(|r| !r.starts_with("POST")), "no invoice asked for: {asked:?}");
+    let rows = h.rows().await;
+    assert_eq!(
+        (rows[0].challenge_kind.as_str(), rows[0].reason.as_deref()),
+        ("l402_offers", Some("unsupported_scheme"))
+    );
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0);
+}

@@ -137,8 +137,8 @@ const fixtures: Record<string, (args: any) => unknown> = {
     { host: "pinned.example.net", port: 443, kind: "certificate_rejected", agents: ["writer"], connections: 1, bytes_to_upstream: 0, bytes_to_agent: 0, last_opened_at: new Date(now - 7_200_000).toISOString() },
   ],
   prices: () => ["pricing", "openapi"].flatMap((source) => [
-    { origin: "http://api.example.com:80", method: "GET", path: "/fortune", price_msat: 21_000, description: "a fortune", source, model: "fixed" as const, detail: null, quote_endpoint: null, service: null, read_at_ms: now - 300_000 },
-    { origin: "http://api.example.com:80", method: "GET", path: "/premium", price_msat: 250_000, description: "a report", source, model: "fixed" as const, detail: null, quote_endpoint: null, service: null, read_at_ms: now - 300_000 },
+    { origin: "http://api.example.com:80", method: "GET", path: "/fortune", price_msat: 21_000, description: "a fortune", source, model: "fixed" as const, detail: null, quote_endpoint: null, service: null, capability: null, read_at_ms: now - 300_000 },
+    { origin: "http://api.example.com:80", method: "GET", path: "/premium", price_msat: 250_000, description: "a report", source, model: "fixed" as const, detail: null, quote_endpoint: null, service: null, capability: null, read_at_ms: now - 300_000 },
   ]),
   credentials: () => [
     { id: 4, agent: "research", origin: "http://api.example.com:80", path: "/premium", scheme: "L402", payment_id: 4, created_at_ms: now - 600_000, expires_at_ms: now + 3_000_000, expired: false, single_use: false },

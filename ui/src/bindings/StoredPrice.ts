@@ -33,4 +33,8 @@ quote_endpoint: string | null,
 /**
  * The L402 service the endpoint belongs to, which a quote is asked for.
  */
-service: string | null, };
+service: string | null, 
+/**
+ * The service's capability the endpoint sells (a quote is asked for it alone).
+ */
+capability: string | null, };

@@ -1,0 +1,118 @@
+//! The demo API's endpoint in the L402 offers form (l402-protocol/l402, version 0.2.2): `GET /offers`
+//! answers a JSON 402 listing offers — two one-time Lightning offers at different prices, a credit-card one,
+//! a top-up pack — with a payment context token for the caller (from its `Authorization`, or one shared by
+//! callers without one); `POST /l402/payment-request` mints the invoice of the chosen offer. A paid invoice
+//! is credited to its context token when the caller comes back, as a provider's webhook would, and each
+//! call takes one credit.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode, header};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::demo_api::{DemoApi, json_response};
+use super::mint::InvoiceSpec;
+use crate::http::body::ProxyBody;
+use crate::units::PaymentHash;
+
+/// The endpoint sold by offers.
+pub const PATH: &str = "/offers";
+/// Where the invoice of an offer is asked.
+pub const PAYMENT_REQUEST: &str = "/l402/payment-request";
+
+/// The offers: (id, title, sats, type, methods, calls bought).
+const OFFERS: [(&str, &str, u64, &str, &str, u32); 4] = [
+    ("call-5", "One call", 5, "one-time", "lightning", 1),
+    ("call-9", "One call, priority", 9, "one-time", "lightning", 1),
+    ("call-card", "One call by card", 1, "one-time", "credit_card", 1),
+    ("pack-40", "Ten calls", 40, "top-up", "lightning", 10),
+];
+
+/// What each context token asked for and holds.
+#[derive(Debug, Default)]
+pub struct OfferBook {
+    accounts: Mutex<HashMap<String, Account>>,
+}
+
+#[derive(Debug, Default)]
+struct Account {
+    /// Invoices asked for and not yet credited, with the calls each buys.
+    asked: Vec<(PaymentHash, u32)>,
+    credits: u32,
+}
+
+/// The caller's context token: derived from its `Authorization`, so its next request is known as its own.
+fn context_token(headers: &HeaderMap) -> String {
+    let who = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+    format!("pct_{}", &hex::encode(Sha256::digest(&who))[..24])
+}
+
+impl DemoApi {
+    /// `GET /offers`: the answer when the caller holds a credit (paid invoices credited first), else the
+    /// offers.
+    pub(super) fn offers_call(&self, headers: &HeaderMap) -> Response<ProxyBody> {
+        let token = context_token(headers);
+        {
+            let mut book = self.offer_book.accounts.lock().unwrap();
+            let account = book.entry(token.clone()).or_default();
+            let (paid, open): (Vec<_>, Vec<_>) =
+                account.asked.drain(..).partition(|(hash, _)| self.mint.is_settled(hash));
+            account.asked = open;
+            account.credits += paid.iter().map(|(_, calls)| calls).sum::<u32>();
+            if account.credits > 0 {
+                account.credits -= 1;
+                return json_response(
+                    StatusCode::OK,
+                    json!({"answer": "Offers accepted; one call taken from your credit."}),
+                );
+            }
+        }
+        let offers: Vec<Value> = OFFERS
+            .iter()
+            .map(|(id, title, sats, kind, method, calls)| {
+                let mut o = json!({"id": id, "title": title, "amount": sats, "currency": "SAT", "type": kind,
+                    "payment_methods": [method]});
+                if *kind == "top-up" {
+                    o["balance"] = json!(calls);
+                }
+                o
+            })
+            .collect();
+        json_response(
+            StatusCode::PAYMENT_REQUIRED,
+            json!({"version": "0.2.2", "payment_request_url": PAYMENT_REQUEST, "payment_context_token": token,
+                "offers": offers, "terms_url": "/"}),
+        )
+    }
+
+    /// `POST /l402/payment-request`: the invoice of the chosen offer, for its context token.
+    pub(super) fn offer_invoice(&self, body: &Bytes) -> Response<ProxyBody> {
+        let bad = |error: String| json_response(StatusCode::BAD_REQUEST, json!({"error": error}));
+        let Ok(asked) = serde_json::from_slice::<Value>(body) else {
+            return bad("send JSON: {offer_id, payment_method, payment_context_token}".into());
+        };
+        let Some(token) = asked["payment_context_token"].as_str() else {
+            return bad("Missing payment context token".into());
+        };
+        let offer_id = asked["offer_id"].as_str().unwrap_or_default();
+        let Some((id, _, sats, _, method, calls)) = OFFERS.iter().find(|o| o.0 == offer_id) else {
+            return bad(format!("offer {offer_id} does not exist"));
+        };
+        if asked["payment_method"].as_str() != Some(*method) {
+            return bad(format!("Payment method {} is not enabled", asked["payment_method"]));
+        }
+        let charged = sats + u64::from(self.opts.overcharge_offers);
+        let minted = self.mint.mint(InvoiceSpec::sats(charged, &format!("Purser sandbox offer {id}")));
+        let mut book = self.offer_book.accounts.lock().unwrap();
+        book.entry(token.to_string()).or_default().asked.push((minted.payment_hash, *calls));
+        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
+        json_response(
+            StatusCode::OK,
+            json!({"version": "0.2.2", "offer_id": id, "payment_request": {"lightning_invoice": minted.bolt11},
+                "expires_at": expires.to_string()}),
+        )
+    }
+}
