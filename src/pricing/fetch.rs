@@ -92,17 +92,23 @@ impl Fetcher {
 
     /// Learns where `origin` keeps its discovery document from a `Link` header's target (`link`), so the
     /// next lookup reads it there. Only a path on the same origin is followed: an API names its own prices.
-    /// Returns whether that changed what will be read.
+    /// The first such link has the documents read again at once; a later, different one waits for the
+    /// cached documents to expire, so an API changing its link on every 402 cannot have them read every
+    /// time. Returns whether the documents are read again now.
     pub fn learn_manifest(&self, origin: &str, link: &str) -> bool {
         let Some(path) = same_origin_path(origin, link) else { return false };
         let usual = LOCATIONS.iter().any(|(p, _)| *p == path);
         let mut linked = self.linked.lock().unwrap();
-        if usual || linked.get(origin).is_some_and(|known| *known == path) {
+        let known = linked.get(origin).cloned();
+        if usual || known.as_deref() == Some(path.as_str()) {
             return false;
         }
         let bytes = origin.len() + path.len();
         linked.insert(origin.to_string(), path, bytes);
         drop(linked);
+        if known.is_some() {
+            return false;
+        }
         self.forget(origin);
         true
     }
@@ -253,6 +259,19 @@ mod tests {
         assert_eq!(origin_of("http://127.0.0.1:8080/pricing?x").as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(origin_of("HTTPS://API.Example.com/").as_deref(), Some("https://api.example.com:443"));
         assert_eq!(origin_of("ftp://x"), None);
+    }
+
+    #[test]
+    fn a_changing_manifest_link_has_the_documents_read_again_once() {
+        let client = crate::http::client::client(crate::http::client::tls_config(None, &[]).unwrap());
+        let f = Fetcher::new(client, Duration::from_secs(1), None);
+        let origin = "http://127.0.0.1:9";
+        assert!(!f.learn_manifest(origin, "/.well-known/l402.json"), "the usual place is read anyway");
+        assert!(f.learn_manifest(origin, "/m/1.json"), "the first link: read again now");
+        assert!(!f.learn_manifest(origin, "/m/1.json"));
+        assert!(!f.learn_manifest(origin, "/m/2.json"), "a new link waits for the cache to expire");
+        assert_eq!(f.linked.lock().unwrap().get(origin).map(String::as_str), Some("/m/2.json"));
+        assert!(!f.learn_manifest(origin, "http://other.example/m.json"));
     }
 
     #[test]

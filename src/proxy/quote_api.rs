@@ -112,11 +112,12 @@ pub async fn handle(proxy: &Proxy, agent: &Agent, req: Request<Incoming>) -> Res
 
 /// The quote for `calls` by `agent`.
 pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall], probe: bool) -> crate::ledger::Result<Quote> {
-    let mut lines = Vec::new();
+    // All at once: a call may wait on its API's documents or quote endpoint.
+    let lines =
+        futures_util::future::try_join_all(calls.iter().map(|call| quote_one(proxy, agent, call, probe))).await?;
     let mut total = QuoteTotal::default();
     let mut sources = std::collections::BTreeSet::new();
-    for call in calls {
-        let line = quote_one(proxy, agent, call, probe).await?;
+    for (call, line) in calls.iter().zip(&lines) {
         match (line.lowest_msat, line.expected_msat, line.highest_msat) {
             (Some(lo), Some(ex), Some(hi)) => {
                 total.lowest_msat = total.lowest_msat.saturating_add(lo.saturating_mul(call.count));
@@ -133,7 +134,6 @@ pub async fn quote(proxy: &Proxy, agent: &Agent, calls: &[PlannedCall], probe: b
         if line.usual.is_some() {
             sources.insert("the ledger's recent payments");
         }
-        lines.push(line);
     }
     total.sources = sources.into_iter().map(String::from).collect();
     Ok(Quote { calls: lines, total, paid: false })
