@@ -133,11 +133,11 @@ impl PaymentChallenge {
 
 impl PaymentChallenge {
     /// The challenge an offer makes once its invoice was asked for: the invoice must ask exactly the offer's
-    /// amount.
-    pub fn from_offer(offer: &offers::Offer, invoice: &str) -> Self {
+    /// amount. `None` for an offer not priced in sats (no amount to hold the invoice to).
+    pub fn from_offer(offer: &offers::Offer, invoice: &str) -> Option<Self> {
         let mut c = PaymentChallenge::new(ChallengeKind::L402Offers, invoice, ProofForm::Unchanged);
-        c.stated_amount_msat = offer.msat();
-        c
+        c.stated_amount_msat = Some(offer.msat()?);
+        Some(c)
     }
 }
 

@@ -21,7 +21,6 @@ pub struct Offers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
     pub id: String,
-    pub title: Option<String>,
     /// In the smallest unit of `currency` (sats for BTC, cents for USD…).
     pub amount: u64,
     /// As written (`BTC`, `SAT`, `USD`…).
@@ -75,7 +74,6 @@ pub fn read(body: &[u8]) -> Option<Offers> {
             };
             Some(Offer {
                 id: text(o, "id").or_else(|| text(o, "offer_id"))?,
-                title: text(o, "title"),
                 // Whole units only: a fractional amount is not guessed at.
                 amount: o.get("amount")?.as_u64()?,
                 currency: text(o, "currency")?,
@@ -116,11 +114,21 @@ pub fn cheapest(offers: &Offers) -> Option<&Offer> {
         .map(|(_, o)| o)
 }
 
-/// Why none of `offers` is paid, for the ledger.
+/// A server's text as the ledger and the agent are shown it: at most 40 characters.
+pub fn shown(text: &str) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(40).collect();
+    if text.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// Why none of `offers` is paid, for the ledger (the first ten, their words cut short).
 pub fn why_none(offers: &Offers) -> String {
     let described: Vec<String> = offers
         .offers
         .iter()
+        .take(10)
         .map(|o| {
             let kind = match &o.kind {
                 OfferKind::OneTime => "one-time".to_string(),
@@ -128,7 +136,15 @@ pub fn why_none(offers: &Offers) -> String {
                 OfferKind::Subscription => "subscription".to_string(),
                 OfferKind::Other(k) => k.clone(),
             };
-            format!("{} ({kind}, {} {}, by {})", o.id, o.amount, o.currency, o.payment_methods.join("/"))
+            let methods: Vec<String> = o.payment_methods.iter().take(5).map(|m| shown(m)).collect();
+            format!(
+                "{} ({}, {} {}, by {})",
+                shown(&o.id),
+                shown(&kind),
+                o.amount,
+                shown(&o.currency),
+                methods.join("/")
+            )
         })
         .collect();
     format!("no one-time Lightning offer priced in sats among: {}", described.join("; "))

@@ -161,8 +161,12 @@ impl<'a> Flow<'a> {
             timing: req.timing,
         };
         // The L402 offers form brings no invoice: the chosen offer's is asked for first.
-        let Some(parsed) = self.or_offered(&ctx, parsed, rest.is_none().then_some(&head[..])).await? else {
-            return Ok(passthrough(head, rest));
+        let whole = rest.is_none().then_some(&head[..]);
+        let parsed = match self.or_offered(&ctx, parsed, whole, req.dry_run, req.replay.is_some()).await? {
+            offers::FromOffers::Parsed(parsed) => parsed,
+            offers::FromOffers::Chosen(ch) => Ok(ch),
+            offers::FromOffers::PassOn => return Ok(passthrough(head, rest)),
+            offers::FromOffers::Answer(resp) => return Ok(resp),
         };
         let ch = match parsed {
             Ok(ch) => ch,

@@ -1,69 +1,131 @@
 //! A 402 in the L402 offers form: the cheapest one-time Lightning offer priced in sats is chosen, its
 //! invoice asked of the payment request URL with the context token, and the challenge it makes handed to
 //! the rest of the flow (the invoice must ask exactly the offer's amount; the request is then sent again
-//! unchanged). Offers Purser does not take (other payment methods, top-ups, subscriptions, fiat prices) are
-//! named when none is left.
+//! unchanged, so the API must know the caller from the request itself). Offers Purser does not take (other
+//! payment methods, top-ups, subscriptions, fiat prices) are named when none is left. While an earlier
+//! payment by offers to the same API is not honoured yet, none is made again.
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Uri};
+use http::{Method, Response, Uri};
 use serde_json::json;
 
 use super::Flow;
-use super::context::PayContext;
+use super::context::{PayContext, new_payment};
+use super::refuse::ledger_down;
 use super::timing::Wait;
 use crate::challenge::offers::{self, Offers};
 use crate::challenge::{self, ChallengeKind, PaymentChallenge};
-use crate::http::body;
+use crate::http::body::{self, ProxyBody};
 use crate::http::failure::Failure;
 
 /// The largest answer of a payment request URL read.
 const MAX_ANSWER_BYTES: usize = 64 << 10;
 
-/// What the offers come to.
-enum Offered {
+/// What a 402 comes to once an offers body is looked for.
+pub(crate) enum FromOffers {
+    /// Not an offers body (or one read in part only): the challenge as parsed.
+    Parsed(challenge::Result<PaymentChallenge>),
     /// The chosen offer's invoice, as a challenge to check and pay.
-    Challenge(PaymentChallenge),
-    /// None is one Purser takes: why, for the ledger; the agent gets the 402 as it came.
-    NotTaken(String),
+    Chosen(PaymentChallenge),
+    /// No offer Purser takes: recorded, and the 402 goes to the agent as it came.
+    PassOn,
+    /// A dry run's answer, written nowhere.
+    Answer(Response<ProxyBody>),
 }
 
+/// How long an earlier payment by the offers form that its API has not yet honoured holds back the next:
+/// the API may still be learning of it, and paying again would pay twice.
+const UNCONFIRMED_WINDOW_MS: i64 = 10 * 60 * 1000;
+
 impl Flow<'_> {
-    /// `parsed`, or, when the 402's `body` (read whole) lists L402 offers, the chosen offer's challenge.
-    /// `None` when the offers hold none Purser takes: that is recorded, and the 402 goes to the agent as it
-    /// came.
+    /// `parsed`, or, when the 402's `body` (read whole) lists L402 offers, what they come to: the chosen
+    /// offer's challenge, with its invoice asked for (also on a dry run, as a quote would be: asking costs
+    /// nothing), or why none is taken. `can_replay` says whether the request could be sent again.
     pub(crate) async fn or_offered(
         &self,
         ctx: &PayContext<'_>,
         parsed: challenge::Result<PaymentChallenge>,
         body: Option<&[u8]>,
-    ) -> Result<Option<challenge::Result<PaymentChallenge>>, Failure> {
+        dry_run: bool,
+        can_replay: bool,
+    ) -> Result<FromOffers, Failure> {
         let listed = match (&parsed, body) {
             (Err(challenge::Error::NoChallenge), Some(body)) => offers::read(body),
             _ => None,
         };
-        let Some(list) = listed else { return Ok(Some(parsed)) };
-        match self.offered(ctx, &list).await? {
-            Offered::Challenge(ch) => Ok(Some(Ok(ch))),
-            Offered::NotTaken(why) => {
-                self.record_unpayable(ctx, ChallengeKind::L402Offers.as_str(), "unsupported_scheme", &why).await;
-                Ok(None)
+        let Some(list) = listed else { return Ok(FromOffers::Parsed(parsed)) };
+        let kind = ChallengeKind::L402Offers.as_str();
+        let Some(offer) = offers::cheapest(&list) else {
+            let why = offers::why_none(&list);
+            if dry_run {
+                return Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "unsupported_scheme", &why)));
+            }
+            self.record_unpayable(ctx, kind, "unsupported_scheme", &why).await;
+            return Ok(FromOffers::PassOn);
+        };
+        if !dry_run {
+            self.may_ask_for_offer(ctx, can_replay).await?;
+        }
+        match self.invoice_for(ctx, &list, offer).await {
+            Ok(ch) => Ok(FromOffers::Chosen(ch)),
+            Err(detail) if dry_run => {
+                Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "payment_request_failed", &detail)))
+            }
+            Err(detail) => {
+                let mut record = new_payment(ctx, None, None);
+                record.challenge_kind = kind.to_string();
+                if let Err(e) = self.host.ledger().record_refusal(&record, "payment_request_failed", &detail).await {
+                    return Err(ledger_down(e));
+                }
+                Err(Failure::BadGateway { reason: "payment_request_failed", detail })
             }
         }
     }
 
-    /// Chooses among `list` and asks for the chosen offer's invoice.
-    async fn offered(&self, ctx: &PayContext<'_>, list: &Offers) -> Result<Offered, Failure> {
-        let Some(offer) = offers::cheapest(list) else {
-            return Ok(Offered::NotTaken(offers::why_none(list)));
-        };
-        let refuse = |detail: String| self.refuse_unpaid(ctx, None, None, "malformed_challenge", detail);
-        let Some(uri) = request_uri(&ctx.target.origin(), &list.payment_request_url) else {
+    /// Refuses before an invoice is asked for what could not be paid anyway: a request too large to send
+    /// again, or one to an API that has not yet honoured this agent's last payment by offers.
+    async fn may_ask_for_offer(&self, ctx: &PayContext<'_>, can_replay: bool) -> Result<(), Failure> {
+        let kind = ChallengeKind::L402Offers.as_str();
+        if !can_replay {
             let detail = format!(
-                "the offers' payment_request_url `{}` is neither on the API's origin nor an https URL",
-                list.payment_request_url
+                "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
+                self.host.settings().body_buffer_limit_bytes
             );
-            return Err(refuse(detail).await);
+            let mut record = new_payment(ctx, None, None);
+            record.challenge_kind = kind.to_string();
+            if let Err(e) = self.host.ledger().record_refusal(&record, "body_too_large", &detail).await {
+                return Err(ledger_down(e));
+            }
+            return Err(self.refused(ctx, None, "body_too_large", detail, serde_json::Value::Null));
+        }
+        let since = self.host.ledger().now_ms() - UNCONFIRMED_WINDOW_MS;
+        let earlier = self.host.ledger().unconfirmed_offer_payment(ctx.agent.id, &ctx.host(), since).await;
+        match earlier.map_err(ledger_down)? {
+            None => Ok(()),
+            Some(id) => Err(Failure::Unavailable {
+                reason: "payment_in_flight".into(),
+                detail: format!(
+                    "payment #{id} to this API by its offers is not honoured yet (the API learns of payments on its \
+                     own); Purser does not pay again meanwhile: try again in a moment"
+                ),
+                retry_after_secs: 10,
+            }),
+        }
+    }
+
+    /// Asks the payment request URL for `offer`'s invoice: its challenge, or why not.
+    async fn invoice_for(
+        &self,
+        ctx: &PayContext<'_>,
+        list: &Offers,
+        offer: &offers::Offer,
+    ) -> Result<PaymentChallenge, String> {
+        let Some(uri) = request_uri(&ctx.target.origin(), &list.payment_request_url) else {
+            return Err(format!(
+                "the offers' payment_request_url `{}` is neither on the API's origin nor an https URL to a name",
+                offers::shown(&list.payment_request_url)
+            ));
         };
         let asked = json!({"offer_id": offer.id, "payment_method": "lightning",
             "payment_context_token": list.payment_context_token});
@@ -80,40 +142,36 @@ impl Flow<'_> {
         let answered = ctx.timing.wait(Wait::Upstream, tokio::time::timeout(settings.upstream_timeout, answer)).await;
         let (status, bytes): (_, Bytes) = match answered {
             Err(_) => {
-                let detail =
-                    format!("the payment request URL did not answer within {} s", settings.upstream_timeout.as_secs());
-                return Err(refuse(detail).await);
+                return Err(format!(
+                    "the payment request URL did not answer within {} s",
+                    settings.upstream_timeout.as_secs()
+                ));
             }
-            Ok(Err(f)) => {
-                return Err(refuse(format!("the payment request URL could not be asked: {}", f.detail())).await);
-            }
+            Ok(Err(f)) => return Err(format!("the payment request URL could not be asked: {}", f.detail())),
             Ok(Ok((status, Ok((head, false))))) => (status, head),
-            Ok(Ok((_, _))) => {
-                return Err(refuse("the payment request URL's answer is unreadable or too large".into()).await);
-            }
+            Ok(Ok(_)) => return Err("the payment request URL's answer is unreadable or too large".into()),
         };
-        match offers::invoice_of(&bytes).filter(|_| status.is_success()) {
-            Some(invoice) => Ok(Offered::Challenge(PaymentChallenge::from_offer(offer, &invoice))),
-            None => {
-                let said: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-                let detail = format!(
-                    "the payment request URL gave no Lightning invoice for offer {} ({}: {said})",
-                    offer.id,
-                    status.as_u16()
-                );
-                Err(refuse(detail).await)
-            }
+        let invoice = offers::invoice_of(&bytes).filter(|_| status.is_success());
+        match invoice.and_then(|invoice| PaymentChallenge::from_offer(offer, &invoice)) {
+            Some(ch) => Ok(ch),
+            None => Err(format!(
+                "the payment request URL answered {} with no Lightning invoice for offer {}",
+                status.as_u16(),
+                offers::shown(&offer.id)
+            )),
         }
     }
 }
 
-/// Where to ask for the invoice: a path or URL on the API's own origin, or an https URL elsewhere (a hosted
-/// provider's).
+/// Where to ask for the invoice: a path or URL on the API's own origin, or an https URL to a host name
+/// elsewhere (a hosted provider's); never an address or `localhost` other than the API's own.
 fn request_uri(origin: &str, url: &str) -> Option<Uri> {
     let base = url::Url::parse(origin).ok()?;
     let target = base.join(url).ok()?;
     let same = crate::http::target::origin_of(target.as_str()).as_deref() == Some(origin);
-    (same || target.scheme() == "https").then(|| target.as_str().parse().ok()).flatten()
+    let named = matches!(target.host(), Some(url::Host::Domain(d)) if !d.eq_ignore_ascii_case("localhost")
+        && !d.to_ascii_lowercase().ends_with(".localhost"));
+    (same || (target.scheme() == "https" && named)).then(|| target.as_str().parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -130,5 +188,8 @@ mod tests {
         assert!(request_uri(origin, "https://api.fewsats.com/v0/l402/payment-request").is_some());
         assert!(request_uri(origin, "http://169.254.169.254/latest").is_none(), "plain http elsewhere");
         assert!(request_uri(origin, "file:///etc/passwd").is_none());
+        assert!(request_uri(origin, "https://10.0.0.1/pay").is_none(), "an address elsewhere");
+        assert!(request_uri(origin, "https://[::1]:8443/pay").is_none());
+        assert!(request_uri(origin, "https://localhost:8443/pay").is_none());
     }
 }

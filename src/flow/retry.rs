@@ -20,6 +20,10 @@ use crate::policy::Rules;
 /// Pauses before each further try of a paid retry whose answer did not come, or came as 502/503/504.
 const PAID_RETRY_BACKOFF: [std::time::Duration; 2] =
     [std::time::Duration::from_millis(250), std::time::Duration::from_millis(1000)];
+/// The same for an API that learns of the payment on its own (a webhook from its provider) and answers 402
+/// until it has: longer, about as long as such providers' own clients wait.
+const LEARNS_LATER_BACKOFF: [std::time::Duration; 3] =
+    [std::time::Duration::from_millis(500), std::time::Duration::from_millis(1500), std::time::Duration::from_secs(3)];
 
 impl Flow<'_> {
     /// Sends the request again with the proof of `proven`, and records whether it was delivered.
@@ -48,9 +52,9 @@ impl Flow<'_> {
             },
         );
         // The proof was kept with the payment's outcome (see `pay`): if the retry fails, or the agent hangs up
-        // meanwhile, the agent's next try sends it instead of paying again.
-        // A server that learns of the payment on its own (the offers form) may not have yet: its 402 is
-        // waited out like a gateway error.
+        // meanwhile, the agent's next try sends it instead of paying again. A server that learns of the
+        // payment on its own (the offers form) has no proof to keep: its 402 is waited out like a gateway
+        // error, and while it does not honour the payment Purser pays it nothing more (see `offers`).
         let learns_later = matches!(ch.proof, crate::challenge::ProofForm::Unchanged);
         let answer = ctx.timing.wait(Wait::Upstream, self.send_proven(method, &retry, request_id, learns_later)).await;
         let status = answer.as_ref().ok().map(|r| r.status().as_u16());
@@ -97,7 +101,8 @@ impl Flow<'_> {
     ) -> Result<Response<Incoming>, Failure> {
         let send = || self.host.send(method, &retry.uri, retry.headers.clone(), body::full(retry.body.clone()));
         let mut answer = send().await;
-        for pause in PAID_RETRY_BACKOFF {
+        let pauses: &[std::time::Duration] = if learns_later { &LEARNS_LATER_BACKOFF } else { &PAID_RETRY_BACKOFF };
+        for &pause in pauses {
             // Not after a timeout: the API had its full time already.
             let transient = match &answer {
                 Ok(resp) => matches!(resp.status().as_u16(), 502..=504) || (learns_later && resp.status() == 402),

@@ -172,6 +172,21 @@ impl Ledger {
         Ok(Reservation::Refused { payment_id: id, reason, explanation, details, alerts })
     }
 
+    /// The newest payment by `agent_id` to `host` in the L402 offers form since `since_ms` that may have been
+    /// paid but was not delivered (the API did not yet honour it): no other is made meanwhile.
+    pub async fn unconfirmed_offer_payment(&self, agent_id: i64, host: &str, since_ms: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM payments WHERE agent_id = $1 AND host = $2 AND challenge_kind = 'l402_offers' \
+             AND status IN ('pending', 'settled', 'unknown') AND (delivered IS NULL OR delivered = 0) \
+             AND created_at_ms >= $3 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(agent_id)
+        .bind(host)
+        .bind(since_ms)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Records a 402 Purser did not pay before or without a policy decision (unreadable challenge, bad
     /// invoice, a body too large to replay, a person's denial, a wallet that cannot be reached…).
     pub async fn record_refusal(&self, p: &NewPayment, reason: &str, explanation: &str) -> Result<i64> {

@@ -388,3 +388,31 @@ async fn offers_with_no_lightning_one_time_offer_are_passed_on_and_recorded() {
     );
     assert_eq!(h.sandbox.wallet.pay_requests(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_on_offers_names_the_chosen_offer_and_writes_nothing() {
+    let h = Harness::start(Setup::default()).await;
+    let dry = h.forward(Method::GET, &h.demo("/offers"), "", &[("purser-dry-run", "1")]).await.json();
+    assert_eq!((dry["dialect"].as_str(), dry["amount_msat"].as_u64()), (Some("l402_offers"), Some(5_000)), "{dry}");
+    assert_eq!(dry["would_pay"], true, "{dry}");
+    assert!(h.rows().await.is_empty(), "a dry run writes nothing");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offers_payment_the_api_does_not_honour_is_not_made_again() {
+    // The API takes the payment but keeps answering 402 (it never learns of it).
+    let demo = DemoOptions { reject_proofs: true, ..DemoOptions::default() };
+    let h = Harness::start(Setup { demo, ..Setup::default() }).await;
+    let first = h.get("/offers").await;
+    assert_eq!(first.status, 402, "waited out, then the API's 402: {:?}", first.body);
+    let row = h.rows().await.pop().unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.delivered, row.reason.as_deref()),
+        ("settled", Some(false), Some("asked_again"))
+    );
+    let second = h.get("/offers").await;
+    assert_eq!(second.status, 503, "{:?}", second.body);
+    assert_eq!(second.json()["reason"], "payment_in_flight");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "paid once");
+}

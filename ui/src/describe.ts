@@ -67,7 +67,8 @@ const REASONS: Record<string, string> = {
   wallet_unreachable: "wallet unreachable",
   wallet_timeout: "wallet too slow",
   too_many_approvals: "too many waiting for you",
-  unsupported_scheme: "offer passed on (not Lightning)",
+  unsupported_scheme: "offer passed on (not payable here)",
+  payment_request_failed: "no invoice for the offer",
 };
 
 /** "over budget" for `budget_exceeded`; an unknown code as words. */
