@@ -73,11 +73,7 @@ impl Flow<'_> {
                 Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "payment_request_failed", &detail)))
             }
             Err(detail) => {
-                let mut record = new_payment(ctx, None, None);
-                record.challenge_kind = kind.to_string();
-                if let Err(e) = self.host.ledger().record_refusal(&record, "payment_request_failed", &detail).await {
-                    return Err(ledger_down(e));
-                }
+                self.record_offers_refusal(ctx, "payment_request_failed", &detail).await?;
                 Err(Failure::BadGateway { reason: "payment_request_failed", detail })
             }
         }
@@ -86,17 +82,12 @@ impl Flow<'_> {
     /// Refuses before an invoice is asked for what could not be paid anyway: a request too large to send
     /// again, or one to an API that has not yet honoured this agent's last payment by offers.
     async fn may_ask_for_offer(&self, ctx: &PayContext<'_>, can_replay: bool) -> Result<(), Failure> {
-        let kind = ChallengeKind::L402Offers.as_str();
         if !can_replay {
             let detail = format!(
                 "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
                 self.host.settings().body_buffer_limit_bytes
             );
-            let mut record = new_payment(ctx, None, None);
-            record.challenge_kind = kind.to_string();
-            if let Err(e) = self.host.ledger().record_refusal(&record, "body_too_large", &detail).await {
-                return Err(ledger_down(e));
-            }
+            self.record_offers_refusal(ctx, "body_too_large", &detail).await?;
             return Err(self.refused(ctx, None, "body_too_large", detail, serde_json::Value::Null));
         }
         let since = self.host.ledger().now_ms() - UNCONFIRMED_WINDOW_MS;
@@ -112,6 +103,13 @@ impl Flow<'_> {
                 retry_after_secs: 10,
             }),
         }
+    }
+
+    /// Writes a refusal of offers before any invoice was had, under the offers dialect.
+    async fn record_offers_refusal(&self, ctx: &PayContext<'_>, reason: &str, detail: &str) -> Result<(), Failure> {
+        let mut record = new_payment(ctx, None, None);
+        record.challenge_kind = ChallengeKind::L402Offers.as_str().to_string();
+        self.host.ledger().record_refusal(&record, reason, detail).await.map(|_| ()).map_err(ledger_down)
     }
 
     /// Asks the payment request URL for `offer`'s invoice: its challenge, or why not.
