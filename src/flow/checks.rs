@@ -160,8 +160,8 @@ impl Flow<'_> {
         let stored = self.host.ledger().prices(Some(&origin)).await.ok()?;
         let list =
             crate::pricing::PriceList { prices: stored.into_iter().map(|s| s.price).collect(), ..Default::default() };
-        let price = list.price_for(ctx.method, ctx.target.path())?;
-        (price.model == PriceModel::Fixed).then_some(Advertised::Published(Msats(price.price_msat)))
+        let price = list.fixed_price_for(ctx.method, ctx.target.path())?;
+        Some(Advertised::Published(Msats(price.price_msat)))
     }
 
     /// An invoice above the quote the API gave just now for the endpoint is refused (`price_mismatch`),

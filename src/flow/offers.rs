@@ -11,7 +11,7 @@ use http::{Method, Response, Uri};
 use serde_json::json;
 
 use super::Flow;
-use super::context::{PayContext, new_payment};
+use super::context::PayContext;
 use super::refuse::ledger_down;
 use super::timing::Wait;
 use crate::challenge::offers::{self, Offers};
@@ -69,11 +69,12 @@ impl Flow<'_> {
         }
         match self.invoice_for(ctx, &list, offer).await {
             Ok(ch) => Ok(FromOffers::Chosen(ch)),
-            Err(detail) if dry_run => {
-                Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "payment_request_failed", &detail)))
+            Err(e) if dry_run => {
+                Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "payment_request_failed", &e.to_string())))
             }
-            Err(detail) => {
-                self.record_offers_refusal(ctx, "payment_request_failed", &detail).await?;
+            Err(e) => {
+                let detail = e.to_string();
+                self.record_refusal_as(ctx, kind, "payment_request_failed", &detail).await.map_err(ledger_down)?;
                 Err(Failure::BadGateway { reason: "payment_request_failed", detail })
             }
         }
@@ -87,7 +88,8 @@ impl Flow<'_> {
                 "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
                 self.host.settings().body_buffer_limit_bytes
             );
-            self.record_offers_refusal(ctx, "body_too_large", &detail).await?;
+            let kind = ChallengeKind::L402Offers.as_str();
+            self.record_refusal_as(ctx, kind, "body_too_large", &detail).await.map_err(ledger_down)?;
             return Err(self.refused(ctx, None, "body_too_large", detail, serde_json::Value::Null));
         }
         let since = self.host.ledger().now_ms() - UNCONFIRMED_WINDOW_MS;
@@ -105,25 +107,15 @@ impl Flow<'_> {
         }
     }
 
-    /// Writes a refusal of offers before any invoice was had, under the offers dialect.
-    async fn record_offers_refusal(&self, ctx: &PayContext<'_>, reason: &str, detail: &str) -> Result<(), Failure> {
-        let mut record = new_payment(ctx, None, None);
-        record.challenge_kind = ChallengeKind::L402Offers.as_str().to_string();
-        self.host.ledger().record_refusal(&record, reason, detail).await.map(|_| ()).map_err(ledger_down)
-    }
-
     /// Asks the payment request URL for `offer`'s invoice: its challenge, or why not.
     async fn invoice_for(
         &self,
         ctx: &PayContext<'_>,
         list: &Offers,
         offer: &offers::Offer,
-    ) -> Result<PaymentChallenge, String> {
+    ) -> Result<PaymentChallenge, NoInvoice> {
         let Some(uri) = request_uri(&ctx.target.origin(), &list.payment_request_url) else {
-            return Err(format!(
-                "the offers' payment_request_url `{}` is neither on the API's origin nor an https URL to a name",
-                offers::shown(&list.payment_request_url)
-            ));
+            return Err(NoInvoice::Elsewhere(offers::shown(&list.payment_request_url)));
         };
         let asked = json!({"offer_id": offer.id, "payment_method": "lightning",
             "payment_context_token": list.payment_context_token});
@@ -139,26 +131,31 @@ impl Flow<'_> {
         };
         let answered = ctx.timing.wait(Wait::Upstream, tokio::time::timeout(settings.upstream_timeout, answer)).await;
         let (status, bytes): (_, Bytes) = match answered {
-            Err(_) => {
-                return Err(format!(
-                    "the payment request URL did not answer within {} s",
-                    settings.upstream_timeout.as_secs()
-                ));
-            }
-            Ok(Err(f)) => return Err(format!("the payment request URL could not be asked: {}", f.detail())),
+            Err(_) => return Err(NoInvoice::Timeout(settings.upstream_timeout.as_secs())),
+            Ok(Err(f)) => return Err(NoInvoice::Unreachable(f.detail().to_string())),
             Ok(Ok((status, Ok((head, false))))) => (status, head),
-            Ok(Ok(_)) => return Err("the payment request URL's answer is unreadable or too large".into()),
+            Ok(Ok(_)) => return Err(NoInvoice::Unreadable),
         };
         let invoice = offers::invoice_of(&bytes).filter(|_| status.is_success());
-        match invoice.and_then(|invoice| PaymentChallenge::from_offer(offer, &invoice)) {
-            Some(ch) => Ok(ch),
-            None => Err(format!(
-                "the payment request URL answered {} with no Lightning invoice for offer {}",
-                status.as_u16(),
-                offers::shown(&offer.id)
-            )),
-        }
+        invoice
+            .and_then(|invoice| PaymentChallenge::from_offer(offer, &invoice))
+            .ok_or_else(|| NoInvoice::NotGiven { status: status.as_u16(), offer: offers::shown(&offer.id) })
     }
+}
+
+/// Why the chosen offer's invoice was not had (`payment_request_failed`).
+#[derive(Debug, thiserror::Error)]
+enum NoInvoice {
+    #[error("the offers' payment_request_url `{0}` is neither on the API's origin nor an https URL to a name")]
+    Elsewhere(String),
+    #[error("the payment request URL did not answer within {0} s")]
+    Timeout(u64),
+    #[error("the payment request URL could not be asked: {0}")]
+    Unreachable(String),
+    #[error("the payment request URL's answer is unreadable or too large")]
+    Unreadable,
+    #[error("the payment request URL answered {status} with no Lightning invoice for offer {offer}")]
+    NotGiven { status: u16, offer: String },
 }
 
 /// Where to ask for the invoice: a path or URL on the API's own origin, or an https URL to a host name

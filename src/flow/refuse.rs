@@ -76,12 +76,23 @@ impl Flow<'_> {
     /// Records a 402 Purser will not pay and passes on untouched (an offer on another chain), so the ledger
     /// still shows the attempt. A ledger that cannot be written is logged: the agent gets its 402 either way.
     pub(crate) async fn record_unpayable(&self, ctx: &PayContext<'_>, kind: &str, reason: &str, detail: &str) {
-        let mut record = new_payment(ctx, None, None);
-        record.challenge_kind = kind.to_string();
-        if let Err(e) = self.host.ledger().record_refusal(&record, reason, detail).await {
+        if let Err(e) = self.record_refusal_as(ctx, kind, reason, detail).await {
             tracing::error!(request_id = ctx.request_id, "cannot record an unpayable 402: {e}");
         }
         tracing::info!(request_id = ctx.request_id, reason, "402 passed on unpaid: {detail}");
+    }
+
+    /// Writes a refusal decided before any invoice was had, under dialect `kind`.
+    pub(crate) async fn record_refusal_as(
+        &self,
+        ctx: &PayContext<'_>,
+        kind: &str,
+        reason: &str,
+        detail: &str,
+    ) -> crate::ledger::Result<()> {
+        let mut record = new_payment(ctx, None, None);
+        record.challenge_kind = kind.to_string();
+        self.host.ledger().record_refusal(&record, reason, detail).await.map(|_| ())
     }
 
     /// Raises a `wallet_down` alert (at most one every ten minutes) when the wallet or its relay cannot be

@@ -17,6 +17,7 @@ pub mod demo_dialects;
 mod demo_endpoints;
 mod demo_offers;
 pub mod demo_pricing;
+mod demo_quote;
 pub mod demo_rate;
 pub mod mint;
 pub mod relay;
