@@ -56,6 +56,9 @@ pub struct Settings {
     pub ledger: crate::ledger::Location,
     /// This instance's name, recorded on the payments it makes.
     pub instance: String,
+    /// How long the wallet is watched for the refund an API says it sent when a session closed; past it the
+    /// refund is recorded missing and alerted.
+    pub session_refund_wait: Duration,
 }
 
 impl Settings {
@@ -67,6 +70,7 @@ impl Settings {
             challenge_body_limit_bytes: 1024 * 1024,
             invoice_expiry_margin: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(60),
+            session_refund_wait: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
             max_agent_connections: 1024,
             extra_ca_file: None,

@@ -4,7 +4,8 @@
 //!
 //! - [`l402`]: `WWW-Authenticate: L402 …` / `LSAT …` (`macaroon=`, or `version=`/`token=`), and the JSON-body
 //!   form carrying a macaroon or token;
-//! - [`mpp`]: `WWW-Authenticate: Payment … method="lightning", intent="charge", request="<b64url JSON>"`;
+//! - [`mpp`]: `WWW-Authenticate: Payment … method="lightning", intent="charge", request="<b64url JSON>"`, and
+//!   `intent="session"` (a deposit, then calls drawn from it);
 //! - [`x402`]: the `PAYMENT-REQUIRED` header (v2) or JSON body (v1) with a Lightning `exact` offer;
 //! - hash-only: an L402 header without a token (`macaroon="none"`), or a JSON body naming only the invoice's
 //!   payment hash, proved by sending the hash back where the body's `payment_hints` say.
@@ -45,6 +46,9 @@ pub enum ChallengeKind {
     JsonL402,
     /// `WWW-Authenticate: Payment …` with `method="lightning"` (MPP).
     Mpp,
+    /// `WWW-Authenticate: Payment … intent="session"`: a deposit paid once, calls drawn from it (MPP
+    /// Lightning sessions).
+    MppSession,
     /// An x402 Lightning `exact` offer (v2 header or v1 body).
     X402,
     /// An L402 header without a token: proved by sending the payment hash back.
@@ -62,6 +66,7 @@ impl ChallengeKind {
             ChallengeKind::Lsat => "lsat",
             ChallengeKind::JsonL402 => "json_l402",
             ChallengeKind::Mpp => "mpp",
+            ChallengeKind::MppSession => "mpp_session",
             ChallengeKind::X402 => "x402",
             ChallengeKind::HashOnly => "hash_only",
             ChallengeKind::JsonPaymentHash => "json_payment_hash",
@@ -72,9 +77,11 @@ impl ChallengeKind {
     /// How strong the dialect's proof is; a 402 offering several is paid in the strongest.
     fn strength(self) -> u8 {
         match self {
-            ChallengeKind::L402 | ChallengeKind::Lsat => 5,
-            ChallengeKind::JsonL402 => 4,
-            ChallengeKind::Mpp => 3,
+            ChallengeKind::L402 | ChallengeKind::Lsat => 6,
+            ChallengeKind::JsonL402 => 5,
+            ChallengeKind::Mpp => 4,
+            // A session parks a deposit at the API: a one-time charge offered beside it is preferred.
+            ChallengeKind::MppSession => 3,
             ChallengeKind::X402 => 2,
             ChallengeKind::HashOnly | ChallengeKind::JsonPaymentHash | ChallengeKind::L402Offers => 1,
         }
@@ -91,6 +98,10 @@ pub enum ProofForm {
     /// `Authorization: Payment <b64url JSON {challenge, payload: {preimage}}>`; `challenge` echoes the
     /// server's parameters.
     Mpp { challenge: serde_json::Map<String, serde_json::Value> },
+    /// An MPP Lightning session's deposit: the challenge's parameters, the price of one call drawn from the
+    /// deposit, and the amountless invoice the unspent deposit is returned to (made by the wallet before
+    /// the deposit is paid). The open credential carries the deposit's preimage and that invoice.
+    MppSession { challenge: serde_json::Map<String, serde_json::Value>, unit_msat: u64, return_invoice: Option<String> },
     /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1): base64 JSON naming the accepted offer, the invoice and
     /// the preimage.
     X402 { version: u8, accepted: serde_json::Value, resource: Option<serde_json::Value> },

@@ -17,6 +17,9 @@
 //!    exists, the retry sent (again, with the same proof, when the API does not answer), the delivery
 //!    recorded, and the alerts it raised sent on.
 //!
+//! An MPP session challenge takes its own way ([`session`]): drawn from an open session, or a new one
+//! opened with a deposit paid as above.
+//!
 //! Every step that can fail ends in a named outcome ([`refuse`]): written to the ledger first, then answered
 //! to the agent as a [`Failure`]. [`context`] holds what the flow knows of the request; [`timing`] where its
 //! time goes. The flow reaches the rest of Purser only through [`Host`]: it never depends on the proxy.
@@ -31,6 +34,7 @@ pub mod proof;
 pub mod rates;
 pub mod refuse;
 pub mod retry;
+pub mod session;
 pub mod timing;
 
 use std::future::Future;
@@ -193,7 +197,22 @@ impl<'a> Flow<'a> {
             );
             return Err(self.refuse_unpaid(&ctx, Some(&ch), None, "body_too_large", detail).await);
         };
-        let proven = self.pay(&ctx, &ch).await?;
-        self.deliver(&ctx, req.method, &ch, proven, replay, req.retry_headers).await
+        self.pay_and_send(&ctx, req.method, ch, replay, req.retry_headers).await
+    }
+
+    /// Pays `ch` and sends the request again with its proof; a session challenge takes its own way.
+    async fn pay_and_send(
+        &self,
+        ctx: &PayContext<'_>,
+        method: &Method,
+        ch: challenge::PaymentChallenge,
+        replay: Bytes,
+        retry_headers: HeaderMap,
+    ) -> Result<Response<ProxyBody>, Failure> {
+        if matches!(ch.proof, challenge::ProofForm::MppSession { .. }) {
+            return self.through_session(ctx, method, ch, replay, retry_headers).await;
+        }
+        let proven = self.pay(ctx, &ch).await?;
+        self.deliver(ctx, method, &ch, proven, replay, retry_headers).await
     }
 }

@@ -41,6 +41,11 @@ pub fn kept(ch: &PaymentChallenge, preimage: &Preimage) -> Option<Kept> {
         ProofForm::Authorization { scheme, token } => ("authorization", authorization(scheme, token, preimage), false),
         ProofForm::PaymentHash(_) | ProofForm::Unchanged => return None,
         ProofForm::Mpp { challenge } => ("authorization", mpp::credential(challenge, &preimage.to_hex()), true),
+        ProofForm::MppSession { challenge, return_invoice: Some(return_invoice), .. } => {
+            let open = mpp::SessionAction::Open { return_invoice };
+            ("authorization", mpp::session_credential(challenge, open, &preimage.to_hex()), true)
+        }
+        ProofForm::MppSession { return_invoice: None, .. } => return None,
         ProofForm::X402 { version, accepted, resource } => {
             let (name, value) =
                 x402::payment_header(*version, accepted, resource.as_ref(), &ch.invoice, &preimage.to_hex());

@@ -33,6 +33,8 @@ pub enum AlertKind {
     ConfirmationsLocked,
     /// Two BTC rate sources disagree by more than 2 %.
     RateDisagreement,
+    /// An API ended a session, or closed it, without returning what was left of its deposit.
+    SessionRefundMissing,
 }
 
 super::engine::text_column!(AlertKind);
@@ -51,6 +53,7 @@ impl AlertKind {
             AlertKind::FeeAboveCap => "fee_above_cap",
             AlertKind::ConfirmationsLocked => "confirmations_locked",
             AlertKind::RateDisagreement => "rate_disagreement",
+            AlertKind::SessionRefundMissing => "session_refund_missing",
         }
     }
 
@@ -67,6 +70,7 @@ impl AlertKind {
             AlertKind::FeeAboveCap => "Routing fee above the cap",
             AlertKind::ConfirmationsLocked => "Confirmations locked",
             AlertKind::RateDisagreement => "Rate sources disagree",
+            AlertKind::SessionRefundMissing => "Deposit not returned",
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod queries;
 #[cfg(test)]
 mod queries_tests;
 pub mod recovery;
+pub mod sessions;
 pub mod shared_approvals;
 mod snapshot;
 pub mod status;

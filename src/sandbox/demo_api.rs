@@ -64,6 +64,8 @@ pub struct DemoOptions {
     /// Mint each offer's invoice 1 sat above the offer (an offers server whose invoice differs from the
     /// offer chosen).
     pub overcharge_offers: bool,
+    /// How the session endpoint misbehaves.
+    pub session_hostility: super::demo_session::SessionHostility,
 }
 
 pub struct DemoApi {
@@ -82,6 +84,8 @@ pub struct DemoApi {
     pub(super) mpp_open: Mutex<std::collections::HashMap<String, PaymentHash>>,
     /// The offers endpoint's invoices and credits per context token.
     pub(super) offer_book: super::demo_offers::OfferBook,
+    /// The session endpoint's sessions.
+    pub session_book: super::demo_session::SessionBook,
 }
 
 impl DemoApi {
@@ -97,6 +101,7 @@ impl DemoApi {
             mpp_open: Mutex::new(std::collections::HashMap::new()),
             proofs_failed: std::sync::atomic::AtomicU32::new(0),
             offer_book: Default::default(),
+            session_book: Default::default(),
         }
     }
 }
@@ -153,6 +158,9 @@ impl DemoApi {
             }
             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
             return Ok(self.quote(&body));
+        }
+        if path == super::demo_session::PATH {
+            return Ok(self.session_call(req.headers()));
         }
         if path == super::demo_offers::PATH {
             return Ok(self.offers_call(req.headers()));
@@ -269,6 +277,7 @@ impl DemoApi {
             "pricing": ["/pricing", "/.well-known/l402-services", "/.well-known/l402.json", "/openapi.json"],
             "quote": super::demo_pricing::QUOTE_ENDPOINT,
             "offers": super::demo_offers::PATH,
+            "session": super::demo_session::PATH,
         })
     }
 

@@ -19,6 +19,7 @@ mod demo_offers;
 pub mod demo_pricing;
 mod demo_quote;
 pub mod demo_rate;
+pub mod demo_session;
 pub mod mint;
 pub mod relay;
 pub mod wallet_service;
@@ -54,15 +55,18 @@ pub async fn start_relay() -> Result<relay::SandboxRelay, Error> {
 }
 
 /// A demo API on 127.0.0.1 (a free port); it stops when the returned sender is dropped.
-pub async fn start_demo_api(mint: Arc<Mint>, opts: DemoOptions) -> Result<(SocketAddr, oneshot::Sender<()>), Error> {
+pub async fn start_demo_api(
+    mint: Arc<Mint>,
+    opts: DemoOptions,
+) -> Result<(SocketAddr, Arc<DemoApi>, oneshot::Sender<()>), Error> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let api = Arc::new(DemoApi::new(mint, opts));
-    tokio::spawn(demo_api::run(listener, api, async move {
+    tokio::spawn(demo_api::run(listener, api.clone(), async move {
         let _ = stopped.await;
     }));
-    Ok((addr, stop))
+    Ok((addr, api, stop))
 }
 
 /// The demo API over HTTPS on 127.0.0.1 (a free port), with a certificate for `127.0.0.1` and `localhost`
@@ -108,6 +112,8 @@ pub struct Sandbox {
     pub mint: Arc<Mint>,
     pub wallet: SandboxWallet,
     pub demo_addr: SocketAddr,
+    /// The plain-HTTP demo API, for what it saw (its sessions).
+    pub demo: Arc<DemoApi>,
     pub demo_https_addr: SocketAddr,
     /// The sandbox-only CA behind the HTTPS demo API's certificate; the sandbox's proxy trusts it.
     pub ca: crate::ca::Authority,
@@ -124,13 +130,14 @@ impl Sandbox {
         let ca = crate::ca::Authority::generate_named("Purser sandbox CA (demo API only)")
             .map_err(|e| Error::DemoCertificate(e.to_string()))?;
         let (demo_https_addr, demo_https_stop) = start_demo_api_https(mint.clone(), demo.clone(), &ca).await?;
-        let (demo_addr, demo_stop) = start_demo_api(mint.clone(), demo).await?;
+        let (demo_addr, demo, demo_stop) = start_demo_api(mint.clone(), demo).await?;
         Ok(Sandbox {
             relay,
             relay_url,
             mint,
             wallet,
             demo_addr,
+            demo,
             demo_https_addr,
             ca,
             _demo_stop: demo_stop,

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use lightning_invoice::Bolt11Invoice;
 use nostr_sdk::nips::nip47::{
-    ErrorCode, GetBalanceResponse, GetInfoResponse, LookupInvoiceResponse, Method, NIP47Error, NostrWalletConnectURI,
-    PayInvoiceResponse, Request, RequestParams, Response, ResponseResult, TransactionState, TransactionType,
+    ErrorCode, GetBalanceResponse, GetInfoResponse, LookupInvoiceResponse, MakeInvoiceResponse, Method, NIP47Error,
+    NostrWalletConnectURI, PayInvoiceResponse, Request, RequestParams, Response, ResponseResult, TransactionState,
+    TransactionType,
 };
 use nostr_sdk::nips::{nip04, nip44};
 use nostr_sdk::prelude::*;
 
-use super::mint::{Mint, SettleError};
+use super::mint::{InvoiceSpec, Mint, SettleError};
 pub use super::wallet_state::{SANDBOX_WALLET_FILE, SavedPayment, saved_payments};
 use super::wallet_state::{Sent, State, load, save};
 use crate::units::{Msats, PaymentHash};
@@ -121,8 +122,10 @@ pub async fn start(
     let client = Client::new(wallet_keys.clone());
     client.add_relay(relay_url.clone()).await.map_err(|e| err(&e))?;
     client.try_connect(Duration::from_secs(5)).await;
-    let mut info =
-        EventBuilder::new(Kind::WalletConnectInfo, "get_info get_balance pay_invoice lookup_invoice list_transactions");
+    let mut info = EventBuilder::new(
+        Kind::WalletConnectInfo,
+        "get_info get_balance pay_invoice lookup_invoice list_transactions make_invoice",
+    );
     if !opts.encryption.is_empty() {
         info = info.tag(Tag::custom(TagKind::custom("encryption"), [opts.encryption.join(" ")]));
     }
@@ -137,7 +140,7 @@ pub async fn start(
         Some(file) => load(file, opts.balance),
         None => (opts.balance, HashMap::new()),
     };
-    let state = Arc::new(Mutex::new(State { balance, sent, pay_requests: 0 }));
+    let state = Arc::new(Mutex::new(State { balance, sent, pay_requests: 0, made: HashMap::new() }));
     let service = Service { keys: wallet_keys, app: app_keys.public_key(), mint, opts, state: state.clone() };
     let replier = client.clone();
     tokio::spawn(async move {
@@ -251,6 +254,7 @@ impl Service {
                         Method::PayInvoice,
                         Method::LookupInvoice,
                         Method::ListTransactions,
+                        Method::MakeInvoice,
                     ],
                     notifications: vec![],
                 }),
@@ -276,10 +280,32 @@ impl Service {
             RequestParams::LookupInvoice(p) => {
                 let hash = p.payment_hash.as_deref().and_then(PaymentHash::from_hex);
                 let state = self.state.lock().unwrap();
+                if let Some(incoming) = hash.and_then(|h| self.incoming(&state, &h)) {
+                    return Some(ok(method, ResponseResult::LookupInvoice(incoming)));
+                }
                 match hash.and_then(|h| state.sent.get(&h).map(|s| (h, s.clone()))) {
                     Some((h, s)) => ok(method, ResponseResult::LookupInvoice(described(&h, &s))),
                     None => failure(method, ErrorCode::NotFound, "no such payment"),
                 }
+            }
+            RequestParams::MakeInvoice(p) => {
+                let mut spec = InvoiceSpec::sats(0, p.description.as_deref().unwrap_or_default());
+                spec.amount_msat = (p.amount > 0).then_some(p.amount);
+                spec.expiry = Duration::from_secs(p.expiry.unwrap_or(86_400));
+                let made = self.mint.mint(spec);
+                let now = Timestamp::now();
+                self.state.lock().unwrap().made.insert(made.payment_hash, (made.bolt11.clone(), now));
+                let made = MakeInvoiceResponse {
+                    invoice: made.bolt11,
+                    payment_hash: Some(made.payment_hash.to_hex()),
+                    description: p.description.clone(),
+                    description_hash: None,
+                    preimage: None,
+                    amount: Some(p.amount),
+                    created_at: Some(now),
+                    expires_at: None,
+                };
+                ok(method, ResponseResult::MakeInvoice(made))
             }
             RequestParams::ListTransactions(p) => {
                 let from = p.from.map_or(0, |t| t.as_secs());
@@ -288,6 +314,28 @@ impl Service {
                 ok(method, ResponseResult::ListTransactions(list.collect()))
             }
             _ => failure(method, ErrorCode::NotImplemented, "the sandbox wallet does not do that"),
+        })
+    }
+
+    /// An invoice this wallet made, as `lookup_invoice` describes it: settled once the mint says it was paid
+    /// (its amount then what the payer paid).
+    fn incoming(&self, state: &State, hash: &PaymentHash) -> Option<LookupInvoiceResponse> {
+        let (invoice, made_at) = state.made.get(hash)?;
+        let settled = self.mint.is_settled(hash);
+        Some(LookupInvoiceResponse {
+            transaction_type: Some(TransactionType::Incoming),
+            state: Some(if settled { TransactionState::Settled } else { TransactionState::Pending }),
+            invoice: Some(invoice.clone()),
+            description: None,
+            description_hash: None,
+            preimage: self.mint.settled_preimage(hash).map(|p| p.to_hex()),
+            payment_hash: hash.to_hex(),
+            amount: self.mint.amount(hash).map_or(0, |m| m.0),
+            fees_paid: 0,
+            created_at: *made_at,
+            expires_at: None,
+            settled_at: settled.then_some(*made_at),
+            metadata: None,
         })
     }
 
@@ -319,7 +367,7 @@ impl Service {
             Err(SettleError::UnknownInvoice) => {
                 return failure(method, ErrorCode::PaymentFailed, "no route to the payee");
             }
-            Err(SettleError::AlreadyPaid) => {
+            Err(SettleError::AlreadyPaid | SettleError::WrongAmount) => {
                 return failure(method, ErrorCode::PaymentFailed, "invoice already paid");
             }
         };

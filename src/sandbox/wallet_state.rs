@@ -92,4 +92,6 @@ pub(super) struct State {
     pub balance: Msats,
     pub sent: HashMap<PaymentHash, Sent>,
     pub pay_requests: u64,
+    /// Invoices `make_invoice` made (paid into this wallet), with when.
+    pub made: HashMap<PaymentHash, (String, nostr_sdk::Timestamp)>,
 }

@@ -58,6 +58,10 @@ impl Wallet for Failover {
     async fn list_payments(&self, since_unix: u64) -> Result<Vec<Lookup>> {
         failover!(self, list_payments(since_unix))
     }
+
+    async fn make_invoice(&self, amount_msat: u64, description: &str, expiry_secs: u64) -> Result<String> {
+        failover!(self, make_invoice(amount_msat, description, expiry_secs))
+    }
 }
 
 #[cfg(test)]

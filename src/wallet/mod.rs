@@ -141,4 +141,10 @@ pub trait Wallet: Send + Sync {
     /// The wallet's outgoing payments since `since_unix` (NIP-47 `list_transactions`), for wallets that do not
     /// do `lookup_invoice`.
     async fn list_payments(&self, since_unix: u64) -> Result<Vec<Lookup>>;
+    /// A new invoice paying into this wallet (NIP-47 `make_invoice`); `amount_msat` 0 asks for one without
+    /// an amount, which the payer fills in (an MPP session's refund). Returns the BOLT11 string.
+    async fn make_invoice(&self, amount_msat: u64, description: &str, expiry_secs: u64) -> Result<String> {
+        let _ = (amount_msat, description, expiry_secs);
+        Err(Error::Protocol("this wallet cannot make invoices".into()))
+    }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nostr_sdk::nips::nip47::{
-    ListTransactionsRequest, LookupInvoiceRequest, LookupInvoiceResponse, NostrWalletConnectURI, PayInvoiceRequest,
-    Request, Response, TransactionType,
+    ListTransactionsRequest, LookupInvoiceRequest, LookupInvoiceResponse, MakeInvoiceRequest, NostrWalletConnectURI,
+    PayInvoiceRequest, Request, Response, TransactionType,
 };
 use nostr_sdk::nips::{nip04, nip44};
 use nostr_sdk::prelude::*;
@@ -307,6 +307,21 @@ impl Wallet for NwcWallet {
             .to_lookup_invoice()
             .map_err(|e| Error::Protocol(e.to_string()))?;
         lookup(found)
+    }
+
+    async fn make_invoice(&self, amount_msat: u64, description: &str, expiry_secs: u64) -> Result<String> {
+        let req = MakeInvoiceRequest {
+            amount: amount_msat,
+            description: Some(description.to_string()),
+            description_hash: None,
+            expiry: Some(expiry_secs),
+        };
+        let made = self
+            .call(Request::make_invoice(req), self.opts.request_timeout)
+            .await?
+            .to_make_invoice()
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        Ok(made.invoice)
     }
 
     async fn list_payments(&self, since_unix: u64) -> Result<Vec<Lookup>> {

@@ -74,6 +74,7 @@ pub struct Setup {
     pub rate_sources: Option<Vec<purser::rates::Source>>,
     /// The oldest a rate may be when it converts a limit (default 5 minutes).
     pub rate_max_age: Duration,
+    pub session_refund_wait: Duration,
 }
 
 impl Default for Setup {
@@ -100,6 +101,7 @@ impl Default for Setup {
             sandbox_as_fallback: false,
             rate_sources: None,
             rate_max_age: Duration::from_secs(300),
+            session_refund_wait: Duration::from_secs(10),
         }
     }
 }
@@ -153,6 +155,7 @@ impl Harness {
         settings.pass_through = setup.pass_through;
         settings.rate_sources = setup.rate_sources.unwrap_or_else(|| vec![sandbox.rate_source()]);
         settings.rate_max_age = setup.rate_max_age;
+        settings.session_refund_wait = setup.session_refund_wait;
         let mut policy = PolicySettings { refuse_price_mismatch: setup.refuse_price_mismatch, ..Default::default() };
         if let Some(tz) = setup.time_zone {
             policy.time_zone = purser::policy::period::time_zone(tz).unwrap();

@@ -22,5 +22,6 @@ mod pricing;
 mod rates;
 mod recovery;
 mod refusals;
+mod sessions;
 mod team;
 mod transport;

@@ -1,0 +1,125 @@
+//! MPP Lightning sessions against the sandbox's session endpoint over real sockets: one deposit paid with
+//! the sandbox wallet over NIP-47, calls drawn from it, the dry session closed with its refund paid back to
+//! an invoice the wallet made, and what is held at the API as it goes. Hostile servers: one that keeps
+//! serving draws past the balance, one that says it refunded and does not, one that forgets its sessions.
+
+use std::time::Duration;
+
+use purser::ledger::sessions::{RefundState, SessionState};
+use purser::sandbox::demo_api::DemoOptions;
+use purser::sandbox::demo_session::{DEPOSIT_SATS, SessionHostility, UNIT_SATS};
+
+use crate::harness::{Harness, Setup};
+
+async fn with(hostility: SessionHostility, refund_wait: Duration) -> Harness {
+    let demo = DemoOptions { session_hostility: hostility, ..DemoOptions::default() };
+    Harness::start(Setup { demo, session_refund_wait: refund_wait, ..Setup::default() }).await
+}
+
+/// Waits until the newest-but-one session's refund is no longer awaited, and returns the sessions.
+async fn refund_settled(h: &Harness) -> Vec<purser::ledger::sessions::SessionInfo> {
+    for _ in 0..100 {
+        let sessions = h.ledger.sessions(10).await.unwrap();
+        if sessions.iter().all(|s| s.refund_state != RefundState::Waiting) {
+            return sessions;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the refund was never settled either way");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_deposit_then_draws_then_the_dry_session_is_closed_and_its_refund_received() {
+    let h = with(SessionHostility::None, Duration::from_secs(10)).await;
+    let host = h.sandbox.demo_addr.to_string();
+    // 10 sats deposit, 3 per call: the open call and three draws.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let reply = h.get("/session").await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        held.push(h.ledger.held_at_apis().await.unwrap()[0].held_msat / 1000);
+    }
+    assert_eq!(held, vec![DEPOSIT_SATS, DEPOSIT_SATS - UNIT_SATS, DEPOSIT_SATS - 2 * UNIT_SATS, 1]);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "one deposit paid");
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1, "draws are not payments");
+    assert_eq!((rows[0].challenge_kind.as_str(), rows[0].status.as_str()), ("mpp_session", "settled"));
+    assert_eq!(rows[0].amount_msat, Some(10_000));
+
+    // 1 sat left cannot pay a call: the session is closed (its sat returned) and a new deposit paid.
+    let reply = h.get("/session").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 2);
+    let sessions = refund_settled(&h).await;
+    let (new, old) = (&sessions[0], &sessions[1]);
+    assert_eq!((old.state, old.draws, old.drawn_msat), (SessionState::Closed, 3, 9_000));
+    assert_eq!(
+        (old.refund_claimed_msat, old.refund_msat, old.refund_state),
+        (Some(1_000), Some(1_000), RefundState::Received)
+    );
+    assert_eq!((new.state, new.held_msat, new.host.as_str()), (SessionState::Open, DEPOSIT_SATS * 1000, host.as_str()));
+    let held = h.ledger.held_at_apis().await.unwrap();
+    assert_eq!((held.len(), held[0].held_msat, held[0].open_sessions), (1, DEPOSIT_SATS * 1000, 1));
+    // The API saw each session's calls: the open one and three draws, then the new one.
+    let mut served: Vec<u64> = h.sandbox.demo.session_book.served().into_values().collect();
+    served.sort_unstable();
+    assert_eq!(served, vec![1, 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_never_draw_more_than_the_deposit() {
+    // The server would serve draws past the balance: only Purser's own count stops them.
+    let h = with(SessionHostility::DrawsPastBalance, Duration::from_secs(10)).await;
+    assert_eq!(h.get("/session").await.status, 200);
+    let calls = (0..8).map(|_| h.get("/session"));
+    let replies = futures_util::future::join_all(calls).await;
+    assert!(replies.iter().all(|r| r.status == 200), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    let sessions = refund_settled(&h).await;
+    for s in &sessions {
+        assert!(s.drawn_msat <= s.deposit_msat, "{s:?}");
+    }
+    let draws: u64 = sessions.iter().map(|s| s.draws).sum();
+    let opens = sessions.len() as u64;
+    assert_eq!(draws + opens, 9, "every call was either an open or one draw: {sessions:?}");
+    // Calls that found no session waited for the one being opened: 3 sessions (open + 3 draws each, the
+    // last just opened), not a deposit per call.
+    assert_eq!(opens, 3, "{sessions:?}");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 3, "a deposit per session");
+    // Per session the API served its open call and at most three draws, though it would have served more.
+    assert!(h.sandbox.demo.session_book.served().values().all(|n| *n <= 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_that_never_comes_is_recorded_missing_and_alerted() {
+    let h = with(SessionHostility::RefundNeverSent, Duration::from_secs(1)).await;
+    for _ in 0..5 {
+        assert_eq!(h.get("/session").await.status, 200);
+    }
+    let sessions = refund_settled(&h).await;
+    let old = &sessions[1];
+    assert_eq!((old.state, old.refund_claimed_msat), (SessionState::Closed, Some(1_000)));
+    assert_eq!((old.refund_state, old.refund_msat), (RefundState::Missing, None));
+    let alerts = h.ledger.alerts(10).await.unwrap();
+    let missing: Vec<_> = alerts.iter().filter(|a| a.kind.as_str() == "session_refund_missing").collect();
+    assert_eq!(missing.len(), 1, "{alerts:?}");
+    assert!(missing[0].message.contains("1 sat"), "{}", missing[0].message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_the_api_forgets_is_ended_and_what_it_held_alerted() {
+    let h = with(SessionHostility::Forgets, Duration::from_secs(10)).await;
+    assert_eq!(h.get("/session").await.status, 200, "opened");
+    assert_eq!(h.get("/session").await.status, 200, "drawn once; the API then forgets the session");
+    let reply = h.get("/session").await;
+    assert_eq!(reply.status, 200, "a new session opened: {:?}", reply.body);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 2);
+    let sessions = h.ledger.sessions(10).await.unwrap();
+    let old = &sessions[1];
+    assert_eq!(
+        (old.state, old.draws, old.refund_state, old.held_msat),
+        (SessionState::Ended, 1, RefundState::Missing, 0)
+    );
+    let alerts = h.ledger.alerts(10).await.unwrap();
+    let ended = alerts.iter().find(|a| a.kind.as_str() == "session_refund_missing").expect("alerted");
+    assert!(ended.message.contains("still held 7 sat"), "{}", ended.message);
+}
