@@ -7,6 +7,8 @@ CREATE TABLE sessions (
     agent_id INTEGER NOT NULL REFERENCES agents(id),
     origin TEXT NOT NULL,
     host TEXT NOT NULL,
+    -- The path the session was opened on: a person's close goes there.
+    path TEXT NOT NULL,
     session_id TEXT NOT NULL UNIQUE,
     payment_id INTEGER NOT NULL REFERENCES payments(id),
     deposit_msat INTEGER NOT NULL,

@@ -48,7 +48,25 @@ pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
         sandbox: core.sandbox.is_some(),
         sandbox_env: core.sandbox_env.clone(),
         rate,
+        held: core.ledger.held_at_apis().await?,
+        sessions: core.ledger.sessions(50).await?.into_iter().filter(needs_showing).collect(),
     })
+}
+
+/// A session the Overview lists: open, or closed with its refund awaited or missing.
+fn needs_showing(s: &purser::ledger::sessions::SessionInfo) -> bool {
+    use purser::ledger::sessions::{RefundState, SessionState};
+    s.state == SessionState::Open || matches!(s.refund_state, RefundState::Waiting | RefundState::Missing)
+}
+
+/// Closes an open session: its API returns what is left to the wallet.
+#[tauri::command]
+pub async fn close_session(core: State<'_, AppCore>, id: i64) -> Result<()> {
+    purser::flow::Flow::new(&*core.proxy)
+        .close_session_now(id)
+        .await
+        .map(|_| ())
+        .map_err(|e| UiError::new("session_not_closed", e.to_string()))
 }
 
 #[tauri::command]

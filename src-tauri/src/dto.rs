@@ -28,6 +28,10 @@ pub struct Overview {
     pub sandbox_env: Option<String>,
     /// The display currency and its rate now.
     pub rate: RateLine,
+    /// What is held at each API (session deposits not yet drawn, refunds on their way).
+    pub held: Vec<purser::ledger::sessions::HeldAt>,
+    /// The open sessions, and closed ones whose refund is awaited or missing.
+    pub sessions: Vec<purser::ledger::sessions::SessionInfo>,
 }
 
 /// The display currency's BTC rate as the Overview shows it: the price, where it came from, how old it is;

@@ -70,6 +70,7 @@ command_list! {
     commands::uninspected() -> Vec<purser::ledger::uninspected::UninspectedHost>;
     commands::credentials() -> Vec<purser::ledger::credentials::CredentialInfo>;
     commands::revoke_credential(id: i64) -> ();
+    commands::close_session(id: i64) -> ();
     commands::prices() -> Vec<purser::ledger::prices::StoredPrice>;
     task_commands::allowances(all: bool) -> Vec<purser::ledger::allowances::Allowance>;
     task_commands::decide_allowance(id: i64, answer: crate::dto::AllowanceAnswer) -> purser::ledger::allowances::Allowance;

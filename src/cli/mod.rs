@@ -14,6 +14,7 @@ mod pricing;
 mod rate;
 mod run;
 mod serve;
+mod sessions;
 mod team_approvals;
 mod wallet;
 
@@ -77,8 +78,10 @@ enum Command {
     /// Connect, show or disconnect the wallet Purser pays with
     #[command(subcommand)]
     Wallet(wallet::WalletCommand),
-    /// Show every payment Purser decided on, newest first
+    /// Show every payment Purser decided on, newest first, and what is held at APIs
     Ledger(ledger::LedgerArgs),
+    /// Show the sessions agents opened at APIs and what each holds; `close ID` closes one
+    Sessions(sessions::SessionsArgs),
     /// Add, list and remove budgets (per request, day, week, month, rolling hours, lifetime)
     #[command(subcommand)]
     Budget(policy::BudgetCommand),
@@ -213,6 +216,7 @@ pub fn main() -> ExitCode {
             Command::Credentials(args) => credentials::run(data_dir, args).await,
             Command::Wallet(cmd) => wallet::run(data_dir, cmd).await,
             Command::Ledger(args) => ledger::run(data_dir, args).await,
+            Command::Sessions(args) => sessions::run(data_dir, args).await,
             Command::Budget(cmd) => policy::budget(data_dir, cmd).await,
             Command::Threshold(cmd) => policy::threshold(data_dir, cmd).await,
             Command::Rule(cmd) => policy::rule(data_dir, cmd).await,

@@ -35,6 +35,7 @@ pub mod rates;
 pub mod refuse;
 pub mod retry;
 pub mod session;
+pub mod session_close;
 pub mod timing;
 
 use std::future::Future;

@@ -2,7 +2,7 @@
 //! at the API that holds the call's price, the price is drawn from it (reserved in the ledger first) and the
 //! request sent again with a `bearer` credential: nothing is paid. An API that refuses a session it had
 //! honoured ended it: recorded, and what it held is alerted as not returned. Sessions that cannot pay for
-//! another call are closed (`close`), the refund the API names watched for in the wallet. Otherwise a new
+//! another call are closed ([`super::session_close`]). Otherwise a new
 //! session is opened: the wallet makes the amountless invoice the API returns the rest to, the deposit is
 //! paid like any payment (policy, allowances, approvals), the session recorded before the API hears of it,
 //! and the request sent with the `open` credential.
@@ -15,14 +15,14 @@ use serde_json::{Map, Value};
 use super::Flow;
 use super::context::PayContext;
 use super::refuse::ledger_down;
+use super::session_close::Place;
 use super::timing::Wait;
 use crate::challenge::mpp::{SessionAction, session_credential};
 use crate::challenge::{PaymentChallenge, ProofForm};
 use crate::http::body::{self, ProxyBody};
 use crate::http::failure::Failure;
 use crate::http::headers;
-use crate::ledger::alerts::{AlertKind, NewAlert};
-use crate::ledger::sessions::{Dry, NewSession};
+use crate::ledger::sessions::NewSession;
 use crate::units::Msats;
 
 /// How long a return invoice stays payable: the API may keep a session open for long.
@@ -54,8 +54,10 @@ impl Flow<'_> {
         if let Some(answer) = self.drawn(ctx, method, &challenge, unit_msat, &replay, &retry_headers).await? {
             return Ok(answer);
         }
+        let place = Place::of(ctx);
         for dry in ledger.dry_sessions(ctx.agent.id, &origin, unit_msat).await.map_err(ledger_down)? {
-            self.close_session(ctx, &challenge, &dry).await;
+            // A close that fails leaves the session open and counted as held; a person can close it later.
+            let _ = self.close_session(&place, &challenge, &dry).await;
         }
         self.open_session(ctx, method, ch, replay, retry_headers).await
     }
@@ -83,7 +85,7 @@ impl Flow<'_> {
             return Ok(Some(answered(ctx, answer)));
         }
         let _ = ledger.undo_draw(draw.id, unit_msat).await;
-        self.session_ended(ctx, draw.id).await;
+        self.session_ended(&Place::of(ctx), draw.id).await;
         Ok(None)
     }
 
@@ -120,6 +122,7 @@ impl Flow<'_> {
                 agent_id: ctx.agent.id,
                 origin: &ctx.target.origin(),
                 host: &ctx.host(),
+                path: ctx.target.path(),
                 session_id: &proven.payment_hash.to_hex(),
                 payment_id,
                 deposit_msat: deposit.0,
@@ -142,136 +145,6 @@ impl Flow<'_> {
             None => making.await,
         };
         made.map_err(|e| format!("the wallet could not make the invoice a session's refund goes to: {e}"))
-    }
-
-    /// Closes a session that cannot pay for another call. The API answers with what it returns (in its
-    /// JSON body or its `Payment-Receipt`); the wallet is then watched for it. An API that refuses the
-    /// close ended the session already.
-    async fn close_session(&self, ctx: &PayContext<'_>, challenge: &Map<String, Value>, dry: &Dry) {
-        let close = session_credential(challenge, SessionAction::Close, &dry.preimage_hex);
-        let answer = match self.send_with(ctx, &Method::GET, &HeaderMap::new(), &Bytes::new(), &close).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                tracing::warn!(request_id = ctx.request_id, "a dry session could not be closed: {}", e.detail());
-                return;
-            }
-        };
-        if !answer.status().is_success() {
-            self.session_ended(ctx, dry.id).await;
-            return;
-        }
-        let receipt = close_receipt(answer).await;
-        let claimed = receipt.as_ref().and_then(refund_msat);
-        let status = receipt.as_ref().and_then(|r| r.get("refundStatus")).and_then(Value::as_str).map(str::to_string);
-        let ledger = self.host.ledger();
-        match ledger.close_session(dry.id, claimed.or(Some(0)), status.as_deref()).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::error!(request_id = ctx.request_id, "cannot record a session's close: {e}");
-                return;
-            }
-        }
-        let claimed = claimed.unwrap_or(0);
-        if claimed < dry.left_msat {
-            let message = format!(
-                "{} closed a session of {} holding {} sat and returns {} sat",
-                ctx.host(),
-                ctx.agent.name,
-                dry.left_msat / 1000,
-                claimed / 1000
-            );
-            self.alert_refund_missing(ctx, message).await;
-        }
-        if claimed > 0 {
-            self.watch_refund(ctx, dry.id, claimed);
-        }
-    }
-
-    /// The API stopped honouring a session: recorded ended, and what it held alerted as not returned.
-    async fn session_ended(&self, ctx: &PayContext<'_>, id: i64) {
-        match self.host.ledger().end_session(id).await {
-            Ok(Some(left)) if left > 0 => {
-                let message = format!(
-                    "{} ended a session of {} that still held {} sat, without returning it",
-                    ctx.host(),
-                    ctx.agent.name,
-                    left / 1000
-                );
-                self.alert_refund_missing(ctx, message).await;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(request_id = ctx.request_id, "cannot record a session's end: {e}"),
-        }
-    }
-
-    /// Watches the wallet for a closed session's refund, in the background, for `session_refund_wait`:
-    /// received (with what reached the wallet), or missing and alerted.
-    fn watch_refund(&self, ctx: &PayContext<'_>, id: i64, claimed_msat: u64) {
-        let (ledger, events, wallet) =
-            (self.host.ledger().clone(), self.host.events().clone(), self.host.wallet().wallet());
-        let wait = self.host.settings().session_refund_wait;
-        let (agent_id, host, agent) = (ctx.agent.id, ctx.host(), ctx.agent.name.clone());
-        let watching = async move {
-            let Ok(Some(hash)) = ledger.session_return_hash(id).await else { return };
-            let hash = crate::units::PaymentHash::from_hex(&hash);
-            let deadline = tokio::time::Instant::now() + wait;
-            let mut pause = std::time::Duration::from_millis(250);
-            let received = loop {
-                if let (Ok(wallet), Some(hash)) = (&wallet, &hash)
-                    && let Ok(found) = wallet.lookup_invoice(hash).await
-                    && found.state.as_deref() == Some("settled")
-                {
-                    break Some(found.amount.0);
-                }
-                if tokio::time::Instant::now() + pause > deadline {
-                    break None;
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(10));
-            };
-            if let Err(e) = ledger.refund_outcome(id, received).await {
-                tracing::error!("cannot record a session's refund: {e}");
-            }
-            if received.is_none() {
-                let alert = NewAlert {
-                    kind: AlertKind::SessionRefundMissing,
-                    agent_id: Some(agent_id),
-                    host: Some(host.clone()),
-                    budget_id: None,
-                    message: format!(
-                        "{host} said it returned {} sat from a session of {agent}; the wallet has not received it",
-                        claimed_msat / 1000
-                    ),
-                    dedupe_key: Some(format!("session_refund:{id}")),
-                };
-                if let Ok(alerts) = ledger.record_alerts(&[alert], None).await {
-                    for alert in alerts {
-                        tracing::warn!(kind = alert.kind.as_str(), "alert: {}", alert.message);
-                        events.emit(crate::events::Event::Alert { alert });
-                    }
-                }
-            }
-        };
-        match self.host.background() {
-            Some(runtime) => drop(runtime.spawn(watching)),
-            None => drop(tokio::spawn(watching)),
-        }
-    }
-
-    async fn alert_refund_missing(&self, ctx: &PayContext<'_>, message: String) {
-        let alert = NewAlert {
-            kind: AlertKind::SessionRefundMissing,
-            agent_id: Some(ctx.agent.id),
-            host: Some(ctx.host()),
-            budget_id: None,
-            message,
-            dedupe_key: None,
-        };
-        match self.host.ledger().record_alerts(&[alert], None).await {
-            Ok(alerts) => self.emit_alerts(alerts),
-            Err(e) => tracing::error!("cannot record an alert: {e}"),
-        }
     }
 
     /// Sends the request again with `authorization`.
@@ -307,31 +180,4 @@ fn opening_lock(agent_id: i64, origin: &str) -> std::sync::Arc<tokio::sync::Mute
     // Locks no call holds or waits on are let go.
     locks.retain(|_, lock| std::sync::Arc::strong_count(lock) > 1);
     locks.entry((agent_id, origin.to_string())).or_default().clone()
-}
-
-/// What a close answer says: its `Payment-Receipt` (base64url JSON), else its JSON body (bounded).
-async fn close_receipt(answer: Response<hyper::body::Incoming>) -> Option<Value> {
-    let from_header = answer
-        .headers()
-        .get("payment-receipt")
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::challenge::decode_base64)
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .filter(|v| v.get("refundSats").is_some() || v.get("refundStatus").is_some());
-    if from_header.is_some() {
-        return from_header;
-    }
-    let (head, _) = body::read_bounded(answer.into_body(), 64 << 10).await.ok()?;
-    serde_json::from_slice(&head).ok()
-}
-
-/// The refund a close answer names, in msat (`refundSats`; absent means nothing, as Aperture writes it).
-fn refund_msat(receipt: &Value) -> Option<u64> {
-    let sats = match receipt.get("refundSats") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n.as_u64()?,
-        Some(Value::String(s)) => s.trim().parse().ok()?,
-        Some(_) => return None,
-    };
-    Some(sats.saturating_mul(1000))
 }

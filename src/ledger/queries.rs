@@ -379,6 +379,7 @@ impl Ledger {
 
     /// Distinct APIs the ledger has seen, with payment counts, for the APIs screen (from the running totals).
     pub async fn apis(&self) -> Result<Vec<ApiSummary>> {
+        let held = self.held_at_apis().await?;
         let rows = sqlx::query(
             "SELECT host, CAST(SUM(payments) AS BIGINT) AS payments, \
              CAST(SUM(CASE WHEN status = 'settled' THEN payments ELSE 0 END) AS BIGINT) AS settled, \
@@ -399,6 +400,12 @@ impl Ledger {
                 delivered: r.get("delivered"),
                 paid_not_delivered: r.get("paid_not_delivered"),
                 spent_msat: r.get("spent"),
+                held_msat: 0,
+            })
+            .map(|mut api| {
+                let held = held.iter().find(|h| h.host == api.host).map_or(0, |h| h.held_msat);
+                api.held_msat = i64::try_from(held).unwrap_or(i64::MAX);
+                api
             })
             .collect())
     }
@@ -430,6 +437,9 @@ pub struct ApiSummary {
     pub paid_not_delivered: i64,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub spent_msat: i64,
+    /// What is held there now (session deposits not yet drawn, refunds on their way).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub held_msat: i64,
 }
 
 impl Ledger {

@@ -16,6 +16,8 @@ pub struct NewSession<'a> {
     /// `scheme://host:port`, where its calls go.
     pub origin: &'a str,
     pub host: &'a str,
+    /// The path it was opened on.
+    pub path: &'a str,
     /// The deposit's payment hash (hex): the session's id at its API.
     pub session_id: &'a str,
     /// The deposit's payment row.
@@ -42,6 +44,17 @@ pub struct Dry {
     pub preimage_hex: String,
     /// What it still holds.
     pub left_msat: u64,
+}
+
+/// An open session: whose, where, and what it holds.
+#[derive(Debug, Clone)]
+pub struct OpenPlace {
+    pub agent_id: i64,
+    pub agent: String,
+    pub host: String,
+    pub origin: String,
+    pub path: String,
+    pub dry: Dry,
 }
 
 /// Where a session stands.
@@ -163,8 +176,8 @@ impl Ledger {
     /// was recorded already.
     pub async fn open_session(&self, s: &NewSession<'_>) -> Result<Option<i64>> {
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO sessions (agent_id, origin, host, session_id, payment_id, deposit_msat, unit_msat, preimage, \
-             return_hash, state, opened_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10) \
+            "INSERT INTO sessions (agent_id, origin, host, path, session_id, payment_id, deposit_msat, unit_msat, \
+             preimage, return_hash, state, opened_at_ms) VALUES ($1, $2, $3, $11, $4, $5, $6, $7, $8, $9, 'open', $10) \
              ON CONFLICT (session_id) DO NOTHING RETURNING id",
         )
         .bind(s.agent_id)
@@ -177,9 +190,30 @@ impl Ledger {
         .bind(s.preimage_hex)
         .bind(s.return_hash)
         .bind(self.now_ms())
+        .bind(s.path)
         .fetch_optional(self.pool())
         .await?;
         Ok(id)
+    }
+
+    /// An open session as a person's close needs it.
+    pub async fn open_session_place(&self, id: i64) -> Result<Option<OpenPlace>> {
+        let row = sqlx::query(
+            "SELECT s.agent_id, a.name AS agent, s.host, s.origin, s.path, s.preimage, \
+             s.deposit_msat - s.drawn_msat AS left_msat FROM sessions s JOIN agents a ON a.id = s.agent_id \
+             WHERE s.id = $1 AND s.state = 'open'",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| OpenPlace {
+            agent_id: r.get("agent_id"),
+            agent: r.get("agent"),
+            host: r.get("host"),
+            origin: r.get("origin"),
+            path: r.get("path"),
+            dry: Dry { id, preimage_hex: r.get("preimage"), left_msat: msat(&r, "left_msat") },
+        }))
     }
 
     /// Reserves `unit_msat` from the agent's oldest open session at `origin` that still holds it, in one

@@ -187,6 +187,20 @@ async fn route(proxy: &Proxy, req: Request<Incoming>) -> Result<Response<ProxyBo
             Ok(json_response(StatusCode::OK, json!({"approval": view, "decision": action, "rule": rule})))
         }
         (_, ["allowances", ..]) => super::allowance_control::route(proxy, req, &parts[1..]).await,
+        (Method::POST, ["sessions", id, "close"]) => {
+            use crate::flow::session_close::CloseError;
+            let id: i64 = id.parse().map_err(|_| ControlError::BadRequest(format!("`{id}` is not a session id")))?;
+            match crate::flow::Flow::new(proxy).close_session_now(id).await {
+                Ok(closed) => Ok(json_response(StatusCode::OK, json!(closed))),
+                Err(e @ (CloseError::NoSuchSession(_) | CloseError::NotOpen)) => {
+                    Err(ControlError::NotFound(e.to_string()))
+                }
+                Err(e) => Ok(json_response(
+                    StatusCode::BAD_GATEWAY,
+                    json!({"error": "session_not_closed", "detail": e.to_string()}),
+                )),
+            }
+        }
         _ => Err(ControlError::NotFound(format!("{} {path}", req.method()))),
     }
 }

@@ -479,6 +479,31 @@ fn every_dialect_priced_and_paid_from_the_command_line() {
     let revoked = run_ok(purser(dir.path()).args(["credentials", "revoke", id]));
     assert!(revoked.contains(&format!("Revoked credential #{id}")), "{revoked}");
     assert!(!run_ok(purser(dir.path()).arg("credentials")).contains(&format!("{api}/joke")));
+
+    // A session: one 10-sat deposit, then 3 sats drawn per call; what is held shows in `purser ledger`
+    // and `purser sessions`, and comes back when a person closes the session.
+    for _ in 0..3 {
+        let reply = sb.curl("/session");
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    }
+    let table = run_ok(purser(dir.path()).arg("ledger"));
+    assert!(table.contains("Held at APIs: 4 sat"), "{table}");
+    assert!(table.lines().any(|l| l.split_whitespace().any(|w| w == "mpp_session")), "{table}");
+    let sessions = run_ok(purser(dir.path()).arg("sessions"));
+    let is_row = |l: &&str| l.split_whitespace().next().is_some_and(|id| id.parse::<i64>().is_ok());
+    let line = sessions.lines().filter(is_row).find(|l| l.contains(" open ")).unwrap_or_else(|| panic!("{sessions}"));
+    let id = line.split_whitespace().next().unwrap();
+    let closed = run_ok(purser(dir.path()).args(["sessions", "close", id]));
+    assert!(closed.contains(&format!("Closed session #{id}; the API returns 4 sat")), "{closed}");
+    let mut received = String::new();
+    for _ in 0..50 {
+        received = run_ok(purser(dir.path()).arg("sessions"));
+        if received.contains("4 sat received") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(received.contains("Held at APIs: 0 sat") && received.contains("4 sat received"), "{received}");
 }
 
 /// The reliability issue's acceptance: `purser sandbox` killed (`SIGKILL`) in the middle of paid calls and

@@ -123,3 +123,35 @@ async fn a_session_the_api_forgets_is_ended_and_what_it_held_alerted() {
     let ended = alerts.iter().find(|a| a.kind.as_str() == "session_refund_missing").expect("alerted");
     assert!(ended.message.contains("still held 7 sat"), "{}", ended.message);
 }
+
+/// The acceptance: what is held at the API goes down with each call and back to zero when a person closes
+/// the session (through the running proxy's control endpoint, as `purser sessions close` does) and the
+/// refund reaches the wallet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_closes_a_session_and_what_was_held_comes_back() {
+    let h = with(SessionHostility::None, Duration::from_secs(10)).await;
+    assert_eq!(h.get("/session").await.status, 200);
+    assert_eq!(h.get("/session").await.status, 200);
+    let held = h.ledger.held_at_apis().await.unwrap();
+    assert_eq!(held[0].held_msat, (DEPOSIT_SATS - UNIT_SATS) * 1000);
+    let id = h.ledger.sessions(1).await.unwrap()[0].id;
+    let closed = purser::proxy::control::call(&h.control, http::Method::POST, &format!("sessions/{id}/close"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (closed["ended_by_api"].as_bool(), closed["refund_msat"].as_u64()),
+        (Some(false), Some(7_000)),
+        "{closed}"
+    );
+    let sessions = refund_settled(&h).await;
+    assert_eq!(
+        (sessions[0].state, sessions[0].refund_state, sessions[0].refund_msat),
+        (SessionState::Closed, RefundState::Received, Some(7_000))
+    );
+    assert!(h.ledger.held_at_apis().await.unwrap().is_empty(), "nothing held any more");
+    // Closed once: a second close finds no open session.
+    let again =
+        purser::proxy::control::call(&h.control, http::Method::POST, &format!("sessions/{id}/close"), None).await;
+    assert!(again.is_err(), "{again:?}");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "nothing more paid");
+}

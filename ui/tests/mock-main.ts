@@ -81,6 +81,13 @@ const fixtures: Record<string, (args: any) => unknown> = {
     paused_agents: ["writer"],
     breakers: [{ host: "data.example.org", path: "/v2/render", reason: "3 paid requests in a row were not delivered", tripped_at_ms: now - 60_000 }],
     rate: { currency: "USD", per_btc: 100_000, source: "coinbase", age_secs: 12, error: null },
+    held: [{ host: "127.0.0.1:4001", held_msat: 7_000, open_sessions: 1 }],
+    sessions: [
+      { id: 2, agent: "research", host: "127.0.0.1:4001", payment_id: 7, deposit_msat: 10_000, unit_msat: 3_000, drawn_msat: 3_000, draws: 1,
+        held_msat: 7_000, state: "open", refund_claimed_msat: null, refund_msat: null, refund_state: "none", opened_at_ms: now - 60_000, closed_at_ms: null },
+      { id: 1, agent: "research", host: "127.0.0.1:4001", payment_id: 3, deposit_msat: 10_000, unit_msat: 3_000, drawn_msat: 9_000, draws: 3,
+        held_msat: 0, state: "closed", refund_claimed_msat: 1_000, refund_msat: null, refund_state: "missing", opened_at_ms: now - 600_000, closed_at_ms: now - 300_000 },
+    ],
   }),
   spend_chart: ({ group }) => days.flatMap((day, i) =>
     group === "api"
@@ -122,10 +129,10 @@ const fixtures: Record<string, (args: any) => unknown> = {
     print_line: `purser mcp --print-config --agent ${name}`,
   }),
   apis: () => [
-    { host: "api.example.com", payments: 12, settled: 9, delivered: 8, paid_not_delivered: 1, spent_msat: 380_000 },
-    { host: "data.example.org", payments: 3, settled: 3, delivered: 3, paid_not_delivered: 0, spent_msat: 30_000 },
-    { host: "127.0.0.1:4001", payments: 2, settled: 2, delivered: 2, paid_not_delivered: 0, spent_msat: 2_002 },
-    { host: "127.0.0.1:4002", payments: 1, settled: 1, delivered: 1, paid_not_delivered: 0, spent_msat: 1_001 },
+    { host: "api.example.com", payments: 12, settled: 9, delivered: 8, paid_not_delivered: 1, spent_msat: 380_000, held_msat: 0 },
+    { host: "data.example.org", payments: 3, settled: 3, delivered: 3, paid_not_delivered: 0, spent_msat: 30_000, held_msat: 0 },
+    { host: "127.0.0.1:4001", payments: 2, settled: 2, delivered: 2, paid_not_delivered: 0, spent_msat: 2_002, held_msat: 7_000 },
+    { host: "127.0.0.1:4002", payments: 1, settled: 1, delivered: 1, paid_not_delivered: 0, spent_msat: 1_001, held_msat: 0 },
   ],
   api_endpoints: () => [
     { path: "/premium", payments: 2, settled: 1, spent_msat: 250_250, usual_price_msat: 250_000 },
@@ -145,6 +152,7 @@ const fixtures: Record<string, (args: any) => unknown> = {
     { id: 2, agent: "writer", origin: "http://api.example.com:80", path: "/joke", scheme: "LSAT", payment_id: 3, created_at_ms: now - 9_000_000, expires_at_ms: null, expired: false, single_use: true },
   ],
   revoke_credential: () => null,
+  close_session: () => null,
   wallet_status: () => ({ connected: true, source: "the sandbox (play sats)", sandbox: true, balance_msat: 99_706_000, error: null,
     info: { alias: "Purser sandbox wallet (play sats)", network: "regtest", methods: ["get_info", "get_balance", "pay_invoice", "lookup_invoice"], encryption: "nip44_v2" } }),
   wallet_connect: () => fixtures.wallet_status({}),

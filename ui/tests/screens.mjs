@@ -52,6 +52,13 @@ for (const scheme of ["light", "dark"]) {
     expect(strip.includes("daily budget of agent writer is used up (102 %)"), strip);
     expect(strip.includes("Payments to data.example.org/v2/render are stopped"), strip);
     expect(text.includes("307 sats of 300 sats (102 %)"), "over budget shows its true share");
+    const held = await page.textContent("[data-testid=held-at-apis]");
+    expect(held.includes("7 sats") && held.includes("127.0.0.1:4001"), held);
+    const sessions = await page.textContent("[data-testid=sessions]");
+    expect(sessions.includes("never arrived") && sessions.includes("open"), sessions);
+    await page.click("[data-testid=close-session-2]");
+    const closed = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "close_session").pop());
+    expect(closed && closed.args.id === 2, JSON.stringify(closed));
     await page.click("[data-testid=attention] >> text=Resume");
     const resumed = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "set_paused").pop());
     expect(resumed.args.agent === "writer" && resumed.args.paused === false, JSON.stringify(resumed.args));
@@ -256,6 +263,7 @@ for (const scheme of ["light", "dark"]) {
     expect(uninspected.includes("refused Purser's certificate"), "a refused certificate is named");
     const prices = await page.textContent("[data-testid=prices]");
     expect(prices.includes("GET /premium") && prices.includes("250 sats") && prices.includes("pricing, openapi"), prices);
+    expect((await page.textContent("[data-testid='held-127.0.0.1:4001']")).includes("7 sats"), "held at an API");
     const kept = await page.textContent("[data-testid=credentials]");
     expect(kept.includes("http://api.example.com:80/premium") && kept.includes("not stated"), kept);
     await page.click("[data-testid=credentials] button >> nth=0");

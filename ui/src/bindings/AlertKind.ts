@@ -3,4 +3,4 @@
 /**
  * What an alert is about; stored as its snake_case name.
  */
-export type AlertKind = "budget_crossing" | "velocity" | "first_payment_to_api" | "price_above_advertised" | "price_above_usual" | "breaker_tripped" | "wallet_down" | "fee_above_cap" | "confirmations_locked" | "rate_disagreement";
+export type AlertKind = "budget_crossing" | "velocity" | "first_payment_to_api" | "price_above_advertised" | "price_above_usual" | "breaker_tripped" | "wallet_down" | "fee_above_cap" | "confirmations_locked" | "rate_disagreement" | "session_refund_missing";

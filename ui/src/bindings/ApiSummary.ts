@@ -3,4 +3,8 @@
 /**
  * An API as the ledger knows it (its endpoints' prices: [`Ledger::endpoints`]).
  */
-export type ApiSummary = { host: string, payments: number, settled: number, delivered: number, paid_not_delivered: number, spent_msat: number, };
+export type ApiSummary = { host: string, payments: number, settled: number, delivered: number, paid_not_delivered: number, spent_msat: number, 
+/**
+ * What is held there now (session deposits not yet drawn, refunds on their way).
+ */
+held_msat: number, };

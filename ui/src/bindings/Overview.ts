@@ -3,7 +3,9 @@ import type { Alert } from "./Alert";
 import type { ApprovalView } from "./ApprovalView";
 import type { BreakerTrip } from "./BreakerTrip";
 import type { BudgetUse } from "./BudgetUse";
+import type { HeldAt } from "./HeldAt";
 import type { RateLine } from "./RateLine";
+import type { SessionInfo } from "./SessionInfo";
 import type { Totals } from "./Totals";
 
 export type Overview = { totals: Totals, budgets: Array<BudgetUse>, approvals: Array<ApprovalView>, alerts: Array<Alert>, paused: boolean, 
@@ -22,4 +24,12 @@ sandbox_env: string | null,
 /**
  * The display currency and its rate now.
  */
-rate: RateLine, };
+rate: RateLine, 
+/**
+ * What is held at each API (session deposits not yet drawn, refunds on their way).
+ */
+held: Array<HeldAt>, 
+/**
+ * The open sessions, and closed ones whose refund is awaited or missing.
+ */
+sessions: Array<SessionInfo>, };

@@ -61,6 +61,7 @@ export function commands(invoke: Invoke) {
     uninspected: () => invoke<Array<UninspectedHost>>("uninspected", {}),
     credentials: () => invoke<Array<CredentialInfo>>("credentials", {}),
     revokeCredential: (id: number) => invoke<void>("revoke_credential", { id }),
+    closeSession: (id: number) => invoke<void>("close_session", { id }),
     prices: () => invoke<Array<StoredPrice>>("prices", {}),
     allowances: (all: boolean) => invoke<Array<Allowance>>("allowances", { all }),
     decideAllowance: (id: number, answer: AllowanceAnswer) => invoke<Allowance>("decide_allowance", { id, answer }),

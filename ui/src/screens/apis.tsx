@@ -1,4 +1,5 @@
-// APIs & pricing: the APIs the ledger has seen, what they cost, how often paid requests were delivered; the
+// APIs & pricing: the APIs the ledger has seen, what they cost, what is held there (session deposits), how
+// often paid requests were delivered; the
 // prices they publish; the proofs of payment kept for reuse (revocable); and the hosts whose traffic Purser
 // could not look inside.
 import { useState } from "preact/hooks";
@@ -18,7 +19,7 @@ export function ApisScreen({ tick }: ScreenProps) {
           <Empty>No API has asked for a payment yet.</Empty>
         ) : (
           <table class="table" data-testid="apis">
-            <thead><tr><th>API</th><th class="num">Spent</th><th class="num">Paid</th><th class="num">Success</th><th class="num">Paid, not delivered</th><th>Prices</th></tr></thead>
+            <thead><tr><th>API</th><th class="num">Spent</th><th class="num" title="Session deposits not yet drawn, and refunds on their way">Held</th><th class="num">Paid</th><th class="num">Success</th><th class="num">Paid, not delivered</th><th>Prices</th></tr></thead>
             <tbody>
               {data.map((a) => (
                 <>
@@ -33,6 +34,7 @@ export function ApisScreen({ tick }: ScreenProps) {
                       )}
                     </td>
                     <td class="num">{sats(a.spent_msat)}</td>
+                    <td class="num" data-testid={`held-${a.host}`}>{a.held_msat > 0 ? sats(a.held_msat) : "–"}</td>
                     <td class="num">{a.settled}</td>
                     <td class="num">{a.settled > 0 ? `${Math.round((a.delivered / a.settled) * 100)} %` : "–"}</td>
                     <td class={`num ${a.paid_not_delivered > 0 ? "bad" : ""}`}>{a.paid_not_delivered}</td>
@@ -43,7 +45,7 @@ export function ApisScreen({ tick }: ScreenProps) {
                     </td>
                   </tr>
                   {open === a.host && (
-                    <tr class="nested"><td colSpan={6}><Endpoints host={a.host} tick={tick} /></td></tr>
+                    <tr class="nested"><td colSpan={7}><Endpoints host={a.host} tick={tick} /></td></tr>
                   )}
                 </>
               ))}

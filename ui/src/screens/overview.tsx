@@ -1,7 +1,8 @@
 // Overview: what needs the person (no wallet, a budget used up, a pause, a tripped breaker, repeated
 // refusals, each with its fix), spent today / this week / this month against budgets, spend per day by API or
-// agent (in sats or the display currency), what waits for approval, recent alerts, the wallet, and the display
-// currency's rate (its source and age).
+// agent (in sats or the display currency), what is held at APIs (session deposits, with each session's draws
+// and a Close button), what waits for approval, recent alerts, the wallet, and the display currency's rate (its
+// source and age).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { openLedgerWith, type Screen, type ScreenProps } from "../screen";
@@ -14,6 +15,7 @@ import type { BudgetUse } from "../bindings/BudgetUse";
 import type { RateLine } from "../bindings/RateLine";
 import { drawSpendChart } from "../chart";
 import type { GroupBy } from "../bindings/GroupBy";
+import type { SessionInfo } from "../bindings/SessionInfo";
 
 type Attention = { text: string; fix: string; run: () => void };
 
@@ -101,6 +103,15 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
           <span class="value">{satsWhole(t.month_msat)}</span>
           {t.fiat && <span class="sub">≈ {moneyShort(t.fiat.currency, t.fiat.month_micros)}</span>}
         </div>
+        <div class="tile" data-testid="held-at-apis" onClick={() => go("apis")}>
+          <span class="label">Held at APIs</span>
+          <span class="value">{satsWhole(data.held.reduce((sum, h) => sum + h.held_msat, 0))}</span>
+          <span class="sub">
+            {data.held.length === 0
+              ? "no session deposits"
+              : data.held.map((h) => `${h.host}: ${satsWhole(h.held_msat)}`).join(" · ")}
+          </span>
+        </div>
         <div class="tile" onClick={() => go("wallet")}>
           <span class="label">Wallet</span>
           <span class="value">
@@ -152,6 +163,7 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
           )}
         </Card>
       </div>
+      {data.sessions.length > 0 && <Sessions sessions={data.sessions} reload={reload} />}
       <Card title="Recent alerts">
         {data.alerts.length === 0 ? (
           <Empty>No alerts yet.</Empty>
@@ -172,6 +184,65 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
       </p>
     </div>
   );
+}
+
+/** Sessions at APIs: what each deposit holds after its draws, and its refund; an open one can be closed. */
+function Sessions({ sessions, reload }: { sessions: SessionInfo[]; reload: () => void }) {
+  const [busy, setBusy] = useState<number | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  const close = async (id: number) => {
+    setBusy(id);
+    setFailed(null);
+    try {
+      await api.closeSession(id);
+    } catch (e) {
+      setFailed(String((e as { message?: string }).message ?? e));
+    }
+    setBusy(null);
+    reload();
+  };
+  return (
+    <Card title="Sessions at APIs">
+      <p class="muted small">
+        A session is a deposit paid once at an API; each call is drawn from it without a new payment. What is not
+        drawn is held at the API until the session closes and the API returns it to your wallet.
+      </p>
+      {failed && <p class="over" data-testid="session-close-failed">{failed}</p>}
+      <table class="table" data-testid="sessions">
+        <thead><tr><th>Agent</th><th>API</th><th class="num">Deposit</th><th class="num">Calls</th><th class="num">Held</th><th>State</th><th></th></tr></thead>
+        <tbody>
+          {sessions.map((s) => (
+            <tr>
+              <td>{s.agent}</td>
+              <td class="mono">{s.host}</td>
+              <td class="num">{satsWhole(s.deposit_msat)}</td>
+              <td class="num">{s.draws}</td>
+              <td class="num" data-testid="session-held">{satsWhole(s.held_msat)}</td>
+              <td class={s.refund_state === "missing" ? "bad" : ""}>{sessionState(s)}</td>
+              <td>
+                {s.state === "open" && (
+                  <button disabled={busy === s.id} onClick={() => void close(s.id)} data-testid={`close-session-${s.id}`}>
+                    {busy === s.id ? "Closing…" : "Close"}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Card>
+  );
+}
+
+function sessionState(s: SessionInfo): string {
+  if (s.state === "open") return "open";
+  const claimed = satsWhole(s.refund_claimed_msat ?? 0);
+  switch (s.refund_state) {
+    case "waiting": return `closed · ${claimed} on its way back`;
+    case "missing": return s.state === "ended" ? "ended by the API · not returned" : `closed · ${claimed} never arrived`;
+    case "received": return `closed · ${satsWhole(s.refund_msat ?? 0)} returned`;
+    default: return s.state === "ended" ? "ended by the API" : "closed";
+  }
 }
 
 /** The rate line: "1 BTC = $100,000.00 · sandbox play rate · 12 s old", or why there is none. */
