@@ -44,10 +44,19 @@ pub fn challenge(data: &[u8]) {
         if let challenge::ProofForm::Authorization { token, .. } = &ch.proof {
             let _ = challenge::caveats::expiry_ms(token);
         }
+        if let challenge::ProofForm::MppSession { challenge, .. } = &ch.proof {
+            for action in [
+                challenge::mpp::SessionAction::Open { return_invoice: "lnbcrt1" },
+                challenge::mpp::SessionAction::Bearer,
+                challenge::mpp::SessionAction::Close,
+            ] {
+                let _ = challenge::mpp::session_credential(challenge, action, &preimage.to_hex());
+            }
+        }
     }
 }
 
-/// The JSON 402 bodies (L402 offers too), pricing documents (the L402 discovery document too), quote and
+/// The JSON 402 bodies (L402 offers too), an MPP session's close answer, pricing documents (the L402 discovery document too), quote and
 /// payment request answers, and `Link` headers.
 pub fn json_bodies(data: &[u8]) {
     let _ = challenge::parse(&HeaderMap::new(), data);
@@ -62,6 +71,9 @@ pub fn json_bodies(data: &[u8]) {
         let _ = challenge::offers::why_none(&offers);
     }
     let _ = challenge::offers::invoice_of(data);
+    if let Ok(close) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = crate::flow::session_close::refund_msat(&close);
+    }
     let _ = crate::pricing::quote::read(http::StatusCode::OK, data, 0);
     let _ = crate::pricing::quote::read(http::StatusCode::BAD_REQUEST, data, 0);
     if let Ok(text) = std::str::from_utf8(data) {
@@ -124,6 +136,15 @@ mod tests {
             }
         }
         data
+    }
+
+    /// The session seed is one: mutations of it reach the session reader and its credentials.
+    #[test]
+    fn the_session_seed_reads_as_a_session() {
+        let seed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/challenge/mpp-session")).unwrap();
+        let (headers, body) = as_response(&seed);
+        let read = challenge::parse(&headers, body).unwrap();
+        assert_eq!(read.kind, challenge::ChallengeKind::MppSession);
     }
 
     /// A bounded, seeded run of every target over the corpus and mutations of it: a smoke test of the fuzz

@@ -257,7 +257,7 @@ async fn close_receipt(answer: Response<hyper::body::Incoming>) -> Option<Value>
 }
 
 /// The refund a close answer names, in msat (`refundSats`; absent means nothing, as Aperture writes it).
-fn refund_msat(receipt: &Value) -> Option<u64> {
+pub fn refund_msat(receipt: &Value) -> Option<u64> {
     let sats = match receipt.get("refundSats") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => n.as_u64()?,
