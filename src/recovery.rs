@@ -13,6 +13,10 @@
 //!
 //! An `unknown` row keeps its reservation counted in budgets until it is resolved. At start, paid rows of an
 //! earlier run whose retry never got an answer are recorded as not delivered (`interrupted`).
+//!
+//! Refunds of closed MPP sessions are looked for the same way (`lookup_invoice` on the invoice the wallet
+//! made for them): one that arrives is recorded received, also after it was recorded missing; one still
+//! awaited [`REFUND_PATIENCE`] after its close (a process killed while it watched) is recorded missing.
 
 use std::time::Duration;
 
@@ -25,6 +29,9 @@ use crate::wallet::{self, Wallet};
 pub const INTERVAL: Duration = Duration::from_secs(60);
 /// A row in flight in this process is left alone: only rows untouched this long are looked at after start.
 pub const SETTLE_TIME: Duration = Duration::from_secs(300);
+
+/// How long after a session's close its refund is awaited before it is recorded missing.
+pub const REFUND_PATIENCE: Duration = Duration::from_secs(600);
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -157,7 +164,41 @@ pub async fn run(ledger: Ledger, started_ms: i64, wallet: impl Fn() -> Option<st
                 Ok(_) => pass = Pass::Periodic,
                 Err(e) => tracing::warn!("cannot look at open payments: {e}"),
             }
+            if let Err(e) = refunds(&ledger, w.as_ref()).await {
+                tracing::warn!("cannot look at session refunds: {e}");
+            }
         }
         tokio::time::sleep(INTERVAL).await;
     }
+}
+
+/// Session refunds awaited or recorded missing: received when the wallet has them; missing (and alerted)
+/// when still awaited [`REFUND_PATIENCE`] after the close. Returns how many were found received.
+pub async fn refunds(ledger: &Ledger, wallet: &dyn Wallet) -> ledger::Result<usize> {
+    let mut received = 0;
+    let patience_ms = i64::try_from(REFUND_PATIENCE.as_millis()).unwrap_or(i64::MAX);
+    for open in ledger.unsettled_refunds().await? {
+        let Some(hash) = crate::units::PaymentHash::from_hex(&open.return_hash) else { continue };
+        let found = wallet.lookup_invoice(&hash).await.ok().filter(|l| l.state.as_deref() == Some("settled"));
+        if let Some(found) = found {
+            ledger.refund_arrived(open.id, found.amount.0).await?;
+            received += 1;
+        } else if open.waiting && ledger.now_ms() - open.closed_at_ms > patience_ms {
+            ledger.refund_outcome(open.id, None).await?;
+            let alert = ledger::alerts::NewAlert {
+                kind: ledger::alerts::AlertKind::SessionRefundMissing,
+                agent_id: Some(open.agent_id),
+                host: Some(open.host.clone()),
+                budget_id: None,
+                message: format!(
+                    "{} said it returned {} sat from a session; the wallet has not received it",
+                    open.host,
+                    open.claimed_msat / 1000
+                ),
+                dedupe_key: Some(format!("session_refund:{}", open.id)),
+            };
+            ledger.record_alerts(&[alert], None).await?;
+        }
+    }
+    Ok(received)
 }

@@ -46,6 +46,19 @@ pub struct Dry {
     pub left_msat: u64,
 }
 
+/// A closed session whose refund is awaited or was not seen.
+#[derive(Debug, Clone)]
+pub struct UnsettledRefund {
+    pub id: i64,
+    pub agent_id: i64,
+    pub host: String,
+    pub return_hash: String,
+    pub claimed_msat: u64,
+    /// Still awaited (else recorded missing).
+    pub waiting: bool,
+    pub closed_at_ms: i64,
+}
+
 /// An open session: whose, where, and what it holds.
 #[derive(Debug, Clone)]
 pub struct OpenPlace {
@@ -304,6 +317,42 @@ impl Ledger {
         .bind(id)
         .bind(state.as_str())
         .bind(received_msat.map(signed))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Sessions closed or ended in the last 30 days whose refund is awaited or was recorded missing.
+    pub async fn unsettled_refunds(&self) -> Result<Vec<UnsettledRefund>> {
+        let rows = sqlx::query(
+            "SELECT id, agent_id, host, return_hash, COALESCE(refund_claimed_msat, deposit_msat - drawn_msat) AS claimed, \
+             refund_state, closed_at_ms FROM sessions WHERE refund_state IN ('waiting', 'missing') AND closed_at_ms > $1",
+        )
+        .bind(self.now_ms() - 30 * 86_400_000)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| UnsettledRefund {
+                id: r.get("id"),
+                agent_id: r.get("agent_id"),
+                host: r.get("host"),
+                return_hash: r.get("return_hash"),
+                claimed_msat: msat(r, "claimed"),
+                waiting: r.get::<String, _>("refund_state") == "waiting",
+                closed_at_ms: r.get::<Option<i64>, _>("closed_at_ms").unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Records a refund that reached the wallet, also one recorded missing before.
+    pub async fn refund_arrived(&self, id: i64, received_msat: u64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET refund_state = 'received', refund_msat = $2 \
+             WHERE id = $1 AND refund_state IN ('waiting', 'missing')",
+        )
+        .bind(id)
+        .bind(signed(received_msat))
         .execute(self.pool())
         .await?;
         Ok(())

@@ -103,6 +103,15 @@ async fn a_refund_that_never_comes_is_recorded_missing_and_alerted() {
     let missing: Vec<_> = alerts.iter().filter(|a| a.kind.as_str() == "session_refund_missing").collect();
     assert_eq!(missing.len(), 1, "{alerts:?}");
     assert!(missing[0].message.contains("1 sat"), "{}", missing[0].message);
+
+    // The refund arrives after all: the periodic look at the wallet records it received.
+    let hash = h.ledger.session_return_hash(old.id).await.unwrap().unwrap();
+    let hash = purser::units::PaymentHash::from_hex(&hash).unwrap();
+    h.sandbox.mint.settle_paying(&hash, purser::units::Msats::from_sats(1)).unwrap();
+    let wallet = purser::wallet::nwc::NwcWallet::new(&h.sandbox.wallet.uri, crate::harness::quick_nwc()).unwrap();
+    assert_eq!(purser::recovery::refunds(&h.ledger, &wallet).await.unwrap(), 1);
+    let late = h.ledger.sessions(10).await.unwrap().into_iter().find(|s| s.id == old.id).unwrap();
+    assert_eq!((late.refund_state, late.refund_msat), (RefundState::Received, Some(1_000)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
