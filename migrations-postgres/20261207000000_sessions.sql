@@ -17,7 +17,7 @@ CREATE TABLE sessions (
     draws BIGINT NOT NULL DEFAULT 0,
     preimage TEXT NOT NULL,
     return_hash TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'ended')),
+    state TEXT NOT NULL CHECK (state IN ('open', 'closing', 'closed', 'ended')),
     refund_claimed_msat BIGINT,
     refund_status TEXT,
     refund_msat BIGINT,
@@ -26,7 +26,10 @@ CREATE TABLE sessions (
     closed_at_ms BIGINT
 );
 CREATE INDEX sessions_open ON sessions(agent_id, origin, state);
--- Serving instances open, draw from and close their agents' sessions; supervisors may do everything.
-GRANT SELECT, INSERT, UPDATE ON sessions TO purser_serving;
+-- Serving instances open, draw from and close their agents' sessions (never where a session's calls and
+-- close go, nor its secret); supervisors may do everything.
+GRANT SELECT, INSERT ON sessions TO purser_serving;
+GRANT UPDATE (drawn_msat, draws, state, refund_claimed_msat, refund_status, refund_msat, refund_state, closed_at_ms)
+    ON sessions TO purser_serving;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sessions TO purser_supervisor;
 GRANT USAGE, SELECT ON SEQUENCE sessions_id_seq TO purser_serving, purser_supervisor;

@@ -17,7 +17,7 @@ CREATE TABLE sessions (
     draws INTEGER NOT NULL DEFAULT 0,
     preimage TEXT NOT NULL,
     return_hash TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'ended')),
+    state TEXT NOT NULL CHECK (state IN ('open', 'closing', 'closed', 'ended')),
     refund_claimed_msat INTEGER,
     refund_status TEXT,
     refund_msat INTEGER,

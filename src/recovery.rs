@@ -14,9 +14,10 @@
 //! An `unknown` row keeps its reservation counted in budgets until it is resolved. At start, paid rows of an
 //! earlier run whose retry never got an answer are recorded as not delivered (`interrupted`).
 //!
-//! Refunds of closed MPP sessions are looked for the same way (`lookup_invoice` on the invoice the wallet
-//! made for them): one that arrives is recorded received, also after it was recorded missing; one still
-//! awaited [`REFUND_PATIENCE`] after its close (a process killed while it watched) is recorded missing.
+//! Refunds of MPP sessions are looked for the same way (`lookup_invoice` on the invoice the wallet made for
+//! them): one that arrives is recorded received, also after it was recorded missing, and for a session still
+//! open it means its API closed it on its own (idle); one still awaited [`REFUND_PATIENCE`] after its close
+//! (a process killed while it watched) is recorded missing.
 
 use std::time::Duration;
 
@@ -181,7 +182,11 @@ pub async fn refunds(ledger: &Ledger, wallet: &dyn Wallet) -> ledger::Result<usi
         let Some(hash) = crate::units::PaymentHash::from_hex(&open.return_hash) else { continue };
         let found = wallet.lookup_invoice(&hash).await.ok().filter(|l| l.state.as_deref() == Some("settled"));
         if let Some(found) = found {
-            ledger.refund_arrived(open.id, found.amount.0).await?;
+            if open.open {
+                ledger.closed_by_api(open.id, found.amount.0).await?;
+            } else {
+                ledger.refund_arrived(open.id, found.amount.0).await?;
+            }
             received += 1;
         } else if open.waiting && ledger.now_ms() - open.closed_at_ms > patience_ms {
             ledger.refund_outcome(open.id, None).await?;

@@ -56,7 +56,8 @@ pub async fn overview(core: State<'_, AppCore>) -> Result<Overview> {
 /// A session the Overview lists: open, or closed with its refund awaited or missing.
 fn needs_showing(s: &purser::ledger::sessions::SessionInfo) -> bool {
     use purser::ledger::sessions::{RefundState, SessionState};
-    s.state == SessionState::Open || matches!(s.refund_state, RefundState::Waiting | RefundState::Missing)
+    matches!(s.state, SessionState::Open | SessionState::Closing)
+        || matches!(s.refund_state, RefundState::Waiting | RefundState::Missing)
 }
 
 /// Closes an open session: its API returns what is left to the wallet.

@@ -22,8 +22,15 @@ use crate::challenge::{PaymentChallenge, ProofForm};
 use crate::http::body::{self, ProxyBody};
 use crate::http::failure::Failure;
 use crate::http::headers;
-use crate::ledger::sessions::NewSession;
+use crate::ledger::sessions::{Dry, NewSession};
 use crate::units::Msats;
+
+/// What a draw from an open session came to.
+enum Drawn {
+    Served(Response<ProxyBody>),
+    NoRoom,
+    Refused,
+}
 
 /// How long a return invoice stays payable: the API may keep a session open for long.
 const RETURN_INVOICE_EXPIRY_SECS: u64 = 30 * 24 * 3600;
@@ -44,27 +51,95 @@ impl Flow<'_> {
         let (challenge, unit_msat) = (challenge.clone(), *unit_msat);
         let ledger = self.host.ledger();
         let origin = ctx.target.origin();
-        if let Some(answer) = self.drawn(ctx, method, &challenge, unit_msat, &replay, &retry_headers).await? {
-            return Ok(answer);
+        self.refuse_if_paused(ctx, &ch).await?;
+        let (replay_ref, headers_ref) = (&replay, &retry_headers);
+        let draw = |challenge: Map<String, Value>| async move {
+            self.drawn(ctx, method, &challenge, unit_msat, replay_ref, headers_ref).await
+        };
+        let mut used = false;
+        match draw(challenge.clone()).await? {
+            Drawn::Served(answer) => return Ok(answer),
+            Drawn::Refused => used = true,
+            Drawn::NoRoom => {}
         }
         // One session opened at a time per agent and API: calls that find none wait here, then draw from
         // the one just opened rather than each paying a deposit.
         let opening = opening_lock(ctx.agent.id, &origin);
         let _opening = opening.lock().await;
-        if let Some(answer) = self.drawn(ctx, method, &challenge, unit_msat, &replay, &retry_headers).await? {
-            return Ok(answer);
+        if !used {
+            match draw(challenge).await? {
+                Drawn::Served(answer) => return Ok(answer),
+                Drawn::Refused => used = true,
+                Drawn::NoRoom => {}
+            }
         }
         let place = Place::of(ctx);
         for dry in ledger.dry_sessions(ctx.agent.id, &origin, unit_msat).await.map_err(ledger_down)? {
             // A close that fails leaves the session open and counted as held; a person can close it later.
-            let _ = self.close_session(&place, &challenge, &dry).await;
+            let _ = self.close_session(&place, &dry).await;
         }
+        // A challenge answers one credential: one a refused draw used is not opened with.
+        let ch = match used {
+            false => ch,
+            true => match self.fresh_challenge(ctx, method, &replay, &retry_headers).await? {
+                Ok(fresh) => fresh,
+                Err(answer) => return Ok(answer),
+            },
+        };
         self.open_session(ctx, method, ch, replay, retry_headers).await
     }
 
-    /// The API's answer to the request sent with a `bearer` credential, when an open session held its price;
-    /// `None` when none did, or the API no longer honoured it (the draw is then given back and the session
-    /// ended).
+    /// A pause stops draws too: they spend the deposit.
+    async fn refuse_if_paused(&self, ctx: &PayContext<'_>, ch: &PaymentChallenge) -> Result<(), Failure> {
+        let Some(whom) = self.host.ledger().payments_paused(ctx.agent.id).await.map_err(ledger_down)? else {
+            return Ok(());
+        };
+        let whom = if whom == "all" {
+            "all payments are paused".to_string()
+        } else {
+            format!("agent {} is paused", ctx.agent.name)
+        };
+        let detail = format!("{whom}; resume with `purser resume`");
+        Err(self.refuse_unpaid(ctx, Some(ch), None, "payments_paused", detail).await)
+    }
+
+    /// Sends the request as the agent did, without a credential, for a fresh session challenge: the
+    /// challenge, or the API's answer for the agent when it gives none (another 402, or an answer).
+    async fn fresh_challenge(
+        &self,
+        ctx: &PayContext<'_>,
+        method: &Method,
+        replay: &Bytes,
+        retry_headers: &HeaderMap,
+    ) -> Result<Result<PaymentChallenge, Response<ProxyBody>>, Failure> {
+        let mut headers = retry_headers.clone();
+        headers.remove(header::AUTHORIZATION);
+        let send = self.host.send(method, &ctx.target.uri, headers, body::full(replay.clone()));
+        let answer = ctx.timing.wait(Wait::Upstream, send).await?;
+        if answer.status() != http::StatusCode::PAYMENT_REQUIRED {
+            return Ok(Err(answered(ctx, answer)));
+        }
+        let (parts, rest) = answer.into_parts();
+        let limit = self.host.settings().challenge_body_limit_bytes;
+        let read = tokio::time::timeout(self.host.settings().upstream_timeout, body::read_bounded(rest, limit)).await;
+        let head = match read {
+            Ok(Ok((head, None))) => head,
+            _ => Bytes::new(),
+        };
+        match crate::challenge::parse(&parts.headers, &head) {
+            Ok(fresh) if matches!(fresh.proof, ProofForm::MppSession { .. }) => Ok(Ok(fresh)),
+            _ => {
+                let mut resp = Response::from_parts(parts, body::full(head));
+                let version = resp.version();
+                headers::to_agent(resp.headers_mut(), version);
+                Ok(Err(resp))
+            }
+        }
+    }
+
+    /// Draws one call's price from the agent's open session at the API and sends the request with a `bearer`
+    /// credential: `Served` with the API's answer; `NoRoom` when no open session holds the price; `Refused`
+    /// when the API did not honour it (the challenge is then used up).
     async fn drawn(
         &self,
         ctx: &PayContext<'_>,
@@ -73,20 +148,24 @@ impl Flow<'_> {
         unit_msat: u64,
         replay: &Bytes,
         retry_headers: &HeaderMap,
-    ) -> Result<Option<Response<ProxyBody>>, Failure> {
+    ) -> Result<Drawn, Failure> {
         let ledger = self.host.ledger();
         let origin = ctx.target.origin();
         let Some(draw) = ledger.draw_session(ctx.agent.id, &origin, unit_msat).await.map_err(ledger_down)? else {
-            return Ok(None);
+            return Ok(Drawn::NoRoom);
         };
         let bearer = session_credential(challenge, SessionAction::Bearer, &draw.preimage_hex);
         let answer = self.send_with(ctx, method, retry_headers, replay, &bearer).await?;
         if !matches!(answer.status().as_u16(), 401..=403) {
-            return Ok(Some(answered(ctx, answer)));
+            return Ok(Drawn::Served(answered(ctx, answer)));
         }
+        // Refused: the API may count less left than Purser does (an API that bills the open call, or an
+        // insufficient balance), or have ended the session. The draw is given back and the session closed,
+        // which returns what the API still holds; an API that refuses the close too ended it.
         let _ = ledger.undo_draw(draw.id, unit_msat).await;
-        self.session_ended(&Place::of(ctx), draw.id).await;
-        Ok(None)
+        let dry = Dry { id: draw.id, preimage_hex: draw.preimage_hex, left_msat: draw.left_msat + unit_msat };
+        let _ = self.close_session(&Place::of(ctx), &dry).await;
+        Ok(Drawn::Refused)
     }
 
     /// Opens a new session: the return invoice, the deposit paid, the session recorded, the request sent

@@ -58,8 +58,7 @@ pub enum CloseError {
 }
 
 impl Flow<'_> {
-    /// Closes session `id` for a person: a fresh session challenge is asked of its API (a `GET` without
-    /// credential), then the close sent against it.
+    /// Closes session `id` for a person.
     pub async fn close_session_now(&self, id: i64) -> Result<Closed, CloseError> {
         let ledger = self.host.ledger();
         let open = ledger.open_session_place(id).await.map_err(|e| CloseError::Ledger(e.to_string()))?;
@@ -68,50 +67,47 @@ impl Flow<'_> {
             .parse()
             .map_err(|e| CloseError::Unreachable(format!("the session's address is not valid: {e}")))?;
         let place = Place { agent_id: open.agent_id, agent: open.agent, host: open.host, uri };
-        let asked = self.host.send(&Method::GET, &place.uri, HeaderMap::new(), body::empty()).await;
-        let answer = asked.map_err(|e| CloseError::Unreachable(e.detail().to_string()))?;
-        let challenge = session_challenge(answer).await?;
-        self.close_session(&place, &challenge, &open.dry).await
+        self.close_session(&place, &open.dry).await
     }
 
-    /// Closes a session that cannot pay for another call. The API answers with what it returns (in its
-    /// JSON body or its `Payment-Receipt`); the wallet is then watched for it. An API that refuses the
-    /// close ended the session already.
-    pub(crate) async fn close_session(
-        &self,
-        place: &Place,
-        challenge: &Map<String, Value>,
-        dry: &Dry,
-    ) -> Result<Closed, CloseError> {
-        let close = session_credential(challenge, SessionAction::Close, &dry.preimage_hex);
-        let mut headers = HeaderMap::new();
-        if let Ok(value) = HeaderValue::from_str(&close) {
-            headers.insert(header::AUTHORIZATION, value);
+    /// Closes an open session: claimed first (draws and other closes leave a closing session alone), then
+    /// a fresh session challenge asked of its API (a `GET` without credential: challenges are single-use)
+    /// and the close sent against it. The API answers with what it returns (in its `Payment-Receipt` or
+    /// JSON body), capped at what the session held, and the wallet is watched for it. An API that refuses
+    /// the close (`401`–`403`) ended the session already; one that cannot be reached, or answers otherwise,
+    /// leaves it open.
+    pub(crate) async fn close_session(&self, place: &Place, dry: &Dry) -> Result<Closed, CloseError> {
+        let ledger = self.host.ledger();
+        match ledger.claim_close(dry.id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(CloseError::NotOpen),
+            Err(e) => return Err(CloseError::Ledger(e.to_string())),
         }
-        let answer = match self.host.send(&Method::GET, &place.uri, headers, body::empty()).await {
+        let answer = match self.send_close(place, dry).await {
             Ok(answer) => answer,
             Err(e) => {
-                tracing::warn!("a session at {} could not be closed: {}", place.host, e.detail());
-                return Err(CloseError::Unreachable(e.detail().to_string()));
+                tracing::warn!("a session at {} could not be closed: {e}", place.host);
+                let _ = ledger.reopen_session(dry.id).await;
+                return Err(e);
             }
         };
-        if !answer.status().is_success() {
+        let status = answer.status();
+        if matches!(status.as_u16(), 401..=403) {
             self.session_ended(place, dry.id).await;
             return Ok(Closed { ended_by_api: true, refund_msat: 0 });
         }
-        let receipt = close_receipt(answer).await;
-        let claimed = receipt.as_ref().and_then(refund_msat);
-        let status = receipt.as_ref().and_then(|r| r.get("refundStatus")).and_then(Value::as_str).map(str::to_string);
-        let ledger = self.host.ledger();
-        match ledger.close_session(dry.id, claimed.or(Some(0)), status.as_deref()).await {
-            Ok(true) => {}
-            Ok(false) => return Err(CloseError::NotOpen),
-            Err(e) => {
-                tracing::error!("cannot record a session's close: {e}");
-                return Err(CloseError::Ledger(e.to_string()));
-            }
+        if !status.is_success() {
+            let _ = ledger.reopen_session(dry.id).await;
+            return Err(CloseError::Unreachable(format!("it answered the close with {status}")));
         }
-        let claimed = claimed.unwrap_or(0);
+        let receipt = self.bounded(close_receipt(answer)).await.flatten();
+        let claimed = receipt.as_ref().and_then(refund_msat).unwrap_or(0).min(dry.left_msat);
+        let refund_status =
+            receipt.as_ref().and_then(|r| r.get("refundStatus")).and_then(Value::as_str).map(str::to_string);
+        if let Err(e) = ledger.close_session(dry.id, Some(claimed), refund_status.as_deref()).await {
+            tracing::error!("cannot record a session's close: {e}");
+            return Err(CloseError::Ledger(e.to_string()));
+        }
         if claimed < dry.left_msat {
             let message = format!(
                 "{} closed a session of {} holding {} sat and returns {} sat",
@@ -126,6 +122,34 @@ impl Flow<'_> {
             self.watch_refund(place, dry.id, claimed);
         }
         Ok(Closed { ended_by_api: false, refund_msat: claimed })
+    }
+
+    /// Asks the API for a fresh session challenge, then sends the close against it.
+    async fn send_close(&self, place: &Place, dry: &Dry) -> Result<Response<hyper::body::Incoming>, CloseError> {
+        let send = |headers: HeaderMap| async move {
+            let sent = self.bounded(self.host.send(&Method::GET, &place.uri, headers, body::empty())).await;
+            match sent {
+                Some(Ok(answer)) => Ok(answer),
+                Some(Err(e)) => Err(CloseError::Unreachable(e.detail().to_string())),
+                None => Err(CloseError::Unreachable("it did not answer in time".into())),
+            }
+        };
+        let asked = send(HeaderMap::new()).await?;
+        let challenge = self
+            .bounded(session_challenge(asked))
+            .await
+            .unwrap_or_else(|| Err(CloseError::NoChallenge("its 402 did not arrive in time".into())))?;
+        let close = session_credential(&challenge, SessionAction::Close, &dry.preimage_hex);
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&close) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        send(headers).await
+    }
+
+    /// `f`, or `None` past the upstream timeout.
+    async fn bounded<T>(&self, f: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(self.host.settings().upstream_timeout, f).await.ok()
     }
 
     /// The API stopped honouring a session: recorded ended, and what it held alerted as not returned.
@@ -173,14 +197,20 @@ impl Flow<'_> {
             if let Err(e) = ledger.refund_outcome(id, received).await {
                 tracing::error!("cannot record a session's refund: {e}");
             }
-            if received.is_none() {
+            // The return invoice has no amount: what arrived is checked against what the API said.
+            let short = match received {
+                None => Some("the wallet has not received it".to_string()),
+                Some(got) if got < claimed_msat => Some(format!("only {} sat reached the wallet", got / 1000)),
+                Some(_) => None,
+            };
+            if let Some(short) = short {
                 let alert = NewAlert {
                     kind: AlertKind::SessionRefundMissing,
                     agent_id: Some(agent_id),
                     host: Some(host.clone()),
                     budget_id: None,
                     message: format!(
-                        "{host} said it returned {} sat from a session of {agent}; the wallet has not received it",
+                        "{host} said it returned {} sat from a session of {agent}; {short}",
                         claimed_msat / 1000
                     ),
                     dedupe_key: Some(format!("session_refund:{id}")),

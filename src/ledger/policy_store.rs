@@ -356,6 +356,18 @@ impl Ledger {
         paused_all(&mut *self.pool().acquire().await?).await
     }
 
+    /// Who paused the agent's payments, if anyone: `all` or `agent`.
+    pub async fn payments_paused(&self, agent_id: i64) -> Result<Option<&'static str>> {
+        if self.paused_all().await? {
+            return Ok(Some("all"));
+        }
+        let paused: Option<i64> = sqlx::query_scalar("SELECT paused FROM agents WHERE id = $1")
+            .bind(agent_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok((paused.unwrap_or(0) != 0).then_some("agent"))
+    }
+
     pub async fn set_agent_paused(&self, agent: &str, paused: bool) -> Result<()> {
         let done = sqlx::query("UPDATE agents SET paused = $1 WHERE name = $2")
             .bind(i64::from(paused))

@@ -35,6 +35,8 @@ pub struct Draw {
     pub id: i64,
     pub preimage_hex: String,
     pub drawn_msat: u64,
+    /// What the session holds after this draw.
+    pub left_msat: u64,
 }
 
 /// An open session that cannot pay for another call.
@@ -56,6 +58,8 @@ pub struct UnsettledRefund {
     pub claimed_msat: u64,
     /// Still awaited (else recorded missing).
     pub waiting: bool,
+    /// Still open: a refund found means the API closed it on its own (idle).
+    pub open: bool,
     pub closed_at_ms: i64,
 }
 
@@ -77,6 +81,8 @@ pub struct OpenPlace {
 pub enum SessionState {
     /// Calls are drawn from it.
     Open,
+    /// Its close was sent; no call draws from it.
+    Closing,
     /// Closed by Purser; the API said what it returned.
     Closed,
     /// The API stopped honouring it without a close.
@@ -104,6 +110,7 @@ impl SessionState {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionState::Open => "open",
+            SessionState::Closing => "closing",
             SessionState::Closed => "closed",
             SessionState::Ended => "ended",
         }
@@ -169,7 +176,7 @@ pub struct HeldAt {
 }
 
 /// The SQL for what a session still holds at its API.
-const HELD: &str = "CASE WHEN state = 'open' THEN deposit_msat - drawn_msat \
+const HELD: &str = "CASE WHEN state IN ('open', 'closing') THEN deposit_msat - drawn_msat \
                     WHEN refund_state = 'waiting' THEN COALESCE(refund_claimed_msat, 0) ELSE 0 END";
 
 fn msat(r: &sqlx::any::AnyRow, column: &str) -> u64 {
@@ -237,14 +244,19 @@ impl Ledger {
              WHERE id = (SELECT id FROM sessions WHERE agent_id = $1 AND origin = $2 AND state = 'open' \
                          AND drawn_msat + $3 <= deposit_msat ORDER BY id LIMIT 1) \
                AND state = 'open' AND drawn_msat + $3 <= deposit_msat \
-             RETURNING id, preimage, drawn_msat",
+             RETURNING id, preimage, drawn_msat, deposit_msat - drawn_msat AS left_msat",
         )
         .bind(agent_id)
         .bind(origin)
         .bind(signed(unit_msat))
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|r| Draw { id: r.get("id"), preimage_hex: r.get("preimage"), drawn_msat: msat(&r, "drawn_msat") }))
+        Ok(row.map(|r| Draw {
+            id: r.get("id"),
+            preimage_hex: r.get("preimage"),
+            drawn_msat: msat(&r, "drawn_msat"),
+            left_msat: msat(&r, "left_msat"),
+        }))
     }
 
     /// Gives back a draw whose call the API did not take.
@@ -274,14 +286,33 @@ impl Ledger {
             .collect())
     }
 
-    /// Closes an open session with what its API said it returned (`claimed_msat`, `status` as it named it):
+    /// Claims an open session for its close: no call draws from it meanwhile. Returns whether this call
+    /// claimed it.
+    pub async fn claim_close(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE sessions SET state = 'closing' WHERE id = $1 AND state = 'open'")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Opens again a session whose close did not go through.
+    pub async fn reopen_session(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET state = 'open' WHERE id = $1 AND state = 'closing'")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Closes a claimed session with what its API said it returned (`claimed_msat`, `status` as it named it):
     /// a refund of more than nothing is then waited for. Returns whether this call closed it.
     pub async fn close_session(&self, id: i64, claimed_msat: Option<u64>, status: Option<&str>) -> Result<bool> {
         let waiting = claimed_msat.is_some_and(|c| c > 0);
         let refund_state = if waiting { RefundState::Waiting } else { RefundState::None };
         let done = sqlx::query(
             "UPDATE sessions SET state = 'closed', refund_claimed_msat = $2, refund_status = $3, refund_state = $4, \
-             closed_at_ms = $5 WHERE id = $1 AND state = 'open'",
+             closed_at_ms = $5 WHERE id = $1 AND state = 'closing'",
         )
         .bind(id)
         .bind(claimed_msat.map(signed))
@@ -298,7 +329,7 @@ impl Ledger {
     pub async fn end_session(&self, id: i64) -> Result<Option<u64>> {
         let row = sqlx::query(
             "UPDATE sessions SET state = 'ended', refund_state = CASE WHEN deposit_msat > drawn_msat \
-             THEN 'missing' ELSE 'none' END, closed_at_ms = $2 WHERE id = $1 AND state = 'open' \
+             THEN 'missing' ELSE 'none' END, closed_at_ms = $2 WHERE id = $1 AND state IN ('open', 'closing') \
              RETURNING deposit_msat - drawn_msat AS left_msat",
         )
         .bind(id)
@@ -322,11 +353,13 @@ impl Ledger {
         Ok(())
     }
 
-    /// Sessions closed or ended in the last 30 days whose refund is awaited or was recorded missing.
+    /// Sessions closed or ended in the last 30 days whose refund is awaited or was recorded missing, and
+    /// open ones (an API may close an idle session on its own, returning what it held).
     pub async fn unsettled_refunds(&self) -> Result<Vec<UnsettledRefund>> {
         let rows = sqlx::query(
             "SELECT id, agent_id, host, return_hash, COALESCE(refund_claimed_msat, deposit_msat - drawn_msat) AS claimed, \
-             refund_state, closed_at_ms FROM sessions WHERE refund_state IN ('waiting', 'missing') AND closed_at_ms > $1",
+             refund_state, state, closed_at_ms FROM sessions \
+             WHERE (refund_state IN ('waiting', 'missing') AND closed_at_ms > $1) OR state = 'open'",
         )
         .bind(self.now_ms() - 30 * 86_400_000)
         .fetch_all(self.pool())
@@ -340,9 +373,24 @@ impl Ledger {
                 return_hash: r.get("return_hash"),
                 claimed_msat: msat(r, "claimed"),
                 waiting: r.get::<String, _>("refund_state") == "waiting",
+                open: r.get::<String, _>("state") == "open",
                 closed_at_ms: r.get::<Option<i64>, _>("closed_at_ms").unwrap_or(0),
             })
             .collect())
+    }
+
+    /// Records an open session its API closed on its own, returning `received_msat` to the wallet.
+    pub async fn closed_by_api(&self, id: i64, received_msat: u64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET state = 'closed', refund_state = 'received', refund_msat = $2, closed_at_ms = $3 \
+             WHERE id = $1 AND state = 'open'",
+        )
+        .bind(id)
+        .bind(signed(received_msat))
+        .bind(self.now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Records a refund that reached the wallet, also one recorded missing before.
@@ -402,8 +450,8 @@ impl Ledger {
     pub async fn held_at_apis(&self) -> Result<Vec<HeldAt>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT host, CAST(SUM({HELD}) AS BIGINT) AS held_msat, \
-             CAST(SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END) AS BIGINT) AS open_sessions \
-             FROM sessions WHERE state = 'open' OR refund_state = 'waiting' GROUP BY host ORDER BY held_msat DESC, host"
+             CAST(SUM(CASE WHEN state IN ('open', 'closing') THEN 1 ELSE 0 END) AS BIGINT) AS open_sessions \
+             FROM sessions WHERE state IN ('open', 'closing') OR refund_state = 'waiting' GROUP BY host ORDER BY held_msat DESC, host"
         )))
         .fetch_all(self.pool())
         .await?;

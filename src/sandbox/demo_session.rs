@@ -3,7 +3,8 @@
 //! with the deposit's preimage and a return invoice starts the session and is served; each `bearer` call
 //! draws its price from the balance (none left: a new challenge); `close` returns what is left by paying
 //! the return invoice at the sandbox node, and answers `{"status": "closed", "refundSats": N,
-//! "refundStatus": "succeeded"}` with the same in its `Payment-Receipt`. Its hostile switches: a server
+//! "refundStatus": "succeeded"}` with the same in its `Payment-Receipt`. Each challenge answers one
+//! credential; [`DemoApi::close_idle_sessions`] closes them all as an idle timeout would. Its hostile switches: a server
 //! that keeps serving draws past the balance, one that says it refunded and does not, one that forgets its
 //! sessions.
 
@@ -38,6 +39,9 @@ pub enum SessionHostility {
     RefundNeverSent,
     /// Forgets every session after its first draw: the next `bearer` gets a new challenge.
     Forgets,
+    /// Bills the open call too (a reading of the draft Aperture does not follow): it holds a call less than
+    /// Purser counts, and refuses the draw Purser thinks the deposit still covers.
+    BillsOpen,
 }
 
 struct Open {
@@ -63,6 +67,21 @@ impl SessionBook {
 }
 
 impl DemoApi {
+    /// Closes every session as an idle timeout would: what each holds is paid to its return invoice.
+    pub fn close_idle_sessions(&self) {
+        let closing: Vec<Open> = self.session_book.sessions.lock().unwrap().drain().map(|(_, open)| open).collect();
+        for open in closing {
+            let refund = u64::try_from(open.balance_sats).unwrap_or(0);
+            if let Ok(invoice) = crate::invoice::read(&open.return_invoice)
+                && refund > 0
+            {
+                let _ = self.mint.settle_paying(&invoice.payment_hash, Msats::from_sats(refund));
+            }
+        }
+    }
+}
+
+impl DemoApi {
     /// One call to the session endpoint.
     pub(super) fn session_call(&self, headers: &HeaderMap) -> Response<ProxyBody> {
         let credential = headers
@@ -72,16 +91,17 @@ impl DemoApi {
             .and_then(|b| URL_SAFE_NO_PAD.decode(b.trim()).ok())
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
         let Some(cred) = credential else { return self.session_challenge() };
-        let known = cred
+        // Each challenge answers one credential.
+        let challenged = cred
             .pointer("/challenge/id")
             .and_then(Value::as_str)
-            .is_some_and(|id| self.session_book.challenges.lock().unwrap().contains_key(id));
+            .and_then(|id| self.session_book.challenges.lock().unwrap().remove(id));
         let payload = &cred["payload"];
         let preimage = payload["preimage"].as_str().and_then(Preimage::from_hex);
-        let (true, Some(preimage)) = (known, preimage) else { return self.session_challenge() };
+        let (Some(challenged), Some(preimage)) = (challenged, preimage) else { return self.session_challenge() };
         let id = preimage.payment_hash().to_hex();
         match payload["action"].as_str() {
-            Some("open") => self.session_open(&cred, &preimage),
+            Some("open") => self.session_open(&cred, &preimage, challenged),
             Some("bearer") if payload["sessionId"].as_str() == Some(id.as_str()) => self.session_draw(&id),
             Some("close") if payload["sessionId"].as_str() == Some(id.as_str()) => self.session_close(&id),
             _ => self.session_challenge(),
@@ -112,20 +132,21 @@ impl DemoApi {
         resp
     }
 
-    fn session_open(&self, cred: &Value, preimage: &Preimage) -> Response<ProxyBody> {
+    /// Opens a session with the deposit of the challenge answered (`challenged`, its payment hash).
+    fn session_open(&self, cred: &Value, preimage: &Preimage, challenged: PaymentHash) -> Response<ProxyBody> {
         let hash = preimage.payment_hash();
-        let id = cred.pointer("/challenge/id").and_then(Value::as_str).unwrap_or_default();
-        let challenged = self.session_book.challenges.lock().unwrap().get(id).copied();
         let return_invoice = cred.pointer("/payload/returnInvoice").and_then(Value::as_str).unwrap_or_default();
         let amountless = crate::invoice::read(return_invoice).is_ok_and(|i| i.amount.is_none());
-        if challenged != Some(hash) || !self.mint.is_settled(&hash) || !amountless {
+        if challenged != hash || !self.mint.is_settled(&hash) || !amountless {
             return self.session_challenge();
         }
         let mut sessions = self.session_book.sessions.lock().unwrap();
         if sessions.contains_key(&hash.to_hex()) {
             return self.session_challenge();
         }
-        let open = Open { hash, balance_sats: DEPOSIT_SATS as i64, return_invoice: return_invoice.to_string() };
+        let billed = if self.opts.session_hostility == SessionHostility::BillsOpen { UNIT_SATS as i64 } else { 0 };
+        let open =
+            Open { hash, balance_sats: DEPOSIT_SATS as i64 - billed, return_invoice: return_invoice.to_string() };
         sessions.insert(hash.to_hex(), open);
         self.served(&hash.to_hex())
     }

@@ -164,3 +164,62 @@ async fn a_person_closes_a_session_and_what_was_held_comes_back() {
     assert!(again.is_err(), "{again:?}");
     assert_eq!(h.sandbox.wallet.pay_requests(), 1, "nothing more paid");
 }
+
+/// An API that closes an idle session on its own pays what it held to the return invoice: the periodic look
+/// at the wallet finds it and records the session closed, nothing held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_the_api_closes_when_idle_is_found_closed_with_its_refund() {
+    let h = with(SessionHostility::None, Duration::from_secs(10)).await;
+    assert_eq!(h.get("/session").await.status, 200);
+    assert_eq!(h.get("/session").await.status, 200);
+    h.sandbox.demo.close_idle_sessions();
+    let wallet = purser::wallet::nwc::NwcWallet::new(&h.sandbox.wallet.uri, crate::harness::quick_nwc()).unwrap();
+    assert_eq!(purser::recovery::refunds(&h.ledger, &wallet).await.unwrap(), 1);
+    let s = &h.ledger.sessions(1).await.unwrap()[0];
+    assert_eq!(
+        (s.state, s.refund_state, s.refund_msat, s.held_msat),
+        (SessionState::Closed, RefundState::Received, Some(7_000), 0)
+    );
+    assert!(h.ledger.held_at_apis().await.unwrap().is_empty());
+    // The next call opens a new session.
+    assert_eq!(h.get("/session").await.status, 200);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 2);
+}
+
+/// A pause stops draws from a session as it stops payments: the deposit is spending too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_stops_draws_from_an_open_session() {
+    let h = with(SessionHostility::None, Duration::from_secs(10)).await;
+    assert_eq!(h.get("/session").await.status, 200);
+    h.ledger.set_agent_paused(&h.agent, true).await.unwrap();
+    let reply = h.get("/session").await;
+    assert_eq!(reply.status, 402, "{:?}", reply.body);
+    assert_eq!(reply.json()["reason"], "payments_paused");
+    assert_eq!(h.ledger.sessions(1).await.unwrap()[0].draws, 0, "nothing drawn");
+    h.ledger.set_agent_paused(&h.agent, false).await.unwrap();
+    assert_eq!(h.get("/session").await.status, 200);
+    assert_eq!(h.ledger.sessions(1).await.unwrap()[0].draws, 1);
+}
+
+/// An API that counts less left than Purser does (it billed the open call) refuses a draw Purser thought
+/// covered: the draw is given back and the session closed, returning what the API still held; the shortfall
+/// is alerted, and a new session opened with a fresh challenge (the refused draw used the first one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draw_the_api_refuses_closes_the_session_with_what_it_still_holds() {
+    let h = with(SessionHostility::BillsOpen, Duration::from_secs(10)).await;
+    for _ in 0..4 {
+        let reply = h.get("/session").await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    assert_eq!(h.sandbox.wallet.pay_requests(), 2, "the refused draw led to a second session");
+    let sessions = refund_settled(&h).await;
+    let old = &sessions[1];
+    assert_eq!((old.state, old.draws), (SessionState::Closed, 2), "{old:?}");
+    assert_eq!(
+        (old.refund_claimed_msat, old.refund_state, old.refund_msat),
+        (Some(1_000), RefundState::Received, Some(1_000))
+    );
+    let alerts = h.ledger.alerts(10).await.unwrap();
+    assert!(alerts.iter().any(|a| a.message.contains("holding 4 sat and returns 1 sat")), "{alerts:?}");
+    assert_eq!(sessions[0].state, SessionState::Open);
+}

@@ -3,4 +3,4 @@
 /**
  * Where a session stands.
  */
-export type SessionState = "open" | "closed" | "ended";
+export type SessionState = "open" | "closing" | "closed" | "ended";

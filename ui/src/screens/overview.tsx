@@ -236,6 +236,7 @@ function Sessions({ sessions, reload }: { sessions: SessionInfo[]; reload: () =>
 
 function sessionState(s: SessionInfo): string {
   if (s.state === "open") return "open";
+  if (s.state === "closing") return "closing…";
   const claimed = satsWhole(s.refund_claimed_msat ?? 0);
   switch (s.refund_state) {
     case "waiting": return `closed · ${claimed} on its way back`;
