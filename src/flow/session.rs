@@ -52,6 +52,14 @@ impl Flow<'_> {
         let ledger = self.host.ledger();
         let origin = ctx.target.origin();
         self.refuse_if_paused(ctx, &ch).await?;
+        if let Some(max) = ctx.max_msat.filter(|max| unit_msat > *max) {
+            let detail = format!(
+                "a call drawn from a session there costs {}, above the {} this request allows (Purser-Max-Sats)",
+                Msats(unit_msat),
+                Msats(max)
+            );
+            return Err(self.refuse_unpaid(ctx, Some(&ch), None, "max_sats_exceeded", detail).await);
+        }
         let (replay_ref, headers_ref) = (&replay, &retry_headers);
         let draw = |challenge: Map<String, Value>| async move {
             self.drawn(ctx, method, &challenge, unit_msat, replay_ref, headers_ref).await

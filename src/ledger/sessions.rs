@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::{Ledger, Result};
 
 /// A session to record once its deposit is paid.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewSession<'a> {
     pub agent_id: i64,
     /// `scheme://host:port`, where its calls go.
@@ -30,7 +30,7 @@ pub struct NewSession<'a> {
 }
 
 /// One call's price reserved from an open session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Draw {
     pub id: i64,
     pub preimage_hex: String,
@@ -40,12 +40,43 @@ pub struct Draw {
 }
 
 /// An open session that cannot pay for another call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Dry {
     pub id: i64,
     pub preimage_hex: String,
     /// What it still holds.
     pub left_msat: u64,
+}
+
+// The session's preimage proves it to its API: never in a debug print.
+impl std::fmt::Debug for NewSession<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("agent_id", &self.agent_id)
+            .field("origin", &self.origin)
+            .field("path", &self.path)
+            .field("session_id", &self.session_id)
+            .field("payment_id", &self.payment_id)
+            .field("deposit_msat", &self.deposit_msat)
+            .field("unit_msat", &self.unit_msat)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Draw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draw")
+            .field("id", &self.id)
+            .field("drawn_msat", &self.drawn_msat)
+            .field("left_msat", &self.left_msat)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Dry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dry").field("id", &self.id).field("left_msat", &self.left_msat).finish_non_exhaustive()
+    }
 }
 
 /// A closed session whose refund is awaited or was not seen.
@@ -239,6 +270,17 @@ impl Ledger {
     /// Reserves `unit_msat` from the agent's oldest open session at `origin` that still holds it, in one
     /// statement (two calls at once never draw the same sats).
     pub async fn draw_session(&self, agent_id: i64, origin: &str, unit_msat: u64) -> Result<Option<Draw>> {
+        // Twice: on PostgreSQL a draw that waited on another session's row sees it full and draws nothing,
+        // though a later session may hold the price.
+        for _ in 0..2 {
+            if let Some(draw) = self.draw_once(agent_id, origin, unit_msat).await? {
+                return Ok(Some(draw));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn draw_once(&self, agent_id: i64, origin: &str, unit_msat: u64) -> Result<Option<Draw>> {
         let row = sqlx::query(
             "UPDATE sessions SET drawn_msat = drawn_msat + $3, draws = draws + 1 \
              WHERE id = (SELECT id FROM sessions WHERE agent_id = $1 AND origin = $2 AND state = 'open' \

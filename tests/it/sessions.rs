@@ -186,9 +186,10 @@ async fn a_session_the_api_closes_when_idle_is_found_closed_with_its_refund() {
     assert_eq!(h.sandbox.wallet.pay_requests(), 2);
 }
 
-/// A pause stops draws from a session as it stops payments: the deposit is spending too.
+/// A pause stops draws from a session as it stops payments, and `Purser-Max-Sats` caps what one call draws:
+/// the deposit is spending too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pause_stops_draws_from_an_open_session() {
+async fn a_pause_and_a_calls_own_cap_stop_draws_from_an_open_session() {
     let h = with(SessionHostility::None, Duration::from_secs(10)).await;
     assert_eq!(h.get("/session").await.status, 200);
     h.ledger.set_agent_paused(&h.agent, true).await.unwrap();
@@ -199,6 +200,10 @@ async fn a_pause_stops_draws_from_an_open_session() {
     h.ledger.set_agent_paused(&h.agent, false).await.unwrap();
     assert_eq!(h.get("/session").await.status, 200);
     assert_eq!(h.ledger.sessions(1).await.unwrap()[0].draws, 1);
+    // A call's own cap holds for draws too: 3 sats a call is above 2.
+    let capped = h.forward(http::Method::GET, &h.demo("/session"), "", &[("purser-max-sats", "2")]).await;
+    assert_eq!(capped.json()["reason"], "max_sats_exceeded", "{:?}", capped.body);
+    assert_eq!(h.ledger.sessions(1).await.unwrap()[0].draws, 1, "nothing drawn");
 }
 
 /// An API that counts less left than Purser does (it billed the open call) refuses a draw Purser thought
