@@ -83,10 +83,7 @@ impl Flow<'_> {
         if let (Some(auth), Some(401..=403)) = (&retry.authorization, status) {
             let _ = ledger.drop_credential(agent.id, &origin, auth).await;
         }
-        let mut resp = headers::response_to_agent(answer?);
-        // The API's own `Server-Timing` entries, if any, stay; Purser's come after them.
-        resp.headers_mut().append("server-timing", ctx.timing.header());
-        Ok(resp)
+        Ok(answered(ctx, answer?))
     }
 
     /// Sends the retry that carries a proof of payment. The payment is made: when the answer does not come,
@@ -117,6 +114,14 @@ impl Flow<'_> {
         }
         answer
     }
+}
+
+/// The API's answer as the agent gets it: its own `Server-Timing` entries, if any, stay; Purser's (where the
+/// time went) come after them.
+pub(crate) fn answered(ctx: &PayContext<'_>, answer: Response<Incoming>) -> Response<ProxyBody> {
+    let mut resp = headers::response_to_agent(answer);
+    resp.headers_mut().append("server-timing", ctx.timing.header());
+    resp
 }
 
 /// What the server said after a paid retry: MPP `Payment-Receipt` (base64url JSON) or x402

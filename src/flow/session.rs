@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use super::Flow;
 use super::context::PayContext;
 use super::refuse::ledger_down;
+use super::retry::answered;
 use super::session_close::Place;
 use super::timing::Wait;
 use crate::challenge::mpp::{SessionAction, session_credential};
@@ -188,7 +189,8 @@ impl Flow<'_> {
     ) -> Result<Response<ProxyBody>, Failure> {
         let return_invoice = match ctx.timing.wait(Wait::Wallet, self.return_invoice(ctx)).await {
             Ok(invoice) => invoice,
-            Err(detail) => {
+            Err(e) => {
+                let detail = format!("the wallet could not make the invoice a session's refund goes to: {e}");
                 return Err(self.refuse_unpaid(ctx, Some(&ch), None, "return_invoice_failed", detail).await);
             }
         };
@@ -222,16 +224,19 @@ impl Flow<'_> {
         self.deliver(ctx, method, &ch, proven, replay, retry_headers).await
     }
 
-    /// An amountless invoice from the wallet for what a session does not use.
-    async fn return_invoice(&self, ctx: &PayContext<'_>) -> Result<String, String> {
-        let wallet = self.host.wallet().wallet().map_err(|e| e.to_string())?;
+    /// An amountless invoice from the wallet for what a session does not use, asked on the runtime that
+    /// outlives the serving threads (as payments are).
+    async fn return_invoice(&self, ctx: &PayContext<'_>) -> crate::wallet::Result<String> {
+        let wallet = self.host.wallet().wallet()?;
         let description = format!("Purser: what is left of a session deposit at {}", ctx.host());
         let making = async move { wallet.make_invoice(0, &description, RETURN_INVOICE_EXPIRY_SECS).await };
-        let made = match self.host.background() {
-            Some(runtime) => runtime.spawn(making).await.map_err(|e| e.to_string())?,
+        match self.host.background() {
+            Some(runtime) => runtime
+                .spawn(making)
+                .await
+                .unwrap_or_else(|e| Err(crate::wallet::Error::Protocol(format!("the wallet request stopped: {e}")))),
             None => making.await,
-        };
-        made.map_err(|e| format!("the wallet could not make the invoice a session's refund goes to: {e}"))
+        }
     }
 
     /// Sends the request again with `authorization`.
@@ -250,13 +255,6 @@ impl Flow<'_> {
         let send = self.host.send(method, &ctx.target.uri, headers, body::full(body.clone()));
         ctx.timing.wait(Wait::Upstream, send).await
     }
-}
-
-/// The API's answer as the agent gets it, with where the time went.
-fn answered(ctx: &PayContext<'_>, answer: Response<hyper::body::Incoming>) -> Response<ProxyBody> {
-    let mut resp = headers::response_to_agent(answer);
-    resp.headers_mut().append("server-timing", ctx.timing.header());
-    resp
 }
 
 /// The lock held while a session is opened for `agent_id` at `origin` (in this instance).

@@ -270,9 +270,10 @@ impl Ledger {
     /// Reserves `unit_msat` from the agent's oldest open session at `origin` that still holds it, in one
     /// statement (two calls at once never draw the same sats).
     pub async fn draw_session(&self, agent_id: i64, origin: &str, unit_msat: u64) -> Result<Option<Draw>> {
-        // Twice: on PostgreSQL a draw that waited on another session's row sees it full and draws nothing,
-        // though a later session may hold the price.
-        for _ in 0..2 {
+        // On PostgreSQL twice: a draw that waited on another session's row sees it full and draws nothing,
+        // though a later session may hold the price. SQLite writes one at a time.
+        let tries = if matches!(self.engine(), super::Engine::Postgres) { 2 } else { 1 };
+        for _ in 0..tries {
             if let Some(draw) = self.draw_once(agent_id, origin, unit_msat).await? {
                 return Ok(Some(draw));
             }
