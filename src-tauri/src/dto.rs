@@ -29,7 +29,7 @@ pub struct Overview {
     /// The display currency and its rate now.
     pub rate: RateLine,
     /// What is held at each API (session deposits not yet drawn, refunds on their way).
-    pub held: Vec<purser::ledger::sessions::HeldAt>,
+    pub held: Vec<purser::ledger::held::HeldAt>,
     /// The open sessions, and closed ones whose refund is awaited or missing.
     pub sessions: Vec<purser::ledger::sessions::SessionInfo>,
 }

@@ -57,6 +57,8 @@ pub enum ChallengeKind {
     JsonPaymentHash,
     /// An L402 offers body: the invoice of the chosen offer asked for, the request sent again unchanged.
     L402Offers,
+    /// A top-up offer in an L402 offers body: credit bought at the API, which its next calls draw.
+    L402TopUp,
 }
 
 impl ChallengeKind {
@@ -71,7 +73,14 @@ impl ChallengeKind {
             ChallengeKind::HashOnly => "hash_only",
             ChallengeKind::JsonPaymentHash => "json_payment_hash",
             ChallengeKind::L402Offers => "l402_offers",
+            ChallengeKind::L402TopUp => "l402_top_up",
         }
+    }
+
+    /// Whether a payment in the dialect named `kind` (as the ledger records it) parks money at the API (a
+    /// session's deposit, a credit top-up): budgets on what is held at an API count such payments only.
+    pub fn holds_at_api(kind: &str) -> bool {
+        kind == ChallengeKind::MppSession.as_str() || kind == ChallengeKind::L402TopUp.as_str()
     }
 
     /// How strong the dialect's proof is; a 402 offering several is paid in the strongest.
@@ -83,7 +92,10 @@ impl ChallengeKind {
             // A session parks a deposit at the API: a one-time charge offered beside it is preferred.
             ChallengeKind::MppSession => 3,
             ChallengeKind::X402 => 2,
-            ChallengeKind::HashOnly | ChallengeKind::JsonPaymentHash | ChallengeKind::L402Offers => 1,
+            ChallengeKind::HashOnly
+            | ChallengeKind::JsonPaymentHash
+            | ChallengeKind::L402Offers
+            | ChallengeKind::L402TopUp => 1,
         }
     }
 }
@@ -146,7 +158,11 @@ impl PaymentChallenge {
     /// The challenge an offer makes once its invoice was asked for: the invoice must ask exactly the offer's
     /// amount. `None` for an offer not priced in sats (no amount to hold the invoice to).
     pub fn from_offer(offer: &offers::Offer, invoice: &str) -> Option<Self> {
-        let mut c = PaymentChallenge::new(ChallengeKind::L402Offers, invoice, ProofForm::Unchanged);
+        let kind = match offer.kind {
+            offers::OfferKind::TopUp => ChallengeKind::L402TopUp,
+            _ => ChallengeKind::L402Offers,
+        };
+        let mut c = PaymentChallenge::new(kind, invoice, ProofForm::Unchanged);
         c.stated_amount_msat = Some(offer.msat()?);
         Some(c)
     }

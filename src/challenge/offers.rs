@@ -105,10 +105,20 @@ pub fn invoice_of(answer: &[u8]) -> Option<String> {
 
 /// The cheapest one-time offer payable over Lightning and stated in sats, when there is one.
 pub fn cheapest(offers: &Offers) -> Option<&Offer> {
+    cheapest_of(offers, &OfferKind::OneTime)
+}
+
+/// The cheapest top-up offer payable over Lightning and stated in sats, when there is one: credit held at
+/// the API, taken only where a person allows top-ups.
+pub fn cheapest_top_up(offers: &Offers) -> Option<&Offer> {
+    cheapest_of(offers, &OfferKind::TopUp)
+}
+
+fn cheapest_of<'a>(offers: &'a Offers, kind: &OfferKind) -> Option<&'a Offer> {
     offers
         .offers
         .iter()
-        .filter(|o| o.kind == OfferKind::OneTime && o.by_lightning())
+        .filter(|o| o.kind == *kind && o.by_lightning())
         .filter_map(|o| Some((o.msat()?, o)))
         .min_by_key(|(msat, _)| *msat)
         .map(|(_, o)| o)
@@ -188,6 +198,7 @@ mod tests {
         assert_eq!(offers.offers.len(), 4, "a fractional amount is left out");
         let chosen = cheapest(&offers).unwrap();
         assert_eq!((chosen.id.as_str(), chosen.msat()), ("small", Some(8_000)));
+        assert_eq!(cheapest_top_up(&offers).map(|o| o.id.as_str()), Some("credit"));
     }
 
     #[test]

@@ -43,20 +43,25 @@ pub async fn run(data_dir: PathBuf, args: LedgerArgs) -> Result<()> {
 }
 
 /// "Held at APIs": the total, each API's part, and the newest sessions; nothing when no session was ever
-/// opened.
+/// opened and no credit is held.
 pub(super) fn held_table(
-    held: &[purser::ledger::sessions::HeldAt],
+    held: &[purser::ledger::held::HeldAt],
     sessions: &[purser::ledger::sessions::SessionInfo],
 ) -> String {
     use std::fmt::Write as _;
-    if sessions.is_empty() {
+    if sessions.is_empty() && held.is_empty() {
         return String::new();
     }
     let sats = |msat: u64| format!("{} sat", msat / 1000);
     let total: u64 = held.iter().map(|h| h.held_msat).sum();
     let mut out = format!("\nHeld at APIs: {}\n", sats(total));
     for h in held {
-        let _ = writeln!(out, "  {:<32} {:>12}  ({} open session(s))", h.host, sats(h.held_msat), h.open_sessions);
+        let credit = if h.credits > 0 { format!(", {} credit(s) bought by top-up", h.credits) } else { String::new() };
+        let _ =
+            writeln!(out, "  {:<32} {:>12}  ({} open session(s){credit})", h.host, sats(h.held_msat), h.open_sessions);
+    }
+    if sessions.is_empty() {
+        return out;
     }
     let _ = writeln!(out, "\nSessions (newest first):");
     let _ = writeln!(

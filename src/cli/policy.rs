@@ -45,6 +45,7 @@ pub enum PeriodArg {
     Month,
     Rolling,
     Lifetime,
+    Held,
 }
 
 impl From<PeriodArg> for PeriodKind {
@@ -56,6 +57,7 @@ impl From<PeriodArg> for PeriodKind {
             PeriodArg::Month => PeriodKind::Month,
             PeriodArg::Rolling => PeriodKind::Rolling,
             PeriodArg::Lifetime => PeriodKind::Lifetime,
+            PeriodArg::Held => PeriodKind::Held,
         }
     }
 }
@@ -72,7 +74,8 @@ pub enum BudgetCommand {
         /// is decided; each payment counts at the rate it was paid at
         #[arg(long, value_name = "AMOUNT CURRENCY")]
         fiat: Option<String>,
-        /// request, day, week, month (calendar, in the configured time zone), rolling (with --hours) or lifetime
+        /// request, day, week, month (calendar, in the configured time zone), rolling (with --hours), lifetime,
+        /// or held: the most held at one API at once (session deposits not yet drawn, refunds awaited; with --api)
         #[arg(long, value_enum)]
         period: PeriodArg,
         /// The length of a rolling period, in hours
@@ -263,6 +266,10 @@ pub async fn budget(data_dir: PathBuf, cmd: BudgetCommand) -> Result<()> {
                         u.used_fiat.as_ref().map(ToString::to_string).unwrap_or_default(),
                         at_hand.missing.first().map_or("", |(_, why)| why.as_str())
                     ),
+                    Period::Held => {
+                        let (held, left) = u.figures();
+                        format!("{held} held there now, {left} left")
+                    }
                     _ => {
                         let (used, left) = u.figures();
                         format!("{used} used, {left} left")

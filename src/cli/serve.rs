@@ -134,7 +134,9 @@ pub async fn sandbox(data_dir: PathBuf, args: SandboxArgs) -> Result<()> {
     println!("#   demo API  {demo} and {demo_https} (a sandbox-only certificate)");
     println!("#             /joke 1 sat, /fortune 21 per call, /legacy 5, /daily free once a day then 10,");
     println!("#             /stream 1, POST /summarize 21, /premium 250; other dialects: /mpp 3, /x402 4,");
-    println!("#             /x402-v1 4, /hash-only 2, /multi 6, /evm (not payable), /surge (above its price)");
+    println!("#             /x402-v1 4, /hash-only 2, /multi 6, /evm (not payable), /surge (above its price),");
+    println!("#             /quoted (quoted first), /offers (L402 offers), /session (a 10-sat deposit, 3 a call),");
+    println!("#             /credit (prepaid: 30 sats for 10 calls, once a rule allows top-ups there)");
     println!("#             prices: purser pricing {demo}");
     println!("#   rate      a play rate on the demo API ({demo}/api/v1/prices): 1 BTC = 100,000 USD, 90,000 EUR, …");
     println!("#             (not a market price; the sandbox asks no other source)");

@@ -110,6 +110,9 @@ pub struct Payable<'a> {
     /// The headers the retry starts from: the agent's, less hop-by-hop fields, with a kept proof the API did
     /// not refuse.
     pub retry_headers: HeaderMap,
+    /// The headers as the request was first sent (with any kept proof): an API paid through its offers knows
+    /// the caller by them, so its retry repeats them.
+    pub sent_headers: HeaderMap,
 }
 
 impl<'a> Flow<'a> {
@@ -198,18 +201,23 @@ impl<'a> Flow<'a> {
             );
             return Err(self.refuse_unpaid(&ctx, Some(&ch), None, "body_too_large", detail).await);
         };
-        self.pay_and_send(&ctx, req.method, ch, replay, req.retry_headers).await
+        self.pay_and_send(&ctx, req.method, ch, replay, (req.retry_headers, req.sent_headers)).await
     }
 
-    /// Pays `ch` and sends the request again with its proof; a session challenge takes its own way.
+    /// Pays `ch` and sends the request again with its proof; a session challenge takes its own way. Of the
+    /// `(retry, sent)` headers ([`Payable`]), a retry in the offers form repeats those first sent.
     async fn pay_and_send(
         &self,
         ctx: &PayContext<'_>,
         method: &Method,
         ch: challenge::PaymentChallenge,
         replay: Bytes,
-        retry_headers: HeaderMap,
+        (retry_headers, sent_headers): (HeaderMap, HeaderMap),
     ) -> Result<Response<ProxyBody>, Failure> {
+        let retry_headers = match ch.proof {
+            challenge::ProofForm::Unchanged => sent_headers,
+            _ => retry_headers,
+        };
         if matches!(ch.proof, challenge::ProofForm::MppSession { .. }) {
             return self.through_session(ctx, method, ch, replay, retry_headers).await;
         }

@@ -1,9 +1,12 @@
-//! A 402 in the L402 offers form: the cheapest one-time Lightning offer priced in sats is chosen, its
-//! invoice asked of the payment request URL with the context token, and the challenge it makes handed to
-//! the rest of the flow (the invoice must ask exactly the offer's amount; the request is then sent again
-//! unchanged, so the API must know the caller from the request itself). Offers Purser does not take (other
-//! payment methods, top-ups, subscriptions, fiat prices) are named when none is left. While an earlier
-//! payment by offers to the same API is not honoured yet, none is made again.
+//! A 402 in the L402 offers form: the cheapest one-time Lightning offer priced in sats is chosen (or, when
+//! there is none, the cheapest top-up where the person allows top-ups: a remembered rule for the agent on
+//! that API, or a task allowance covering it), its invoice asked of the payment request URL with the context
+//! token, and the challenge it makes handed to the rest of the flow (the invoice must ask exactly the
+//! offer's amount; the request is then sent again unchanged, so the API must know the caller from the
+//! request itself). Offers Purser does not take (other payment methods, subscriptions, fiat prices, top-ups
+//! not allowed) are named when none is left. While an earlier payment by offers to the same API is not
+//! honoured yet, none is made again. Credit bought by a top-up is held at the API until the API asks to be
+//! paid again: that 402 records it used up.
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -55,9 +58,31 @@ impl Flow<'_> {
             _ => None,
         };
         let Some(list) = listed else { return Ok(FromOffers::Parsed(parsed)) };
+        let ledger = self.host.ledger();
+        if !dry_run {
+            // The API asks to be paid again: credit bought there before, once honoured, is used up.
+            ledger.credits_used_up(ctx.agent.id, &ctx.host()).await.map_err(ledger_down)?;
+        }
         let kind = ChallengeKind::L402Offers.as_str();
-        let Some(offer) = offers::cheapest(&list) else {
-            let why = offers::why_none(&list);
+        // A one-time offer first; credit held at the API only where the person allows top-ups there.
+        let mut chosen = offers::cheapest(&list);
+        let top_up = if chosen.is_none() { offers::cheapest_top_up(&list) } else { None };
+        if let Some(offer) = top_up
+            && ledger.top_ups_allowed(ctx.agent.id, &ctx.host(), ctx.target.path()).await.map_err(ledger_down)?
+        {
+            chosen = Some(offer);
+        }
+        let Some(offer) = chosen else {
+            let mut why = offers::why_none(&list);
+            if top_up.is_some() {
+                why.push_str(&format!(
+                    "; a top-up is bought only where you allow it: a remembered rule for this agent on {} \
+                     (`purser rule add --agent {} --api {} --max-sats-per-day N`) or a task allowance covering it",
+                    ctx.host(),
+                    ctx.agent.name,
+                    ctx.host()
+                ));
+            }
             if dry_run {
                 return Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "unsupported_scheme", &why)));
             }
@@ -67,6 +92,10 @@ impl Flow<'_> {
         if !dry_run {
             self.may_ask_for_offer(ctx, can_replay).await?;
         }
+        let kind = match offer.kind {
+            offers::OfferKind::TopUp => ChallengeKind::L402TopUp.as_str(),
+            _ => kind,
+        };
         match self.invoice_for(ctx, &list, offer).await {
             Ok(ch) => Ok(FromOffers::Chosen(ch)),
             Err(e) if dry_run => {

@@ -572,14 +572,7 @@ pub(crate) async fn applicable(
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agent_id).bind(now_ms).bind(named).fetch_all(&mut *conn).await?;
     let covering: Vec<AllowanceUse> = rows
         .iter()
-        .filter(|r| {
-            // Unreadable scopes, or one naming no API, cover nothing: only a readable empty list means any API.
-            match serde_json::from_str::<Value>(&r.get::<String, _>("scopes")) {
-                Ok(Value::Array(items)) if items.is_empty() => true,
-                Ok(v) => scopes_from(v).iter().any(|s| s.host.is_some() && s.matches(agent_id, host, path)),
-                Err(_) => false,
-            }
-        })
+        .filter(|r| covers(&r.get::<String, _>("scopes"), agent_id, host, path))
         .map(|r| AllowanceUse {
             id: r.get("id"),
             purpose: r.get("purpose"),
@@ -604,6 +597,16 @@ pub(crate) async fn applicable(
         (_, _, 1) => Ok(covering.into_iter().next()),
         _ => Ok(None),
     })
+}
+
+/// Whether an allowance's stored `scopes` cover `agent_id`'s payment to `host` and `path`. Unreadable scopes,
+/// or one naming no API, cover nothing: only a readable empty list means any API.
+pub(super) fn covers(scopes: &str, agent_id: i64, host: &str, path: &str) -> bool {
+    match serde_json::from_str::<Value>(scopes) {
+        Ok(Value::Array(items)) if items.is_empty() => true,
+        Ok(v) => scopes_from(v).iter().any(|s| s.host.is_some() && s.matches(agent_id, host, path)),
+        Err(_) => false,
+    }
 }
 
 fn clamp(m: Msats) -> i64 {

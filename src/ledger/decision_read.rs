@@ -1,6 +1,6 @@
 //! Everything a payment's decision reads, in one statement: an earlier payment of the same invoice, the
 //! pause switches, the policy tables' generation, the endpoint's tripped breaker, what each budget window
-//! and remembered rule that applies has used, what the agent spent in the last minute, the endpoint's usual
+//! and remembered rule that applies has used (and, for a deposit, what is held at its API), what the agent spent in the last minute, the endpoint's usual
 //! price, whether its API was paid before and whether the agent has a task allowance. The budgets, thresholds
 //! and rules themselves come from memory while their generation holds; when it does not, they are read again
 //! and so is the statement.
@@ -11,11 +11,13 @@ use sqlx::Row;
 
 use super::engine::Conn;
 
+use super::held::held_sql;
 use super::new_payment::NewPayment;
 use super::snapshot::{
     PolicyTables, load_budgets, load_rules, load_thresholds, spent_sql, spent_value_sql, trip_from_row,
 };
 use super::{Ledger, Result};
+use crate::challenge::ChallengeKind;
 use crate::policy::{BudgetUse, Period, RuleUse, Scope, Snapshot};
 use crate::units::Msats;
 
@@ -55,10 +57,13 @@ struct Applying {
 impl Applying {
     fn of(tables: &PolicyTables, p: &NewPayment, now: i64, tz: &jiff::tz::TimeZone) -> Self {
         let applies = |s: &Scope| s.matches(p.agent_id, &p.host, &p.path);
+        // A cap on what is held at an API counts only payments that park money there.
+        let holds = ChallengeKind::holds_at_api(&p.challenge_kind);
         let budgets = tables
             .budgets
             .iter()
             .filter(|b| applies(&b.scope) && b.expires_at_ms.is_none_or(|e| e > now))
+            .filter(|b| holds || b.period != Period::Held)
             .map(|b| (b.clone(), b.period.window_start_ms(now, tz)))
             .collect();
         let threshold = tables
@@ -72,8 +77,8 @@ impl Applying {
         Applying { budgets, threshold, rule: rule.map(|r| (r.clone(), day)) }
     }
 
-    /// The spending sums the statement reads, in column order: the agent's last minute, each budget window
-    /// that has a start (for one in a currency, its value in it), the rule's day.
+    /// The sums the statement reads, in column order: the agent's last minute, each budget window that has a
+    /// start (for one in a currency, its value in it) or what is held at its API, the rule's day.
     fn sums(&self, p: &NewPayment, now: i64) -> Vec<Sum> {
         let mut sums = vec![Sum {
             scope: Scope { agent_id: Some(p.agent_id), ..Scope::default() },
@@ -81,6 +86,10 @@ impl Applying {
             valued_in: None,
         }];
         for (b, start) in &self.budgets {
+            if b.period == Period::Held {
+                sums.push(Sum { scope: b.scope.clone(), since: HELD_NOW, valued_in: None });
+                continue;
+            }
             let Some(since) = *start else { continue };
             let valued_in =
                 b.limit_fiat.as_ref().map(|l| (l.currency.clone(), p.rates.rate(&l.currency).map(|r| r.per_btc)));
@@ -91,20 +100,29 @@ impl Applying {
     }
 }
 
-/// One spending sum the statement reads: in msat, or for a budget in a currency its value in it (each
-/// payment at its recorded rate, the others at this payment's rate, when there is one).
+/// A [`Sum`]'s `since` that asks for what is held at its scope's API now rather than what was spent.
+const HELD_NOW: i64 = i64::MAX;
+
+/// One sum the statement reads: what a scope spent since a time in msat, or for a budget in a currency its
+/// value in it (each payment at its recorded rate, the others at this payment's rate, when there is one), or
+/// what is held at its API ([`HELD_NOW`]).
 struct Sum {
     scope: Scope,
     since: i64,
     valued_in: Option<(String, Option<f64>)>,
 }
 
-/// The statement for `sums` (their parameters follow the first five: four each, five for a currency's).
+/// The statement for `sums` (their parameters follow the first five: four each, six for a currency's, two
+/// for what is held).
 fn statement(sums: &[Sum]) -> String {
     let mut next = 6;
     let mut used = String::new();
     for (i, sum) in sums.iter().enumerate() {
         match sum.valued_in {
+            None if sum.since == HELD_NOW => {
+                used.push_str(&format!(", ({}) AS used_{i}", held_sql(next)));
+                next += 2;
+            }
             None => {
                 used.push_str(&format!(", ({}) AS used_{i}", spent_sql(next)));
                 next += 4;
@@ -182,6 +200,10 @@ pub(crate) async fn read(conn: &mut Conn, ledger: &Ledger, p: &NewPayment) -> Re
             .bind(p.payment_hash.map(|h| h.to_hex()));
         for sum in &sums {
             let scope = &sum.scope;
+            if sum.since == HELD_NOW {
+                query = query.bind(scope.agent_id).bind(scope.host.clone());
+                continue;
+            }
             query = query.bind(scope.agent_id).bind(scope.host.clone()).bind(scope.path_prefix.clone()).bind(sum.since);
             if let Some((currency, per_btc)) = &sum.valued_in {
                 query = query.bind(currency.clone()).bind(super::engine::Real(*per_btc));
@@ -207,7 +229,14 @@ fn from_row(row: &super::engine::DbRow, applying: Applying) -> Result<DecisionRe
     let valued = |i: usize| super::snapshot::fiat_spent(row.get::<f64, _>(format!("used_{i}").as_str()), 0);
     let mut budgets = Vec::with_capacity(applying.budgets.len());
     for (budget, start) in applying.budgets {
+        let held = budget.period == Period::Held;
         let (spent_msat, fiat_spent) = match (&budget.limit_fiat, start) {
+            // What is held is valued at this payment's rate: none of it was paid at a rate of its own yet.
+            (Some(_), None) if held => {
+                let at_api = used(columns.next().unwrap_or_default());
+                (Msats(0), Some(crate::policy::fiat::FiatSpent { recorded_micros: 0, unrecorded: at_api }))
+            }
+            (None, None) if held => (used(columns.next().unwrap_or_default()), None),
             (None, Some(_)) => (used(columns.next().unwrap_or_default()), None),
             (None, None) => (Msats(0), None),
             (Some(_), Some(_)) => (Msats(0), Some(valued(columns.next().unwrap_or_default()))),

@@ -20,6 +20,9 @@
 //! - [`queries`]: what the desktop UI shows: totals, spend per day, filtered pages, CSV of a filtered view.
 //! - [`team_check`]: what a team database holds and what a login may do there, before connecting.
 //! - [`uninspected`]: tunnels Purser could not look inside (pass-through hosts, refused certificates).
+//! - [`sessions`]: MPP Lightning sessions: deposits, draws, closes and refunds.
+//! - [`held`]: what is held at APIs (session deposits, refunds awaited, credit bought by top-ups), and
+//!   whether a person allows top-ups at an API.
 
 pub mod agents;
 pub mod alerts;
@@ -32,6 +35,7 @@ pub mod delivery;
 pub mod endpoints;
 pub mod engine;
 pub mod export;
+pub mod held;
 pub mod hot;
 mod new_payment;
 mod payment_alerts;

@@ -67,7 +67,7 @@ pub(super) fn allow_alerts(
     let reserve = judge.fee_reserve(amount);
     let mut out = Vec::new();
     for b in budgets.iter().filter(|b| b.budget.period != Period::Request) {
-        let asked = Msats(amount.0.saturating_add(reserve.0));
+        let asked = b.demand(amount, reserve);
         for level in judge.crossed_levels(b.used, asked, b.budget.limit) {
             let after_use = BudgetUse { used: Msats(b.used.0.saturating_add(asked.0)), ..b.clone() };
             out.extend(crossing(&after_use, level, p, "crossed"));

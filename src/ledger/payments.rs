@@ -176,7 +176,7 @@ impl Ledger {
     /// paid but was not delivered (the API did not yet honour it): no other is made meanwhile.
     pub async fn unconfirmed_offer_payment(&self, agent_id: i64, host: &str, since_ms: i64) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT id FROM payments WHERE agent_id = $1 AND host = $2 AND challenge_kind = 'l402_offers' \
+            "SELECT id FROM payments WHERE agent_id = $1 AND host = $2 AND challenge_kind IN ('l402_offers', 'l402_top_up') \
              AND status IN ('pending', 'settled', 'unknown') AND (delivered IS NULL OR delivered = 0) \
              AND created_at_ms >= $3 ORDER BY id DESC LIMIT 1",
         )

@@ -134,6 +134,11 @@ impl Ledger {
         note: Option<&str>,
     ) -> Result<Budget> {
         let scope = self.resolve_scope(scope).await?;
+        if period == Period::Held && (scope.host.is_none() || scope.path_prefix.is_some()) {
+            return Err(Error::Invalid(
+                "a budget on what is held at an API names the API as a whole: --api HOST, without a path".into(),
+            ));
+        }
         let hours = match period {
             Period::Rolling { hours } => Some(i64::from(hours)),
             _ => None,
@@ -177,14 +182,21 @@ impl Ledger {
         let mut out = Vec::new();
         for b in load_budgets(&mut conn).await? {
             let start = b.period.window_start_ms(now, &self.policy().time_zone);
-            let (used, fiat_spent) = match (&b.limit_fiat, start) {
-                (None, Some(start)) => (spent(&mut conn, &b.scope, start).await?, None),
-                (None, None) => (Msats(0), None),
-                (Some(limit), Some(start)) => {
+            let held = match b.period {
+                Period::Held => Some(super::held::held(&mut conn, &b.scope).await?),
+                _ => None,
+            };
+            let (used, fiat_spent) = match (held, &b.limit_fiat, start) {
+                (Some(at_api), None, _) => (at_api, None),
+                // Valued at today's rate: none of it was paid at a rate of its own yet.
+                (Some(at_api), Some(_), _) => (Msats(0), Some(FiatSpent { recorded_micros: 0, unrecorded: at_api })),
+                (None, None, Some(start)) => (spent(&mut conn, &b.scope, start).await?, None),
+                (None, None, None) => (Msats(0), None),
+                (None, Some(limit), Some(start)) => {
                     let valued_in = (limit.currency.as_str(), rates.rate(&limit.currency).map(|r| r.per_btc));
                     (Msats(0), Some(spent_fiat(&mut conn, &b.scope, start, valued_in).await?))
                 }
-                (Some(_), None) => (Msats(0), Some(FiatSpent::default())),
+                (None, Some(_), None) => (Msats(0), Some(FiatSpent::default())),
             };
             let with_use = BudgetUse { budget: b, used, window_start_ms: start, fiat_spent, used_fiat: None };
             let Some(limit) = with_use.budget.limit_fiat.clone() else {

@@ -194,23 +194,11 @@ pub struct SessionInfo {
     pub closed_at_ms: Option<i64>,
 }
 
-/// What is held at one API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct HeldAt {
-    pub host: String,
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub held_msat: u64,
-    /// Its open sessions.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub open_sessions: u64,
-}
-
 /// The SQL for what a session still holds at its API.
-const HELD: &str = "CASE WHEN state IN ('open', 'closing') THEN deposit_msat - drawn_msat \
+pub(super) const HELD: &str = "CASE WHEN state IN ('open', 'closing') THEN deposit_msat - drawn_msat \
                     WHEN refund_state = 'waiting' THEN COALESCE(refund_claimed_msat, 0) ELSE 0 END";
 
-fn msat(r: &sqlx::any::AnyRow, column: &str) -> u64 {
+pub(super) fn msat(r: &sqlx::any::AnyRow, column: &str) -> u64 {
     u64::try_from(r.get::<i64, _>(column)).unwrap_or(0)
 }
 
@@ -486,26 +474,6 @@ impl Ledger {
                 opened_at_ms: r.get("opened_at_ms"),
                 closed_at_ms: r.get("closed_at_ms"),
             })
-            .collect())
-    }
-
-    /// What is held at each API that holds anything, most first.
-    pub async fn held_at_apis(&self) -> Result<Vec<HeldAt>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT host, CAST(SUM({HELD}) AS BIGINT) AS held_msat, \
-             CAST(SUM(CASE WHEN state IN ('open', 'closing') THEN 1 ELSE 0 END) AS BIGINT) AS open_sessions \
-             FROM sessions WHERE state IN ('open', 'closing') OR refund_state = 'waiting' GROUP BY host ORDER BY held_msat DESC, host"
-        )))
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| HeldAt {
-                host: r.get("host"),
-                held_msat: msat(r, "held_msat"),
-                open_sessions: msat(r, "open_sessions"),
-            })
-            .filter(|h| h.held_msat > 0 || h.open_sessions > 0)
             .collect())
     }
 }

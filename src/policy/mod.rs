@@ -61,9 +61,13 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// E.g. "daily budget #3 of agent research (100 sats)", or "($1.00)" for one set in dollars.
+    /// E.g. "daily budget #3 of agent research (100 sats)", or "($1.00)" for one set in dollars; a cap on what
+    /// is held at an API reads "budget #4 on what is held at API api.example.com (5000 sats)".
     pub fn describe(&self) -> String {
         let limit = self.limit_fiat.as_ref().map_or_else(|| self.limit.to_string(), Money::to_string);
+        if self.period == Period::Held {
+            return format!("budget #{} on what is held at {} ({limit})", self.id, self.scope.describe());
+        }
         format!("{} budget #{} of {} ({limit})", self.period.adjective(), self.id, self.scope.describe())
     }
 }
@@ -92,11 +96,12 @@ impl BudgetUse {
         Msats(self.budget.limit.0.saturating_sub(self.used.0))
     }
 
-    /// What a payment of `amount` adds to this budget: per-request budgets look at the amount alone, the
-    /// others also hold back the fee reserve while the payment is in flight.
+    /// What a payment of `amount` adds to this budget: per-request budgets look at the amount alone, and so
+    /// do held-at-API ones (the routing fee is not held at the API); the others also hold back the fee reserve
+    /// while the payment is in flight.
     pub fn demand(&self, amount: Msats, fee_reserve: Msats) -> Msats {
         match self.budget.period {
-            Period::Request => amount,
+            Period::Request | Period::Held => amount,
             _ => Msats(amount.0.saturating_add(fee_reserve.0)),
         }
     }
@@ -471,7 +476,11 @@ fn over_budget(b: &BudgetUse, r: &Request) -> Option<Decision> {
     let (used, left) = b.figures();
     (demand > b.remaining()).then(|| Decision::Refuse {
         reason: "budget_exceeded",
-        explanation: format!("{}: {used} used, {left} left; this payment needs {demand}", b.budget.describe()),
+        explanation: format!(
+            "{}: {used} {}, {left} left; this payment needs {demand}",
+            b.budget.describe(),
+            if b.budget.period == Period::Held { "held there now" } else { "used" }
+        ),
         details: json!({"budget": b.details(), "needed_msat": demand.0}),
     })
 }

@@ -20,6 +20,9 @@ pub enum Period {
     },
     /// Since the budget was made.
     Lifetime,
+    /// Not a window: what is held at an API at once (session deposits not yet drawn, refunds awaited). It
+    /// counts deposits only, and frees as the API draws or refunds.
+    Held,
 }
 
 /// A period as a person names it, its length apart: what the CLI's `--period`, the desktop's budget form and
@@ -34,17 +37,19 @@ pub enum PeriodKind {
     Month,
     Rolling,
     Lifetime,
+    Held,
 }
 
 impl PeriodKind {
     /// Every kind, in the order forms offer them.
-    pub const ALL: [PeriodKind; 6] = [
+    pub const ALL: [PeriodKind; 7] = [
         PeriodKind::Request,
         PeriodKind::Day,
         PeriodKind::Week,
         PeriodKind::Month,
         PeriodKind::Rolling,
         PeriodKind::Lifetime,
+        PeriodKind::Held,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +60,7 @@ impl PeriodKind {
             PeriodKind::Month => "month",
             PeriodKind::Rolling => "rolling",
             PeriodKind::Lifetime => "lifetime",
+            PeriodKind::Held => "held",
         }
     }
 }
@@ -70,6 +76,7 @@ impl std::str::FromStr for PeriodKind {
             "month" => PeriodKind::Month,
             "rolling" => PeriodKind::Rolling,
             "lifetime" => PeriodKind::Lifetime,
+            "held" => PeriodKind::Held,
             _ => return Err(PeriodError::Unknown(s.to_string())),
         })
     }
@@ -78,7 +85,7 @@ impl std::str::FromStr for PeriodKind {
 /// Why a period cannot be made from what was given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeriodError {
-    #[error("`{0}` is not a period: request, day, week, month, rolling or lifetime")]
+    #[error("`{0}` is not a period: request, day, week, month, rolling, lifetime or held")]
     Unknown(String),
     #[error("a rolling period needs a number of hours (1 or more)")]
     RollingWithoutHours,
@@ -98,6 +105,7 @@ impl Period {
             (PeriodKind::Week, None) => Period::Week,
             (PeriodKind::Month, None) => Period::Month,
             (PeriodKind::Lifetime, None) => Period::Lifetime,
+            (PeriodKind::Held, None) => Period::Held,
         })
     }
 
@@ -109,6 +117,7 @@ impl Period {
             Period::Month => PeriodKind::Month,
             Period::Rolling { .. } => PeriodKind::Rolling,
             Period::Lifetime => PeriodKind::Lifetime,
+            Period::Held => PeriodKind::Held,
         }
     }
 
@@ -127,16 +136,18 @@ impl Period {
             Period::Month => "monthly".into(),
             Period::Rolling { hours } => format!("rolling {hours} h"),
             Period::Lifetime => "lifetime".into(),
+            Period::Held => "held-at-API".into(),
         }
     }
 
     /// Where the current window starts, in ms since the epoch: `None` for `Request` (nothing accumulates)
-    /// and `Some(i64::MIN)` for `Lifetime` (everything counts).
+    /// and `Held` (what counts is what is held now, not what was paid), `Some(i64::MIN)` for `Lifetime`
+    /// (everything counts).
     pub fn window_start_ms(&self, now_ms: i64, tz: &TimeZone) -> Option<i64> {
         let now = Timestamp::from_millisecond(now_ms).ok()?;
         let zoned = now.to_zoned(tz.clone());
         let start = match self {
-            Period::Request => return None,
+            Period::Request | Period::Held => return None,
             Period::Lifetime => return Some(i64::MIN),
             Period::Rolling { hours } => return Some(now_ms - i64::from(*hours) * 3_600_000),
             Period::Day => zoned.start_of_day().ok()?,
@@ -158,7 +169,7 @@ impl Period {
             Period::Day => start.date().tomorrow().ok()?,
             Period::Week => start.date().checked_add(7.days()).ok()?,
             Period::Month => start.date().checked_add(1.month()).ok()?,
-            Period::Request | Period::Rolling { .. } | Period::Lifetime => return None,
+            Period::Request | Period::Rolling { .. } | Period::Lifetime | Period::Held => return None,
         };
         Some(next.to_zoned(tz.clone()).ok()?.start_of_day().ok()?.timestamp().as_millisecond())
     }
@@ -232,6 +243,8 @@ mod tests {
         assert_eq!(Period::from_parts("rolling", Some(3)), Some(Period::Rolling { hours: 3 }));
         assert_eq!(Period::from_parts("day", None), Some(Period::Day));
         assert_eq!(Period::from_parts("fortnight", None), None);
+        assert_eq!(Period::from_parts("held", None), Some(Period::Held));
+        assert_eq!(Period::Held.window_start_ms(now, &TimeZone::UTC), None, "what is held now counts");
         assert_eq!(Period::new(PeriodKind::Rolling, None), Err(PeriodError::RollingWithoutHours));
         assert_eq!(Period::new(PeriodKind::Day, Some(3)), Err(PeriodError::HoursWithoutRolling));
         assert!(time_zone("Mars/Olympus").is_err());

@@ -85,6 +85,21 @@ fn the_tightest_budget_decides() {
 }
 
 #[test]
+fn a_cap_on_what_is_held_at_an_api_counts_the_deposit_without_its_fee() {
+    let held = Snapshot { budgets: vec![budget(4, Period::Held, 15, 10)], ..Snapshot::default() };
+    // 5 sats fit what is left, the routing fee is not held at the API.
+    assert!(matches!(decide(&held, &req(5)), Decision::Allow(t) if t.contains("budget #4 on what is held")));
+    match decide(&held, &req(6)) {
+        Decision::Refuse { reason: "budget_exceeded", explanation, details } => {
+            assert!(explanation.contains("10 sats held there now, 5 sats left"), "{explanation}");
+            assert_eq!(details["budget"]["period"], "held-at-API");
+            assert_eq!(details["needed_msat"], 6_000);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn pause_and_breaker_come_first() {
     let paused = Snapshot { paused_all: true, threshold: threshold(10, 10), ..Snapshot::default() };
     assert!(matches!(decide(&paused, &req(1)), Decision::Refuse { reason: "payments_paused", .. }));

@@ -281,6 +281,7 @@ pub(super) async fn send_and_pay(
         dry_run,
         replay,
         retry_headers: upstream_headers(if kept_sent { kept.as_ref() } else { None }),
+        sent_headers: upstream_headers(kept.as_ref()),
     };
     Flow::new(proxy).after_402(payable, resp).await
 }

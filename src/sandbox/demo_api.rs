@@ -162,8 +162,8 @@ impl DemoApi {
         if path == super::demo_session::PATH {
             return Ok(self.session_call(req.headers()));
         }
-        if path == super::demo_offers::PATH {
-            return Ok(self.offers_call(req.headers()));
+        if path == super::demo_offers::PATH || path == super::demo_offers::CREDIT_PATH {
+            return Ok(self.offers_call(path, req.headers()));
         }
         if path == super::demo_offers::PAYMENT_REQUEST && req.method() == Method::POST {
             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -277,6 +277,7 @@ impl DemoApi {
             "pricing": ["/pricing", "/.well-known/l402-services", "/.well-known/l402.json", "/openapi.json"],
             "quote": super::demo_pricing::QUOTE_ENDPOINT,
             "offers": super::demo_offers::PATH,
+            "credit": super::demo_offers::CREDIT_PATH,
             "session": super::demo_session::PATH,
         })
     }

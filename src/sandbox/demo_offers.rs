@@ -1,9 +1,10 @@
-//! The demo API's endpoint in the L402 offers form (l402-protocol/l402, version 0.2.2): `GET /offers`
+//! The demo API's endpoints in the L402 offers form (l402-protocol/l402, version 0.2.2): `GET /offers`
 //! answers a JSON 402 listing offers — two one-time Lightning offers at different prices, a credit-card one,
 //! a top-up pack — with a payment context token for the caller (from its `Authorization`, or one shared by
-//! callers without one); `POST /l402/payment-request` mints the invoice of the chosen offer. A paid invoice
-//! is credited to its context token when the caller comes back, as a provider's webhook would, and each
-//! call takes one credit.
+//! callers without one); `GET /credit` sells prepaid credit only (a top-up: ten calls for 30 sats);
+//! `POST /l402/payment-request` mints the invoice of the chosen offer. A paid invoice is credited to its
+//! context token when the caller comes back, as a provider's webhook would, and each call to either
+//! endpoint takes one credit.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,16 +21,33 @@ use crate::units::PaymentHash;
 
 /// The endpoint sold by offers.
 pub const PATH: &str = "/offers";
+/// The endpoint sold by prepaid credit only.
+pub const CREDIT_PATH: &str = "/credit";
+/// What the credit pack costs, and the calls it buys.
+pub const CREDIT_PACK_SATS: u64 = 30;
+pub const CREDIT_PACK_CALLS: u32 = 10;
 /// Where the invoice of an offer is asked.
 pub const PAYMENT_REQUEST: &str = "/l402/payment-request";
 
-/// The offers: (id, title, sats, type, methods, calls bought).
-const OFFERS: [(&str, &str, u64, &str, &str, u32); 4] = [
+/// An offer: (id, title, sats, type, methods, calls bought).
+type DemoOffer = (&'static str, &'static str, u64, &'static str, &'static str, u32);
+
+/// The offers of `/offers`.
+const OFFERS: [DemoOffer; 4] = [
     ("call-5", "One call", 5, "one-time", "lightning", 1),
     ("call-9", "One call, priority", 9, "one-time", "lightning", 1),
     ("call-card", "One call by card", 1, "one-time", "credit_card", 1),
     ("pack-40", "Ten calls", 40, "top-up", "lightning", 10),
 ];
+
+/// The offers of `/credit`: prepaid credit only.
+const CREDIT_OFFERS: [DemoOffer; 1] =
+    [("credit-30", "Ten calls of credit", CREDIT_PACK_SATS, "top-up", "lightning", CREDIT_PACK_CALLS)];
+
+/// The offers sold at `path`.
+fn offers_at(path: &str) -> &'static [DemoOffer] {
+    if path == CREDIT_PATH { &CREDIT_OFFERS } else { &OFFERS }
+}
 
 /// What each context token asked for and holds.
 #[derive(Debug, Default)]
@@ -51,9 +69,9 @@ fn context_token(headers: &HeaderMap) -> String {
 }
 
 impl DemoApi {
-    /// `GET /offers`: the answer when the caller holds a credit (paid invoices credited first), else the
-    /// offers.
-    pub(super) fn offers_call(&self, headers: &HeaderMap) -> Response<ProxyBody> {
+    /// `GET /offers` or `GET /credit` (`path`): the answer when the caller holds a credit (paid invoices
+    /// credited first), else the offers.
+    pub(super) fn offers_call(&self, path: &str, headers: &HeaderMap) -> Response<ProxyBody> {
         let token = context_token(headers);
         {
             let mut book = self.offer_book.accounts.lock().unwrap();
@@ -67,11 +85,12 @@ impl DemoApi {
                 account.credits -= 1;
                 return json_response(
                     StatusCode::OK,
-                    json!({"answer": "Offers accepted; one call taken from your credit."}),
+                    json!({"answer": "Offers accepted; one call taken from your credit.",
+                        "calls_left": account.credits}),
                 );
             }
         }
-        let offers: Vec<Value> = OFFERS
+        let offers: Vec<Value> = offers_at(path)
             .iter()
             .map(|(id, title, sats, kind, method, calls)| {
                 let mut o = json!({"id": id, "title": title, "amount": sats, "currency": "SAT", "type": kind,
@@ -99,7 +118,8 @@ impl DemoApi {
             return bad("Missing payment context token".into());
         };
         let offer_id = asked["offer_id"].as_str().unwrap_or_default();
-        let Some((id, _, sats, _, method, calls)) = OFFERS.iter().find(|o| o.0 == offer_id) else {
+        let Some((id, _, sats, _, method, calls)) = OFFERS.iter().chain(&CREDIT_OFFERS).find(|o| o.0 == offer_id)
+        else {
             return bad(format!("offer {offer_id} does not exist"));
         };
         if asked["payment_method"].as_str() != Some(*method) {

@@ -15,7 +15,7 @@ pub mod demo_api;
 mod demo_challenges;
 pub mod demo_dialects;
 mod demo_endpoints;
-mod demo_offers;
+pub mod demo_offers;
 pub mod demo_pricing;
 mod demo_quote;
 pub mod demo_rate;

@@ -351,6 +351,7 @@ fn invalid_policy_input_is_refused_and_changes_nothing() {
     assert!(err(&["budget", "add", "--period", "day", "--sats", "-5"]).contains("-5"));
     assert!(err(&["budget", "add", "--period", "rolling", "--sats", "5"]).contains("--hours"));
     assert!(err(&["budget", "add", "--period", "fortnight", "--sats", "5"]).contains("fortnight"));
+    assert!(err(&["budget", "add", "--period", "held", "--sats", "5"]).contains("the API as a whole"));
     assert!(
         err(&["budget", "add", "--period", "day", "--sats", "5", "--agent", "nobody"]).contains("no agent is named")
     );
@@ -488,6 +489,10 @@ fn every_dialect_priced_and_paid_from_the_command_line() {
     }
     let table = run_ok(purser(dir.path()).arg("ledger"));
     assert!(table.contains("Held at APIs: 4 sat"), "{table}");
+    let capped = run_ok(purser(dir.path()).args(["budget", "add", "--api", &api, "--period", "held", "--sats", "5"]));
+    assert!(capped.contains("on what is held at API"), "{capped}");
+    let budgets = run_ok(purser(dir.path()).args(["budget", "list"]));
+    assert!(budgets.contains("4 sats held there now, 1 sat left"), "{budgets}");
     assert!(table.lines().any(|l| l.split_whitespace().any(|w| w == "mpp_session")), "{table}");
     let sessions = run_ok(purser(dir.path()).arg("sessions"));
     let is_row = |l: &&str| l.split_whitespace().next().is_some_and(|id| id.parse::<i64>().is_ok());
@@ -504,6 +509,21 @@ fn every_dialect_priced_and_paid_from_the_command_line() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(received.contains("Held at APIs: 0 sat") && received.contains("4 sat received"), "{received}");
+
+    // Prepaid credit: the 402 goes to the agent until a rule allows top-ups at this API; then one pack is
+    // bought, and what it holds shows with the sessions.
+    assert!(sb.curl("/credit").starts_with("HTTP/1.1 402"));
+    run_ok(purser(dir.path()).args(["rule", "add", "--agent", "demo", "--api", &api, "--max-sats-per-day", "100"]));
+    // The 5-sat cap on what this API holds, added above, refuses a 30-sat pack; without it the pack is bought.
+    let capped = sb.curl("/credit");
+    assert!(capped.to_ascii_lowercase().contains("purser-refused: budget_exceeded"), "{capped}");
+    let cap_id = budgets.lines().find(|l| l.contains("on what is held")).and_then(|l| l.split_whitespace().next());
+    run_ok(purser(dir.path()).args(["budget", "remove", cap_id.unwrap().trim_start_matches('#')]));
+    let bought = sb.curl("/credit");
+    assert!(bought.starts_with("HTTP/1.1 200"), "{bought}");
+    let table = run_ok(purser(dir.path()).arg("ledger"));
+    assert!(table.contains("Held at APIs: 30 sat") && table.contains("1 credit(s) bought by top-up"), "{table}");
+    assert!(table.lines().any(|l| l.split_whitespace().any(|w| w == "l402_top_up")), "{table}");
 }
 
 /// The reliability issue's acceptance: `purser sandbox` killed (`SIGKILL`) in the middle of paid calls and

@@ -8,6 +8,7 @@ mod clients;
 mod confined;
 mod confirm;
 mod crash;
+mod credits;
 mod dialects;
 mod exposure;
 mod fiat;

@@ -9,7 +9,10 @@ use purser::ledger::sessions::{RefundState, SessionState};
 use purser::sandbox::demo_api::DemoOptions;
 use purser::sandbox::demo_session::{DEPOSIT_SATS, SessionHostility, UNIT_SATS};
 
-use crate::harness::{Harness, Setup};
+use purser::policy::Period;
+use purser::units::Msats;
+
+use crate::harness::{Harness, Setup, collect, send};
 
 async fn with(hostility: SessionHostility, refund_wait: Duration) -> Harness {
     let demo = DemoOptions { session_hostility: hostility, ..DemoOptions::default() };
@@ -163,6 +166,56 @@ async fn a_person_closes_a_session_and_what_was_held_comes_back() {
         purser::proxy::control::call(&h.control, http::Method::POST, &format!("sessions/{id}/close"), None).await;
     assert!(again.is_err(), "{again:?}");
     assert_eq!(h.sandbox.wallet.pay_requests(), 1, "nothing more paid");
+}
+
+/// A budget on what is held at one API: another agent's deposit there is refused while the first agent's
+/// session holds most of the cap (draws from it are no payments), and paid once that session is closed and
+/// its refund arrived; the budget shows what is held there as it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_caps_what_is_held_at_one_api() {
+    let h = with(SessionHostility::None, Duration::from_secs(10)).await;
+    let api = purser::ledger::policy_store::ScopeSpec::parse(None, Some(&h.demo("")));
+    let cap_sats = DEPOSIT_SATS + UNIT_SATS + 2;
+    let cap = h.ledger.add_budget(&api, Period::Held, Msats::from_sats(cap_sats), None, None).await.unwrap();
+    assert!(cap.describe().contains("on what is held at API 127.0.0.1:"), "{}", cap.describe());
+    let shown = |h: &Harness, id: i64| {
+        let ledger = h.ledger.clone();
+        async move {
+            let uses = ledger.budget_uses(&Default::default()).await.unwrap();
+            uses.into_iter().find(|u| u.budget.id == id).unwrap().used
+        }
+    };
+    assert_eq!(h.get("/session").await.status, 200, "research's deposit");
+    assert_eq!(h.get("/session").await.status, 200, "drawn from it");
+    let held_now = Msats::from_sats(DEPOSIT_SATS - UNIT_SATS);
+    assert_eq!(shown(&h, cap.id).await, held_now);
+
+    let (_, key) = h.ledger.add_agent("other").await.unwrap();
+    let other = purser::proxy::auth::basic("other", &key);
+    let as_other = || async {
+        let headers = [("proxy-authorization", other.as_str())];
+        collect(send(h.proxy_addr, http::Method::GET, &h.demo("/session"), "", &headers).await).await
+    };
+    let refused = as_other().await;
+    assert_eq!(
+        (refused.status, refused.header("purser-refused")),
+        (402, Some("budget_exceeded")),
+        "{:?}",
+        refused.body
+    );
+    let why = refused.json()["detail"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains(&format!("{held_now} held there now")), "{why}");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "the refused deposit was not paid");
+
+    // A per-request or daily budget would not free up; this one does once the money comes back.
+    let id = h.ledger.sessions(1).await.unwrap()[0].id;
+    purser::proxy::control::call(&h.control, http::Method::POST, &format!("sessions/{id}/close"), None).await.unwrap();
+    refund_settled(&h).await;
+    assert_eq!(shown(&h, cap.id).await, Msats(0));
+    let paid = as_other().await;
+    assert_eq!(paid.status, 200, "{:?}", paid.body);
+    assert_eq!(shown(&h, cap.id).await, Msats::from_sats(DEPOSIT_SATS));
+    assert_eq!(h.sandbox.wallet.pay_requests(), 2, "one deposit each");
 }
 
 /// An API that closes an idle session on its own pays what it held to the return invoice: the periodic look

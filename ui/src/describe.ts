@@ -9,10 +9,12 @@ import { STATUS, PERIOD } from "./bindings/values";
 /** How the budget form names each period. */
 export const PERIOD_LABELS: Record<PeriodKind, string> = {
   request: "Per request", day: "Day", week: "Week", month: "Month", rolling: "Rolling hours", lifetime: "Lifetime",
+  held: "Held at one API at once",
 };
 
 const PERIOD_ADJECTIVES: Record<Exclude<PeriodKind, typeof PERIOD.rolling>, string> = {
   request: "per request", day: "daily", week: "weekly", month: "monthly", lifetime: "lifetime",
+  held: "held at the API at once",
 };
 
 /** "daily", "rolling 6 h", … */

@@ -81,7 +81,7 @@ const fixtures: Record<string, (args: any) => unknown> = {
     paused_agents: ["writer"],
     breakers: [{ host: "data.example.org", path: "/v2/render", reason: "3 paid requests in a row were not delivered", tripped_at_ms: now - 60_000 }],
     rate: { currency: "USD", per_btc: 100_000, source: "coinbase", age_secs: 12, error: null },
-    held: [{ host: "127.0.0.1:4001", held_msat: 7_000, open_sessions: 1 }],
+    held: [{ host: "127.0.0.1:4001", held_msat: 7_000, open_sessions: 1, credits: 0 }, { host: "credit.example", held_msat: 30_000, open_sessions: 0, credits: 1 }],
     sessions: [
       { id: 2, agent: "research", host: "127.0.0.1:4001", payment_id: 7, deposit_msat: 10_000, unit_msat: 3_000, drawn_msat: 3_000, draws: 1,
         held_msat: 7_000, state: "open", refund_claimed_msat: null, refund_msat: null, refund_state: "none", opened_at_ms: now - 60_000, closed_at_ms: null },

@@ -53,7 +53,8 @@ for (const scheme of ["light", "dark"]) {
     expect(strip.includes("Payments to data.example.org/v2/render are stopped"), strip);
     expect(text.includes("307 sats of 300 sats (102 %)"), "over budget shows its true share");
     const held = await page.textContent("[data-testid=held-at-apis]");
-    expect(held.includes("7 sats") && held.includes("127.0.0.1:4001"), held);
+    expect(held.includes("37 sats") && held.includes("127.0.0.1:4001: 7 sats"), held);
+    expect(held.includes("credit.example: 30 sats (credit)"), held);
     const sessions = await page.textContent("[data-testid=sessions]");
     expect(sessions.includes("never arrived") && sessions.includes("open"), sessions);
     await page.click("[data-testid=close-session-2]");

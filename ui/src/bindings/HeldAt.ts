@@ -7,4 +7,8 @@ export type HeldAt = { host: string, held_msat: number,
 /**
  * Its open sessions.
  */
-open_sessions: number, };
+open_sessions: number, 
+/**
+ * Its credits bought by top-ups and not used up.
+ */
+credits: number, };

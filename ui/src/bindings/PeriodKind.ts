@@ -4,4 +4,4 @@
  * A period as a person names it, its length apart: what the CLI's `--period`, the desktop's budget form and
  * the database say.
  */
-export type PeriodKind = "request" | "day" | "week" | "month" | "rolling" | "lifetime";
+export type PeriodKind = "request" | "day" | "week" | "month" | "rolling" | "lifetime" | "held";

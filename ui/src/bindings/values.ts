@@ -17,7 +17,7 @@ export const STATUS = {
 } as const satisfies Record<PaymentStatus, PaymentStatus>;
 
 /** Every budget period, in the order forms offer them. */
-export const PERIOD_KINDS: readonly PeriodKind[] = ["request", "day", "week", "month", "rolling", "lifetime"];
+export const PERIOD_KINDS: readonly PeriodKind[] = ["request", "day", "week", "month", "rolling", "lifetime", "held"];
 
 /** Each budget period by name, for the screens that single one out. */
 export const PERIOD = {
@@ -27,6 +27,7 @@ export const PERIOD = {
   month: "month",
   rolling: "rolling",
   lifetime: "lifetime",
+  held: "held",
 } as const satisfies Record<PeriodKind, PeriodKind>;
 
 /** Every event the window hears: the core's, then the desktop shell's own. */

@@ -115,7 +115,8 @@ function limitText(b: BudgetUse, rate: Rate): string {
 /** What a budget used and has left: "$0.77 (77 %) · 228 sats left", "300 sats (30 %)". */
 function usedText(b: BudgetUse): string {
   const fiat = b.budget.limit_fiat;
-  if (!fiat || !b.used_fiat) return `${sats(b.used)} (${percentUsed(b.used, b.budget.limit)})`;
+  const held = b.budget.period === PERIOD.held ? " held there now" : "";
+  if (!fiat || !b.used_fiat) return `${sats(b.used)}${held} (${percentUsed(b.used, b.budget.limit)})`;
   const percent = percentUsed(b.used_fiat.micros, fiat.micros);
   return b.budget.limit > 0
     ? `${money(b.used_fiat)} (${percent}) · ${sats(b.budget.limit - b.used)} left`
@@ -199,6 +200,12 @@ function BudgetForm({ agents, currency, done }: { agents: string[]; currency: st
         </select>
       </label>
       {period === PERIOD.rolling && <label>Hours<input size={4} value={hours} onInput={(e) => setHours(e.currentTarget.value)} /></label>}
+      {period === PERIOD.held && (
+        <p class="muted small" data-testid="held-hint">
+          Caps what one API holds at once: session deposits it has not drawn yet and refunds still awaited. Name the
+          API; each call drawn from a deposit frees room, and so does a refund.
+        </p>
+      )}
       <UnitField currency={currency} unit={unit} set={setUnit} />
       <label>Limit ({unit})<input name="sats" size={8} value={amount} onInput={(e) => setAmount(e.currentTarget.value)} /></label>
       <label>Expires<input type="date" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} /></label>

@@ -19,7 +19,7 @@ const EMPTY: PaymentFilter = {
 };
 type Typed = { from: string; to: string; min: string; max: string };
 const NOTHING_TYPED: Typed = { from: "", to: "", min: "", max: "" };
-const KINDS = ["l402", "lsat", "json_l402", "mpp", "mpp_session", "x402", "hash_only", "json_payment_hash", "l402_offers", "unreadable"];
+const KINDS = ["l402", "lsat", "json_l402", "mpp", "mpp_session", "x402", "hash_only", "json_payment_hash", "l402_offers", "l402_top_up", "unreadable"];
 
 export function LedgerScreen({ tick }: ScreenProps) {
   const [filter, setFilter] = useState<PaymentFilter>(() => ({ ...EMPTY, ...takeLedgerStart() }));

@@ -32,8 +32,11 @@ function attention(o: Overview, wallet: WalletStatus | null, go: (s: Screen) => 
     items.push({ text: `Agent ${name}'s payments are paused.`, fix: "Resume", run: () => void api.setPaused(name, false).then(reload) });
   }
   for (const b of o.budgets.filter((b) => b.budget.period !== "request" && b.budget.limit > 0 && b.used >= b.budget.limit)) {
+    const used = percentUsed(b.used, b.budget.limit);
     items.push({
-      text: `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope).replace(/^whole wallet$/, "the whole wallet")} is used up (${percentUsed(b.used, b.budget.limit)}): its payments are refused.`,
+      text: b.budget.period === "held"
+        ? `${cap(scopeName(b.budget.scope))} holds all its budget allows (${used}): new deposits there are refused until it draws or refunds.`
+        : `The ${periodName(b.budget.period)} budget of ${scopeName(b.budget.scope).replace(/^whole wallet$/, "the whole wallet")} is used up (${used}): its payments are refused.`,
       fix: "Budgets",
       run: () => go("budgets"),
     });
@@ -108,8 +111,8 @@ export function OverviewScreen({ tick, go }: ScreenProps) {
           <span class="value">{satsWhole(data.held.reduce((sum, h) => sum + h.held_msat, 0))}</span>
           <span class="sub">
             {data.held.length === 0
-              ? "no session deposits"
-              : data.held.map((h) => `${h.host}: ${satsWhole(h.held_msat)}`).join(" · ")}
+              ? "no deposits or credit"
+              : data.held.map((h) => `${h.host}: ${satsWhole(h.held_msat)}${h.credits > 0 ? " (credit)" : ""}`).join(" · ")}
           </span>
         </div>
         <div class="tile" onClick={() => go("wallet")}>
