@@ -67,7 +67,9 @@ pub fn json_bodies(data: &[u8]) {
         }
     }
     if let Some(offers) = challenge::offers::read(data) {
-        let _ = challenge::offers::cheapest(&offers);
+        let _ = challenge::offers::cheapest(&offers, |o| o.msat().or_else(|| Some(o.money()?.micros.unsigned_abs())));
+        let _ = challenge::offers::cheapest_top_up(&offers, challenge::offers::Offer::msat);
+        let _ = challenge::offers::currencies(&offers);
         let _ = challenge::offers::why_none(&offers);
     }
     let _ = challenge::offers::invoice_of(data);

@@ -136,7 +136,7 @@ pub struct PaymentChallenge {
     /// When the challenge itself stops being payable (MPP `expires`), in seconds since the Unix epoch.
     pub expires_at_unix: Option<u64>,
     /// A price the 402's JSON body quotes beside a header challenge (`amount_sat`, `price_sats`,
-    /// `amount_msat`…): the invoice must not ask more.
+    /// `amount_msat`…), or an offer's price in a currency as converted: the invoice must not ask more.
     pub quoted_msat: Option<u64>,
 }
 
@@ -154,17 +154,24 @@ impl PaymentChallenge {
     }
 }
 
+/// How much more than an offer's price in a currency, converted at Purser's rate, its invoice may ask.
+pub const FIAT_OFFER_SLACK_PERCENT: u64 = 2;
+
 impl PaymentChallenge {
-    /// The challenge an offer makes once its invoice was asked for: the invoice must ask exactly the offer's
-    /// amount. `None` for an offer not priced in sats (no amount to hold the invoice to).
-    pub fn from_offer(offer: &offers::Offer, invoice: &str) -> Option<Self> {
+    /// The challenge an offer makes once its invoice was asked for, `msat` being the offer's price: for an
+    /// offer in sats the invoice must ask exactly that; for one in a currency (converted at Purser's rate) it
+    /// may ask at most [`FIAT_OFFER_SLACK_PERCENT`] more, as the API converts at a rate of its own.
+    pub fn from_offer(offer: &offers::Offer, invoice: &str, msat: u64) -> Self {
         let kind = match offer.kind {
             offers::OfferKind::TopUp => ChallengeKind::L402TopUp,
             _ => ChallengeKind::L402Offers,
         };
         let mut c = PaymentChallenge::new(kind, invoice, ProofForm::Unchanged);
-        c.stated_amount_msat = Some(offer.msat()?);
-        Some(c)
+        match offer.msat() {
+            Some(exact) => c.stated_amount_msat = Some(exact),
+            None => c.quoted_msat = Some(msat.saturating_add(msat * FIAT_OFFER_SLACK_PERCENT / 100)),
+        }
+        c
     }
 }
 

@@ -9,6 +9,8 @@
 
 use serde_json::Value;
 
+use crate::rates::Money;
+
 /// A 402 body in the offers form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offers {
@@ -54,6 +56,28 @@ impl Offer {
             "BTC" | "XBT" | "SAT" | "SATS" => self.amount.checked_mul(1000),
             _ => None,
         }
+    }
+
+    /// Its price in a currency (the amount is in the currency's smallest unit: cents for USD), when it is
+    /// stated in one rather than in sats.
+    pub fn money(&self) -> Option<Money> {
+        if self.msat().is_some() {
+            return None;
+        }
+        let currency = crate::rates::money::currency_code(&self.currency).ok()?;
+        let per_minor = 10i64.pow(6 - minor_digits(&currency));
+        let micros = i64::try_from(self.amount).ok()?.checked_mul(per_minor)?;
+        Some(Money { currency, micros })
+    }
+}
+
+/// How many decimals a currency's smallest unit has (ISO 4217): 2 for most, 0 or 3 for a few.
+fn minor_digits(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "VND" | "VUV"
+        | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
     }
 }
 
@@ -103,25 +127,38 @@ pub fn invoice_of(answer: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The cheapest one-time offer payable over Lightning and stated in sats, when there is one.
-pub fn cheapest(offers: &Offers) -> Option<&Offer> {
-    cheapest_of(offers, &OfferKind::OneTime)
+/// The currencies (other than sats) that Lightning offers of `offers` are priced in: to convert before
+/// choosing.
+pub fn currencies(offers: &Offers) -> Vec<String> {
+    let mut out: Vec<String> =
+        offers.offers.iter().filter(|o| o.by_lightning()).filter_map(|o| Some(o.money()?.currency)).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
-/// The cheapest top-up offer payable over Lightning and stated in sats, when there is one: credit held at
-/// the API, taken only where a person allows top-ups.
-pub fn cheapest_top_up(offers: &Offers) -> Option<&Offer> {
-    cheapest_of(offers, &OfferKind::TopUp)
+/// The cheapest one-time offer payable over Lightning that `price` can price in msat, with that price.
+pub fn cheapest(offers: &Offers, price: impl Fn(&Offer) -> Option<u64>) -> Option<(&Offer, u64)> {
+    cheapest_of(offers, &OfferKind::OneTime, price)
 }
 
-fn cheapest_of<'a>(offers: &'a Offers, kind: &OfferKind) -> Option<&'a Offer> {
+/// The cheapest top-up offer payable over Lightning that `price` can price, when there is one: credit held
+/// at the API, taken only where a person allows top-ups.
+pub fn cheapest_top_up(offers: &Offers, price: impl Fn(&Offer) -> Option<u64>) -> Option<(&Offer, u64)> {
+    cheapest_of(offers, &OfferKind::TopUp, price)
+}
+
+fn cheapest_of<'a>(
+    offers: &'a Offers,
+    kind: &OfferKind,
+    price: impl Fn(&Offer) -> Option<u64>,
+) -> Option<(&'a Offer, u64)> {
     offers
         .offers
         .iter()
         .filter(|o| o.kind == *kind && o.by_lightning())
-        .filter_map(|o| Some((o.msat()?, o)))
-        .min_by_key(|(msat, _)| *msat)
-        .map(|(_, o)| o)
+        .filter_map(|o| Some((o, price(o)?)))
+        .min_by_key(|(_, msat)| *msat)
 }
 
 /// A server's text as the ledger and the agent are shown it: at most 40 characters.
@@ -157,7 +194,7 @@ pub fn why_none(offers: &Offers) -> String {
             )
         })
         .collect();
-    format!("no one-time Lightning offer priced in sats among: {}", described.join("; "))
+    format!("no one-time Lightning offer Purser can price among: {}", described.join("; "))
 }
 
 #[cfg(test)]
@@ -182,8 +219,16 @@ mod tests {
         assert_eq!(offers.payment_context_token, "pct_abc123xyz");
         assert_eq!(offers.offers.len(), 2);
         assert_eq!((offers.offers[0].kind.clone(), offers.offers[0].msat()), (OfferKind::TopUp, None));
-        assert!(cheapest(&offers).is_none());
+        // 100 cents, 1500 euro cents: no one-time Lightning offer even once priced.
+        assert_eq!(offers.offers[0].money(), Some(Money { currency: "USD".into(), micros: 1_000_000 }));
+        assert_eq!(currencies(&offers), ["EUR", "USD"]);
+        assert!(cheapest(&offers, Offer::msat).is_none());
+        assert!(cheapest_top_up(&offers, Offer::msat).is_none(), "not in sats, and no rate given");
+        let top_up = cheapest_top_up(&offers, |o| Some(o.money()?.micros as u64 / 100));
+        assert_eq!(top_up.map(|(o, msat)| (o.id.as_str(), msat)), Some(("offer_12345", 10_000)));
         assert!(why_none(&offers).contains("offer_67890 (subscription, 1500 EUR, by credit_card/lightning/onchain)"));
+        let yen = Offer { currency: "jpy".into(), ..offers.offers[0].clone() };
+        assert_eq!(yen.money(), Some(Money { currency: "JPY".into(), micros: 100_000_000 }), "no minor unit");
     }
 
     #[test]
@@ -196,9 +241,9 @@ mod tests {
             {"offer_id": "half", "amount": 0.5, "currency": "SAT", "payment_methods": ["lightning"]}]}"#;
         let offers = read(body.as_bytes()).unwrap();
         assert_eq!(offers.offers.len(), 4, "a fractional amount is left out");
-        let chosen = cheapest(&offers).unwrap();
-        assert_eq!((chosen.id.as_str(), chosen.msat()), ("small", Some(8_000)));
-        assert_eq!(cheapest_top_up(&offers).map(|o| o.id.as_str()), Some("credit"));
+        let (chosen, msat) = cheapest(&offers, Offer::msat).unwrap();
+        assert_eq!((chosen.id.as_str(), msat), ("small", 8_000));
+        assert_eq!(cheapest_top_up(&offers, Offer::msat).map(|(o, _)| o.id.as_str()), Some("credit"));
     }
 
     #[test]

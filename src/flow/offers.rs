@@ -1,12 +1,13 @@
-//! A 402 in the L402 offers form: the cheapest one-time Lightning offer priced in sats is chosen (or, when
-//! there is none, the cheapest top-up where the person allows top-ups: a remembered rule for the agent on
-//! that API, or a task allowance covering it), its invoice asked of the payment request URL with the context
-//! token, and the challenge it makes handed to the rest of the flow (the invoice must ask exactly the
-//! offer's amount; the request is then sent again unchanged, so the API must know the caller from the
-//! request itself). Offers Purser does not take (other payment methods, subscriptions, fiat prices, top-ups
-//! not allowed) are named when none is left. While an earlier payment by offers to the same API is not
-//! honoured yet, none is made again. Credit bought by a top-up is held at the API until the API asks to be
-//! paid again: that 402 records it used up.
+//! A 402 in the L402 offers form: the cheapest one-time Lightning offer is chosen, priced in sats or, in a
+//! currency, at Purser's rate — or, when there is none, the cheapest top-up where the person allows top-ups
+//! (a remembered rule for the agent on that API, or a task allowance covering it). Its invoice is asked of
+//! the payment request URL with the context token, and the challenge it makes handed to the rest of the flow:
+//! the invoice must ask exactly an offer's amount in sats, or at most a little more than an offer's price in
+//! a currency (the API converts at its own rate). The request is then sent again as first sent, so the API
+//! must know the caller from the request itself. Offers Purser does not take (other payment methods,
+//! subscriptions, top-ups not allowed, prices with no rate) are named when none is left. While an earlier
+//! payment by offers to the same API is not honoured yet, none is made again. Credit bought by a top-up is
+//! held at the API until the API asks to be paid again: that 402 records it used up.
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -21,9 +22,13 @@ use crate::challenge::offers::{self, Offers};
 use crate::challenge::{self, ChallengeKind, PaymentChallenge};
 use crate::http::body::{self, ProxyBody};
 use crate::http::failure::Failure;
+use crate::rates::RatesAtHand;
 
 /// The largest answer of a payment request URL read.
 const MAX_ANSWER_BYTES: usize = 64 << 10;
+
+/// The most currencies an offers body's prices are converted from.
+const MAX_OFFER_CURRENCIES: usize = 3;
 
 /// What a 402 comes to once an offers body is looked for.
 pub(crate) enum FromOffers {
@@ -64,16 +69,27 @@ impl Flow<'_> {
             ledger.credits_used_up(ctx.agent.id, &ctx.host()).await.map_err(ledger_down)?;
         }
         let kind = ChallengeKind::L402Offers.as_str();
-        // A one-time offer first; credit held at the API only where the person allows top-ups there.
-        let mut chosen = offers::cheapest(&list);
-        let top_up = if chosen.is_none() { offers::cheapest_top_up(&list) } else { None };
+        // Offers in a currency are priced at Purser's rate; a one-time offer first, credit held at the API only
+        // where the person allows top-ups there.
+        let rates = self.offer_rates(&list).await;
+        let price = |o: &offers::Offer| {
+            o.msat().or_else(|| {
+                let money = o.money()?;
+                Some(rates.rate(&money.currency)?.msat_for_micros(money.micros).0)
+            })
+        };
+        let mut chosen = offers::cheapest(&list, price);
+        let top_up = if chosen.is_none() { offers::cheapest_top_up(&list, price) } else { None };
         if let Some(offer) = top_up
             && ledger.top_ups_allowed(ctx.agent.id, &ctx.host(), ctx.target.path()).await.map_err(ledger_down)?
         {
             chosen = Some(offer);
         }
-        let Some(offer) = chosen else {
+        let Some((offer, msat)) = chosen else {
             let mut why = offers::why_none(&list);
+            for (currency, missing) in &rates.missing {
+                why.push_str(&format!("; offers in {currency} cannot be priced: {missing}"));
+            }
             if top_up.is_some() {
                 why.push_str(&format!(
                     "; a top-up is bought only where you allow it: a remembered rule for this agent on {} \
@@ -96,7 +112,7 @@ impl Flow<'_> {
             offers::OfferKind::TopUp => ChallengeKind::L402TopUp.as_str(),
             _ => kind,
         };
-        match self.invoice_for(ctx, &list, offer).await {
+        match self.invoice_for(ctx, &list, offer, msat).await {
             Ok(ch) => Ok(FromOffers::Chosen(ch)),
             Err(e) if dry_run => {
                 Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "payment_request_failed", &e.to_string())))
@@ -136,12 +152,27 @@ impl Flow<'_> {
         }
     }
 
-    /// Asks the payment request URL for `offer`'s invoice: its challenge, or why not.
+    /// The rates the offers' prices in a currency are converted at (the first few currencies only: a
+    /// server cannot make Purser ask about many).
+    async fn offer_rates(&self, list: &Offers) -> RatesAtHand {
+        let mut at_hand = RatesAtHand::default();
+        let max_age = self.host.settings().rate_max_age;
+        for currency in offers::currencies(list).into_iter().take(MAX_OFFER_CURRENCIES) {
+            match self.host.rates().get(&currency, max_age).await {
+                Ok(rate) => at_hand.rates.push(rate),
+                Err(e) => at_hand.missing.push((currency, e.to_string())),
+            }
+        }
+        at_hand
+    }
+
+    /// Asks the payment request URL for `offer`'s invoice (`msat` its price): its challenge, or why not.
     async fn invoice_for(
         &self,
         ctx: &PayContext<'_>,
         list: &Offers,
         offer: &offers::Offer,
+        msat: u64,
     ) -> Result<PaymentChallenge, NoInvoice> {
         let Some(uri) = request_uri(&ctx.target.origin(), &list.payment_request_url) else {
             return Err(NoInvoice::Elsewhere(offers::shown(&list.payment_request_url)));
@@ -167,7 +198,7 @@ impl Flow<'_> {
         };
         let invoice = offers::invoice_of(&bytes).filter(|_| status.is_success());
         invoice
-            .and_then(|invoice| PaymentChallenge::from_offer(offer, &invoice))
+            .map(|invoice| PaymentChallenge::from_offer(offer, &invoice, msat))
             .ok_or_else(|| NoInvoice::NotGiven { status: status.as_u16(), offer: offers::shown(&offer.id) })
     }
 }

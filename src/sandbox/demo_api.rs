@@ -64,6 +64,9 @@ pub struct DemoOptions {
     /// Mint each offer's invoice 1 sat above the offer (an offers server whose invoice differs from the
     /// offer chosen).
     pub overcharge_offers: bool,
+    /// Price `/offers`' one-time Lightning offers in US cents (as a hosted provider does) rather than in
+    /// sats; their invoices ask what the cents buy at the sandbox's rate.
+    pub offers_in_usd: bool,
     /// How the session endpoint misbehaves.
     pub session_hostility: super::demo_session::SessionHostility,
 }

@@ -29,24 +29,34 @@ pub const CREDIT_PACK_CALLS: u32 = 10;
 /// Where the invoice of an offer is asked.
 pub const PAYMENT_REQUEST: &str = "/l402/payment-request";
 
-/// An offer: (id, title, sats, type, methods, calls bought).
-type DemoOffer = (&'static str, &'static str, u64, &'static str, &'static str, u32);
+/// An offer: (id, title, amount, currency, type, methods, calls bought).
+type DemoOffer = (&'static str, &'static str, u64, &'static str, &'static str, &'static str, u32);
 
 /// The offers of `/offers`.
 const OFFERS: [DemoOffer; 4] = [
-    ("call-5", "One call", 5, "one-time", "lightning", 1),
-    ("call-9", "One call, priority", 9, "one-time", "lightning", 1),
-    ("call-card", "One call by card", 1, "one-time", "credit_card", 1),
-    ("pack-40", "Ten calls", 40, "top-up", "lightning", 10),
+    ("call-5", "One call", 5, "SAT", "one-time", "lightning", 1),
+    ("call-9", "One call, priority", 9, "SAT", "one-time", "lightning", 1),
+    ("call-card", "One call by card", 1, "SAT", "one-time", "credit_card", 1),
+    ("pack-40", "Ten calls", 40, "SAT", "top-up", "lightning", 10),
 ];
+
+/// The offers of `/offers` priced in US cents ([`super::demo_api::DemoOptions::offers_in_usd`]).
+const USD_OFFERS: [DemoOffer; 3] = [
+    ("usd-2", "One call", 2, "USD", "one-time", "lightning", 1),
+    ("usd-3", "One call, priority", 3, "USD", "one-time", "lightning", 1),
+    ("usd-card", "One call by card", 1, "USD", "one-time", "credit_card", 1),
+];
+
+/// What one US cent buys at the sandbox's rate (1 BTC = 100,000 USD).
+pub const SATS_PER_CENT: u64 = 10;
 
 /// The offers of `/credit`: prepaid credit only.
 const CREDIT_OFFERS: [DemoOffer; 1] =
-    [("credit-30", "Ten calls of credit", CREDIT_PACK_SATS, "top-up", "lightning", CREDIT_PACK_CALLS)];
+    [("credit-30", "Ten calls of credit", CREDIT_PACK_SATS, "SAT", "top-up", "lightning", CREDIT_PACK_CALLS)];
 
-/// The offers sold at `path`.
-fn offers_at(path: &str) -> &'static [DemoOffer] {
-    if path == CREDIT_PATH { &CREDIT_OFFERS } else { &OFFERS }
+/// An offer's price in sats, as its invoice asks it.
+fn sats_of(offer: &DemoOffer) -> u64 {
+    if offer.3 == "USD" { offer.2 * SATS_PER_CENT } else { offer.2 }
 }
 
 /// What each context token asked for and holds.
@@ -90,10 +100,15 @@ impl DemoApi {
                 );
             }
         }
-        let offers: Vec<Value> = offers_at(path)
+        let listed: &[DemoOffer] = match path {
+            CREDIT_PATH => &CREDIT_OFFERS,
+            _ if self.opts.offers_in_usd => &USD_OFFERS,
+            _ => &OFFERS,
+        };
+        let offers: Vec<Value> = listed
             .iter()
-            .map(|(id, title, sats, kind, method, calls)| {
-                let mut o = json!({"id": id, "title": title, "amount": sats, "currency": "SAT", "type": kind,
+            .map(|(id, title, amount, currency, kind, method, calls)| {
+                let mut o = json!({"id": id, "title": title, "amount": amount, "currency": currency, "type": kind,
                     "payment_methods": [method]});
                 if *kind == "top-up" {
                     o["balance"] = json!(calls);
@@ -118,14 +133,14 @@ impl DemoApi {
             return bad("Missing payment context token".into());
         };
         let offer_id = asked["offer_id"].as_str().unwrap_or_default();
-        let Some((id, _, sats, _, method, calls)) = OFFERS.iter().chain(&CREDIT_OFFERS).find(|o| o.0 == offer_id)
-        else {
+        let mut all = OFFERS.iter().chain(&USD_OFFERS).chain(&CREDIT_OFFERS);
+        let Some(offer @ (id, _, _, _, _, method, calls)) = all.find(|o| o.0 == offer_id) else {
             return bad(format!("offer {offer_id} does not exist"));
         };
         if asked["payment_method"].as_str() != Some(*method) {
             return bad(format!("Payment method {} is not enabled", asked["payment_method"]));
         }
-        let charged = sats + u64::from(self.opts.overcharge_offers);
+        let charged = sats_of(offer) + u64::from(self.opts.overcharge_offers);
         let minted = self.mint.mint(InvoiceSpec::sats(charged, &format!("Purser sandbox offer {id}")));
         let mut book = self.offer_book.accounts.lock().unwrap();
         book.entry(token.to_string()).or_default().asked.push((minted.payment_hash, *calls));

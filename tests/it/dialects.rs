@@ -354,6 +354,45 @@ async fn the_cheapest_lightning_offer_is_paid_and_the_request_sent_again() {
     assert_eq!(h.sandbox.wallet.pay_requests(), 2);
 }
 
+/// Offers priced in US cents, as a hosted provider prices them: converted at Purser's rate (the sandbox's
+/// 1 BTC = 100,000 USD), the cheapest Lightning one is paid; an invoice asking more than that price allows
+/// (2 %) is refused unpaid; with no rate, none is paid and the ledger says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_priced_in_a_currency_are_converted_at_purser_s_rate() {
+    use purser::sandbox::demo_offers::SATS_PER_CENT;
+    let usd = DemoOptions { offers_in_usd: true, ..DemoOptions::default() };
+    let h = Harness::start(Setup { demo: usd.clone(), ..Setup::default() }).await;
+    let reply = h.get("/offers").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let row = &h.rows().await[0];
+    assert_eq!((row.challenge_kind.as_str(), row.status.as_str()), ("l402_offers", "settled"));
+    assert_eq!(
+        row.amount_msat,
+        Some((2 * SATS_PER_CENT * 1000) as i64),
+        "the 2-cent offer, not the 3-cent or card one"
+    );
+
+    let overcharged = DemoOptions { overcharge_offers: true, ..usd.clone() };
+    let h = Harness::start(Setup { demo: overcharged, ..Setup::default() }).await;
+    let reply = h.get("/offers").await;
+    crate::refusals::assert_refused(&reply, "price_mismatch");
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0, "21 sats asked for a 2-cent offer (20 sats)");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let down = purser::rates::Source::new(
+        "down feed",
+        &format!("http://127.0.0.1:{closed}/price"),
+        purser::rates::shape::Shape::Mempool,
+    );
+    let h = Harness::start(Setup { demo: usd, rate_sources: Some(vec![down]), ..Setup::default() }).await;
+    let reply = h.get("/offers").await;
+    assert_eq!(reply.status, 402, "the API's own 402");
+    let row = &h.rows().await[0];
+    assert_eq!(row.reason.as_deref(), Some("unsupported_scheme"));
+    assert!(row.decision.contains("offers in USD cannot be priced"), "{}", row.decision);
+    assert_eq!(h.sandbox.wallet.pay_requests(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offers_invoice_that_differs_from_the_offer_is_refused_unpaid() {
     let demo = DemoOptions { overcharge_offers: true, ..DemoOptions::default() };
