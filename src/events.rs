@@ -26,11 +26,14 @@ pub enum Event {
     AllowanceRequested { allowance: crate::ledger::allowances::Allowance },
     /// `allowance:changed`: answered, raised or closed.
     AllowanceChanged { allowance: crate::ledger::allowances::Allowance },
+    /// `held:changed`: what is held at an API changed without a payment: a call drawn from a session, a
+    /// session closed or ended, a refund received or recorded missing, credit used up.
+    HeldChanged { host: String },
 }
 
 impl Event {
     /// Every event's name, for whoever listens by name (the desktop UI's bindings are generated from it).
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "payment:settled",
         "payment:refused",
         "payment:failed",
@@ -40,6 +43,7 @@ impl Event {
         "alert:raised",
         "allowance:requested",
         "allowance:changed",
+        "held:changed",
     ];
 
     /// The event's name in the `noun:verb` scheme.
@@ -54,6 +58,7 @@ impl Event {
             Event::Alert { .. } => "alert:raised",
             Event::AllowanceRequested { .. } => "allowance:requested",
             Event::AllowanceChanged { .. } => "allowance:changed",
+            Event::HeldChanged { .. } => "held:changed",
         }
     }
 }

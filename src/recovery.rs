@@ -157,7 +157,12 @@ async fn outcome(row: &Unresolved, wallet: &dyn Wallet, at_start: bool) -> Optio
 
 /// Resolves open payments left by earlier runs (those touched by `started_ms`), then every [`INTERVAL`] those
 /// untouched for a while, whenever `wallet` gives a wallet.
-pub async fn run(ledger: Ledger, started_ms: i64, wallet: impl Fn() -> Option<std::sync::Arc<dyn Wallet>>) {
+pub async fn run(
+    ledger: Ledger,
+    started_ms: i64,
+    wallet: impl Fn() -> Option<std::sync::Arc<dyn Wallet>>,
+    events: crate::events::Events,
+) {
     let mut pass = Pass::Start { started_ms };
     loop {
         if let Some(w) = wallet() {
@@ -165,7 +170,7 @@ pub async fn run(ledger: Ledger, started_ms: i64, wallet: impl Fn() -> Option<st
                 Ok(_) => pass = Pass::Periodic,
                 Err(e) => tracing::warn!("cannot look at open payments: {e}"),
             }
-            if let Err(e) = refunds(&ledger, w.as_ref()).await {
+            if let Err(e) = refunds(&ledger, w.as_ref(), &events).await {
                 tracing::warn!("cannot look at session refunds: {e}");
             }
         }
@@ -174,8 +179,9 @@ pub async fn run(ledger: Ledger, started_ms: i64, wallet: impl Fn() -> Option<st
 }
 
 /// Session refunds awaited or recorded missing: received when the wallet has them; missing (and alerted)
-/// when still awaited [`REFUND_PATIENCE`] after the close. Returns how many were found received.
-pub async fn refunds(ledger: &Ledger, wallet: &dyn Wallet) -> ledger::Result<usize> {
+/// when still awaited [`REFUND_PATIENCE`] after the close. Each change is told to `events` (what is held
+/// there changed; the alert). Returns how many were found received.
+pub async fn refunds(ledger: &Ledger, wallet: &dyn Wallet, events: &crate::events::Events) -> ledger::Result<usize> {
     let mut received = 0;
     let patience_ms = i64::try_from(REFUND_PATIENCE.as_millis()).unwrap_or(i64::MAX);
     for open in ledger.unsettled_refunds().await? {
@@ -188,6 +194,7 @@ pub async fn refunds(ledger: &Ledger, wallet: &dyn Wallet) -> ledger::Result<usi
                 ledger.refund_arrived(open.id, found.amount.0).await?;
             }
             received += 1;
+            events.emit(crate::events::Event::HeldChanged { host: open.host.clone() });
         } else if open.waiting && ledger.now_ms() - open.closed_at_ms > patience_ms {
             ledger.refund_outcome(open.id, None).await?;
             let alert = ledger::alerts::NewAlert {
@@ -202,7 +209,10 @@ pub async fn refunds(ledger: &Ledger, wallet: &dyn Wallet) -> ledger::Result<usi
                 ),
                 dedupe_key: Some(format!("session_refund:{}", open.id)),
             };
-            ledger.record_alerts(&[alert], None).await?;
+            for alert in ledger.record_alerts(&[alert], None).await? {
+                events.emit(crate::events::Event::Alert { alert });
+            }
+            events.emit(crate::events::Event::HeldChanged { host: open.host.clone() });
         }
     }
     Ok(received)

@@ -66,7 +66,9 @@ impl Flow<'_> {
         let ledger = self.host.ledger();
         if !dry_run {
             // The API asks to be paid again: credit bought there before, once honoured, is used up.
-            ledger.credits_used_up(ctx.agent.id, &ctx.host()).await.map_err(ledger_down)?;
+            if ledger.credits_used_up(ctx.agent.id, &ctx.host()).await.map_err(ledger_down)? > 0 {
+                self.host.events().emit(crate::events::Event::HeldChanged { host: ctx.host() });
+            }
         }
         let kind = ChallengeKind::L402Offers.as_str();
         // Offers in a currency are priced at Purser's rate; a one-time offer first, credit held at the API only

@@ -163,6 +163,7 @@ impl Flow<'_> {
         let Some(draw) = ledger.draw_session(ctx.agent.id, &origin, unit_msat).await.map_err(ledger_down)? else {
             return Ok(Drawn::NoRoom);
         };
+        self.host.events().emit(crate::events::Event::HeldChanged { host: ctx.host() });
         let bearer = session_credential(challenge, SessionAction::Bearer, &draw.preimage_hex);
         let answer = self.send_with(ctx, method, retry_headers, replay, &bearer).await?;
         if !matches!(answer.status().as_u16(), 401..=403) {

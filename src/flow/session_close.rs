@@ -108,6 +108,7 @@ impl Flow<'_> {
             tracing::error!("cannot record a session's close: {e}");
             return Err(CloseError::Ledger(e.to_string()));
         }
+        self.host.events().emit(crate::events::Event::HeldChanged { host: place.host.clone() });
         if claimed < dry.left_msat {
             let message = format!(
                 "{} closed a session of {} holding {} sat and returns {} sat",
@@ -154,7 +155,9 @@ impl Flow<'_> {
 
     /// The API stopped honouring a session: recorded ended, and what it held alerted as not returned.
     pub(crate) async fn session_ended(&self, place: &Place, id: i64) {
-        match self.host.ledger().end_session(id).await {
+        let ended = self.host.ledger().end_session(id).await;
+        self.host.events().emit(crate::events::Event::HeldChanged { host: place.host.clone() });
+        match ended {
             Ok(Some(left)) if left > 0 => {
                 let message = format!(
                     "{} ended a session of {} that still held {} sat, without returning it",
@@ -197,6 +200,7 @@ impl Flow<'_> {
             if let Err(e) = ledger.refund_outcome(id, received).await {
                 tracing::error!("cannot record a session's refund: {e}");
             }
+            events.emit(crate::events::Event::HeldChanged { host: host.clone() });
             // The return invoice has no amount: what arrived is checked against what the API said.
             let short = match received {
                 None => Some("the wallet has not received it".to_string()),

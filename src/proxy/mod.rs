@@ -368,9 +368,13 @@ fn start_background(proxy: &Arc<Proxy>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let recovering = proxy.clone();
     let started_ms = proxy.ledger.now_ms() - 1;
-    tasks.push(tokio::spawn(crate::recovery::run(proxy.ledger.clone(), started_ms, move || {
-        recovering.wallet.wallet().ok()
-    })));
+    let events = proxy.events.clone();
+    tasks.push(tokio::spawn(crate::recovery::run(
+        proxy.ledger.clone(),
+        started_ms,
+        move || recovering.wallet.wallet().ok(),
+        events,
+    )));
     if proxy.ledger.shares_approvals() {
         tasks.push(tokio::spawn(shared_approvals::apply_answers(proxy.clone())));
     }

@@ -112,7 +112,7 @@ async fn a_refund_that_never_comes_is_recorded_missing_and_alerted() {
     let hash = purser::units::PaymentHash::from_hex(&hash).unwrap();
     h.sandbox.mint.settle_paying(&hash, purser::units::Msats::from_sats(1)).unwrap();
     let wallet = purser::wallet::nwc::NwcWallet::new(&h.sandbox.wallet.uri, crate::harness::quick_nwc()).unwrap();
-    assert_eq!(purser::recovery::refunds(&h.ledger, &wallet).await.unwrap(), 1);
+    assert_eq!(purser::recovery::refunds(&h.ledger, &wallet, &h.events).await.unwrap(), 1);
     let late = h.ledger.sessions(10).await.unwrap().into_iter().find(|s| s.id == old.id).unwrap();
     assert_eq!((late.refund_state, late.refund_msat), (RefundState::Received, Some(1_000)));
 }
@@ -142,6 +142,7 @@ async fn a_session_the_api_forgets_is_ended_and_what_it_held_alerted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_closes_a_session_and_what_was_held_comes_back() {
     let h = with(SessionHostility::None, Duration::from_secs(10)).await;
+    let mut heard = h.events.subscribe();
     assert_eq!(h.get("/session").await.status, 200);
     assert_eq!(h.get("/session").await.status, 200);
     let held = h.ledger.held_at_apis().await.unwrap();
@@ -161,6 +162,19 @@ async fn a_person_closes_a_session_and_what_was_held_comes_back() {
         (SessionState::Closed, RefundState::Received, Some(7_000))
     );
     assert!(h.ledger.held_at_apis().await.unwrap().is_empty(), "nothing held any more");
+    // The window hears of each change to what is held, though none is a payment: the draw, the close, the
+    // refund received.
+    let mut held_news = 0;
+    while held_news < 3 {
+        match tokio::time::timeout(Duration::from_secs(5), heard.recv()).await {
+            Ok(Ok(purser::events::Event::HeldChanged { host })) => {
+                assert_eq!(host, h.sandbox.demo_addr.to_string());
+                held_news += 1;
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("{held_news} changes heard, then {other:?}"),
+        }
+    }
     // Closed once: a second close finds no open session.
     let again =
         purser::proxy::control::call(&h.control, http::Method::POST, &format!("sessions/{id}/close"), None).await;
@@ -227,7 +241,7 @@ async fn a_session_the_api_closes_when_idle_is_found_closed_with_its_refund() {
     assert_eq!(h.get("/session").await.status, 200);
     h.sandbox.demo.close_idle_sessions();
     let wallet = purser::wallet::nwc::NwcWallet::new(&h.sandbox.wallet.uri, crate::harness::quick_nwc()).unwrap();
-    assert_eq!(purser::recovery::refunds(&h.ledger, &wallet).await.unwrap(), 1);
+    assert_eq!(purser::recovery::refunds(&h.ledger, &wallet, &h.events).await.unwrap(), 1);
     let s = &h.ledger.sessions(1).await.unwrap()[0];
     assert_eq!(
         (s.state, s.refund_state, s.refund_msat, s.held_msat),

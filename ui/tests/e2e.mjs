@@ -79,6 +79,21 @@ try {
     await shot("overview");
   });
 
+  await check("an MPP session's deposit is held at the API on the Overview, going down with each call and back to none once closed", async () => {
+    // 10 sats deposited, 3 drawn per call after the first: the window hears of each draw, though none is a payment.
+    for (const held of ["10 sats", "7 sats", "4 sats"]) {
+      const reply = await agent("/session");
+      expect(reply.startsWith("HTTP/1.1 200"), reply);
+      await waitText("[data-testid=held-at-apis]", `: ${held}`, 2000);
+    }
+    await shot("overview-held-at-apis");
+    await driver.findElement(By.css("[data-testid^=close-session-]")).click();
+    // The API returns the 4 sats to an invoice the wallet made; once it arrives nothing is held.
+    await waitText("[data-testid=held-at-apis]", "no deposits or credit", 15000);
+    const left = await driver.findElements(By.css("[data-testid=sessions]"));
+    expect(left.length === 0, "a session whose refund arrived leaves nothing to show");
+  });
+
   await check("the ledger shows the payment and its details", async () => {
     await open("ledger", "Ledger");
     await waitText("[data-testid=ledger-table]", "/joke");

@@ -41,6 +41,7 @@ export const EVENTS = {
   alert_raised: "alert:raised",
   allowance_requested: "allowance:requested",
   allowance_changed: "allowance:changed",
+  held_changed: "held:changed",
   payments_paused: "payments:paused",
   ui_navigate: "ui:navigate",
 } as const;
