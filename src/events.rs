@@ -191,6 +191,7 @@ mod tests {
             Event::Alert { alert },
             Event::AllowanceRequested { allowance: allowance.clone() },
             Event::AllowanceChanged { allowance },
+            Event::HeldChanged { host: "h".into() },
         ];
         let names: Vec<&str> = all.iter().map(Event::name).collect();
         assert_eq!(names, Event::NAMES);
