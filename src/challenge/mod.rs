@@ -169,7 +169,7 @@ impl PaymentChallenge {
         let mut c = PaymentChallenge::new(kind, invoice, ProofForm::Unchanged);
         match offer.msat() {
             Some(exact) => c.stated_amount_msat = Some(exact),
-            None => c.quoted_msat = Some(msat.saturating_add(msat * FIAT_OFFER_SLACK_PERCENT / 100)),
+            None => c.quoted_msat = Some(msat.saturating_add(msat.saturating_mul(FIAT_OFFER_SLACK_PERCENT) / 100)),
         }
         c
     }

@@ -157,7 +157,8 @@ fn cheapest_of<'a>(
         .offers
         .iter()
         .filter(|o| o.kind == *kind && o.by_lightning())
-        .filter_map(|o| Some((o, price(o)?)))
+        // Nothing is had for nothing: an offer priced at 0 is no offer.
+        .filter_map(|o| Some((o, price(o).filter(|msat| *msat > 0)?)))
         .min_by_key(|(_, msat)| *msat)
 }
 

@@ -115,6 +115,27 @@ pub struct Payable<'a> {
     pub sent_headers: HeaderMap,
 }
 
+impl<'a> Payable<'a> {
+    /// What the payment flow knows of this request, with the 402's `challenge_headers`.
+    fn context<'b>(&self, challenge_headers: &'b HeaderMap) -> PayContext<'b>
+    where
+        'a: 'b,
+    {
+        PayContext {
+            request_id: self.request_id,
+            agent: self.agent,
+            method: self.method.as_str(),
+            target: self.target,
+            challenge_headers,
+            max_msat: self.max_msat,
+            max_fiat: self.max_fiat.clone(),
+            allowance: self.allowance,
+            agent_reason: self.agent_reason.clone(),
+            timing: self.timing,
+        }
+    }
+}
+
 impl<'a> Flow<'a> {
     pub fn new(host: &'a dyn Host) -> Self {
         Flow { host }
@@ -156,23 +177,17 @@ impl<'a> Flow<'a> {
             Some(_) => challenge::parse(&resp_parts.headers, b""),
             None => challenge::parse(&resp_parts.headers, &head),
         };
-        let ctx = PayContext {
-            request_id: req.request_id,
-            agent: req.agent,
-            method: req.method.as_str(),
-            target: req.target,
-            challenge_headers: &resp_parts.headers,
-            max_msat: req.max_msat,
-            max_fiat: req.max_fiat.clone(),
-            allowance: req.allowance,
-            agent_reason: req.agent_reason.clone(),
-            timing: req.timing,
-        };
-        // The L402 offers form brings no invoice: the chosen offer's is asked for first.
+        let ctx = req.context(&resp_parts.headers);
+        // The L402 offers form brings no invoice: the chosen offer's is asked for first; the purchase is this
+        // request's alone until it is paid and sent again.
         let whole = rest.is_none().then_some(&head[..]);
+        let mut _buying = None;
         let parsed = match self.or_offered(&ctx, parsed, whole, req.dry_run, req.replay.is_some()).await? {
             offers::FromOffers::Parsed(parsed) => parsed,
-            offers::FromOffers::Chosen(ch) => Ok(ch),
+            offers::FromOffers::Chosen(ch, buying) => {
+                _buying = buying;
+                Ok(ch)
+            }
             offers::FromOffers::PassOn => return Ok(passthrough(head, rest)),
             offers::FromOffers::Answer(resp) => return Ok(resp),
         };

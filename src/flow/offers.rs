@@ -34,8 +34,9 @@ const MAX_OFFER_CURRENCIES: usize = 3;
 pub(crate) enum FromOffers {
     /// Not an offers body (or one read in part only): the challenge as parsed.
     Parsed(challenge::Result<PaymentChallenge>),
-    /// The chosen offer's invoice, as a challenge to check and pay.
-    Chosen(PaymentChallenge),
+    /// The chosen offer's invoice, as a challenge to check and pay, with the hold on buying at this API
+    /// (none on a dry run) that lasts until the payment is made and the request sent again.
+    Chosen(PaymentChallenge, Option<Buying>),
     /// No offer Purser takes: recorded, and the 402 goes to the agent as it came.
     PassOn,
     /// A dry run's answer, written nowhere.
@@ -65,8 +66,12 @@ impl Flow<'_> {
         let Some(list) = listed else { return Ok(FromOffers::Parsed(parsed)) };
         let ledger = self.host.ledger();
         if !dry_run {
-            // The API asks to be paid again: credit bought there before, once honoured, is used up.
-            if ledger.credits_used_up(ctx.agent.id, &ctx.host()).await.map_err(ledger_down)? > 0 {
+            // The API asks to be paid again: credit bought here before, honoured before this request was sent
+            // (or never honoured, long ago), is used up.
+            let place = (ctx.host(), ctx.target.path());
+            let sent = sent_at_ms(ledger, ctx);
+            let used_up = ledger.credits_used_up(ctx.agent.id, (&place.0, place.1), sent, UNCONFIRMED_WINDOW_MS);
+            if used_up.await.map_err(ledger_down)? > 0 {
                 self.host.events().emit(crate::events::Event::HeldChanged { host: ctx.host() });
             }
         }
@@ -107,15 +112,16 @@ impl Flow<'_> {
             self.record_unpayable(ctx, kind, "unsupported_scheme", &why).await;
             return Ok(FromOffers::PassOn);
         };
-        if !dry_run {
-            self.may_ask_for_offer(ctx, can_replay).await?;
-        }
+        let buying = match dry_run {
+            true => None,
+            false => Some(self.may_ask_for_offer(ctx, can_replay).await?),
+        };
         let kind = match offer.kind {
             offers::OfferKind::TopUp => ChallengeKind::L402TopUp.as_str(),
             _ => kind,
         };
         match self.invoice_for(ctx, &list, offer, msat).await {
-            Ok(ch) => Ok(FromOffers::Chosen(ch)),
+            Ok(ch) => Ok(FromOffers::Chosen(ch, buying)),
             Err(e) if dry_run => {
                 Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "payment_request_failed", &e.to_string())))
             }
@@ -128,8 +134,10 @@ impl Flow<'_> {
     }
 
     /// Refuses before an invoice is asked for what could not be paid anyway: a request too large to send
-    /// again, or one to an API that has not yet honoured this agent's last payment by offers.
-    async fn may_ask_for_offer(&self, ctx: &PayContext<'_>, can_replay: bool) -> Result<(), Failure> {
+    /// again, one to an API where this agent is buying already (another request of its own, on this
+    /// instance), or one to an API that has not yet honoured this agent's last payment by offers. Else the
+    /// hold on buying there.
+    async fn may_ask_for_offer(&self, ctx: &PayContext<'_>, can_replay: bool) -> Result<Buying, Failure> {
         if !can_replay {
             let detail = format!(
                 "the request body is larger than the {} bytes Purser keeps to replay a request after paying",
@@ -139,18 +147,25 @@ impl Flow<'_> {
             self.record_refusal_as(ctx, kind, "body_too_large", &detail).await.map_err(ledger_down)?;
             return Err(self.refused(ctx, None, "body_too_large", detail, serde_json::Value::Null));
         }
+        let in_flight =
+            |detail: String| Failure::Unavailable { reason: "payment_in_flight".into(), detail, retry_after_secs: 10 };
+        let Some(buying) = Buying::take(ctx.agent.id, &ctx.host()) else {
+            return Err(in_flight(
+                "another request of this agent is buying at this API by its offers; Purser does not buy twice: \
+                 try again in a moment"
+                    .into(),
+            ));
+        };
         let since = self.host.ledger().now_ms() - UNCONFIRMED_WINDOW_MS;
-        let earlier = self.host.ledger().unconfirmed_offer_payment(ctx.agent.id, &ctx.host(), since).await;
+        let sent_at_ms = sent_at_ms(self.host.ledger(), ctx);
+        let earlier = self.host.ledger().unconfirmed_offer_payment(ctx.agent.id, &ctx.host(), since, sent_at_ms).await;
         match earlier.map_err(ledger_down)? {
-            None => Ok(()),
-            Some(id) => Err(Failure::Unavailable {
-                reason: "payment_in_flight".into(),
-                detail: format!(
-                    "payment #{id} to this API by its offers is not honoured yet (the API learns of payments on its \
-                     own); Purser does not pay again meanwhile: try again in a moment"
-                ),
-                retry_after_secs: 10,
-            }),
+            None => Ok(buying),
+            Some(id) => Err(in_flight(format!(
+                "payment #{id} to this API by its offers was made since this request was sent, or is not honoured \
+                 yet (the API learns of payments on its own); Purser does not pay again meanwhile: try again in a \
+                 moment"
+            ))),
         }
     }
 
@@ -202,6 +217,42 @@ impl Flow<'_> {
         invoice
             .map(|invoice| PaymentChallenge::from_offer(offer, &invoice, msat))
             .ok_or_else(|| NoInvoice::NotGiven { status: status.as_u16(), offer: offers::shown(&offer.id) })
+    }
+}
+
+/// When the request was sent to the API, as the ledger's clock tells time: when it reached Purser.
+fn sent_at_ms(ledger: &crate::ledger::Ledger, ctx: &PayContext<'_>) -> i64 {
+    let arrived = i64::try_from(ctx.timing.since_arrival().as_millis()).unwrap_or(i64::MAX);
+    ledger.now_ms().saturating_sub(arrived)
+}
+
+/// One agent buying at one API by its offers, on this instance: while it lasts, no other request of the agent
+/// buys there (the API learns of a payment on its own, so two could each pay for what one would have bought).
+#[derive(Debug)]
+pub(crate) struct Buying {
+    key: (i64, String),
+}
+
+type BuyingAt = std::sync::Mutex<std::collections::HashSet<(i64, String)>>;
+
+fn buying_at() -> &'static BuyingAt {
+    static BUYING: std::sync::OnceLock<BuyingAt> = std::sync::OnceLock::new();
+    BUYING.get_or_init(Default::default)
+}
+
+impl Buying {
+    /// The hold on `agent_id` buying at `host`, unless another request holds it.
+    fn take(agent_id: i64, host: &str) -> Option<Buying> {
+        let key = (agent_id, host.to_string());
+        let taken = buying_at().lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
+        // Made only when taken: a hold dropped here would let go of another request's.
+        taken.then(|| Buying { key })
+    }
+}
+
+impl Drop for Buying {
+    fn drop(&mut self) {
+        buying_at().lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
 }
 

@@ -40,6 +40,11 @@ impl Timing {
         Timing { started: Instant::now(), waited_us: Default::default() }
     }
 
+    /// How long ago the request arrived.
+    pub fn since_arrival(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// Adds `spent` to what the request waited for `on`.
     pub fn add(&self, on: Wait, spent: Duration) {
         self.waited_us[on as usize].fetch_add(spent.as_micros() as u64, Ordering::Relaxed);

@@ -32,9 +32,10 @@ const CREDIT_HELD: &str = "p.challenge_kind = 'l402_top_up' AND p.status IN ('pe
      AND NOT EXISTS (SELECT 1 FROM credits_used_up u WHERE u.payment_id = p.id)";
 
 /// What is held at an API as an SQL expression over two parameters from `?{first}`: the agent's id (`NULL`
-/// for any) and the API's host (a host without a port covers it on every port, as scopes do). Session
-/// deposits still in flight count too (their session is written once they settle), as do top-ups in flight:
-/// the dialects [`crate::challenge::ChallengeKind::holds_at_api`] names.
+/// for any) and the API's host (a host without a port covers it on every port, as scopes do). A session
+/// deposit counts from its reservation: while in flight, and once settled before its session is written (or
+/// when it never was), as do top-ups in flight: the dialects [`crate::challenge::ChallengeKind::holds_at_api`]
+/// names.
 pub(crate) fn held_sql(first: usize) -> String {
     let (agent, host) = (first, first + 1);
     let at_host = |column: &str| {
@@ -45,7 +46,7 @@ pub(crate) fn held_sql(first: usize) -> String {
     format!(
         "SELECT CAST(COALESCE((SELECT SUM({HELD}) FROM sessions WHERE (state IN ('open', 'closing') \
          OR refund_state = 'waiting') AND (${agent} IS NULL OR agent_id = ${agent}) AND {}), 0) \
-         + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE status IN ('pending', 'unknown') \
+         + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE status IN ('pending', 'settled', 'unknown') \
          AND challenge_kind = 'mpp_session' AND (${agent} IS NULL OR agent_id = ${agent}) AND {} \
          AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.payment_id = p.id)), 0) \
          + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE {CREDIT_HELD} \
@@ -91,16 +92,29 @@ impl Ledger {
             .collect())
     }
 
-    /// Records the credit `agent_id` bought at `host` used up, now that the API asks to be paid again: the
-    /// top-ups it honoured (a top-up not yet honoured may still be on its way to the API). Returns how many.
-    pub async fn credits_used_up(&self, agent_id: i64, host: &str) -> Result<u64> {
+    /// Records the credit `agent_id` bought at `host` for `path` used up, now that the API asks to be paid
+    /// again for a request sent at `sent_at_ms`: the top-ups it honoured before that request was sent (one
+    /// honoured since, or not yet, may still be on its way to the API's count), and those never honoured that
+    /// are older than `unhonoured_after_ms`. Returns how many.
+    pub async fn credits_used_up(
+        &self,
+        agent_id: i64,
+        (host, path): (&str, &str),
+        sent_at_ms: i64,
+        unhonoured_after_ms: i64,
+    ) -> Result<u64> {
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO credits_used_up (payment_id, at_ms) SELECT p.id, $3 FROM payments p \
-             WHERE p.agent_id = $1 AND p.host = $2 AND p.delivered = 1 AND {CREDIT_HELD}"
+            "INSERT INTO credits_used_up (payment_id, at_ms) SELECT p.id, $4 FROM payments p \
+             WHERE p.agent_id = $1 AND p.host = $2 AND p.path = $3 AND {CREDIT_HELD} \
+             AND ((p.delivered = 1 AND p.updated_at_ms < $5) OR (COALESCE(p.delivered, 0) = 0 AND p.created_at_ms < $6)) \
+             ON CONFLICT (payment_id) DO NOTHING"
         )))
         .bind(agent_id)
         .bind(host)
+        .bind(path)
         .bind(self.now_ms())
+        .bind(sent_at_ms)
+        .bind(sent_at_ms - unhonoured_after_ms)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())

@@ -26,10 +26,12 @@ fn both(amount: Msats, p: &NewPayment) -> String {
 }
 
 /// The budget-crossing alert for `level` percent of `b`, once per budget window.
-pub(super) fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) -> Option<NewAlert> {
-    // A rolling window moves with every payment: alert at most once per window length.
+pub(super) fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str, now_ms: i64) -> Option<NewAlert> {
+    // A rolling window moves with every payment: alert at most once per window length. What is held at an API
+    // goes up and down with no window: at most once an hour.
     let window = match b.budget.period {
         Period::Rolling { hours } => b.window_start_ms? / (i64::from(hours) * 3_600_000),
+        Period::Held => now_ms / 3_600_000,
         _ => b.window_start_ms?,
     };
     Some(NewAlert {
@@ -38,10 +40,11 @@ pub(super) fn crossing(b: &BudgetUse, level: u64, p: &NewPayment, what: &str) ->
         host: Some(p.host.clone()),
         budget_id: Some(b.budget.id),
         message: format!(
-            "{} {level} % {what} ({} of {} used)",
+            "{} {level} % {what} ({} of {} {})",
             b.budget.describe(),
             both(b.used, p),
-            both(b.budget.limit, p)
+            both(b.budget.limit, p),
+            if b.budget.period == Period::Held { "held" } else { "used" }
         ),
         dedupe_key: Some(format!("budget:{}:{level}:{window}", b.budget.id)),
     })
@@ -70,7 +73,7 @@ pub(super) fn allow_alerts(
         let asked = b.demand(amount, reserve);
         for level in judge.crossed_levels(b.used, asked, b.budget.limit) {
             let after_use = BudgetUse { used: Msats(b.used.0.saturating_add(asked.0)), ..b.clone() };
-            out.extend(crossing(&after_use, level, p, "crossed"));
+            out.extend(crossing(&after_use, level, p, "crossed", now));
         }
     }
     let limit = ledger.policy().velocity_limit_per_minute;

@@ -136,7 +136,7 @@ impl Ledger {
                 if reason == "budget_exceeded"
                     && let Some(b) = judge.tightest(&snapshot.budgets, &request)
                 {
-                    alerts.extend(crossing(b, 100, p, "reached: a payment was refused"));
+                    alerts.extend(crossing(b, 100, p, "reached: a payment was refused", now));
                 }
                 let id = insert(&mut tx, me, p, ("refused", &explanation, Some(reason)), Msats(0), None, now).await?;
                 let ids = record_all(&mut tx, &alerts, id, now).await?;
@@ -172,17 +172,27 @@ impl Ledger {
         Ok(Reservation::Refused { payment_id: id, reason, explanation, details, alerts })
     }
 
-    /// The newest payment by `agent_id` to `host` in the L402 offers form since `since_ms` that may have been
-    /// paid but was not delivered (the API did not yet honour it): no other is made meanwhile.
-    pub async fn unconfirmed_offer_payment(&self, agent_id: i64, host: &str, since_ms: i64) -> Result<Option<i64>> {
+    /// The newest payment by `agent_id` to `host` in the L402 offers form that a request sent at `sent_at_ms`
+    /// must not pay beside: one since `since_ms` that may have been paid but was not delivered (the API did
+    /// not yet honour it), or one made after that request was sent (the API may serve it from that payment
+    /// now). No other is made meanwhile.
+    pub async fn unconfirmed_offer_payment(
+        &self,
+        agent_id: i64,
+        host: &str,
+        since_ms: i64,
+        sent_at_ms: i64,
+    ) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM payments WHERE agent_id = $1 AND host = $2 AND challenge_kind IN ('l402_offers', 'l402_top_up') \
-             AND status IN ('pending', 'settled', 'unknown') AND (delivered IS NULL OR delivered = 0) \
-             AND created_at_ms >= $3 ORDER BY id DESC LIMIT 1",
+             AND status IN ('pending', 'settled', 'unknown') \
+             AND (((delivered IS NULL OR delivered = 0) AND created_at_ms >= $3) OR updated_at_ms >= $4) \
+             ORDER BY id DESC LIMIT 1",
         )
         .bind(agent_id)
         .bind(host)
         .bind(since_ms)
+        .bind(sent_at_ms)
         .fetch_optional(self.pool())
         .await?)
     }

@@ -240,8 +240,10 @@ pub(super) async fn send_and_pay(
     }
     let mut resp = sent?;
 
-    // Whether the kept proof is still among the headers a paid retry starts from.
+    // Whether the kept proof is still among the headers a paid retry starts from, and whether the request
+    // that drew the answer carried it.
     let mut kept_sent = kept.is_some();
+    let mut resent = false;
     if let Some(cred) = &kept
         && matches!(resp.status().as_u16(), 401..=403)
     {
@@ -257,6 +259,7 @@ pub(super) async fn send_and_pay(
         {
             let resend = proxy.send(&parts.method, &target.uri, upstream_headers(None), body::full(bytes.clone()));
             resp = timing.wait(Wait::Upstream, resend).await?;
+            resent = true;
         }
     }
     if resp.status() != StatusCode::PAYMENT_REQUIRED {
@@ -281,7 +284,7 @@ pub(super) async fn send_and_pay(
         dry_run,
         replay,
         retry_headers: upstream_headers(if kept_sent { kept.as_ref() } else { None }),
-        sent_headers: upstream_headers(kept.as_ref()),
+        sent_headers: upstream_headers(if resent { None } else { kept.as_ref() }),
     };
     Flow::new(proxy).after_402(payable, resp).await
 }

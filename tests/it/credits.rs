@@ -99,3 +99,25 @@ async fn a_task_allowance_allows_top_ups_and_a_held_budget_caps_them() {
     let paid = row.amount_msat.unwrap_or_default() + row.fee_msat.unwrap_or_default();
     assert_eq!((used.used_msat, paid as u64 >= CREDIT_PACK_SATS * 1000), (paid as u64, true), "{used:?}");
 }
+
+/// Calls that all find no credit buy one pack between them: the others are told to try again (or are served
+/// from it), never a pack each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_buy_one_pack() {
+    let h = Harness::start(Setup::default()).await;
+    let host = h.sandbox.demo_addr.to_string();
+    h.ledger.add_rule("research", &host, None, Msats::from_sats(1_000), "test").await.unwrap();
+    let replies = futures_util::future::join_all((0..6).map(|_| h.get("/credit"))).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    for r in replies.iter().filter(|r| r.status != 200) {
+        assert_eq!((r.status, r.json()["reason"].as_str()), (503, Some("payment_in_flight")), "{:?}", r.body);
+        assert!(r.header("retry-after").is_some());
+    }
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1, "{statuses:?}");
+    // Those told to wait are served from the pack when they try again.
+    for _ in statuses.iter().filter(|s| **s != 200) {
+        assert_eq!(h.get("/credit").await.status, 200);
+    }
+    assert_eq!(h.sandbox.wallet.pay_requests(), 1);
+}

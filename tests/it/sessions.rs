@@ -220,6 +220,13 @@ async fn a_budget_caps_what_is_held_at_one_api() {
     let why = refused.json()["detail"].as_str().unwrap_or_default().to_string();
     assert!(why.contains(&format!("{held_now} held there now")), "{why}");
     assert_eq!(h.sandbox.wallet.pay_requests(), 1, "the refused deposit was not paid");
+    let alerts = h.ledger.alerts(10).await.unwrap();
+    let reached = alerts.iter().find(|a| a.message.contains("on what is held")).expect("the cap's alert");
+    assert!(
+        reached.message.contains("100 % reached: a payment was refused (7 sats of 15 sats held)"),
+        "{}",
+        reached.message
+    );
 
     // A per-request or daily budget would not free up; this one does once the money comes back.
     let id = h.ledger.sessions(1).await.unwrap()[0].id;
