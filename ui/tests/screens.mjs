@@ -68,8 +68,11 @@ for (const scheme of ["light", "dark"]) {
     expect(reset.args.host === "data.example.org" && reset.args.path === "/v2/render", JSON.stringify(reset?.args));
     await page.click("[data-testid=refused-today]");
     await page.waitForSelector("xpath=//h1[text()='Ledger']");
+    // The screen asks for its page once drawn: wait for that call rather than race it.
+    const asked = () => window.__calls.some((c) => c.cmd === "ledger_page" && c.args.filter?.status === "refused");
+    await page.waitForFunction(asked, null, { timeout: 5000 }).catch(() => {});
     const filtered = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "ledger_page").pop());
-    expect(filtered.args.filter.status === "refused", JSON.stringify(filtered.args));
+    expect(filtered?.args.filter.status === "refused", JSON.stringify(filtered?.args));
     await page.screenshot({ path: join(shots, `overview-attention-${scheme}.png`) });
     await open("overview", "Overview");
   });
