@@ -31,6 +31,11 @@ pub struct HeldAt {
 const CREDIT_HELD: &str = "p.challenge_kind = 'l402_top_up' AND p.status IN ('pending', 'settled', 'unknown') \
      AND NOT EXISTS (SELECT 1 FROM credits_used_up u WHERE u.payment_id = p.id)";
 
+/// The SQL condition on a payment `p` that is a session deposit whose session is not written: in flight, or
+/// settled before its session was (or when it never was, the process killed between the two).
+const DEPOSIT_UNWRITTEN: &str = "p.challenge_kind = 'mpp_session' AND p.status IN ('pending', 'settled', 'unknown') \
+     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.payment_id = p.id)";
+
 /// What is held at an API as an SQL expression over two parameters from `?{first}`: the agent's id (`NULL`
 /// for any) and the API's host (a host without a port covers it on every port, as scopes do). A session
 /// deposit counts from its reservation: while in flight, and once settled before its session is written (or
@@ -46,9 +51,8 @@ pub(crate) fn held_sql(first: usize) -> String {
     format!(
         "SELECT CAST(COALESCE((SELECT SUM({HELD}) FROM sessions WHERE (state IN ('open', 'closing') \
          OR refund_state = 'waiting') AND (${agent} IS NULL OR agent_id = ${agent}) AND {}), 0) \
-         + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE status IN ('pending', 'settled', 'unknown') \
-         AND challenge_kind = 'mpp_session' AND (${agent} IS NULL OR agent_id = ${agent}) AND {} \
-         AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.payment_id = p.id)), 0) \
+         + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE {DEPOSIT_UNWRITTEN} \
+         AND (${agent} IS NULL OR agent_id = ${agent}) AND {}), 0) \
          + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE {CREDIT_HELD} \
          AND (${agent} IS NULL OR agent_id = ${agent}) AND {}), 0) AS BIGINT)",
         at_host("host"),
@@ -68,7 +72,7 @@ pub(crate) async fn held(conn: &mut Conn, scope: &Scope) -> Result<Msats> {
 }
 
 impl Ledger {
-    /// What is held at each API that holds anything, most first.
+    /// What is held at each API that holds anything, most first: as [`held_sql`] counts it.
     pub async fn held_at_apis(&self) -> Result<Vec<HeldAt>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT host, CAST(SUM(held) AS BIGINT) AS held_msat, CAST(SUM(open) AS BIGINT) AS open_sessions, \
@@ -76,6 +80,7 @@ impl Ledger {
                SELECT host, {HELD} AS held, CASE WHEN state IN ('open', 'closing') THEN 1 ELSE 0 END AS open, \
                0 AS credit FROM sessions WHERE state IN ('open', 'closing') OR refund_state = 'waiting' \
                UNION ALL SELECT p.host, COALESCE(p.amount_msat, 0), 0, 1 FROM payments p WHERE {CREDIT_HELD} \
+               UNION ALL SELECT p.host, COALESCE(p.amount_msat, 0), 0, 0 FROM payments p WHERE {DEPOSIT_UNWRITTEN} \
              ) held GROUP BY host ORDER BY held_msat DESC, host"
         )))
         .fetch_all(self.pool())
@@ -137,5 +142,39 @@ impl Ledger {
         .fetch_all(&mut *conn)
         .await?;
         Ok(scopes.iter().any(|s| super::allowances::covers(s, agent_id, host, path)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::payments::{NewPayment, Reservation};
+    use crate::policy::{Approved, Rules};
+
+    /// A deposit counts as held from its reservation, before its session is written (and if it never is),
+    /// on the screens as in a cap: the two sums agree.
+    #[tokio::test]
+    async fn a_deposit_is_held_before_its_session_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = crate::ledger::testing::fresh_location(dir.path()).await;
+        let ledger = Ledger::open_at(&location).await.unwrap();
+        let (agent, _) = ledger.add_agent("alpha").await.unwrap();
+        let deposit = NewPayment {
+            challenge_kind: "mpp_session".into(),
+            ..NewPayment::sample(agent.id, "alpha", "api.example.com", 1, 10)
+        };
+        let reserved = ledger.reserve(&deposit, Approved::Not, &Rules).await.unwrap();
+        assert!(matches!(reserved, Reservation::Reserved { .. }), "{reserved:?}");
+        let shown = ledger.held_at_apis().await.unwrap();
+        assert_eq!(shown.len(), 1);
+        assert_eq!(
+            (shown[0].host.as_str(), shown[0].held_msat, shown[0].open_sessions),
+            ("api.example.com", 10_000, 0)
+        );
+        let scope = Scope { host: Some("api.example.com".into()), ..Scope::default() };
+        let mut conn = ledger.pool().acquire().await.unwrap();
+        assert_eq!(held(&mut conn, &scope).await.unwrap(), Msats(10_000));
+        let elsewhere = Scope { host: Some("other.example.com".into()), ..Scope::default() };
+        assert_eq!(held(&mut conn, &elsewhere).await.unwrap(), Msats(0));
     }
 }
