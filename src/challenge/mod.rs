@@ -77,6 +77,14 @@ impl ChallengeKind {
         }
     }
 
+    /// The dialect a payment for `offer` is recorded in: a top-up's own, else the offers form's.
+    pub fn of_offer(offer: &offers::Offer) -> ChallengeKind {
+        match offer.kind {
+            offers::OfferKind::TopUp => ChallengeKind::L402TopUp,
+            _ => ChallengeKind::L402Offers,
+        }
+    }
+
     /// Whether a payment in the dialect named `kind` (as the ledger records it) parks money at the API (a
     /// session's deposit, a credit top-up): budgets on what is held at an API count such payments only.
     pub fn holds_at_api(kind: &str) -> bool {
@@ -162,11 +170,7 @@ impl PaymentChallenge {
     /// offer in sats the invoice must ask exactly that; for one in a currency (converted at Purser's rate) it
     /// may ask at most [`FIAT_OFFER_SLACK_PERCENT`] more, as the API converts at a rate of its own.
     pub fn from_offer(offer: &offers::Offer, invoice: &str, msat: u64) -> Self {
-        let kind = match offer.kind {
-            offers::OfferKind::TopUp => ChallengeKind::L402TopUp,
-            _ => ChallengeKind::L402Offers,
-        };
-        let mut c = PaymentChallenge::new(kind, invoice, ProofForm::Unchanged);
+        let mut c = PaymentChallenge::new(ChallengeKind::of_offer(offer), invoice, ProofForm::Unchanged);
         match offer.msat() {
             Some(exact) => c.stated_amount_msat = Some(exact),
             None => c.quoted_msat = Some(msat.saturating_add(msat.saturating_mul(FIAT_OFFER_SLACK_PERCENT) / 100)),

@@ -64,62 +64,25 @@ impl Flow<'_> {
             _ => None,
         };
         let Some(list) = listed else { return Ok(FromOffers::Parsed(parsed)) };
-        let ledger = self.host.ledger();
         if !dry_run {
-            // The API asks to be paid again: credit bought here before, honoured before this request was sent
-            // (or never honoured, long ago), is used up.
-            let place = (ctx.host(), ctx.target.path());
-            let sent = sent_at_ms(ledger, ctx);
-            let used_up = ledger.credits_used_up(ctx.agent.id, (&place.0, place.1), sent, UNCONFIRMED_WINDOW_MS);
-            if used_up.await.map_err(ledger_down)? > 0 {
-                self.host.events().emit(crate::events::Event::HeldChanged { host: ctx.host() });
-            }
+            self.credits_used_up(ctx).await?;
         }
-        let kind = ChallengeKind::L402Offers.as_str();
-        // Offers in a currency are priced at Purser's rate; a one-time offer first, credit held at the API only
-        // where the person allows top-ups there.
-        let rates = self.offer_rates(&list).await;
-        let price = |o: &offers::Offer| {
-            o.msat().or_else(|| {
-                let money = o.money()?;
-                Some(rates.rate(&money.currency)?.msat_for_micros(money.micros).0)
-            })
-        };
-        let mut chosen = offers::cheapest(&list, price);
-        let top_up = if chosen.is_none() { offers::cheapest_top_up(&list, price) } else { None };
-        if let Some(offer) = top_up
-            && ledger.top_ups_allowed(ctx.agent.id, &ctx.host(), ctx.target.path()).await.map_err(ledger_down)?
-        {
-            chosen = Some(offer);
-        }
-        let Some((offer, msat)) = chosen else {
-            let mut why = offers::why_none(&list);
-            for (currency, missing) in &rates.missing {
-                why.push_str(&format!("; offers in {currency} cannot be priced: {missing}"));
+        let (offer, msat) = match self.choose(ctx, &list).await? {
+            Ok(chosen) => chosen,
+            Err(why) => {
+                let kind = ChallengeKind::L402Offers.as_str();
+                if dry_run {
+                    return Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "unsupported_scheme", &why)));
+                }
+                self.record_unpayable(ctx, kind, "unsupported_scheme", &why).await;
+                return Ok(FromOffers::PassOn);
             }
-            if top_up.is_some() {
-                why.push_str(&format!(
-                    "; a top-up is bought only where you allow it: a remembered rule for this agent on {} \
-                     (`purser rule add --agent {} --api {} --max-sats-per-day N`) or a task allowance covering it",
-                    ctx.host(),
-                    ctx.agent.name,
-                    ctx.host()
-                ));
-            }
-            if dry_run {
-                return Ok(FromOffers::Answer(super::dry_run::unpayable(ctx, kind, "unsupported_scheme", &why)));
-            }
-            self.record_unpayable(ctx, kind, "unsupported_scheme", &why).await;
-            return Ok(FromOffers::PassOn);
         };
         let buying = match dry_run {
             true => None,
             false => Some(self.may_ask_for_offer(ctx, can_replay).await?),
         };
-        let kind = match offer.kind {
-            offers::OfferKind::TopUp => ChallengeKind::L402TopUp.as_str(),
-            _ => kind,
-        };
+        let kind = ChallengeKind::of_offer(offer).as_str();
         match self.invoice_for(ctx, &list, offer, msat).await {
             Ok(ch) => Ok(FromOffers::Chosen(ch, buying)),
             Err(e) if dry_run => {
@@ -167,6 +130,57 @@ impl Flow<'_> {
                  moment"
             ))),
         }
+    }
+
+    /// The API asks to be paid again: credit bought at this path before, honoured before this request was
+    /// sent (or never honoured, long ago), is used up.
+    async fn credits_used_up(&self, ctx: &PayContext<'_>) -> Result<(), Failure> {
+        let ledger = self.host.ledger();
+        let (host, sent) = (ctx.host(), sent_at_ms(ledger, ctx));
+        let used_up = ledger.credits_used_up(ctx.agent.id, (&host, ctx.target.path()), sent, UNCONFIRMED_WINDOW_MS);
+        if used_up.await.map_err(ledger_down)? > 0 {
+            self.host.events().emit(crate::events::Event::HeldChanged { host });
+        }
+        Ok(())
+    }
+
+    /// The offer to take with its price in msat, or why none: offers in a currency are priced at Purser's
+    /// rate; a one-time offer first, credit held at the API only where the person allows top-ups there.
+    async fn choose<'o>(
+        &self,
+        ctx: &PayContext<'_>,
+        list: &'o Offers,
+    ) -> Result<Result<(&'o offers::Offer, u64), String>, Failure> {
+        let rates = self.offer_rates(list).await;
+        let price = |o: &offers::Offer| {
+            o.msat().or_else(|| {
+                let money = o.money()?;
+                Some(rates.rate(&money.currency)?.msat_for_micros(money.micros).0)
+            })
+        };
+        if let Some(one_time) = offers::cheapest(list, price) {
+            return Ok(Ok(one_time));
+        }
+        let top_up = offers::cheapest_top_up(list, price);
+        if let Some(offer) = top_up {
+            let ledger = self.host.ledger();
+            if ledger.top_ups_allowed(ctx.agent.id, &ctx.host(), ctx.target.path()).await.map_err(ledger_down)? {
+                return Ok(Ok(offer));
+            }
+        }
+        let mut why = offers::why_none(list);
+        for (currency, missing) in &rates.missing {
+            why.push_str(&format!("; offers in {currency} cannot be priced: {missing}"));
+        }
+        if top_up.is_some() {
+            let host = ctx.host();
+            why.push_str(&format!(
+                "; a top-up is bought only where you allow it: a remembered rule for this agent on {host} \
+                 (`purser rule add --agent {} --api {host} --max-sats-per-day N`) or a task allowance covering it",
+                ctx.agent.name,
+            ));
+        }
+        Ok(Err(why))
     }
 
     /// The rates the offers' prices in a currency are converted at (the first few currencies only: a

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::engine::Conn;
 use super::sessions::{HELD, msat};
+use super::snapshot::host_covers_sql;
 use super::{Ledger, Result};
 use crate::policy::Scope;
 use crate::units::Msats;
@@ -42,22 +43,14 @@ const DEPOSIT_UNWRITTEN: &str = "p.challenge_kind = 'mpp_session' AND p.status I
 /// when it never was), as do top-ups in flight: the dialects [`crate::challenge::ChallengeKind::holds_at_api`]
 /// names.
 pub(crate) fn held_sql(first: usize) -> String {
-    let (agent, host) = (first, first + 1);
-    let at_host = |column: &str| {
-        format!(
-            "({column} = ${host} OR (instr(${host}, ':') = 0 AND substr({column}, 1, length(${host}) + 1) = ${host} || ':'))"
-        )
-    };
+    let agent = first;
     format!(
         "SELECT CAST(COALESCE((SELECT SUM({HELD}) FROM sessions WHERE (state IN ('open', 'closing') \
          OR refund_state = 'waiting') AND (${agent} IS NULL OR agent_id = ${agent}) AND {}), 0) \
-         + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE {DEPOSIT_UNWRITTEN} \
-         AND (${agent} IS NULL OR agent_id = ${agent}) AND {}), 0) \
-         + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE {CREDIT_HELD} \
+         + COALESCE((SELECT SUM(amount_msat) FROM payments p WHERE (({DEPOSIT_UNWRITTEN}) OR ({CREDIT_HELD})) \
          AND (${agent} IS NULL OR agent_id = ${agent}) AND {}), 0) AS BIGINT)",
-        at_host("host"),
-        at_host("p.host"),
-        at_host("p.host"),
+        host_covers_sql("host", first + 1),
+        host_covers_sql("p.host", first + 1),
     )
 }
 
@@ -79,8 +72,9 @@ impl Ledger {
              CAST(SUM(credit) AS BIGINT) AS credits FROM ( \
                SELECT host, {HELD} AS held, CASE WHEN state IN ('open', 'closing') THEN 1 ELSE 0 END AS open, \
                0 AS credit FROM sessions WHERE state IN ('open', 'closing') OR refund_state = 'waiting' \
-               UNION ALL SELECT p.host, COALESCE(p.amount_msat, 0), 0, 1 FROM payments p WHERE {CREDIT_HELD} \
-               UNION ALL SELECT p.host, COALESCE(p.amount_msat, 0), 0, 0 FROM payments p WHERE {DEPOSIT_UNWRITTEN} \
+               UNION ALL SELECT p.host, COALESCE(p.amount_msat, 0), 0, \
+               CASE WHEN p.challenge_kind = 'l402_top_up' THEN 1 ELSE 0 END \
+               FROM payments p WHERE ({DEPOSIT_UNWRITTEN}) OR ({CREDIT_HELD}) \
              ) held GROUP BY host ORDER BY held_msat DESC, host"
         )))
         .fetch_all(self.pool())

@@ -112,18 +112,26 @@ pub(crate) fn spent_value_sql(first: usize) -> String {
     )
 }
 
+/// Whether `column` names the API of parameter `?{host}` as scopes do: exactly, or on any port when it
+/// names none.
+pub(crate) fn host_covers_sql(column: &str, host: usize) -> String {
+    format!(
+        "({column} = ${host} OR (instr(${host}, ':') = 0 AND substr({column}, 1, length(${host}) + 1) = ${host} || ':'))"
+    )
+}
+
 fn scope_sum_sql(first: usize, sum: &str) -> String {
     let (agent, host, prefix, since) = (first, first + 1, first + 2, first + 3);
     format!(
         "SELECT {sum} FROM payments \
          WHERE status IN ('pending', 'settled', 'unknown', 'bad_preimage') \
          AND (${agent} IS NULL OR agent_id = ${agent}) \
-         AND (${host} IS NULL OR host = ${host} OR (instr(${host}, ':') = 0 \
-              AND substr(host, 1, length(${host}) + 1) = ${host} || ':')) \
+         AND (${host} IS NULL OR {}) \
          AND (${prefix} IS NULL OR (substr(path, 1, length(${prefix})) = ${prefix} \
               AND (length(path) = length(${prefix}) OR substr(${prefix}, length(${prefix}), 1) = '/' \
               OR substr(path, length(${prefix}) + 1, 1) = '/'))) \
-         AND created_at_ms >= ${since}"
+         AND created_at_ms >= ${since}",
+        host_covers_sql("host", host)
     )
 }
 
